@@ -1,0 +1,1 @@
+"""casebinder: a self-hosted evidence locker for fake-review litigation."""

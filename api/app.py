@@ -1,0 +1,39 @@
+"""The FastAPI application."""
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import get_blob_store
+from api.errors import install_error_handlers
+from api.routes import auth, cases, evidence, exhibits, health
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """\
+casebinder keeps the evidence of fake-review cases: originals stored once by SHA-256 and never changed,
+linked into cases as labelled exhibits.
+
+Authenticate with `POST /api/v1/auth/token` (email as `username`) and send `Authorization: Bearer <token>`.
+Lists return `{"items": [...], "next_cursor": ...}`; pass `cursor` back for the next page.
+Errors return `{"detail": ...}`. Anything in a case you are not a member of answers 404.
+"""
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI):
+    store = get_blob_store()
+    if hasattr(store, "sweep_staging"):
+        store.sweep_staging()
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="casebinder", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for router in (auth.router, cases.router, evidence.router, exhibits.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app
+
+
+app = create_app()

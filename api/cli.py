@@ -1,0 +1,104 @@
+"""The `casebinder` command line."""
+from datetime import timedelta
+
+import typer
+from pathlib import Path
+from sqlalchemy.engine import make_url
+
+from api.config import get_settings
+from api.db import session_scope
+
+app = typer.Typer(help="casebinder: evidence locker for fake-review litigation.", no_args_is_help=True, pretty_exceptions_enable=False)
+user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from api.migrate import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _ensure_sqlite_dir(settings.database_url)
+    upgrade(settings.database_url)
+    typer.echo("database is up to date", err=True)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run("api.app:app", host=host, port=port, workers=workers, proxy_headers=False)
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    full_name: str = typer.Option(None, "--name", help="Full name shown to other members."),
+    admin: bool = typer.Option(False, "--admin", help="May create other accounts over the API."),
+) -> None:
+    """Create a user account."""
+    from api.errors import DomainError
+    from api.services import users as user_service
+    from models.user import UserCreate
+
+    try:
+        data = UserCreate(email=email, password=password, full_name=full_name, is_admin=admin)
+        with session_scope() as session:
+            user = user_service.create_user(session, data)
+    except (DomainError, ValueError) as exc:
+        typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {user.email}{' (admin)' if user.is_admin else ''}", err=True)
+
+
+@token_app.command("create")
+def token_create(
+    email: str,
+    days: int = typer.Option(90, min=1, help="Days until the token expires."),
+    name: str = typer.Option("cli", help="A name to recognise the token by."),
+) -> None:
+    """Print a new API token for a user on stdout (and nothing else)."""
+    from api.services import users as user_service
+
+    with session_scope() as session:
+        user = user_service.get_by_email(session, email)
+        if user is None:
+            typer.echo(f"error: no user with email {email}", err=True)
+            raise typer.Exit(1)
+        token, _ = user_service.issue_token(session, user, ttl=timedelta(days=days), name=name)
+    typer.echo(token)
+
+
+@app.command()
+def demo(serve_after: bool = typer.Option(False, "--serve", help="Start the server once seeded.")) -> None:
+    """Migrate, then seed a demo account and a demo fake-review case; print the login and a token."""
+    from api.demo import seed_demo
+
+    migrate()
+    login = seed_demo()
+    typer.echo("")
+    typer.echo("casebinder demo is ready")
+    typer.echo(f"  login:    {login.email}")
+    typer.echo(f"  password: {login.password}")
+    typer.echo(f"  token:    {login.token}")
+    typer.echo(f"  case:     {login.case_title} ({login.exhibit_count} exhibits)  id {login.case_id}")
+    typer.echo("  try:      curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/cases")
+    typer.echo("  docs:     http://127.0.0.1:8000/docs")
+    if serve_after:
+        serve()
+
+
+if __name__ == "__main__":
+    app()

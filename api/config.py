@@ -1,0 +1,26 @@
+"""Settings, read once from CASEBINDER_* environment variables."""
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GiB = 1024**3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEBINDER_", env_file=".env", extra="ignore")
+
+    database_url: str = Field("sqlite:///./var/casebinder.db", description="SQLAlchemy URL of the database.")
+    data_dir: Path = Field(Path("./var/blobs"), description="Root of the content-addressed blob store.")
+    max_upload_bytes: int = Field(2 * GiB, gt=0, description="Largest accepted evidence file, in bytes.")
+    max_image_pixels: int = Field(
+        100_000_000, gt=0, description="Images claiming more pixels are stored but not measured or decoded."
+    )
+    token_ttl_hours: int = Field(24 * 30, gt=0, description="Lifetime of API tokens issued at login.")
+    sqlite_busy_timeout_ms: int = Field(30_000, ge=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,72 @@
+"""Seed the demo: an account, a Lanham Act fake-review case, and generated evidence in it."""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import select
+
+from api.config import get_settings
+from api.db import session_scope
+from api.demo_data import generate
+from api.deps import get_blob_store
+from api.services import cases as case_service
+from api.services import evidence as evidence_service
+from api.services import exhibits as exhibit_service
+from api.services import users as user_service
+from api.storage import stage_stream
+from models.case import Case, CaseCreate, CaseType, Party
+from models.user import UserCreate
+
+DEMO_EMAIL = "demo@casebinder.example"
+DEMO_PASSWORD = "casebinder-demo"
+DEMO_CASE_TITLE = "Acme Audio LLC v. Mpow Direct et al."
+
+
+@dataclass
+class DemoLogin:
+    email: str
+    password: str
+    token: str
+    case_id: str
+    case_title: str
+    exhibit_count: int
+
+
+def _demo_case() -> CaseCreate:
+    return CaseCreate(
+        title=DEMO_CASE_TITLE, docket_number="2:21-cv-04417", court="United States District Court, C.D. Cal.",
+        case_type=CaseType.lanham_act, bates_prefix="ACME", timezone="America/Los_Angeles",
+        parties=[Party(name="Acme Audio LLC", role="plaintiff"), Party(name="Mpow Direct", role="defendant"),
+                 Party(name="ReviewClub Deals", role="defendant")],
+    )
+
+
+def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
+    """Create the demo account and case once; later runs reuse them and issue a fresh token."""
+    settings = get_settings()
+    store = get_blob_store()
+    with session_scope() as session:
+        user = user_service.get_by_email(session, DEMO_EMAIL) or user_service.create_user(
+            session, UserCreate(email=DEMO_EMAIL, password=DEMO_PASSWORD, full_name="Demo Paralegal", is_admin=True)
+        )
+        case = session.exec(select(Case).where(Case.title == DEMO_CASE_TITLE, Case.created_by == user.id)).first()
+        if case is None:
+            case = case_service.create_case(session, actor=user, data=_demo_case())
+            corpus = settings.data_dir.parent / "demo-corpus"
+            for item in generate(corpus, exhibits=exhibits, records=records):
+                meta = evidence_service.EvidenceMeta(
+                    kind=item.kind, title=item.title, description=item.description, occurred_at=item.occurred_at,
+                    source_url=item.source_url, custodian=item.custodian, tags=item.tags,
+                    facts=evidence_service.validate_facts(item.kind, item.facts),
+                )
+                with open(item.path, "rb") as f:
+                    staged = stage_stream(store, f)
+                try:
+                    evidence_service.ingest(
+                        session, store, case=case, actor=user, staged=staged, meta=meta,
+                        original_filename=item.path.name, max_image_pixels=settings.max_image_pixels,
+                    )
+                finally:
+                    staged.discard()
+        token, _ = user_service.issue_token(session, user, ttl=timedelta(days=30), name="demo")
+        count = exhibit_service.count(session, case)
+    return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, token, str(case.id), case.title, count)

@@ -1,0 +1,66 @@
+import uuid
+
+from fastapi import APIRouter, Response
+
+from api.deps import CaseOwner, CaseViewer, CaseEditor, CurrentUser, SessionDep
+from api.errors import error_responses
+from api.pagination import DEFAULT_LIMIT, Page
+from api.services import cases as case_service
+from models.case import CaseCreate, CasePublic, CaseUpdate, MemberCreate, MemberPublic, Role
+
+router = APIRouter(tags=["cases"])
+
+
+def _public(case, role: Role | None) -> CasePublic:
+    return CasePublic.model_validate(case, update={"role": role})
+
+
+@router.post("/cases", response_model=CasePublic, status_code=201, responses=error_responses(401, 422))
+def create_case(session: SessionDep, user: CurrentUser, data: CaseCreate) -> CasePublic:
+    """Open a case; you become its owner."""
+    return _public(case_service.create_case(session, actor=user, data=data), Role.owner)
+
+
+@router.get("/cases", response_model=Page[CasePublic], responses=error_responses(401, 400))
+def list_cases(session: SessionDep, user: CurrentUser, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
+    """Cases you are a member of."""
+    rows, next_cursor = case_service.list_cases(session, user=user, limit=limit, cursor=cursor)
+    return Page(items=[_public(case, Role(role)) for case, role in rows], next_cursor=next_cursor)
+
+
+@router.get("/cases/{case_id}", response_model=CasePublic, responses=error_responses(401, 404))
+def get_case(access: CaseViewer) -> CasePublic:
+    return _public(access.case, access.role)
+
+
+@router.patch("/cases/{case_id}", response_model=CasePublic, responses=error_responses(401, 403, 404, 422))
+def update_case(session: SessionDep, access: CaseEditor, data: CaseUpdate) -> CasePublic:
+    """Change case details. Labels already issued keep their text if the label template changes."""
+    return _public(case_service.update_case(session, access.case, data), access.role)
+
+
+def _member(member, user) -> MemberPublic:
+    return MemberPublic(user_id=user.id, email=user.email, full_name=user.full_name, role=member.role,
+                        added_at=member.added_at)
+
+
+@router.get("/cases/{case_id}/members", response_model=Page[MemberPublic], responses=error_responses(401, 404))
+def list_members(session: SessionDep, access: CaseViewer):
+    """Everyone with access to the case and their role."""
+    return Page(items=[_member(m, u) for m, u in case_service.list_members(session, access.case)])
+
+
+@router.post("/cases/{case_id}/members", response_model=MemberPublic, status_code=201,
+             responses=error_responses(401, 403, 404, 409, 422) | {200: {"description": "Role of an existing member changed"}})
+def add_member(session: SessionDep, access: CaseOwner, data: MemberCreate, response: Response) -> MemberPublic:
+    """Give a user a role in the case (owners only). Posting an existing member changes their role (200)."""
+    member, user, created = case_service.add_member(session, access.case, data)
+    if not created:
+        response.status_code = 200
+    return _member(member, user)
+
+
+@router.delete("/cases/{case_id}/members/{user_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
+def remove_member(session: SessionDep, access: CaseViewer, user_id: uuid.UUID) -> None:
+    """Remove a member (owners), or leave the case yourself. The last owner cannot be removed."""
+    case_service.remove_member(session, access.case, actor=access.user, actor_role=access.role, user_id=user_id)

@@ -1,0 +1,117 @@
+import base64
+import uuid
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.config import get_settings
+from api.deps import BlobStoreDep, CaseEditor, CurrentUser, SessionDep
+from api.errors import error_responses
+from api.services import evidence as evidence_service
+from api.upload import read_upload
+from models.case import Role
+from models.evidence import EvidenceItem, EvidencePublic, EvidenceUpdate, ExhibitRef
+
+router = APIRouter(tags=["evidence"])
+
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file", "kind", "title"],
+            "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "kind": {"type": "string", "enum": [k.value for k in evidence_service.EvidenceKind]},
+                "title": {"type": "string"},
+                "description": {"type": "string"},
+                "occurred_at": {"type": "string", "description": "ISO 8601; without an offset, case timezone"},
+                "captured_at": {"type": "string", "description": "ISO 8601; without an offset, case timezone"},
+                "source_url": {"type": "string", "description": "absolute http(s) URL"},
+                "custodian": {"type": "string"},
+                "tags": {"type": "string", "description": "comma-separated"},
+                "facts": {"type": "string", "description": "JSON object; keys validated per kind"},
+            },
+        }}},
+    }
+}
+
+
+def _public(session, item: EvidenceItem, *, duplicate: bool = False, exhibit=None) -> EvidencePublic:
+    if exhibit is None:
+        exhibit = evidence_service.exhibit_in_case(session, evidence_service.case_of(session, item), item)
+    ref = ExhibitRef(id=exhibit.id, label=exhibit.label) if exhibit else None
+    return EvidencePublic.model_validate(item, update={"exhibit": ref, "duplicate": duplicate})
+
+
+@router.post(
+    "/cases/{case_id}/evidence", response_model=EvidencePublic, status_code=201, openapi_extra=UPLOAD_DOC,
+    responses=error_responses(400, 401, 403, 404, 413, 422) | {200: {"description": "Duplicate: these bytes are already evidence in the case"}},
+)
+async def upload_evidence(request: Request, response: Response, access: CaseEditor, session: SessionDep,
+                          store: BlobStoreDep) -> EvidencePublic:
+    """Upload an original. It is hashed while it streams, stored once by SHA-256 and becomes the case's next exhibit."""
+    settings = get_settings()
+    form = await read_upload(request, store, max_file_bytes=settings.max_upload_bytes)
+    try:
+        meta = evidence_service.parse_upload_fields(form.fields, access.case)
+        item, exhibit, duplicate = await run_in_threadpool(
+            evidence_service.ingest, session, store, case=access.case, actor=access.user, staged=form.staged,
+            meta=meta, original_filename=form.filename, max_image_pixels=settings.max_image_pixels,
+        )
+    finally:
+        form.staged.discard()  # no-op once committed into the store
+    if duplicate:
+        response.status_code = 200
+    return _public(session, item, duplicate=duplicate, exhibit=exhibit)
+
+
+@router.get("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 404))
+def get_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID) -> EvidencePublic:
+    return _public(session, evidence_service.get_visible(session, evidence_id, user))
+
+
+@router.patch("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 403, 404, 422))
+def update_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID, data: EvidenceUpdate) -> EvidencePublic:
+    """Edit metadata. The original bytes, their hash and the sniffed type never change."""
+    item = evidence_service.get_visible(session, evidence_id, user, role=Role.editor)
+    return _public(session, evidence_service.update_metadata(session, item, data))
+
+
+def _download_name(item: EvidenceItem) -> str:
+    # The stored name is metadata; the download name is its last path segment, never a path.
+    name = item.original_filename.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")[:150]
+    return name or f"evidence-{item.sha256[:12]}"
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the exact name in filename*."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@router.get("/evidence/{evidence_id}/content", response_class=StreamingResponse,
+            responses=error_responses(401, 404) | {200: {"description": "The original bytes", "content": {"application/octet-stream": {}}}, 304: {"description": "Not modified"}})
+def download_evidence(session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, evidence_id: uuid.UUID):
+    """The original bytes exactly as uploaded, always as an attachment."""
+    item = evidence_service.get_visible(session, evidence_id, user)
+    etag = f'"{item.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(item.sha256)).decode()}:",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Cache-Control": "private, no-cache",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    headers["Content-Disposition"] = content_disposition(_download_name(item))
+    headers["Content-Length"] = str(item.size_bytes)
+    return StreamingResponse(_chunks(store, item.sha256), media_type=item.media_type, headers=headers)
+
+
+def _chunks(store, sha256: str, size: int = 1024 * 1024):
+    with store.open(sha256) as f:
+        while chunk := f.read(size):
+            yield chunk

@@ -1,0 +1,49 @@
+import uuid
+
+from fastapi import APIRouter
+
+from api.deps import CaseEditor, CaseViewer, SessionDep
+from api.errors import error_responses
+from api.pagination import DEFAULT_LIMIT, Page
+from api.services import evidence as evidence_service
+from api.services import exhibits as exhibit_service
+from models.exhibit import ExhibitCreate, ExhibitPublic, ExhibitUpdate
+
+router = APIRouter(tags=["exhibits"])
+
+
+@router.get("/cases/{case_id}/exhibits", response_model=Page[ExhibitPublic], responses=error_responses(400, 401, 404))
+def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
+    """The case's exhibits in exhibit order."""
+    items, next_cursor = exhibit_service.list_exhibits(session, access.case, limit=limit, cursor=cursor)
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post("/cases/{case_id}/exhibits", response_model=ExhibitPublic, status_code=201,
+             responses=error_responses(401, 403, 404, 409, 422))
+def link_exhibit(session: SessionDep, access: CaseEditor, data: ExhibitCreate) -> ExhibitPublic:
+    """Link evidence you can see (from any of your cases) into this case under its next label."""
+    item = evidence_service.get_visible(session, data.evidence_id, access.user)
+    exhibit = exhibit_service.link(session, case=access.case, evidence=item, actor=access.user)
+    return exhibit_service.to_public(exhibit, item)
+
+
+@router.get("/cases/{case_id}/exhibits/{exhibit_id}", response_model=ExhibitPublic, responses=error_responses(401, 404))
+def get_exhibit(session: SessionDep, access: CaseViewer, exhibit_id: uuid.UUID) -> ExhibitPublic:
+    exhibit = exhibit_service.get(session, access.case, exhibit_id)
+    return exhibit_service.to_public(exhibit, evidence_service.get_item(session, exhibit.evidence_id))
+
+
+@router.patch("/cases/{case_id}/exhibits/{exhibit_id}", response_model=ExhibitPublic,
+              responses=error_responses(401, 403, 404, 409, 422))
+def update_exhibit(session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID, data: ExhibitUpdate) -> ExhibitPublic:
+    """Move, relabel, designate or annotate. No other exhibit is renumbered."""
+    exhibit = exhibit_service.get(session, access.case, exhibit_id)
+    exhibit = exhibit_service.update_exhibit(session, access.case, exhibit, data)
+    return exhibit_service.to_public(exhibit, evidence_service.get_item(session, exhibit.evidence_id))
+
+
+@router.delete("/cases/{case_id}/exhibits/{exhibit_id}", status_code=204, responses=error_responses(401, 403, 404))
+def unlink_exhibit(session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID) -> None:
+    """Unlink the exhibit. The evidence and its original stay; the label is never handed out again."""
+    exhibit_service.unlink(session, access.case, exhibit_service.get(session, access.case, exhibit_id))

@@ -1,0 +1,108 @@
+"""Cases and their membership."""
+import uuid
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from api.pagination import keyset_page, parse_datetime, parse_uuid
+from api.services import users as user_service
+from models.case import Case, CaseCreate, CaseMember, CaseUpdate, MemberCreate, Role
+from models.common import utcnow
+from models.user import User
+
+
+def create_case(session: Session, *, actor: User, data: CaseCreate) -> Case:
+    """Create a case; its creator becomes its owner."""
+    case = Case.model_validate(
+        data.model_dump(exclude={"parties"}) | {"parties": [p.model_dump() for p in data.parties]},
+        update={"created_by": actor.id},
+    )
+    session.add(case)
+    session.flush()
+    session.add(CaseMember(case_id=case.id, user_id=actor.id, role=Role.owner))
+    session.flush()
+    return case
+
+
+def get_with_role(session: Session, case_id: uuid.UUID, user: User) -> tuple[Case | None, Role | None]:
+    """The case and the user's role in it; (None, None) when missing or not a member."""
+    row = session.exec(
+        select(Case, CaseMember.role)
+        .join(CaseMember, CaseMember.case_id == Case.id)
+        .where(Case.id == case_id, CaseMember.user_id == user.id)
+    ).first()
+    return (row[0], Role(row[1])) if row else (None, None)
+
+
+def list_cases(session: Session, *, user: User, limit: int, cursor: str | None):
+    """Cases the user is a member of, oldest first, with the user's role."""
+    stmt = select(Case, CaseMember.role).join(CaseMember, CaseMember.case_id == Case.id).where(
+        CaseMember.user_id == user.id
+    )
+    return keyset_page(
+        session, stmt, kind="cases", columns=[Case.created_at, Case.id], parsers=[parse_datetime, parse_uuid],
+        key=lambda row: (row[0].created_at, row[0].id), limit=limit, cursor=cursor,
+    )
+
+
+def update_case(session: Session, case: Case, data: CaseUpdate) -> Case:
+    """Apply the fields that were sent."""
+    changes = data.model_dump(exclude_unset=True)
+    if "parties" in changes:
+        changes["parties"] = [p.model_dump() for p in data.parties or []]
+    for field in ("title", "case_type", "exhibit_label_template", "timezone"):
+        if field in changes and changes[field] is None:
+            raise UnprocessableEntity(f"{field} cannot be cleared")
+    case.sqlmodel_update(changes)
+    case.updated_at = utcnow()
+    session.add(case)
+    session.flush()
+    return case
+
+
+def list_members(session: Session, case: Case) -> list[tuple[CaseMember, User]]:
+    return list(
+        session.exec(
+            select(CaseMember, User).join(User, User.id == CaseMember.user_id)
+            .where(CaseMember.case_id == case.id).order_by(CaseMember.added_at, User.email)
+        ).all()
+    )
+
+
+def _owner_count(session: Session, case: Case) -> int:
+    return session.exec(
+        select(func.count()).select_from(CaseMember).where(CaseMember.case_id == case.id, CaseMember.role == Role.owner)
+    ).one()
+
+
+def add_member(session: Session, case: Case, data: MemberCreate) -> tuple[CaseMember, User, bool]:
+    """Add a user by email, or change the role of one already in the case. Returns (member, user, created)."""
+    user = user_service.get_by_email(session, data.email)
+    if user is None:
+        raise NotFound(f"no user with email {data.email.strip().lower()}; an administrator must create the account first")
+    member = session.get(CaseMember, (case.id, user.id))
+    if member is None:
+        member = CaseMember(case_id=case.id, user_id=user.id, role=data.role)
+        session.add(member)
+        session.flush()
+        return member, user, True
+    if member.role == Role.owner and data.role != Role.owner and _owner_count(session, case) <= 1:
+        raise Conflict("a case needs at least one owner: add another owner before demoting this one")
+    member.role = data.role
+    session.add(member)
+    session.flush()
+    return member, user, False
+
+
+def remove_member(session: Session, case: Case, *, actor: User, actor_role: Role, user_id: uuid.UUID) -> None:
+    """Owners remove anyone; every member may remove themself. The last owner stays."""
+    if actor_role != Role.owner and actor.id != user_id:
+        raise Forbidden("only an owner can remove other members")
+    member = session.get(CaseMember, (case.id, user_id))
+    if member is None:
+        raise NotFound("that user is not a member of this case")
+    if member.role == Role.owner and _owner_count(session, case) <= 1:
+        raise Conflict("a case needs at least one owner: add another owner before removing this one")
+    session.delete(member)
+    session.flush()

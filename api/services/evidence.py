@@ -1,0 +1,206 @@
+"""Evidence items: ingesting an upload, finding what a user may see, editing metadata."""
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_
+from sqlmodel import Session, select
+
+from api.errors import Forbidden, NotFound, UnprocessableEntity
+from api.services import exhibits as exhibit_service
+from api.services.inspect import inspect_blob
+from api.storage import BlobStore, StagedBlob
+from api.timeutil import as_utc, parse_instant
+from models.case import Case, CaseMember, Role
+from models.common import utcnow
+from models.evidence import EvidenceItem, EvidenceKind, EvidenceUpdate
+from models.exhibit import Exhibit
+from models.facts import validate_facts  # noqa: F401 - re-exported for callers seeding evidence
+from models.user import User
+
+MAX_TAGS = 100
+
+
+@dataclass
+class EvidenceMeta:
+    """Validated upload metadata, ready to store."""
+
+    kind: EvidenceKind
+    title: str
+    description: str | None = None
+    occurred_at: datetime | None = None
+    captured_at: datetime | None = None
+    source_url: str | None = None
+    custodian: str | None = None
+    tags: list[str] | None = None
+    facts: dict | None = None
+
+
+def _check_url(url: str | None) -> str | None:
+    if url is None or not url.strip():
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UnprocessableEntity(f"source_url must be an absolute http(s) URL, got {url[:200]!r}")
+    return url.strip()
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    if len(cleaned) > MAX_TAGS or any(len(t) > 100 for t in cleaned):
+        raise UnprocessableEntity(f"tags: at most {MAX_TAGS} tags of at most 100 characters each")
+    return cleaned
+
+
+def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
+    """Turn multipart form fields into EvidenceMeta, with a 422 naming the first bad field."""
+    unknown = set(fields) - {"kind", "title", "description", "occurred_at", "captured_at", "source_url",
+                             "custodian", "tags", "facts"}
+    if unknown:
+        raise UnprocessableEntity(f"unknown form field(s): {', '.join(sorted(unknown))}")
+    kind_text = fields.get("kind", "").strip()
+    if not kind_text:
+        raise UnprocessableEntity("kind is required: one of " + ", ".join(k.value for k in EvidenceKind))
+    try:
+        kind = EvidenceKind(kind_text)
+    except ValueError:
+        raise UnprocessableEntity(
+            f"unknown kind {kind_text[:100]!r}: use one of " + ", ".join(k.value for k in EvidenceKind)
+        ) from None
+    title = fields.get("title", "").strip()
+    if not title:
+        raise UnprocessableEntity("title is required")
+    facts = None
+    if fields.get("facts", "").strip():
+        try:
+            facts = json.loads(fields["facts"])
+        except json.JSONDecodeError as exc:
+            raise UnprocessableEntity(f"facts is not valid JSON: {exc}") from None
+    try:
+        return EvidenceMeta(
+            kind=kind, title=title,
+            description=fields.get("description") or None,
+            occurred_at=parse_instant(fields["occurred_at"], case.timezone, field="occurred_at")
+            if fields.get("occurred_at", "").strip() else None,
+            captured_at=parse_instant(fields["captured_at"], case.timezone, field="captured_at")
+            if fields.get("captured_at", "").strip() else None,
+            source_url=_check_url(fields.get("source_url")),
+            custodian=(fields.get("custodian") or "").strip() or None,
+            tags=_clean_tags(fields.get("tags", "").split(",")),
+            facts=validate_facts(kind, facts) if facts is not None else {},
+        )
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from None
+
+
+def find_in_case(session: Session, case: Case, sha256: str) -> EvidenceItem | None:
+    """Evidence with these bytes that was uploaded into, or is linked into, the case."""
+    linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case.id)
+    return session.exec(
+        select(EvidenceItem).where(
+            EvidenceItem.sha256 == sha256, or_(EvidenceItem.case_id == case.id, EvidenceItem.id.in_(linked))
+        )
+    ).first()
+
+
+def exhibit_in_case(session: Session, case: Case, item: EvidenceItem) -> Exhibit | None:
+    return session.exec(select(Exhibit).where(Exhibit.case_id == case.id, Exhibit.evidence_id == item.id)).first()
+
+
+def ingest(
+    session: Session, store: BlobStore, *, case: Case, actor: User, staged: StagedBlob, meta: EvidenceMeta,
+    original_filename: str, max_image_pixels: int,
+) -> tuple[EvidenceItem, Exhibit | None, bool]:
+    """Store an uploaded original as evidence in the case and make it an exhibit.
+
+    Returns (item, exhibit, duplicate). Bytes already in the case give back that item and store nothing.
+    """
+    if staged.size == 0:
+        raise UnprocessableEntity("the file is empty: an evidence item needs at least one byte")
+    existing = find_in_case(session, case, staged.sha256)
+    if existing:
+        return existing, exhibit_in_case(session, case, existing), True
+    found = inspect_blob(staged, max_image_pixels=max_image_pixels)
+    item = EvidenceItem(
+        case_id=case.id, sha256=staged.sha256, size_bytes=staged.size, media_type=found.media_type,
+        original_filename=original_filename, kind=meta.kind, title=meta.title, description=meta.description,
+        occurred_at=meta.occurred_at, captured_at=meta.captured_at, source_url=meta.source_url,
+        custodian=meta.custodian, tags=meta.tags or [], facts=meta.facts or {}, page_count=found.page_count,
+        width=found.width, height=found.height, inspection_note=found.note, uploaded_by=actor.id,
+    )
+    session.add(item)
+    session.flush()
+    exhibit = exhibit_service.link(session, case=case, evidence=item, actor=actor)
+    if staged.commit():
+        # A blob this request created must not outlive a rolled-back transaction.
+        bind = session.get_bind()
+        session.info.setdefault("on_rollback", []).append(lambda: _forget_blob(store, staged.sha256, bind))
+    return item, exhibit, False
+
+
+def _forget_blob(store: BlobStore, sha256: str, bind) -> None:
+    with Session(bind) as check:
+        if check.exec(select(EvidenceItem.id).where(EvidenceItem.sha256 == sha256)).first() is None:
+            store.delete(sha256)
+
+
+def role_for(session: Session, item: EvidenceItem, user: User) -> Role | None:
+    """The highest role the user holds in any case the item belongs to or is linked into."""
+    linked = select(Exhibit.case_id).where(Exhibit.evidence_id == item.id)
+    roles = session.exec(
+        select(CaseMember.role).where(
+            CaseMember.user_id == user.id, or_(CaseMember.case_id == item.case_id, CaseMember.case_id.in_(linked))
+        )
+    ).all()
+    return max((Role(r) for r in roles), key=lambda r: r.rank, default=None)
+
+
+def get_visible(session: Session, evidence_id: uuid.UUID, user: User, *, role: Role = Role.viewer) -> EvidenceItem:
+    """The item if the user may see it (404 otherwise, as for a missing one) and holds `role` for it."""
+    item = session.get(EvidenceItem, evidence_id)
+    held = role_for(session, item, user) if item else None
+    if item is None or held is None:
+        raise NotFound("evidence not found")
+    if held.rank < role.rank:
+        raise Forbidden(f"this needs the {role.value} role in a case this evidence belongs to")
+    return item
+
+
+def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate) -> EvidenceItem:
+    """Change metadata; the bytes, hash, size and sniffed type stay as uploaded."""
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("kind", "title"):
+        if field in changes and changes[field] is None:
+            raise UnprocessableEntity(f"{field} cannot be cleared")
+    case = session.get(Case, item.case_id)
+    kind = changes.get("kind") or item.kind
+    try:
+        if "facts" in changes or "kind" in changes:
+            changes["facts"] = validate_facts(EvidenceKind(kind), changes.get("facts", item.facts) or {})
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from None
+    for field in ("occurred_at", "captured_at"):
+        if changes.get(field) is not None:
+            changes[field] = as_utc(changes[field], case.timezone)
+    if "source_url" in changes:
+        changes["source_url"] = _check_url(changes["source_url"])
+    if "tags" in changes:
+        changes["tags"] = _clean_tags(changes["tags"] or [])
+    item.sqlmodel_update(changes)
+    item.updated_at = utcnow()
+    session.add(item)
+    session.flush()
+    return item
+
+
+def case_of(session: Session, item: EvidenceItem) -> Case:
+    return session.get(Case, item.case_id)
+
+
+def get_item(session: Session, evidence_id: uuid.UUID) -> EvidenceItem:
+    item = session.get(EvidenceItem, evidence_id)
+    if item is None:
+        raise NotFound("evidence not found")
+    return item

@@ -1,0 +1,136 @@
+"""Exhibits: labels handed out once from the case's counter, never reused, never renumbered."""
+import uuid
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.pagination import keyset_page, parse_int, parse_uuid
+from models.case import Case
+from models.evidence import EvidenceItem
+from models.exhibit import Designation, Exhibit, ExhibitEvidence, ExhibitPublic, ExhibitUpdate
+from models.user import User
+
+
+def _next_number(session: Session, case: Case) -> int:
+    """Take the case's next exhibit number. The UPDATE locks the case row until commit, so concurrent
+    requests queue here (a row lock on PostgreSQL, the write lock on SQLite) and never share a number."""
+    taken = session.execute(
+        update(Case)
+        .where(Case.id == case.id)
+        .values(next_exhibit_number=Case.next_exhibit_number + 1)
+        .returning(Case.next_exhibit_number)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return taken - 1
+
+
+def _label_taken(session: Session, case_id: uuid.UUID, label: str) -> bool:
+    return session.exec(select(Exhibit.id).where(Exhibit.case_id == case_id, Exhibit.label == label)).first() is not None
+
+
+def link(
+    session: Session, *, case: Case, evidence: EvidenceItem, actor: User, designation: Designation = Designation.none
+) -> Exhibit:
+    """Link an evidence item into a case under the next free label, at the end of the exhibit order."""
+    existing = session.exec(
+        select(Exhibit).where(Exhibit.case_id == case.id, Exhibit.evidence_id == evidence.id)
+    ).first()
+    if existing:
+        raise Conflict(f"this evidence is already exhibit {existing.label} in the case")
+    while True:  # skip numbers whose label someone already gave an exhibit by hand
+        number = _next_number(session, case)
+        label = case.exhibit_label_template.format(n=number)
+        if not _label_taken(session, case.id, label):
+            break
+    last = session.exec(select(func.max(Exhibit.position)).where(Exhibit.case_id == case.id)).one()
+    exhibit = Exhibit(
+        case_id=case.id, evidence_id=evidence.id, number=number, label=label, position=(last or 0) + 1,
+        designation=designation, created_by=actor.id,
+    )
+    session.add(exhibit)
+    session.flush()
+    return exhibit
+
+
+def get(session: Session, case: Case, exhibit_id: uuid.UUID) -> Exhibit:
+    exhibit = session.get(Exhibit, exhibit_id)
+    if exhibit is None or exhibit.case_id != case.id:
+        raise NotFound("exhibit not found in this case")
+    return exhibit
+
+
+def _lock_case(session: Session, case: Case) -> None:
+    # Reordering shifts many rows; serialise it with labelling on the case row.
+    session.execute(update(Case).where(Case.id == case.id).values(next_exhibit_number=Case.next_exhibit_number))
+
+
+def count(session: Session, case: Case) -> int:
+    return session.exec(select(func.count()).select_from(Exhibit).where(Exhibit.case_id == case.id)).one()
+
+
+def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: ExhibitUpdate) -> Exhibit:
+    """Move, relabel, designate or annotate an exhibit. Other exhibits keep their labels."""
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("label") is not None and changes["label"] != exhibit.label:
+        label = changes["label"].strip()
+        if not label:
+            raise UnprocessableEntity("label cannot be blank")
+        if _label_taken(session, case.id, label):
+            raise Conflict(f"label {label} is already used by another exhibit in this case")
+        exhibit.label = label
+    if changes.get("position") is not None:
+        _lock_case(session, case)
+        session.refresh(exhibit)
+        target = min(changes["position"], count(session, case))
+        current = exhibit.position
+        if target != current:
+            step, low, high = (1, target, current - 1) if target < current else (-1, current + 1, target)
+            session.execute(
+                update(Exhibit)
+                .where(Exhibit.case_id == case.id, Exhibit.position.between(low, high))
+                .values(position=Exhibit.position + step)
+                .execution_options(synchronize_session=False)
+            )
+            exhibit.position = target
+    if changes.get("designation") is not None:
+        exhibit.designation = changes["designation"]
+    if "note" in changes:
+        exhibit.note = changes["note"]
+    session.add(exhibit)
+    session.flush()
+    return exhibit
+
+
+def unlink(session: Session, case: Case, exhibit: Exhibit) -> None:
+    """Remove an exhibit from the case; later exhibits move up one place but keep their labels."""
+    _lock_case(session, case)
+    session.refresh(exhibit)
+    position = exhibit.position
+    session.delete(exhibit)
+    session.flush()
+    session.execute(
+        update(Exhibit)
+        .where(Exhibit.case_id == case.id, Exhibit.position > position)
+        .values(position=Exhibit.position - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def to_public(exhibit: Exhibit, evidence: EvidenceItem | None = None) -> ExhibitPublic:
+    public = ExhibitPublic.model_validate(exhibit)
+    if evidence is not None:
+        public.evidence = ExhibitEvidence.model_validate(evidence)
+    return public
+
+
+def list_exhibits(session: Session, case: Case, *, limit: int, cursor: str | None) -> tuple[list[ExhibitPublic], str | None]:
+    """The case's exhibits in order, each with a summary of its evidence."""
+    stmt = select(Exhibit, EvidenceItem).join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id).where(
+        Exhibit.case_id == case.id
+    )
+    rows, next_cursor = keyset_page(
+        session, stmt, kind="exhibits", columns=[Exhibit.position, Exhibit.id], parsers=[parse_int, parse_uuid],
+        key=lambda row: (row[0].position, row[0].id), limit=limit, cursor=cursor,
+    )
+    return [to_public(ex, ev) for ex, ev in rows], next_cursor

@@ -1,0 +1,89 @@
+"""Users, passwords (argon2) and opaque API tokens (stored only as SHA-256)."""
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from api.errors import BadRequest, Conflict, Unauthorized
+from models.common import utcnow
+from models.user import ApiToken, User, UserCreate
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "cb_"
+# Verifying against this keeps the timing of "no such user" close to "wrong password".
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def normalize_email(email: str) -> str:
+    """Lower-case and trim; refuse anything that is not one local@domain address."""
+    email = email.strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or "@" in domain or any(c.isspace() for c in email):
+        raise BadRequest(f"not a valid email address: {email!r}", 422)
+    return email
+
+
+def get_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def create_user(session: Session, data: UserCreate) -> User:
+    """Create a user with an argon2-hashed password."""
+    email = normalize_email(data.email)
+    if get_by_email(session, email):
+        raise Conflict(f"a user with email {email} already exists")
+    user = User(email=email, full_name=data.full_name, is_admin=data.is_admin, password_hash=_hasher.hash(data.password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """Check a password; the same error for an unknown email and a wrong password."""
+    user = get_by_email(session, email)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("incorrect email or password") from None
+    if user is None or not user.is_active:
+        raise Unauthorized("incorrect email or password")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, *, ttl: timedelta, name: str = "login") -> tuple[str, ApiToken]:
+    """Make a new random token; only its hash is stored, the token itself is returned once."""
+    if ttl <= timedelta(0):
+        raise BadRequest("token lifetime must be positive")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), name=name, expires_at=utcnow() + ttl)
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> tuple[User, ApiToken]:
+    """Resolve a bearer token to its user, refusing unknown, expired and revoked tokens."""
+    now = now or utcnow()
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthorized("invalid, expired or revoked token")
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("invalid, expired or revoked token")
+    return user, row
+
+
+def revoke_token(session: Session, token: ApiToken) -> None:
+    """Revoke a token; it stops working at once."""
+    token.revoked_at = utcnow()
+    session.add(token)
+    session.flush()

@@ -1,0 +1,154 @@
+"""Content-addressed blob store. Routes and services see this interface, never paths."""
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+SNIFF_BYTES = 64 * 1024
+
+
+class StagedBlob(Protocol):
+    sha256: str
+    size: int
+    head: bytes  # the first bytes, for type sniffing
+
+    def open(self) -> BinaryIO: ...
+    def commit(self) -> bool: ...
+    def discard(self) -> None: ...
+
+
+class BlobWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def finish(self) -> StagedBlob: ...
+    def abort(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    def writer(self) -> BlobWriter: ...
+    def open(self, sha256: str) -> BinaryIO: ...
+    def exists(self, sha256: str) -> bool: ...
+    def size(self, sha256: str) -> int: ...
+    def delete(self, sha256: str) -> None: ...
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class LocalStagedBlob:
+    store: "LocalBlobStore"
+    tmp_path: Path
+    sha256: str
+    size: int
+    head: bytes
+    _done: bool = field(default=False, repr=False)
+
+    def open(self) -> BinaryIO:
+        return open(self.tmp_path, "rb")
+
+    def commit(self) -> bool:
+        """Move into place (atomic rename, then directory fsync). Returns False if the blob was already stored."""
+        target = self.store.path_for(self.sha256)
+        self._done = True
+        if target.exists():
+            self.tmp_path.unlink(missing_ok=True)
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.tmp_path, 0o440)  # originals are read-only on disk
+        os.replace(self.tmp_path, target)
+        _fsync_dir(target.parent)
+        return True
+
+    def discard(self) -> None:
+        if not self._done:
+            self.tmp_path.unlink(missing_ok=True)
+            self._done = True
+
+
+class LocalBlobWriter:
+    """Hashes while it writes; nothing is held in memory beyond the sniffing head."""
+
+    def __init__(self, store: "LocalBlobStore"):
+        self.store = store
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        self.path = Path(name)
+        self.file = os.fdopen(fd, "wb", buffering=0)
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+
+    def write(self, data: bytes) -> None:
+        if len(self.head) < SNIFF_BYTES:
+            self.head += data[: SNIFF_BYTES - len(self.head)]
+        self.hash.update(data)
+        self.file.write(data)
+        self.size += len(data)
+
+    def finish(self) -> LocalStagedBlob:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        return LocalStagedBlob(self.store, self.path, self.hash.hexdigest(), self.size, self.head)
+
+    def abort(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class LocalBlobStore:
+    """Blobs at ROOT/sha256/ab/cd/<hash>; uploads staged in ROOT/tmp on the same filesystem."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        self.tmp_dir = self.root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError("not a sha256 hex digest")
+        return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
+
+    def writer(self) -> LocalBlobWriter:
+        return LocalBlobWriter(self)
+
+    def open(self, sha256: str) -> BinaryIO:
+        return open(self.path_for(sha256), "rb")
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+    def size(self, sha256: str) -> int:
+        return self.path_for(sha256).stat().st_size
+
+    def delete(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+    def sweep_staging(self, older_than_seconds: float = 3600) -> int:
+        """Remove staged uploads left by a crash. Live uploads keep their mtime fresh, so age tells them apart."""
+        removed, cutoff = 0, time.time() - older_than_seconds
+        for leftover in self.tmp_dir.glob("upload-*"):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def stage_stream(store: BlobStore, stream: BinaryIO, chunk_size: int = 1024 * 1024) -> StagedBlob:
+    """Stage a readable stream (a local file, say) the same way an HTTP upload is staged."""
+    writer = store.writer()
+    try:
+        while chunk := stream.read(chunk_size):
+            writer.write(chunk)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise

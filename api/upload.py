@@ -1,0 +1,155 @@
+"""Streaming multipart reader: the file part goes straight into the blob store, hashed as it arrives.
+
+Starlette's form parser would spool the file to a temporary file first and hand it over whole;
+here the bytes are written once, counted as they come (so a lying Content-Length cannot get past
+the limit), and nothing beyond a 1 MiB write buffer is held in memory.
+"""
+from dataclasses import dataclass, field
+
+from anyio import to_thread
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from api.errors import BadRequest, PayloadTooLarge, UnprocessableEntity
+from api.storage import BlobStore, BlobWriter, StagedBlob
+
+MAX_FIELD_BYTES = 1024 * 1024
+MAX_FIELDS = 50
+FLUSH_BYTES = 1024 * 1024
+# Room for the multipart envelope and metadata fields on top of the file itself.
+ENVELOPE_BYTES = MAX_FIELDS * MAX_FIELD_BYTES
+
+
+@dataclass
+class UploadForm:
+    fields: dict[str, str] = field(default_factory=dict)
+    staged: StagedBlob | None = None
+    filename: str = ""
+
+
+def escape_filename(raw: str) -> str:
+    """Keep a client filename as metadata only: control characters (NUL included) become %XX."""
+    return "".join(f"%{ord(c):02X}" if ord(c) < 32 or ord(c) == 127 else c for c in raw)
+
+
+class _FormReader:
+    def __init__(self, store: BlobStore, max_file_bytes: int, file_field: str):
+        self.store, self.max_file_bytes, self.file_field = store, max_file_bytes, file_field
+        self.form = UploadForm()
+        self.writer: BlobWriter | None = None
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+        self.file_bytes = 0
+        self._headers: dict[str, str] = {}
+        self._header_name = self._header_value = b""
+        self._part_name: str | None = None
+        self._in_file = False
+        self._value = bytearray()
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
+            "on_header_value": self._header_val, "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers, self._part_name, self._in_file, self._value = {}, None, False, bytearray()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_val(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header_name.decode("latin-1").lower()] = self._header_value.decode("latin-1")
+        self._header_name = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get("content-disposition", ""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        self._part_name = name
+        if name == self.file_field:
+            if self.writer is not None:
+                raise UnprocessableEntity(f"send exactly one '{self.file_field}' part")
+            raw_name = options.get(b"filename", b"").decode("utf-8", "replace")
+            self.form.filename = escape_filename(raw_name)
+            self.writer = self.store.writer()
+            self._in_file = True
+        elif len(self.form.fields) >= MAX_FIELDS:
+            raise UnprocessableEntity(f"too many form fields (at most {MAX_FIELDS})")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self.file_bytes += end - start
+            if self.file_bytes > self.max_file_bytes:
+                raise PayloadTooLarge(f"file is larger than the limit of {self.max_file_bytes:,} bytes")
+            self.pending.append(data[start:end])
+            self.pending_bytes += end - start
+        else:
+            self._value += data[start:end]
+            if len(self._value) > MAX_FIELD_BYTES:
+                raise PayloadTooLarge(f"form field '{self._part_name}' is larger than {MAX_FIELD_BYTES:,} bytes")
+
+    def _part_end(self) -> None:
+        if self._in_file:
+            self._in_file = False
+            return
+        try:
+            self.form.fields[self._part_name or ""] = self._value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnprocessableEntity(f"form field '{self._part_name}' is not valid UTF-8") from None
+
+    def take_pending(self) -> list[bytes]:
+        chunks, self.pending, self.pending_bytes = self.pending, [], 0
+        return chunks
+
+    def write_chunks(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.writer.write(chunk)
+
+
+async def read_upload(request: Request, store: BlobStore, *, max_file_bytes: int, file_field: str = "file") -> UploadForm:
+    """Read a multipart upload, staging its file part in the blob store. The caller commits or discards it."""
+    content_type, params = parse_options_header(request.headers.get("content-type"))
+    boundary = params.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise UnprocessableEntity("send the upload as multipart/form-data with a 'file' part and metadata fields")
+    max_body = max_file_bytes + ENVELOPE_BYTES
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_body:
+        raise PayloadTooLarge(f"request body of {int(declared):,} bytes is over the upload limit of {max_file_bytes:,} bytes")
+    reader = _FormReader(store, max_file_bytes, file_field)
+    parser = MultipartParser(boundary, reader.callbacks(), max_header_size=64 * 1024)
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_body:
+                raise PayloadTooLarge(f"request body is over the upload limit of {max_file_bytes:,} bytes")
+            parser.write(chunk)
+            if reader.pending_bytes >= FLUSH_BYTES:
+                await to_thread.run_sync(reader.write_chunks, reader.take_pending())
+        parser.finalize()
+        if reader.writer is None:
+            raise UnprocessableEntity(f"the '{file_field}' part is missing: attach the evidence file")
+        await to_thread.run_sync(reader.write_chunks, reader.take_pending())
+        reader.form.staged = await to_thread.run_sync(reader.writer.finish)
+    except MultipartParseError as exc:
+        _abort(reader)
+        raise BadRequest(f"malformed multipart body: {exc}") from None
+    except ClientDisconnect:
+        _abort(reader)
+        raise BadRequest("the client disconnected before the upload finished") from None
+    except BaseException:
+        _abort(reader)
+        raise
+    return reader.form
+
+
+def _abort(reader: _FormReader) -> None:
+    if reader.writer is not None:
+        reader.writer.abort()

@@ -1,0 +1,6 @@
+"""SQLModel tables and API schemas. Importing this package registers every table on the metadata."""
+from models.case import Case, CaseMember  # noqa: F401
+from models.common import metadata  # noqa: F401
+from models.evidence import EvidenceItem  # noqa: F401
+from models.exhibit import Exhibit  # noqa: F401
+from models.user import ApiToken, User  # noqa: F401

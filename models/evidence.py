@@ -1,0 +1,95 @@
+"""Evidence items: an original file (by hash) and what the team knows about it."""
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.common import UTCDateTime, created_at_field, id_field, utcnow
+
+
+class EvidenceKind(StrEnum):
+    review_screenshot = "review_screenshot"
+    product_insert_card = "product_insert_card"
+    refund_record = "refund_record"
+    chat_log = "chat_log"
+    order_record = "order_record"
+    email = "email"
+    listing_snapshot = "listing_snapshot"
+    other = "other"
+
+
+class EvidenceItem(SQLModel, table=True):
+    __tablename__ = "evidence_items"
+    __table_args__ = (UniqueConstraint("case_id", "sha256"),)
+
+    id: uuid.UUID = id_field()
+    # The case the item was uploaded into; exhibits may link it into further cases.
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    sha256: str = Field(max_length=64, index=True)
+    size_bytes: int = Field(sa_type=BigInteger)
+    media_type: str = Field(max_length=200)
+    original_filename: str = Field(sa_type=Text)
+    kind: EvidenceKind = Field(sa_type=String(40))
+    title: str = Field(sa_type=Text)
+    description: str | None = Field(default=None, sa_type=Text)
+    occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    captured_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    source_url: str | None = Field(default=None, sa_type=Text)
+    custodian: str | None = Field(default=None, sa_type=Text)
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    facts: dict = Field(default_factory=dict, sa_type=JSON)
+    page_count: int | None = None
+    width: int | None = None
+    height: int | None = None
+    inspection_note: str | None = Field(default=None, sa_type=Text)
+    uploaded_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class EvidenceUpdate(SQLModel):
+    """Metadata that may change; the bytes, hash and sniffed type never do."""
+
+    kind: EvidenceKind | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=2000)
+    description: str | None = Field(default=None, max_length=100_000)
+    occurred_at: datetime | None = None
+    captured_at: datetime | None = None
+    source_url: str | None = Field(default=None, max_length=8000)
+    custodian: str | None = Field(default=None, max_length=2000)
+    tags: list[str] | None = Field(default=None, max_length=100)
+    facts: dict | None = None
+
+
+class ExhibitRef(SQLModel):
+    id: uuid.UUID
+    label: str
+
+
+class EvidencePublic(SQLModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    sha256: str
+    size_bytes: int
+    media_type: str
+    original_filename: str
+    kind: EvidenceKind
+    title: str
+    description: str | None
+    occurred_at: datetime | None
+    captured_at: datetime | None
+    source_url: str | None
+    custodian: str | None
+    tags: list[str]
+    facts: dict
+    page_count: int | None
+    width: int | None
+    height: int | None
+    inspection_note: str | None
+    uploaded_by: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    exhibit: ExhibitRef | None = Field(default=None, description="This item's exhibit in the case it was uploaded to.")
+    duplicate: bool = Field(default=False, description="True when these bytes were already evidence in the case.")
