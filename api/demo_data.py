@@ -79,7 +79,7 @@ def random_code(rng: random.Random, length: int) -> str:
 
 
 def random_case(rng: random.Random, index: int) -> dict:
-    """Return the shared people, product and order behind one exhibit."""
+    """Return the people, product and order that one exhibit is about."""
     first, last, brand = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), rng.choice(BRANDS)
     return {"brand": brand, "product": rng.choice(PRODUCTS), "asin": "B0" + random_code(rng, 8),
             "reviewer": f"{first} {last}", "reviewer_email": f"{first}.{last}{index}@mail.example".lower(),
@@ -88,15 +88,10 @@ def random_case(rng: random.Random, index: int) -> dict:
             "when": random_moment(rng, SPAN_DAYS - 20), "custodian": rng.choice(CUSTODIANS)}
 
 
-def long_date(moment: datetime) -> str:
-    """Format like 'March 5, 2021'."""
-    return f"{moment:%B} {moment.day}, {moment.year}"
-
-
 def write_review_png(path: Path, c: dict, rng: random.Random) -> DemoFile:
     """Draw a marketplace review screenshot."""
     title, text = rng.choice(REVIEW_TITLES), " ".join(rng.sample(PRAISE, 2))
-    im = Image.new("RGB", (1280, 860), "white")
+    im = Image.new("RGB", (1280, 640), "white")
     d = ImageDraw.Draw(im)
     d.rectangle([0, 0, 1280, 70], fill=(35, 47, 62))
     d.text((30, 18), "marketplace.example  |  Customer reviews", font=load_font(28, True), fill="white")
@@ -104,19 +99,24 @@ def write_review_png(path: Path, c: dict, rng: random.Random) -> DemoFile:
     d.text((40, 155), f"ASIN: {c['asin']}", font=load_font(20), fill=(86, 89, 89))
     d.line([40, 200, 1240, 200], fill=(221, 221, 221), width=2)
     d.ellipse([40, 220, 100, 280], fill=(200, 200, 200))
-    d.text((70, 250), c["reviewer"][0], font=load_font(30, True), fill="white", anchor="mm")
+    d.text((59, 232), c["reviewer"][0], font=load_font(30, True), fill="white")
     d.text((120, 235), c["reviewer"], font=load_font(24), fill=(17, 17, 17))
     for i in range(5):
         x = 45 + i * 40
         d.polygon([(x + 15, 300), (x + 20, 315), (x + 35, 315), (x + 23, 325), (x + 28, 340), (x + 15, 331),
                    (x + 2, 340), (x + 7, 325), (x - 5, 315), (x + 10, 315)], fill=(255, 164, 28))
     d.text((255, 305), title, font=load_font(24, True), fill=(17, 17, 17))
-    d.text((40, 360), f"Reviewed in the United States on {long_date(c['when'])}", font=load_font(20),
-           fill=(86, 89, 89))
+    reviewed_on = f"Reviewed in the United States on {c['when']:%B} {c['when'].day}, {c['when'].year}"
+    d.text((40, 360), reviewed_on, font=load_font(20), fill=(86, 89, 89))
     d.text((40, 395), "Verified Purchase", font=load_font(20, True), fill=(196, 85, 0))
-    for n, line in enumerate(textwrap.wrap(text, 80)):
+    lines = textwrap.wrap(text, 80)
+    for n, line in enumerate(lines):
         d.text((40, 450 + 34 * n), line, font=load_font(22), fill=(17, 17, 17))
-    d.text((40, 780), f"{rng.randint(2, 300)} people found this helpful", font=load_font(20), fill=(86, 89, 89))
+    y = 470 + 34 * len(lines)
+    d.text((40, y), f"{rng.randint(2, 300)} people found this helpful", font=load_font(20), fill=(86, 89, 89))
+    d.rounded_rectangle([40, y + 45, 150, y + 85], radius=8, outline=(136, 136, 136), width=2)
+    d.text((62, y + 53), "Helpful", font=load_font(20), fill=(17, 17, 17))
+    d.text((175, y + 53), "|   Report", font=load_font(20), fill=(86, 89, 89))
     im.save(path, format="PNG")
     review_id = "R" + random_code(rng, 13)
     return DemoFile(path, "review_screenshot", f"5-star review by {c['reviewer']} ({c['asin']})",
@@ -132,8 +132,6 @@ def write_review_png(path: Path, c: dict, rng: random.Random) -> DemoFile:
 def write_insert_jpg(path: Path, c: dict, rng: random.Random, sideways: bool) -> DemoFile:
     """Draw a phone photo of a product insert card offering money for a 5-star review."""
     amount = rng.choice([20, 25, 50, 100])
-    offer = (f"Leave us a 5-STAR review and get a ${amount} gift card! Send a screenshot of your review "
-             f"with your order number to {c['seller_email']} and we will refund you via PayPal within 7 days.")
     im = Image.new("RGB", (1600, 1100), (rng.randint(170, 210),) * 3)
     d = ImageDraw.Draw(im)
     d.rectangle([220, 160, 1380, 940], fill=(250, 248, 240), outline=(120, 120, 120), width=4)
@@ -144,6 +142,7 @@ def write_insert_jpg(path: Path, c: dict, rng: random.Random, sideways: bool) ->
              "and we will refund you via PayPal within 7 days.", "", "*Offer valid for verified purchases only."]
     for n, line in enumerate(lines):
         d.text((300, 340 + 62 * n), line, font=load_font(34), fill=(30, 30, 30))
+    offer = " ".join(line.strip() for line in lines[2:6])
     im = im.rotate(rng.uniform(-4, 4), resample=Image.Resampling.BICUBIC, fillcolor=(90, 90, 90))
     im = im.filter(ImageFilter.GaussianBlur(0.8))
     noise = Image.frombytes("L", im.size, rng.randbytes(im.width * im.height)).convert("RGB")
@@ -185,10 +184,15 @@ def write_pdf(path: Path, document: str, created: datetime) -> None:
             del os.environ["SOURCE_DATE_EPOCH"]
 
 
+def refund_note(order_id: str) -> str:
+    """Return the payment note the seller attaches to a review refund."""
+    return f"Refund order {order_id} - thanks for the review!"
+
+
 def write_refund_pdf(path: Path, c: dict, rng: random.Random) -> DemoFile:
     """Render a PayPal-style refund receipt of one to three pages."""
     txn, amount = random_code(rng, 17), round(rng.uniform(15, 90), 2)
-    note = f"Refund order {c['order_id']} - thanks for the review!"
+    note = refund_note(c["order_id"])
     rows = [("Transaction ID", txn), ("Date", c["when"].strftime("%b %d, %Y %H:%M:%S UTC")),
             ("Type", "Payment Refund"), ("Status", "Completed"), ("From", c["seller_email"]),
             ("To", f"{c['reviewer']} ({c['reviewer_email']})"), ("Amount", f"${amount:.2f} USD"), ("Note", note)]
@@ -237,15 +241,15 @@ def write_email(path: Path, c: dict, rng: random.Random) -> DemoFile:
     """Write an RFC 5322 email from the seller offering a refund for a 5-star review."""
     sender = formataddr((f"{c['brand']} Customer Care", c["seller_email"]))
     recipient = formataddr((c["reviewer"], c["reviewer_email"]))
-    subject = f"Your {c['brand']} order {c['order_id']} - full refund for a 5-star review"
+    subject = f"Full refund for a 5-star review - order {c['order_id']}"
     message_id = f"<{random_code(rng, 20).lower()}@{c['seller_email'].split('@')[1]}>"
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, recipient, subject
     msg["Date"], msg["Message-ID"] = format_datetime(c["when"]), message_id
-    msg.set_content(f"Hi {c['reviewer'].split()[0]},\n\nThank you for buying the {c['brand']} {c['product']} "
-                    f"(ASIN {c['asin']}).\nIf you leave a 5-star review and reply with a screenshot, we will "
-                    "refund the full price to your PayPal within 48 hours.\n\nBest regards,\n"
-                    f"{c['brand']} Customer Care\n")
+    offer = (f"Thank you for buying the {c['brand']} {c['product']} (ASIN {c['asin']}). If you leave a 5-star "
+             "review and reply with a screenshot, we will refund the full price to your PayPal within 48 hours.")
+    msg.set_content(f"Hi {c['reviewer'].split()[0]},\n\n{textwrap.fill(offer, 72)}\n\n"
+                    f"Best regards,\n{c['brand']} Customer Care\n")
     path.write_bytes(msg.as_bytes(policy=SMTP))
     return DemoFile(path, "email", f"Email: {subject}", f"Seller email to {c['reviewer']} offering a refund "
                     "in exchange for a 5-star review.", c["when"], c["custodian"], None,
@@ -254,11 +258,12 @@ def write_email(path: Path, c: dict, rng: random.Random) -> DemoFile:
                      "sent_at": c["when"].isoformat(), "message_id": message_id})
 
 
-def write_activity_csv(path: Path, refunds: list[DemoFile], records: int, rng: random.Random) -> DemoFile:
+def write_activity_csv(path: Path, refunds: list[tuple[DemoFile, dict]], records: int,
+                       rng: random.Random) -> DemoFile:
     """Write a PayPal activity export that includes the exhibit refunds among random ones."""
-    rows = [(f.occurred_at, f.facts["payee"], "Payment Refund", f.facts["amount"], f.facts["payer"],
-             f.facts["payee"], f.facts["transaction_id"], f.facts["order_id"], "review reward")
-            for f in refunds][:records]
+    rows = [(f.occurred_at, c["reviewer"], "Payment Refund", f.facts["amount"], f.facts["payer"], f.facts["payee"],
+             f.facts["transaction_id"], f"{c['brand']} {c['product']}", refund_note(c["order_id"]))
+            for f, c in refunds][:records]
     for k in range(records - len(rows)):
         brand, name = rng.choice(BRANDS), f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         rows.append((random_moment(rng), name, "Payment Refund" if k % 3 else "General Payment",
@@ -302,6 +307,7 @@ def generate(out_dir: Path, *, exhibits: int = 24, records: int = 300, seed: int
     for sub in (*SUBDIRS.values(), "records"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     files: list[DemoFile] = []
+    refunds: list[tuple[DemoFile, dict]] = []
     for index in range(exhibits):
         rng = random.Random(f"casebinder-demo:{seed}:{index}")
         kind, case = EXHIBIT_KINDS[index % len(EXHIBIT_KINDS)], random_case(rng, index)
@@ -314,11 +320,11 @@ def generate(out_dir: Path, *, exhibits: int = 24, records: int = 300, seed: int
             files.append(write_insert_jpg(path, case, rng, sideways=index % 3 == 1))
         elif kind == "refund_record":
             files.append(write_refund_pdf(path, case, rng))
+            refunds.append((files[-1], case))
         elif kind == "chat_log":
             files.append(write_chat_pdf(path, case, rng))
         else:
             files.append(write_email(path, case, rng))
-    refunds = [f for f in files if f.kind == "refund_record"]
     files.append(write_activity_csv(out_dir / "records" / "paypal_activity.csv", refunds, records,
                                     random.Random(f"casebinder-demo:{seed}:paypal")))
     files.append(write_exchanges_jsonl(out_dir / "records" / "exchanges.jsonl", records,

@@ -46,14 +46,18 @@ class _FormReader:
         self._part_name: str | None = None
         self._in_file = False
         self._value = bytearray()
+        self.ended = False
 
     def callbacks(self) -> dict:
         return {
             "on_part_begin": self._part_begin, "on_header_field": self._header_field,
             "on_header_value": self._header_val, "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
+            "on_part_end": self._part_end, "on_end": self._end,
         }
+
+    def _end(self) -> None:
+        self.ended = True
 
     def _part_begin(self) -> None:
         self._headers, self._part_name, self._in_file, self._value = {}, None, False, bytearray()
@@ -134,6 +138,8 @@ async def read_upload(request: Request, store: BlobStore, *, max_file_bytes: int
             if reader.pending_bytes >= FLUSH_BYTES:
                 await to_thread.run_sync(reader.write_chunks, reader.take_pending())
         parser.finalize()
+        if not reader.ended:
+            raise BadRequest("the multipart body ended before its closing boundary: the upload is incomplete")
         if reader.writer is None:
             raise UnprocessableEntity(f"the '{file_field}' part is missing: attach the evidence file")
         await to_thread.run_sync(reader.write_chunks, reader.take_pending())

@@ -36,6 +36,8 @@ class Party(SQLModel):
 
 
 DEFAULT_LABEL_TEMPLATE = "PX-{n:03d}"
+# Printed on every bundle page: letters, digits, "-" and "_" only.
+BATES_PREFIX_PATTERN = r"^[A-Za-z0-9_\-]*$"
 
 
 def check_label_template(template: str) -> str:
@@ -61,7 +63,7 @@ class CaseBase(SQLModel):
     docket_number: str | None = Field(default=None, max_length=100)
     court: str | None = Field(default=None, max_length=300)
     case_type: CaseType = Field(sa_type=String(40))
-    bates_prefix: str | None = Field(default=None, max_length=30, regex=r"^[A-Za-z0-9_\-]*$")
+    bates_prefix: str | None = Field(default=None, max_length=30, schema_extra={"pattern": BATES_PREFIX_PATTERN})
     exhibit_label_template: str = Field(default=DEFAULT_LABEL_TEMPLATE, max_length=50)
     timezone: str = Field(default="UTC", max_length=64)
 
@@ -90,7 +92,7 @@ class CaseUpdate(SQLModel):
     docket_number: str | None = Field(default=None, max_length=100)
     court: str | None = Field(default=None, max_length=300)
     case_type: CaseType | None = None
-    bates_prefix: str | None = Field(default=None, max_length=30, regex=r"^[A-Za-z0-9_\-]*$")
+    bates_prefix: str | None = Field(default=None, max_length=30, schema_extra={"pattern": BATES_PREFIX_PATTERN})
     exhibit_label_template: str | None = Field(default=None, max_length=50)
     timezone: str | None = Field(default=None, max_length=64)
     parties: list[Party] | None = Field(default=None, max_length=200)

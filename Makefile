@@ -1,0 +1,52 @@
+# casebinder — `make run` serves the demo, `make test` runs the suite, `make bench` prints the benchmarks.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The PostgreSQL leg of `make test`; skipped when unreachable, except under CI where it must run.
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-postgres bench lint clean system-deps
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@bash scripts/system-deps.sh
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "casebinder needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: install
+	$(BIN)/casebinder demo
+	$(BIN)/casebinder serve --host $(HOST) --port $(PORT)
+
+test: install test-sqlite test-postgres
+
+test-sqlite: install
+	$(BIN)/python -m pytest
+
+test-postgres: install
+	@if $(BIN)/python scripts/db_reachable.py '$(TEST_POSTGRES_URL)'; then \
+		CASEBINDER_TEST_DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/python -m pytest; \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL at $(TEST_POSTGRES_URL) is unreachable, and CI must run the PostgreSQL leg" >&2; exit 1; \
+	else \
+		echo "PostgreSQL at $(TEST_POSTGRES_URL) is unreachable: skipping the PostgreSQL leg" >&2; \
+	fi
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check api models tests bench migrations
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,184 @@
+"""Test setup: a real database (SQLite file, or PostgreSQL with CASEBINDER_TEST_DATABASE_URL) built by
+Alembic, a real blob store on disk, the app over HTTP (in-process and as a live uvicorn server)."""
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api import migrate
+from api.config import get_settings
+from api.db import get_engine, session_scope
+from api.deps import _local_store
+from api.services import users as user_service
+from models.user import UserCreate
+
+PASSWORD = "correct horse battery staple"
+
+
+def _fresh_postgres(url: str) -> tuple[str, callable]:
+    """Create a throwaway database next to the one named in `url`; return its URL and a dropper."""
+    base = make_url(url)
+    name = f"casebinder_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        get_engine().dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    wanted = os.environ.get("CASEBINDER_TEST_DATABASE_URL")
+    root = tmp_path_factory.mktemp("casebinder")
+    if wanted and wanted.startswith("postgresql"):
+        url, drop = _fresh_postgres(wanted)
+    else:
+        url, drop = f"sqlite:///{root / 'test.db'}", (lambda: get_engine().dispose())
+    os.environ["CASEBINDER_DATABASE_URL"] = url
+    os.environ["CASEBINDER_DATA_DIR"] = str(root / "blobs")
+    for cache in (get_settings, get_engine, _local_store):
+        cache.cache_clear()
+    migrate.upgrade(url)
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url):
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from api.app import app as application
+
+    return application
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served by uvicorn on a free loopback port, for real concurrent HTTP."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("live server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def blob_root(settings) -> Path:
+    return Path(settings.data_dir).resolve()
+
+
+class Actor:
+    """A user with a token, and helpers that go through the HTTP API as that user."""
+
+    def __init__(self, client, email: str, token: str):
+        self.client, self.email, self.token = client, email, token
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, method: str, path: str, headers: dict | None = None, **kw):
+        return self.client.request(method, path, headers=self.headers | (headers or {}), **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def make_case(self, **fields) -> dict:
+        body = {"title": "Acme Audio v. Mpow Direct", "case_type": "lanham_act"} | fields
+        r = self.post("/api/v1/cases", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def upload(self, case_id: str, content: bytes, filename: str = "evidence.bin", **fields):
+        data = {"kind": "other", "title": f"Evidence {filename}"} | fields
+        return self.post(f"/api/v1/cases/{case_id}/evidence", files={"file": (filename, content)}, data=data)
+
+
+@pytest.fixture
+def make_user(client, database_url):
+    """Factory: a new user (optionally admin) and a fresh API token, as an Actor."""
+
+    def factory(*, admin: bool = False) -> Actor:
+        email = f"user-{uuid.uuid4().hex[:12]}@firm.example"
+        with session_scope() as session:
+            user = user_service.create_user(session, UserCreate(email=email, password=PASSWORD, is_admin=admin))
+            token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
+        return Actor(client, email, token)
+
+    return factory
+
+
+@pytest.fixture
+def alice(make_user) -> Actor:
+    return make_user()
+
+
+@pytest.fixture
+def bob(make_user) -> Actor:
+    return make_user()
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """A small generated evidence set: screenshots, insert-card photos, PDFs, an email, records."""
+    from api.demo_data import generate
+
+    return generate(tmp_path_factory.mktemp("corpus"), exhibits=6, records=40)
+
+
+def count_rows(table: str) -> int:
+    with session_scope() as session:
+        return session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def stored_blobs(root: Path) -> set[str]:
+    return {p.name for p in (root / "sha256").rglob("*") if p.is_file()} if (root / "sha256").exists() else set()
+
+
+def staged_files(root: Path) -> list[Path]:
+    return list((root / "tmp").glob("*")) if (root / "tmp").exists() else []
+
+
+def live_client(base_url: str, actor: Actor) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers=actor.headers, timeout=60)
