@@ -1,0 +1,47 @@
+"""Migrations: upgrade, downgrade, upgrade on an empty database, and no drift from the models."""
+import os
+import uuid
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from api import migrate
+from api.db import make_engine
+from models.common import metadata
+
+
+def _empty_database(tmp_path):
+    wanted = os.environ.get("CASEBINDER_TEST_DATABASE_URL", "")
+    if not wanted.startswith("postgresql"):
+        return f"sqlite:///{tmp_path / 'migrations.db'}", lambda: None
+    name = f"casebinder_mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(wanted, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(wanted).set(database=name).render_as_string(hide_password=False), drop
+
+
+def test_upgrade_downgrade_upgrade_and_no_drift(tmp_path, database_url):
+    url, drop = _empty_database(tmp_path)
+    try:
+        migrate.upgrade(url)
+        migrate.downgrade(url, "base")
+        engine = make_engine(url)
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        engine.dispose()
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        engine.dispose()
+        assert diff == [], diff
+    finally:
+        drop()
