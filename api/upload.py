@@ -4,6 +4,9 @@ Starlette's form parser would spool the file to a temporary file first and hand 
 here the bytes are written once, counted as they come (so a lying Content-Length cannot get past
 the limit), and nothing beyond a 1 MiB write buffer is held in memory.
 """
+import asyncio
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from anyio import to_thread
@@ -107,13 +110,9 @@ class _FormReader:
         except UnicodeDecodeError:
             raise UnprocessableEntity(f"form field '{self._part_name}' is not valid UTF-8") from None
 
-    def take_pending(self) -> list[bytes]:
-        chunks, self.pending, self.pending_bytes = self.pending, [], 0
-        return chunks
-
-    def write_chunks(self, chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            self.writer.write(chunk)
+    def take_pending(self) -> bytes:
+        data, self.pending, self.pending_bytes = b"".join(self.pending), [], 0
+        return data
 
 
 async def read_upload(request: Request, store: BlobStore, *, max_file_bytes: int, file_field: str = "file") -> UploadForm:
@@ -128,6 +127,7 @@ async def read_upload(request: Request, store: BlobStore, *, max_file_bytes: int
         raise PayloadTooLarge(f"request body of {int(declared):,} bytes is over the upload limit of {max_file_bytes:,} bytes")
     reader = _FormReader(store, max_file_bytes, file_field)
     parser = MultipartParser(boundary, reader.callbacks(), max_header_size=64 * 1024)
+    disk = _DiskPipeline()
     received = 0
     try:
         async for chunk in request.stream():
@@ -136,26 +136,61 @@ async def read_upload(request: Request, store: BlobStore, *, max_file_bytes: int
                 raise PayloadTooLarge(f"request body is over the upload limit of {max_file_bytes:,} bytes")
             parser.write(chunk)
             if reader.pending_bytes >= FLUSH_BYTES:
-                await to_thread.run_sync(reader.write_chunks, reader.take_pending())
+                await disk.submit(reader.writer.write, reader.take_pending())
         parser.finalize()
         if not reader.ended:
             raise BadRequest("the multipart body ended before its closing boundary: the upload is incomplete")
         if reader.writer is None:
             raise UnprocessableEntity(f"the '{file_field}' part is missing: attach the evidence file")
-        await to_thread.run_sync(reader.write_chunks, reader.take_pending())
+        await disk.submit(reader.writer.write, reader.take_pending())
+        await disk.drain()
         reader.form.staged = await to_thread.run_sync(reader.writer.finish)
     except MultipartParseError as exc:
-        _abort(reader)
+        await _abort(reader, disk)
         raise BadRequest(f"malformed multipart body: {exc}") from None
     except ClientDisconnect:
-        _abort(reader)
+        await _abort(reader, disk)
         raise BadRequest("the client disconnected before the upload finished") from None
     except BaseException:
-        _abort(reader)
+        await _abort(reader, disk)
         raise
+    finally:
+        disk.close()
     return reader.form
 
 
-def _abort(reader: _FormReader) -> None:
+class _DiskPipeline:
+    """Hashes and writes on one worker thread while the event loop keeps receiving.
+
+    SHA-256 and file writes release the GIL, so network, hashing and disk overlap. At most
+    MAX_IN_FLIGHT buffers wait for the disk, which bounds memory when the disk is slower than the wire.
+    """
+
+    MAX_IN_FLIGHT = 4
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-writer")
+        self._in_flight: deque[asyncio.Future] = deque()
+
+    async def submit(self, write, data: bytes) -> None:
+        if not data:
+            return
+        self._in_flight.append(asyncio.wrap_future(self._pool.submit(write, data)))
+        while len(self._in_flight) > self.MAX_IN_FLIGHT or (self._in_flight and self._in_flight[0].done()):
+            await self._in_flight.popleft()
+
+    async def drain(self) -> None:
+        while self._in_flight:
+            await self._in_flight.popleft()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def _abort(reader: _FormReader, disk: _DiskPipeline) -> None:
+    try:
+        await disk.drain()  # let queued writes finish before the file goes
+    except Exception:  # noqa: BLE001 - the upload is being thrown away anyway
+        pass
     if reader.writer is not None:
         reader.writer.abort()
