@@ -43,7 +43,7 @@ test-postgres: install
 	fi
 
 bench: install
-	$(BIN)/python -m bench
+	BENCH_POSTGRES_URL=$${BENCH_POSTGRES_URL-$(TEST_POSTGRES_URL)} $(BIN)/python -m bench
 
 lint: install
 	$(BIN)/ruff check api models tests bench migrations

@@ -16,7 +16,7 @@ router = APIRouter(tags=["exhibits"])
 def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
     """The case's exhibits in exhibit order."""
     items, next_cursor = exhibit_service.list_exhibits(session, access.case, limit=limit, cursor=cursor)
-    return Page(items=items, next_cursor=next_cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("/cases/{case_id}/exhibits", response_model=ExhibitPublic, status_code=201,

@@ -124,13 +124,28 @@ def to_public(exhibit: Exhibit, evidence: EvidenceItem | None = None) -> Exhibit
     return public
 
 
-def list_exhibits(session: Session, case: Case, *, limit: int, cursor: str | None) -> tuple[list[ExhibitPublic], str | None]:
-    """The case's exhibits in order, each with a summary of its evidence."""
-    stmt = select(Exhibit, EvidenceItem).join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id).where(
+_EXHIBIT_COLUMNS = (Exhibit.id, Exhibit.case_id, Exhibit.evidence_id, Exhibit.label, Exhibit.position,
+                    Exhibit.designation, Exhibit.note, Exhibit.created_at)
+_SUMMARY_COLUMNS = (EvidenceItem.title, EvidenceItem.kind, EvidenceItem.media_type, EvidenceItem.sha256,
+                    EvidenceItem.size_bytes, EvidenceItem.original_filename, EvidenceItem.occurred_at,
+                    EvidenceItem.page_count)
+
+
+def list_exhibits(session: Session, case: Case, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+    """The case's exhibits in order, each with a summary of its evidence, as ExhibitPublic-shaped dicts."""
+    # Plain columns and dicts, not ORM entities and models: on a page of 100, building and validating
+    # objects twice cost more than the query. The route's response model validates them once.
+    stmt = select(*_EXHIBIT_COLUMNS, *_SUMMARY_COLUMNS).join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id).where(
         Exhibit.case_id == case.id
     )
     rows, next_cursor = keyset_page(
         session, stmt, kind="exhibits", columns=[Exhibit.position, Exhibit.id], parsers=[parse_int, parse_uuid],
-        key=lambda row: (row[0].position, row[0].id), limit=limit, cursor=cursor,
+        key=lambda row: (row.position, row.id), limit=limit, cursor=cursor,
     )
-    return [to_public(ex, ev) for ex, ev in rows], next_cursor
+    summary_keys = [c.key for c in _SUMMARY_COLUMNS]
+    items = []
+    for row in rows:
+        values = dict(row._mapping)
+        values["evidence"] = {key: values.pop(key) for key in summary_keys}
+        items.append(values)
+    return items, next_cursor

@@ -1,0 +1,44 @@
+# casebinder: the API server, with its SQLite database and blob store in the /data volume.
+#   docker build -t casebinder .
+#   docker run -d -p 8000:8000 -v casebinder-data:/data casebinder
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Pango and HarfBuzz for WeasyPrint, libmagic for type sniffing, DejaVu fonts for rendered pages
+# (the same list as scripts/system-deps.sh).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN groupadd --system --gid 10001 casebinder \
+    && useradd --system --uid 10001 --gid casebinder --home-dir /data --no-create-home \
+        --shell /usr/sbin/nologin casebinder
+
+# api/migrate.py finds alembic.ini and migrations/ next to the api package, so the source tree stays
+# in /app and is installed in place (editable) rather than copied into site-packages.
+WORKDIR /app
+COPY . /app
+RUN pip install --no-cache-dir -e . \
+    && python -c "import api.migrate as m; assert (m.ROOT / 'alembic.ini').is_file() and (m.ROOT / 'migrations').is_dir(), m.ROOT"
+
+ENV CASEBINDER_DATABASE_URL=sqlite:////data/casebinder.db \
+    CASEBINDER_DATA_DIR=/data/blobs
+
+# Created and owned before VOLUME, so a new named volume starts out writable by the service user.
+RUN mkdir -p /data/blobs && chown -R casebinder:casebinder /data
+VOLUME /data
+
+USER casebinder
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+
+# Migrate first, then run the command: by default the server. Other commands also work, e.g.
+#   docker run --rm -it -v casebinder-data:/data casebinder casebinder user create you@example.com --admin
+ENTRYPOINT ["/bin/sh", "-c", "casebinder migrate && exec \"$@\"", "casebinder-entrypoint"]
+CMD ["casebinder", "serve", "--host", "0.0.0.0", "--port", "8000"]

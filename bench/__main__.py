@@ -1,0 +1,31 @@
+"""`make bench`: every benchmark, printed as figures with their floors and ratios.
+
+Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (default 512),
+BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
+when it is reachable).
+"""
+import os
+import subprocess
+import sys
+
+from bench import exhibits, upload
+
+
+def _reachable(url: str) -> bool:
+    return subprocess.run([sys.executable, "scripts/db_reachable.py", url], capture_output=True).returncode == 0
+
+
+def main() -> None:
+    postgres = os.environ.get("BENCH_POSTGRES_URL")
+    if postgres and not _reachable(postgres):
+        print(f"PostgreSQL at {postgres} is unreachable: SQLite only", flush=True)
+        postgres = None
+    print(f"== machine: {os.cpu_count()} cores; figures are medians of repeated runs, each beside its floor", flush=True)
+    print("== upload throughput", flush=True)
+    upload.run(size_mib=int(os.environ.get("BENCH_UPLOAD_MIB", 512)), repeat=int(os.environ.get("BENCH_REPEAT", 5)))
+    print("== exhibit list latency", flush=True)
+    exhibits.run(postgres_url=postgres)
+
+
+if __name__ == "__main__":
+    main()
