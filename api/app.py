@@ -1,8 +1,10 @@
 """The FastAPI application."""
+
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import __version__
 from api.deps import get_blob_store
 from api.errors import install_error_handlers
 from api.routes import auth, cases, evidence, exhibits, health
@@ -28,7 +30,7 @@ async def lifespan(_: FastAPI):
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="casebinder", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="casebinder", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(health.router)
     for router in (auth.router, cases.router, evidence.router, exhibits.router):

@@ -1,14 +1,17 @@
 """The `casebinder` command line."""
+
 from datetime import timedelta
+from pathlib import Path
 
 import typer
-from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from api.config import get_settings
 from api.db import session_scope
 
-app = typer.Typer(help="casebinder: evidence locker for fake-review litigation.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="casebinder: evidence locker for fake-review litigation.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")

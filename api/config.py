@@ -1,4 +1,5 @@
 """Settings, read once from CASEBINDER_* environment variables."""
+
 from functools import lru_cache
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Engine and sessions. The request's session commits once, so a change lands whole or not at all."""
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache

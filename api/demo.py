@@ -1,4 +1,5 @@
 """Seed the demo: an account, a Lanham Act fake-review case, and generated evidence in it."""
+
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,10 +34,17 @@ class DemoLogin:
 
 def _demo_case() -> CaseCreate:
     return CaseCreate(
-        title=DEMO_CASE_TITLE, docket_number="2:21-cv-04417", court="United States District Court, C.D. Cal.",
-        case_type=CaseType.lanham_act, bates_prefix="ACME", timezone="America/Los_Angeles",
-        parties=[Party(name="Acme Audio LLC", role="plaintiff"), Party(name="Mpow Direct", role="defendant"),
-                 Party(name="ReviewClub Deals", role="defendant")],
+        title=DEMO_CASE_TITLE,
+        docket_number="2:21-cv-04417",
+        court="United States District Court, C.D. Cal.",
+        case_type=CaseType.lanham_act,
+        bates_prefix="ACME",
+        timezone="America/Los_Angeles",
+        parties=[
+            Party(name="Acme Audio LLC", role="plaintiff"),
+            Party(name="Mpow Direct", role="defendant"),
+            Party(name="ReviewClub Deals", role="defendant"),
+        ],
     )
 
 
@@ -54,16 +62,27 @@ def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
             corpus = settings.data_dir.parent / "demo-corpus"
             for item in generate(corpus, exhibits=exhibits, records=records):
                 meta = evidence_service.EvidenceMeta(
-                    kind=item.kind, title=item.title, description=item.description, occurred_at=item.occurred_at,
-                    source_url=item.source_url, custodian=item.custodian, tags=item.tags,
+                    kind=item.kind,
+                    title=item.title,
+                    description=item.description,
+                    occurred_at=item.occurred_at,
+                    source_url=item.source_url,
+                    custodian=item.custodian,
+                    tags=item.tags,
                     facts=evidence_service.validate_facts(item.kind, item.facts),
                 )
                 with open(item.path, "rb") as f:
                     staged = stage_stream(store, f)
                 try:
                     evidence_service.ingest(
-                        session, store, case=case, actor=user, staged=staged, meta=meta,
-                        original_filename=item.path.name, max_image_pixels=settings.max_image_pixels,
+                        session,
+                        store,
+                        case=case,
+                        actor=user,
+                        staged=staged,
+                        meta=meta,
+                        original_filename=item.path.name,
+                        max_image_pixels=settings.max_image_pixels,
                     )
                 finally:
                     staged.discard()

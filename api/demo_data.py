@@ -24,25 +24,49 @@ FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 START = datetime(2021, 1, 4, 8, 0, tzinfo=UTC)
 SPAN_DAYS = 170
 EXHIBIT_KINDS = ("review_screenshot", "product_insert_card", "refund_record", "chat_log", "email")
-SUBDIRS = {"review_screenshot": "reviews", "product_insert_card": "inserts", "refund_record": "refunds",
-           "chat_log": "chats", "email": "emails"}
+SUBDIRS = {
+    "review_screenshot": "reviews",
+    "product_insert_card": "inserts",
+    "refund_record": "refunds",
+    "chat_log": "chats",
+    "email": "emails",
+}
 BRANDS = ("Velkora", "Tranquoy", "Ambrisk", "Dulcett", "Orvanta", "Pexwell", "Zumiro")
-PRODUCTS = ("Bluetooth Headphones", "USB-C Charger 65W", "Laser Measure 40m", "Camping Lantern",
-            "Milk Frother", "Wireless Earbuds", "Power Bank 20000mAh", "Posture Corrector")
+PRODUCTS = (
+    "Bluetooth Headphones",
+    "USB-C Charger 65W",
+    "Laser Measure 40m",
+    "Camping Lantern",
+    "Milk Frother",
+    "Wireless Earbuds",
+    "Power Bank 20000mAh",
+    "Posture Corrector",
+)
 FIRST_NAMES = ("Emily", "James", "Priya", "Carlos", "Mei", "Olivia", "Noah", "Fatima", "Liam", "Sofia", "Wei")
 LAST_NAMES = ("Smith", "Johnson", "Patel", "Garcia", "Chen", "Brown", "Nguyen", "Khan", "Miller", "Lopez")
-CUSTODIANS = ("Plaintiff investigator J. Rivera", "Paralegal M. Okafor", "Test buyer A. Lindqvist",
-              "Forensic examiner D. Haddad")
+CUSTODIANS = (
+    "Plaintiff investigator J. Rivera",
+    "Paralegal M. Okafor",
+    "Test buyer A. Lindqvist",
+    "Forensic examiner D. Haddad",
+)
 REVIEW_TITLES = ("Five stars!", "Exactly what I needed", "Highly recommend", "Game changer", "Love it")
-PRAISE = ("Absolutely love it, works perfectly out of the box.", "Best purchase this year.",
-          "Great quality for the price, highly recommend.", "Battery lasts forever and it feels premium.",
-          "Exceeded my expectations, will buy again.", "Fast shipping and excellent build quality.")
-CHAT_FILLER = (("Is it the black one or the white one?", "Either is fine."),
-               ("Package still not here.", "Tracking says tomorrow."),
-               ("Can my sister also do this?", "Yes, send me her PayPal too."),
-               ("Do I need photos in the review?", "Photos help, 2-3 please."),
-               ("Should I mention the refund?", "No! Never mention the refund or the card."),
-               ("How long is the review supposed to be?", "A few sentences, sound natural."))
+PRAISE = (
+    "Absolutely love it, works perfectly out of the box.",
+    "Best purchase this year.",
+    "Great quality for the price, highly recommend.",
+    "Battery lasts forever and it feels premium.",
+    "Exceeded my expectations, will buy again.",
+    "Fast shipping and excellent build quality.",
+)
+CHAT_FILLER = (
+    ("Is it the black one or the white one?", "Either is fine."),
+    ("Package still not here.", "Tracking says tomorrow."),
+    ("Can my sister also do this?", "Yes, send me her PayPal too."),
+    ("Do I need photos in the review?", "Photos help, 2-3 please."),
+    ("Should I mention the refund?", "No! Never mention the refund or the card."),
+    ("How long is the review supposed to be?", "A few sentences, sound natural."),
+)
 ALNUM = string.ascii_uppercase + string.digits
 
 
@@ -81,11 +105,17 @@ def random_code(rng: random.Random, length: int) -> str:
 def random_case(rng: random.Random, index: int) -> dict:
     """Return the people, product and order that one exhibit is about."""
     first, last, brand = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), rng.choice(BRANDS)
-    return {"brand": brand, "product": rng.choice(PRODUCTS), "asin": "B0" + random_code(rng, 8),
-            "reviewer": f"{first} {last}", "reviewer_email": f"{first}.{last}{index}@mail.example".lower(),
-            "seller_email": f"deals@{brand.lower()}-store.example",
-            "order_id": f"{rng.randint(100, 999)}-{rng.randint(10**6, 10**7 - 1)}-{rng.randint(10**6, 10**7 - 1)}",
-            "when": random_moment(rng, SPAN_DAYS - 20), "custodian": rng.choice(CUSTODIANS)}
+    return {
+        "brand": brand,
+        "product": rng.choice(PRODUCTS),
+        "asin": "B0" + random_code(rng, 8),
+        "reviewer": f"{first} {last}",
+        "reviewer_email": f"{first}.{last}{index}@mail.example".lower(),
+        "seller_email": f"deals@{brand.lower()}-store.example",
+        "order_id": f"{rng.randint(100, 999)}-{rng.randint(10**6, 10**7 - 1)}-{rng.randint(10**6, 10**7 - 1)}",
+        "when": random_moment(rng, SPAN_DAYS - 20),
+        "custodian": rng.choice(CUSTODIANS),
+    }
 
 
 def write_review_png(path: Path, c: dict, rng: random.Random) -> DemoFile:
@@ -103,8 +133,21 @@ def write_review_png(path: Path, c: dict, rng: random.Random) -> DemoFile:
     d.text((120, 235), c["reviewer"], font=load_font(24), fill=(17, 17, 17))
     for i in range(5):
         x = 45 + i * 40
-        d.polygon([(x + 15, 300), (x + 20, 315), (x + 35, 315), (x + 23, 325), (x + 28, 340), (x + 15, 331),
-                   (x + 2, 340), (x + 7, 325), (x - 5, 315), (x + 10, 315)], fill=(255, 164, 28))
+        d.polygon(
+            [
+                (x + 15, 300),
+                (x + 20, 315),
+                (x + 35, 315),
+                (x + 23, 325),
+                (x + 28, 340),
+                (x + 15, 331),
+                (x + 2, 340),
+                (x + 7, 325),
+                (x - 5, 315),
+                (x + 10, 315),
+            ],
+            fill=(255, 164, 28),
+        )
     d.text((255, 305), title, font=load_font(24, True), fill=(17, 17, 17))
     reviewed_on = f"Reviewed in the United States on {c['when']:%B} {c['when'].day}, {c['when'].year}"
     d.text((40, 360), reviewed_on, font=load_font(20), fill=(86, 89, 89))
@@ -119,14 +162,29 @@ def write_review_png(path: Path, c: dict, rng: random.Random) -> DemoFile:
     d.text((175, y + 53), "|   Report", font=load_font(20), fill=(86, 89, 89))
     im.save(path, format="PNG")
     review_id = "R" + random_code(rng, 13)
-    return DemoFile(path, "review_screenshot", f"5-star review by {c['reviewer']} ({c['asin']})",
-                    f"Screenshot of a verified-purchase 5-star review of the {c['brand']} {c['product']}.",
-                    c["when"], c["custodian"], f"https://marketplace.example/review/{review_id}",
-                    ["review", "5-star", c["brand"].lower()],
-                    {"marketplace": "marketplace.example", "asin": c["asin"], "product": c["product"],
-                     "brand": c["brand"], "reviewer_name": c["reviewer"], "rating": 5, "review_title": title,
-                     "review_text": text, "review_date": c["when"].date().isoformat(),
-                     "verified_purchase": True, "order_id": c["order_id"]})
+    return DemoFile(
+        path,
+        "review_screenshot",
+        f"5-star review by {c['reviewer']} ({c['asin']})",
+        f"Screenshot of a verified-purchase 5-star review of the {c['brand']} {c['product']}.",
+        c["when"],
+        c["custodian"],
+        f"https://marketplace.example/review/{review_id}",
+        ["review", "5-star", c["brand"].lower()],
+        {
+            "marketplace": "marketplace.example",
+            "asin": c["asin"],
+            "product": c["product"],
+            "brand": c["brand"],
+            "reviewer_name": c["reviewer"],
+            "rating": 5,
+            "review_title": title,
+            "review_text": text,
+            "review_date": c["when"].date().isoformat(),
+            "verified_purchase": True,
+            "order_id": c["order_id"],
+        },
+    )
 
 
 def write_insert_jpg(path: Path, c: dict, rng: random.Random, sideways: bool) -> DemoFile:
@@ -136,10 +194,16 @@ def write_insert_jpg(path: Path, c: dict, rng: random.Random, sideways: bool) ->
     d = ImageDraw.Draw(im)
     d.rectangle([220, 160, 1380, 940], fill=(250, 248, 240), outline=(120, 120, 120), width=4)
     d.text((300, 220), "THANK YOU FOR YOUR PURCHASE!", font=load_font(48, True), fill=(20, 60, 140))
-    lines = [f"Love your new {c['brand']} {c['product']}?", "",
-             f"Leave us a 5-STAR review and get a ${amount} gift card!",
-             "Send a screenshot of your review with your order number to", f"    {c['seller_email']}",
-             "and we will refund you via PayPal within 7 days.", "", "*Offer valid for verified purchases only."]
+    lines = [
+        f"Love your new {c['brand']} {c['product']}?",
+        "",
+        f"Leave us a 5-STAR review and get a ${amount} gift card!",
+        "Send a screenshot of your review with your order number to",
+        f"    {c['seller_email']}",
+        "and we will refund you via PayPal within 7 days.",
+        "",
+        "*Offer valid for verified purchases only.",
+    ]
     for n, line in enumerate(lines):
         d.text((300, 340 + 62 * n), line, font=load_font(34), fill=(30, 30, 30))
     offer = " ".join(line.strip() for line in lines[2:6])
@@ -152,23 +216,39 @@ def write_insert_jpg(path: Path, c: dict, rng: random.Random, sideways: bool) ->
         im = im.transpose(Image.Transpose.ROTATE_90)
         exif[0x0112] = 6
     im.save(path, format="JPEG", quality=85, exif=exif.tobytes())
-    return DemoFile(path, "product_insert_card", f"Insert card: ${amount} for a 5-star review ({c['brand']})",
-                    f"Photo of the card packed with a {c['brand']} {c['product']} offering a refund for a "
-                    "5-star review." + (" Stored sideways with EXIF orientation 6." if sideways else ""),
-                    c["when"], c["custodian"], None, ["insert-card", "incentive", c["brand"].lower()],
-                    {"brand": c["brand"], "product": c["product"], "incentive_amount": amount, "currency": "USD",
-                     "contact": c["seller_email"], "offer_text": offer, "asin": c["asin"]})
+    return DemoFile(
+        path,
+        "product_insert_card",
+        f"Insert card: ${amount} for a 5-star review ({c['brand']})",
+        f"Photo of the card packed with a {c['brand']} {c['product']} offering a refund for a "
+        "5-star review." + (" Stored sideways with EXIF orientation 6." if sideways else ""),
+        c["when"],
+        c["custodian"],
+        None,
+        ["insert-card", "incentive", c["brand"].lower()],
+        {
+            "brand": c["brand"],
+            "product": c["product"],
+            "incentive_amount": amount,
+            "currency": "USD",
+            "contact": c["seller_email"],
+            "offer_text": offer,
+            "asin": c["asin"],
+        },
+    )
 
 
 def html_document(title: str, created: datetime, body: str) -> str:
     """Wrap body in a self-contained HTML page with fixed PDF metadata dates."""
     stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<meta name='dcterms.created' content='{stamp}'><meta name='dcterms.modified' content='{stamp}'>"
-            "<style>@page{size:A4;margin:18mm}body{font-family:'DejaVu Sans',sans-serif;font-size:10pt}"
-            "table{border-collapse:collapse;width:100%}td,th{border:1px solid #bbb;padding:4px 6px;"
-            "text-align:left}*{font-weight:normal}h1{color:#003087}b{color:#003087}</style></head>"
-            f"<body>{body}</body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<meta name='dcterms.created' content='{stamp}'><meta name='dcterms.modified' content='{stamp}'>"
+        "<style>@page{size:A4;margin:18mm}body{font-family:'DejaVu Sans',sans-serif;font-size:10pt}"
+        "table{border-collapse:collapse;width:100%}td,th{border:1px solid #bbb;padding:4px 6px;"
+        "text-align:left}*{font-weight:normal}h1{color:#003087}b{color:#003087}</style></head>"
+        f"<body>{body}</body></html>"
+    )
 
 
 def write_pdf(path: Path, document: str, created: datetime) -> None:
@@ -193,48 +273,98 @@ def write_refund_pdf(path: Path, c: dict, rng: random.Random) -> DemoFile:
     """Render a PayPal-style refund receipt of one to three pages."""
     txn, amount = random_code(rng, 17), round(rng.uniform(15, 90), 2)
     note = refund_note(c["order_id"])
-    rows = [("Transaction ID", txn), ("Date", c["when"].strftime("%b %d, %Y %H:%M:%S UTC")),
-            ("Type", "Payment Refund"), ("Status", "Completed"), ("From", c["seller_email"]),
-            ("To", f"{c['reviewer']} ({c['reviewer_email']})"), ("Amount", f"${amount:.2f} USD"), ("Note", note)]
+    rows = [
+        ("Transaction ID", txn),
+        ("Date", c["when"].strftime("%b %d, %Y %H:%M:%S UTC")),
+        ("Type", "Payment Refund"),
+        ("Status", "Completed"),
+        ("From", c["seller_email"]),
+        ("To", f"{c['reviewer']} ({c['reviewer_email']})"),
+        ("Amount", f"${amount:.2f} USD"),
+        ("Note", note),
+    ]
     table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    history = "".join(f"<p>{(c['when'] - timedelta(hours=5 * k)):%Y-%m-%d %H:%M} &middot; Payment Refund &middot; "
-                      f"{random_code(rng, 17)} &middot; -${rng.uniform(10, 90):.2f} USD</p>"
-                      for k in range(1, rng.choice([0, 30, 75]) + 1))
-    body = (f"<h1>PayPal</h1><h2>You sent a refund</h2><p>Refund issued to {html.escape(c['reviewer'])}</p>"
-            f"<table>{table}</table>" + (f"<h3>Recent account activity</h3>{history}" if history else ""))
+    history = "".join(
+        f"<p>{(c['when'] - timedelta(hours=5 * k)):%Y-%m-%d %H:%M} &middot; Payment Refund &middot; "
+        f"{random_code(rng, 17)} &middot; -${rng.uniform(10, 90):.2f} USD</p>"
+        for k in range(1, rng.choice([0, 30, 75]) + 1)
+    )
+    body = (
+        f"<h1>PayPal</h1><h2>You sent a refund</h2><p>Refund issued to {html.escape(c['reviewer'])}</p>"
+        f"<table>{table}</table>" + (f"<h3>Recent account activity</h3>{history}" if history else "")
+    )
     write_pdf(path, html_document(f"Refund {txn}", c["when"], body), c["when"])
-    return DemoFile(path, "refund_record", f"PayPal refund ${amount:.2f} to {c['reviewer']} ({txn})",
-                    f"Refund receipt from {c['seller_email']} for order {c['order_id']}.", c["when"],
-                    c["custodian"], None, ["refund", "paypal", c["brand"].lower()],
-                    {"processor": "PayPal", "transaction_id": txn, "amount": amount, "currency": "USD",
-                     "payer": c["seller_email"], "payee": c["reviewer_email"],
-                     "refund_date": c["when"].date().isoformat(), "order_id": c["order_id"]})
+    return DemoFile(
+        path,
+        "refund_record",
+        f"PayPal refund ${amount:.2f} to {c['reviewer']} ({txn})",
+        f"Refund receipt from {c['seller_email']} for order {c['order_id']}.",
+        c["when"],
+        c["custodian"],
+        None,
+        ["refund", "paypal", c["brand"].lower()],
+        {
+            "processor": "PayPal",
+            "transaction_id": txn,
+            "amount": amount,
+            "currency": "USD",
+            "payer": c["seller_email"],
+            "payee": c["reviewer_email"],
+            "refund_date": c["when"].date().isoformat(),
+            "order_id": c["order_id"],
+        },
+    )
 
 
 def write_chat_pdf(path: Path, c: dict, rng: random.Random) -> DemoFile:
     """Render a multi-page chat export between seller and reviewer."""
     platform, seller = rng.choice(["WhatsApp", "Telegram", "Facebook Messenger"]), f"{c['brand']} Store"
-    opening = [("seller", f"Hi! Want a free {c['product']}? Buy it, leave 5 stars, we refund everything."),
-               ("reviewer", "Sounds good, how does it work?"), ("seller", f"Search ASIN {c['asin']} and buy."),
-               ("reviewer", f"Ordered, order id {c['order_id']}"), ("seller", "Please wait 5 days before reviewing.")]
-    closing = [("reviewer", "Review posted, screenshot attached."), ("seller", "Great! Your PayPal email?"),
-               ("reviewer", c["reviewer_email"]), ("seller", "Refund sent, thanks for the review!")]
+    opening = [
+        ("seller", f"Hi! Want a free {c['product']}? Buy it, leave 5 stars, we refund everything."),
+        ("reviewer", "Sounds good, how does it work?"),
+        ("seller", f"Search ASIN {c['asin']} and buy."),
+        ("reviewer", f"Ordered, order id {c['order_id']}"),
+        ("seller", "Please wait 5 days before reviewing."),
+    ]
+    closing = [
+        ("reviewer", "Review posted, screenshot attached."),
+        ("seller", "Great! Your PayPal email?"),
+        ("reviewer", c["reviewer_email"]),
+        ("seller", "Refund sent, thanks for the review!"),
+    ]
     filler = [rng.choice(CHAT_FILLER) for _ in range(rng.randint(15, 40))]
-    script = opening + [(role, text) for pair in filler for role, text in zip(("reviewer", "seller"), pair)] + closing
+    script = (
+        opening
+        + [(role, text) for pair in filler for role, text in zip(("reviewer", "seller"), pair, strict=True)]
+        + closing
+    )
     moment, messages = c["when"], []
     for role, text in script:
         moment += timedelta(minutes=rng.randint(1, 90), seconds=rng.randint(0, 59))
         messages.append((moment, seller if role == "seller" else c["reviewer"], text))
     body = f"<h1>{html.escape(platform)} chat export</h1><p>{html.escape(seller)} and {html.escape(c['reviewer'])}</p>"
-    body += "".join(f"<p><b>{t:%Y-%m-%d %H:%M} {html.escape(who)}:</b> {html.escape(text)}</p>"
-                    for t, who, text in messages)
+    body += "".join(
+        f"<p><b>{t:%Y-%m-%d %H:%M} {html.escape(who)}:</b> {html.escape(text)}</p>" for t, who, text in messages
+    )
     write_pdf(path, html_document(f"{platform} chat export", messages[0][0], body), messages[0][0])
-    return DemoFile(path, "chat_log", f"{platform} chat: {seller} and {c['reviewer']} ({len(messages)} messages)",
-                    f"Exported chat arranging a refunded 5-star review of the {c['brand']} {c['product']}.",
-                    messages[0][0], c["custodian"], None, ["chat", platform.lower(), c["brand"].lower()],
-                    {"platform": platform, "participants": [seller, c["reviewer"]],
-                     "first_message_at": messages[0][0].isoformat(), "last_message_at": messages[-1][0].isoformat(),
-                     "message_count": len(messages), "order_id": c["order_id"]})
+    return DemoFile(
+        path,
+        "chat_log",
+        f"{platform} chat: {seller} and {c['reviewer']} ({len(messages)} messages)",
+        f"Exported chat arranging a refunded 5-star review of the {c['brand']} {c['product']}.",
+        messages[0][0],
+        c["custodian"],
+        None,
+        ["chat", platform.lower(), c["brand"].lower()],
+        {
+            "platform": platform,
+            "participants": [seller, c["reviewer"]],
+            "first_message_at": messages[0][0].isoformat(),
+            "last_message_at": messages[-1][0].isoformat(),
+            "message_count": len(messages),
+            "order_id": c["order_id"],
+        },
+    )
 
 
 def write_email(path: Path, c: dict, rng: random.Random) -> DemoFile:
@@ -246,41 +376,118 @@ def write_email(path: Path, c: dict, rng: random.Random) -> DemoFile:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, recipient, subject
     msg["Date"], msg["Message-ID"] = format_datetime(c["when"]), message_id
-    offer = (f"Thank you for buying the {c['brand']} {c['product']} (ASIN {c['asin']}). If you leave a 5-star "
-             "review and reply with a screenshot, we will refund the full price to your PayPal within 48 hours.")
-    msg.set_content(f"Hi {c['reviewer'].split()[0]},\n\n{textwrap.fill(offer, 72)}\n\n"
-                    f"Best regards,\n{c['brand']} Customer Care\n")
+    offer = (
+        f"Thank you for buying the {c['brand']} {c['product']} (ASIN {c['asin']}). If you leave a 5-star "
+        "review and reply with a screenshot, we will refund the full price to your PayPal within 48 hours."
+    )
+    msg.set_content(
+        f"Hi {c['reviewer'].split()[0]},\n\n{textwrap.fill(offer, 72)}\n\nBest regards,\n{c['brand']} Customer Care\n"
+    )
     path.write_bytes(msg.as_bytes(policy=SMTP))
-    return DemoFile(path, "email", f"Email: {subject}", f"Seller email to {c['reviewer']} offering a refund "
-                    "in exchange for a 5-star review.", c["when"], c["custodian"], None,
-                    ["email", "incentive", c["brand"].lower()],
-                    {"sender": sender, "recipients": [recipient], "subject": subject,
-                     "sent_at": c["when"].isoformat(), "message_id": message_id})
+    return DemoFile(
+        path,
+        "email",
+        f"Email: {subject}",
+        f"Seller email to {c['reviewer']} offering a refund in exchange for a 5-star review.",
+        c["when"],
+        c["custodian"],
+        None,
+        ["email", "incentive", c["brand"].lower()],
+        {
+            "sender": sender,
+            "recipients": [recipient],
+            "subject": subject,
+            "sent_at": c["when"].isoformat(),
+            "message_id": message_id,
+        },
+    )
 
 
-def write_activity_csv(path: Path, refunds: list[tuple[DemoFile, dict]], records: int,
-                       rng: random.Random) -> DemoFile:
+def write_activity_csv(path: Path, refunds: list[tuple[DemoFile, dict]], records: int, rng: random.Random) -> DemoFile:
     """Write a PayPal activity export that includes the exhibit refunds among random ones."""
-    rows = [(f.occurred_at, c["reviewer"], "Payment Refund", f.facts["amount"], f.facts["payer"], f.facts["payee"],
-             f.facts["transaction_id"], f"{c['brand']} {c['product']}", refund_note(c["order_id"]))
-            for f, c in refunds][:records]
+    rows = [
+        (
+            f.occurred_at,
+            c["reviewer"],
+            "Payment Refund",
+            f.facts["amount"],
+            f.facts["payer"],
+            f.facts["payee"],
+            f.facts["transaction_id"],
+            f"{c['brand']} {c['product']}",
+            refund_note(c["order_id"]),
+        )
+        for f, c in refunds
+    ][:records]
     for k in range(records - len(rows)):
         brand, name = rng.choice(BRANDS), f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-        rows.append((random_moment(rng), name, "Payment Refund" if k % 3 else "General Payment",
-                     round(rng.uniform(10, 90), 2), f"deals@{brand.lower()}-store.example", f"user{k}@mail.example",
-                     random_code(rng, 17), f"{brand} {rng.choice(PRODUCTS)}", "review reward" if k % 4 == 0 else ""))
+        rows.append(
+            (
+                random_moment(rng),
+                name,
+                "Payment Refund" if k % 3 else "General Payment",
+                round(rng.uniform(10, 90), 2),
+                f"deals@{brand.lower()}-store.example",
+                f"user{k}@mail.example",
+                random_code(rng, 17),
+                f"{brand} {rng.choice(PRODUCTS)}",
+                "review reward" if k % 4 == 0 else "",
+            )
+        )
     rows.sort(key=lambda row: (row[0], row[6]))
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(["Date", "Time", "TimeZone", "Name", "Type", "Status", "Currency", "Gross", "Fee", "Net",
-                         "From Email Address", "To Email Address", "Transaction ID", "Item Title", "Note"])
+        writer.writerow(
+            [
+                "Date",
+                "Time",
+                "TimeZone",
+                "Name",
+                "Type",
+                "Status",
+                "Currency",
+                "Gross",
+                "Fee",
+                "Net",
+                "From Email Address",
+                "To Email Address",
+                "Transaction ID",
+                "Item Title",
+                "Note",
+            ]
+        )
         for t, name, kind, amount, payer, payee, txn, item, note in rows:
-            writer.writerow([f"{t:%m/%d/%Y}", f"{t:%H:%M:%S}", "UTC", name, kind, "Completed", "USD",
-                             f"-{amount:.2f}", "0.00", f"-{amount:.2f}", payer, payee, txn, item, note])
+            writer.writerow(
+                [
+                    f"{t:%m/%d/%Y}",
+                    f"{t:%H:%M:%S}",
+                    "UTC",
+                    name,
+                    kind,
+                    "Completed",
+                    "USD",
+                    f"-{amount:.2f}",
+                    "0.00",
+                    f"-{amount:.2f}",
+                    payer,
+                    payee,
+                    txn,
+                    item,
+                    note,
+                ]
+            )
     last = rows[-1][0] if rows else START
-    return DemoFile(path, "refund_record", f"PayPal activity export ({records} transactions)",
-                    "Payment-processor activity export of seller refunds and payments.", last,
-                    CUSTODIANS[0], None, ["paypal", "export", "bulk"], {"processor": "PayPal"})
+    return DemoFile(
+        path,
+        "refund_record",
+        f"PayPal activity export ({records} transactions)",
+        "Payment-processor activity export of seller refunds and payments.",
+        last,
+        CUSTODIANS[0],
+        None,
+        ["paypal", "export", "bulk"],
+        {"processor": "PayPal"},
+    )
 
 
 def write_exchanges_jsonl(path: Path, records: int, rng: random.Random) -> DemoFile:
@@ -288,17 +495,38 @@ def write_exchanges_jsonl(path: Path, records: int, rng: random.Random) -> DemoF
     lines = []
     for k in range(records):
         brand = rng.choice(BRANDS)
-        lines.append({"timestamp": random_moment(rng).isoformat(), "seller": brand,
-                      "seller_email": f"deals@{brand.lower()}-store.example", "reviewer_email": f"user{k}@mail.example",
-                      "channel": rng.choice(["email", "chat"]), "asin": "B0" + random_code(rng, 8),
-                      "message": rng.choice(["Here is the product link", "5-star review done, screenshot attached",
-                                             "Send PayPal refund please", "Refund sent, thanks for the review"])})
+        lines.append(
+            {
+                "timestamp": random_moment(rng).isoformat(),
+                "seller": brand,
+                "seller_email": f"deals@{brand.lower()}-store.example",
+                "reviewer_email": f"user{k}@mail.example",
+                "channel": rng.choice(["email", "chat"]),
+                "asin": "B0" + random_code(rng, 8),
+                "message": rng.choice(
+                    [
+                        "Here is the product link",
+                        "5-star review done, screenshot attached",
+                        "Send PayPal refund please",
+                        "Refund sent, thanks for the review",
+                    ]
+                ),
+            }
+        )
     lines.sort(key=lambda line: (line["timestamp"], line["reviewer_email"]))
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     last = datetime.fromisoformat(lines[-1]["timestamp"]) if lines else START
-    return DemoFile(path, "chat_log", f"Leaked seller/reviewer message dump ({records} messages)",
-                    "Database export of messages between sellers and paid reviewers.", last, CUSTODIANS[3],
-                    None, ["leak", "messages", "bulk"], {"platform": "leaked database export", "message_count": records})
+    return DemoFile(
+        path,
+        "chat_log",
+        f"Leaked seller/reviewer message dump ({records} messages)",
+        "Database export of messages between sellers and paid reviewers.",
+        last,
+        CUSTODIANS[3],
+        None,
+        ["leak", "messages", "bulk"],
+        {"platform": "leaked database export", "message_count": records},
+    )
 
 
 def generate(out_dir: Path, *, exhibits: int = 24, records: int = 300, seed: int = 7) -> list[DemoFile]:
@@ -325,10 +553,19 @@ def generate(out_dir: Path, *, exhibits: int = 24, records: int = 300, seed: int
             files.append(write_chat_pdf(path, case, rng))
         else:
             files.append(write_email(path, case, rng))
-    files.append(write_activity_csv(out_dir / "records" / "paypal_activity.csv", refunds, records,
-                                    random.Random(f"casebinder-demo:{seed}:paypal")))
-    files.append(write_exchanges_jsonl(out_dir / "records" / "exchanges.jsonl", records,
-                                       random.Random(f"casebinder-demo:{seed}:exchanges")))
+    files.append(
+        write_activity_csv(
+            out_dir / "records" / "paypal_activity.csv",
+            refunds,
+            records,
+            random.Random(f"casebinder-demo:{seed}:paypal"),
+        )
+    )
+    files.append(
+        write_exchanges_jsonl(
+            out_dir / "records" / "exchanges.jsonl", records, random.Random(f"casebinder-demo:{seed}:exchanges")
+        )
+    )
     return files
 
 

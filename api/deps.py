@@ -1,4 +1,5 @@
 """Request dependencies: the session, the caller, and case access checked once for every route."""
+
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache

@@ -1,4 +1,5 @@
 """Domain errors: raised by services, rendered in one place as {"detail": ...}."""
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel

@@ -1,4 +1,5 @@
 """Run Alembic from code, so `casebinder migrate` and the tests use the same path."""
+
 from pathlib import Path
 
 from alembic import command

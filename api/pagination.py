@@ -1,4 +1,5 @@
 """Keyset pagination with opaque cursors; one implementation for every list endpoint."""
+
 import base64
 import binascii
 import json
@@ -71,7 +72,7 @@ def keyset_page(
     if cursor:
         after = decode_cursor(cursor, kind, parsers)
         # Bind each value with its column's type, so SQLite compares stored forms (UTC datetimes, UUIDs).
-        stmt = stmt.where(tuple_(*columns) > tuple_(*(literal(v, c.type) for c, v in zip(columns, after))))
+        stmt = stmt.where(tuple_(*columns) > tuple_(*(literal(v, c.type) for c, v in zip(columns, after, strict=True))))
     rows = list(session.exec(stmt.order_by(*columns).limit(limit + 1)).all())
     next_cursor = None
     if len(rows) > limit:

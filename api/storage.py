@@ -1,4 +1,5 @@
 """Content-addressed blob store. Routes and services see this interface, never paths."""
+
 import hashlib
 import os
 import tempfile

@@ -1,5 +1,6 @@
 """Parsing user-supplied instants: ISO 8601 with an offset, or local time in the case's timezone."""
-from datetime import date, datetime, time, timezone
+
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 
@@ -17,11 +18,11 @@ def parse_instant(text: str, tz_name: str, *, field: str) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(tz_name))
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def as_utc(value: datetime, tz_name: str) -> datetime:
     """An already-parsed datetime (JSON body) -> aware UTC, reading a naive one in the case timezone."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz_name))
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)

@@ -4,6 +4,7 @@ Starlette's form parser would spool the file to a temporary file first and hand 
 here the bytes are written once, counted as they come (so a lying Content-Length cannot get past
 the limit), and nothing beyond a 1 MiB write buffer is held in memory.
 """
+
 import asyncio
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -53,10 +54,14 @@ class _FormReader:
 
     def callbacks(self) -> dict:
         return {
-            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
-            "on_header_value": self._header_val, "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
-            "on_part_end": self._part_end, "on_end": self._end,
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_val,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
         }
 
     def _end(self) -> None:
@@ -115,7 +120,9 @@ class _FormReader:
         return data
 
 
-async def read_upload(request: Request, store: BlobStore, *, max_file_bytes: int, file_field: str = "file") -> UploadForm:
+async def read_upload(
+    request: Request, store: BlobStore, *, max_file_bytes: int, file_field: str = "file"
+) -> UploadForm:
     """Read a multipart upload, staging its file part in the blob store. The caller commits or discards it."""
     content_type, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
@@ -124,7 +131,9 @@ async def read_upload(request: Request, store: BlobStore, *, max_file_bytes: int
     max_body = max_file_bytes + ENVELOPE_BYTES
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_body:
-        raise PayloadTooLarge(f"request body of {int(declared):,} bytes is over the upload limit of {max_file_bytes:,} bytes")
+        raise PayloadTooLarge(
+            f"request body of {int(declared):,} bytes is over the upload limit of {max_file_bytes:,} bytes"
+        )
     reader = _FormReader(store, max_file_bytes, file_field)
     parser = MultipartParser(boundary, reader.callbacks(), max_header_size=64 * 1024)
     disk = _DiskPipeline()

@@ -4,6 +4,7 @@ Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (def
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
 """
+
 import os
 import subprocess
 import sys
@@ -20,7 +21,9 @@ def main() -> None:
     if postgres and not _reachable(postgres):
         print(f"PostgreSQL at {postgres} is unreachable: SQLite only", flush=True)
         postgres = None
-    print(f"== machine: {os.cpu_count()} cores; figures are medians of repeated runs, each beside its floor", flush=True)
+    print(
+        f"== machine: {os.cpu_count()} cores; figures are medians of repeated runs, each beside its floor", flush=True
+    )
     print("== upload throughput", flush=True)
     upload.run(size_mib=int(os.environ.get("BENCH_UPLOAD_MIB", 512)), repeat=int(os.environ.get("BENCH_REPEAT", 5)))
     print("== exhibit list latency", flush=True)

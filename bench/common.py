@@ -1,4 +1,5 @@
 """Shared helpers: start a server as its own process, sample its memory, summarise timings."""
+
 import os
 import signal
 import socket
@@ -26,9 +27,22 @@ def server(app_path: str, env: dict, *, cwd: Path = ROOT):
     """Run `uvicorn app_path` on a free port; yields (base_url, pid)."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app_path, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        env=os.environ | env, cwd=cwd, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app_path,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=os.environ | env,
+        cwd=cwd,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -38,7 +52,7 @@ def server(app_path: str, env: dict, *, cwd: Path = ROOT):
                 break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{app_path} did not start")
+                raise RuntimeError(f"{app_path} did not start") from None
             time.sleep(0.1)
     try:
         yield base, proc.pid

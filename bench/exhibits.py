@@ -4,6 +4,7 @@ Seeds the rows in bulk, then times the page through HTTP with a keep-alive clien
 the same run: GET /healthz over the same connection (HTTP + auth-free round trip), and the page's
 SQL run directly (database work alone).
 """
+
 import os
 import shutil
 import time
@@ -37,16 +38,40 @@ def seed(case_id: str, count: int) -> float:
         items, exhibits = [], []
         for n in range(offset + 1, min(count, offset + batch) + 1):
             evidence_id = uuid.uuid4()
-            items.append({
-                "id": evidence_id, "case_id": case, "sha256": f"{n:064x}", "size_bytes": 1000 + n,
-                "media_type": "image/png", "original_filename": f"review_{n:05d}.png", "kind": "review_screenshot",
-                "title": f"5-star review #{n}", "tags": ["paid-review"], "facts": {"rating": 5},
-                "occurred_at": now - timedelta(minutes=n), "uploaded_by": user_id, "created_at": now, "updated_at": now,
-                "page_count": 1, "width": 1280, "height": 860,
-            })
-            exhibits.append({"id": uuid.uuid4(), "case_id": case, "evidence_id": evidence_id, "number": n,
-                             "label": f"PX-{n:05d}", "position": n, "designation": "none", "created_by": user_id,
-                             "created_at": now})
+            items.append(
+                {
+                    "id": evidence_id,
+                    "case_id": case,
+                    "sha256": f"{n:064x}",
+                    "size_bytes": 1000 + n,
+                    "media_type": "image/png",
+                    "original_filename": f"review_{n:05d}.png",
+                    "kind": "review_screenshot",
+                    "title": f"5-star review #{n}",
+                    "tags": ["paid-review"],
+                    "facts": {"rating": 5},
+                    "occurred_at": now - timedelta(minutes=n),
+                    "uploaded_by": user_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "page_count": 1,
+                    "width": 1280,
+                    "height": 860,
+                }
+            )
+            exhibits.append(
+                {
+                    "id": uuid.uuid4(),
+                    "case_id": case,
+                    "evidence_id": evidence_id,
+                    "number": n,
+                    "label": f"PX-{n:05d}",
+                    "position": n,
+                    "designation": "none",
+                    "created_by": user_id,
+                    "created_at": now,
+                }
+            )
         with get_engine().begin() as conn:
             conn.execute(insert(EvidenceItem), items)
             conn.execute(insert(Exhibit), exhibits)
@@ -95,12 +120,22 @@ def run_one(label: str, postgres_url: str | None, items: int, requests: int) -> 
     sql_ms = _time(direct_sql, requests)
     ws.drop()
     shutil.rmtree(root, ignore_errors=True)
-    result = {"db": label, "items": items, "seed_s": seconds, "page_median_ms": median(page_ms),
-              "page_p95_ms": p95(page_ms), "healthz_median_ms": median(health_ms), "sql_median_ms": median(sql_ms)}
-    print(f"exhibits [{label}] {items:,} items (seeded in {seconds:.1f} s): first page median "
-          f"{result['page_median_ms']:.1f} ms, p95 {result['page_p95_ms']:.1f} ms (target median < 30 ms); "
-          f"floors: /healthz {result['healthz_median_ms']:.2f} ms, page SQL alone {result['sql_median_ms']:.2f} ms; "
-          f"ratio to /healthz {result['page_median_ms'] / result['healthz_median_ms']:.1f}x", flush=True)
+    result = {
+        "db": label,
+        "items": items,
+        "seed_s": seconds,
+        "page_median_ms": median(page_ms),
+        "page_p95_ms": p95(page_ms),
+        "healthz_median_ms": median(health_ms),
+        "sql_median_ms": median(sql_ms),
+    }
+    print(
+        f"exhibits [{label}] {items:,} items (seeded in {seconds:.1f} s): first page median "
+        f"{result['page_median_ms']:.1f} ms, p95 {result['page_p95_ms']:.1f} ms (target median < 30 ms); "
+        f"floors: /healthz {result['healthz_median_ms']:.2f} ms, page SQL alone {result['sql_median_ms']:.2f} ms; "
+        f"ratio to /healthz {result['page_median_ms'] / result['healthz_median_ms']:.1f}x",
+        flush=True,
+    )
     return result
 
 

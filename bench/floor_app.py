@@ -1,5 +1,6 @@
 """The floor for uploads: a bare ASGI endpoint that streams the body into a file while hashing it,
 then fsyncs, renames and fsyncs the directory. No multipart, no database, no checks."""
+
 import asyncio
 import hashlib
 import json
@@ -53,6 +54,11 @@ async def app(scope, receive, send):
     os.close(dfd)
     os.unlink(final)
     payload = json.dumps({"sha256": digest, "size": size}).encode()
-    await send({"type": "http.response.start", "status": 201, "headers": [(b"content-type", b"application/json"),
-                                                                    (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 201,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

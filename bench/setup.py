@@ -1,4 +1,5 @@
 """Give a benchmark its own database and blob store, migrated, with one user, token and case."""
+
 import os
 import uuid
 from dataclasses import dataclass
@@ -54,7 +55,9 @@ def make_workspace(root: Path, postgres_url: str | None = None) -> Workspace:
         cache.cache_clear()
     migrate.upgrade(url)
     with session_scope() as session:
-        user = user_service.create_user(session, UserCreate(email="bench@casebinder.example", password="bench-password"))
+        user = user_service.create_user(
+            session, UserCreate(email="bench@casebinder.example", password="bench-password")
+        )
         token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=6), name="bench")
         case = case_service.create_case(
             session, actor=user, data=CaseCreate(title="Benchmark v. Click Farm", case_type=CaseType.lanham_act)

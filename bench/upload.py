@@ -4,9 +4,10 @@ Both servers run as their own uvicorn processes on loopback; the client streams 
 with a per-run prefix (so every run stores new bytes). Reports MB/s, the app/floor ratio, and the
 server's RSS growth during the upload.
 """
+
 import json
-import shutil
 import os
+import shutil
 import socket
 import time
 import uuid
@@ -53,8 +54,11 @@ def run(size_mib: int = 512, repeat: int = 5, root: Path | None = None) -> dict:
     floor_dir = root / "floor"
     floor_dir.mkdir(parents=True)
     app_rates, floor_rates, app_growth, floor_growth = [], [], [], []
-    with server("api.app:app", ws.env) as (app_base, app_pid), \
-            server("bench.floor_app:app", {"FLOOR_DIR": str(floor_dir)}) as (floor_base, floor_pid):
+    with (
+        server("api.app:app", ws.env) as (app_base, app_pid),
+        server("bench.floor_app:app", {"FLOOR_DIR": str(floor_dir)}) as (floor_base, floor_pid),
+    ):
+
         def floor_run():
             payload, size = _payload(size_mib * MiB)
             with RssSampler(floor_pid) as rss:
@@ -64,39 +68,58 @@ def run(size_mib: int = 512, repeat: int = 5, root: Path | None = None) -> dict:
 
         def app_run():
             payload, size = _payload(size_mib * MiB)
-            pre = (b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="kind"\r\n\r\nchat_log\r\n'
-                   b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="title"\r\n\r\nLeaked exchange dump\r\n'
-                   b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="file"; filename="dump.bin"\r\n'
-                   b"Content-Type: application/octet-stream\r\n\r\n")
+            pre = (
+                b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="kind"\r\n\r\nchat_log\r\n'
+                b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="title"\r\n\r\nLeaked exchange dump\r\n'
+                b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="file"; filename="dump.bin"\r\n'
+                b"Content-Type: application/octet-stream\r\n\r\n"
+            )
             post = b"\r\n--" + BOUNDARY + b"--\r\n"
-            headers = {"Authorization": f"Bearer {ws.token}",
-                       "Content-Type": f"multipart/form-data; boundary={BOUNDARY.decode()}"}
+            headers = {
+                "Authorization": f"Bearer {ws.token}",
+                "Content-Type": f"multipart/form-data; boundary={BOUNDARY.decode()}",
+            }
             with RssSampler(app_pid) as rss:
-                seconds, body = _send(app_base, f"/api/v1/cases/{ws.case_id}/evidence", headers,
-                                      [pre, *payload, post], len(pre) + size + len(post))
+                seconds, body = _send(
+                    app_base,
+                    f"/api/v1/cases/{ws.case_id}/evidence",
+                    headers,
+                    [pre, *payload, post],
+                    len(pre) + size + len(post),
+                )
             assert body["size_bytes"] == size, body
             app_rates.append(size / seconds / 1e6)
             app_growth.append(rss.growth / MiB)
 
         for i in range(repeat):
             # Alternate who goes first, so page-cache write-back from one run does not always land on the same side.
-            for step in ((floor_run, app_run) if i % 2 == 0 else (app_run, floor_run)):
+            for step in (floor_run, app_run) if i % 2 == 0 else (app_run, floor_run):
                 step()
-            print(f"  run {i + 1}/{repeat}: floor {floor_rates[-1]:.0f} MB/s, casebinder {app_rates[-1]:.0f} MB/s, "
-                  f"RSS growth {app_growth[-1]:.1f} MiB", flush=True)
+            print(
+                f"  run {i + 1}/{repeat}: floor {floor_rates[-1]:.0f} MB/s, casebinder {app_rates[-1]:.0f} MB/s, "
+                f"RSS growth {app_growth[-1]:.1f} MiB",
+                flush=True,
+            )
     ws.drop()
     shutil.rmtree(root, ignore_errors=True)  # gigabytes of benchmark blobs
-    ratios = [a / f for a, f in zip(app_rates, floor_rates)]
+    ratios = [a / f for a, f in zip(app_rates, floor_rates, strict=True)]
     result = {
-        "size_mib": size_mib, "repeat": repeat,
-        "app_mb_s": median(app_rates), "floor_mb_s": median(floor_rates), "ratio": median(ratios),
-        "app_rss_growth_mib": max(app_growth), "floor_rss_growth_mib": max(floor_growth),
-        "app_spread": spread(app_rates), "floor_spread": spread(floor_rates),
+        "size_mib": size_mib,
+        "repeat": repeat,
+        "app_mb_s": median(app_rates),
+        "floor_mb_s": median(floor_rates),
+        "ratio": median(ratios),
+        "app_rss_growth_mib": max(app_growth),
+        "floor_rss_growth_mib": max(floor_growth),
+        "app_spread": spread(app_rates),
+        "floor_spread": spread(floor_rates),
     }
-    print(f"upload {size_mib} MiB x{repeat}: casebinder median {result['app_mb_s']:.0f} MB/s ({result['app_spread']}), "
-          f"floor median {result['floor_mb_s']:.0f} MB/s ({result['floor_spread']}), "
-          f"ratio {result['ratio']:.2f} (target >= 250 MB/s); "
-          f"server RSS growth max {result['app_rss_growth_mib']:.1f} MiB (target < 64 MiB)")
+    print(
+        f"upload {size_mib} MiB x{repeat}: casebinder median {result['app_mb_s']:.0f} MB/s ({result['app_spread']}), "
+        f"floor median {result['floor_mb_s']:.0f} MB/s ({result['floor_spread']}), "
+        f"ratio {result['ratio']:.2f} (target >= 250 MB/s); "
+        f"server RSS growth max {result['app_rss_growth_mib']:.1f} MiB (target < 64 MiB)"
+    )
     return result
 
 

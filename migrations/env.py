@@ -1,5 +1,7 @@
 """Alembic environment: the URL comes from settings unless the caller passed a connection."""
+
 from alembic import context
+
 import models  # noqa: F401 - registers every table on the metadata
 from api.config import get_settings
 from api.db import make_engine
@@ -18,8 +20,9 @@ def _configure(connection) -> None:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=get_settings().database_url, target_metadata=metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(
+        url=get_settings().database_url, target_metadata=metadata, literal_binds=True, render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,4 +1,5 @@
 """SQLModel tables and API schemas. Importing this package registers every table on the metadata."""
+
 from models.case import Case, CaseMember  # noqa: F401
 from models.common import metadata  # noqa: F401
 from models.evidence import EvidenceItem  # noqa: F401

@@ -1,4 +1,5 @@
 """Cases and their members."""
+
 import uuid
 from datetime import datetime
 from enum import StrEnum

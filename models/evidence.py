@@ -1,4 +1,5 @@
 """Evidence items: an original file (by hash) and what the team knows about it."""
+
 import uuid
 from datetime import datetime
 from enum import StrEnum

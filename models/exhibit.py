@@ -1,4 +1,5 @@
 """Exhibits: the link between a case and an evidence item, with its permanent label."""
+
 import uuid
 from datetime import datetime
 from enum import StrEnum

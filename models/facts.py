@@ -1,4 +1,5 @@
 """Per-kind schemas for an evidence item's `facts`: unknown keys and wrong types are refused."""
+
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -111,9 +112,7 @@ def validate_facts(kind: EvidenceKind, facts: object) -> dict:
     try:
         model = FACTS_SCHEMAS[kind].model_validate(facts)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'facts'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'facts'}: {err['msg']}" for err in exc.errors())
         raise ValueError(f"invalid facts for kind {kind.value}: {problems}") from None
     if kind is EvidenceKind.other:
         for key, value in facts.items():

@@ -1,4 +1,5 @@
 """Users and their API tokens."""
+
 import uuid
 from datetime import datetime
 

@@ -1,4 +1,5 @@
 """Exit 0 when the database URL given as the only argument accepts a connection."""
+
 import sys
 
 from sqlalchemy import create_engine, text

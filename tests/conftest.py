@@ -1,5 +1,6 @@
 """Test setup: a real database (SQLite file, or PostgreSQL with CASEBINDER_TEST_DATABASE_URL) built by
 Alembic, a real blob store on disk, the app over HTTP (in-process and as a live uvicorn server)."""
+
 import os
 import socket
 import threading

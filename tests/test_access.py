@@ -1,4 +1,5 @@
 """Per-case access: to a non-member, everything in a case answers 404, exactly as if it did not exist."""
+
 import uuid
 
 
@@ -14,7 +15,11 @@ def test_outsider_gets_404_everywhere(alice, bob):
         ("GET", f"/api/v1/cases/{cid}/members", None),
         ("POST", f"/api/v1/cases/{cid}/members", {"json": {"email": bob.email, "role": "owner"}}),
         ("DELETE", f"/api/v1/cases/{cid}/members/{alice_id}", None),
-        ("POST", f"/api/v1/cases/{cid}/evidence", {"files": {"file": ("x", b"x")}, "data": {"kind": "other", "title": "x"}}),
+        (
+            "POST",
+            f"/api/v1/cases/{cid}/evidence",
+            {"files": {"file": ("x", b"x")}, "data": {"kind": "other", "title": "x"}},
+        ),
         ("GET", f"/api/v1/cases/{cid}/exhibits", None),
         ("POST", f"/api/v1/cases/{cid}/exhibits", {"json": {"evidence_id": eid}}),
         ("GET", f"/api/v1/cases/{cid}/exhibits/{exhibit_id}", None),

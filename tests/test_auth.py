@@ -1,4 +1,5 @@
 """Login, bearer tokens (opaque, hashed, expiring, revocable) and argon2 passwords."""
+
 import re
 from datetime import timedelta
 
@@ -84,3 +85,9 @@ def test_only_admins_create_accounts(make_user):
     assert r.status_code == 201 and r.json()["email"] == "new.paralegal@firm.example"
     assert admin.post("/api/v1/users", json=body).status_code == 409
     assert admin.post("/api/v1/users", json=body | {"email": "no-at-sign"}).status_code == 422
+
+
+def test_landing_page_escapes_and_links_the_docs(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'href="/docs"' in r.text and "&lt;token&gt;" in r.text

@@ -1,11 +1,17 @@
 """Cases and membership: creation, validation, roles, and the last-owner rule."""
+
 import pytest
 
 
 def test_create_case_makes_the_creator_owner(alice):
     case = alice.make_case(
-        title="FTC v. ReviewClub", docket_number="1:24-cv-01234", court="D.D.C.", case_type="ftc_consumer_reviews_rule",
-        bates_prefix="FTC", timezone="America/New_York", parties=[{"name": "ReviewClub LLC", "role": "defendant"}],
+        title="FTC v. ReviewClub",
+        docket_number="1:24-cv-01234",
+        court="D.D.C.",
+        case_type="ftc_consumer_reviews_rule",
+        bates_prefix="FTC",
+        timezone="America/New_York",
+        parties=[{"name": "ReviewClub LLC", "role": "defendant"}],
     )
     assert case["role"] == "owner" and case["exhibit_label_template"] == "PX-{n:03d}"
     assert case["parties"] == [{"name": "ReviewClub LLC", "role": "defendant"}]
@@ -13,14 +19,17 @@ def test_create_case_makes_the_creator_owner(alice):
     assert [(m["email"], m["role"]) for m in members] == [(alice.email, "owner")]
 
 
-@pytest.mark.parametrize("field,value,needle", [
-    ("case_type", "fraud", "case_type"),
-    ("timezone", "Mars/Olympus_Mons", "timezone"),
-    ("exhibit_label_template", "PX-{x}", "exhibit_label_template"),
-    ("exhibit_label_template", "PX-001", "{n}"),
-    ("bates_prefix", "ACME 01/", "bates_prefix"),
-    ("title", "", "title"),
-])
+@pytest.mark.parametrize(
+    "field,value,needle",
+    [
+        ("case_type", "fraud", "case_type"),
+        ("timezone", "Mars/Olympus_Mons", "timezone"),
+        ("exhibit_label_template", "PX-{x}", "exhibit_label_template"),
+        ("exhibit_label_template", "PX-001", "{n}"),
+        ("bates_prefix", "ACME 01/", "bates_prefix"),
+        ("title", "", "title"),
+    ],
+)
 def test_bad_case_fields_get_a_422_naming_the_field(alice, field, value, needle):
     r = alice.post("/api/v1/cases", json={"title": "x", "case_type": "lanham_act", field: value})
     assert r.status_code == 422

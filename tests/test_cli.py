@@ -1,10 +1,10 @@
 """The `casebinder` command line, run as a real process against the test database."""
+
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
-
 
 BIN = Path(sys.executable).parent / "casebinder"
 
@@ -43,7 +43,9 @@ def test_demo_seeds_a_case_once_and_prints_a_working_login(client, tmp_path):
     kinds = {e["evidence"]["kind"] for e in exhibits}
     assert {"review_screenshot", "product_insert_card", "refund_record", "chat_log", "email"} <= kinds
     assert len(exhibits) >= 20
-    login = client.post("/api/v1/auth/token", data={"username": lines["login"].strip(), "password": lines["password"].strip()})
+    login = client.post(
+        "/api/v1/auth/token", data={"username": lines["login"].strip(), "password": lines["password"].strip()}
+    )
     assert login.status_code == 200
 
     second = run("demo", env_extra={"CASEBINDER_DATA_DIR": str(tmp_path / "blobs")})

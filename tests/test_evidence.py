@@ -1,4 +1,5 @@
 """Uploading originals: streamed, hashed, sniffed, deduplicated, and served back byte for byte."""
+
 import base64
 import hashlib
 import io
@@ -21,11 +22,24 @@ def test_screenshot_upload_returns_hash_type_size_and_first_label(alice, corpus,
     shot = _by_kind(corpus, "review_screenshot", ".png")
     content = shot.path.read_bytes()
     r = alice.upload(
-        case["id"], content, filename=shot.path.name, kind="review_screenshot", title=shot.title,
-        occurred_at="2021-03-04T23:30:00", tags="five-star, paid review,five-star",
-        facts=json.dumps({"reviewer_name": "Noah Smith", "rating": 5, "asin": "B08PCF32ER",
-                          "review_date": "2021-03-04", "verified_purchase": True}),
-        source_url="https://marketplace.example/review/R1", custodian="J. Rivera",
+        case["id"],
+        content,
+        filename=shot.path.name,
+        kind="review_screenshot",
+        title=shot.title,
+        occurred_at="2021-03-04T23:30:00",
+        tags="five-star, paid review,five-star",
+        facts=json.dumps(
+            {
+                "reviewer_name": "Noah Smith",
+                "rating": 5,
+                "asin": "B08PCF32ER",
+                "review_date": "2021-03-04",
+                "verified_purchase": True,
+            }
+        ),
+        source_url="https://marketplace.example/review/R1",
+        custodian="J. Rivera",
     )
     assert r.status_code == 201, r.text
     item = r.json()
@@ -60,7 +74,9 @@ def test_download_is_the_exact_original_as_an_attachment(alice, corpus):
 def test_pdf_pages_are_counted(alice, corpus):
     case = alice.make_case()
     chat = _by_kind(corpus, "chat_log", ".pdf")
-    item = alice.upload(case["id"], chat.path.read_bytes(), filename=chat.path.name, kind="chat_log", title="Chat").json()
+    item = alice.upload(
+        case["id"], chat.path.read_bytes(), filename=chat.path.name, kind="chat_log", title="Chat"
+    ).json()
     with pikepdf.open(chat.path) as pdf:
         assert item["page_count"] == len(pdf.pages) and item["media_type"] == "application/pdf"
 
@@ -72,18 +88,20 @@ def test_image_size_is_as_displayed_after_exif_rotation(alice):
     buf = io.BytesIO()
     im.save(buf, "JPEG", exif=exif)
     case = alice.make_case()
-    item = alice.upload(case["id"], buf.getvalue(), filename="insert.jpg", kind="product_insert_card", title="Card").json()
+    item = alice.upload(
+        case["id"], buf.getvalue(), filename="insert.jpg", kind="product_insert_card", title="Card"
+    ).json()
     assert item["media_type"] == "image/jpeg"
     assert (item["width"], item["height"]) == (200, 400)
 
 
 def test_generated_sideways_insert_card_reports_display_size(alice, corpus):
-    card = next(f for f in corpus if f.kind == "product_insert_card"
-                and Image.open(f.path).getexif().get(0x0112) == 6)
+    card = next(f for f in corpus if f.kind == "product_insert_card" and Image.open(f.path).getexif().get(0x0112) == 6)
     stored = Image.open(card.path).size
     case = alice.make_case()
-    item = alice.upload(case["id"], card.path.read_bytes(), filename=card.path.name, kind="product_insert_card",
-                        title=card.title).json()
+    item = alice.upload(
+        case["id"], card.path.read_bytes(), filename=card.path.name, kind="product_insert_card", title=card.title
+    ).json()
     assert (item["width"], item["height"]) == (stored[1], stored[0])
 
 
@@ -148,20 +166,27 @@ def _raw_multipart(parts: list[tuple[bytes, bytes]], boundary: bytes = b"casebin
     return body + b"--" + boundary + b"--\r\n", f"multipart/form-data; boundary={boundary.decode()}"
 
 
-@pytest.mark.parametrize("raw_name,stored,download", [
-    (b"../../etc/passwd", "../../etc/passwd", "passwd"),
-    (b"C:/Users/x/evil\x00.png", "C:/Users/x/evil%00.png", "evil%00.png"),
-    (b"a" * 10_240 + b".png", "a" * 10_240 + ".png", "a" * 150),
-])
+@pytest.mark.parametrize(
+    "raw_name,stored,download",
+    [
+        (b"../../etc/passwd", "../../etc/passwd", "passwd"),
+        (b"C:/Users/x/evil\x00.png", "C:/Users/x/evil%00.png", "evil%00.png"),
+        (b"a" * 10_240 + b".png", "a" * 10_240 + ".png", "a" * 150),
+    ],
+)
 def test_hostile_filenames_are_kept_only_as_escaped_metadata(alice, blob_root, raw_name, stored, download):
     case = alice.make_case()
     content = b"plain text evidence, name length %d" % len(raw_name)
-    body, ctype = _raw_multipart([
-        (b'Content-Disposition: form-data; name="kind"', b"other"),
-        (b'Content-Disposition: form-data; name="title"', b"Hostile name"),
-        (b'Content-Disposition: form-data; name="file"; filename="' + raw_name + b'"\r\n'
-         b"Content-Type: image/png", content),
-    ])
+    body, ctype = _raw_multipart(
+        [
+            (b'Content-Disposition: form-data; name="kind"', b"other"),
+            (b'Content-Disposition: form-data; name="title"', b"Hostile name"),
+            (
+                b'Content-Disposition: form-data; name="file"; filename="' + raw_name + b'"\r\nContent-Type: image/png',
+                content,
+            ),
+        ]
+    )
     r = alice.post(f"/api/v1/cases/{case['id']}/evidence", content=body, headers={"Content-Type": ctype})
     assert r.status_code == 201, r.text
     assert r.json()["original_filename"] == stored
@@ -173,25 +198,32 @@ def test_hostile_filenames_are_kept_only_as_escaped_metadata(alice, blob_root, r
 
 def _nothing_stored(blob_root, before):
     return (stored_blobs(blob_root), count_rows("evidence_items"), count_rows("exhibits"), staged_files(blob_root)) == (
-        before[0], before[1], before[2], [])
+        before[0],
+        before[1],
+        before[2],
+        [],
+    )
 
 
-@pytest.mark.parametrize("fields,content,needle", [
-    ({"kind": "other", "title": "Empty"}, b"", "empty"),
-    ({"title": "No kind"}, b"x1", "kind is required"),
-    ({"kind": "tweet", "title": "Bad kind"}, b"x2", "unknown kind"),
-    ({"kind": "other"}, b"x3", "title is required"),
-    ({"kind": "review_screenshot", "title": "t", "facts": "{rating: 5"}, b"x4", "not valid JSON"),
-    ({"kind": "review_screenshot", "title": "t", "facts": '{"rating": "five"}'}, b"x5", "rating"),
-    ({"kind": "review_screenshot", "title": "t", "facts": '{"rating": 9}'}, b"x6", "rating"),
-    ({"kind": "review_screenshot", "title": "t", "facts": '{"stars": 5}'}, b"x7", "stars"),
-    ({"kind": "refund_record", "title": "t", "facts": '{"amount": "lots"}'}, b"x8", "amount"),
-    ({"kind": "refund_record", "title": "t", "facts": '[1, 2]'}, b"x9", "JSON object"),
-    ({"kind": "other", "title": "t", "occurred_at": "last Tuesday"}, b"x10", "occurred_at"),
-    ({"kind": "other", "title": "t", "captured_at": "2021-02-30"}, b"x11", "captured_at"),
-    ({"kind": "other", "title": "t", "source_url": "javascript:alert(1)"}, b"x12", "source_url"),
-    ({"kind": "other", "title": "t", "colour": "red"}, b"x13", "colour"),
-])
+@pytest.mark.parametrize(
+    "fields,content,needle",
+    [
+        ({"kind": "other", "title": "Empty"}, b"", "empty"),
+        ({"title": "No kind"}, b"x1", "kind is required"),
+        ({"kind": "tweet", "title": "Bad kind"}, b"x2", "unknown kind"),
+        ({"kind": "other"}, b"x3", "title is required"),
+        ({"kind": "review_screenshot", "title": "t", "facts": "{rating: 5"}, b"x4", "not valid JSON"),
+        ({"kind": "review_screenshot", "title": "t", "facts": '{"rating": "five"}'}, b"x5", "rating"),
+        ({"kind": "review_screenshot", "title": "t", "facts": '{"rating": 9}'}, b"x6", "rating"),
+        ({"kind": "review_screenshot", "title": "t", "facts": '{"stars": 5}'}, b"x7", "stars"),
+        ({"kind": "refund_record", "title": "t", "facts": '{"amount": "lots"}'}, b"x8", "amount"),
+        ({"kind": "refund_record", "title": "t", "facts": "[1, 2]"}, b"x9", "JSON object"),
+        ({"kind": "other", "title": "t", "occurred_at": "last Tuesday"}, b"x10", "occurred_at"),
+        ({"kind": "other", "title": "t", "captured_at": "2021-02-30"}, b"x11", "captured_at"),
+        ({"kind": "other", "title": "t", "source_url": "javascript:alert(1)"}, b"x12", "source_url"),
+        ({"kind": "other", "title": "t", "colour": "red"}, b"x13", "colour"),
+    ],
+)
 def test_bad_upload_fields_get_a_422_and_store_nothing(alice, blob_root, fields, content, needle):
     case = alice.make_case()
     before = stored_blobs(blob_root), count_rows("evidence_items"), count_rows("exhibits")
@@ -224,9 +256,15 @@ def test_body_over_the_limit_is_413_and_stores_nothing(alice, settings, blob_roo
 def test_metadata_patch_never_touches_the_bytes(alice):
     case = alice.make_case(timezone="Europe/Berlin")
     item = alice.upload(case["id"], b"original bytes", kind="refund_record", title="Refund").json()
-    r = alice.patch(f"/api/v1/evidence/{item['id']}", json={
-        "title": "PayPal refund to reviewer", "occurred_at": "2021-03-01T09:00:00",
-        "facts": {"processor": "PayPal", "amount": 42.1, "currency": "USD"}, "tags": ["refund"]})
+    r = alice.patch(
+        f"/api/v1/evidence/{item['id']}",
+        json={
+            "title": "PayPal refund to reviewer",
+            "occurred_at": "2021-03-01T09:00:00",
+            "facts": {"processor": "PayPal", "amount": 42.1, "currency": "USD"},
+            "tags": ["refund"],
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["occurred_at"] == "2021-03-01T08:00:00Z"  # naive times are read in the case timezone
     assert r.json()["facts"]["amount"] == "42.1"

@@ -1,4 +1,5 @@
 """Exhibit labels: assigned once, never reused, never renumbered; concurrent links stay distinct."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import live_client
@@ -34,9 +35,15 @@ def test_custom_template_relabel_designation_and_conflicts(alice):
     assert (a["label"], b["label"]) == ("DX 1", "DX 2")
     base = f"/api/v1/cases/{case['id']}/exhibits"
     assert alice.patch(f"{base}/{b['id']}", json={"label": "DX 1"}).status_code == 409
-    r = alice.patch(f"{base}/{b['id']}", json={"label": "DX 3", "designation": "attorneys_eyes_only", "note": "<b>AEO</b>"})
+    r = alice.patch(
+        f"{base}/{b['id']}", json={"label": "DX 3", "designation": "attorneys_eyes_only", "note": "<b>AEO</b>"}
+    )
     assert r.status_code == 200
-    assert (r.json()["label"], r.json()["designation"], r.json()["note"]) == ("DX 3", "attorneys_eyes_only", "<b>AEO</b>")
+    assert (r.json()["label"], r.json()["designation"], r.json()["note"]) == (
+        "DX 3",
+        "attorneys_eyes_only",
+        "<b>AEO</b>",
+    )
     # The counter skips a label someone already took by hand.
     assert alice.upload(case["id"], b"third").json()["exhibit"]["label"] == "DX 4"
     assert alice.patch(f"{base}/{b['id']}", json={"designation": "secret"}).status_code == 422
@@ -107,9 +114,11 @@ def test_concurrent_uploads_to_one_case_get_distinct_labels(alice, live_server):
 
     def upload(i):
         with live_client(live_server, alice) as http:
-            return http.post(f"/api/v1/cases/{case['id']}/evidence",
-                             files={"file": (f"f{i}.txt", f"parallel upload {i}".encode())},
-                             data={"kind": "other", "title": f"Upload {i}"})
+            return http.post(
+                f"/api/v1/cases/{case['id']}/evidence",
+                files={"file": (f"f{i}.txt", f"parallel upload {i}".encode())},
+                data={"kind": "other", "title": f"Upload {i}"},
+            )
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         responses = list(pool.map(upload, range(10)))

@@ -1,4 +1,5 @@
 """Migrations: upgrade, downgrade, upgrade on an empty database, and no drift from the models."""
+
 import os
 import uuid
 

@@ -1,4 +1,5 @@
 """The upload limit and truncated bodies, over a real socket: checked while streaming, nothing left behind."""
+
 import http.client
 import json
 import socket
@@ -14,8 +15,13 @@ def _multipart(content: bytes) -> bytes:
     return (
         b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="kind"\r\n\r\nother\r\n'
         b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="title"\r\n\r\nStream test\r\n'
-        b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
-        + content + b"\r\n--" + BOUNDARY + b"--\r\n"
+        b"--"
+        + BOUNDARY
+        + b'\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
+        + content
+        + b"\r\n--"
+        + BOUNDARY
+        + b"--\r\n"
     )
 
 
@@ -25,8 +31,10 @@ def _connection(live_server) -> http.client.HTTPConnection:
 
 
 def _headers(actor, **extra) -> dict:
-    return {"Authorization": f"Bearer {actor.token}",
-            "Content-Type": f"multipart/form-data; boundary={BOUNDARY.decode()}"} | extra
+    return {
+        "Authorization": f"Bearer {actor.token}",
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY.decode()}",
+    } | extra
 
 
 def _snapshot(blob_root):
@@ -43,7 +51,9 @@ def _settled(blob_root, before, *, wait: float = 10.0) -> bool:
     return False
 
 
-def test_declared_length_over_the_limit_is_refused_before_the_body(alice, live_server, settings, monkeypatch, blob_root):
+def test_declared_length_over_the_limit_is_refused_before_the_body(
+    alice, live_server, settings, monkeypatch, blob_root
+):
     monkeypatch.setattr(settings, "max_upload_bytes", 64 * 1024)
     case = alice.make_case()
     before = _snapshot(blob_root)
@@ -64,10 +74,11 @@ def test_chunked_body_without_length_is_cut_off_at_the_limit(alice, live_server,
     before = _snapshot(blob_root)
     body = _multipart(b"A" * (2 * 1024 * 1024))
     conn = _connection(live_server)
-    chunks = (body[i:i + 65536] for i in range(0, len(body), 65536))
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
     try:
-        conn.request("POST", f"/api/v1/cases/{case['id']}/evidence", body=chunks, headers=_headers(alice),
-                     encode_chunked=True)
+        conn.request(
+            "POST", f"/api/v1/cases/{case['id']}/evidence", body=chunks, headers=_headers(alice), encode_chunked=True
+        )
         r = conn.getresponse()
         assert r.status == 413 and "262,144 bytes" in json.loads(r.read())["detail"]
     except (BrokenPipeError, ConnectionResetError):
@@ -82,8 +93,10 @@ def test_lying_short_content_length_is_an_incomplete_upload(alice, live_server, 
     body = _multipart(b"B" * 50_000)
     sock = socket.create_connection((urlsplit(live_server).hostname, urlsplit(live_server).port), timeout=30)
     head = "".join(f"{k}: {v}\r\n" for k, v in _headers(alice, **{"Content-Length": str(len(body) // 2)}).items())
-    sock.sendall(f"POST /api/v1/cases/{case['id']}/evidence HTTP/1.1\r\nHost: test\r\n{head}Connection: close\r\n\r\n"
-                 .encode() + body)
+    sock.sendall(
+        f"POST /api/v1/cases/{case['id']}/evidence HTTP/1.1\r\nHost: test\r\n{head}Connection: close\r\n\r\n".encode()
+        + body
+    )
     reply = b""
     while chunk := sock.recv(65536):
         reply += chunk

@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from api.deps import CaseOwner, CaseViewer, CaseEditor, CurrentUser, SessionDep
+from api.deps import CaseEditor, CaseOwner, CaseViewer, CurrentUser, SessionDep
 from api.errors import error_responses
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import cases as case_service
@@ -40,8 +40,9 @@ def update_case(session: SessionDep, access: CaseEditor, data: CaseUpdate) -> Ca
 
 
 def _member(member, user) -> MemberPublic:
-    return MemberPublic(user_id=user.id, email=user.email, full_name=user.full_name, role=member.role,
-                        added_at=member.added_at)
+    return MemberPublic(
+        user_id=user.id, email=user.email, full_name=user.full_name, role=member.role, added_at=member.added_at
+    )
 
 
 @router.get("/cases/{case_id}/members", response_model=Page[MemberPublic], responses=error_responses(401, 404))
@@ -50,8 +51,12 @@ def list_members(session: SessionDep, access: CaseViewer):
     return Page(items=[_member(m, u) for m, u in case_service.list_members(session, access.case)])
 
 
-@router.post("/cases/{case_id}/members", response_model=MemberPublic, status_code=201,
-             responses=error_responses(401, 403, 404, 409, 422) | {200: {"description": "Role of an existing member changed"}})
+@router.post(
+    "/cases/{case_id}/members",
+    response_model=MemberPublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422) | {200: {"description": "Role of an existing member changed"}},
+)
 def add_member(session: SessionDep, access: CaseOwner, data: MemberCreate, response: Response) -> MemberPublic:
     """Give a user a role in the case (owners only). Posting an existing member changes their role (200)."""
     member, user, created = case_service.add_member(session, access.case, data)

@@ -19,21 +19,26 @@ router = APIRouter(tags=["evidence"])
 UPLOAD_DOC = {
     "requestBody": {
         "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["file", "kind", "title"],
-            "properties": {
-                "file": {"type": "string", "format": "binary"},
-                "kind": {"type": "string", "enum": [k.value for k in evidence_service.EvidenceKind]},
-                "title": {"type": "string"},
-                "description": {"type": "string"},
-                "occurred_at": {"type": "string", "description": "ISO 8601; without an offset, case timezone"},
-                "captured_at": {"type": "string", "description": "ISO 8601; without an offset, case timezone"},
-                "source_url": {"type": "string", "description": "absolute http(s) URL"},
-                "custodian": {"type": "string"},
-                "tags": {"type": "string", "description": "comma-separated"},
-                "facts": {"type": "string", "description": "JSON object; keys validated per kind"},
-            },
-        }}},
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "kind", "title"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "kind": {"type": "string", "enum": [k.value for k in evidence_service.EvidenceKind]},
+                        "title": {"type": "string"},
+                        "description": {"type": "string"},
+                        "occurred_at": {"type": "string", "description": "ISO 8601; without an offset, case timezone"},
+                        "captured_at": {"type": "string", "description": "ISO 8601; without an offset, case timezone"},
+                        "source_url": {"type": "string", "description": "absolute http(s) URL"},
+                        "custodian": {"type": "string"},
+                        "tags": {"type": "string", "description": "comma-separated"},
+                        "facts": {"type": "string", "description": "JSON object; keys validated per kind"},
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -46,19 +51,31 @@ def _public(session, item: EvidenceItem, *, duplicate: bool = False, exhibit=Non
 
 
 @router.post(
-    "/cases/{case_id}/evidence", response_model=EvidencePublic, status_code=201, openapi_extra=UPLOAD_DOC,
-    responses=error_responses(400, 401, 403, 404, 413, 422) | {200: {"description": "Duplicate: these bytes are already evidence in the case"}},
+    "/cases/{case_id}/evidence",
+    response_model=EvidencePublic,
+    status_code=201,
+    openapi_extra=UPLOAD_DOC,
+    responses=error_responses(400, 401, 403, 404, 413, 422)
+    | {200: {"description": "Duplicate: these bytes are already evidence in the case"}},
 )
-async def upload_evidence(request: Request, response: Response, access: CaseEditor, session: SessionDep,
-                          store: BlobStoreDep) -> EvidencePublic:
+async def upload_evidence(
+    request: Request, response: Response, access: CaseEditor, session: SessionDep, store: BlobStoreDep
+) -> EvidencePublic:
     """Upload an original. It is hashed while it streams, stored once by SHA-256 and becomes the case's next exhibit."""
     settings = get_settings()
     form = await read_upload(request, store, max_file_bytes=settings.max_upload_bytes)
     try:
         meta = evidence_service.parse_upload_fields(form.fields, access.case)
         item, exhibit, duplicate = await run_in_threadpool(
-            evidence_service.ingest, session, store, case=access.case, actor=access.user, staged=form.staged,
-            meta=meta, original_filename=form.filename, max_image_pixels=settings.max_image_pixels,
+            evidence_service.ingest,
+            session,
+            store,
+            case=access.case,
+            actor=access.user,
+            staged=form.staged,
+            meta=meta,
+            original_filename=form.filename,
+            max_image_pixels=settings.max_image_pixels,
         )
     finally:
         form.staged.discard()  # no-op once committed into the store
@@ -73,7 +90,9 @@ def get_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID)
 
 
 @router.patch("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 403, 404, 422))
-def update_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID, data: EvidenceUpdate) -> EvidencePublic:
+def update_evidence(
+    session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID, data: EvidenceUpdate
+) -> EvidencePublic:
     """Edit metadata. The original bytes, their hash and the sniffed type never change."""
     item = evidence_service.get_visible(session, evidence_id, user, role=Role.editor)
     return _public(session, evidence_service.update_metadata(session, item, data))
@@ -91,9 +110,18 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-@router.get("/evidence/{evidence_id}/content", response_class=StreamingResponse,
-            responses=error_responses(401, 404) | {200: {"description": "The original bytes", "content": {"application/octet-stream": {}}}, 304: {"description": "Not modified"}})
-def download_evidence(session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, evidence_id: uuid.UUID):
+@router.get(
+    "/evidence/{evidence_id}/content",
+    response_class=StreamingResponse,
+    responses=error_responses(401, 404)
+    | {
+        200: {"description": "The original bytes", "content": {"application/octet-stream": {}}},
+        304: {"description": "Not modified"},
+    },
+)
+def download_evidence(
+    session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, evidence_id: uuid.UUID
+):
     """The original bytes exactly as uploaded, always as an attachment."""
     item = evidence_service.get_visible(session, evidence_id, user)
     etag = f'"{item.sha256}"'

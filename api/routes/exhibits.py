@@ -19,8 +19,12 @@ def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.post("/cases/{case_id}/exhibits", response_model=ExhibitPublic, status_code=201,
-             responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/cases/{case_id}/exhibits",
+    response_model=ExhibitPublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 def link_exhibit(session: SessionDep, access: CaseEditor, data: ExhibitCreate) -> ExhibitPublic:
     """Link evidence you can see (from any of your cases) into this case under its next label."""
     item = evidence_service.get_visible(session, data.evidence_id, access.user)
@@ -34,9 +38,14 @@ def get_exhibit(session: SessionDep, access: CaseViewer, exhibit_id: uuid.UUID) 
     return exhibit_service.to_public(exhibit, evidence_service.get_item(session, exhibit.evidence_id))
 
 
-@router.patch("/cases/{case_id}/exhibits/{exhibit_id}", response_model=ExhibitPublic,
-              responses=error_responses(401, 403, 404, 409, 422))
-def update_exhibit(session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID, data: ExhibitUpdate) -> ExhibitPublic:
+@router.patch(
+    "/cases/{case_id}/exhibits/{exhibit_id}",
+    response_model=ExhibitPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def update_exhibit(
+    session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID, data: ExhibitUpdate
+) -> ExhibitPublic:
     """Move, relabel, designate or annotate. No other exhibit is renumbered."""
     exhibit = exhibit_service.get(session, access.case, exhibit_id)
     exhibit = exhibit_service.update_exhibit(session, access.case, exhibit, data)

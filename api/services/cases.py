@@ -1,4 +1,5 @@
 """Cases and their membership."""
+
 import uuid
 
 from sqlalchemy import func
@@ -37,12 +38,20 @@ def get_with_role(session: Session, case_id: uuid.UUID, user: User) -> tuple[Cas
 
 def list_cases(session: Session, *, user: User, limit: int, cursor: str | None):
     """Cases the user is a member of, oldest first, with the user's role."""
-    stmt = select(Case, CaseMember.role).join(CaseMember, CaseMember.case_id == Case.id).where(
-        CaseMember.user_id == user.id
+    stmt = (
+        select(Case, CaseMember.role)
+        .join(CaseMember, CaseMember.case_id == Case.id)
+        .where(CaseMember.user_id == user.id)
     )
     return keyset_page(
-        session, stmt, kind="cases", columns=[Case.created_at, Case.id], parsers=[parse_datetime, parse_uuid],
-        key=lambda row: (row[0].created_at, row[0].id), limit=limit, cursor=cursor,
+        session,
+        stmt,
+        kind="cases",
+        columns=[Case.created_at, Case.id],
+        parsers=[parse_datetime, parse_uuid],
+        key=lambda row: (row[0].created_at, row[0].id),
+        limit=limit,
+        cursor=cursor,
     )
 
 
@@ -64,8 +73,10 @@ def update_case(session: Session, case: Case, data: CaseUpdate) -> Case:
 def list_members(session: Session, case: Case) -> list[tuple[CaseMember, User]]:
     return list(
         session.exec(
-            select(CaseMember, User).join(User, User.id == CaseMember.user_id)
-            .where(CaseMember.case_id == case.id).order_by(CaseMember.added_at, User.email)
+            select(CaseMember, User)
+            .join(User, User.id == CaseMember.user_id)
+            .where(CaseMember.case_id == case.id)
+            .order_by(CaseMember.added_at, User.email)
         ).all()
     )
 
@@ -80,7 +91,9 @@ def add_member(session: Session, case: Case, data: MemberCreate) -> tuple[CaseMe
     """Add a user by email, or change the role of one already in the case. Returns (member, user, created)."""
     user = user_service.get_by_email(session, data.email)
     if user is None:
-        raise NotFound(f"no user with email {data.email.strip().lower()}; an administrator must create the account first")
+        raise NotFound(
+            f"no user with email {data.email.strip().lower()}; an administrator must create the account first"
+        )
     member = session.get(CaseMember, (case.id, user.id))
     if member is None:
         member = CaseMember(case_id=case.id, user_id=user.id, role=data.role)

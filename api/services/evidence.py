@@ -1,4 +1,5 @@
 """Evidence items: ingesting an upload, finding what a user may see, editing metadata."""
+
 import json
 import uuid
 from dataclasses import dataclass
@@ -56,8 +57,17 @@ def _clean_tags(tags: list[str]) -> list[str]:
 
 def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
     """Turn multipart form fields into EvidenceMeta, with a 422 naming the first bad field."""
-    unknown = set(fields) - {"kind", "title", "description", "occurred_at", "captured_at", "source_url",
-                             "custodian", "tags", "facts"}
+    unknown = set(fields) - {
+        "kind",
+        "title",
+        "description",
+        "occurred_at",
+        "captured_at",
+        "source_url",
+        "custodian",
+        "tags",
+        "facts",
+    }
     if unknown:
         raise UnprocessableEntity(f"unknown form field(s): {', '.join(sorted(unknown))}")
     kind_text = fields.get("kind", "").strip()
@@ -80,12 +90,15 @@ def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
             raise UnprocessableEntity(f"facts is not valid JSON: {exc}") from None
     try:
         return EvidenceMeta(
-            kind=kind, title=title,
+            kind=kind,
+            title=title,
             description=fields.get("description") or None,
             occurred_at=parse_instant(fields["occurred_at"], case.timezone, field="occurred_at")
-            if fields.get("occurred_at", "").strip() else None,
+            if fields.get("occurred_at", "").strip()
+            else None,
             captured_at=parse_instant(fields["captured_at"], case.timezone, field="captured_at")
-            if fields.get("captured_at", "").strip() else None,
+            if fields.get("captured_at", "").strip()
+            else None,
             source_url=_check_url(fields.get("source_url")),
             custodian=(fields.get("custodian") or "").strip() or None,
             tags=_clean_tags(fields.get("tags", "").split(",")),
@@ -110,8 +123,15 @@ def exhibit_in_case(session: Session, case: Case, item: EvidenceItem) -> Exhibit
 
 
 def ingest(
-    session: Session, store: BlobStore, *, case: Case, actor: User, staged: StagedBlob, meta: EvidenceMeta,
-    original_filename: str, max_image_pixels: int,
+    session: Session,
+    store: BlobStore,
+    *,
+    case: Case,
+    actor: User,
+    staged: StagedBlob,
+    meta: EvidenceMeta,
+    original_filename: str,
+    max_image_pixels: int,
 ) -> tuple[EvidenceItem, Exhibit | None, bool]:
     """Store an uploaded original as evidence in the case and make it an exhibit.
 
@@ -124,11 +144,25 @@ def ingest(
         return existing, exhibit_in_case(session, case, existing), True
     found = inspect_blob(staged, max_image_pixels=max_image_pixels)
     item = EvidenceItem(
-        case_id=case.id, sha256=staged.sha256, size_bytes=staged.size, media_type=found.media_type,
-        original_filename=original_filename, kind=meta.kind, title=meta.title, description=meta.description,
-        occurred_at=meta.occurred_at, captured_at=meta.captured_at, source_url=meta.source_url,
-        custodian=meta.custodian, tags=meta.tags or [], facts=meta.facts or {}, page_count=found.page_count,
-        width=found.width, height=found.height, inspection_note=found.note, uploaded_by=actor.id,
+        case_id=case.id,
+        sha256=staged.sha256,
+        size_bytes=staged.size,
+        media_type=found.media_type,
+        original_filename=original_filename,
+        kind=meta.kind,
+        title=meta.title,
+        description=meta.description,
+        occurred_at=meta.occurred_at,
+        captured_at=meta.captured_at,
+        source_url=meta.source_url,
+        custodian=meta.custodian,
+        tags=meta.tags or [],
+        facts=meta.facts or {},
+        page_count=found.page_count,
+        width=found.width,
+        height=found.height,
+        inspection_note=found.note,
+        uploaded_by=actor.id,
     )
     session.add(item)
     session.flush()

@@ -1,4 +1,5 @@
 """Exhibits: labels handed out once from the case's counter, never reused, never renumbered."""
+
 import uuid
 
 from sqlalchemy import func, update
@@ -26,7 +27,9 @@ def _next_number(session: Session, case: Case) -> int:
 
 
 def _label_taken(session: Session, case_id: uuid.UUID, label: str) -> bool:
-    return session.exec(select(Exhibit.id).where(Exhibit.case_id == case_id, Exhibit.label == label)).first() is not None
+    return (
+        session.exec(select(Exhibit.id).where(Exhibit.case_id == case_id, Exhibit.label == label)).first() is not None
+    )
 
 
 def link(
@@ -45,8 +48,13 @@ def link(
             break
     last = session.exec(select(func.max(Exhibit.position)).where(Exhibit.case_id == case.id)).one()
     exhibit = Exhibit(
-        case_id=case.id, evidence_id=evidence.id, number=number, label=label, position=(last or 0) + 1,
-        designation=designation, created_by=actor.id,
+        case_id=case.id,
+        evidence_id=evidence.id,
+        number=number,
+        label=label,
+        position=(last or 0) + 1,
+        designation=designation,
+        created_by=actor.id,
     )
     session.add(exhibit)
     session.flush()
@@ -124,23 +132,46 @@ def to_public(exhibit: Exhibit, evidence: EvidenceItem | None = None) -> Exhibit
     return public
 
 
-_EXHIBIT_COLUMNS = (Exhibit.id, Exhibit.case_id, Exhibit.evidence_id, Exhibit.label, Exhibit.position,
-                    Exhibit.designation, Exhibit.note, Exhibit.created_at)
-_SUMMARY_COLUMNS = (EvidenceItem.title, EvidenceItem.kind, EvidenceItem.media_type, EvidenceItem.sha256,
-                    EvidenceItem.size_bytes, EvidenceItem.original_filename, EvidenceItem.occurred_at,
-                    EvidenceItem.page_count)
+_EXHIBIT_COLUMNS = (
+    Exhibit.id,
+    Exhibit.case_id,
+    Exhibit.evidence_id,
+    Exhibit.label,
+    Exhibit.position,
+    Exhibit.designation,
+    Exhibit.note,
+    Exhibit.created_at,
+)
+_SUMMARY_COLUMNS = (
+    EvidenceItem.title,
+    EvidenceItem.kind,
+    EvidenceItem.media_type,
+    EvidenceItem.sha256,
+    EvidenceItem.size_bytes,
+    EvidenceItem.original_filename,
+    EvidenceItem.occurred_at,
+    EvidenceItem.page_count,
+)
 
 
 def list_exhibits(session: Session, case: Case, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
     """The case's exhibits in order, each with a summary of its evidence, as ExhibitPublic-shaped dicts."""
     # Plain columns and dicts, not ORM entities and models: on a page of 100, building and validating
     # objects twice cost more than the query. The route's response model validates them once.
-    stmt = select(*_EXHIBIT_COLUMNS, *_SUMMARY_COLUMNS).join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id).where(
-        Exhibit.case_id == case.id
+    stmt = (
+        select(*_EXHIBIT_COLUMNS, *_SUMMARY_COLUMNS)
+        .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
+        .where(Exhibit.case_id == case.id)
     )
     rows, next_cursor = keyset_page(
-        session, stmt, kind="exhibits", columns=[Exhibit.position, Exhibit.id], parsers=[parse_int, parse_uuid],
-        key=lambda row: (row.position, row.id), limit=limit, cursor=cursor,
+        session,
+        stmt,
+        kind="exhibits",
+        columns=[Exhibit.position, Exhibit.id],
+        parsers=[parse_int, parse_uuid],
+        key=lambda row: (row.position, row.id),
+        limit=limit,
+        cursor=cursor,
     )
     summary_keys = [c.key for c in _SUMMARY_COLUMNS]
     items = []

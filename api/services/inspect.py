@@ -1,4 +1,5 @@
 """What a file is, judged from its bytes alone: media type, page count, displayed image size."""
+
 import warnings
 from dataclasses import dataclass
 
@@ -70,5 +71,3 @@ def _inspect_pdf(blob: StagedBlob, result: Inspection) -> None:
             result.note = "PDF is encrypted with a password; pages were not counted"
         except pikepdf.PdfError as exc:
             result.note = f"PDF could not be parsed ({str(exc)[:200]}); the file is stored unchanged"
-
-

@@ -1,4 +1,5 @@
 """Users, passwords (argon2) and opaque API tokens (stored only as SHA-256)."""
+
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -35,7 +36,9 @@ def create_user(session: Session, data: UserCreate) -> User:
     email = normalize_email(data.email)
     if get_by_email(session, email):
         raise Conflict(f"a user with email {email} already exists")
-    user = User(email=email, full_name=data.full_name, is_admin=data.is_admin, password_hash=_hasher.hash(data.password))
+    user = User(
+        email=email, full_name=data.full_name, is_admin=data.is_admin, password_hash=_hasher.hash(data.password)
+    )
     session.add(user)
     session.flush()
     return user
