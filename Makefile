@@ -25,7 +25,7 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 run: install
-	$(BIN)/casebinder demo
+	$(BIN)/casebinder demo --host $(HOST) --port $(PORT)
 	$(BIN)/casebinder serve --host $(HOST) --port $(PORT)
 
 test: install test-sqlite test-postgres

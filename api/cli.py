@@ -85,7 +85,11 @@ def token_create(
 
 
 @app.command()
-def demo(serve_after: bool = typer.Option(False, "--serve", help="Start the server once seeded.")) -> None:
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Host the printed URLs point at (and --serve binds)."),
+    port: int = typer.Option(8000, help="Port the printed URLs point at (and --serve binds)."),
+    serve_after: bool = typer.Option(False, "--serve", help="Start the server once seeded."),
+) -> None:
     """Migrate, then seed a demo account and a demo fake-review case; print the login and a token."""
     from api.demo import seed_demo
 
@@ -97,10 +101,10 @@ def demo(serve_after: bool = typer.Option(False, "--serve", help="Start the serv
     typer.echo(f"  password: {login.password}")
     typer.echo(f"  token:    {login.token}")
     typer.echo(f"  case:     {login.case_title} ({login.exhibit_count} exhibits)  id {login.case_id}")
-    typer.echo("  try:      curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/cases")
-    typer.echo("  docs:     http://127.0.0.1:8000/docs")
+    typer.echo(f"  try:      curl -H 'Authorization: Bearer {login.token}' http://{host}:{port}/api/v1/cases")
+    typer.echo(f"  docs:     http://{host}:{port}/docs")
     if serve_after:
-        serve()
+        serve(host=host, port=port)
 
 
 if __name__ == "__main__":

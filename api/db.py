@@ -1,6 +1,6 @@
 """Engine and sessions. The request's session commits once, so a change lands whole or not at all."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -41,9 +41,24 @@ def get_session() -> Iterator[Session]:
             session.commit()
         except BaseException:
             session.rollback()
-            for undo in session.info.pop("on_rollback", []):
+            for undo in session.info.pop(_ON_ROLLBACK, []):
                 undo()
             raise
+        for follow_up in session.info.pop(_ON_COMMIT, []):
+            follow_up()
 
 
 session_scope = contextmanager(get_session)
+
+
+_ON_COMMIT, _ON_ROLLBACK = "casebinder.on_commit", "casebinder.on_rollback"
+
+
+def on_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the unit of work has committed (for files that must follow the rows)."""
+    session.info.setdefault(_ON_COMMIT, []).append(action)
+
+
+def on_rollback(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` if the unit of work rolls back (to undo file changes made before the commit)."""
+    session.info.setdefault(_ON_ROLLBACK, []).append(action)

@@ -5,12 +5,15 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+import migrations
+
+SCRIPTS = Path(migrations.__file__).resolve().parent
 
 
 def alembic_config(url: str | None = None) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    # Built in code rather than from alembic.ini, so an installed casebinder migrates from any directory.
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
     if url:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config

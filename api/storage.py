@@ -18,6 +18,7 @@ class StagedBlob(Protocol):
 
     def open(self) -> BinaryIO: ...
     def commit(self) -> bool: ...
+    def settle(self, *, committed: bool) -> None: ...
     def discard(self) -> None: ...
 
 
@@ -56,22 +57,42 @@ class LocalStagedBlob:
         return open(self.tmp_path, "rb")
 
     def commit(self) -> bool:
-        """Move into place (atomic rename, then directory fsync). Returns False if the blob was already stored."""
-        target = self.store.path_for(self.sha256)
+        """Put the blob in place (rename, then directory fsync). Returns False if it was already stored.
+
+        When it was, the staged copy is kept until `settle`: a concurrent request that created the stored
+        copy may yet roll back and remove it, and this request's evidence must not lose its original.
+        """
         self._done = True
-        if target.exists():
-            self.tmp_path.unlink(missing_ok=True)
+        if self._target.exists():
             return False
+        self._promote()
+        return True
+
+    def settle(self, *, committed: bool) -> None:
+        """After the database transaction ends: ensure a committed blob is stored, and drop the staged copy."""
+        if not self.tmp_path.exists():
+            return
+        if committed and not self._target.exists():
+            self._promote()
+        else:
+            self.tmp_path.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Throw the staged bytes away, unless they were committed."""
+        if not self._done:
+            self.tmp_path.unlink(missing_ok=True)
+            self._done = True
+
+    @property
+    def _target(self) -> Path:
+        return self.store.path_for(self.sha256)
+
+    def _promote(self) -> None:
+        target = self._target
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.tmp_path, 0o440)  # originals are read-only on disk
         os.replace(self.tmp_path, target)
         _fsync_dir(target.parent)
-        return True
-
-    def discard(self) -> None:
-        if not self._done:
-            self.tmp_path.unlink(missing_ok=True)
-            self._done = True
 
 
 class LocalBlobWriter:

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+import templates
+
+TEMPLATES = Path(templates.__file__).resolve().parent
 
 
 @lru_cache

@@ -193,7 +193,8 @@ class _DiskPipeline:
             await self._in_flight.popleft()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        # Every write was awaited (drain) or the upload is being thrown away: nothing to wait for here.
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def _abort(reader: _FormReader, disk: _DiskPipeline) -> None:

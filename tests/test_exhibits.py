@@ -2,7 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import live_client
+from tests.conftest import live_client, staged_files
 
 
 def _labels(actor, case_id):
@@ -124,3 +124,23 @@ def test_concurrent_uploads_to_one_case_get_distinct_labels(alice, live_server):
         responses = list(pool.map(upload, range(10)))
     assert [r.status_code for r in responses] == [201] * 10
     assert sorted(r.json()["exhibit"]["label"] for r in responses) == [f"PX-{n:03d}" for n in range(1, 11)]
+
+
+def test_concurrent_uploads_of_the_same_bytes_make_one_item(alice, live_server, blob_root):
+    case = alice.make_case()
+
+    def upload(i):
+        with live_client(live_server, alice) as http:
+            return http.post(
+                f"/api/v1/cases/{case['id']}/evidence",
+                files={"file": ("same.txt", b"the same refund receipt, sent by eight paralegals")},
+                data={"kind": "refund_record", "title": f"Copy {i}"},
+            )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(upload, range(8)))
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201], [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert [r.json()["duplicate"] for r in responses].count(False) == 1
+    assert len(alice.get(f"/api/v1/cases/{case['id']}/exhibits").json()["items"]) == 1
+    assert staged_files(blob_root) == []

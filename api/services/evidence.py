@@ -2,13 +2,14 @@
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from api.db import on_commit, on_rollback
 from api.errors import Forbidden, NotFound, UnprocessableEntity
 from api.services import exhibits as exhibit_service
 from api.services.inspect import inspect_blob
@@ -35,8 +36,8 @@ class EvidenceMeta:
     captured_at: datetime | None = None
     source_url: str | None = None
     custodian: str | None = None
-    tags: list[str] | None = None
-    facts: dict | None = None
+    tags: list[str] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
 
 
 def _check_url(url: str | None) -> str | None:
@@ -139,25 +140,19 @@ def ingest(
     """
     if staged.size == 0:
         raise UnprocessableEntity("the file is empty: an evidence item needs at least one byte")
+    found = inspect_blob(staged, max_image_pixels=max_image_pixels)
+    # Lock the case first: two requests with the same bytes then queue here, and the second sees the first.
+    exhibit_service.lock_case(session, case)
     existing = find_in_case(session, case, staged.sha256)
     if existing:
         return existing, exhibit_in_case(session, case, existing), True
-    found = inspect_blob(staged, max_image_pixels=max_image_pixels)
     item = EvidenceItem(
+        **asdict(meta),
         case_id=case.id,
         sha256=staged.sha256,
         size_bytes=staged.size,
         media_type=found.media_type,
         original_filename=original_filename,
-        kind=meta.kind,
-        title=meta.title,
-        description=meta.description,
-        occurred_at=meta.occurred_at,
-        captured_at=meta.captured_at,
-        source_url=meta.source_url,
-        custodian=meta.custodian,
-        tags=meta.tags or [],
-        facts=meta.facts or {},
         page_count=found.page_count,
         width=found.width,
         height=found.height,
@@ -167,17 +162,21 @@ def ingest(
     session.add(item)
     session.flush()
     exhibit = exhibit_service.link(session, case=case, evidence=item, actor=actor)
-    if staged.commit():
-        # A blob this request created must not outlive a rolled-back transaction.
-        bind = session.get_bind()
-        session.info.setdefault("on_rollback", []).append(lambda: _forget_blob(store, staged.sha256, bind))
+    created = staged.commit()
+    bind = session.get_bind()
+    on_commit(session, lambda: staged.settle(committed=True))
+    on_rollback(session, lambda: _undo_blob(store, staged, created, bind))
     return item, exhibit, False
 
 
-def _forget_blob(store: BlobStore, sha256: str, bind) -> None:
+def _undo_blob(store: BlobStore, staged: StagedBlob, created: bool, bind) -> None:
+    """After a rollback: drop the staged copy, and the stored blob if this request made it and no row uses it."""
+    staged.settle(committed=False)
+    if not created:
+        return
     with Session(bind) as check:
-        if check.exec(select(EvidenceItem.id).where(EvidenceItem.sha256 == sha256)).first() is None:
-            store.delete(sha256)
+        if check.exec(select(EvidenceItem.id).where(EvidenceItem.sha256 == staged.sha256)).first() is None:
+            store.delete(staged.sha256)
 
 
 def role_for(session: Session, item: EvidenceItem, user: User) -> Role | None:
@@ -205,9 +204,9 @@ def get_visible(session: Session, evidence_id: uuid.UUID, user: User, *, role: R
 def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate) -> EvidenceItem:
     """Change metadata; the bytes, hash, size and sniffed type stay as uploaded."""
     changes = data.model_dump(exclude_unset=True)
-    for field in ("kind", "title"):
-        if field in changes and changes[field] is None:
-            raise UnprocessableEntity(f"{field} cannot be cleared")
+    for name in ("kind", "title"):
+        if name in changes and changes[name] is None:
+            raise UnprocessableEntity(f"{name} cannot be cleared")
     case = session.get(Case, item.case_id)
     kind = changes.get("kind") or item.kind
     try:
@@ -215,9 +214,9 @@ def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate) 
             changes["facts"] = validate_facts(EvidenceKind(kind), changes.get("facts", item.facts) or {})
     except ValueError as exc:
         raise UnprocessableEntity(str(exc)) from None
-    for field in ("occurred_at", "captured_at"):
-        if changes.get(field) is not None:
-            changes[field] = as_utc(changes[field], case.timezone)
+    for name in ("occurred_at", "captured_at"):
+        if changes.get(name) is not None:
+            changes[name] = as_utc(changes[name], case.timezone)
     if "source_url" in changes:
         changes["source_url"] = _check_url(changes["source_url"])
     if "tags" in changes:

@@ -68,8 +68,8 @@ def get(session: Session, case: Case, exhibit_id: uuid.UUID) -> Exhibit:
     return exhibit
 
 
-def _lock_case(session: Session, case: Case) -> None:
-    # Reordering shifts many rows; serialise it with labelling on the case row.
+def lock_case(session: Session, case: Case) -> None:
+    """Serialise changes to a case's exhibits (labels, order, duplicate checks) on the case row until commit."""
     session.execute(update(Case).where(Case.id == case.id).values(next_exhibit_number=Case.next_exhibit_number))
 
 
@@ -88,7 +88,7 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
             raise Conflict(f"label {label} is already used by another exhibit in this case")
         exhibit.label = label
     if changes.get("position") is not None:
-        _lock_case(session, case)
+        lock_case(session, case)
         session.refresh(exhibit)
         target = min(changes["position"], count(session, case))
         current = exhibit.position
@@ -112,7 +112,7 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
 
 def unlink(session: Session, case: Case, exhibit: Exhibit) -> None:
     """Remove an exhibit from the case; later exhibits move up one place but keep their labels."""
-    _lock_case(session, case)
+    lock_case(session, case)
     session.refresh(exhibit)
     position = exhibit.position
     session.delete(exhibit)

@@ -1,0 +1,1 @@
+"""Jinja2 templates; a package so they ship with an install of casebinder."""
