@@ -18,12 +18,13 @@ RUN groupadd --system --gid 10001 casebinder \
     && useradd --system --uid 10001 --gid casebinder --home-dir /data --no-create-home \
         --shell /usr/sbin/nologin casebinder
 
-# api/migrate.py finds alembic.ini and migrations/ next to the api package, so the source tree stays
-# in /app and is installed in place (editable) rather than copied into site-packages.
-WORKDIR /app
-COPY . /app
-RUN pip install --no-cache-dir -e . \
-    && python -c "import api.migrate as m; assert (m.ROOT / 'alembic.ini').is_file() and (m.ROOT / 'migrations').is_dir(), m.ROOT"
+# Migrations and templates ship inside the package, so a plain install migrates from any directory.
+WORKDIR /src
+COPY . /src
+RUN pip install --no-cache-dir /src \
+    && rm -rf /src \
+    && cd / && python -c "import api.migrate as m; assert (m.SCRIPTS / 'env.py').is_file(), m.SCRIPTS"
+WORKDIR /data
 
 ENV CASEBINDER_DATABASE_URL=sqlite:////data/casebinder.db \
     CASEBINDER_DATA_DIR=/data/blobs
