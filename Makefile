@@ -31,10 +31,12 @@ run: install
 test: install test-sqlite test-postgres
 
 test-sqlite: install
+	@echo "== test suite on SQLite"
 	$(BIN)/python -m pytest
 
 test-postgres: install
 	@if $(BIN)/python scripts/db_reachable.py '$(TEST_POSTGRES_URL)'; then \
+		echo "== test suite on PostgreSQL ($(TEST_POSTGRES_URL))"; \
 		CASEBINDER_TEST_DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/python -m pytest; \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL at $(TEST_POSTGRES_URL) is unreachable, and CI must run the PostgreSQL leg" >&2; exit 1; \
