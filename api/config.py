@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     )
     token_ttl_hours: int = Field(24 * 30, gt=0, description="Lifetime of API tokens issued at login.")
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0)
+    bundle_convert_timeout: float = Field(
+        60, gt=0, description="Seconds one original may take to convert before it becomes a placeholder page."
+    )
 
 
 @lru_cache

@@ -529,8 +529,19 @@ def write_exchanges_jsonl(path: Path, records: int, rng: random.Random) -> DemoF
     )
 
 
-def generate(out_dir: Path, *, exhibits: int = 24, records: int = 300, seed: int = 7) -> list[DemoFile]:
-    """Write a deterministic demo evidence set under out_dir and return one DemoFile per file, in a stable order."""
+def generate(
+    out_dir: Path,
+    *,
+    exhibits: int = 24,
+    records: int = 300,
+    seed: int = 7,
+    kinds: tuple[str, ...] = EXHIBIT_KINDS,
+    record_files: bool = True,
+) -> list[DemoFile]:
+    """Write a deterministic demo evidence set under out_dir and return one DemoFile per file, in a stable order.
+
+    `kinds` is the cycle of exhibit kinds; `record_files` adds the payment CSV and the message dump at the end.
+    """
     out_dir = Path(out_dir).resolve()
     for sub in (*SUBDIRS.values(), "records"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -538,7 +549,7 @@ def generate(out_dir: Path, *, exhibits: int = 24, records: int = 300, seed: int
     refunds: list[tuple[DemoFile, dict]] = []
     for index in range(exhibits):
         rng = random.Random(f"casebinder-demo:{seed}:{index}")
-        kind, case = EXHIBIT_KINDS[index % len(EXHIBIT_KINDS)], random_case(rng, index)
+        kind, case = kinds[index % len(kinds)], random_case(rng, index)
         stem = SUBDIRS[kind].rstrip("s")
         ext = {"review_screenshot": "png", "product_insert_card": "jpg", "email": "eml"}.get(kind, "pdf")
         path = out_dir / SUBDIRS[kind] / f"{stem}_{index:04d}.{ext}"
@@ -553,6 +564,8 @@ def generate(out_dir: Path, *, exhibits: int = 24, records: int = 300, seed: int
             files.append(write_chat_pdf(path, case, rng))
         else:
             files.append(write_email(path, case, rng))
+    if not record_files:
+        return files
     files.append(
         write_activity_csv(
             out_dir / "records" / "paypal_activity.csv",

@@ -1,7 +1,9 @@
 """SQLModel tables and API schemas. Importing this package registers every table on the metadata."""
 
+from models.bundle import Bundle, BundleExhibit  # noqa: F401
 from models.case import Case, CaseMember  # noqa: F401
 from models.common import metadata  # noqa: F401
 from models.evidence import EvidenceItem  # noqa: F401
 from models.exhibit import Exhibit  # noqa: F401
+from models.timeline import TimelineEvent  # noqa: F401
 from models.user import ApiToken, User  # noqa: F401

@@ -1,6 +1,4 @@
-import base64
 import uuid
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -8,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.config import get_settings
 from api.deps import BlobStoreDep, CaseEditor, CurrentUser, SessionDep
+from api.downloads import content_disposition, file_response
 from api.errors import error_responses
 from api.services import evidence as evidence_service
 from api.upload import read_upload
@@ -104,12 +103,6 @@ def _download_name(item: EvidenceItem) -> str:
     return name or f"evidence-{item.sha256[:12]}"
 
 
-def content_disposition(filename: str) -> str:
-    """RFC 6266: an ASCII fallback plus the exact name in filename*."""
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 @router.get(
     "/evidence/{evidence_id}/content",
     response_class=StreamingResponse,
@@ -124,22 +117,11 @@ def download_evidence(
 ):
     """The original bytes exactly as uploaded, always as an attachment."""
     item = evidence_service.get_visible(session, evidence_id, user)
-    etag = f'"{item.sha256}"'
-    headers = {
-        "ETag": etag,
-        "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(item.sha256)).decode()}:",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox; default-src 'none'",
-        "Cache-Control": "private, no-cache",
-    }
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    headers["Content-Disposition"] = content_disposition(_download_name(item))
-    headers["Content-Length"] = str(item.size_bytes)
-    return StreamingResponse(_chunks(store, item.sha256), media_type=item.media_type, headers=headers)
-
-
-def _chunks(store, sha256: str, size: int = 1024 * 1024):
-    with store.open(sha256) as f:
-        while chunk := f.read(size):
-            yield chunk
+    return file_response(
+        store,
+        request,
+        sha256=item.sha256,
+        size=item.size_bytes,
+        media_type=item.media_type,
+        disposition=content_disposition(_download_name(item)),
+    )

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from api.db import on_commit, on_rollback
 from api.errors import Forbidden, NotFound, UnprocessableEntity
 from api.services import exhibits as exhibit_service
+from api.services import timeline_derived
 from api.services.inspect import inspect_blob
 from api.storage import BlobStore, StagedBlob
 from api.timeutil import as_utc, parse_instant
@@ -225,6 +226,7 @@ def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate) 
     item.updated_at = utcnow()
     session.add(item)
     session.flush()
+    timeline_derived.sync_evidence(session, item)
     return item
 
 

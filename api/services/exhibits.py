@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_int, parse_uuid
+from api.services import timeline_derived
 from models.case import Case
 from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit, ExhibitEvidence, ExhibitPublic, ExhibitUpdate
@@ -58,6 +59,7 @@ def link(
     )
     session.add(exhibit)
     session.flush()
+    timeline_derived.sync_exhibit(session, case=case, exhibit=exhibit, item=evidence)
     return exhibit
 
 
@@ -115,6 +117,7 @@ def unlink(session: Session, case: Case, exhibit: Exhibit) -> None:
     lock_case(session, case)
     session.refresh(exhibit)
     position = exhibit.position
+    timeline_derived.drop_for_exhibit(session, exhibit)
     session.delete(exhibit)
     session.flush()
     session.execute(

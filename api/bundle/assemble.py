@@ -1,0 +1,406 @@
+"""Building the bundle: convert and render side by side, number the pages, then merge, link, stamp and save."""
+
+import hashlib
+import logging
+import time
+import io
+import math
+import multiprocessing
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, OutlineItem
+
+from api.bundle import records, render, stamp
+from api.bundle.convert import Converted
+from api.bundle.converter import Converter
+from api.bundle.plan import PageRef, Part, split_volumes
+from api.bundle.render import ExhibitPageRequest, IndexRow, Rendered, render_pdf
+from api.bundle.spec import BuildResult, BuildSpec, PlacedExhibit, Volume
+from api.bundle.validate import validate
+
+Progress = Callable[[int, int], None]
+log = logging.getLogger("casebinder.bundle")
+NATIVE = (
+    "Native file",
+    "This exhibit is produced in its native format; it cannot be shown on paper. "
+    "The file is identified below by name, type, size and SHA-256.",
+)
+# One-line index rows: how many fit on the first index page and on the pages after it (a guess that the
+# real render checks; a wrong guess costs one more render, never a wrong number).
+INDEX_ROWS_FIRST, INDEX_ROWS_NEXT = 36, 38
+
+
+class Renderer:
+    """A second process for the big tables (index, certificate), so they render beside the slip sheets."""
+
+    def __init__(self):
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, template: str, context: dict) -> Future:
+        return self._pool.submit(render_pdf, template, context)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def build(spec: BuildSpec, workdir: Path, converter: Converter, renderer: Renderer, progress: Progress) -> BuildResult:
+    """Build every volume of the bundle under `workdir` and describe where each exhibit landed."""
+    kinds = {ex.seq: records.classify(ex.media_type, ex.original_filename) for ex in spec.exhibits}
+    steps = len(spec.exhibits) * 2
+    mark = _stopwatch()
+    certificate = renderer.submit("certificate.html", render.certificate_context(spec)) if spec.certificate else None
+    converted: dict[int, Converted] = {}
+
+    def convert_all() -> None:
+        for ex in spec.exhibits:
+            if kinds[ex.seq] in ("pdf", "image"):
+                converted[ex.seq] = converter.run(ex.blob_path, ex.media_type, workdir / f"conv-{ex.seq}.pdf")
+                progress(len(converted), steps)
+
+    worker = threading.Thread(target=convert_all, name="bundle-convert")
+    worker.start()
+    requests = []
+    for ex in spec.exhibits:
+        kind = kinds[ex.seq]
+        record = records.view(kind, ex.blob_path) if kind in ("csv", "json", "email", "text") else None
+        requests.append(ExhibitPageRequest(ex, spec.slip_sheets, record, NATIVE if kind == "native" else None))
+    generated = {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}
+    mark("slip sheets and records rendered")
+    worker.join()
+    mark("originals converted")
+    by_seq = {ex.seq: ex for ex in spec.exhibits}
+    failed = {seq: result.placeholder for seq, result in converted.items() if result.placeholder}
+    if failed:
+        generated["late"] = render_pdf(
+            "exhibits.html",
+            render.exhibits_context(
+                [
+                    ExhibitPageRequest(by_seq[seq], False, None, ("Exhibit could not be reproduced", reason))
+                    for seq, reason in failed.items()
+                ]
+            ),
+        )
+    exhibit_pages = [_pages_of(ex.seq, generated, converted) for ex in spec.exhibits]
+    volumes = split_volumes(exhibit_pages, spec.max_volume_bytes)
+    if certificate:
+        generated["cert"] = certificate.result()
+        mark("certificate rendered")
+    cert_count = generated["cert"].page_count if certificate else 0
+    generated["front"], layout = _number(spec, volumes, cert_count)
+    mark("cover and index rendered")
+    progress(len(spec.exhibits), steps)
+    opened = {key: pikepdf.open(io.BytesIO(r.pdf)) for key, r in generated.items()}
+    sources = {seq: pikepdf.open(r.path) for seq, r in converted.items() if not r.placeholder}
+    try:
+        for pdf in opened.values():
+            for page in pdf.pages:
+                if "/Annots" in page.obj:
+                    del page.obj["/Annots"]  # our own links are added below, pointing at the final pages
+        result = _write_volumes(
+            spec,
+            workdir,
+            volumes,
+            layout,
+            generated,
+            opened,
+            sources,
+            cert_count,
+            lambda done: progress(len(spec.exhibits) + done * len(spec.exhibits) // layout.total, steps),
+        )
+    finally:
+        for pdf in (*opened.values(), *sources.values()):
+            pdf.close()
+    mark("volumes merged, stamped and saved")
+    result.validation = validate(result, spec, layout.textless)
+    mark("validated")
+    return result
+
+
+def _stopwatch():
+    started = last = time.perf_counter()
+
+    def mark(stage: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        log.info("bundle build: %s in %.2f s (%.2f s so far)", stage, now - last, now - started)
+        last = now
+
+    return mark
+
+
+def _pages_of(seq: int, generated: dict[str, Rendered], converted: dict[int, Converted]) -> list[PageRef]:
+    pages: list[PageRef] = []
+    section = render.exhibit_sections(generated["ex"]).get(seq) if "ex" in generated else None
+    if section:
+        pages += [
+            PageRef("ex", i, seq, first_content=(i == section.content))
+            for i in range(section.first, section.first + section.count)
+        ]
+    result = converted.get(seq)
+    if result and not result.placeholder:
+        size = result.path.stat().st_size // max(1, len(result.pages))
+        pages += [
+            PageRef("conv", j, seq, first_content=(j == 0), has_text=info.has_text, est_bytes=size, links=info.links)
+            for j, info in enumerate(result.pages)
+        ]
+    elif result and "late" in generated:
+        late = render.exhibit_sections(generated["late"])[seq]
+        pages += [
+            PageRef("late", i, seq, first_content=(i == late.first)) for i in range(late.first, late.first + late.count)
+        ]
+    return pages
+
+
+class _Layout:
+    """Numbers for every page: where each volume starts, each exhibit's range, the index rows."""
+
+    def __init__(self, spec: BuildSpec, volumes: list[list[Part]], fronts: list[int], cert_count: int):
+        self.fronts = fronts
+        self.volume_pages: list[int] = []
+        self.exhibits: dict[int, PlacedExhibit] = {}
+        self.textless: list[int] = []
+        page = 1
+        for number, parts in enumerate(volumes, 1):
+            start = page
+            page += fronts[number - 1]
+            for part in parts:
+                placed = self.exhibits.get(part.seq)
+                if placed is None:
+                    content = next((i for i, p in enumerate(part.pages) if p.first_content), 0)
+                    placed = self.exhibits[part.seq] = PlacedExhibit(
+                        seq=part.seq,
+                        start_page=page,
+                        page_count=0,
+                        first_content_page=page + content,
+                        bates_first=spec.bates_start + page - 1,
+                        bates_last=0,
+                        volume=number,
+                    )
+                for ref in part.pages:
+                    if not ref.has_text:
+                        self.textless.append(spec.bates_start + page - 1)
+                    page += 1
+                placed.page_count = page - placed.start_page
+                placed.bates_last = spec.bates_start + page - 2
+            if number == len(volumes):
+                page += cert_count
+            self.volume_pages.append(page - start)
+        self.total = page - 1
+
+    def rows(self, spec: BuildSpec, multi: bool) -> list[IndexRow]:
+        rows = []
+        for ex in spec.exhibits:
+            placed = self.exhibits.get(ex.seq)
+            if placed is None:
+                continue
+            where = str(placed.start_page)
+            if multi:
+                where = f"{placed.volume}:{placed.start_page - sum(self.volume_pages[: placed.volume - 1])}"
+            rows.append(
+                IndexRow(
+                    seq=ex.seq,
+                    label=ex.label,
+                    title=ex.title,
+                    kind=render.SHORT_KINDS.get(ex.kind, ex.kind),
+                    date=ex.occurred_short,
+                    bates=f"{spec.bates(placed.bates_first)}-{spec.bates(placed.bates_last)}",
+                    page=where,
+                    volume=placed.volume,
+                )
+            )
+        return rows
+
+
+def _guess_front(spec: BuildSpec) -> int:
+    rows = len(spec.exhibits)
+    index = 0 if not spec.index else 1 + max(0, math.ceil((rows - INDEX_ROWS_FIRST) / INDEX_ROWS_NEXT))
+    return (1 if spec.cover else 0) + index
+
+
+def _number(spec: BuildSpec, volumes: list[list[Part]], cert_count: int) -> tuple[Rendered, _Layout]:
+    """Render the cover and index until their page counts match the numbers printed in them."""
+    fronts = [_guess_front(spec)] * len(volumes)
+    for _ in range(4):
+        layout = _Layout(spec, volumes, fronts, cert_count)
+        meta = [
+            {
+                "number": n,
+                "bates_first": spec.bates(spec.bates_start + sum(layout.volume_pages[: n - 1])),
+                "bates_last": spec.bates(spec.bates_start + sum(layout.volume_pages[:n]) - 1),
+            }
+            for n in range(1, len(volumes) + 1)
+        ]
+        rendered = render_pdf(
+            "front.html",
+            render.front_context(
+                spec,
+                meta,
+                layout.rows(spec, len(volumes) > 1),
+                page_count=layout.total,
+                bates_first=spec.bates(spec.bates_start),
+                bates_last=spec.bates(spec.bates_start + layout.total - 1),
+            ),
+        )
+        counted = [
+            sum(s.count for (kind, n), s in rendered.sections.items() if n == number and kind in ("cover", "index"))
+            for number in range(1, len(volumes) + 1)
+        ]
+        if counted == fronts:
+            return rendered, layout
+        fronts = counted
+    raise RuntimeError("the cover and index did not settle on a page count")
+
+
+def volume_filename(spec: BuildSpec, number: int, count: int) -> str:
+    """ASCII, at most 50 characters, one period, no parentheses: what e-filing systems accept."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", spec.volume_basename).strip("_-") or "Bundle"
+    suffix = f"_Vol{number:02d}" if count > 1 else ""
+    return f"{base[: 50 - len(suffix) - 4]}{suffix}.pdf"
+
+
+def _write_volumes(spec, workdir, volumes, layout, generated, opened, sources, cert_count, progress) -> BuildResult:
+    by_seq = {ex.seq: ex for ex in spec.exhibits}
+    written: list[Volume] = []
+    front_sections = generated["front"].sections
+    global_page, done = 1, 0
+    for number, parts in enumerate(volumes, 1):
+        out = pikepdf.new()
+        font = stamp.font_object(out)
+        owners: list[int | None] = []  # exhibit seq of each page, None for front and certificate pages
+        stickers: list[bool] = []
+        front = [s for (kind, n), s in sorted(front_sections.items(), key=lambda i: i[1].first) if n == number]
+        front_first = front[0].first if front else 0
+        for i in range(layout.fronts[number - 1]):
+            out.pages.append(opened["front"].pages[front_first + i])
+            owners.append(None)
+            stickers.append(False)
+        first_page: dict[int, int] = {}
+        conv_pages: dict[tuple[int, int], int] = {}
+        pending_links = []
+        for part in parts:
+            first_page.setdefault(part.seq, len(out.pages))
+            for ref in part.pages:
+                source = sources[ref.seq] if ref.source == "conv" else opened[ref.source]
+                out.pages.append(source.pages[ref.index])
+                if ref.source == "conv":
+                    conv_pages[(ref.seq, ref.index)] = len(out.pages) - 1
+                    if ref.links:
+                        pending_links.append((len(out.pages) - 1, ref.seq, ref.links))
+                owners.append(ref.seq)
+                stickers.append(ref.first_content and part.number == 1)
+        if number == len(volumes):
+            for i in range(cert_count):
+                out.pages.append(opened["cert"].pages[i])
+                owners.append(None)
+                stickers.append(False)
+        for page_index, rect, seq in generated["front"].links:
+            local = page_index - front_first
+            if 0 <= local < layout.fronts[number - 1] and seq in first_page:
+                _add_link(out, out.pages[local], rect, out.pages[first_page[seq]])
+        for page_index, seq, links in pending_links:
+            for x0, y0, x1, y1, target in links:
+                if (seq, target) in conv_pages:
+                    _add_link(out, out.pages[page_index], (x0, y0, x1, y1), out.pages[conv_pages[(seq, target)]])
+        count = len(out.pages)
+        first_bates = spec.bates_start + global_page - 1
+        for i, page in enumerate(out.pages):
+            seq = owners[i]
+            stamp.apply(
+                out,
+                page,
+                font,
+                stamp.PageStamp(
+                    bates=spec.bates(first_bates + i),
+                    page_number=i + 1,
+                    page_total=count,
+                    legend=by_seq[seq].legend if seq is not None else spec.legend,
+                    sticker=by_seq[seq].label if stickers[i] else None,
+                ),
+            )
+            done += 1
+            if done % 100 == 0:
+                progress(done)
+        with out.open_outline() as outline:
+            for part in parts:
+                suffix = f" (Part {part.number} of {part.of})" if part.of > 1 else ""
+                title = f"{by_seq[part.seq].label} \u2014 {by_seq[part.seq].title}{suffix}"
+                outline.root.append(
+                    OutlineItem(title, first_page[part.seq] if part.number == 1 else _part_start(out, owners, part.seq))
+                )
+        out.Root.PageLabels = stamp.page_labels(spec.bates_prefix, spec.bates_digits, first_bates, count)
+        out.Root.PageMode = Name.UseOutlines
+        created = spec.created_at.strftime("D:%Y%m%d%H%M%SZ")
+        out.docinfo = out.make_indirect(
+            Dictionary(
+                Title=pikepdf.String(spec.bundle_title),
+                Creator=pikepdf.String("casebinder"),
+                Producer=pikepdf.String("casebinder"),
+                CreationDate=pikepdf.String(created),
+                ModDate=pikepdf.String(created),
+            )
+        )
+        path = workdir / f"volume-{number}.pdf"
+        out.save(
+            path, deterministic_id=True, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate
+        )
+        out.close()
+        written.append(
+            Volume(
+                number,
+                path,
+                count,
+                path.stat().st_size,
+                _sha256(path),
+                first_bates,
+                first_bates + count - 1,
+                volume_filename(spec, number, len(volumes)),
+            )
+        )
+        global_page += count
+    if len(written) == 1:
+        digest, size, path = written[0].sha256, written[0].size_bytes, written[0].path
+    else:  # the hash of the volumes, in order
+        digest = hashlib.sha256(b"".join(bytes.fromhex(v.sha256) for v in written)).hexdigest()
+        size, path = sum(v.size_bytes for v in written), None
+    return BuildResult(
+        path=path,
+        page_count=global_page - 1,
+        size_bytes=size,
+        sha256=digest,
+        bates_first=spec.bates_start,
+        bates_last=spec.bates_start + global_page - 2,
+        exhibits=list(layout.exhibits.values()),
+        volumes=written,
+    )
+
+
+def _part_start(out: pikepdf.Pdf, owners: list[int | None], seq: int) -> int:
+    return owners.index(seq)
+
+
+def _add_link(pdf: pikepdf.Pdf, page: pikepdf.Page, rect, target: pikepdf.Page) -> None:
+    annot = pdf.make_indirect(
+        Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Link,
+            Rect=Array([round(v, 2) for v in rect]),
+            Border=Array([0, 0, 0]),
+            Dest=Array([target.obj, Name.Fit]),
+        )
+    )
+    if "/Annots" not in page.obj:
+        page.obj.Annots = pdf.make_indirect(Array())
+    page.obj.Annots.append(annot)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

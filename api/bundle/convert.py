@@ -1,0 +1,232 @@
+"""Turn one original into letter-sized content pages, run in a child process with a time limit.
+
+PDF pages are placed as form XObjects (their content untouched, only scaled into the stamp-free
+area); images go through img2pdf (JPEG bytes are embedded as they are). Nothing active survives:
+annotations are flattened or dropped, except links to another page of the same document, which
+are handed back so the assembler can point them at the new pages.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+from pikepdf import Matrix, Name
+from PIL import Image, ImageOps
+
+from api.bundle.spec import IMAGE_DPI, LETTER, content_box
+
+
+@dataclass
+class PageInfo:
+    landscape: bool
+    has_text: bool
+    # (x0, y0, x1, y1) on the new page, and the 0-based index of the target page in this exhibit.
+    links: list[tuple[float, float, float, float, int]] = field(default_factory=list)
+
+
+@dataclass
+class Converted:
+    path: Path | None
+    pages: list[PageInfo]
+    placeholder: str | None = None
+
+
+def convert(source: Path, media_type: str, out_path: Path, *, max_pixels: int) -> Converted:
+    """Convert a PDF or image original; anything it cannot place comes back as a placeholder reason."""
+    try:
+        if media_type == "application/pdf":
+            with pikepdf.open(source) as src:
+                return _place_pages(src, out_path, has_text=None)
+        return _convert_image(source, out_path, max_pixels)
+    except pikepdf.PasswordError:
+        return Converted(None, [], "the PDF is encrypted with a password, so its pages cannot be reproduced")
+    except pikepdf.PdfError as exc:
+        return Converted(None, [], f"the PDF is damaged and could not be read ({_short(exc)})")
+    except _ImageRefused as exc:
+        return Converted(None, [], str(exc))
+
+
+class _ImageRefused(Exception):
+    pass
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _convert_image(source: Path, out_path: Path, max_pixels: int) -> Converted:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(source) as im:
+                width, height = im.size
+        except Image.DecompressionBombError as exc:
+            raise _ImageRefused(f"{exc} The image was not decoded.") from None
+        except Exception as exc:  # noqa: BLE001 - any decoder complaint means "not a usable image"
+            raise _ImageRefused(f"the image could not be read ({_short(exc)})") from None
+    if width * height > max_pixels:
+        raise _ImageRefused(
+            f"the image claims {width:,} x {height:,} pixels, over the limit of {max_pixels:,}; it was not decoded"
+        )
+
+    def layout(px_width, px_height, _dpi):
+        size = (px_width * 72 / IMAGE_DPI, px_height * 72 / IMAGE_DPI)
+        return (*size, *size)
+
+    try:
+        data = img2pdf.convert(str(source), layout_fun=layout, rotation=img2pdf.Rotation.ifvalid)
+    except Exception:  # noqa: BLE001 - formats img2pdf refuses (WebP, alpha, odd modes) go through Pillow
+        data = img2pdf.convert(_as_png(source), layout_fun=layout)
+    with pikepdf.open(io.BytesIO(data)) as src:
+        return _place_pages(src, out_path, has_text=False)
+
+
+def _as_png(source: Path) -> bytes:
+    """Decode once with Pillow: EXIF rotation applied, alpha composited on white, first frame of animations."""
+    with Image.open(source) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("RGBA", "LA", "P"):
+            im = im.convert("RGBA")
+            flat = Image.new("RGB", im.size, "white")
+            flat.paste(im, mask=im.getchannel("A"))
+            im = flat
+        elif im.mode not in ("RGB", "L", "CMYK"):
+            im = im.convert("RGB")
+        buf = io.BytesIO()
+        im.save(buf, "PNG")
+        return buf.getvalue()
+
+
+def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None) -> Converted:
+    # Fold form-field and annotation appearances into the page content, so what was visible stays visible.
+    try:
+        src.generate_appearance_streams()
+        src.flatten_annotations("all")
+    except pikepdf.PdfError:
+        pass  # a malformed form: its annotations are dropped below instead
+    index_of = {page.obj.objgen: i for i, page in enumerate(src.pages)}
+    out = pikepdf.new()
+    infos = []
+    for page in src.pages:
+        links = _internal_links(src, page, index_of)
+        if "/Annots" in page.obj:
+            del page.obj["/Annots"]
+        for key in ("/AA", "/Thumb", "/B", "/PieceInfo"):
+            if key in page.obj:
+                del page.obj[key]
+        width, height = _displayed_size(page)
+        landscape = width > height
+        box = content_box(landscape)
+        target = out.add_blank_page(page_size=(LETTER[1], LETTER[0]) if landscape else LETTER)
+        formx = out.copy_foreign(page.as_form_xobject())
+        name = target.add_resource(formx, Name.XObject, Name("/CbSrc"))  # fixed name: rebuilds stay identical
+        transform = _centred(formx, box)
+        cm = b" ".join(b"%.4f" % v for v in transform_values(_outer(transform, formx)))
+        target.obj.Contents = out.make_stream(b"q " + cm + b" cm " + bytes(name.unparse()) + b" Do Q")
+        infos.append(
+            PageInfo(
+                landscape=landscape,
+                has_text=_has_fonts(formx) if has_text is None else has_text,
+                links=[(*_transform_rect(transform, rect), target_index) for rect, target_index in links],
+            )
+        )
+    out.save(out_path)
+    return Converted(out_path, infos)
+
+
+def _displayed_size(page: pikepdf.Page) -> tuple[float, float]:
+    box = page.trimbox
+    width, height = abs(float(box[2]) - float(box[0])), abs(float(box[3]) - float(box[1]))
+    if int(page.obj.get("/Rotate", 0)) % 180 == 90:
+        width, height = height, width
+    return width, height
+
+
+def _form_matrix(formx: pikepdf.Object) -> Matrix:
+    return Matrix(*(float(v) for v in formx.get("/Matrix", [1, 0, 0, 1, 0, 0])))
+
+
+def _centred(formx: pikepdf.Object, box: tuple[float, float, float, float]) -> Matrix:
+    """Source space -> page: the form's own matrix (rotation), then shrink to fit (never enlarge) and centre."""
+    form = _form_matrix(formx)
+    x0, y0, x1, y1 = _transform_rect(form, tuple(float(v) for v in formx.BBox))
+    width, height = x1 - x0, y1 - y0
+    box_width, box_height = box[2] - box[0], box[3] - box[1]
+    scale = min(1.0, box_width / width, box_height / height) if width > 0 and height > 0 else 1.0
+    dx = box[0] + (box_width - width * scale) / 2 - x0 * scale
+    dy = box[1] + (box_height - height * scale) / 2 - y0 * scale
+    return form @ Matrix(scale, 0, 0, scale, dx, dy)
+
+
+def _outer(transform: Matrix, formx: pikepdf.Object) -> Matrix:
+    """The cm to write: Do applies the form's own matrix first, so take it back out of the full transform."""
+    return _form_matrix(formx).inverse() @ transform
+
+
+def transform_values(matrix: Matrix) -> tuple[float, ...]:
+    return (matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f)
+
+
+def _transform_rect(matrix: Matrix, rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = rect
+    points = [matrix.transform((x, y)) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _internal_links(src: pikepdf.Pdf, page: pikepdf.Page, index_of: dict) -> list[tuple[tuple, int]]:
+    """Links on this page that go to another page of the same document (everything else is dropped)."""
+    found = []
+    for annot in page.obj.get("/Annots", []):
+        try:
+            if annot.get("/Subtype") != Name.Link:
+                continue
+            dest = annot.get("/Dest")
+            action = annot.get("/A")
+            if dest is None and action is not None and action.get("/S") == Name.GoTo:
+                dest = action.get("/D")
+            target = _resolve_dest(src, dest)
+            if target is not None and target.objgen in index_of:
+                rect = tuple(float(v) for v in annot.Rect)
+                found.append(
+                    (
+                        (min(rect[0], rect[2]), min(rect[1], rect[3]), max(rect[0], rect[2]), max(rect[1], rect[3])),
+                        index_of[target.objgen],
+                    )
+                )
+        except (AttributeError, TypeError, ValueError, pikepdf.PdfError):
+            continue
+    return found
+
+
+def _resolve_dest(src: pikepdf.Pdf, dest) -> pikepdf.Object | None:
+    if isinstance(dest, (pikepdf.String, Name)):
+        key = str(dest).lstrip("/")
+        names = src.Root.get("/Names")
+        if names is not None and "/Dests" in names:
+            tree = pikepdf.NameTree(names.Dests)
+            dest = tree.get(key)
+        elif "/Dests" in src.Root:
+            dest = src.Root.Dests.get("/" + key)
+        if isinstance(dest, pikepdf.Dictionary):
+            dest = dest.get("/D")
+    if isinstance(dest, pikepdf.Array) and len(dest) and isinstance(dest[0], pikepdf.Dictionary):
+        return dest[0]
+    return None
+
+
+def _has_fonts(obj: pikepdf.Object, depth: int = 0) -> bool:
+    """Whether a form draws text: any font in its resources, or in a form it draws (three levels deep)."""
+    resources = obj.get("/Resources")
+    if resources is None or depth > 3:
+        return False
+    if resources.get("/Font"):
+        return True
+    for xobject in (resources.get("/XObject") or {}).values():
+        if xobject.get("/Subtype") == Name.Form and _has_fonts(xobject, depth + 1):
+            return True
+    return False

@@ -1,0 +1,197 @@
+"""One build, run in the worker process: load the case from the database, build, store, record."""
+
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlmodel import select
+
+from api.bundle.assemble import Renderer, build
+from api.bundle.converter import Converter
+from api.bundle.spec import BuildResult, BuildSpec, CaseCaption, ExhibitSource
+from api.config import get_settings
+from api.db import session_scope
+from api.deps import get_blob_store
+from api.services import bundles as bundle_service
+from api.storage import stage_stream
+from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
+from models.case import Case
+from models.common import utcnow
+from models.evidence import EvidenceItem
+from models.exhibit import Designation, Exhibit
+
+DESIGNATION_LEGENDS = {
+    Designation.confidential: Legend.confidential.value,
+    Designation.attorneys_eyes_only: Legend.attorneys_eyes_only.value,
+}
+
+
+def run(bundle_id: str) -> None:
+    """Build the bundle; on any failure record a readable error and leave no file behind."""
+    bundle_uuid = uuid.UUID(bundle_id)
+    settings = get_settings()
+    workdir = Path(tempfile.mkdtemp(prefix=f"bundle-{bundle_id[:8]}-", dir=get_blob_store().tmp_dir))
+    # One converter process per build, closed with it: a child left behind would hold up the worker's exit.
+    converter = Converter(timeout=settings.bundle_convert_timeout, max_pixels=settings.max_image_pixels)
+    renderer = Renderer()
+    try:
+        spec = _load_spec(bundle_uuid)
+        result = build(spec, workdir, converter, renderer, _progress_writer(bundle_uuid))
+        _record(bundle_uuid, spec, result)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
+        with session_scope() as session:
+            bundle_service.mark_failed(session, bundle_uuid, f"{type(exc).__name__}: {exc}")
+    finally:
+        converter.close()
+        renderer.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _display(moment, tz: ZoneInfo, with_time: bool) -> str:
+    local = moment.astimezone(tz)
+    return local.strftime("%B %d, %Y %H:%M %Z") if with_time else local.strftime("%B %d, %Y")
+
+
+def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
+    store = get_blob_store()
+    with session_scope() as session:
+        bundle = session.get(Bundle, bundle_id)
+        case = session.get(Case, bundle.case_id)
+        params = dict(bundle.params)
+        if params.get("bates_start") is None:
+            # Resolved once, under the case lock, and kept: a rebuild reuses the same numbers.
+            params["bates_start"] = bundle_service.next_bates_start(session, case, params["bates_prefix"])
+            bundle.params = params
+            session.add(bundle)
+        tz = ZoneInfo(case.timezone)
+        ids = [uuid.UUID(i) for i in params["exhibit_ids"]]
+        rows = {
+            ex.id: (ex, ev)
+            for ex, ev in session.exec(
+                select(Exhibit, EvidenceItem)
+                .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
+                .where(Exhibit.id.in_(ids))
+            )
+        }
+        missing = [str(i) for i in ids if i not in rows]
+        if missing:
+            raise ValueError(f"exhibits no longer in the case: {', '.join(missing)}")
+        exhibits = []
+        for seq, exhibit_id in enumerate(ids, 1):
+            ex, ev = rows[exhibit_id]
+            exhibits.append(
+                ExhibitSource(
+                    seq=seq,
+                    exhibit_id=str(ex.id),
+                    evidence_id=str(ev.id),
+                    label=ex.label,
+                    title=ev.title,
+                    kind=ev.kind,
+                    description=ev.description,
+                    occurred_at=ev.occurred_at,
+                    occurred_display=_display(ev.occurred_at, tz, False) if ev.occurred_at else None,
+                    occurred_short=ev.occurred_at.astimezone(tz).date().isoformat() if ev.occurred_at else None,
+                    legend=params.get("legend") or DESIGNATION_LEGENDS.get(ex.designation),
+                    sha256=ev.sha256,
+                    size_bytes=ev.size_bytes,
+                    media_type=ev.media_type,
+                    original_filename=ev.original_filename,
+                    source_url=ev.source_url,
+                    custodian=ev.custodian,
+                    acquired_at=ev.created_at,
+                    acquired_display=_display(ev.created_at, tz, True),
+                    blob_path=store.path_for(ev.sha256),
+                )
+            )
+        max_mb = params.get("max_volume_mb")
+        return BuildSpec(
+            bundle_title=bundle.title,
+            caption=CaseCaption(case.title, case.court, case.docket_number, list(case.parties or [])),
+            exhibits=exhibits,
+            bates_prefix=params["bates_prefix"],
+            bates_start=params["bates_start"],
+            bates_digits=params["bates_digits"],
+            cover=params["cover"],
+            index=params["index"],
+            slip_sheets=params["slip_sheets"],
+            certificate=params["certificate"],
+            max_volume_bytes=int(max_mb * 1_000_000) if max_mb else None,
+            legend=params.get("legend"),
+            created_at=bundle.created_at,
+            created_display=_display(bundle.created_at, tz, False),
+            volume_basename=f"{params['bates_prefix']}_{bundle.title}",
+        )
+
+
+def _progress_writer(bundle_id: uuid.UUID):
+    last = [0.0]
+
+    def write(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.5 and done < total:
+            return
+        last[0] = now
+        with session_scope() as session:
+            session.execute(
+                update(Bundle).where(Bundle.id == bundle_id).values(progress_done=done, progress_total=total)
+            )
+
+    return write
+
+
+def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
+    store = get_blob_store()
+    volumes = []
+    for volume in result.volumes:
+        with open(volume.path, "rb") as f:
+            staged = stage_stream(store, f)
+        staged.commit()
+        staged.settle(committed=True)
+        volumes.append(
+            {
+                "number": volume.number,
+                "page_count": volume.page_count,
+                "size_bytes": volume.size_bytes,
+                "sha256": volume.sha256,
+                "bates_first": spec.bates(volume.bates_first),
+                "bates_last": spec.bates(volume.bates_last),
+                "filename": volume.filename,
+            }
+        )
+    by_seq = {ex.seq: ex for ex in spec.exhibits}
+    with session_scope() as session:
+        bundle = session.get(Bundle, bundle_id)
+        for old in session.exec(select(BundleExhibit).where(BundleExhibit.bundle_id == bundle_id)):
+            session.delete(old)
+        session.flush()
+        for placed in result.exhibits:
+            ex = by_seq[placed.seq]
+            session.add(
+                BundleExhibit(
+                    bundle_id=bundle_id,
+                    seq=placed.seq,
+                    exhibit_id=uuid.UUID(ex.exhibit_id),
+                    evidence_id=uuid.UUID(ex.evidence_id),
+                    label=ex.label,
+                    evidence_sha256=ex.sha256,
+                    start_page=placed.start_page,
+                    page_count=placed.page_count,
+                    first_content_page=placed.first_content_page,
+                    bates_first=spec.bates(placed.bates_first),
+                    bates_last=spec.bates(placed.bates_last),
+                    bates_first_number=placed.bates_first,
+                    volume=placed.volume,
+                )
+            )
+        bundle.status = BundleStatus.done
+        bundle.page_count, bundle.size_bytes, bundle.sha256 = result.page_count, result.size_bytes, result.sha256
+        bundle.bates_first, bundle.bates_last = spec.bates(result.bates_first), spec.bates(result.bates_last)
+        bundle.bates_last_number = result.bates_last
+        bundle.volumes, bundle.validation = volumes, result.validation
+        bundle.progress_done = bundle.progress_total = result.page_count
+        bundle.finished_at, bundle.error = utcnow(), None
+        session.add(bundle)

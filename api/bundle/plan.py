@@ -1,0 +1,68 @@
+"""Which pages go where: each exhibit's pages, and their split into volumes under a size limit."""
+
+from dataclasses import dataclass, field
+
+GENERATED_PAGE_BYTES = 6_000  # a WeasyPrint page once fonts are shared
+FRONT_RESERVE_BYTES = 120_000  # cover, index and the embedded fonts of one volume
+
+
+@dataclass
+class PageRef:
+    source: str  # "gen": the combined render; "conv": the exhibit's converted original
+    index: int
+    seq: int
+    first_content: bool = False
+    has_text: bool = True
+    est_bytes: int = GENERATED_PAGE_BYTES
+    links: list = field(default_factory=list)  # (x0, y0, x1, y1, target conv page index)
+
+
+@dataclass
+class Part:
+    """An exhibit, or the part of one that fits in a volume."""
+
+    seq: int
+    pages: list[PageRef]
+    number: int = 1
+    of: int = 1
+
+    @property
+    def est_bytes(self) -> int:
+        return sum(p.est_bytes for p in self.pages)
+
+
+def split_volumes(exhibits: list[list[PageRef]], limit: int | None, safety: float = 0.9) -> list[list[Part]]:
+    """Fill volumes exhibit by exhibit; an exhibit too big for any volume is split by pages into parts."""
+    if not limit:
+        return [[Part(pages[0].seq, pages) for pages in exhibits if pages]]
+    capacity = max(int(limit * safety) - FRONT_RESERVE_BYTES, GENERATED_PAGE_BYTES)
+    volumes: list[list[Part]] = [[]]
+    used = 0
+    for pages in exhibits:
+        if not pages:
+            continue
+        size = sum(p.est_bytes for p in pages)
+        if size <= capacity - used:
+            volumes[-1].append(Part(pages[0].seq, pages))
+            used += size
+            continue
+        if size <= capacity:
+            volumes.append([Part(pages[0].seq, pages)])
+            used = size
+            continue
+        chunks, chunk, chunk_size = [], [], 0
+        for page in pages:
+            if chunk and chunk_size + page.est_bytes > capacity:
+                chunks.append(chunk)
+                chunk, chunk_size = [], 0
+            chunk.append(page)
+            chunk_size += page.est_bytes
+        chunks.append(chunk)
+        if volumes[-1]:
+            volumes.append([])
+        for number, chunk in enumerate(chunks, 1):
+            if number > 1:
+                volumes.append([])
+            volumes[-1].append(Part(pages[0].seq, chunk, number, len(chunks)))
+        used = sum(p.est_bytes for p in chunks[-1])
+    return [v for v in volumes if v]

@@ -1,0 +1,210 @@
+"""Generated pages through Jinja2 and WeasyPrint, which never fetches anything.
+
+Each render returns PDF bytes plus where its sections and links fell, so it can run in another
+process: the certificate and the index render beside the slip sheets, on the second core.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from weasyprint import CSS, HTML, Document, URLFetcher
+from weasyprint.text.fonts import FontConfiguration
+
+from api.bundle.spec import BuildSpec, ExhibitSource
+from api.templating import TEMPLATES, render
+
+KIND_NAMES = {
+    "review_screenshot": "Review screenshot",
+    "product_insert_card": "Product insert card",
+    "refund_record": "Refund record",
+    "chat_log": "Chat log",
+    "order_record": "Order record",
+    "email": "E-mail",
+    "listing_snapshot": "Listing snapshot",
+    "other": "Other",
+}
+
+
+SHORT_KINDS = {
+    "review_screenshot": "Review",
+    "product_insert_card": "Insert card",
+    "refund_record": "Refund",
+    "chat_log": "Chat log",
+    "order_record": "Order",
+    "email": "E-mail",
+    "listing_snapshot": "Listing",
+    "other": "Other",
+}
+
+
+class _NoFetch(URLFetcher):
+    """Refuses every URL (file:, http:, https:, data: ...): user text can never make a bundle read or call out."""
+
+    def fetch(self, url, headers=None):
+        raise ValueError(f"bundles never fetch resources; refused {url[:100]}")
+
+
+@lru_cache
+def _styles() -> tuple[CSS, FontConfiguration]:
+    """The stylesheet and font configuration, parsed once per process and shared by every render."""
+    fonts = FontConfiguration()
+    css = CSS(string=(TEMPLATES / "bundle" / "bundle.css").read_text(), font_config=fonts, url_fetcher=_NoFetch())
+    return css, fonts
+
+
+@dataclass
+class Section:
+    """A run of pages opened by a section anchor (0-based); `content` is its first content page, if any."""
+
+    first: int
+    count: int
+    content: int | None = None
+
+
+@dataclass
+class Rendered:
+    pdf: bytes
+    page_count: int
+    sections: dict[tuple[str, int], Section]
+    # Internal links to exhibits: (page index, rect in PDF points, exhibit seq).
+    links: list[tuple[int, tuple[float, float, float, float], int]]
+
+
+def render_pdf(template: str, context: dict) -> Rendered:
+    """Render one template to PDF bytes, with its section anchors and exhibit links located."""
+    css, fonts = _styles()
+    html = render(f"bundle/{template}", **context)
+    document = HTML(string=html, url_fetcher=_NoFetch()).render(stylesheets=[css], font_config=fonts)
+    return Rendered(document.write_pdf(), len(document.pages), _sections(document), _links(document))
+
+
+def _sections(document: Document) -> dict[tuple[str, int], Section]:
+    found: dict[tuple[str, int], Section] = {}
+    current = None
+    for index, page in enumerate(document.pages):
+        for name in page.anchors:
+            kind, _, number = name.rpartition("-")
+            if number.isdigit() and kind in ("ex", "content", "cover", "index"):
+                current = (kind, int(number))
+                found.setdefault(current, Section(index, 0))
+        if current is not None:
+            found[current].count = index - found[current].first + 1
+    return found
+
+
+def _links(document: Document) -> list[tuple[int, tuple[float, float, float, float], int]]:
+    links = []
+    for index, page in enumerate(document.pages):
+        for kind, target, rect, _box in page.links:
+            if kind == "internal" and target.startswith("go-"):
+                x0, y0, x1, y1 = rect
+                # WeasyPrint measures CSS px from the top-left; PDF points go up from the bottom-left.
+                links.append(
+                    (
+                        index,
+                        (x0 * 0.75, (page.height - y1) * 0.75, x1 * 0.75, (page.height - y0) * 0.75),
+                        int(target[3:]),
+                    )
+                )
+    return links
+
+
+def exhibit_sections(rendered: Rendered) -> dict[int, Section]:
+    """Each exhibit's slip sheet (`ex-<n>`) and content pages (`content-<n>`) as one run of pages."""
+    merged: dict[int, Section] = {}
+    for (kind, seq), section in sorted(rendered.sections.items(), key=lambda item: item[1].first):
+        if kind not in ("ex", "content"):
+            continue
+        merged.setdefault(seq, Section(section.first, 0))
+        merged[seq].count += section.count
+        if kind == "content":
+            merged[seq].content = section.first
+    return merged
+
+
+def human_size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+@dataclass(frozen=True)
+class ExhibitPageRequest:
+    """What to render for one exhibit: its slip sheet, a record view, a placeholder (heading, reason)."""
+
+    exhibit: ExhibitSource
+    slip: bool
+    record: dict | None = None
+    placeholder: tuple[str, str] | None = None
+
+
+def exhibits_context(requests: list[ExhibitPageRequest]) -> dict:
+    return {"exhibits": [_exhibit_context(r) for r in requests if r.slip or r.record or r.placeholder]}
+
+
+def _exhibit_context(request: ExhibitPageRequest) -> dict:
+    ex, placeholder = request.exhibit, request.placeholder
+    return {
+        "seq": ex.seq,
+        "label": ex.label,
+        "title": ex.title,
+        "kind": KIND_NAMES.get(ex.kind, ex.kind),
+        "date": ex.occurred_display,
+        "source": ex.source_url or ex.original_filename,
+        "custodian": ex.custodian,
+        "filename": ex.original_filename,
+        "media_type": ex.media_type,
+        "size": human_size(ex.size_bytes),
+        "sha256": ex.sha256,
+        "slip": request.slip,
+        "record": request.record,
+        "placeholder": {"heading": placeholder[0], "reason": placeholder[1]} if placeholder else None,
+    }
+
+
+@dataclass
+class IndexRow:
+    seq: int
+    label: str
+    title: str
+    kind: str
+    date: str | None
+    bates: str
+    page: str
+    volume: int
+
+
+def front_context(
+    spec: BuildSpec, volumes: list[dict], rows: list[IndexRow], *, page_count: int, bates_first: str, bates_last: str
+) -> dict:
+    return {
+        "volumes": volumes,
+        "rows": rows,
+        "cover": spec.cover,
+        "index": spec.index,
+        "caption": spec.caption,
+        "bundle_title": spec.bundle_title,
+        "created_display": spec.created_display,
+        "created_iso": spec.created_at.isoformat(),
+        "exhibit_count": len(spec.exhibits),
+        "page_count": page_count,
+        "bates_first": bates_first,
+        "bates_last": bates_last,
+    }
+
+
+def certificate_context(spec: BuildSpec) -> dict:
+    exhibits = [
+        {
+            "label": ex.label,
+            "filename": ex.original_filename,
+            "size_bytes": f"{ex.size_bytes:,}",
+            "sha256": ex.sha256,
+            "acquired": ex.acquired_display,
+            "custodian": ex.custodian,
+        }
+        for ex in spec.exhibits
+    ]
+    return {"exhibits": exhibits, "caption": spec.caption}

@@ -1,0 +1,112 @@
+"""The input and output of a build, as plain data (picklable, free of the database)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+# Letter, in points. The top half inch stays clear for the court's ECF header; stamps live in the
+# bottom band, and content is shrunk into what is left.
+LETTER = (612.0, 792.0)
+TOP_CLEAR = 36.0
+BOTTOM_BAND = 72.0
+SIDE_MARGIN = 36.0
+# Images are placed at 300 dpi or finer: shrunk to fit, never enlarged past that.
+IMAGE_DPI = 300
+
+
+def content_box(landscape: bool) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the stamp-free area of a letter page."""
+    width, height = (LETTER[1], LETTER[0]) if landscape else LETTER
+    return (SIDE_MARGIN, BOTTOM_BAND, width - SIDE_MARGIN, height - TOP_CLEAR)
+
+
+@dataclass(frozen=True)
+class ExhibitSource:
+    """One exhibit to bundle, with what the pages about it need to show."""
+
+    seq: int
+    exhibit_id: str
+    evidence_id: str
+    label: str
+    title: str
+    kind: str
+    description: str | None
+    occurred_at: datetime | None
+    occurred_display: str | None
+    occurred_short: str | None  # YYYY-MM-DD in the case timezone, for the one-line index
+    legend: str | None  # resolved: the bundle's legend, else the exhibit's designation
+    sha256: str
+    size_bytes: int
+    media_type: str
+    original_filename: str
+    source_url: str | None
+    custodian: str | None
+    acquired_at: datetime
+    acquired_display: str
+    blob_path: Path
+
+
+@dataclass(frozen=True)
+class CaseCaption:
+    title: str
+    court: str | None
+    docket_number: str | None
+    parties: list[dict]
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    bundle_title: str
+    caption: CaseCaption
+    exhibits: list[ExhibitSource]
+    bates_prefix: str
+    bates_start: int
+    bates_digits: int
+    cover: bool
+    index: bool
+    slip_sheets: bool
+    certificate: bool
+    max_volume_bytes: int | None
+    legend: str | None  # for the cover, index and certificate; each exhibit carries its own
+    created_at: datetime
+    created_display: str
+    volume_basename: str
+
+    def bates(self, number: int) -> str:
+        return f"{self.bates_prefix}{number:0{self.bates_digits}d}"
+
+
+@dataclass
+class PlacedExhibit:
+    seq: int
+    start_page: int  # 1-based page in the whole bundle
+    page_count: int
+    first_content_page: int
+    bates_first: int
+    bates_last: int
+    volume: int
+
+
+@dataclass
+class Volume:
+    number: int
+    path: Path
+    page_count: int
+    size_bytes: int
+    sha256: str
+    bates_first: int
+    bates_last: int
+    filename: str
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    page_count: int
+    size_bytes: int
+    sha256: str
+    bates_first: int
+    bates_last: int
+    exhibits: list[PlacedExhibit]
+    volumes: list[Volume]
+    validation: dict = field(default_factory=dict)

@@ -1,0 +1,172 @@
+"""Stamps in the bottom band: Bates number, "Page N of M", legend and exhibit sticker, in one embedded font."""
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pikepdf
+from fontTools import subset
+from fontTools.ttLib import TTFont
+from pikepdf import Array, Dictionary, Name
+
+FONT_PATHS = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
+)
+FONT_NAME = Name("/CBStamp")
+BASE_FONT = Name("/CBSTMP+DejaVuSans")  # subset tag: fixed, so rebuilds are byte-identical
+CODES = range(32, 256)  # WinAnsiEncoding
+
+
+@dataclass(frozen=True)
+class StampFont:
+    data: bytes
+    widths: tuple[int, ...]  # per code in CODES, in 1/1000 em
+    bbox: tuple[int, int, int, int]
+    ascent: int
+    descent: int
+    cap_height: int
+
+    def width(self, text: bytes, size: float) -> float:
+        return sum(self.widths[c - 32] if c >= 32 else 0 for c in text) * size / 1000
+
+
+def _char(code: int) -> str | None:
+    try:
+        return bytes([code]).decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
+@lru_cache
+def stamp_font() -> StampFont:
+    """DejaVu Sans cut down to the WinAnsi characters (about 40 KB), built once per process."""
+    path = next((p for p in FONT_PATHS if p.exists()), None)
+    if path is None:
+        raise RuntimeError("DejaVu Sans is missing: install the fonts-dejavu-core package")
+    font = TTFont(path)
+    scale = 1000 / font["head"].unitsPerEm
+    cmap = font.getBestCmap()
+    wanted = [ord(ch) for ch in map(_char, CODES) if ch and ord(ch) in cmap]
+    options = subset.Options()
+    options.recalc_timestamp = False
+    options.notdef_outline = True
+    options.name_IDs = ["*"]
+    options.drop_tables += ["FFTM"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=wanted)
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    widths = []
+    for code in CODES:
+        ch = _char(code)
+        glyph = cmap.get(ord(ch)) if ch else None
+        widths.append(round(font["hmtx"][glyph][0] * scale) if glyph in font["hmtx"].metrics else 0)
+    head, os2 = font["head"], font["OS/2"]
+    return StampFont(
+        data=buf.getvalue(),
+        widths=tuple(widths),
+        bbox=tuple(round(v * scale) for v in (head.xMin, head.yMin, head.xMax, head.yMax)),
+        ascent=round(os2.sTypoAscender * scale),
+        descent=round(os2.sTypoDescender * scale),
+        cap_height=round(getattr(os2, "sCapHeight", 700) * scale),
+    )
+
+
+def font_object(pdf: pikepdf.Pdf) -> pikepdf.Object:
+    """The stamp font as an indirect object of `pdf`: one copy shared by every page."""
+    font = stamp_font()
+    file = pdf.make_stream(font.data)
+    file.Length1 = len(font.data)
+    descriptor = Dictionary(
+        Type=Name.FontDescriptor,
+        FontName=BASE_FONT,
+        Flags=32,
+        FontBBox=Array(font.bbox),
+        ItalicAngle=0,
+        Ascent=font.ascent,
+        Descent=font.descent,
+        CapHeight=font.cap_height,
+        StemV=80,
+        FontFile2=file,
+    )
+    return pdf.make_indirect(
+        Dictionary(
+            Type=Name.Font,
+            Subtype=Name.TrueType,
+            BaseFont=BASE_FONT,
+            FirstChar=CODES[0],
+            LastChar=CODES[-1],
+            Widths=Array(font.widths),
+            Encoding=Name.WinAnsiEncoding,
+            FontDescriptor=pdf.make_indirect(descriptor),
+        )
+    )
+
+
+def encode(text: str) -> bytes:
+    return text.encode("cp1252", errors="replace")
+
+
+def _show(text: bytes) -> bytes:
+    escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    return b"(" + escaped + b") Tj"
+
+
+def _text(x: float, y: float, size: float, text: bytes) -> bytes:
+    return b"BT /CBStamp %.2f Tf %.2f %.2f Td %s ET\n" % (size, x, y, _show(text))
+
+
+@dataclass(frozen=True)
+class PageStamp:
+    bates: str
+    page_number: int
+    page_total: int
+    legend: str | None
+    sticker: str | None  # the exhibit label, on an exhibit's first content page
+
+
+def stamp_stream(stamp: PageStamp, width: float) -> bytes:
+    """Content that draws the stamps; everything stays below y = 66, inside the bottom band."""
+    font = stamp_font()
+    margin, baseline = 36.0, 26.0
+    parts = [b"q 0 g 0 G\n"]
+    bates = encode(stamp.bates)
+    parts.append(_text(width - margin - font.width(bates, 10), baseline, 10, bates))
+    counter = encode(f"Page {stamp.page_number} of {stamp.page_total}")
+    parts.append(_text((width - font.width(counter, 8)) / 2, baseline, 8, counter))
+    if stamp.legend:
+        parts.append(_text(margin, baseline, 8, encode(stamp.legend)))
+    if stamp.sticker:
+        label, caption = encode(stamp.sticker), b"EXHIBIT"
+        box_width = max(font.width(label, 11), font.width(caption, 6)) + 14
+        x0, y0, height = width - margin - box_width, 38.0, 26.0
+        parts.append(
+            b"1 g %.2f %.2f %.2f %.2f re f 0 g 1 w %.2f %.2f %.2f %.2f re S\n"
+            % (x0, y0, box_width, height, x0, y0, box_width, height)
+        )
+        parts.append(_text(x0 + (box_width - font.width(caption, 6)) / 2, y0 + 17, 6, caption))
+        parts.append(_text(x0 + (box_width - font.width(label, 11)) / 2, y0 + 5, 11, label))
+    parts.append(b"Q\n")
+    return b"".join(parts)
+
+
+def apply(pdf: pikepdf.Pdf, page: pikepdf.Page, font: pikepdf.Object, stamp: PageStamp) -> None:
+    """Wrap the page's own content in q/Q (so its state cannot leak) and draw the stamps over the band."""
+    page.add_resource(font, Name.Font, FONT_NAME)
+    width = float(page.mediabox[2]) - float(page.mediabox[0])
+    page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
+    page.contents_add(pdf.make_stream(b"Q\n" + stamp_stream(stamp, width)))
+
+
+def page_labels(prefix: str, digits: int, first_number: int, count: int) -> Dictionary:
+    """/PageLabels equal to the Bates numbers: a new range wherever the zero padding changes length."""
+    nums = []
+    for index in range(count):
+        number = first_number + index
+        if index == 0 or len(str(number)) != len(str(number - 1)):
+            padding = "0" * max(0, digits - len(str(number)))
+            nums += [index, Dictionary(S=Name.D, P=pikepdf.String(prefix + padding), St=number)]
+    return Dictionary(Nums=Array(nums))

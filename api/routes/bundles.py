@@ -1,0 +1,110 @@
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.db import on_commit
+from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, SessionDep
+from api.downloads import content_disposition, file_response
+from api.errors import Conflict, Forbidden, NotFound, error_responses
+from api.pagination import DEFAULT_LIMIT, Page
+from api.services import bundles as bundle_service
+from api.services import cases as case_service
+from api.worker import runner
+from models.bundle import Bundle, BundleProgress, BundlePublic, BundleRequest, BundleStatus
+from models.case import Role
+
+router = APIRouter(tags=["bundles"])
+
+
+def _public(session, bundle: Bundle) -> BundlePublic:
+    return BundlePublic.model_validate(
+        bundle,
+        update={
+            "progress": BundleProgress(done=bundle.progress_done, total=bundle.progress_total),
+            "exhibits": [p.model_dump() for p in bundle_service.placements(session, bundle)],
+            "volumes": bundle.volumes,
+        },
+    )
+
+
+@router.post(
+    "/cases/{case_id}/bundles",
+    response_model=BundlePublic,
+    status_code=202,
+    responses=error_responses(401, 403, 404, 422),
+)
+def create_bundle(session: SessionDep, access: CaseEditor, data: BundleRequest) -> BundlePublic:
+    """Queue a court-ready PDF bundle of the case's exhibits; poll GET /bundles/{id} until it is done."""
+    bundle = bundle_service.create_bundle(session, case=access.case, actor=access.user, data=data)
+    on_commit(session, runner.wake)
+    return _public(session, bundle)
+
+
+@router.get("/cases/{case_id}/bundles", response_model=Page[BundlePublic], responses=error_responses(400, 401, 404))
+def list_bundles(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
+    rows, next_cursor = bundle_service.list_bundles(session, access.case, limit=limit, cursor=cursor)
+    return {"items": [_public(session, b) for b in rows], "next_cursor": next_cursor}
+
+
+@router.get("/bundles/{bundle_id}", response_model=BundlePublic, responses=error_responses(401, 404))
+def get_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> BundlePublic:
+    return _public(session, bundle_service.get_visible(session, bundle_id, user))
+
+
+@router.post(
+    "/bundles/{bundle_id}/rebuild",
+    response_model=BundlePublic,
+    status_code=202,
+    responses=error_responses(401, 403, 404, 409),
+)
+def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> BundlePublic:
+    """Build again from the stored parameters; unchanged evidence gives a byte-identical PDF (same sha256)."""
+    bundle = bundle_service.get_visible(session, bundle_id, user)
+    _, role = case_service.get_with_role(session, bundle.case_id, user)
+    if role.rank < Role.editor.rank:
+        raise Forbidden("this needs the editor role in the case")
+    bundle_service.queue_rebuild(session, bundle)
+    on_commit(session, runner.wake)
+    return _public(session, bundle)
+
+
+def _done(bundle: Bundle) -> None:
+    if bundle.status != BundleStatus.done:
+        raise Conflict(f"the bundle is {bundle.status.value}, not done" + (f": {bundle.error}" if bundle.error else ""))
+
+
+PDF_RESPONSES = error_responses(401, 404, 409) | {200: {"content": {"application/pdf": {}}, "description": "The PDF"}}
+
+
+@router.get("/bundles/{bundle_id}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
+def bundle_pdf(session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, bundle_id: uuid.UUID):
+    """The bundle as one PDF (ETag = its SHA-256). A bundle split into volumes is downloaded volume by volume."""
+    bundle = bundle_service.get_visible(session, bundle_id, user)
+    _done(bundle)
+    if len(bundle.volumes) > 1:
+        raise Conflict(f"this bundle is split into {len(bundle.volumes)} volumes: download /volumes/{{n}}/pdf")
+    return _volume_response(store, request, bundle.volumes[0])
+
+
+@router.get("/bundles/{bundle_id}/volumes/{number}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
+def volume_pdf(
+    session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, bundle_id: uuid.UUID, number: int
+):
+    bundle = bundle_service.get_visible(session, bundle_id, user)
+    _done(bundle)
+    volume = next((v for v in bundle.volumes if v["number"] == number), None)
+    if volume is None:
+        raise NotFound(f"the bundle has volumes 1 to {len(bundle.volumes)}")
+    return _volume_response(store, request, volume)
+
+
+def _volume_response(store, request: Request, volume: dict) -> Response:
+    return file_response(
+        store,
+        request,
+        sha256=volume["sha256"],
+        size=volume["size_bytes"],
+        media_type="application/pdf",
+        disposition=content_disposition(volume["filename"]),
+    )

@@ -1,0 +1,203 @@
+import re
+import uuid
+from typing import Annotated, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CaseEditor, CaseViewer, SessionDep
+from api.errors import PayloadTooLarge, error_responses
+from api.pagination import DEFAULT_LIMIT
+from api.services import timeline as timeline_service
+from api.services import timeline_csv as csv_service
+from api.services import timeline_import as import_service
+from api.services import timeline_pdf as pdf_service
+from api.services import timeline_query as query_service
+from api.services import timeline_summary as summary_service
+from models.timeline import EventCreate, EventUpdate, ImportResult, TimelineEventPublic, TimelinePage, TimelineSummary
+
+router = APIRouter(tags=["timeline"])
+
+ANY_OF = "Repeat (or separate with commas) to match any of several."
+
+
+def timeline_filter(
+    access: CaseViewer,
+    start: str | None = Query(
+        None,
+        description="Inclusive. ISO date or datetime (2021, 2021-03, 2021-03-04, 2021-03-04T17:30); "
+        "without an offset, in the case timezone. Events whose fuzzy span overlaps the range match.",
+    ),
+    end: str | None = Query(None, description="Exclusive; same forms as start."),
+    kind: list[str] | None = Query(None, description=f"Event kind. {ANY_OF}"),
+    tag: list[str] | None = Query(None, description=f"Tag (ASCII letters match in any case). {ANY_OF}"),
+    evidence_kind: list[str] | None = Query(None, description=f"Kind of the cited evidence. {ANY_OF}"),
+    disputed: bool | None = Query(None),
+    q: str | None = Query(None, description="Text to find in the title or description."),
+    order: Literal["asc", "desc"] = "asc",
+) -> query_service.TimelineFilter:
+    return query_service.parse_filter(
+        access.case,
+        start=start,
+        end=end,
+        kind=kind,
+        tag=tag,
+        evidence_kind=evidence_kind,
+        disputed=disputed,
+        q=q,
+        order=order,
+    )
+
+
+FilterDep = Annotated[query_service.TimelineFilter, Depends(timeline_filter)]
+
+
+def _wants_csv(fmt: str | None, accept: str) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    accept = accept.lower()
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def _filename(access, suffix: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", access.case.docket_number or str(access.case.id)).strip("-.")
+    return f"chronology-{name or access.case.id}.{suffix}"
+
+
+@router.get(
+    "/cases/{case_id}/timeline",
+    response_model=TimelinePage,
+    responses=error_responses(400, 401, 404, 422)
+    | {200: {"description": "A page of events, or the whole selection as CSV", "content": {"text/csv": {}}}},
+)
+def get_timeline(
+    request: Request,
+    session: SessionDep,
+    access: CaseViewer,
+    f: FilterDep,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    format: Literal["json", "csv"] | None = Query(None, description="csv streams the whole selection."),
+):
+    """The case's chronology, ordered by time then id, a page at a time; or all of it as CSV."""
+    if _wants_csv(format, request.headers.get("accept", "")):
+        return StreamingResponse(
+            csv_service.csv_stream(access.case, f),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{_filename(access, "csv")}"'},
+        )
+    items, next_cursor = query_service.page(session, access.case, f, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get(
+    "/cases/{case_id}/timeline.pdf",
+    response_class=Response,
+    responses=error_responses(401, 404, 422) | {200: {"content": {"application/pdf": {}}}},
+)
+def timeline_pdf(session: SessionDep, access: CaseViewer, f: FilterDep) -> Response:
+    """The selection as a summary chronology for court (FRE 1006): caption, entries, exhibits summarised."""
+    pdf = pdf_service.render_pdf(session, access.case, f)
+    disposition = f'attachment; filename="{_filename(access, "pdf")}"'
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
+
+
+@router.get(
+    "/cases/{case_id}/timeline/summary", response_model=TimelineSummary, responses=error_responses(401, 404, 422)
+)
+def timeline_summary(session: SessionDep, access: CaseViewer, f: FilterDep):
+    """Counts per kind and per month, and the first and last event of the selection."""
+    return summary_service.summary(session, access.case, f)
+
+
+@router.post(
+    "/cases/{case_id}/events",
+    response_model=TimelineEventPublic,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 422),
+)
+def create_event(session: SessionDep, access: CaseEditor, data: EventCreate):
+    """Add a manual event. occurred_at keeps the precision it is written with ("2021-03" is March 2021)."""
+    event = timeline_service.create_event(session, case=access.case, actor=access.user, data=data)
+    return timeline_service.to_public(session, access.case, event)
+
+
+@router.get(
+    "/cases/{case_id}/events/{event_id}", response_model=TimelineEventPublic, responses=error_responses(401, 404)
+)
+def get_event(session: SessionDep, access: CaseViewer, event_id: uuid.UUID):
+    event = timeline_service.get_event(session, access.case, event_id)
+    return timeline_service.to_public(session, access.case, event)
+
+
+@router.patch(
+    "/cases/{case_id}/events/{event_id}",
+    response_model=TimelineEventPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def update_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID, data: EventUpdate):
+    """Edit an event. A derived event takes only `disputed`; edit its evidence for the rest."""
+    event = timeline_service.get_event(session, access.case, event_id)
+    event = timeline_service.update_event(session, access.case, event, data)
+    return timeline_service.to_public(session, access.case, event)
+
+
+@router.delete("/cases/{case_id}/events/{event_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
+def delete_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID) -> None:
+    """Delete a manual or imported event (a derived one goes with its exhibit)."""
+    timeline_service.delete_event(session, timeline_service.get_event(session, access.case, event_id))
+
+
+IMPORT_DOC = {
+    "requestBody": {
+        "required": True,
+        "description": "CSV with a header row, or JSON Lines. Columns: occurred_at, title, kind, description, "
+        "tags, evidence_id (optional: precision, page, disputed); or Timesketch's datetime/timestamp, message, "
+        "timestamp_desc. UTF-8.",
+        "content": {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post(
+    "/cases/{case_id}/events:import",
+    response_model=ImportResult,
+    status_code=201,
+    openapi_extra=IMPORT_DOC,
+    responses=error_responses(401, 403, 404, 413, 415, 422),
+)
+async def import_events(
+    request: Request,
+    session: SessionDep,
+    access: CaseEditor,
+    format: Literal["csv", "jsonl"] | None = Query(None, description="Overrides the Content-Type."),
+):
+    """Import events, all or none: on any bad row, 422 lists every problem by row and column."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > import_service.MAX_IMPORT_BYTES:
+        raise PayloadTooLarge(f"an import is at most {import_service.MAX_IMPORT_BYTES // 2**20} MiB; split the file")
+    stream = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def chunks():
+        # The parser runs in a worker thread and pulls the body from the event loop as it needs it.
+        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+            if chunk:
+                yield chunk
+
+    return await run_in_threadpool(
+        import_service.import_events,
+        session,
+        case=access.case,
+        actor=access.user,
+        chunks=chunks(),
+        fmt=format,
+        content_type=request.headers.get("content-type"),
+    )

@@ -1,0 +1,143 @@
+"""Manual timeline events: create, edit, delete. Derived events change only through their evidence."""
+
+import uuid
+
+from sqlmodel import Session, select
+
+from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.services import timeline_dates as dates
+from api.services import timeline_query as query
+from models.case import Case
+from models.common import utcnow
+from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
+from models.timeline import MAX_TAGS, EventCreate, EventSource, EventUpdate, TimelineEvent
+from models.user import User
+
+
+def clean_text(value: str | None, name: str, *, required: bool = False) -> str | None:
+    """Trimmed text; NUL characters are refused (PostgreSQL cannot store them), blank required text too."""
+    value = value.strip() if value is not None else None
+    if required and not value:
+        raise ValueError(f"{name} is required")
+    if value and "\x00" in value:
+        raise ValueError(f"{name} contains a NUL character")
+    return value or None
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
+    if len(cleaned) > MAX_TAGS or any(len(t) > 100 or "\x00" in t for t in cleaned):
+        raise ValueError(f"tags: at most {MAX_TAGS} tags of at most 100 characters each")
+    return cleaned
+
+
+def evidence_ids_in_case(session: Session, case: Case, evidence_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of the ids that are evidence uploaded into the case or linked into it as an exhibit."""
+    if not evidence_ids:
+        return set()
+    uploaded = session.exec(
+        select(EvidenceItem.id).where(EvidenceItem.id.in_(evidence_ids), EvidenceItem.case_id == case.id)
+    ).all()
+    linked = session.exec(
+        select(Exhibit.evidence_id).where(Exhibit.evidence_id.in_(evidence_ids), Exhibit.case_id == case.id)
+    ).all()
+    return set(uploaded) | set(linked)
+
+
+def _check_evidence(session: Session, case: Case, evidence_id: uuid.UUID | None, page: int | None) -> None:
+    if page is not None and evidence_id is None:
+        raise UnprocessableEntity("page needs evidence_id: a page is a page of a piece of evidence")
+    if evidence_id is not None and not evidence_ids_in_case(session, case, {evidence_id}):
+        # The same answer whether the item is missing or only in a case the caller cannot see.
+        raise UnprocessableEntity(f"evidence_id: no evidence {evidence_id} in this case")
+
+
+def create_event(session: Session, *, case: Case, actor: User, data: EventCreate) -> TimelineEvent:
+    """Add a manual event to the case's chronology."""
+    try:
+        span = dates.parse_when(data.occurred_at, case.timezone, data.precision)
+        title = clean_text(data.title, "title", required=True)
+        description = clean_text(data.description, "description")
+        tags = clean_tags(data.tags)
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from None
+    _check_evidence(session, case, data.evidence_id, data.page)
+    event = TimelineEvent(
+        case_id=case.id,
+        occurred_at=span.start,
+        occurred_until=span.until,
+        precision=span.precision,
+        title=title,
+        description=description,
+        kind=data.kind,
+        evidence_id=data.evidence_id,
+        page=data.page,
+        tags=tags,
+        disputed=data.disputed,
+        source=EventSource.manual,
+        created_by=actor.id,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def get_event(session: Session, case: Case, event_id: uuid.UUID) -> TimelineEvent:
+    event = session.get(TimelineEvent, event_id)
+    if event is None or event.case_id != case.id:
+        raise NotFound("event not found in this case")
+    return event
+
+
+def update_event(session: Session, case: Case, event: TimelineEvent, data: EventUpdate) -> TimelineEvent:
+    """Change the fields sent. On a derived event only `disputed` may change: the rest follows the evidence."""
+    changes = data.model_dump(exclude_unset=True)
+    if event.source == EventSource.derived and set(changes) - {"disputed"}:
+        raise Conflict(
+            "this event is derived from an exhibit: edit its evidence (PATCH /api/v1/evidence/"
+            f"{event.evidence_id}) to change it; only disputed can be set here"
+        )
+    for name in ("occurred_at", "title", "kind", "disputed"):
+        if name in changes and changes[name] is None:
+            raise UnprocessableEntity(f"{name} cannot be cleared")
+    try:
+        if "occurred_at" in changes or changes.get("precision"):
+            text = changes.get("occurred_at") or dates.written_form(
+                event.occurred_at, event.occurred_until, event.precision, case.timezone
+            )
+            span = dates.parse_when(text, case.timezone, changes.get("precision"))
+            event.occurred_at, event.occurred_until, event.precision = span.start, span.until, span.precision
+        if "title" in changes:
+            event.title = clean_text(changes["title"], "title", required=True)
+        if "description" in changes:
+            event.description = clean_text(changes["description"], "description")
+        if "tags" in changes:
+            event.tags = clean_tags(changes["tags"] or [])
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from None
+    for name in ("kind", "disputed", "evidence_id", "page"):
+        if name in changes:
+            setattr(event, name, changes[name])
+    if "evidence_id" in changes or "page" in changes:
+        _check_evidence(session, case, event.evidence_id, event.page)
+    event.updated_at = utcnow()
+    session.add(event)
+    session.flush()
+    return event
+
+
+def delete_event(session: Session, event: TimelineEvent) -> None:
+    """Remove a manual or imported event. A derived event goes only with its exhibit or evidence date."""
+    if event.source == EventSource.derived:
+        raise Conflict(
+            "this event is derived from an exhibit: unlink the exhibit, or clear its evidence's occurred_at, "
+            "to remove it; or mark it disputed"
+        )
+    session.delete(event)
+    session.flush()
+
+
+def to_public(session: Session, case: Case, event: TimelineEvent) -> dict:
+    """One event shaped like a timeline item, citation included."""
+    return query.one(session, case, event.id)

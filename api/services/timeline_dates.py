@@ -1,0 +1,263 @@
+"""Fuzzy dates: a written date keeps the precision it was written with, as a span in the case timezone."""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from models.timeline import Precision
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+# Longest span each precision can cover, DST days and leap years included. An event that starts more than
+# this before a range cannot reach into it, which keeps the search for straddling events an index range.
+MAX_SPAN = {
+    Precision.year: timedelta(days=367),
+    Precision.month: timedelta(days=32),
+    Precision.day: timedelta(hours=26),
+    Precision.minute: timedelta(minutes=1),
+    Precision.second: timedelta(seconds=1),
+}
+MIN_YEAR, MAX_YEAR = 1000, 9998
+
+_YEAR = re.compile(r"\d{4}")
+_MONTH = re.compile(r"\d{4}-\d{2}")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ](\d{2}):(\d{2})(:\d{2}(?:[.,]\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2}(?::\d{2})?)?")
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@dataclass(frozen=True)
+class Span:
+    start: datetime  # aware, UTC
+    until: datetime  # aware, UTC, exclusive
+    precision: Precision
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
+def _calendar_span(day: date, precision: Precision, tz: ZoneInfo) -> Span:
+    """The local year, month or day containing `day`, as UTC instants."""
+    if precision is Precision.year:
+        first, after = date(day.year, 1, 1), date(day.year + 1, 1, 1)
+    elif precision is Precision.month:
+        first = date(day.year, day.month, 1)
+        after = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    else:
+        first, after = day, day + timedelta(days=1)
+    return Span(_local_midnight(first, tz), _local_midnight(after, tz), precision)
+
+
+def _check_year(year: int, text: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"{text[:64]!r} is outside the years {MIN_YEAR} to {MAX_YEAR}")
+
+
+def parse_when(text: str, tz_name: str, precision: Precision | None = None) -> Span:
+    """Read 2021, 2021-03, 2021-03-04, or a datetime (ISO 8601) as a span.
+
+    Without an offset the text is local time in `tz_name`. `precision` may coarsen what the text gives
+    (a datetime with precision "month" means its month, in the case timezone), never refine it.
+    """
+    value = (text or "").strip()
+    tz = zone(tz_name)
+    try:
+        if _YEAR.fullmatch(value):
+            written, day = Precision.year, date(int(value), 1, 1)
+        elif _MONTH.fullmatch(value):
+            written, day = Precision.month, date(int(value[:4]), int(value[5:7]), 1)
+        elif _DAY.fullmatch(value):
+            written, day = Precision.day, date.fromisoformat(value)
+        elif match := _TIME.fullmatch(value):
+            written = Precision.second if match.group(3) else Precision.minute
+            instant = datetime.fromisoformat(value.replace("z", "Z").replace(",", "."))
+            if instant.tzinfo is None:
+                instant = instant.replace(tzinfo=tz)
+            day = None
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"{value[:64]!r} is not a date: use ISO 8601 such as 2021, 2021-03, 2021-03-04, "
+            "2021-03-04T17:30 or 2021-03-04T17:30:05-08:00"
+        ) from None
+    _check_year(int(value[:4]), value)
+    precision = precision or written
+    if precision.rank > written.rank:
+        raise ValueError(f"{value[:64]!r} gives only {written.value} precision, not {precision.value}")
+    if day is None:
+        if precision is Precision.second:
+            start = instant.astimezone(UTC)
+            return Span(start, start + timedelta(seconds=1), precision)
+        if precision is Precision.minute:
+            start = instant.astimezone(UTC).replace(second=0, microsecond=0)
+            return Span(start, start + timedelta(minutes=1), precision)
+        day = instant.astimezone(tz).date()
+    return _calendar_span(day, precision, tz)
+
+
+def parse_bound(text: str, tz_name: str, *, field: str) -> datetime:
+    """A query bound (start or end): the first instant of what the text names, in UTC."""
+    try:
+        return parse_when(text, tz_name).start
+    except ValueError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
+def instant_span(instant: datetime, tz_name: str) -> Span:
+    """Span for an evidence timestamp: local midnight reads as a bare date, whole minutes as minutes."""
+    instant = instant.astimezone(UTC)
+    local = instant.astimezone(zone(tz_name))
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        return _calendar_span(local.date(), Precision.day, zone(tz_name))
+    if (local.second, local.microsecond) == (0, 0):
+        return Span(instant, instant + timedelta(minutes=1), Precision.minute)
+    return Span(instant, instant + timedelta(seconds=1), Precision.second)
+
+
+def written_form(start: datetime, until: datetime, precision: Precision, tz_name: str) -> str:
+    """The text parse_when would read back as this span (used when only the precision changes)."""
+    precision = Precision(precision)
+    local = _anchor(start, until, precision.value).astimezone(zone(tz_name))
+    if precision is Precision.year:
+        return f"{local.year:04d}"
+    if precision is Precision.month:
+        return f"{local.year:04d}-{local.month:02d}"
+    if precision is Precision.day:
+        return local.date().isoformat()
+    return start.astimezone(zone(tz_name)).isoformat()
+
+
+COARSE = frozenset({"year", "month", "day"})
+
+
+def _anchor(start: datetime, until: datetime, precision: str) -> datetime:
+    # The middle of a calendar span names its day, month or year even if the case timezone changed since.
+    return start + (until - start) / 2 if precision in COARSE else start
+
+
+class LocalClock:
+    """Formats many instants in one timezone. An export formats a million, so this avoids enum conversions
+    and caches the "+HH:MM" text of each offset; precision is compared as the plain string it is stored as."""
+
+    def __init__(self, tz_name: str):
+        self.tz = zone(tz_name)
+        self._suffixes: dict = {}
+
+    def local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.tz)
+
+    def iso(self, local: datetime) -> str:
+        """ISO 8601 with the offset, as datetime.isoformat() writes it."""
+        offset = local.utcoffset()
+        suffix = self._suffixes.get(offset)
+        if suffix is None:
+            suffix = self._suffixes[offset] = local.isoformat()[len(local.replace(tzinfo=None).isoformat()) :]
+        return local.replace(tzinfo=None).isoformat() + suffix
+
+    def display(self, start: datetime, until: datetime, precision: str, local: datetime | None = None) -> str:
+        """As a court document writes it: "2021", "March 2021", "March 4, 2021", "March 4, 2021, 5:30 PM PST"."""
+        if precision in COARSE:
+            local = _anchor(start, until, precision).astimezone(self.tz)
+            if precision == "year":
+                return str(local.year)
+            if precision == "month":
+                return f"{MONTHS[local.month - 1]} {local.year}"
+            return f"{MONTHS[local.month - 1]} {local.day}, {local.year}"
+        local = local or start.astimezone(self.tz)
+        hour = local.hour
+        seconds = f":{local.second:02d}" if precision == "second" else ""
+        return (
+            f"{MONTHS[local.month - 1]} {local.day}, {local.year}, {hour % 12 or 12}:{local.minute:02d}{seconds} "
+            f"{'AM' if hour < 12 else 'PM'} {local.tzname()}"
+        )
+
+
+_HOUR = timedelta(hours=1)
+
+
+def utc_text(value: datetime | str) -> str:
+    """ISO 8601 in UTC of a stored time: SQLite's text ("2021-03-04 17:30:00.000000") or an aware datetime."""
+    if type(value) is not str:
+        return value.astimezone(UTC).isoformat()
+    return f"{value[:10]}T{value[11:19]}{'' if value.endswith('.000000') else value[19:]}+00:00"
+
+
+class EventClock:
+    """UTC and local ISO text and the court-style date of many stored times (a CSV export formats a million).
+
+    Works on the timestamp text and reuses, for every event in the same UTC hour, what depends only on the
+    hour: the local date and hour, the offset and the zone name. An hour whose offset changes within it, or
+    is not whole hours (India, Nepal, historic local mean time), is formatted one event at a time instead.
+    """
+
+    def __init__(self, tz_name: str):
+        self.clock = LocalClock(tz_name)
+        self._hours: dict[str, tuple | None] = {}
+
+    def _hour(self, key: str) -> tuple | None:
+        if key in self._hours:
+            return self._hours[key]
+        if len(self._hours) >= 4096:  # rows come in time order, so old hours are rarely asked for again
+            self._hours.clear()
+        start = datetime.fromisoformat(key + ":00").replace(tzinfo=UTC)
+        local, last = self.clock.local(start), self.clock.local(start + _HOUR - timedelta(microseconds=1))
+        entry = None
+        if local.utcoffset() == last.utcoffset() and local.utcoffset() % _HOUR == timedelta(0):
+            iso, hour = self.clock.iso(local), local.hour
+            day = f"{MONTHS[local.month - 1]} {local.day}, {local.year}, {hour % 12 or 12}"
+            entry = (iso[:13], iso[19:], day, f" {'AM' if hour < 12 else 'PM'} {local.tzname()}")
+        self._hours[key] = entry
+        return entry
+
+    def describe(self, at: datetime | str, until: datetime | str, precision: str) -> tuple[str, str, str]:
+        """(UTC ISO, local ISO, court-style date) of an event's start."""
+        if type(at) is not str:
+            at = at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        fraction = "" if at.endswith(".000000") else at[19:]
+        utc = f"{at[:10]}T{at[11:19]}{fraction}+00:00"
+        hour = self._hour(at[:13])
+        if hour is None or precision in COARSE:
+            start = datetime.fromisoformat(at).replace(tzinfo=UTC)
+            local = self.clock.local(start)
+            if type(until) is str:
+                until = datetime.fromisoformat(until)
+            until = until.replace(tzinfo=UTC) if until.tzinfo is None else until
+            return utc, self.clock.iso(local), self.clock.display(start, until, precision, local)
+        date = f"{hour[2]}{at[13:19] if precision == 'second' else at[13:16]}{hour[3]}"
+        return utc, f"{hour[0]}{at[13:19]}{fraction}{hour[1]}", date
+
+
+def display(start: datetime, until: datetime, precision: Precision | str, tz_name: str) -> str:
+    """A date as a court document writes it, e.g. "March 2021" for a month."""
+    return LocalClock(tz_name).display(start, until, str(precision))
+
+
+def month_starts(first: datetime, last: datetime, tz_name: str) -> list[tuple[str, datetime]]:
+    """("YYYY-MM", local start of that month in UTC) for every month from first's to last's, in the case timezone."""
+    tz = zone(tz_name)
+    a, b = first.astimezone(tz), last.astimezone(tz)
+    year, month, out = a.year, a.month, []
+    while (year, month) <= (b.year, b.month):
+        out.append((f"{year:04d}-{month:02d}", _local_midnight(date(year, month, 1), tz)))
+        year, month = year + (month == 12), month % 12 + 1
+    return out

@@ -1,0 +1,163 @@
+"""Timeline filters: query parameters checked into a TimelineFilter, and the SQL conditions for it.
+
+The conditions use named bind parameters only, never values, so a statement's structure depends on which
+filters are present, not on their values, and each structure is built and compiled once (timeline_query).
+
+An event with a coarse precision matches a range its span overlaps, so a range [start, end) is two groups:
+- straddling events began before `start` and their span reaches past it. Each precision can only start
+  so long before (MAX_SPAN), so these are short ranges of the (case_id, precision, occurred_at) index;
+- the body, start <= occurred_at < end: one range of the (case_id, occurred_at, id) index.
+Every straddling event sorts before every body event.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Text, and_, bindparam, cast, exists, func, or_
+
+from api.errors import UnprocessableEntity
+from api.services import timeline_dates as dates
+from models.case import Case
+from models.evidence import EvidenceItem, EvidenceKind
+from models.timeline import EventKind, TimelineEvent
+
+E = TimelineEvent
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    start: datetime | None = None
+    end: datetime | None = None
+    kinds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    evidence_kinds: tuple[str, ...] = ()
+    disputed: bool | None = None
+    q: str | None = None
+    order: str = "asc"
+    texts: dict = field(default_factory=dict, compare=False)  # start/end as given, for captions
+
+    def fingerprint(self) -> str:
+        """Short hash of the query a cursor belongs to: a cursor from another filter or order is refused."""
+        raw = json.dumps({k: v for k, v in asdict(self).items() if k != "texts"}, default=str, sort_keys=True)
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+    def structure(self) -> tuple:
+        """What the SQL depends on: which filters are present (and how many tags), not their values."""
+        present = (self.start, self.end, self.kinds, self.evidence_kinds, self.disputed, self.q)
+        return (self.order, len(self.tags), *(value not in (None, ()) for value in present))
+
+
+def _choices(values: Sequence[str] | None, allowed: type, name: str) -> tuple[str, ...]:
+    out = []
+    for value in values or ():
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            try:
+                out.append(allowed(part.strip()).value)
+            except ValueError:
+                raise UnprocessableEntity(
+                    f"{name}: unknown value {part.strip()[:64]!r}; use one of " + ", ".join(k.value for k in allowed)
+                ) from None
+    return tuple(sorted(set(out)))
+
+
+def parse_filter(
+    case: Case,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    kind: Sequence[str] | None = None,
+    tag: Sequence[str] | None = None,
+    evidence_kind: Sequence[str] | None = None,
+    disputed: bool | None = None,
+    q: str | None = None,
+    order: str = "asc",
+) -> TimelineFilter:
+    """Validate query parameters into a filter; 422 names the parameter at fault."""
+    try:
+        start_at = dates.parse_bound(start, case.timezone, field="start") if start else None
+        end_at = dates.parse_bound(end, case.timezone, field="end") if end else None
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from None
+    if start_at and end_at and end_at <= start_at:
+        raise UnprocessableEntity(f"end ({end}) must be after start ({start}): start is inclusive, end exclusive")
+    if order not in ("asc", "desc"):
+        raise UnprocessableEntity("order must be asc or desc")
+    tags = tuple(sorted({t.strip() for t in tag or () if t.strip()}))
+    if len(tags) > 20 or any(len(t) > 100 for t in tags) or (q and len(q) > 500):
+        raise UnprocessableEntity("tag: at most 20 tags of at most 100 characters; q: at most 500 characters")
+    return TimelineFilter(
+        start=start_at,
+        end=end_at,
+        kinds=_choices(kind, EventKind, "kind"),
+        tags=tags,
+        evidence_kinds=_choices(evidence_kind, EvidenceKind, "evidence_kind"),
+        disputed=disputed,
+        q=q.strip() if q and q.strip() else None,
+        order=order,
+        texts={"start": start, "end": end},
+    )
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def filter_conditions(f: TimelineFilter) -> list:
+    """Case and filters, as conditions on named parameters (see bind_values)."""
+    where = [E.case_id == bindparam("case_id")]
+    if f.kinds:
+        where.append(E.kind.in_(bindparam("kinds", expanding=True)))
+    if f.tags:
+        # Tags are a JSON list; both databases keep the text the app serialised, so a tag is its JSON string.
+        tags_text = func.lower(cast(E.tags, Text))
+        where.append(or_(*(tags_text.like(bindparam(f"tag_{i}"), escape="\\") for i in range(len(f.tags)))))
+    if f.evidence_kinds:
+        evidence_kind = EvidenceItem.kind.in_(bindparam("evidence_kinds", expanding=True))
+        where.append(exists().where(EvidenceItem.id == E.evidence_id, evidence_kind).correlate(E))
+    if f.disputed is not None:
+        where.append(E.disputed == bindparam("disputed"))
+    if f.q:
+        pattern = bindparam("q")
+        where.append(
+            or_(func.lower(E.title).like(pattern, escape="\\"), func.lower(E.description).like(pattern, escape="\\"))
+        )
+    return where
+
+
+def after_conditions(desc: bool) -> list:
+    """Keyset: strictly after (after_at, after_id) in the listing's order."""
+    at, event_id = bindparam("after_at"), bindparam("after_id")
+    if desc:
+        return [E.occurred_at <= at, or_(E.occurred_at < at, E.id < event_id)]
+    return [E.occurred_at >= at, or_(E.occurred_at > at, E.id > event_id)]
+
+
+def body_range(f: TimelineFilter) -> list:
+    return ([E.occurred_at >= bindparam("start")] if f.start else []) + (
+        [E.occurred_at < bindparam("end")] if f.end else []
+    )
+
+
+def straddling_range() -> list:
+    per_precision = [
+        and_(E.precision == p.value, E.occurred_at >= bindparam(f"from_{p.value}")) for p in dates.MAX_SPAN
+    ]
+    return [E.occurred_at < bindparam("start"), E.occurred_until > bindparam("start"), or_(*per_precision)]
+
+
+def bind_values(case_id: uuid.UUID, f: TimelineFilter, after: tuple | None = None) -> dict:
+    """Values for every parameter the conditions above may use."""
+    values: dict = {"case_id": case_id, "kinds": list(f.kinds), "evidence_kinds": list(f.evidence_kinds)}
+    values |= {f"tag_{i}": _like(json.dumps(t).lower()) for i, t in enumerate(f.tags)}
+    values |= {"disputed": f.disputed, "q": _like(f.q.lower()) if f.q else None, "start": f.start, "end": f.end}
+    if f.start is not None:
+        values |= {f"from_{p.value}": f.start - span for p, span in dates.MAX_SPAN.items()}
+    if after is not None:
+        values |= {"after_at": after[0], "after_id": after[1]}
+    return values

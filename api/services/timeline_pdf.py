@@ -1,0 +1,127 @@
+"""The chronology as a court-ready PDF: a summary under FRE 1006, rendered from our own template only."""
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session, select
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from api.errors import UnprocessableEntity
+from api.services import timeline_dates as dates
+from api.services import timeline_query as query
+from api.templating import render
+from models.case import Case
+from models.common import utcnow
+from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
+from models.timeline import Precision
+
+MAX_PDF_EVENTS = 2000
+PDF_DESCRIPTION_CHARS = 1200
+
+
+class RefuseAllFetcher(URLFetcher):
+    """The PDF is built from our template alone: no file:, http(s): or data: URL is ever read."""
+
+    def fetch(self, url, headers=None):
+        raise ValueError(f"external resources are not loaded: {url[:100]}")
+
+
+KIND_LABELS = {
+    "order_placed": "Order placed",
+    "insert_card_received": "Insert card received",
+    "review_posted": "Review posted",
+    "refund_issued": "Refund issued",
+    "message_sent": "Message sent",
+    "listing_changed": "Listing changed",
+    "enforcement_action": "Enforcement action",
+    "filing": "Filing",
+    "other": "Other",
+}
+
+
+def _cite(citation: dict | None) -> str:
+    if not citation:
+        return ""
+    if citation["exhibit_label"] is None:
+        return f"Evidence {str(citation['evidence_id'])[:8]} (not an exhibit in this case)"
+    text = citation["exhibit_label"] + (f", p. {citation['page']}" if citation["page"] else "")
+    return text + (f"; {citation['bates']}" if citation["bates"] else "")
+
+
+def _selection(case: Case, f: query.TimelineFilter) -> list[str]:
+    """The filters in words, so the reader knows what the summary covers."""
+    parts = []
+    if f.start or f.end:
+        start = f"from {f.texts['start']}" if f.start else "up to"
+        end = f" until {f.texts['end']} (exclusive)" if f.end else " onwards"
+        parts.append(f"events {start}{end}, in {case.timezone}")
+    if f.kinds:
+        parts.append("kinds: " + ", ".join(KIND_LABELS[k].lower() for k in f.kinds))
+    if f.evidence_kinds:
+        parts.append("evidence kinds: " + ", ".join(k.replace("_", " ") for k in f.evidence_kinds))
+    if f.tags:
+        parts.append("tagged: " + ", ".join(f.tags))
+    if f.disputed is not None:
+        parts.append("disputed events only" if f.disputed else "undisputed events only")
+    if f.q:
+        parts.append(f"containing “{f.q}”")
+    return parts
+
+
+def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
+    cited = {uuid.UUID(e["evidence_id"]) for e in events if e["evidence_id"] is not None}
+    if not cited:
+        return []
+    rows = session.exec(
+        select(Exhibit, EvidenceItem)
+        .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
+        .where(Exhibit.case_id == case.id, Exhibit.evidence_id.in_(cited))
+        .order_by(Exhibit.position)
+    ).all()
+    return [
+        {
+            "label": exhibit.label,
+            "title": item.title,
+            "kind": item.kind.replace("_", " "),
+            "filename": item.original_filename,
+            "pages": item.page_count,
+            "sha256": item.sha256,
+            "cited": sum(1 for e in events if e["evidence_id"] == str(item.id)),
+        }
+        for exhibit, item in rows
+    ]
+
+
+def render_pdf(session: Session, case: Case, f: query.TimelineFilter, *, now: datetime | None = None) -> bytes:
+    """Render the filtered chronology as a summary under FRE 1006: caption, dated entries citing exhibits."""
+    rows = query.fetch(session, case.id, f, after=None, limit=MAX_PDF_EVENTS + 1, labels=True)
+    if len(rows) > MAX_PDF_EVENTS:
+        raise UnprocessableEntity(
+            f"a PDF summary holds at most {MAX_PDF_EVENTS:,} events and this selection has more: "
+            "narrow it with start, end, kind, tag or q (the CSV export has no limit)"
+        )
+    events = query.shape(session, case, rows)
+    for e in events:
+        e["kind_label"] = KIND_LABELS[e["kind"]]
+        e["cite"] = _cite(e["citation"])
+        timed = e["precision"] in (Precision.minute, Precision.second)
+        e["date_line"], e["time_line"] = e["date_display"].rsplit(", ", 1) if timed else (e["date_display"], "")
+        text = e["description"] or ""
+        e["summary"] = text if len(text) <= PDF_DESCRIPTION_CHARS else text[:PDF_DESCRIPTION_CHARS].rstrip() + " […]"
+    now = now or utcnow()
+    html = render(
+        "timeline.html",
+        case=case,
+        plaintiffs=[p["name"] for p in case.parties if p.get("role", "").lower() in ("plaintiff", "petitioner")],
+        defendants=[p["name"] for p in case.parties if p.get("role", "").lower() in ("defendant", "respondent")],
+        events=events,
+        exhibits=_exhibits(session, case, events),
+        selection=_selection(case, f),
+        timezone=case.timezone,
+        generated=dates.display(now, now, Precision.minute, case.timezone),
+        disputed=sum(1 for e in events if e["disputed"]),
+        descending=f.order == "desc",
+    )
+    return HTML(string=html, url_fetcher=RefuseAllFetcher(), base_url=None).write_pdf()

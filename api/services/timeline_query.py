@@ -1,0 +1,257 @@
+"""Reading a case's chronology: keyset pages in either order, export chunks, events shaped for the API.
+
+Rows are read as the database driver returns them (see EVENT_COLUMNS), and each statement structure is
+built once (timeline_filter explains the two groups a range is read as).
+"""
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from sqlalchemy import Text, and_, cast, select, union_all
+from sqlmodel import Session
+
+from api.db import session_scope
+from api.pagination import check_limit, decode_cursor, encode_cursor, parse_uuid
+from api.services import timeline_dates as dates
+from api.services.timeline_citations import citation_bates, exhibit_refs
+from api.services.timeline_filter import (
+    TimelineFilter,
+    after_conditions,
+    bind_values,
+    body_range,
+    filter_conditions,
+    parse_filter,
+    straddling_range,
+)
+from models.case import Case
+from models.exhibit import Exhibit
+from models.timeline import TimelineEvent
+
+__all__ = ["TimelineFilter", "parse_filter", "fetch", "page", "shape", "one", "iter_chunks"]
+
+E = TimelineEvent
+# Rows are the driver's own tuples, never converted column by column: that cost five times the query on a
+# page of 1,000 or an export. So ids come back as 32 hex digits (SQLite) or UUID objects (PostgreSQL), times
+# as SQLite's stored UTC text or aware datetimes, tags as their JSON text; the readers below take either.
+EVENT_COLUMNS = (
+    E.id,
+    E.case_id,
+    E.occurred_at,
+    E.occurred_until,
+    E.precision,
+    E.title,
+    E.description,
+    E.kind,
+    E.source,
+    cast(E.tags, Text).label("tags"),
+    E.disputed,
+    E.evidence_id,
+    E.page,
+    E.created_by,
+    E.created_at,
+    E.updated_at,
+)
+# The CSV export unpacks its rows in this order (timeline_csv.csv_block).
+EXPORT_COLUMNS = (EVENT_COLUMNS[0],) + EVENT_COLUMNS[2:13]
+_COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
+EXPORT_CHUNK = 5000
+
+
+def as_utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite's stored text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def as_uuid_text(value) -> str | None:
+    """Canonical text of a UUID whether the driver gave 32 hex digits or a UUID object."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return str(value)
+
+
+@lru_cache(maxsize=256)
+def _statement(structure: tuple, groups: tuple[str, ...], after: bool, limit: int, columns: str, labels: bool):
+    f = TimelineFilter(**_sample(structure))
+    desc = f.order == "desc"
+    base = filter_conditions(f) + (after_conditions(desc) if after else [])
+    ranges = {"straddling": straddling_range, "body": lambda: body_range(f)}
+    ordered = (E.occurred_at.desc(), E.id.desc()) if desc else (E.occurred_at, E.id)
+    parts = [select(*_COLUMNS[columns]).where(*base, *ranges[g]()).order_by(*ordered).limit(limit) for g in groups]
+    if len(parts) == 1 and not labels:
+        return parts[0]
+    both = (union_all(*(p.subquery().select() for p in parts)) if len(parts) > 1 else parts[0]).subquery("events")
+    stmt = select(both)
+    if labels:
+        stmt = select(both, Exhibit.id.label("exhibit_id"), Exhibit.label.label("exhibit_label")).outerjoin(
+            Exhibit, and_(Exhibit.case_id == both.c.case_id, Exhibit.evidence_id == both.c.evidence_id)
+        )
+    ordered = (both.c.occurred_at.desc(), both.c.id.desc()) if desc else (both.c.occurred_at, both.c.id)
+    return stmt.order_by(*ordered).limit(limit)
+
+
+def _sample(structure: tuple) -> dict:
+    """A filter with the given structure and placeholder values (the statement holds parameters only)."""
+    order, tags, start, end, kinds, evidence_kinds, disputed, q = structure
+    return {
+        "order": order,
+        "tags": ("",) * tags,
+        "start": datetime.now(UTC) if start else None,
+        "end": datetime.now(UTC) if end else None,
+        "kinds": ("",) if kinds else (),
+        "evidence_kinds": ("",) if evidence_kinds else (),
+        "disputed": True if disputed else None,
+        "q": "?" if q else None,
+    }
+
+
+def statement(f: TimelineFilter, *, after: tuple | None, limit: int, columns: str = "event", labels: bool = False):
+    """The one SELECT for a page or chunk: the straddling events and the body of the range, each a limited
+    index walk, joined by UNION ALL and cut to `limit` in order (optionally with each exhibit label)."""
+    desc = f.order == "desc"
+    before_start = after is not None and f.start is not None and after[0] < f.start
+    groups = []
+    if f.start is not None and (desc or after is None or before_start):
+        groups.append("straddling")
+    if not (desc and before_start):
+        groups.append("body")
+    return _statement(f.structure(), tuple(groups), after is not None, limit, columns, labels)
+
+
+def fetch(
+    session: Session,
+    case_id: uuid.UUID,
+    f: TimelineFilter,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    columns: str = "event",
+    labels: bool = False,
+) -> list[tuple]:
+    """Up to `limit` driver rows in the filter's order after the key `after`; `labels` adds exhibit_id and
+    exhibit_label (the evidence's exhibit in this case) after the EVENT_COLUMNS."""
+    stmt = statement(f, after=after, limit=limit, columns=columns, labels=labels)
+    result = session.connection().execute(stmt, bind_values(case_id, f, after))
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows
+
+
+def _aware(value) -> datetime:
+    parsed = datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        raise ValueError("cursor time without offset")
+    return parsed
+
+
+def key_of(row: tuple, at: int = 2) -> tuple[datetime, uuid.UUID]:
+    """(occurred_at, id) of a row: the keyset position. EVENT_COLUMNS have occurred_at at 2, EXPORT_COLUMNS 1."""
+    return as_utc(row[at]), uuid.UUID(as_uuid_text(row[0]))
+
+
+def page(
+    session: Session, case: Case, f: TimelineFilter, *, limit: int, cursor: str | None
+) -> tuple[list[dict], str | None]:
+    """One page of events as TimelineEventPublic-shaped dicts, and the cursor of the next page."""
+    check_limit(limit)
+    kind = f"timeline.{f.order}.{f.fingerprint()}"
+    after = tuple(decode_cursor(cursor, kind, [_aware, parse_uuid])) if cursor else None
+    rows = fetch(session, case.id, f, after=after, limit=limit + 1, labels=True)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(kind, key_of(rows[-1]))
+    return shape(session, case, rows), next_cursor
+
+
+def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
+    """Rows fetched with labels -> TimelineEventPublic-shaped dicts: local time, human date, citation."""
+    exhibits = {raw: uuid.UUID(as_uuid_text(raw)) for raw in {r[16] for r in rows} - {None}}
+    bates = citation_bates(session, case.id, {(exhibits[r[16]], r[12]) for r in rows if r[16] is not None})
+    clock, utc_text, out = dates.EventClock(case.timezone), dates.utc_text, []
+    for (
+        event_id, case_id, at, until, precision, title, description, kind, source, tags, disputed, evidence_id,
+        page_number, created_by, created_at, updated_at, exhibit_id, exhibit_label,
+    ) in rows:  # fmt: skip
+        utc, local, date = clock.describe(at, until, precision)
+        citation = None
+        if evidence_id is not None:
+            evidence_id = as_uuid_text(evidence_id)
+            cite = bates.get((exhibits[exhibit_id], page_number)) if exhibit_id is not None else None
+            citation = {"exhibit_label": exhibit_label, "evidence_id": evidence_id, "page": page_number, "bates": cite}
+        out.append(
+            {
+                "id": event_id,
+                "case_id": case_id,
+                "occurred_at": utc,
+                "occurred_until": utc_text(until),
+                "occurred_at_local": local,
+                "precision": precision,
+                "date_display": date,
+                "title": title,
+                "description": description,
+                "kind": kind,
+                "source": source,
+                "tags": json.loads(tags),
+                "disputed": bool(disputed),
+                "evidence_id": evidence_id,
+                "page": page_number,
+                "citation": citation,
+                "created_by": created_by,
+                "created_at": utc_text(created_at),
+                "updated_at": utc_text(updated_at),
+            }
+        )
+    return out
+
+
+def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
+    """One event of the case shaped like a timeline item, citation included."""
+    result = session.connection().execute(
+        select(*EVENT_COLUMNS, Exhibit.id.label("exhibit_id"), Exhibit.label.label("exhibit_label"))
+        .outerjoin(Exhibit, and_(Exhibit.case_id == E.case_id, Exhibit.evidence_id == E.evidence_id))
+        .where(E.id == event_id, E.case_id == case.id)
+    )
+    rows = result.cursor.fetchall()
+    result.close()
+    return shape(session, case, rows)[0]
+
+
+def citations(session: Session, case: Case, pairs: set[tuple], refs: dict) -> dict[tuple, tuple]:
+    """For the (evidence id as fetched, page) pairs of a batch: (evidence id text, exhibit label, Bates cite),
+    from `refs` (the case's exhibits by evidence id text) and one Bates call for the whole batch."""
+    texts = {raw: as_uuid_text(raw) for raw in {raw for raw, _ in pairs}}
+    bates = citation_bates(session, case.id, {(refs[texts[raw]].id, page) for raw, page in pairs if texts[raw] in refs})
+    out = {}
+    for raw, page_number in pairs:
+        ref = refs.get(texts[raw])
+        label, cite = (ref.label, bates.get((ref.id, page_number))) if ref else (None, None)
+        out[raw, page_number] = (texts[raw], label, cite)
+    return out
+
+
+def _export_chunk(case: Case, f: TimelineFilter, after, chunk: int, refs: dict) -> tuple[list, dict]:
+    with session_scope() as session:
+        rows = fetch(session, case.id, f, after=after, limit=chunk, columns="export")
+        return rows, citations(session, case, {(r[10], r[11]) for r in rows if r[10] is not None}, refs)
+
+
+def iter_chunks(case: Case, f: TimelineFilter, *, chunk: int = EXPORT_CHUNK) -> Iterator[tuple[list, dict]]:
+    """The whole filtered chronology as (EXPORT_COLUMNS driver rows, citations) chunks, each read in its own
+    short transaction, so an export streams without holding a transaction or more than a chunk in memory."""
+    with session_scope() as session:
+        # Every exhibit of the case at once: as many as the case has exhibits, however many events cite them.
+        refs = exhibit_refs(session, case.id, None)
+    after = None
+    while True:
+        rows, cites = _export_chunk(case, f, after, chunk, refs)
+        if rows:
+            yield rows, cites
+        if len(rows) < chunk:
+            return
+        after = key_of(rows[-1], at=1)

@@ -1,0 +1,161 @@
+"""Exhibit bundles: a court-ready PDF built from a case's exhibits, and where each exhibit landed in it."""
+
+import re
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import field_validator
+from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.common import UTCDateTime, created_at_field, id_field
+
+
+class BundleStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class Legend(StrEnum):
+    confidential = "CONFIDENTIAL"
+    attorneys_eyes_only = "CONFIDENTIAL - ATTORNEYS' EYES ONLY"
+
+
+BATES_PREFIX_RE = re.compile(r"^[A-Z0-9_-]*[A-Z_-]$")
+
+
+class BundleRequest(SQLModel):
+    """What to build. Stored on the bundle (with defaults resolved) so a rebuild is byte-identical."""
+
+    title: str | None = Field(default=None, max_length=500)
+    exhibit_ids: list[uuid.UUID] | None = Field(default=None, description="Ordered; default every exhibit in order.")
+    bates_prefix: str | None = Field(
+        default=None, description="Default: the case's. [A-Z0-9_-], not ending in a digit."
+    )
+    bates_start: int | None = Field(default=None, ge=1, description="Default: one past the highest issued.")
+    bates_digits: int = Field(default=6, ge=4, le=12)
+    cover: bool = True
+    index: bool = True
+    slip_sheets: bool = True
+    certificate: bool = True
+    legend: Legend | None = Field(default=None, description="Default: per exhibit, from its designation.")
+    max_volume_mb: float | None = Field(default=None, gt=0, le=10_000, description="Split into volumes of this size.")
+
+    @field_validator("bates_prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is not None and not BATES_PREFIX_RE.match(value):
+            raise ValueError("bates_prefix must use only A-Z, 0-9, '_' and '-', and must not end in a digit")
+        return value
+
+    @field_validator("exhibit_ids")
+    @classmethod
+    def _ids(cls, value: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("exhibit_ids is empty: leave it out to bundle every exhibit, or list some")
+            if len(set(value)) != len(value):
+                raise ValueError("exhibit_ids lists an exhibit twice")
+        return value
+
+
+class Bundle(SQLModel, table=True):
+    __tablename__ = "bundles"
+    __table_args__ = (Index("ix_bundles_case_created", "case_id", "created_at", "id"),)
+
+    id: uuid.UUID = id_field()
+    case_id: uuid.UUID = Field(foreign_key="cases.id", ondelete="CASCADE")
+    title: str = Field(sa_type=Text)
+    # The resolved BundleRequest: exhibit ids, Bates prefix/start/digits and options.
+    params: dict = Field(sa_type=JSON)
+    bates_prefix: str = Field(max_length=30)
+    status: BundleStatus = Field(default=BundleStatus.queued, sa_type=String(20))
+    error: str | None = Field(default=None, sa_type=Text)
+    progress_done: int = 0
+    progress_total: int = 0
+    page_count: int | None = None
+    size_bytes: int | None = Field(default=None, sa_type=BigInteger)
+    sha256: str | None = Field(default=None, max_length=64)
+    bates_first: str | None = Field(default=None, max_length=50)
+    bates_last: str | None = Field(default=None, max_length=50)
+    bates_last_number: int | None = Field(default=None, sa_type=BigInteger)
+    volumes: list[dict] = Field(default_factory=list, sa_type=JSON)
+    validation: dict = Field(default_factory=dict, sa_type=JSON)
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BundleExhibit(SQLModel, table=True):
+    """Where an exhibit sits in a built bundle: the source of every Bates citation."""
+
+    __tablename__ = "bundle_exhibits"
+    __table_args__ = (UniqueConstraint("bundle_id", "seq"),)
+
+    id: uuid.UUID = id_field()
+    bundle_id: uuid.UUID = Field(foreign_key="bundles.id", ondelete="CASCADE", index=True)
+    seq: int
+    exhibit_id: uuid.UUID = Field(index=True)
+    evidence_id: uuid.UUID
+    label: str = Field(max_length=100)
+    evidence_sha256: str = Field(max_length=64)
+    start_page: int
+    page_count: int
+    first_content_page: int
+    bates_first: str = Field(max_length=50)
+    bates_last: str = Field(max_length=50)
+    bates_first_number: int = Field(sa_type=BigInteger)
+    volume: int = 1
+
+
+class BundleExhibitPublic(SQLModel):
+    exhibit_id: uuid.UUID
+    label: str
+    evidence_id: uuid.UUID
+    evidence_sha256: str
+    start_page: int
+    page_count: int
+    first_content_page: int
+    bates_first: str
+    bates_last: str
+    volume: int
+
+
+class VolumePublic(SQLModel):
+    number: int
+    page_count: int
+    size_bytes: int
+    sha256: str
+    bates_first: str
+    bates_last: str
+    filename: str
+
+
+class BundleProgress(SQLModel):
+    done: int
+    total: int
+
+
+class BundlePublic(SQLModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    title: str
+    status: BundleStatus
+    error: str | None
+    progress: BundleProgress
+    page_count: int | None
+    size_bytes: int | None
+    sha256: str | None
+    bates_first: str | None
+    bates_last: str | None
+    params: dict
+    exhibits: list[BundleExhibitPublic] = []
+    volumes: list[VolumePublic] = []
+    validation: dict
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

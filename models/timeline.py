@@ -1,0 +1,166 @@
+"""Timeline events: a case's chronology, each fact tied to the exhibit that proves it."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.common import UTCDateTime, created_at_field, id_field, utcnow
+
+
+class EventKind(StrEnum):
+    order_placed = "order_placed"
+    insert_card_received = "insert_card_received"
+    review_posted = "review_posted"
+    refund_issued = "refund_issued"
+    message_sent = "message_sent"
+    listing_changed = "listing_changed"
+    enforcement_action = "enforcement_action"
+    filing = "filing"
+    other = "other"
+
+
+class Precision(StrEnum):
+    """How much of occurred_at is known: "March 2021" is a month, not March 1st at midnight."""
+
+    year = "year"
+    month = "month"
+    day = "day"
+    minute = "minute"
+    second = "second"
+
+    @property
+    def rank(self) -> int:
+        return ("year", "month", "day", "minute", "second").index(self.value)
+
+
+class EventSource(StrEnum):
+    derived = "derived"  # made from an exhibit's evidence and kept in step with it
+    manual = "manual"
+    imported = "imported"
+
+
+MAX_TEXT = 65_536  # characters, for a title or description; an import refuses longer fields
+MAX_TAGS = 100
+
+
+class TimelineEvent(SQLModel, table=True):
+    __tablename__ = "timeline_events"
+    __table_args__ = (
+        # The page query walks this index: case, then time order with id as the tie-breaker.
+        Index("ix_timeline_events_case_occurred", "case_id", "occurred_at", "id"),
+        # Finds events that began before a range but whose fuzzy span reaches into it, one precision at a time.
+        Index("ix_timeline_events_case_precision", "case_id", "precision", "occurred_at"),
+        UniqueConstraint("exhibit_id"),
+    )
+
+    id: uuid.UUID = id_field()
+    case_id: uuid.UUID = Field(foreign_key="cases.id", ondelete="CASCADE")
+    # Start of the span the precision allows (local midnight of the day, the 1st of the month...), in UTC.
+    occurred_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # Exclusive end of that span, so "overlaps a range" is two plain comparisons.
+    occurred_until: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    precision: Precision = Field(sa_type=String(10))
+    title: str = Field(sa_type=Text)
+    description: str | None = Field(default=None, sa_type=Text)
+    kind: EventKind = Field(sa_type=String(40))
+    evidence_id: uuid.UUID | None = Field(default=None, foreign_key="evidence_items.id")
+    page: int | None = None
+    # Set only on derived events: the exhibit they were made from, at most one event each.
+    exhibit_id: uuid.UUID | None = Field(default=None, foreign_key="exhibits.id", ondelete="CASCADE")
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    disputed: bool = False
+    source: EventSource = Field(sa_type=String(20))
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class EventCreate(SQLModel):
+    occurred_at: str = Field(
+        min_length=4,
+        max_length=64,
+        description="ISO 8601: 2021, 2021-03, 2021-03-04, 2021-03-04T17:30 or with seconds and offset. "
+        "Without an offset, read in the case timezone.",
+    )
+    precision: Precision | None = Field(default=None, description="Defaults to what occurred_at spells out.")
+    title: str = Field(min_length=1, max_length=MAX_TEXT)
+    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    kind: EventKind = EventKind.other
+    evidence_id: uuid.UUID | None = None
+    page: int | None = Field(default=None, ge=1, description="Page of the evidence; needs evidence_id.")
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    disputed: bool = False
+
+
+class EventUpdate(SQLModel):
+    """Fields to change. A derived event only takes `disputed`; the rest follows its evidence."""
+
+    occurred_at: str | None = Field(default=None, min_length=4, max_length=64)
+    precision: Precision | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    kind: EventKind | None = None
+    evidence_id: uuid.UUID | None = None
+    page: int | None = Field(default=None, ge=1)
+    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
+    disputed: bool | None = None
+
+
+# Read schemas are plain pydantic models: FastAPI validates every item of a 1,000-event page, and SQLModel's
+# per-instance hooks cost more than the query that fetched them.
+class Citation(BaseModel):
+    exhibit_label: str | None = PydanticField(description="The evidence's exhibit label in this case, if it is one.")
+    evidence_id: uuid.UUID
+    page: int | None
+    bates: str | None = PydanticField(description="Bates number (or range) of the cited page in the case's bundle.")
+
+
+class TimelineEventPublic(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    occurred_at: datetime = PydanticField(description="Start of the event's span, in UTC.")
+    occurred_until: datetime = PydanticField(description="Exclusive end of the span the precision allows, in UTC.")
+    occurred_at_local: str = PydanticField(description="occurred_at in the case timezone, ISO 8601 with its offset.")
+    precision: Precision
+    date_display: str = PydanticField(description='The date as far as it is known, e.g. "March 2021".')
+    title: str
+    description: str | None
+    kind: EventKind
+    source: EventSource
+    tags: list[str]
+    disputed: bool
+    evidence_id: uuid.UUID | None
+    page: int | None
+    citation: Citation | None
+    created_by: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineEventPublic]
+    next_cursor: str | None = None
+
+
+class MonthCount(BaseModel):
+    month: str = PydanticField(description="YYYY-MM in the case timezone.")
+    count: int
+
+
+class TimelineSummary(BaseModel):
+    total: int
+    disputed: int
+    by_kind: dict[str, int]
+    by_month: list[MonthCount] = PydanticField(description="Events per month of their start, gaps included.")
+    first: TimelineEventPublic | None
+    last: TimelineEventPublic | None
+
+
+class ImportResult(BaseModel):
+    imported: int
+    format: str

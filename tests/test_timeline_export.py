@@ -1,0 +1,171 @@
+"""Exports: the CSV read back row by row, the PDF summary opened with pikepdf and its text read back."""
+
+import csv
+import io
+import json
+
+import pikepdf
+import pytest
+
+from api.services.timeline_csv import CSV_COLUMNS
+from api.services.timeline_pdf import MAX_PDF_EVENTS, RefuseAllFetcher
+from api.services.timeline_query import EXPORT_CHUNK
+from tests.timeline_support import add_event, import_file, pdf_text, squash, timeline, titles
+
+CAPTION = {
+    "title": "Acme Audio LLC v. Mpow Direct et al.",
+    "docket_number": "2:21-cv-04417",
+    "court": "United States District Court, C.D. Cal.",
+    "timezone": "America/Los_Angeles",
+    "parties": [
+        {"name": "Acme Audio LLC", "role": "plaintiff"},
+        {"name": "Mpow Direct", "role": "defendant"},
+        {"name": "ReviewClub Deals", "role": "defendant"},
+    ],
+}
+
+
+def _rows(response) -> list[dict]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"].startswith("attachment;")
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_csv_export_reads_back_and_imports_again(alice):
+    case = alice.make_case(**CAPTION)
+    cid = case["id"]
+    item = alice.upload(
+        cid,
+        b"refund pdf",
+        kind="refund_record",
+        title="Refund",
+        occurred_at="2021-03-06T10:00:00",
+        facts=json.dumps({"amount": "42.10", "payee": "Noah Smith", "processor": "PayPal"}),
+    ).json()
+    add_event(alice, cid, occurred_at="2021-03", title='=HYPERLINK("http://x.example")', tags=["a,b", "c"])
+    add_event(
+        alice,
+        cid,
+        occurred_at="2021-03-04T23:30",
+        title='Review, "quoted"\nsecond line',
+        disputed=True,
+        evidence_id=item["id"],
+        page=2,
+        kind="review_posted",
+    )
+    by_accept = _rows(alice.get(f"/api/v1/cases/{cid}/timeline", headers={"Accept": "text/csv"}))
+    by_param = _rows(alice.get(f"/api/v1/cases/{cid}/timeline", params={"format": "csv", "limit": 1}))
+    assert by_accept == by_param and len(by_accept) == 3  # the whole selection, whatever the page limit
+    month, review, refund = by_accept
+    assert list(month) == list(CSV_COLUMNS)
+    assert month["title"] == '\'=HYPERLINK("http://x.example")'  # shown as text by spreadsheets, never run
+    assert (month["date"], month["precision"], month["tags"]) == ("March 2021", "month", '["a,b", "c"]')
+    assert month["occurred_at"] == "2021-03-01T08:00:00+00:00"
+    assert review["title"] == 'Review, "quoted"\nsecond line' and review["disputed"] == "true"
+    assert (review["occurred_at_local"], review["date"]) == ("2021-03-04T23:30:00-08:00", "March 4, 2021, 11:30 PM PST")
+    assert (review["exhibit_label"], review["evidence_id"], review["page"]) == ("PX-001", item["id"], "2")
+    assert (refund["title"], refund["source"], refund["bates"]) == (
+        "Refund of $42.10 to Noah Smith via PayPal",
+        "derived",
+        "",
+    )
+    filtered = _rows(alice.get(f"/api/v1/cases/{cid}/timeline", params={"format": "csv", "disputed": "true"}))
+    assert [r["event_id"] for r in filtered] == [review["event_id"]]
+
+    # The export is a valid import: same titles, dates and precision in another case.
+    other = alice.make_case(timezone="America/Los_Angeles")
+    exported = alice.get(f"/api/v1/cases/{cid}/timeline", params={"format": "csv", "q": "hyperlink"}).content
+    r = import_file(alice, other["id"], exported)
+    assert r.status_code == 201, r.text
+    again = timeline(alice, other["id"]).json()["items"]
+    assert [(e["title"], e["date_display"], e["tags"]) for e in again] == [
+        ('=HYPERLINK("http://x.example")', "March 2021", ["a,b", "c"])
+    ]
+
+
+def test_csv_export_streams_the_whole_selection_across_chunks(alice):
+    case = alice.make_case()
+    cid = case["id"]
+    count = EXPORT_CHUNK + 300
+    lines = ["occurred_at,title,kind"] + [
+        f"2021-{1 + i // 1000:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z,Event {i},review_posted"
+        for i in range(count)
+    ]
+    assert import_file(alice, cid, "\n".join(lines).encode()).json() == {"imported": count, "format": "csv"}
+    rows = _rows(alice.get(f"/api/v1/cases/{cid}/timeline", params={"format": "csv"}))
+    assert len(rows) == count and len({r["event_id"] for r in rows}) == count
+    assert [r["occurred_at"] for r in rows] == sorted(r["occurred_at"] for r in rows)
+    newest = _rows(alice.get(f"/api/v1/cases/{cid}/timeline", params={"format": "csv", "order": "desc"}))
+    assert [r["event_id"] for r in newest] == [r["event_id"] for r in rows][::-1]
+    # Too many events for one PDF: a clear 422 before any rendering.
+    r = alice.get(f"/api/v1/cases/{cid}/timeline.pdf")
+    assert r.status_code == 422 and f"{MAX_PDF_EVENTS:,}" in r.json()["detail"]
+
+
+def test_pdf_summary_has_caption_entries_and_exhibits(alice):
+    case = alice.make_case(**CAPTION)
+    cid = case["id"]
+    review = alice.upload(
+        cid,
+        b"review png",
+        filename="review.png",
+        kind="review_screenshot",
+        title="5-star review screenshot",
+        occurred_at="2021-03-09T10:15:00",
+        facts=json.dumps({"rating": 5, "reviewer_name": "Noah Smith", "asin": "B08PCF32ER"}),
+    ).json()
+    add_event(
+        alice,
+        cid,
+        occurred_at="2021-03",
+        title="Insert cards packed with every order",
+        disputed=True,
+        description="Per the warehouse manager's testimony.",
+    )
+    add_event(alice, cid, occurred_at="2021-04-02", title="<script>alert(1)</script> & <b>not bold</b>", kind="filing")
+    add_event(alice, cid, occurred_at="2021-03-10", title="Refund paid", evidence_id=review["id"], page=2)
+    r = alice.get(f"/api/v1/cases/{cid}/timeline.pdf")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"] == 'attachment; filename="chronology-2-21-cv-04417.pdf"'
+    with pikepdf.open(io.BytesIO(r.content)) as pdf:
+        assert len(pdf.pages) >= 1
+    text = squash(" ".join(pdf_text(r.content)))
+    for expected in [
+        "UNITED STATES DISTRICT COURT, C.D. CAL.",
+        "Acme Audio LLC, Plaintiff, v. Mpow Direct, ReviewClub Deals, Defendants.",
+        "Case No. 2:21-cv-04417",
+        "SUMMARY CHRONOLOGY OF EVIDENCE",
+        "Fed. R. Evid. 1006",
+        "America/Los_Angeles",
+        "March 2021 Insert cards packed with every order DISPUTED",
+        "Per the warehouse manager's testimony.",
+        "March 9, 2021 10:15 AM PST 5-star review by Noah Smith on B08PCF32ER",
+        "PX-001",
+        "PX-001, p. 2",
+        "April 2, 2021 <script>alert(1)</script> & <b>not",  # shown as text, not markup
+        "No exhibit cited",
+        "EXHIBITS SUMMARISED",
+        "5-star review screenshot review.png",
+        review["sha256"],
+        "Page 1 of",
+    ]:
+        assert expected in text, expected
+    assert text.index("March 2021") < text.index("March 9, 2021") < text.index("April 2, 2021")
+    newest_first = squash(
+        " ".join(pdf_text(alice.get(f"/api/v1/cases/{cid}/timeline.pdf", params={"order": "desc"}).content))
+    )
+    assert newest_first.index("April 2, 2021") < newest_first.index("March 2021")
+    only_filings = squash(
+        " ".join(pdf_text(alice.get(f"/api/v1/cases/{cid}/timeline.pdf", params={"kind": "filing"}).content))
+    )
+    assert "Insert cards packed" not in only_filings and "kinds: filing" in only_filings
+    assert "No exhibit is cited" in only_filings
+    assert titles(alice, cid, kind="filing") == ["<script>alert(1)</script> & <b>not bold</b>"]
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "http://127.0.0.1/", "https://example.com/x.css", "data:,x"])
+def test_pdf_renderer_fetches_no_url(url):
+    with pytest.raises(ValueError, match="not loaded"):
+        RefuseAllFetcher()(url)
