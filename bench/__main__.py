@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, printed as figures with their floors and ratios.
 
 Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (default 512),
+BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,000),
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
 """
@@ -9,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from bench import exhibits, upload
+from bench import exhibits, timeline, upload
 
 
 def _reachable(url: str) -> bool:
@@ -28,6 +29,8 @@ def main() -> None:
     upload.run(size_mib=int(os.environ.get("BENCH_UPLOAD_MIB", 512)), repeat=int(os.environ.get("BENCH_REPEAT", 5)))
     print("== exhibit list latency", flush=True)
     exhibits.run(postgres_url=postgres)
+    print("== case timeline", flush=True)
+    timeline.run(count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)), postgres_url=postgres)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ import io
 import zipfile
 
 import pikepdf
-from PIL import Image
 from pikepdf import Array, Dictionary, Name
+from PIL import Image
 
 from api.bundle.converter import Converter
 from api.bundle.render import _NoFetch

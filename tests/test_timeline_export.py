@@ -61,7 +61,7 @@ def test_csv_export_reads_back_and_imports_again(alice):
     assert list(month) == list(CSV_COLUMNS)
     assert month["title"] == '\'=HYPERLINK("http://x.example")'  # shown as text by spreadsheets, never run
     assert (month["date"], month["precision"], month["tags"]) == ("March 2021", "month", '["a,b", "c"]')
-    assert month["occurred_at"] == "2021-03-01T08:00:00+00:00"
+    assert month["occurred_at"] == "2021-03-01T08:00:00Z"
     assert review["title"] == 'Review, "quoted"\nsecond line' and review["disputed"] == "true"
     assert (review["occurred_at_local"], review["date"]) == ("2021-03-04T23:30:00-08:00", "March 4, 2021, 11:30 PM PST")
     assert (review["exhibit_label"], review["evidence_id"], review["page"]) == ("PX-001", item["id"], "2")

@@ -3,6 +3,7 @@
 import base64
 import json
 
+from models.timeline import TimelinePage
 from tests.timeline_support import add_event, all_pages, timeline, titles
 
 LA = {"timezone": "America/Los_Angeles"}
@@ -61,6 +62,23 @@ def test_an_event_at_2330_in_los_angeles_belongs_to_that_local_day(alice):
     # A local day is 23 hours long when the clocks go forward.
     dst = add_event(alice, la["id"], occurred_at="2021-03-14", title="spring forward")
     assert (dst["occurred_at"], dst["occurred_until"]) == ("2021-03-14T08:00:00Z", "2021-03-15T07:00:00Z")
+
+
+def test_listing_is_exactly_the_documented_schema(alice):
+    case = alice.make_case(**LA)
+    item = alice.upload(case["id"], b"chat", kind="chat_log", title="Chat", occurred_at="2021-03-04T10:00:00.250")
+    add_event(alice, case["id"], occurred_at="2021-03", title="month", evidence_id=item.json()["id"], page=2)
+    add_event(alice, case["id"], occurred_at="2021-03-04T23:30", title="minute", tags=["a", "é"])
+    body = timeline(alice, case["id"]).json()
+    # The page is written without a model per event, so hold it to the model byte for byte.
+    assert TimelinePage.model_validate(body).model_dump(mode="json") == body
+    assert [e["occurred_at"] for e in body["items"]] == [
+        "2021-03-01T08:00:00Z",
+        "2021-03-04T18:00:00.250000Z",
+        "2021-03-05T07:30:00Z",
+    ]
+    event = body["items"][1]
+    assert alice.get(f"/api/v1/cases/{case['id']}/events/{event['id']}").json() == event
 
 
 def test_pages_in_both_orders_match_the_full_ordering(alice):

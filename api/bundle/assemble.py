@@ -1,13 +1,12 @@
 """Building the bundle: convert and render side by side, number the pages, then merge, link, stamp and save."""
 
 import hashlib
-import logging
-import time
 import io
-import math
+import logging
 import multiprocessing
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -15,11 +14,11 @@ from pathlib import Path
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem
 
-from api.bundle import records, render, stamp
+from api.bundle import draw, records, render, stamp
 from api.bundle.convert import Converted
 from api.bundle.converter import Converter
 from api.bundle.plan import PageRef, Part, split_volumes
-from api.bundle.render import ExhibitPageRequest, IndexRow, Rendered, render_pdf
+from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
 from api.bundle.spec import BuildResult, BuildSpec, PlacedExhibit, Volume
 from api.bundle.validate import validate
 
@@ -30,9 +29,6 @@ NATIVE = (
     "This exhibit is produced in its native format; it cannot be shown on paper. "
     "The file is identified below by name, type, size and SHA-256.",
 )
-# One-line index rows: how many fit on the first index page and on the pages after it (a guess that the
-# real render checks; a wrong guess costs one more render, never a wrong number).
-INDEX_ROWS_FIRST, INDEX_ROWS_NEXT = 36, 38
 
 
 class Renderer:
@@ -64,11 +60,24 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, renderer: Render
 
     worker = threading.Thread(target=convert_all, name="bundle-convert")
     worker.start()
+    drawn = pikepdf.new()
+    drawn_font = stamp.font_object(drawn)
+    slips: dict[int, int] = {}
     requests = []
     for ex in spec.exhibits:
         kind = kinds[ex.seq]
         record = records.view(kind, ex.blob_path) if kind in ("csv", "json", "email", "text") else None
-        requests.append(ExhibitPageRequest(ex, spec.slip_sheets, record, NATIVE if kind == "native" else None))
+        fast = spec.slip_sheets and draw.drawable(
+            ex.label, ex.title, ex.source_url, ex.custodian, ex.original_filename, ex.occurred_display
+        )
+        if fast:
+            draw.slip_page(
+                drawn, drawn_font, ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
+            )
+            slips[ex.seq] = len(drawn.pages) - 1
+        requests.append(
+            ExhibitPageRequest(ex, spec.slip_sheets and not fast, record, NATIVE if kind == "native" else None)
+        )
     generated = {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}
     mark("slip sheets and records rendered")
     worker.join()
@@ -85,7 +94,8 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, renderer: Render
                 ]
             ),
         )
-    exhibit_pages = [_pages_of(ex.seq, generated, converted) for ex in spec.exhibits]
+    sections = {key: render.exhibit_sections(r) for key, r in generated.items()}
+    exhibit_pages = [_pages_of(ex.seq, slips, sections, converted) for ex in spec.exhibits]
     volumes = split_volumes(exhibit_pages, spec.max_volume_bytes)
     if certificate:
         generated["cert"] = certificate.result()
@@ -94,7 +104,8 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, renderer: Render
     generated["front"], layout = _number(spec, volumes, cert_count)
     mark("cover and index rendered")
     progress(len(spec.exhibits), steps)
-    opened = {key: pikepdf.open(io.BytesIO(r.pdf)) for key, r in generated.items()}
+    opened = {key: pikepdf.open(io.BytesIO(r.pdf)) for key, r in generated.items() if r is not None}
+    opened["draw"] = drawn
     sources = {seq: pikepdf.open(r.path) for seq, r in converted.items() if not r.placeholder}
     try:
         for pdf in opened.values():
@@ -133,9 +144,12 @@ def _stopwatch():
     return mark
 
 
-def _pages_of(seq: int, generated: dict[str, Rendered], converted: dict[int, Converted]) -> list[PageRef]:
-    pages: list[PageRef] = []
-    section = render.exhibit_sections(generated["ex"]).get(seq) if "ex" in generated else None
+def _pages_of(
+    seq: int, slips: dict[int, int], sections: dict[str, dict], converted: dict[int, Converted]
+) -> list[PageRef]:
+    """An exhibit's pages in order: slip sheet, record or placeholder pages, then its converted original."""
+    pages: list[PageRef] = [PageRef("draw", slips[seq], seq)] if seq in slips else []
+    section = sections["ex"].get(seq)
     if section:
         pages += [
             PageRef("ex", i, seq, first_content=(i == section.content))
@@ -148,8 +162,8 @@ def _pages_of(seq: int, generated: dict[str, Rendered], converted: dict[int, Con
             PageRef("conv", j, seq, first_content=(j == 0), has_text=info.has_text, est_bytes=size, links=info.links)
             for j, info in enumerate(result.pages)
         ]
-    elif result and "late" in generated:
-        late = render.exhibit_sections(generated["late"])[seq]
+    elif result:
+        late = sections["late"][seq]
         pages += [
             PageRef("late", i, seq, first_content=(i == late.first)) for i in range(late.first, late.first + late.count)
         ]
@@ -192,7 +206,7 @@ class _Layout:
             self.volume_pages.append(page - start)
         self.total = page - 1
 
-    def rows(self, spec: BuildSpec, multi: bool) -> list[IndexRow]:
+    def rows(self, spec: BuildSpec, multi: bool) -> list[tuple[int, int, tuple[str, ...]]]:
         rows = []
         for ex in spec.exhibits:
             placed = self.exhibits.get(ex.seq)
@@ -201,32 +215,28 @@ class _Layout:
             where = str(placed.start_page)
             if multi:
                 where = f"{placed.volume}:{placed.start_page - sum(self.volume_pages[: placed.volume - 1])}"
-            rows.append(
-                IndexRow(
-                    seq=ex.seq,
-                    label=ex.label,
-                    title=ex.title,
-                    kind=render.SHORT_KINDS.get(ex.kind, ex.kind),
-                    date=ex.occurred_short,
-                    bates=f"{spec.bates(placed.bates_first)}-{spec.bates(placed.bates_last)}",
-                    page=where,
-                    volume=placed.volume,
-                )
+            cells = (
+                ex.label,
+                ex.title,
+                render.SHORT_KINDS.get(ex.kind, ex.kind),
+                ex.occurred_short or "",
+                f"{spec.bates(placed.bates_first)}-{spec.bates(placed.bates_last)}",
+                where,
             )
+            rows.append((placed.volume, ex.seq, cells))
         return rows
 
 
-def _guess_front(spec: BuildSpec) -> int:
-    rows = len(spec.exhibits)
-    index = 0 if not spec.index else 1 + max(0, math.ceil((rows - INDEX_ROWS_FIRST) / INDEX_ROWS_NEXT))
-    return (1 if spec.cover else 0) + index
-
-
-def _number(spec: BuildSpec, volumes: list[list[Part]], cert_count: int) -> tuple[Rendered, _Layout]:
-    """Render the cover and index until their page counts match the numbers printed in them."""
-    fronts = [_guess_front(spec)] * len(volumes)
+def _number(spec: BuildSpec, volumes: list[list[Part]], cert_count: int) -> tuple[Rendered | None, _Layout]:
+    """Number every page. Covers are rendered until their page count matches the totals printed on them;
+    the index is drawn, so its length is known before anything is rendered."""
+    index = draw.index_page_count(len(spec.exhibits)) if spec.index else 0
+    covers = [1 if spec.cover else 0] * len(volumes)
     for _ in range(4):
-        layout = _Layout(spec, volumes, fronts, cert_count)
+        layout = _Layout(spec, volumes, [c + index for c in covers], cert_count)
+        layout.index_pages = index
+        if not spec.cover:
+            return None, layout
         meta = [
             {
                 "number": n,
@@ -240,20 +250,17 @@ def _number(spec: BuildSpec, volumes: list[list[Part]], cert_count: int) -> tupl
             render.front_context(
                 spec,
                 meta,
-                layout.rows(spec, len(volumes) > 1),
+                [],
                 page_count=layout.total,
                 bates_first=spec.bates(spec.bates_start),
                 bates_last=spec.bates(spec.bates_start + layout.total - 1),
             ),
         )
-        counted = [
-            sum(s.count for (kind, n), s in rendered.sections.items() if n == number and kind in ("cover", "index"))
-            for number in range(1, len(volumes) + 1)
-        ]
-        if counted == fronts:
+        counted = [rendered.sections[("cover", n)].count for n in range(1, len(volumes) + 1)]
+        if counted == covers:
             return rendered, layout
-        fronts = counted
-    raise RuntimeError("the cover and index did not settle on a page count")
+        covers = counted
+    raise RuntimeError("the covers did not settle on a page count")
 
 
 def volume_filename(spec: BuildSpec, number: int, count: int) -> str:
@@ -266,19 +273,28 @@ def volume_filename(spec: BuildSpec, number: int, count: int) -> str:
 def _write_volumes(spec, workdir, volumes, layout, generated, opened, sources, cert_count, progress) -> BuildResult:
     by_seq = {ex.seq: ex for ex in spec.exhibits}
     written: list[Volume] = []
-    front_sections = generated["front"].sections
+    front_sections = generated["front"].sections if generated.get("front") else {}
+    index_rows = layout.rows(spec, len(volumes) > 1)
     global_page, done = 1, 0
     for number, parts in enumerate(volumes, 1):
         out = pikepdf.new()
         font = stamp.font_object(out)
         owners: list[int | None] = []  # exhibit seq of each page, None for front and certificate pages
         stickers: list[bool] = []
-        front = [s for (kind, n), s in sorted(front_sections.items(), key=lambda i: i[1].first) if n == number]
-        front_first = front[0].first if front else 0
-        for i in range(layout.fronts[number - 1]):
-            out.pages.append(opened["front"].pages[front_first + i])
-            owners.append(None)
-            stickers.append(False)
+        if "front" in opened:
+            cover = front_sections[("cover", number)]
+            for i in range(cover.first, cover.first + cover.count):
+                out.pages.append(opened["front"].pages[i])
+                owners.append(None)
+                stickers.append(False)
+        index_links = []
+        if spec.index:
+            rows = [draw.IndexRow(seq, cells, volume == number) for volume, seq, cells in index_rows]
+            start = len(out.pages)
+            pages, links = draw.index_pages(out, font, rows)
+            owners += [None] * len(pages)
+            stickers += [False] * len(pages)
+            index_links = [(start + page, rect, seq) for page, rect, seq in links]
         first_page: dict[int, int] = {}
         conv_pages: dict[tuple[int, int], int] = {}
         pending_links = []
@@ -298,10 +314,9 @@ def _write_volumes(spec, workdir, volumes, layout, generated, opened, sources, c
                 out.pages.append(opened["cert"].pages[i])
                 owners.append(None)
                 stickers.append(False)
-        for page_index, rect, seq in generated["front"].links:
-            local = page_index - front_first
-            if 0 <= local < layout.fronts[number - 1] and seq in first_page:
-                _add_link(out, out.pages[local], rect, out.pages[first_page[seq]])
+        for page_index, rect, seq in index_links:
+            if seq in first_page:
+                _add_link(out, out.pages[page_index], rect, out.pages[first_page[seq]])
         for page_index, seq, links in pending_links:
             for x0, y0, x1, y1, target in links:
                 if (seq, target) in conv_pages:

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CaseEditor, CaseViewer, SessionDep
@@ -89,7 +89,9 @@ def get_timeline(
             headers={"Content-Disposition": f'attachment; filename="{_filename(access, "csv")}"'},
         )
     items, next_cursor = query_service.page(session, access.case, f, limit=limit, cursor=cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    # The items are already JSON values in the TimelinePage shape (the tests hold them to it); validating a
+    # model per event again would cost more than reading the page.
+    return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
 @router.get(

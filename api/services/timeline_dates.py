@@ -195,11 +195,17 @@ class LocalClock:
 _HOUR = timedelta(hours=1)
 
 
+def stored_text(value: datetime | str) -> str:
+    """A stored time as SQLite keeps it ("2021-03-04 17:30:00.000000", UTC), whichever driver read it."""
+    if type(value) is str:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def utc_text(value: datetime | str) -> str:
-    """ISO 8601 in UTC of a stored time: SQLite's text ("2021-03-04 17:30:00.000000") or an aware datetime."""
-    if type(value) is not str:
-        return value.astimezone(UTC).isoformat()
-    return f"{value[:10]}T{value[11:19]}{'' if value.endswith('.000000') else value[19:]}+00:00"
+    """ISO 8601 in UTC with a Z, as the API writes times: "2021-03-04T17:30:00Z" (microseconds if any)."""
+    value = stored_text(value)
+    return f"{value[:10]}T{value[11:19]}{'' if value.endswith('.000000') else value[19:]}Z"
 
 
 class EventClock:
@@ -210,13 +216,16 @@ class EventClock:
     is not whole hours (India, Nepal, historic local mean time), is formatted one event at a time instead.
     """
 
-    def __init__(self, tz_name: str):
+    def __init__(self, tz_name: str, *, hourly: bool = True):
         self.clock = LocalClock(tz_name)
         self._hours: dict[str, tuple | None] = {}
+        self.hourly = hourly  # worth it for dense rows (an export), not for a page spread over a month
 
     def _hour(self, key: str) -> tuple | None:
         if key in self._hours:
             return self._hours[key]
+        if not self.hourly:
+            return None
         if len(self._hours) >= 4096:  # rows come in time order, so old hours are rarely asked for again
             self._hours.clear()
         start = datetime.fromisoformat(key + ":00").replace(tzinfo=UTC)
@@ -232,9 +241,9 @@ class EventClock:
     def describe(self, at: datetime | str, until: datetime | str, precision: str) -> tuple[str, str, str]:
         """(UTC ISO, local ISO, court-style date) of an event's start."""
         if type(at) is not str:
-            at = at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            at = stored_text(at)
         fraction = "" if at.endswith(".000000") else at[19:]
-        utc = f"{at[:10]}T{at[11:19]}{fraction}+00:00"
+        utc = f"{at[:10]}T{at[11:19]}{fraction}Z"
         hour = self._hour(at[:13])
         if hour is None or precision in COARSE:
             start = datetime.fromisoformat(at).replace(tzinfo=UTC)

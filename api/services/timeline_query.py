@@ -170,10 +170,15 @@ def page(
 
 
 def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
-    """Rows fetched with labels -> TimelineEventPublic-shaped dicts: local time, human date, citation."""
+    """Rows fetched with labels -> TimelineEventPublic-shaped dicts of JSON values, written as the API writes
+    them (times in UTC with a Z, ids as canonical text), so a page is serialised without a model per event."""
     exhibits = {raw: uuid.UUID(as_uuid_text(raw)) for raw in {r[16] for r in rows} - {None}}
     bates = citation_bates(session, case.id, {(exhibits[r[16]], r[12]) for r in rows if r[16] is not None})
-    clock, utc_text, out = dates.EventClock(case.timezone), dates.utc_text, []
+    clock, utc_text, out = dates.EventClock(case.timezone, hourly=False), dates.utc_text, []
+    # Few distinct values per page: convert each once.
+    ids: dict = {}
+    text = lambda raw: ids.get(raw) or ids.setdefault(raw, as_uuid_text(raw))  # noqa: E731
+    tag_lists: dict[str, list] = {}
     for (
         event_id, case_id, at, until, precision, title, description, kind, source, tags, disputed, evidence_id,
         page_number, created_by, created_at, updated_at, exhibit_id, exhibit_label,
@@ -181,13 +186,13 @@ def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
         utc, local, date = clock.describe(at, until, precision)
         citation = None
         if evidence_id is not None:
-            evidence_id = as_uuid_text(evidence_id)
+            evidence_id = text(evidence_id)
             cite = bates.get((exhibits[exhibit_id], page_number)) if exhibit_id is not None else None
             citation = {"exhibit_label": exhibit_label, "evidence_id": evidence_id, "page": page_number, "bates": cite}
         out.append(
             {
-                "id": event_id,
-                "case_id": case_id,
+                "id": as_uuid_text(event_id),
+                "case_id": text(case_id),
                 "occurred_at": utc,
                 "occurred_until": utc_text(until),
                 "occurred_at_local": local,
@@ -197,12 +202,12 @@ def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
                 "description": description,
                 "kind": kind,
                 "source": source,
-                "tags": json.loads(tags),
+                "tags": list(tag_lists.get(tags) or tag_lists.setdefault(tags, json.loads(tags))),
                 "disputed": bool(disputed),
                 "evidence_id": evidence_id,
                 "page": page_number,
                 "citation": citation,
-                "created_by": created_by,
+                "created_by": text(created_by),
                 "created_at": utc_text(created_at),
                 "updated_at": utc_text(updated_at),
             }
