@@ -29,6 +29,8 @@ def main() -> None:
     upload.run(size_mib=int(os.environ.get("BENCH_UPLOAD_MIB", 512)), repeat=int(os.environ.get("BENCH_REPEAT", 5)))
     print("== exhibit list latency", flush=True)
     exhibits.run(postgres_url=postgres)
+    print("== bundle build", flush=True)
+    bundle.run(exhibits=int(os.environ.get("BENCH_BUNDLE_EXHIBITS", 500)), repeat=int(os.environ.get("BENCH_REPEAT", 3)))
     print("== case timeline", flush=True)
     timeline.run(count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)), postgres_url=postgres)
 

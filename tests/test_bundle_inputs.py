@@ -176,3 +176,18 @@ def test_converter_gives_up_after_its_time_limit(corpus, tmp_path):
     finally:
         converter.close()
     assert result.path is None and "longer than" in result.placeholder
+
+
+def test_a_build_that_fails_is_marked_failed_with_a_reason_and_leaves_no_files(alice, blob_root):
+    case = alice.make_case()
+    item = alice.upload(case["id"], b"Date,Amount\n2021-01-01,20.00\n", filename="refunds.csv", title="Refunds").json()
+    stored = blob_root / "sha256" / item["sha256"][:2] / item["sha256"][2:4] / item["sha256"]
+    stored.unlink()  # the original vanished from disk: the build cannot read it
+    r = alice.post(f"/api/v1/cases/{case['id']}/bundles", json={})
+    from tests.test_bundles import wait_done
+
+    bundle = wait_done(alice, r.json()["id"])
+    assert bundle["status"] == "failed" and "No such file" in bundle["error"]
+    assert bundle["sha256"] is None and bundle["volumes"] == []
+    assert alice.get(f"/api/v1/bundles/{bundle['id']}/pdf").status_code == 409
+    assert not [p for p in (blob_root / "tmp").iterdir() if p.name.startswith("bundle-")]

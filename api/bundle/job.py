@@ -38,17 +38,20 @@ def run(bundle_id: str) -> None:
     # One converter process per build, closed with it: a child left behind would hold up the worker's exit.
     converter = Converter(timeout=settings.bundle_convert_timeout, max_pixels=settings.max_image_pixels)
     renderer = Renderer()
+    error = None
     try:
         spec = _load_spec(bundle_uuid)
         result = build(spec, workdir, converter, renderer, _progress_writer(bundle_uuid))
         _record(bundle_uuid, spec, result)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
-        with session_scope() as session:
-            bundle_service.mark_failed(session, bundle_uuid, f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
     finally:
         converter.close()
         renderer.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    if error:  # recorded only once the scratch files are gone, so "failed" never leaves anything behind
+        with session_scope() as session:
+            bundle_service.mark_failed(session, bundle_uuid, error)
 
 
 def _display(moment, tz: ZoneInfo, with_time: bool) -> str:

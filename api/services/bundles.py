@@ -57,7 +57,7 @@ def create_bundle(session: Session, *, case: Case, actor: User, data: BundleRequ
 def queue_rebuild(session: Session, bundle: Bundle) -> Bundle:
     """Build again from the stored parameters (the same Bates start included)."""
     if bundle.status in (BundleStatus.queued, BundleStatus.running):
-        raise Conflict(f"the bundle is {bundle.status.value}; rebuild it once that build has finished")
+        raise Conflict(f"the bundle is {BundleStatus(bundle.status).value}; rebuild it once that build has finished")
     bundle.status, bundle.error, bundle.progress_done = BundleStatus.queued, None, 0
     bundle.started_at = bundle.finished_at = None
     session.add(bundle)
