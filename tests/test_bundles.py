@@ -37,17 +37,36 @@ def page_texts(data: bytes) -> list[str]:
 @pytest.fixture
 def bundle_case(alice, corpus):
     """A case with a screenshot, an insert card, a refund PDF, a chat PDF, an e-mail and the CSV export."""
-    case = alice.make_case(bates_prefix="ACME", court="C.D. Cal.", docket_number="2:21-cv-04417",
-                           parties=[{"name": "Acme Audio LLC", "role": "plaintiff"}])
+    case = alice.make_case(
+        bates_prefix="ACME",
+        court="C.D. Cal.",
+        docket_number="2:21-cv-04417",
+        parties=[{"name": "Acme Audio LLC", "role": "plaintiff"}],
+    )
     wanted = ["review_screenshot", "product_insert_card", "refund_record", "chat_log", "email"]
     items = []
     for kind in wanted:
         f = next(f for f in corpus if f.kind == kind)
-        items.append(alice.upload(case["id"], f.path.read_bytes(), filename=f.path.name, kind=kind, title=f.title,
-                                  occurred_at=f.occurred_at.isoformat()).json())
+        items.append(
+            alice.upload(
+                case["id"],
+                f.path.read_bytes(),
+                filename=f.path.name,
+                kind=kind,
+                title=f.title,
+                occurred_at=f.occurred_at.isoformat(),
+            ).json()
+        )
     csv_file = next(f for f in corpus if f.path.suffix == ".csv")
-    items.append(alice.upload(case["id"], csv_file.path.read_bytes(), filename=csv_file.path.name,
-                              kind="refund_record", title="PayPal activity export").json())
+    items.append(
+        alice.upload(
+            case["id"],
+            csv_file.path.read_bytes(),
+            filename=csv_file.path.name,
+            kind="refund_record",
+            title="PayPal activity export",
+        ).json()
+    )
     return case, items
 
 
@@ -146,17 +165,20 @@ def test_rebuild_is_byte_identical_and_next_bundle_continues_the_bates_numbers(a
     assert [b["id"] for b in listed] == [first["id"], second["id"]]
 
 
-@pytest.mark.parametrize("body,needle", [
-    ({"exhibit_ids": []}, "exhibit_ids"),
-    ({"exhibit_ids": ["00000000-0000-0000-0000-000000000000"]}, "not in this case"),
-    ({"bates_prefix": "acme"}, "bates_prefix"),
-    ({"bates_prefix": "ACME1"}, "bates_prefix"),
-    ({"bates_prefix": "AC ME"}, "bates_prefix"),
-    ({"bates_digits": 3}, "bates_digits"),
-    ({"bates_digits": 13}, "bates_digits"),
-    ({"bates_start": 0}, "bates_start"),
-    ({"legend": "SECRET"}, "legend"),
-])
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ({"exhibit_ids": []}, "exhibit_ids"),
+        ({"exhibit_ids": ["00000000-0000-0000-0000-000000000000"]}, "not in this case"),
+        ({"bates_prefix": "acme"}, "bates_prefix"),
+        ({"bates_prefix": "ACME1"}, "bates_prefix"),
+        ({"bates_prefix": "AC ME"}, "bates_prefix"),
+        ({"bates_digits": 3}, "bates_digits"),
+        ({"bates_digits": 13}, "bates_digits"),
+        ({"bates_start": 0}, "bates_start"),
+        ({"legend": "SECRET"}, "legend"),
+    ],
+)
 def test_bad_bundle_requests_get_422(alice, bundle_case, body, needle):
     case, _ = bundle_case
     r = alice.post(f"/api/v1/cases/{case['id']}/bundles", json=body)
@@ -178,3 +200,16 @@ def test_empty_case_and_outsiders(alice, bob, bundle_case):
     bobs = bob.upload(foreign["id"], b"bob's file").json()
     r = alice.post(f"/api/v1/cases/{case['id']}/bundles", json={"exhibit_ids": [bobs["exhibit"]["id"]]})
     assert r.status_code == 422
+
+
+def test_timeline_cites_the_bates_numbers_of_the_newest_bundle(alice, bundle_case):
+    case, items = bundle_case
+    timeline = f"/api/v1/cases/{case['id']}/timeline"
+    before = alice.get(timeline).json()["items"]
+    assert before and all(e["citation"]["bates"] is None for e in before if e.get("citation"))
+    bundle = build(alice, case["id"])
+    ranges = {e["label"]: f"{e['bates_first']}-{e['bates_last']}" for e in bundle["exhibits"]}
+    cited = [e["citation"] for e in alice.get(timeline).json()["items"] if e.get("citation")]
+    assert cited
+    for citation in cited:
+        assert citation["bates"] == ranges[citation["exhibit_label"]]
