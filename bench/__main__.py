@@ -2,6 +2,7 @@
 
 Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (default 512),
 BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,000),
+BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500),
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
 """
@@ -10,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from bench import exhibits, timeline, upload
+from bench import bundle, exhibits, timeline, upload
 
 
 def _reachable(url: str) -> bool:
@@ -30,7 +31,7 @@ def main() -> None:
     print("== exhibit list latency", flush=True)
     exhibits.run(postgres_url=postgres)
     print("== bundle build", flush=True)
-    bundle.run(exhibits=int(os.environ.get("BENCH_BUNDLE_EXHIBITS", 500)), repeat=int(os.environ.get("BENCH_REPEAT", 3)))
+    bundle.run(exhibits=int(os.environ.get("BENCH_BUNDLE_EXHIBITS", 500)), repeat=3)
     print("== case timeline", flush=True)
     timeline.run(count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)), postgres_url=postgres)
 
