@@ -8,7 +8,9 @@ FRONT_RESERVE_BYTES = 120_000  # cover, index and the embedded fonts of one volu
 
 @dataclass
 class PageRef:
-    source: str  # "gen": the combined render; "conv": the exhibit's converted original
+    # "draw": a drawn slip sheet; "ex"/"late": the exhibit render (records, placeholders, WeasyPrint slip
+    # sheets) and the render of late placeholders; "conv": the exhibit's converted original.
+    source: str
     index: int
     seq: int
     first_content: bool = False

@@ -1,0 +1,165 @@
+"""Writing the volumes: pages merged in order, links, stamps, outline, page labels, then a deterministic save."""
+
+import hashlib
+import re
+from pathlib import Path
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, OutlineItem
+
+from api.bundle import draw, stamp
+from api.bundle.spec import BuildResult, BuildSpec, Volume
+
+
+def volume_filename(spec: BuildSpec, number: int, count: int) -> str:
+    """ASCII, at most 50 characters, one period, no parentheses: what e-filing systems accept."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", spec.volume_basename).strip("_-") or "Bundle"
+    suffix = f"_Vol{number:02d}" if count > 1 else ""
+    return f"{base[: 50 - len(suffix) - 4]}{suffix}.pdf"
+
+
+def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, cert_count, progress) -> BuildResult:
+    by_seq = {ex.seq: ex for ex in spec.exhibits}
+    written: list[Volume] = []
+    front_sections = generated["front"].sections if generated.get("front") else {}
+    index_rows = layout.rows(spec, len(volumes) > 1)
+    global_page, done = 1, 0
+    for number, parts in enumerate(volumes, 1):
+        out = pikepdf.new()
+        font = stamp.font_object(out)
+        owners: list[int | None] = []  # exhibit seq of each page, None for front and certificate pages
+        stickers: list[bool] = []
+        if "front" in opened:
+            cover = front_sections[("cover", number)]
+            for i in range(cover.first, cover.first + cover.count):
+                out.pages.append(opened["front"].pages[i])
+                owners.append(None)
+                stickers.append(False)
+        index_links = []
+        if spec.index:
+            rows = [draw.IndexRow(seq, cells, volume == number) for volume, seq, cells in index_rows]
+            start = len(out.pages)
+            pages, links = draw.index_pages(out, font, rows)
+            owners += [None] * len(pages)
+            stickers += [False] * len(pages)
+            index_links = [(start + page, rect, seq) for page, rect, seq in links]
+        first_page: dict[int, int] = {}
+        conv_pages: dict[tuple[int, int], int] = {}
+        pending_links = []
+        for part in parts:
+            first_page.setdefault(part.seq, len(out.pages))
+            for ref in part.pages:
+                source = sources[ref.seq] if ref.source == "conv" else opened[ref.source]
+                out.pages.append(source.pages[ref.index])
+                if ref.source == "conv":
+                    conv_pages[(ref.seq, ref.index)] = len(out.pages) - 1
+                    if ref.links:
+                        pending_links.append((len(out.pages) - 1, ref.seq, ref.links))
+                owners.append(ref.seq)
+                stickers.append(ref.first_content and part.number == 1)
+        if number == len(volumes):
+            for i in range(cert_count):
+                out.pages.append(opened["cert"].pages[i])
+                owners.append(None)
+                stickers.append(False)
+        for page_index, rect, seq in index_links:
+            if seq in first_page:
+                _add_link(out, out.pages[page_index], rect, out.pages[first_page[seq]])
+        for page_index, seq, links in pending_links:
+            for x0, y0, x1, y1, target in links:
+                if (seq, target) in conv_pages:
+                    _add_link(out, out.pages[page_index], (x0, y0, x1, y1), out.pages[conv_pages[(seq, target)]])
+        count = len(out.pages)
+        first_bates = spec.bates_start + global_page - 1
+        for i, page in enumerate(out.pages):
+            seq = owners[i]
+            stamp.apply(
+                out,
+                page,
+                font,
+                stamp.PageStamp(
+                    bates=spec.bates(first_bates + i),
+                    page_number=i + 1,
+                    page_total=count,
+                    legend=by_seq[seq].legend if seq is not None else spec.legend,
+                    sticker=by_seq[seq].label if stickers[i] else None,
+                ),
+            )
+            done += 1
+            if done % 100 == 0:
+                progress(done)
+        with out.open_outline() as outline:
+            for part in parts:
+                suffix = f" (Part {part.number} of {part.of})" if part.of > 1 else ""
+                title = f"{by_seq[part.seq].label} \u2014 {by_seq[part.seq].title}{suffix}"
+                outline.root.append(
+                    OutlineItem(title, first_page[part.seq] if part.number == 1 else owners.index(part.seq))
+                )
+        out.Root.PageLabels = stamp.page_labels(spec.bates_prefix, spec.bates_digits, first_bates, count)
+        out.Root.PageMode = Name.UseOutlines
+        created = spec.created_at.strftime("D:%Y%m%d%H%M%SZ")
+        out.docinfo = out.make_indirect(
+            Dictionary(
+                Title=pikepdf.String(spec.bundle_title),
+                Creator=pikepdf.String("casebinder"),
+                Producer=pikepdf.String("casebinder"),
+                CreationDate=pikepdf.String(created),
+                ModDate=pikepdf.String(created),
+            )
+        )
+        path = workdir / f"volume-{number}.pdf"
+        out.save(
+            path, deterministic_id=True, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate
+        )
+        out.close()
+        written.append(
+            Volume(
+                number,
+                path,
+                count,
+                path.stat().st_size,
+                _sha256(path),
+                first_bates,
+                first_bates + count - 1,
+                volume_filename(spec, number, len(volumes)),
+            )
+        )
+        global_page += count
+    if len(written) == 1:
+        digest, size, path = written[0].sha256, written[0].size_bytes, written[0].path
+    else:  # the hash of the volumes, in order
+        digest = hashlib.sha256(b"".join(bytes.fromhex(v.sha256) for v in written)).hexdigest()
+        size, path = sum(v.size_bytes for v in written), None
+    return BuildResult(
+        path=path,
+        page_count=global_page - 1,
+        size_bytes=size,
+        sha256=digest,
+        bates_first=spec.bates_start,
+        bates_last=spec.bates_start + global_page - 2,
+        exhibits=list(layout.exhibits.values()),
+        volumes=written,
+    )
+
+
+def _add_link(pdf: pikepdf.Pdf, page: pikepdf.Page, rect, target: pikepdf.Page) -> None:
+    annot = pdf.make_indirect(
+        Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Link,
+            Rect=Array([round(v, 2) for v in rect]),
+            Border=Array([0, 0, 0]),
+            Dest=Array([target.obj, Name.Fit]),
+        )
+    )
+    if "/Annots" not in page.obj:
+        page.obj.Annots = pdf.make_indirect(Array())
+    page.obj.Annots.append(annot)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
