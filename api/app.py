@@ -26,8 +26,8 @@ Errors return `{"detail": ...}`. Anything in a case you are not a member of answ
 @asynccontextmanager
 async def lifespan(_: FastAPI):
     store = get_blob_store()
-    if hasattr(store, "sweep_staging"):
-        store.sweep_staging()
+    if hasattr(store, "claim_staging"):
+        store.claim_staging()
     runner.start()
     yield
     runner.stop()

@@ -44,6 +44,32 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     uvicorn.run("api.app:app", host=host, port=port, workers=workers, proxy_headers=False)
 
 
+@app.command()
+def verify() -> None:
+    """Re-hash every stored original and bundle volume; list rows without blobs and blobs without rows.
+
+    Deletes nothing. Exits 0 when the store matches the database, 1 on any finding, 2 when it cannot run.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.services import verify as verify_service
+    from api.storage import LocalBlobStore
+
+    data_dir = get_settings().data_dir
+    if not data_dir.is_dir():
+        typer.echo(f"error: the data dir {data_dir} does not exist", err=True)
+        raise typer.Exit(2)
+    try:
+        with session_scope() as session:
+            report = verify_service.verify_store(session, LocalBlobStore(data_dir))
+    except SQLAlchemyError as exc:
+        typer.echo(f"error: cannot read the database (is it migrated?): {type(exc).__name__}", err=True)
+        raise typer.Exit(2) from None
+    for line in verify_service.render(report):
+        typer.echo(line)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @user_app.command("create")
 def user_create(
     email: str,

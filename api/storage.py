@@ -1,7 +1,9 @@
 """Content-addressed blob store. Routes and services see this interface, never paths."""
 
+import fcntl
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -161,6 +163,28 @@ class LocalBlobStore:
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink(missing_ok=True)
                 removed += 1
+        return removed
+
+    def claim_staging(self) -> int:
+        """At server start-up: sweep what crashed servers left in staging, then hold a shared lock until exit.
+
+        The kernel drops a dead process's lock, even after SIGKILL. So when no other server holds it, nothing in
+        staging is live and all of it goes (bundle scratch directories too); when another server does, it may be
+        writing there, and only uploads older than the age rule go.
+        """
+        lock = open(self.root / ".staging.lock", "a+b")  # kept open for the life of the process
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except BlockingIOError:
+            alone = False
+        removed = self.sweep_staging(0 if alone else 3600)
+        if alone:
+            for scratch in self.tmp_dir.glob("bundle-*"):
+                shutil.rmtree(scratch, ignore_errors=True)
+                removed += 1
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        self._staging_lock = lock
         return removed
 
 

@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from api.db import session_scope
+from api.lifelines import die_with_parent
 from api.services import bundles as bundle_service
 
 log = logging.getLogger("casebinder.worker")
@@ -52,7 +53,9 @@ class BundleRunner:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+            )
         return self._pool
 
     def _loop(self) -> None:

@@ -31,17 +31,35 @@ def _active_pdf() -> bytes:
     embedded.Type = Name.EmbeddedFile
     pdf.Root.Names = Dictionary(
         JavaScript=Dictionary(Names=Array([pikepdf.String("x"), pdf.make_indirect(js)])),
-        EmbeddedFiles=Dictionary(Names=Array([pikepdf.String("payload.exe"), Dictionary(
-            Type=Name.Filespec, F=pikepdf.String("payload.exe"), EF=Dictionary(F=embedded))])),
+        EmbeddedFiles=Dictionary(
+            Names=Array(
+                [
+                    pikepdf.String("payload.exe"),
+                    Dictionary(Type=Name.Filespec, F=pikepdf.String("payload.exe"), EF=Dictionary(F=embedded)),
+                ]
+            )
+        ),
     )
     annots = [
-        Dictionary(Type=Name.Annot, Subtype=Name.Link, Rect=[72, 600, 300, 630],
-                   A=Dictionary(S=Name.URI, URI=pikepdf.String("http://169.254.169.254/latest/meta-data"))),
-        Dictionary(Type=Name.Annot, Subtype=Name.Link, Rect=[72, 500, 300, 530],
-                   A=Dictionary(S=Name.Launch, F=pikepdf.String("calc.exe"))),
+        Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Link,
+            Rect=[72, 600, 300, 630],
+            A=Dictionary(S=Name.URI, URI=pikepdf.String("http://169.254.169.254/latest/meta-data")),
+        ),
+        Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Link,
+            Rect=[72, 500, 300, 530],
+            A=Dictionary(S=Name.Launch, F=pikepdf.String("calc.exe")),
+        ),
         Dictionary(Type=Name.Annot, Subtype=Name.Link, Rect=[72, 400, 300, 430], Dest=Array([second.obj, Name.Fit])),
-        Dictionary(Type=Name.Annot, Subtype=Name.FileAttachment, Rect=[72, 300, 100, 330],
-                   FS=Dictionary(Type=Name.Filespec, F=pikepdf.String("a.exe"), EF=Dictionary(F=embedded))),
+        Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.FileAttachment,
+            Rect=[72, 300, 100, 330],
+            FS=Dictionary(Type=Name.Filespec, F=pikepdf.String("a.exe"), EF=Dictionary(F=embedded)),
+        ),
     ]
     first.obj.Annots = pdf.make_indirect(Array([pdf.make_indirect(a) for a in annots]))
     buf = io.BytesIO()
@@ -105,7 +123,7 @@ def test_encrypted_broken_bomb_and_native_files_become_placeholder_pages(alice):
 
 
 def test_user_text_is_printed_literally_and_nothing_is_fetched(alice):
-    case = alice.make_case(title='Acme v. <script>alert(1)</script>', court="{{ config }}")
+    case = alice.make_case(title="Acme v. <script>alert(1)</script>", court="{{ config }}")
     hostile = '<img src="file:///etc/passwd"> {{ 7*7 }} <a href="http://169.254.169.254/">x</a>'
     csv = f'Date,Note\n2021-01-01,"{hostile}"\n'.encode()
     alice.upload(case["id"], csv, filename="export.csv", kind="refund_record", title=hostile)
@@ -125,8 +143,13 @@ def test_user_text_is_printed_literally_and_nothing_is_fetched(alice):
 def test_image_formats_each_make_one_page(alice):
     case = alice.make_case()
     formats = []
-    for fmt, mode, name in (("JPEG", "CMYK", "cmyk.jpg"), ("GIF", "P", "a.gif"), ("WEBP", "RGB", "a.webp"),
-                            ("TIFF", "RGB", "a.tiff"), ("PNG", "RGBA", "alpha.png")):
+    for fmt, mode, name in (
+        ("JPEG", "CMYK", "cmyk.jpg"),
+        ("GIF", "P", "a.gif"),
+        ("WEBP", "RGB", "a.webp"),
+        ("TIFF", "RGB", "a.tiff"),
+        ("PNG", "RGBA", "alpha.png"),
+    ):
         buf = io.BytesIO()
         Image.new(mode, (600, 400), 120 if mode in ("P", "L") else (10, 120, 200, 40)[: len(mode)]).save(buf, fmt)
         r = alice.upload(case["id"], buf.getvalue(), filename=name, kind="listing_snapshot", title=name)

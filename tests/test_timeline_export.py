@@ -169,3 +169,28 @@ def test_pdf_summary_has_caption_entries_and_exhibits(alice):
 def test_pdf_renderer_fetches_no_url(url):
     with pytest.raises(ValueError, match="not loaded"):
         RefuseAllFetcher()(url)
+
+
+def test_csv_local_times_match_the_api_across_offsets_and_clock_changes(alice):
+    """The export formats a whole hour of events at once; it must agree with the API event by event."""
+    instants = [
+        "2021-03-14T09:59:59Z",  # Los Angeles: the last second before the clocks go forward
+        "2021-03-14T10:00:00Z",
+        "2021-03-14T10:30:15.5Z",
+        "2021-11-07T08:30:00Z",  # the repeated hour when they go back
+        "2021-11-07T09:30:00Z",
+        "2021-04-04T14:45:00Z",  # Lord Howe Island moves by half an hour
+        "2021-06-30T23:59:59Z",
+    ]
+    for zone in ("America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"):
+        case = alice.make_case(timezone=zone)
+        for i, at in enumerate(instants):
+            add_event(alice, case["id"], occurred_at=at, title=f"e{i}")
+        add_event(alice, case["id"], occurred_at="2021-03", title="month")
+        api = {e["id"]: e for e in timeline(alice, case["id"]).json()["items"]}
+        rows = _rows(alice.get(f"/api/v1/cases/{case['id']}/timeline", params={"format": "csv"}))
+        assert len(rows) == len(api) == len(instants) + 1
+        for row in rows:
+            event = api[row["event_id"]]
+            assert row["occurred_at"] == event["occurred_at"], zone
+            assert (row["occurred_at_local"], row["date"]) == (event["occurred_at_local"], event["date_display"]), zone

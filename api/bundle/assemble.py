@@ -19,6 +19,7 @@ from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
 from api.bundle.spec import BuildResult, BuildSpec, PlacedExhibit
 from api.bundle.validate import validate
 from api.bundle.write import write_volumes
+from api.lifelines import die_with_parent
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger("casebinder.bundle")
@@ -33,7 +34,9 @@ class Renderer:
     """A second process for the big tables (index, certificate), so they render beside the slip sheets."""
 
     def __init__(self):
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+        )
 
     def submit(self, template: str, context: dict) -> Future:
         return self._pool.submit(render_pdf, template, context)

@@ -11,6 +11,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from api.bundle.convert import Converted, convert
+from api.lifelines import die_with_parent
 
 
 class Converter:
@@ -20,7 +21,9 @@ class Converter:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+            )
         return self._pool
 
     def run(self, source: Path, media_type: str, out_path: Path) -> Converted:

@@ -71,7 +71,10 @@ def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID)
 
 def _done(bundle: Bundle) -> None:
     if bundle.status != BundleStatus.done:
-        raise Conflict(f"the bundle is {BundleStatus(bundle.status).value}, not done" + (f": {bundle.error}" if bundle.error else ""))
+        raise Conflict(
+            f"the bundle is {BundleStatus(bundle.status).value}, not done"
+            + (f": {bundle.error}" if bundle.error else "")
+        )
 
 
 PDF_RESPONSES = error_responses(401, 404, 409) | {200: {"content": {"application/pdf": {}}, "description": "The PDF"}}

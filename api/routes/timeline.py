@@ -23,7 +23,7 @@ router = APIRouter(tags=["timeline"])
 ANY_OF = "Repeat (or separate with commas) to match any of several."
 
 
-def timeline_filter(
+async def timeline_filter(  # async: pure parsing, so no hop to the thread pool
     access: CaseViewer,
     start: str | None = Query(
         None,

@@ -204,8 +204,15 @@ def stored_text(value: datetime | str) -> str:
 
 def utc_text(value: datetime | str) -> str:
     """ISO 8601 in UTC with a Z, as the API writes times: "2021-03-04T17:30:00Z" (microseconds if any)."""
-    value = stored_text(value)
-    return f"{value[:10]}T{value[11:19]}{'' if value.endswith('.000000') else value[19:]}Z"
+    if type(value) is str:
+        return f"{value[:10]}T{value[11:19]}{'' if value.endswith('.000000') else value[19:]}Z"
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def _aware(value: datetime | str) -> datetime:
+    if type(value) is str:
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class EventClock:
@@ -239,21 +246,19 @@ class EventClock:
         return entry
 
     def describe(self, at: datetime | str, until: datetime | str, precision: str) -> tuple[str, str, str]:
-        """(UTC ISO, local ISO, court-style date) of an event's start."""
-        if type(at) is not str:
-            at = stored_text(at)
-        fraction = "" if at.endswith(".000000") else at[19:]
-        utc = f"{at[:10]}T{at[11:19]}{fraction}Z"
-        hour = self._hour(at[:13])
-        if hour is None or precision in COARSE:
-            start = datetime.fromisoformat(at).replace(tzinfo=UTC)
-            local = self.clock.local(start)
-            if type(until) is str:
-                until = datetime.fromisoformat(until)
-            until = until.replace(tzinfo=UTC) if until.tzinfo is None else until
-            return utc, self.clock.iso(local), self.clock.display(start, until, precision, local)
-        date = f"{hour[2]}{at[13:19] if precision == 'second' else at[13:16]}{hour[3]}"
-        return utc, f"{hour[0]}{at[13:19]}{fraction}{hour[1]}", date
+        """(UTC ISO, local ISO, court-style date) of an event's start, from SQLite's text or an aware datetime."""
+        if self.hourly and precision not in COARSE:
+            text = at if type(at) is str else stored_text(at)
+            hour = self._hour(text[:13])
+            if hour is not None:
+                fraction = "" if text.endswith(".000000") else text[19:]
+                clock = text[13:19] if precision == "second" else text[13:16]
+                utc = f"{text[:10]}T{text[11:19]}{fraction}Z"
+                return utc, f"{hour[0]}{text[13:19]}{fraction}{hour[1]}", f"{hour[2]}{clock}{hour[3]}"
+        start = _aware(at)
+        local = self.clock.local(start)
+        until = _aware(until) if precision in COARSE else start
+        return utc_text(at), self.clock.iso(local), self.clock.display(start, until, precision, local)
 
 
 def display(start: datetime, until: datetime, precision: Precision | str, tz_name: str) -> str:

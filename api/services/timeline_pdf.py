@@ -17,7 +17,7 @@ from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
 from models.timeline import Precision
 
-MAX_PDF_EVENTS = 2000
+MAX_PDF_EVENTS = 1000  # about 100 pages, rendered in ~15 s on a small server
 PDF_DESCRIPTION_CHARS = 1200
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import Text, and_, cast, select, union_all
+from sqlalchemy import String, Text, and_, cast, select, union_all
 from sqlmodel import Session
 
 from api.db import session_scope
@@ -34,8 +34,9 @@ __all__ = ["TimelineFilter", "parse_filter", "fetch", "page", "shape", "one", "i
 
 E = TimelineEvent
 # Rows are the driver's own tuples, never converted column by column: that cost five times the query on a
-# page of 1,000 or an export. So ids come back as 32 hex digits (SQLite) or UUID objects (PostgreSQL), times
-# as SQLite's stored UTC text or aware datetimes, tags as their JSON text; the readers below take either.
+# page of 1,000 or an export. Ids are selected as text (32 hex digits on SQLite, the canonical form on
+# PostgreSQL, which spares building a UUID object per id), times come back as SQLite's stored UTC text or
+# aware datetimes, tags as their JSON text; the readers below take either.
 EVENT_COLUMNS = (
     E.id,
     E.case_id,
@@ -57,7 +58,13 @@ EVENT_COLUMNS = (
 # The CSV export unpacks its rows in this order (timeline_csv.csv_block).
 EXPORT_COLUMNS = (EVENT_COLUMNS[0],) + EVENT_COLUMNS[2:13]
 _COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
+_IDS = {"id", "case_id", "evidence_id", "created_by", "exhibit_id"}
 EXPORT_CHUNK = 5000
+
+
+def _as_selected(columns) -> list:
+    """The columns as selected: ids cast to text. Ordering and joins still use the uncast columns."""
+    return [cast(c, String).label(c.key) if c.key in _IDS else c for c in columns]
 
 
 def as_utc(value: datetime | str) -> datetime:
@@ -67,7 +74,7 @@ def as_utc(value: datetime | str) -> datetime:
 
 
 def as_uuid_text(value) -> str | None:
-    """Canonical text of a UUID whether the driver gave 32 hex digits or a UUID object."""
+    """Canonical text of an id as selected: 32 hex digits (SQLite), the canonical text or a UUID object."""
     if value is None:
         return None
     if isinstance(value, str) and len(value) == 32:
@@ -82,13 +89,21 @@ def _statement(structure: tuple, groups: tuple[str, ...], after: bool, limit: in
     base = filter_conditions(f) + (after_conditions(desc) if after else [])
     ranges = {"straddling": straddling_range, "body": lambda: body_range(f)}
     ordered = (E.occurred_at.desc(), E.id.desc()) if desc else (E.occurred_at, E.id)
-    parts = [select(*_COLUMNS[columns]).where(*base, *ranges[g]()).order_by(*ordered).limit(limit) for g in groups]
-    if len(parts) == 1 and not labels:
-        return parts[0]
+    # The body is walked in index order and stops after `limit`. The straddling events are few (bounded by the
+    # spans) and left unordered here, so the planner fetches them through the precision index: asked for order
+    # and a limit, PostgreSQL walked the time index back to the case's first event instead.
+    if groups == ("body",) and not labels:
+        return select(*_as_selected(_COLUMNS[columns])).where(*base, *body_range(f)).order_by(*ordered).limit(limit)
+    parts = []
+    for group in groups:
+        part = select(*_COLUMNS[columns]).where(*base, *ranges[group]())
+        parts.append(part.order_by(*ordered).limit(limit) if group == "body" else part)
     both = (union_all(*(p.subquery().select() for p in parts)) if len(parts) > 1 else parts[0]).subquery("events")
-    stmt = select(both)
+    selected = _as_selected(both.c)
+    stmt = select(*selected)
     if labels:
-        stmt = select(both, Exhibit.id.label("exhibit_id"), Exhibit.label.label("exhibit_label")).outerjoin(
+        exhibit = [cast(Exhibit.id, String).label("exhibit_id"), Exhibit.label.label("exhibit_label")]
+        stmt = select(*selected, *exhibit).outerjoin(
             Exhibit, and_(Exhibit.case_id == both.c.case_id, Exhibit.evidence_id == both.c.evidence_id)
         )
     ordered = (both.c.occurred_at.desc(), both.c.id.desc()) if desc else (both.c.occurred_at, both.c.id)
@@ -111,8 +126,9 @@ def _sample(structure: tuple) -> dict:
 
 
 def statement(f: TimelineFilter, *, after: tuple | None, limit: int, columns: str = "event", labels: bool = False):
-    """The one SELECT for a page or chunk: the straddling events and the body of the range, each a limited
-    index walk, joined by UNION ALL and cut to `limit` in order (optionally with each exhibit label)."""
+    """The one SELECT for a page or chunk: the straddling events (a few precision-index ranges) and the body
+    of the range (an index walk stopping after `limit`), joined by UNION ALL and cut to `limit` in order,
+    optionally with each evidence's exhibit label. Only the groups the cursor has not passed are read."""
     desc = f.order == "desc"
     before_start = after is not None and f.start is not None and after[0] < f.start
     groups = []
@@ -218,7 +234,7 @@ def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
 def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     """One event of the case shaped like a timeline item, citation included."""
     result = session.connection().execute(
-        select(*EVENT_COLUMNS, Exhibit.id.label("exhibit_id"), Exhibit.label.label("exhibit_label"))
+        select(*_as_selected(EVENT_COLUMNS), cast(Exhibit.id, String).label("exhibit_id"), Exhibit.label)
         .outerjoin(Exhibit, and_(Exhibit.case_id == E.case_id, Exhibit.evidence_id == E.evidence_id))
         .where(E.id == event_id, E.case_id == case.id)
     )

@@ -1,0 +1,129 @@
+"""The real server as a separate process, on its own fresh database and data dir, for crash and CLI tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlmodel import Session
+
+from api import migrate
+from api.db import make_engine
+from api.services import users as user_service
+from models.user import UserCreate
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent / "casebinder"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fresh_database(tmp_path: Path) -> tuple[str, callable]:
+    """A new empty database of the suite's backend (PostgreSQL when the suite runs on it), migrated."""
+    wanted = os.environ.get("CASEBINDER_TEST_DATABASE_URL", "")
+    if wanted.startswith("postgresql"):
+        from tests.conftest import _fresh_postgres
+
+        url, drop = _fresh_postgres(wanted)
+    else:
+        url, drop = f"sqlite:///{tmp_path / 'server.db'}", (lambda: None)
+    migrate.upgrade(url)
+    return url, drop
+
+
+@dataclass
+class Instance:
+    """A database and data dir, and the server processes started on them (one at a time)."""
+
+    database_url: str
+    data_dir: Path
+    token: str = ""
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict:
+        return os.environ | {"CASEBINDER_DATABASE_URL": self.database_url, "CASEBINDER_DATA_DIR": str(self.data_dir)}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+
+    def add_user(self) -> str:
+        """A user with an API token, written straight into this instance's database."""
+        engine = make_engine(self.database_url)
+        try:
+            with Session(engine) as session:
+                email = f"crash-{uuid.uuid4().hex[:10]}@firm.example"
+                user = user_service.create_user(session, UserCreate(email=email, password="a long password"))
+                token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
+                session.commit()
+        finally:
+            engine.dispose()
+        self.token = token
+        return token
+
+    def start(self, *, seconds: float = 45) -> None:
+        self.port = free_port()
+        log = self.data_dir.parent / f"server-{len(self.logs)}.log"
+        self.logs.append(log)
+        cmd = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(self.port)]
+        # A session of its own, so a kill takes the bundle worker process with it, as a crash of the host would.
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"the server did not answer within {seconds} s: {log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the server and everything it started; no shutdown code runs."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=30)
+        self.proc = None
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN), *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+
+def wait_for(predicate, *, seconds: float, what: str, interval: float = 0.05):
+    """Poll until predicate() is truthy; fail with `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(interval)

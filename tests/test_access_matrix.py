@@ -1,0 +1,184 @@
+"""The access matrix, generated from the app's own OpenAPI route table so that a new route cannot be missed.
+
+For every operation under /api/v1 whose path names a case, evidence item, exhibit, bundle or event, called
+with the ids of real objects owned by alice:
+- a user who is not a member of the case gets 404, the same answer as for ids that do not exist;
+- a viewer of the case gets 403 on every write, and can read (no 403, 404 or 5xx) on every GET.
+
+FastAPI solves a route's dependencies (the case_for role checks) before it validates the request body, but a
+check made inside the handler (PATCH /evidence/{id}, POST /bundles/{id}/rebuild) only runs once the body is
+valid. So every request carries a minimal valid body built from the operation's schema: a 422 can never stand
+in for the access answer. test_why_bodies_must_be_valid shows both orders.
+"""
+
+import uuid
+
+import pytest
+
+from tests.test_bundles import build
+
+PREFIX = "/api/v1"
+OBJECT_IDS = ("case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id")
+# Operations that name no case object: what they may do is tested in test_auth.py and test_cases.py.
+CASELESS = {
+    ("POST", "/api/v1/auth/token"),
+    ("DELETE", "/api/v1/auth/token"),
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/cases"),
+    ("GET", "/api/v1/cases"),
+}
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def operations(schema: dict) -> list[tuple[str, str, dict]]:
+    return [
+        (method.upper(), path, op)
+        for path, ops in schema["paths"].items()
+        if path.startswith(PREFIX + "/")
+        for method, op in ops.items()
+        if method in METHODS
+    ]
+
+
+def resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            node = next((n for n in node[key] if n.get("type") != "null"), node[key][0])
+            return resolve(schema, node)
+    return node
+
+
+def minimal(schema: dict, node: dict, ids: dict):
+    """The smallest value the schema accepts: required properties only, each the simplest valid value."""
+    node = resolve(schema, node)
+    if "enum" in node:
+        return node["enum"][0]
+    kind = node.get("type", "object")
+    if kind == "object":
+        props = node.get("properties", {})
+        return {name: minimal(schema, props[name], ids) for name in node.get("required", [])}
+    if kind == "array":
+        return [minimal(schema, node["items"], ids) for _ in range(node.get("minItems", 0))]
+    if kind == "integer" or kind == "number":
+        return max(node.get("minimum", 1), 1)
+    if kind == "boolean":
+        return False
+    fmt = node.get("format")
+    if fmt == "uuid":
+        return ids["evidence_id"]
+    if fmt == "email":
+        return "matrix@firm.example"
+    if fmt == "binary":
+        return b"matrix"
+    if fmt == "date-time":
+        return "2021-03-04T12:00:00Z"
+    return "2021-03-04"  # also a valid date, for fields like occurred_at
+
+
+def request_kwargs(schema: dict, op: dict, ids: dict) -> dict:
+    content = op.get("requestBody", {}).get("content", {})
+    if "application/json" in content:
+        return {"json": minimal(schema, content["application/json"]["schema"], ids)}
+    if "multipart/form-data" in content:
+        body = minimal(schema, content["multipart/form-data"]["schema"], ids)
+        files = {k: ("matrix.txt", v) for k, v in body.items() if isinstance(v, bytes)}
+        return {"files": files, "data": {k: v for k, v in body.items() if k not in files}}
+    if "text/csv" in content:
+        return {"content": b"occurred_at,title\n2021-03-04,Matrix import\n", "headers": {"Content-Type": "text/csv"}}
+    assert not content, f"no body generator for {list(content)}: add one here"
+    return {}
+
+
+def fill(path: str, op: dict, values: dict) -> str:
+    for param in op.get("parameters", []):
+        if param["in"] == "path":
+            assert param["name"] in values, f"{path}: no value for path parameter {param['name']}: add one here"
+            path = path.replace("{" + param["name"] + "}", str(values[param["name"]]))
+        else:
+            assert not param.get("required"), f"{path}: required {param['in']} parameter {param['name']}"
+    return path
+
+
+@pytest.fixture
+def world(alice, make_user, corpus, client):
+    """Alice's case with evidence, an exhibit, a built bundle and a manual event; a viewer; the schema."""
+    case = alice.make_case(bates_prefix="MTRX")
+    pdf = next(f for f in corpus if f.path.suffix == ".pdf")
+    item = alice.upload(case["id"], pdf.path.read_bytes(), filename=pdf.path.name, kind=pdf.kind, title=pdf.title)
+    assert item.status_code == 201, item.text
+    item = item.json()
+    bundle = build(alice, case["id"])
+    event = alice.post(f"/api/v1/cases/{case['id']}/events", json={"occurred_at": "2021-03-04", "title": "Call"})
+    assert event.status_code == 201, event.text
+    viewer = make_user()
+    added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": viewer.email, "role": "viewer"})
+    assert added.status_code == 201, added.text
+    ids = {
+        "case_id": case["id"],
+        "evidence_id": item["id"],
+        "exhibit_id": item["exhibit"]["id"],
+        "bundle_id": bundle["id"],
+        "event_id": event.json()["id"],
+        # Another member (the owner): a viewer may remove only themself, so this is a write they may not make.
+        "user_id": alice.get("/api/v1/auth/me").json()["id"],
+        "number": 1,
+    }
+    schema = client.get("/openapi.json").json()
+    return schema, ids, viewer
+
+
+def scoped(schema: dict) -> list[tuple[str, str, dict]]:
+    found, unscoped = [], []
+    for method, path, op in operations(schema):
+        names = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+        if names & set(OBJECT_IDS):
+            found.append((method, path, op))
+        elif (method, path) not in CASELESS:
+            unscoped.append((method, path))
+    assert unscoped == [], "routes without a case object id: add them to CASELESS or test their access here"
+    return found
+
+
+def test_non_members_get_404_everywhere_as_for_missing_ids(world, bob):
+    schema, ids, _ = world
+    ghosts = {name: uuid.uuid4() for name in OBJECT_IDS} | {"user_id": ids["user_id"], "number": 1}
+    checked = 0
+    for method, path, op in scoped(schema):
+        kwargs = request_kwargs(schema, op, ids)
+        real = bob.request(method, fill(path, op, ids), **kwargs)
+        assert real.status_code == 404, (method, path, real.status_code, real.text)
+        ghost = bob.request(method, fill(path, op, ghosts), **request_kwargs(schema, op, ids))
+        assert (ghost.status_code, ghost.json()) == (404, real.json()), (method, path)
+        checked += 1
+    assert checked >= 25  # the table really was read
+
+
+def test_viewers_read_but_get_403_on_every_write(world, alice):
+    schema, ids, viewer = world
+    for method, path, op in scoped(schema):
+        r = viewer.request(method, fill(path, op, ids), **request_kwargs(schema, op, ids))
+        if method == "GET":
+            assert r.status_code not in (403, 404) and r.status_code < 500, (method, path, r.status_code, r.text)
+        else:
+            assert r.status_code == 403, (method, path, r.status_code, r.text)
+    # Nothing was changed or removed on the way.
+    case = alice.get(f"/api/v1/cases/{ids['case_id']}").json()
+    assert case["title"] == "Acme Audio v. Mpow Direct"
+    assert len(alice.get(f"/api/v1/cases/{ids['case_id']}/exhibits").json()["items"]) == 1
+    assert alice.get(f"/api/v1/cases/{ids['case_id']}/events/{ids['event_id']}").status_code == 200
+    members = alice.get(f"/api/v1/cases/{ids['case_id']}/members").json()["items"]
+    assert sorted(m["role"] for m in members) == ["owner", "viewer"]
+
+
+def test_why_bodies_must_be_valid(world, bob):
+    """A role check in a dependency answers before body validation; one inside the handler answers after it."""
+    _, ids, viewer = world
+    events = f"/api/v1/cases/{ids['case_id']}/events"
+    assert bob.post(events, json={}).status_code == 404
+    assert viewer.post(events, json={}).status_code == 403
+    evidence = f"/api/v1/evidence/{ids['evidence_id']}"
+    assert bob.patch(evidence, json={"title": ""}).status_code == 422  # validated before the check
+    assert bob.patch(evidence, json={}).status_code == 404
