@@ -13,7 +13,6 @@ from api.services import cases as case_service
 from api.services import evidence as evidence_service
 from api.services import exhibits as exhibit_service
 from api.services import users as user_service
-from api.storage import stage_stream
 from models.case import Case, CaseCreate, CaseType, Party
 from models.user import UserCreate
 
@@ -71,21 +70,7 @@ def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
                     tags=item.tags,
                     facts=evidence_service.validate_facts(item.kind, item.facts),
                 )
-                with open(item.path, "rb") as f:
-                    staged = stage_stream(store, f)
-                try:
-                    evidence_service.ingest(
-                        session,
-                        store,
-                        case=case,
-                        actor=user,
-                        staged=staged,
-                        meta=meta,
-                        original_filename=item.path.name,
-                        max_image_pixels=settings.max_image_pixels,
-                    )
-                finally:
-                    staged.discard()
+                evidence_service.ingest_file(session, store, case=case, actor=user, path=item.path, meta=meta)
         token, _ = user_service.issue_token(session, user, ttl=timedelta(days=30), name="demo")
         count = exhibit_service.count(session, case)
     return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, token, str(case.id), case.title, count)

@@ -15,12 +15,10 @@ from pathlib import Path
 
 import httpx
 
-from api.config import get_settings
 from api.db import session_scope
 from api.demo_data import generate
 from api.deps import get_blob_store
 from api.services import evidence as evidence_service
-from api.storage import stage_stream
 from bench import bundle_floor
 from bench.common import median, server, wait_healthy
 from bench.setup import make_workspace
@@ -60,7 +58,6 @@ def tree_rss(pid: int) -> int:
 
 def seed(ws, files) -> None:
     store = get_blob_store()
-    settings = get_settings()
     with session_scope() as session:
         case = session.get(Case, uuid.UUID(ws.case_id))
         user = session.get(User, case.created_by)
@@ -68,18 +65,7 @@ def seed(ws, files) -> None:
             meta = evidence_service.EvidenceMeta(
                 kind=f.kind, title=f.title, occurred_at=f.occurred_at, custodian=f.custodian, source_url=f.source_url
             )
-            with open(f.path, "rb") as fh:
-                staged = stage_stream(store, fh)
-            evidence_service.ingest(
-                session,
-                store,
-                case=case,
-                actor=user,
-                staged=staged,
-                meta=meta,
-                original_filename=f.path.name,
-                max_image_pixels=settings.max_image_pixels,
-            )
+            evidence_service.ingest_file(session, store, case=case, actor=user, path=f.path, meta=meta)
 
 
 def run(exhibits: int = 500, repeat: int = 3) -> dict:

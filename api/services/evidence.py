@@ -4,17 +4,19 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from api.config import get_settings
 from api.db import on_commit, on_rollback
 from api.errors import Forbidden, NotFound, UnprocessableEntity
 from api.services import exhibits as exhibit_service
 from api.services import timeline_derived
 from api.services.inspect import inspect_blob
-from api.storage import BlobStore, StagedBlob
+from api.storage import BlobStore, StagedBlob, stage_stream
 from api.timeutil import as_utc, parse_instant
 from models.case import Case, CaseMember, Role
 from models.common import utcnow
@@ -168,6 +170,25 @@ def ingest(
     on_commit(session, lambda: staged.settle(committed=True))
     on_rollback(session, lambda: _undo_blob(store, staged, created, bind))
     return item, exhibit, False
+
+
+def ingest_file(session: Session, store: BlobStore, *, case: Case, actor: User, path, meta: EvidenceMeta):
+    """Ingest a file from local disk (the demo, benchmarks) exactly as an upload of the same bytes."""
+    with open(path, "rb") as f:
+        staged = stage_stream(store, f)
+    try:
+        return ingest(
+            session,
+            store,
+            case=case,
+            actor=actor,
+            staged=staged,
+            meta=meta,
+            original_filename=Path(path).name,
+            max_image_pixels=get_settings().max_image_pixels,
+        )
+    finally:
+        staged.discard()
 
 
 def _undo_blob(store: BlobStore, staged: StagedBlob, created: bool, bind) -> None:
