@@ -34,15 +34,17 @@ def clean_tags(tags: list[str]) -> list[str]:
 
 def evidence_ids_in_case(session: Session, case: Case, evidence_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     """Those of the ids that are evidence uploaded into the case or linked into it as an exhibit."""
-    if not evidence_ids:
-        return set()
-    uploaded = session.exec(
-        select(EvidenceItem.id).where(EvidenceItem.id.in_(evidence_ids), EvidenceItem.case_id == case.id)
-    ).all()
-    linked = session.exec(
-        select(Exhibit.evidence_id).where(Exhibit.evidence_id.in_(evidence_ids), Exhibit.case_id == case.id)
-    ).all()
-    return set(uploaded) | set(linked)
+    found: set[uuid.UUID] = set()
+    ids = sorted(evidence_ids)
+    for i in range(0, len(ids), 1000):  # an import may cite many; keep each IN list short
+        batch = ids[i : i + 1000]
+        found |= set(
+            session.exec(select(EvidenceItem.id).where(EvidenceItem.id.in_(batch), EvidenceItem.case_id == case.id))
+        )
+        found |= set(
+            session.exec(select(Exhibit.evidence_id).where(Exhibit.evidence_id.in_(batch), Exhibit.case_id == case.id))
+        )
+    return found
 
 
 def _check_evidence(session: Session, case: Case, evidence_id: uuid.UUID | None, page: int | None) -> None:

@@ -55,14 +55,14 @@ def tags_cell(raw: str | None) -> str:
 
 def csv_block(rows: list[tuple], cites: dict, clock: dates.EventClock) -> str:
     """A chunk of EXPORT_COLUMNS driver rows as CSV text: the export's hot loop, run once per event."""
-    lines, describe, uuid_text = [], clock.describe, query.as_uuid_text
+    lines, describe = [], clock.describe
     for event_id, at, until, precision, title, description, kind, source, tags, disputed, evidence_id, page in rows:
         utc, local, date = describe(at, until, precision)
         evidence, label, bates = cites[evidence_id, page] if evidence_id is not None else ("", None, None)
         lines.append(
             f'{utc},{local},{precision},"{date}",{kind},{cell(title)},{cell(description) if description else ""},'
             f"{tags_cell(tags)},{'true' if disputed else 'false'},{source},{cell(label) if label else ''},{evidence},"
-            f"{'' if page is None else page},{cell(bates) if bates else ''},{uuid_text(event_id)}\r\n"
+            f"{'' if page is None else page},{cell(bates) if bates else ''},{event_id}\r\n"
         )
     return "".join(lines)
 

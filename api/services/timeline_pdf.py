@@ -1,6 +1,7 @@
 """The chronology as a court-ready PDF: a summary under FRE 1006, rendered from our own template only."""
 
 import uuid
+from collections import Counter
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -71,7 +72,8 @@ def _selection(case: Case, f: query.TimelineFilter) -> list[str]:
 
 
 def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
-    cited = {uuid.UUID(e["evidence_id"]) for e in events if e["evidence_id"] is not None}
+    counts = Counter(e["evidence_id"] for e in events if e["evidence_id"] is not None)
+    cited = {uuid.UUID(evidence_id) for evidence_id in counts}
     if not cited:
         return []
     rows = session.exec(
@@ -88,7 +90,7 @@ def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
             "filename": item.original_filename,
             "pages": item.page_count,
             "sha256": item.sha256,
-            "cited": sum(1 for e in events if e["evidence_id"] == str(item.id)),
+            "cited": counts[str(item.id)],
         }
         for exhibit, item in rows
     ]

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import String, Text, and_, cast, select, union_all
+from sqlalchemy import Text, and_, cast, select, union_all
 from sqlmodel import Session
 
 from api.db import session_scope
@@ -26,6 +26,7 @@ from api.services.timeline_filter import (
     parse_filter,
     straddling_range,
 )
+from api.services.timeline_sql import stored_utc_text, uuid_text
 from models.case import Case
 from models.exhibit import Exhibit
 from models.timeline import TimelineEvent
@@ -34,9 +35,8 @@ __all__ = ["TimelineFilter", "parse_filter", "fetch", "page", "shape", "one", "i
 
 E = TimelineEvent
 # Rows are the driver's own tuples, never converted column by column: that cost five times the query on a
-# page of 1,000 or an export. Ids are selected as text (32 hex digits on SQLite, the canonical form on
-# PostgreSQL, which spares building a UUID object per id), times come back as SQLite's stored UTC text or
-# aware datetimes, tags as their JSON text; the readers below take either.
+# page of 1,000 or an export. Ids are selected as their canonical text (uuid_text), times as UTC text in
+# SQLite's stored form (stored_utc_text), tags as their JSON text, on both databases.
 EVENT_COLUMNS = (
     E.id,
     E.case_id,
@@ -59,12 +59,16 @@ EVENT_COLUMNS = (
 EXPORT_COLUMNS = (EVENT_COLUMNS[0],) + EVENT_COLUMNS[2:13]
 _COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
 _IDS = {"id", "case_id", "evidence_id", "created_by", "exhibit_id"}
+_TIMES = {"occurred_at", "occurred_until", "created_at", "updated_at"}
 EXPORT_CHUNK = 5000
 
 
 def _as_selected(columns) -> list:
-    """The columns as selected: ids cast to text. Ordering and joins still use the uncast columns."""
-    return [cast(c, String).label(c.key) if c.key in _IDS else c for c in columns]
+    """The columns as selected: ids and times as text. Ordering and joins still use the columns themselves."""
+    return [
+        uuid_text(c).label(c.key) if c.key in _IDS else stored_utc_text(c).label(c.key) if c.key in _TIMES else c
+        for c in columns
+    ]
 
 
 def as_utc(value: datetime | str) -> datetime:
@@ -74,7 +78,7 @@ def as_utc(value: datetime | str) -> datetime:
 
 
 def as_uuid_text(value) -> str | None:
-    """Canonical text of an id as selected: 32 hex digits (SQLite), the canonical text or a UUID object."""
+    """Canonical text of an id: from 32 hex digits, the canonical text itself or a UUID object."""
     if value is None:
         return None
     if isinstance(value, str) and len(value) == 32:
@@ -102,7 +106,7 @@ def _statement(structure: tuple, groups: tuple[str, ...], after: bool, limit: in
     selected = _as_selected(both.c)
     stmt = select(*selected)
     if labels:
-        exhibit = [cast(Exhibit.id, String).label("exhibit_id"), Exhibit.label.label("exhibit_label")]
+        exhibit = [uuid_text(Exhibit.id).label("exhibit_id"), Exhibit.label.label("exhibit_label")]
         stmt = select(*selected, *exhibit).outerjoin(
             Exhibit, and_(Exhibit.case_id == both.c.case_id, Exhibit.evidence_id == both.c.evidence_id)
         )
@@ -234,7 +238,7 @@ def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
 def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     """One event of the case shaped like a timeline item, citation included."""
     result = session.connection().execute(
-        select(*_as_selected(EVENT_COLUMNS), cast(Exhibit.id, String).label("exhibit_id"), Exhibit.label)
+        select(*_as_selected(EVENT_COLUMNS), uuid_text(Exhibit.id).label("exhibit_id"), Exhibit.label)
         .outerjoin(Exhibit, and_(Exhibit.case_id == E.case_id, Exhibit.evidence_id == E.evidence_id))
         .where(E.id == event_id, E.case_id == case.id)
     )
