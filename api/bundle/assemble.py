@@ -52,37 +52,26 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, renderer: Render
     mark = _stopwatch()
     certificate = renderer.submit("certificate.html", render.certificate_context(spec)) if spec.certificate else None
     converted: dict[int, Converted] = {}
+    stop = threading.Event()
 
     def convert_all() -> None:
         for ex in spec.exhibits:
+            if stop.is_set():
+                return
             if kinds[ex.seq] in ("pdf", "image"):
                 converted[ex.seq] = converter.run(ex.blob_path, ex.media_type, workdir / f"conv-{ex.seq}.pdf")
                 progress(len(converted), steps)
 
     worker = threading.Thread(target=convert_all, name="bundle-convert")
     worker.start()
-    drawn = pikepdf.new()
-    drawn_font = stamp.font_object(drawn)
-    slips: dict[int, int] = {}
-    requests = []
-    for ex in spec.exhibits:
-        kind = kinds[ex.seq]
-        record = records.view(kind, ex.blob_path) if kind in ("csv", "json", "email", "text") else None
-        fast = spec.slip_sheets and draw.drawable(
-            ex.label, ex.title, ex.source_url, ex.custodian, ex.original_filename, ex.occurred_display
-        )
-        if fast:
-            draw.slip_page(
-                drawn, drawn_font, ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
-            )
-            slips[ex.seq] = len(drawn.pages) - 1
-        requests.append(
-            ExhibitPageRequest(ex, spec.slip_sheets and not fast, record, NATIVE if kind == "native" else None)
-        )
-    generated = {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}
-    mark("slip sheets and records rendered")
+    try:
+        generated, slips, drawn = _render_exhibits(spec, kinds)
+    except BaseException:  # the conversion thread must be done before the caller closes the converter
+        stop.set()
+        worker.join()
+        raise
     worker.join()
-    mark("originals converted")
+    mark("slip sheets, records and conversions done")
     by_seq = {ex.seq: ex for ex in spec.exhibits}
     failed = {seq: result.placeholder for seq, result in converted.items() if result.placeholder}
     if failed:
@@ -143,6 +132,29 @@ def _stopwatch():
         last = now
 
     return mark
+
+
+def _render_exhibits(spec: BuildSpec, kinds: dict[int, str]) -> tuple[dict[str, Rendered], dict[int, int], pikepdf.Pdf]:
+    """Slip sheets (drawn where the font allows, else rendered), record pages and native-file placeholders."""
+    drawn = pikepdf.new()
+    drawn_font = stamp.font_object(drawn)
+    slips: dict[int, int] = {}
+    requests = []
+    for ex in spec.exhibits:
+        kind = kinds[ex.seq]
+        record = records.view(kind, ex.blob_path) if kind in ("csv", "json", "email", "text") else None
+        fast = spec.slip_sheets and draw.drawable(
+            ex.label, ex.title, ex.source_url, ex.custodian, ex.original_filename, ex.occurred_display
+        )
+        if fast:
+            draw.slip_page(
+                drawn, drawn_font, ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
+            )
+            slips[ex.seq] = len(drawn.pages) - 1
+        requests.append(
+            ExhibitPageRequest(ex, spec.slip_sheets and not fast, record, NATIVE if kind == "native" else None)
+        )
+    return {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}, slips, drawn
 
 
 def _pages_of(

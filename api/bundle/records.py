@@ -66,6 +66,9 @@ def view(kind: str, path: Path) -> dict:
             "type": "csv",
             "headers": [_cell(h) for h in headers],
             "rows": [[_cell(c) for c in row] for row in shown],
+            "widths": _column_widths(headers, shown),
+            # Exports with many columns read better across the page.
+            "wide": len(headers) > 6,
             "note": _truncated_note(cut, f"{len(shown):,} rows"),
         }
     if kind == "json":
@@ -77,6 +80,24 @@ def view(kind: str, path: Path) -> dict:
         "text": text[:MAX_TEXT],
         "note": _truncated_note(cut or len(text) > MAX_TEXT, f"{MAX_TEXT:,} characters"),
     }
+
+
+def _column_widths(headers: list[str], rows: list[list[str]], sample: int = 200) -> list[float]:
+    """Percent widths: short columns (amounts, dates, codes) keep room for their values on one line; long
+    ones (e-mail addresses, notes) share what is left in proportion to their length."""
+    longest = [min(max(len(h), 5), 30) for h in headers]
+    for row in rows[:sample]:
+        for i, cell in enumerate(row[: len(longest)]):
+            longest[i] = max(longest[i], min(len(cell), 30))
+    page = 705.0 if len(headers) > 6 else 526.0  # points across a landscape or portrait content area
+    natural = [n * 4.3 + 8 for n in longest]  # about 4.3 pt a character at 7.5 pt, plus cell padding
+    if sum(natural) > page:
+        short = [w if n <= 10 else 0.0 for w, n in zip(natural, longest, strict=True)]
+        room = max(page - sum(short), page * 0.3)
+        long_total = sum(w for w, n in zip(natural, longest, strict=True) if n > 10) or 1.0
+        natural = [w if n <= 10 else w * room / long_total for w, n in zip(natural, longest, strict=True)]
+    total = sum(natural) or 1.0
+    return [round(100 * w / total, 2) for w in natural]
 
 
 def _pretty_json(text: str) -> str:
