@@ -20,7 +20,7 @@ from api.demo_data import generate
 from api.deps import get_blob_store
 from api.services import evidence as evidence_service
 from bench import bundle_floor
-from bench.common import median, server, wait_healthy
+from bench.common import median, rss_bytes, server, wait_healthy
 from bench.setup import make_workspace
 from models.case import Case
 from models.user import User
@@ -46,12 +46,11 @@ def tree_rss(pid: int) -> int:
     while stack:
         current = stack.pop()
         try:
-            with open(f"/proc/{current}/status") as f:
-                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+            total += rss_bytes(current)
             for task in os.listdir(f"/proc/{current}/task"):  # children of every thread, not just the main one
                 with open(f"/proc/{current}/task/{task}/children") as f:
                     stack += [int(c) for c in f.read().split()]
-        except (FileNotFoundError, StopIteration, ProcessLookupError):
+        except (FileNotFoundError, RuntimeError, ProcessLookupError):
             continue
     return total
 

@@ -124,14 +124,19 @@ def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None) -> 
         target = out.add_blank_page(page_size=(LETTER[1], LETTER[0]) if landscape else LETTER)
         formx = out.copy_foreign(page.as_form_xobject())
         name = target.add_resource(formx, Name.XObject, Name("/CbSrc"))  # fixed name: rebuilds stay identical
-        transform = _centred(formx, box)
-        cm = b" ".join(b"%.4f" % v for v in transform_values(_outer(transform, formx)))
+        placement = _centred(formx, box)
+        cm = b" ".join(
+            b"%.4f" % v for v in (placement.a, placement.b, placement.c, placement.d, placement.e, placement.f)
+        )
         target.obj.Contents = out.make_stream(b"q " + cm + b" cm " + bytes(name.unparse()) + b" Do Q")
         infos.append(
             PageInfo(
                 landscape=landscape,
                 has_text=_has_fonts(formx) if has_text is None else has_text,
-                links=[(*_transform_rect(transform, rect), target_index) for rect, target_index in links],
+                links=[
+                    (*_transform_rect(_form_matrix(formx) @ placement, rect), target_index)
+                    for rect, target_index in links
+                ],
             )
         )
     out.save(out_path)
@@ -151,24 +156,16 @@ def _form_matrix(formx: pikepdf.Object) -> Matrix:
 
 
 def _centred(formx: pikepdf.Object, box: tuple[float, float, float, float]) -> Matrix:
-    """Source space -> page: the form's own matrix (rotation), then shrink to fit (never enlarge) and centre."""
-    form = _form_matrix(formx)
-    x0, y0, x1, y1 = _transform_rect(form, tuple(float(v) for v in formx.BBox))
+    """The cm that shrinks the form (as drawn through its own matrix) to fit the box, never enlarging, centred.
+
+    `Do` applies the form's /Matrix (its rotation) first; links on the source page map through both."""
+    x0, y0, x1, y1 = _transform_rect(_form_matrix(formx), tuple(float(v) for v in formx.BBox))
     width, height = x1 - x0, y1 - y0
     box_width, box_height = box[2] - box[0], box[3] - box[1]
     scale = min(1.0, box_width / width, box_height / height) if width > 0 and height > 0 else 1.0
     dx = box[0] + (box_width - width * scale) / 2 - x0 * scale
     dy = box[1] + (box_height - height * scale) / 2 - y0 * scale
-    return form @ Matrix(scale, 0, 0, scale, dx, dy)
-
-
-def _outer(transform: Matrix, formx: pikepdf.Object) -> Matrix:
-    """The cm to write: Do applies the form's own matrix first, so take it back out of the full transform."""
-    return _form_matrix(formx).inverse() @ transform
-
-
-def transform_values(matrix: Matrix) -> tuple[float, ...]:
-    return (matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f)
+    return Matrix(scale, 0, 0, scale, dx, dy)
 
 
 def _transform_rect(matrix: Matrix, rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:

@@ -60,11 +60,11 @@ class Canvas:
         data = _plain(text)
         width = stamp.stamp_font().width(data, size)
         x = x - width if align == "right" else x - width / 2 if align == "center" else x
-        escaped = data.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
         mode = b"2 Tr %.2f w " % (size / 30) if bold else b""
         colour = b"0.35 g " if grey else b""
         self.parts.append(
-            b"BT %s%s/CBStamp %.2f Tf %.2f %.2f Td (%s) Tj ET 0 Tr 0 g\n" % (colour, mode, size, x, y, escaped)
+            b"BT %s%s/CBStamp %.2f Tf %.2f %.2f Td %s Tj ET 0 Tr 0 g\n"
+            % (colour, mode, size, x, y, stamp.pdf_string(data))
         )
 
     def line(self, x0: float, y0: float, x1: float, y1: float, width: float = 0.5, grey: float = 0.6) -> None:

@@ -110,13 +110,13 @@ def encode(text: str) -> bytes:
     return text.encode("cp1252", errors="replace")
 
 
-def _show(text: bytes) -> bytes:
-    escaped = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-    return b"(" + escaped + b") Tj"
+def pdf_string(text: bytes) -> bytes:
+    """A PDF literal string: the bytes in parentheses, with backslashes and parentheses escaped."""
+    return b"(" + text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
 
 
 def _text(x: float, y: float, size: float, text: bytes) -> bytes:
-    return b"BT /CBStamp %.2f Tf %.2f %.2f Td %s ET\n" % (size, x, y, _show(text))
+    return b"BT /CBStamp %.2f Tf %.2f %.2f Td %s Tj ET\n" % (size, x, y, pdf_string(text))
 
 
 @dataclass(frozen=True)
