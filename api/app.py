@@ -7,8 +7,9 @@ from fastapi import FastAPI
 from api import __version__
 from api.deps import get_blob_store
 from api.errors import install_error_handlers
-from api.routes import auth, bundles, cases, evidence, exhibits, health
+from api.routes import admin, auth, bundles, cases, evidence, exhibits, health
 from api.routes import timeline as timeline_routes
+from api.services.audit import OriginMiddleware
 from api.worker import runner
 
 API_PREFIX = "/api/v1"
@@ -36,8 +37,9 @@ async def lifespan(_: FastAPI):
 def create_app() -> FastAPI:
     app = FastAPI(title="casebinder", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(OriginMiddleware)
     app.include_router(health.router)
-    for router in (auth.router, cases.router, evidence.router, exhibits.router, bundles.router):
+    for router in (auth.router, cases.router, evidence.router, exhibits.router, bundles.router, admin.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(timeline_routes.router, prefix=API_PREFIX)
     return app

@@ -6,7 +6,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, Text
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
@@ -79,6 +79,14 @@ class Case(CaseBase, table=True):
     created_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Legal hold: while set, nothing in the case may be deleted, unlinked, overwritten or purged.
+    legal_hold_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    legal_hold_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    legal_hold_reason: str | None = Field(default=None, sa_type=Text)
+
+    @property
+    def on_hold(self) -> bool:
+        return self.legal_hold_at is not None
 
 
 class CaseCreate(CaseBase):

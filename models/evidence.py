@@ -48,6 +48,11 @@ class EvidenceItem(SQLModel, table=True):
     uploaded_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Soft delete: the row stays (its custody with it); the blob goes only with an explicit admin purge.
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    deleted_reason: str | None = Field(default=None, sa_type=Text)
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class EvidenceUpdate(SQLModel):

@@ -198,3 +198,10 @@ def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
         bundle.progress_done = bundle.progress_total = result.page_count
         bundle.finished_at, bundle.error = utcnow(), None
         session.add(bundle)
+        bundle_service.record(
+            session,
+            "bundle.done",
+            None,
+            bundle,
+            {"sha256": bundle.sha256, "pages": bundle.page_count, "bates": [bundle.bates_first, bundle.bates_last]},
+        )

@@ -38,4 +38,4 @@ def create_user(session: SessionDep, user: CurrentUser, data: UserCreate) -> Use
     """Create an account (administrators only)."""
     if not user.is_admin:
         raise Forbidden("only administrators can create accounts")
-    return UserPublic.model_validate(user_service.create_user(session, data))
+    return UserPublic.model_validate(user_service.create_user(session, data, actor=user))

@@ -64,7 +64,7 @@ def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID)
     _, role = case_service.get_with_role(session, bundle.case_id, user)
     if role.rank < Role.editor.rank:
         raise Forbidden("this needs the editor role in the case")
-    bundle_service.queue_rebuild(session, bundle)
+    bundle_service.queue_rebuild(session, bundle, actor=user)
     on_commit(session, runner.wake)
     return _public(session, bundle)
 
@@ -87,6 +87,9 @@ def bundle_pdf(session: SessionDep, user: CurrentUser, store: BlobStoreDep, requ
     _done(bundle)
     if len(bundle.volumes) > 1:
         raise Conflict(f"this bundle is split into {len(bundle.volumes)} volumes: download /volumes/{{n}}/pdf")
+    bundle_service.record(
+        session, "bundle.download", user, bundle, {"volume": 1, "sha256": bundle.volumes[0]["sha256"]}
+    )
     return _volume_response(store, request, bundle.volumes[0])
 
 
@@ -99,6 +102,7 @@ def volume_pdf(
     volume = next((v for v in bundle.volumes if v["number"] == number), None)
     if volume is None:
         raise NotFound(f"the bundle has volumes 1 to {len(bundle.volumes)}")
+    bundle_service.record(session, "bundle.download", user, bundle, {"volume": number, "sha256": volume["sha256"]})
     return _volume_response(store, request, volume)
 
 

@@ -36,7 +36,7 @@ def get_case(access: CaseViewer) -> CasePublic:
 @router.patch("/cases/{case_id}", response_model=CasePublic, responses=error_responses(401, 403, 404, 422))
 def update_case(session: SessionDep, access: CaseEditor, data: CaseUpdate) -> CasePublic:
     """Change case details. Labels already issued keep their text if the label template changes."""
-    return _public(case_service.update_case(session, access.case, data), access.role)
+    return _public(case_service.update_case(session, access.case, data, actor=access.user), access.role)
 
 
 def _member(member, user) -> MemberPublic:
@@ -59,7 +59,7 @@ def list_members(session: SessionDep, access: CaseViewer):
 )
 def add_member(session: SessionDep, access: CaseOwner, data: MemberCreate, response: Response) -> MemberPublic:
     """Give a user a role in the case (owners only). Posting an existing member changes their role (200)."""
-    member, user, created = case_service.add_member(session, access.case, data)
+    member, user, created = case_service.add_member(session, access.case, data, actor=access.user)
     if not created:
         response.status_code = 200
     return _member(member, user)

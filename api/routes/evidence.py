@@ -85,7 +85,9 @@ async def upload_evidence(
 
 @router.get("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 404))
 def get_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID) -> EvidencePublic:
-    return _public(session, evidence_service.get_visible(session, evidence_id, user))
+    item = evidence_service.get_visible(session, evidence_id, user)
+    evidence_service.record_access(session, "evidence.view", item, user)
+    return _public(session, item)
 
 
 @router.patch("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 403, 404, 422))
@@ -94,7 +96,7 @@ def update_evidence(
 ) -> EvidencePublic:
     """Edit metadata. The original bytes, their hash and the sniffed type never change."""
     item = evidence_service.get_visible(session, evidence_id, user, role=Role.editor)
-    return _public(session, evidence_service.update_metadata(session, item, data))
+    return _public(session, evidence_service.update_metadata(session, item, data, actor=user))
 
 
 def _download_name(item: EvidenceItem) -> str:
@@ -117,6 +119,9 @@ def download_evidence(
 ):
     """The original bytes exactly as uploaded, always as an attachment."""
     item = evidence_service.get_visible(session, evidence_id, user)
+    evidence_service.record_access(
+        session, "evidence.download", item, user, {"if_none_match": request.headers.get("if-none-match")}
+    )
     return file_response(
         store,
         request,

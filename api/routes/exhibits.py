@@ -48,11 +48,12 @@ def update_exhibit(
 ) -> ExhibitPublic:
     """Move, relabel, designate or annotate. No other exhibit is renumbered."""
     exhibit = exhibit_service.get(session, access.case, exhibit_id)
-    exhibit = exhibit_service.update_exhibit(session, access.case, exhibit, data)
+    exhibit = exhibit_service.update_exhibit(session, access.case, exhibit, data, actor=access.user)
     return exhibit_service.to_public(exhibit, evidence_service.get_item(session, exhibit.evidence_id))
 
 
 @router.delete("/cases/{case_id}/exhibits/{exhibit_id}", status_code=204, responses=error_responses(401, 403, 404))
 def unlink_exhibit(session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID) -> None:
     """Unlink the exhibit. The evidence and its original stay; the label is never handed out again."""
-    exhibit_service.unlink(session, access.case, exhibit_service.get(session, access.case, exhibit_id))
+    exhibit = exhibit_service.get(session, access.case, exhibit_id)
+    exhibit_service.unlink(session, access.case, exhibit, actor=access.user)

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
+from api.services import audit
 from api.services import exhibits as exhibit_service
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
 from models.case import Case, CaseMember
@@ -51,10 +52,23 @@ def create_bundle(session: Session, *, case: Case, actor: User, data: BundleRequ
     )
     session.add(bundle)
     session.flush()
+    record(session, "bundle.build", actor, bundle, {"title": bundle.title, "exhibits": len(exhibit_ids)})
     return bundle
 
 
-def queue_rebuild(session: Session, bundle: Bundle) -> Bundle:
+def record(session: Session, action: str, actor: User | None, bundle: Bundle, details: dict | None = None) -> None:
+    audit.record(
+        session,
+        action,
+        actor=actor,
+        case_id=bundle.case_id,
+        object_type="bundle",
+        object_id=bundle.id,
+        details=details,
+    )
+
+
+def queue_rebuild(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
     """Build again from the stored parameters (the same Bates start included)."""
     if bundle.status in (BundleStatus.queued, BundleStatus.running):
         raise Conflict(f"the bundle is {BundleStatus(bundle.status).value}; rebuild it once that build has finished")
@@ -62,6 +76,7 @@ def queue_rebuild(session: Session, bundle: Bundle) -> Bundle:
     bundle.started_at = bundle.finished_at = None
     session.add(bundle)
     session.flush()
+    record(session, "bundle.rebuild", actor, bundle, {"previous_sha256": bundle.sha256})
     return bundle
 
 
@@ -142,3 +157,6 @@ def mark_failed(session: Session, bundle_id: uuid.UUID, message: str) -> None:
         .where(Bundle.id == bundle_id)
         .values(status=BundleStatus.failed, error=message[:2000], finished_at=utcnow())
     )
+    bundle = session.get(Bundle, bundle_id)
+    if bundle is not None:
+        record(session, "bundle.failed", None, bundle, {"error": message[:2000]})

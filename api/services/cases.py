@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
+from api.services import audit
 from api.services import users as user_service
 from models.case import Case, CaseCreate, CaseMember, CaseUpdate, MemberCreate, Role
 from models.common import utcnow
@@ -23,6 +24,15 @@ def create_case(session: Session, *, actor: User, data: CaseCreate) -> Case:
     session.flush()
     session.add(CaseMember(case_id=case.id, user_id=actor.id, role=Role.owner))
     session.flush()
+    audit.record(
+        session,
+        "case.create",
+        actor=actor,
+        case_id=case.id,
+        object_type="case",
+        object_id=case.id,
+        details={"title": case.title, "case_type": case.case_type},
+    )
     return case
 
 
@@ -55,7 +65,7 @@ def list_cases(session: Session, *, user: User, limit: int, cursor: str | None):
     )
 
 
-def update_case(session: Session, case: Case, data: CaseUpdate) -> Case:
+def update_case(session: Session, case: Case, data: CaseUpdate, *, actor: User) -> Case:
     """Apply the fields that were sent."""
     changes = data.model_dump(exclude_unset=True)
     if "parties" in changes:
@@ -63,10 +73,20 @@ def update_case(session: Session, case: Case, data: CaseUpdate) -> Case:
     for field in ("title", "case_type", "exhibit_label_template", "timezone"):
         if field in changes and changes[field] is None:
             raise UnprocessableEntity(f"{field} cannot be cleared")
+    before, after = audit.changed(case, changes)
     case.sqlmodel_update(changes)
     case.updated_at = utcnow()
     session.add(case)
     session.flush()
+    audit.record(
+        session,
+        "case.update",
+        actor=actor,
+        case_id=case.id,
+        object_type="case",
+        object_id=case.id,
+        details={"before": before, "after": after},
+    )
     return case
 
 
@@ -87,7 +107,7 @@ def _owner_count(session: Session, case: Case) -> int:
     ).one()
 
 
-def add_member(session: Session, case: Case, data: MemberCreate) -> tuple[CaseMember, User, bool]:
+def add_member(session: Session, case: Case, data: MemberCreate, *, actor: User) -> tuple[CaseMember, User, bool]:
     """Add a user by email, or change the role of one already in the case. Returns (member, user, created)."""
     user = user_service.get_by_email(session, data.email)
     if user is None:
@@ -99,13 +119,30 @@ def add_member(session: Session, case: Case, data: MemberCreate) -> tuple[CaseMe
         member = CaseMember(case_id=case.id, user_id=user.id, role=data.role)
         session.add(member)
         session.flush()
+        _record_member(session, "member.add", case, actor, user, {"role": data.role})
         return member, user, True
     if member.role == Role.owner and data.role != Role.owner and _owner_count(session, case) <= 1:
         raise Conflict("a case needs at least one owner: add another owner before demoting this one")
+    before = member.role
     member.role = data.role
     session.add(member)
     session.flush()
+    _record_member(
+        session, "member.role", case, actor, user, {"before": {"role": before}, "after": {"role": data.role}}
+    )
     return member, user, False
+
+
+def _record_member(session: Session, action: str, case: Case, actor: User, user: User, details: dict) -> None:
+    audit.record(
+        session,
+        action,
+        actor=actor,
+        case_id=case.id,
+        object_type="user",
+        object_id=user.id,
+        details={"email": user.email} | details,
+    )
 
 
 def remove_member(session: Session, case: Case, *, actor: User, actor_role: Role, user_id: uuid.UUID) -> None:
@@ -117,5 +154,15 @@ def remove_member(session: Session, case: Case, *, actor: User, actor_role: Role
         raise NotFound("that user is not a member of this case")
     if member.role == Role.owner and _owner_count(session, case) <= 1:
         raise Conflict("a case needs at least one owner: add another owner before removing this one")
+    role = member.role
     session.delete(member)
     session.flush()
+    audit.record(
+        session,
+        "member.remove",
+        actor=actor,
+        case_id=case.id,
+        object_type="user",
+        object_id=user_id,
+        details={"role": role},
+    )

@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 from api.config import get_settings
 from api.db import on_commit, on_rollback
 from api.errors import Forbidden, NotFound, UnprocessableEntity
+from api.services import audit, timeline_derived
 from api.services import exhibits as exhibit_service
-from api.services import timeline_derived
 from api.services.inspect import inspect_blob
 from api.storage import BlobStore, StagedBlob, stage_stream
 from api.timeutil import as_utc, parse_instant
@@ -148,6 +148,7 @@ def ingest(
     exhibit_service.lock_case(session, case)
     existing = find_in_case(session, case, staged.sha256)
     if existing:
+        _record_upload(session, actor, existing, original_filename, duplicate=True)
         return existing, exhibit_in_case(session, case, existing), True
     item = EvidenceItem(
         **asdict(meta),
@@ -164,12 +165,33 @@ def ingest(
     )
     session.add(item)
     session.flush()
+    _record_upload(session, actor, item, original_filename, duplicate=False)
     exhibit = exhibit_service.link(session, case=case, evidence=item, actor=actor)
     created = staged.commit()
     bind = session.get_bind()
     on_commit(session, lambda: staged.settle(committed=True))
     on_rollback(session, lambda: _undo_blob(store, staged, created, bind))
     return item, exhibit, False
+
+
+def _record_upload(session: Session, actor: User, item: EvidenceItem, filename: str, *, duplicate: bool) -> None:
+    """Acquisition, as the custody report shows it: who, when, the name it came with, its size and hash."""
+    audit.record(
+        session,
+        "evidence.upload",
+        actor=actor,
+        case_id=item.case_id,
+        evidence_id=item.id,
+        object_type="evidence",
+        object_id=item.id,
+        details={
+            "original_filename": filename,
+            "size_bytes": item.size_bytes,
+            "sha256": item.sha256,
+            "media_type": item.media_type,
+            "duplicate": duplicate,
+        },
+    )
 
 
 def ingest_file(session: Session, store: BlobStore, *, case: Case, actor: User, path, meta: EvidenceMeta):
@@ -223,7 +245,7 @@ def get_visible(session: Session, evidence_id: uuid.UUID, user: User, *, role: R
     return item
 
 
-def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate) -> EvidenceItem:
+def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate, *, actor: User) -> EvidenceItem:
     """Change metadata; the bytes, hash, size and sniffed type stay as uploaded."""
     changes = data.model_dump(exclude_unset=True)
     for name in ("kind", "title"):
@@ -243,12 +265,28 @@ def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate) 
         changes["source_url"] = _check_url(changes["source_url"])
     if "tags" in changes:
         changes["tags"] = _clean_tags(changes["tags"] or [])
+    before, after = audit.changed(item, changes)
     item.sqlmodel_update(changes)
     item.updated_at = utcnow()
     session.add(item)
     session.flush()
     timeline_derived.sync_evidence(session, item)
+    record_access(session, "evidence.update", item, actor, {"before": before, "after": after})
     return item
+
+
+def record_access(session: Session, action: str, item: EvidenceItem, actor: User, details: dict | None = None) -> None:
+    """An event about one evidence item: part of its chain of custody."""
+    audit.record(
+        session,
+        action,
+        actor=actor,
+        case_id=item.case_id,
+        evidence_id=item.id,
+        object_type="evidence",
+        object_id=item.id,
+        details=details,
+    )
 
 
 def case_of(session: Session, item: EvidenceItem) -> Case:

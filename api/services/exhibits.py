@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_int, parse_uuid
-from api.services import timeline_derived
+from api.services import audit, timeline_derived
 from models.case import Case
 from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit, ExhibitEvidence, ExhibitPublic, ExhibitUpdate
@@ -60,7 +60,21 @@ def link(
     session.add(exhibit)
     session.flush()
     timeline_derived.sync_exhibit(session, case=case, exhibit=exhibit, item=evidence)
+    _record(session, "exhibit.link", actor, exhibit, {"label": label, "position": exhibit.position})
     return exhibit
+
+
+def _record(session: Session, action: str, actor: User, exhibit: Exhibit, details: dict) -> None:
+    audit.record(
+        session,
+        action,
+        actor=actor,
+        case_id=exhibit.case_id,
+        evidence_id=exhibit.evidence_id,
+        object_type="exhibit",
+        object_id=exhibit.id,
+        details=details,
+    )
 
 
 def get(session: Session, case: Case, exhibit_id: uuid.UUID) -> Exhibit:
@@ -79,9 +93,10 @@ def count(session: Session, case: Case) -> int:
     return session.exec(select(func.count()).select_from(Exhibit).where(Exhibit.case_id == case.id)).one()
 
 
-def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: ExhibitUpdate) -> Exhibit:
+def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: ExhibitUpdate, *, actor: User) -> Exhibit:
     """Move, relabel, designate or annotate an exhibit. Other exhibits keep their labels."""
     changes = data.model_dump(exclude_unset=True)
+    before = {name: getattr(exhibit, name) for name in ("label", "position", "designation", "note")}
     if changes.get("label") is not None and changes["label"] != exhibit.label:
         label = changes["label"].strip()
         if not label:
@@ -109,14 +124,19 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
         exhibit.note = changes["note"]
     session.add(exhibit)
     session.flush()
+    old, new = audit.changed(exhibit, before)
+    if old:  # `changed` compares the exhibit now with `before`, so "old" holds the new values
+        action = "exhibit.relabel" if "label" in old else "exhibit.update"
+        _record(session, action, actor, exhibit, {"before": new, "after": old})
     return exhibit
 
 
-def unlink(session: Session, case: Case, exhibit: Exhibit) -> None:
+def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User) -> None:
     """Remove an exhibit from the case; later exhibits move up one place but keep their labels."""
     lock_case(session, case)
     session.refresh(exhibit)
     position = exhibit.position
+    _record(session, "exhibit.unlink", actor, exhibit, {"label": exhibit.label, "position": position})
     timeline_derived.drop_for_exhibit(session, exhibit)
     session.delete(exhibit)
     session.flush()

@@ -9,6 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from api.errors import BadRequest, Conflict, Unauthorized
+from api.services import audit
 from models.common import utcnow
 from models.user import ApiToken, User, UserCreate
 
@@ -31,8 +32,8 @@ def get_by_email(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email.strip().lower())).first()
 
 
-def create_user(session: Session, data: UserCreate) -> User:
-    """Create a user with an argon2-hashed password."""
+def create_user(session: Session, data: UserCreate, *, actor: User | None = None) -> User:
+    """Create a user with an argon2-hashed password (actor: the admin who asked; None from the command line)."""
     email = normalize_email(data.email)
     if get_by_email(session, email):
         raise Conflict(f"a user with email {email} already exists")
@@ -41,6 +42,14 @@ def create_user(session: Session, data: UserCreate) -> User:
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session,
+        "user.create",
+        actor=actor,
+        object_type="user",
+        object_id=user.id,
+        details={"email": email, "is_admin": user.is_admin},
+    )
     return user
 
 
@@ -50,12 +59,26 @@ def authenticate(session: Session, email: str, password: str) -> User:
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        raise Unauthorized("incorrect email or password") from None
+        _refuse_login(session, email, user, "wrong password" if user else "unknown email")
     if user is None or not user.is_active:
-        raise Unauthorized("incorrect email or password")
+        _refuse_login(session, email, user, "account disabled")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+    audit.record(session, "login", actor=user, object_type="user", object_id=user.id)
     return user
+
+
+def _refuse_login(session: Session, email: str, user: User | None, why: str):
+    audit.record(
+        session,
+        "login_failed",
+        actor_email=email.strip().lower()[:320],
+        object_type="user",
+        object_id=user.id if user else None,
+        details={"reason": why},
+        durable=True,
+    )
+    raise Unauthorized("incorrect email or password")
 
 
 def _digest(token: str) -> str:
@@ -90,3 +113,6 @@ def revoke_token(session: Session, token: ApiToken) -> None:
     token.revoked_at = utcnow()
     session.add(token)
     session.flush()
+    audit.record(
+        session, "logout", actor_email=None, object_type="token", object_id=token.id, details={"user_id": token.user_id}
+    )
