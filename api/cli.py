@@ -46,9 +46,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
 @app.command()
 def verify() -> None:
-    """Re-hash every stored original and bundle volume; list rows without blobs and blobs without rows.
+    """Re-hash every stored original and bundle volume, list rows without blobs and blobs without rows, and
+    walk the audit chain, naming its first broken link.
 
-    Deletes nothing. Exits 0 when the store matches the database, 1 on any finding, 2 when it cannot run.
+    Deletes nothing; records its own run in the audit trail. Exits 0 when everything matches, 1 on any
+    finding, 2 when it cannot run.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,7 +63,7 @@ def verify() -> None:
         raise typer.Exit(2)
     try:
         with session_scope() as session:
-            report = verify_service.verify_store(session, LocalBlobStore(data_dir))
+            report = verify_service.run(session, LocalBlobStore(data_dir))
     except SQLAlchemyError as exc:
         typer.echo(f"error: cannot read the database (is it migrated?): {type(exc).__name__}", err=True)
         raise typer.Exit(2) from None

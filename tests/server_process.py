@@ -64,13 +64,14 @@ class Instance:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
 
-    def add_user(self) -> str:
+    def add_user(self, *, admin: bool = False) -> str:
         """A user with an API token, written straight into this instance's database."""
         engine = make_engine(self.database_url)
         try:
             with Session(engine) as session:
                 email = f"crash-{uuid.uuid4().hex[:10]}@firm.example"
-                user = user_service.create_user(session, UserCreate(email=email, password="a long password"))
+                data = UserCreate(email=email, password="a long password", is_admin=admin)
+                user = user_service.create_user(session, data)
                 token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
                 session.commit()
         finally:

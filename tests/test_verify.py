@@ -10,7 +10,10 @@ import re
 import time
 
 import pytest
+from sqlalchemy import delete, insert, select, update
 
+from api.db import make_engine
+from models.audit import AuditEvent
 from tests.server_process import Instance, fresh_database, wait_for
 
 
@@ -59,7 +62,7 @@ def verify(instance: Instance):
 
 
 def findings(stdout: str) -> list[str]:
-    return [line for line in stdout.splitlines() if re.match(r"^(MISSING|CORRUPT|ORPHAN) ", line)]
+    return [line for line in stdout.splitlines() if re.match(r"^(MISSING|CORRUPT|ORPHAN|BROKEN) ", line)]
 
 
 def test_a_clean_store_passes(store):
@@ -68,6 +71,7 @@ def test_a_clean_store_passes(store):
     assert result.returncode == 0, result.stdout
     assert findings(result.stdout) == []
     assert "originals re-hashed" in result.stdout and "bundle volumes re-hashed" in result.stdout
+    assert "audit chain walked" in result.stdout
     assert f"checked {len(items)} originals ({len(items)} evidence items), 1 bundle volumes" in result.stdout
     assert result.stdout.rstrip().endswith("OK: no findings")
 
@@ -139,3 +143,130 @@ def test_a_blob_without_a_row_is_reported_and_kept(store):
         for path in planted:
             path.unlink(missing_ok=True)
     assert verify(instance)[0].returncode == 0
+
+
+# The audit chain, tampered with directly in SQL as someone with database access could.
+
+
+@pytest.fixture
+def db(store):
+    engine = make_engine(store[0].database_url)
+    yield engine
+    engine.dispose()
+
+
+def audit_rows(engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(AuditEvent.__table__).order_by(AuditEvent.seq)).mappings()]
+
+
+def broken(instance: Instance) -> str:
+    result, _ = verify(instance)
+    assert result.returncode == 1, result.stdout
+    [line] = findings(result.stdout)
+    assert line.startswith("BROKEN") and "FAILED: 1 finding(s): 1 broken" in result.stdout
+    return line
+
+
+def test_the_audit_chain_of_a_clean_store_holds_and_each_run_is_recorded(store, db):
+    instance, items, _ = store
+    before = audit_rows(db)
+    assert verify(instance)[0].returncode == 0
+    after = audit_rows(db)
+    assert after[: len(before)] == before
+    [run] = after[len(before) :]
+    assert run["action"] == "verify" and run["actor_email"] == "command line"
+    assert run["details"]["ok"] is True and run["details"]["corrupt"] == [] and run["details"]["chain_break"] is None
+    uploads = [r for r in after if r["action"] == "evidence.upload"]
+    assert sorted(r["details"]["sha256"] for r in uploads) == sorted(i["sha256"] for i in items)
+
+
+def test_an_edited_audit_row_is_reported_at_its_seq(store, db):
+    instance = store[0]
+    row = next(r for r in audit_rows(db) if r["action"] == "evidence.upload")
+    table = AuditEvent.__table__
+    with db.begin() as conn:
+        conn.execute(update(table).where(table.c.seq == row["seq"]).values(details=row["details"] | {"size_bytes": 1}))
+    try:
+        line = broken(instance)
+        assert f"audit seq {row['seq']} (event {row['id']})" in line and "the row was changed" in line
+    finally:
+        with db.begin() as conn:
+            conn.execute(update(table).where(table.c.seq == row["seq"]).values(details=row["details"]))
+    assert verify(instance)[0].returncode == 0
+
+
+def test_a_deleted_audit_row_is_reported_as_a_gap(store, db):
+    instance = store[0]
+    row = audit_rows(db)[3]
+    table = AuditEvent.__table__
+    with db.begin() as conn:
+        conn.execute(delete(table).where(table.c.seq == row["seq"]))
+    try:
+        line = broken(instance)
+        assert f"audit seq {row['seq'] + 1}" in line
+        assert f"events {row['seq']}..{row['seq']} are missing" in line
+    finally:
+        with db.begin() as conn:
+            conn.execute(insert(table).values(row))
+    assert verify(instance)[0].returncode == 0
+
+
+def test_reordered_audit_rows_are_reported(store, db):
+    instance = store[0]
+    first, second = audit_rows(db)[4:6]
+    table = AuditEvent.__table__
+
+    def swap() -> None:  # exchange the two events' places in the chain
+        with db.begin() as conn:
+            conn.execute(update(table).where(table.c.seq == first["seq"]).values(seq=-1))
+            conn.execute(update(table).where(table.c.seq == second["seq"]).values(seq=first["seq"]))
+            conn.execute(update(table).where(table.c.seq == -1).values(seq=second["seq"]))
+
+    swap()
+    try:
+        line = broken(instance)
+        assert f"audit seq {first['seq']} (event {second['id']})" in line
+        assert f"prev_hash is {second['prev_hash']}, but the event before it has hash {first['prev_hash']}" in line
+    finally:
+        swap()
+    assert verify(instance)[0].returncode == 0
+
+
+def test_events_cut_off_the_end_are_reported_against_the_head(store, db):
+    instance = store[0]
+    last = audit_rows(db)[-1]
+    table = AuditEvent.__table__
+    with db.begin() as conn:
+        conn.execute(delete(table).where(table.c.seq == last["seq"]))
+    try:
+        line = broken(instance)
+        assert f"the head says seq {last['seq']}" in line and "events were removed from the end" in line
+    finally:
+        with db.begin() as conn:
+            conn.execute(insert(table).values(last))
+    # The failed run appended its own event after the restored one: the chain is whole again.
+    assert verify(instance)[0].returncode == 0
+
+
+def test_admins_verify_over_http_and_the_run_is_recorded(store, db):
+    instance = store[0]
+    token = instance.add_user(admin=True)
+    instance.start()
+    try:
+        with instance.client() as http:
+            r = http.post("/api/v1/admin/verify")
+            assert r.status_code == 200, r.text
+            report = r.json()
+            assert report["ok"] is True and report["findings"] == []
+            assert "audit chain walked" in report["checks"] and report["originals"] == 3
+            assert report["audit_events"] == len(audit_rows(db)) - 1  # all but its own, written after the walk
+        instance.add_user()
+        with instance.client() as http:
+            r = http.post("/api/v1/admin/verify")
+            assert r.status_code == 403 and "administrator" in r.json()["detail"]
+    finally:
+        instance.kill()
+        instance.token = token
+    run = [r for r in audit_rows(db) if r["action"] == "verify"][-1]  # the refused second call recorded nothing
+    assert run["actor_email"].startswith("crash-") and run["details"]["ok"] is True

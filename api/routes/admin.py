@@ -4,9 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import CurrentUser
-from api.errors import Forbidden
+from api.deps import BlobStoreDep, CurrentUser, SessionDep
+from api.errors import Forbidden, error_responses
+from api.services import verify as verify_service
 from models.user import User
+from models.verify import VerifyFinding, VerifyResult
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -18,3 +20,21 @@ def require_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(require_admin)]
+
+
+@router.post("/verify", response_model=VerifyResult, responses=error_responses(401, 403))
+def verify(session: SessionDep, admin: AdminUser, store: BlobStoreDep) -> VerifyResult:
+    """Re-hash every original and bundle volume, compare the store with the rows, walk the audit chain.
+
+    Findings are data, not errors: the answer is 200 with `ok: false`. Runs while you wait (it reads every
+    stored byte); the run is recorded in the audit trail. `casebinder verify` does the same from a shell.
+    """
+    report = verify_service.run(session, store, actor=admin)
+    findings = [
+        VerifyFinding(
+            problem=f.problem, refs=f.refs, sha256=f.sha256, detail=f.detail, path=str(f.path) if f.path else None
+        )
+        for f in report.findings
+    ]
+    counts = {name: getattr(report, name) for name in VerifyResult.model_fields if hasattr(report, name)}
+    return VerifyResult(**(counts | {"ok": report.ok, "findings": findings}))

@@ -1,5 +1,6 @@
-"""Integrity check: every stored original and bundle volume re-hashed against its name, and the blob store
-compared with the rows that refer to it. Reads only; it deletes and repairs nothing."""
+"""Integrity check: every stored original and bundle volume re-hashed against its name, the blob store
+compared with the rows that refer to it, and the audit chain walked link by link. It deletes and repairs
+nothing; the only thing it writes is the audit event of its own run."""
 
 import hashlib
 from collections import defaultdict
@@ -8,29 +9,33 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from api.services import audit
 from api.storage import LocalBlobStore
 from models.bundle import Bundle, BundleStatus
 from models.evidence import EvidenceItem
 
 CHUNK_BYTES = 1024 * 1024
 
-# Each check has a name, so a report says what was looked at; the audit-chain walk will join this list.
+# Each check has a name, so a report says what was looked at.
 CHECK_ORIGINALS = "originals re-hashed"
 CHECK_VOLUMES = "bundle volumes re-hashed"
 CHECK_ORPHANS = "blobs without rows"
+CHECK_CHAIN = "audit chain walked"
+# At most this many hashes per kind of finding go into the audit event of a run (the report has them all).
+RECORDED_HASHES = 1000
 
 
 @dataclass
 class Finding:
-    problem: str  # "missing", "corrupt" or "orphan"
-    path: Path
+    problem: str  # "missing", "corrupt", "orphan" or "broken" (the audit chain)
+    path: Path | None
     sha256: str | None = None
-    refs: list[str] = field(default_factory=list)  # "evidence <id>", "bundle <id> volume <n>"
+    refs: list[str] = field(default_factory=list)  # "evidence <id>", "bundle <id> volume <n>", "audit seq <n>"
     detail: str = ""
 
     def line(self) -> str:
         who = ", ".join(self.refs) if self.refs else "no row"
-        return f"{self.problem.upper():8} {who}: {self.detail} [{self.path}]"
+        return f"{self.problem.upper():8} {who}: {self.detail}" + (f" [{self.path}]" if self.path else "")
 
 
 @dataclass
@@ -42,6 +47,7 @@ class VerifyReport:
     volumes: int = 0
     files_on_disk: int = 0
     bytes_hashed: int = 0
+    audit_events: int = 0
 
     @property
     def ok(self) -> bool:
@@ -94,7 +100,7 @@ def _volume_refs(session: Session) -> tuple[dict[str, list[str]], set[str]]:
 
 def verify_store(session: Session, store: LocalBlobStore) -> VerifyReport:
     """Re-hash every original and done bundle volume; list rows without blobs and blobs without rows."""
-    report = VerifyReport(checks=[CHECK_ORIGINALS, CHECK_VOLUMES, CHECK_ORPHANS])
+    report = VerifyReport(checks=[CHECK_ORIGINALS, CHECK_VOLUMES, CHECK_ORPHANS, CHECK_CHAIN])
     evidence = _evidence_refs(session)
     volumes, named = _volume_refs(session)
     report.originals, report.evidence_rows = len(evidence), sum(len(r) for r in evidence.values())
@@ -112,7 +118,35 @@ def verify_store(session: Session, store: LocalBlobStore) -> VerifyReport:
         if name in known and _expected_path(store, name) == path:
             continue
         report.findings.append(Finding("orphan", path, None, [], "no evidence item or bundle volume refers to it"))
+
+    chain = audit.walk_chain(session)
+    report.audit_events = chain.events
+    if chain.first_break is not None:
+        broken = chain.first_break
+        ref = f"audit seq {broken.seq}" + (f" (event {broken.event_id})" if broken.event_id else " (head)")
+        report.findings.append(Finding("broken", None, None, [ref], broken.problem))
     return report
+
+
+def run(session: Session, store: LocalBlobStore, *, actor=None) -> VerifyReport:
+    """Verify, and record the run in the audit trail (what the custody report shows as the latest check)."""
+    report = verify_store(session, store)
+    details = {"ok": report.ok, "checks": report.checks, "counts": counts(report)}
+    for problem in ("corrupt", "missing"):
+        hashes = sorted({f.sha256 for f in report.findings if f.problem == problem and f.sha256})
+        details[problem] = hashes[:RECORDED_HASHES]
+    details["orphans"] = sum(f.problem == "orphan" for f in report.findings)
+    details["chain_break"] = next((f.line() for f in report.findings if f.problem == "broken"), None)
+    details["audit_events"] = report.audit_events
+    audit.record(session, "verify", actor=actor, actor_email=None if actor else "command line", details=details)
+    return report
+
+
+def counts(report: VerifyReport) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for finding in report.findings:
+        out[finding.problem] += 1
+    return dict(out)
 
 
 def _expected_path(store: LocalBlobStore, name: str) -> Path | None:
@@ -129,14 +163,11 @@ def render(report: VerifyReport) -> list[str]:
     lines.append(
         f"checked {report.originals} originals ({report.evidence_rows} evidence items), "
         f"{report.volumes} bundle volumes, {report.files_on_disk} files in the store, "
-        f"{report.bytes_hashed} bytes hashed"
+        f"{report.bytes_hashed} bytes hashed, {report.audit_events} audit events"
     )
     if report.ok:
         lines.append("OK: no findings")
     else:
-        counts = defaultdict(int)
-        for finding in report.findings:
-            counts[finding.problem] += 1
-        parts = ", ".join(f"{n} {problem}" for problem, n in sorted(counts.items()))
+        parts = ", ".join(f"{n} {problem}" for problem, n in sorted(counts(report).items()))
         lines.append(f"FAILED: {len(report.findings)} finding(s): {parts}")
     return lines
