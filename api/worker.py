@@ -11,11 +11,17 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from api.config import get_settings
 from api.db import session_scope
-from api.lifelines import die_with_parent
+from api.lifelines import Lease, die_with_parent
 from api.services import bundles as bundle_service
 
 log = logging.getLogger("casebinder.worker")
+
+
+def lease(bundle_id: uuid.UUID) -> Lease:
+    """Held by the server process for the whole build, from before the claim to after the final commit."""
+    return Lease(get_settings().data_dir / "locks", f"bundle-{bundle_id}")
 
 
 def _build_in_child(bundle_id: str) -> None:
@@ -33,7 +39,9 @@ class BundleRunner:
 
     def start(self) -> None:
         with session_scope() as session:
-            interrupted = bundle_service.fail_interrupted(session)
+            interrupted = bundle_service.fail_interrupted(
+                session, still_building=lambda bundle_id: lease(bundle_id).held_elsewhere()
+            )
         if interrupted:
             log.warning("marked %d interrupted bundle build(s) failed", interrupted)
         self._thread = threading.Thread(target=self._loop, name="bundle-runner", daemon=True)
@@ -64,10 +72,19 @@ class BundleRunner:
             self._wake.clear()
             while not self._stop.is_set():
                 with session_scope() as session:
-                    bundle_id = bundle_service.claim_next(session)
+                    bundle_id = bundle_service.next_queued(session)
                 if bundle_id is None:
                     break
-                self._run(bundle_id)
+                held = lease(bundle_id)
+                if not held.acquire():  # another runner on this data dir took it
+                    continue
+                try:
+                    with session_scope() as session:
+                        claimed = bundle_service.claim(session, bundle_id)
+                    if claimed:
+                        self._run(bundle_id)
+                finally:
+                    held.release()
 
     def _run(self, bundle_id: uuid.UUID) -> None:
         try:

@@ -125,7 +125,8 @@ def test_kill_mid_upload_leaves_no_row_no_partial_blob_and_staging_is_swept(inst
         assert content.content == b"an upload that finished before the crash"
 
 
-def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_path):
+def start_build(instance: Instance, tmp_path) -> dict:
+    """A case of 18 exhibits and its bundle, caught while it is running."""
     files = generate(tmp_path / "corpus", exhibits=18, records=40)
     with instance.client() as http:
         case = http.post(
@@ -145,7 +146,12 @@ def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_pa
             what="the build to start",
             interval=0.02,
         )
-    assert running["status"] == "running", running  # still building when the kill lands
+    assert running["status"] == "running", running  # still building when the kill or the second start lands
+    return bundle
+
+
+def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_path):
+    bundle = start_build(instance, tmp_path)
     instance.kill()
 
     instance.start()
@@ -168,6 +174,27 @@ def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_pa
         assert done["bates_first"] == "ACME000001"
         pdf = http.get(f"/api/v1/bundles/{bundle['id']}/pdf")
         assert pdf.status_code == 200 and hashlib.sha256(pdf.content).hexdigest() == done["sha256"]
+    assert_store_consistent(instance)
+
+
+def test_a_second_server_starting_leaves_a_live_build_alone(instance, tmp_path):
+    """Another server on the same database and data dir starts mid-build: the build is not its to fail."""
+    bundle = start_build(instance, tmp_path)
+    second = Instance(instance.database_url, instance.data_dir, token=instance.token, logs=list(instance.logs))
+    second.start()
+    try:
+        with instance.client() as http:
+            done = wait_for(
+                lambda: (b := http.get(f"/api/v1/bundles/{bundle['id']}").json())["status"] != "running" and b,
+                seconds=120,
+                what="the build",
+                interval=0.2,
+            )
+        assert done["status"] == "done", done
+        [(failures,)] = rows(instance, "SELECT count(*) FROM audit_events WHERE action = 'bundle.failed'")
+        assert failures == 0
+    finally:
+        second.kill()
     assert_store_consistent(instance)
 
 

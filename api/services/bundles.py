@@ -1,6 +1,7 @@
 """Bundles on the database side: requests, visibility, Bates ranges, and recording a build's outcome."""
 
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import func, update
 from sqlmodel import Session, select
@@ -123,32 +124,46 @@ def next_bates_start(session: Session, case: Case, prefix: str) -> int:
     return (highest or 0) + 1
 
 
-def claim_next(session: Session) -> uuid.UUID | None:
-    """Mark the oldest queued bundle running and return its id (None when nothing waits)."""
-    candidate = session.exec(
+def next_queued(session: Session) -> uuid.UUID | None:
+    """The oldest queued bundle (None when nothing waits)."""
+    return session.exec(
         select(Bundle.id).where(Bundle.status == BundleStatus.queued).order_by(Bundle.created_at, Bundle.id)
     ).first()
-    if candidate is None:
-        return None
-    claimed = session.execute(
-        update(Bundle)
-        .where(Bundle.id == candidate, Bundle.status == BundleStatus.queued)
-        .values(status=BundleStatus.running, started_at=utcnow())
-    ).rowcount
-    return candidate if claimed else None
 
 
-def fail_interrupted(session: Session) -> int:
-    """Bundles left running by a server that stopped mid-build: failed, with a reason, ready to rebuild."""
-    return session.execute(
-        update(Bundle)
-        .where(Bundle.status == BundleStatus.running)
-        .values(
-            status=BundleStatus.failed,
-            finished_at=utcnow(),
-            error="the build was interrupted because the server stopped; rebuild the bundle",
-        )
-    ).rowcount
+def claim(session: Session, bundle_id: uuid.UUID) -> bool:
+    """Mark a queued bundle running; False when another runner claimed it first."""
+    return bool(
+        session.execute(
+            update(Bundle)
+            .where(Bundle.id == bundle_id, Bundle.status == BundleStatus.queued)
+            .values(status=BundleStatus.running, started_at=utcnow())
+        ).rowcount
+    )
+
+
+INTERRUPTED = "the build was interrupted because the server stopped; rebuild the bundle"
+
+
+def fail_interrupted(session: Session, *, still_building: Callable[[uuid.UUID], bool]) -> int:
+    """Bundles left running by a server that stopped mid-build: failed, with a reason, ready to rebuild.
+
+    `still_building` says whether a live process is building one (another server on the same data dir):
+    those are left alone. The update is conditional on `running`, so a build that finishes meanwhile stays done.
+    """
+    running = session.exec(select(Bundle.id).where(Bundle.status == BundleStatus.running)).all()
+    failed = 0
+    for bundle_id in running:
+        if still_building(bundle_id):
+            continue
+        failed += session.execute(
+            update(Bundle)
+            .where(Bundle.id == bundle_id, Bundle.status == BundleStatus.running)
+            .values(status=BundleStatus.failed, finished_at=utcnow(), error=INTERRUPTED)
+        ).rowcount
+        if (bundle := session.get(Bundle, bundle_id)) is not None:
+            record(session, "bundle.failed", None, bundle, {"error": INTERRUPTED})
+    return failed
 
 
 def mark_failed(session: Session, bundle_id: uuid.UUID, message: str) -> None:
