@@ -19,6 +19,13 @@ class Settings(BaseSettings):
         100_000_000, gt=0, description="Images claiming more pixels are stored but not measured or decoded."
     )
     token_ttl_hours: int = Field(24 * 30, gt=0, description="Lifetime of API tokens issued at login.")
+    login_window_minutes: int = Field(15, gt=0, description="Failed logins count against the limits below this long.")
+    login_max_failures_per_account: int = Field(
+        10, gt=0, description="Failed logins for one email (since its last success) before attempts get 429."
+    )
+    login_max_failures_per_ip: int = Field(
+        50, gt=0, description="Failed logins from one client address, any email, before its attempts get 429."
+    )
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0)
     bundle_convert_timeout: float = Field(
         60, gt=0, description="Seconds one original may take to convert before it becomes a placeholder page."

@@ -35,12 +35,24 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class Gone(DomainError):
+    status_code = 410
+
+
 class PayloadTooLarge(DomainError):
     status_code = 413
 
 
 class UnprocessableEntity(DomainError):
     status_code = 422
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def error_responses(*codes: int) -> dict[int | str, dict]:
@@ -52,11 +64,43 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _render(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+
+    _document_error_shapes(app)
+
+
+def _document_error_shapes(app: FastAPI) -> None:
+    """Make the schema say what the app really answers with, besides each route's own `error_responses`:
+    a 400 from FastAPI for a body it cannot decode at all (not UTF-8, a broken form), and 422s whose detail is
+    a list (request validation) or a sentence (a domain error such as an out-of-range limit)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault("400", _BAD_BODY)
+            validation = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+            if validation is not None:
+                listed = validation["properties"]["detail"]
+                validation["properties"]["detail"] = {"anyOf": [listed, {"type": "string"}], "title": "Detail"}
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 class ErrorBody(BaseModel):
     detail: str | list | dict
+
+
+_BAD_BODY = {
+    "description": "Bad request: the body could not be decoded",
+    "content": {"application/json": {"schema": ErrorBody.model_json_schema()}},
+}
 
 
 _DESCRIPTIONS = {
@@ -65,6 +109,8 @@ _DESCRIPTIONS = {
     403: "Member without the role this needs",
     404: "Not found, or not visible to the caller",
     409: "Conflicts with the current state",
+    410: "Deleted: the answer says who deleted it, when and why",
     413: "Body larger than the configured limit",
     422: "Validation error",
+    429: "Too many failed attempts: wait the Retry-After seconds",
 }

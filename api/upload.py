@@ -2,7 +2,8 @@
 
 Starlette's form parser would spool the file to a temporary file first and hand it over whole;
 here the bytes are written once, counted as they come (so a lying Content-Length cannot get past
-the limit), and nothing beyond a 1 MiB write buffer is held in memory.
+the limit), and nothing beyond a 1 MiB write buffer is held in memory. The envelope is bounded as well:
+at most MAX_PARTS parts, each field sent once and at most MAX_FIELD_BYTES long.
 """
 
 import asyncio
@@ -20,6 +21,8 @@ from api.storage import BlobStore, BlobWriter, StagedBlob
 
 MAX_FIELD_BYTES = 1024 * 1024
 MAX_FIELDS = 50
+# The file and one part per field: a body of thousands of tiny parts is refused at the first one too many.
+MAX_PARTS = MAX_FIELDS + 1
 FLUSH_BYTES = 1024 * 1024
 # Room for the multipart envelope and metadata fields on top of the file itself.
 ENVELOPE_BYTES = MAX_FIELDS * MAX_FIELD_BYTES
@@ -50,6 +53,7 @@ class _FormReader:
         self._part_name: str | None = None
         self._in_file = False
         self._value = bytearray()
+        self.parts = 0
         self.ended = False
 
     def callbacks(self) -> dict:
@@ -68,6 +72,11 @@ class _FormReader:
         self.ended = True
 
     def _part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise UnprocessableEntity(
+                f"too many parts in the multipart body: at most {MAX_PARTS} (the file and up to {MAX_FIELDS} fields)"
+            )
         self._headers, self._part_name, self._in_file, self._value = {}, None, False, bytearray()
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
@@ -91,6 +100,8 @@ class _FormReader:
             self.form.filename = escape_filename(raw_name)
             self.writer = self.store.writer()
             self._in_file = True
+        elif name in self.form.fields:
+            raise UnprocessableEntity(f"form field '{name}' is sent more than once: send each field once")
         elif len(self.form.fields) >= MAX_FIELDS:
             raise UnprocessableEntity(f"too many form fields (at most {MAX_FIELDS})")
 

@@ -13,9 +13,13 @@ from models.user import TokenResponse, UserCreate, UserPublic
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", response_model=TokenResponse, responses=error_responses(401, 422))
+@router.post("/auth/token", response_model=TokenResponse, responses=error_responses(401, 422, 429))
 def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
-    """Exchange email (as `username`) and password for an opaque bearer token."""
+    """Exchange email (as `username`) and password for an opaque bearer token.
+
+    Repeated failures are slowed: after 10 for one email (since its last successful login) or 50 from one
+    address within 15 minutes (configurable), attempts get 429 with Retry-After, even with the right password.
+    """
     user = user_service.authenticate(session, form.username, form.password)
     token, row = user_service.issue_token(session, user, ttl=timedelta(hours=get_settings().token_ttl_hours))
     return TokenResponse(access_token=token, expires_at=row.expires_at)

@@ -67,7 +67,17 @@ def _inspect_pdf(blob: StagedBlob, result: Inspection) -> None:
         try:
             with pikepdf.open(f) as pdf:
                 result.page_count = len(pdf.pages)
+                # qpdf repairs damage (a looping xref chain, a broken table) as it reads: say so.
+                if repairs := [_qpdf_message(w) for w in pdf.get_warnings()]:
+                    result.note = (
+                        f"PDF needed repair to be read; pages were counted after it ({'; '.join(repairs)[:300]})"
+                    )
         except pikepdf.PasswordError:
             result.note = "PDF is encrypted with a password; pages were not counted"
         except pikepdf.PdfError as exc:
-            result.note = f"PDF could not be parsed ({str(exc)[:200]}); the file is stored unchanged"
+            result.note = f"PDF could not be parsed ({_qpdf_message(str(exc))[:200]}); the file is stored unchanged"
+
+
+def _qpdf_message(text: str) -> str:
+    """qpdf's message without its 'stream <file object>:' prefix, which names a server path."""
+    return text.split(": ", 1)[1] if text.startswith("stream <") and ": " in text else text

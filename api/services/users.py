@@ -9,7 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from api.errors import BadRequest, Conflict, Unauthorized
-from api.services import audit
+from api.services import audit, ratelimit
 from models.common import utcnow
 from models.user import ApiToken, User, UserCreate
 
@@ -23,7 +23,8 @@ def normalize_email(email: str) -> str:
     """Lower-case and trim; refuse anything that is not one local@domain address."""
     email = email.strip().lower()
     local, at, domain = email.partition("@")
-    if not at or not local or "." not in domain or "@" in domain or any(c.isspace() for c in email):
+    unprintable = any(c.isspace() or not c.isprintable() for c in email)  # NUL included
+    if not at or not local or "." not in domain or "@" in domain or unprintable:
         raise BadRequest(f"not a valid email address: {email!r}", 422)
     return email
 
@@ -54,8 +55,12 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None = None
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
-    """Check a password; the same error for an unknown email and a wrong password."""
-    user = get_by_email(session, email)
+    """Check a password; the same error for an unknown email and a wrong password.
+
+    An attempt over the failed-login limits is refused (429) before any lookup or hash: see ratelimit."""
+    ratelimit.check_login(session, email)
+    # No account's email has control characters (normalize_email refuses them), so such a name is unknown.
+    user = None if ratelimit.has_control_characters(email) else get_by_email(session, email)
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -72,7 +77,7 @@ def _refuse_login(session: Session, email: str, user: User | None, why: str):
     audit.record(
         session,
         "login_failed",
-        actor_email=email.strip().lower()[:320],
+        actor_email=ratelimit.login_key(email),
         object_type="user",
         object_id=user.id if user else None,
         details={"reason": why},
