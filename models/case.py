@@ -117,12 +117,48 @@ class CaseUpdate(SQLModel):
         return None if v is None else check_timezone(v)
 
 
+LEGAL_HOLD_REASON_CHARS = 2000
+
+
+class LegalHoldRequest(SQLModel):
+    reason: str = Field(
+        min_length=1, max_length=LEGAL_HOLD_REASON_CHARS, description="Why the case is held (a preservation notice...)."
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("reason must not be blank: say why the case is held")
+        if "\x00" in v:
+            raise ValueError("reason contains a NUL character")
+        return v
+
+
+class LegalHold(SQLModel):
+    reason: str
+    set_at: datetime
+    set_by: uuid.UUID | None
+
+
+class LegalHoldState(SQLModel):
+    case_id: uuid.UUID
+    on_hold: bool
+    reason: str | None = None
+    set_at: datetime | None = None
+    set_by: uuid.UUID | None = None
+
+
 class CasePublic(CaseBase):
     id: uuid.UUID
     parties: list[Party]
     role: Role | None = Field(default=None, description="The caller's role in this case.")
     created_at: datetime
     updated_at: datetime
+    legal_hold: LegalHold | None = Field(
+        default=None, description="Set while the case is on legal hold: nothing in it can be deleted or unlinked."
+    )
 
 
 class CaseMember(SQLModel, table=True):

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Depends
 
 from api.deps import BlobStoreDep, CurrentUser, SessionDep
 from api.errors import Forbidden, error_responses
+from api.services import purge as purge_service
 from api.services import verify as verify_service
+from models.purge import PurgeReport
 from models.user import User
 from models.verify import VerifyFinding, VerifyResult
 
@@ -38,3 +40,14 @@ def verify(session: SessionDep, admin: AdminUser, store: BlobStoreDep) -> Verify
     ]
     counts = {name: getattr(report, name) for name in VerifyResult.model_fields if hasattr(report, name)}
     return VerifyResult(**(counts | {"ok": report.ok, "findings": findings}))
+
+
+@router.post("/purge", response_model=PurgeReport, responses=error_responses(401, 403))
+def purge(session: SessionDep, admin: AdminUser, store: BlobStoreDep, dry_run: bool = False) -> PurgeReport:
+    """Remove the originals of soft-deleted evidence that no live item or bundle volume still uses.
+
+    Items under legal hold (their own case's, or that of any case they are linked into) are skipped, each
+    with a delete.refused event; each purged item gets purged_at and an evidence.purge event. Safe to run
+    again. `dry_run=true` reports what would go and changes nothing. `casebinder purge` does the same.
+    """
+    return purge_service.purge(session, store, actor=admin, dry_run=dry_run)

@@ -6,13 +6,23 @@ from api.deps import CaseEditor, CaseOwner, CaseViewer, CurrentUser, SessionDep
 from api.errors import error_responses
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import cases as case_service
-from models.case import CaseCreate, CasePublic, CaseUpdate, MemberCreate, MemberPublic, Role
+from api.services import holds
+from models.case import (
+    CaseCreate,
+    CasePublic,
+    CaseUpdate,
+    LegalHoldRequest,
+    LegalHoldState,
+    MemberCreate,
+    MemberPublic,
+    Role,
+)
 
 router = APIRouter(tags=["cases"])
 
 
 def _public(case, role: Role | None) -> CasePublic:
-    return CasePublic.model_validate(case, update={"role": role})
+    return CasePublic.model_validate(case, update={"role": role, "legal_hold": holds.public(case)})
 
 
 @router.post("/cases", response_model=CasePublic, status_code=201, responses=error_responses(401, 422))
@@ -69,3 +79,21 @@ def add_member(session: SessionDep, access: CaseOwner, data: MemberCreate, respo
 def remove_member(session: SessionDep, access: CaseViewer, user_id: uuid.UUID) -> None:
     """Remove a member (owners), or leave the case yourself. The last owner cannot be removed."""
     case_service.remove_member(session, access.case, actor=access.user, actor_role=access.role, user_id=user_id)
+
+
+@router.post(
+    "/cases/{case_id}/legal-hold", response_model=LegalHoldState, responses=error_responses(401, 403, 404, 409, 422)
+)
+def set_legal_hold(session: SessionDep, access: CaseOwner, data: LegalHoldRequest) -> LegalHoldState:
+    """Put the case on legal hold (owners only). While held, nothing in it, and no evidence linked into it, can
+    be deleted, unlinked or purged, by anyone; each attempt answers 409 and is recorded. Metadata edits and
+    relabels stay allowed. Setting a hold on a held case is a 409: release it first to change the reason."""
+    return holds.state(holds.set_hold(session, access.case, data.reason, actor=access.user))
+
+
+@router.delete(
+    "/cases/{case_id}/legal-hold", response_model=LegalHoldState, responses=error_responses(401, 403, 404, 409)
+)
+def release_legal_hold(session: SessionDep, access: CaseOwner) -> LegalHoldState:
+    """Release the hold (owners only); 409 when the case is not on hold."""
+    return holds.state(holds.release_hold(session, access.case, actor=access.user))

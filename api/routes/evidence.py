@@ -1,6 +1,7 @@
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -83,20 +84,43 @@ async def upload_evidence(
     return _public(session, item, duplicate=duplicate, exhibit=exhibit)
 
 
-@router.get("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 404))
+@router.get("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 404, 410))
 def get_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID) -> EvidencePublic:
-    item = evidence_service.get_visible(session, evidence_id, user)
+    item = evidence_service.get_live(session, evidence_id, user)
     evidence_service.record_access(session, "evidence.view", item, user)
     return _public(session, item)
 
 
-@router.patch("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 403, 404, 422))
+@router.patch(
+    "/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 403, 404, 410, 422)
+)
 def update_evidence(
     session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID, data: EvidenceUpdate
 ) -> EvidencePublic:
     """Edit metadata. The original bytes, their hash and the sniffed type never change."""
-    item = evidence_service.get_visible(session, evidence_id, user, role=Role.editor)
+    item = evidence_service.get_live(session, evidence_id, user, role=Role.editor)
     return _public(session, evidence_service.update_metadata(session, item, data, actor=user))
+
+
+@router.delete("/evidence/{evidence_id}", status_code=204, responses=error_responses(401, 403, 404, 409, 410, 422))
+def delete_evidence(
+    session: SessionDep,
+    user: CurrentUser,
+    evidence_id: uuid.UUID,
+    reason: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=evidence_service.DELETE_REASON_CHARS,
+            description="Why the item is deleted; kept with it and in the audit trail.",
+        ),
+    ],
+) -> None:
+    """Soft delete (editor role in the case the item was uploaded into). The row and its custody stay; the
+    original goes only with an admin purge. Refused (409) while the item is under legal hold (in its own case or
+    any case it is linked into), and while it is an exhibit or cited by a timeline event: unlink it first. Then
+    it answers 410; uploading the same bytes into its case again restores it."""
+    evidence_service.delete(session, evidence_id, user, reason=reason)
 
 
 def _download_name(item: EvidenceItem) -> str:
@@ -108,7 +132,7 @@ def _download_name(item: EvidenceItem) -> str:
 @router.get(
     "/evidence/{evidence_id}/content",
     response_class=StreamingResponse,
-    responses=error_responses(401, 404)
+    responses=error_responses(401, 404, 410)
     | {
         200: {"description": "The original bytes", "content": {"application/octet-stream": {}}},
         304: {"description": "Not modified"},
@@ -118,7 +142,7 @@ def download_evidence(
     session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, evidence_id: uuid.UUID
 ):
     """The original bytes exactly as uploaded, always as an attachment."""
-    item = evidence_service.get_visible(session, evidence_id, user)
+    item = evidence_service.get_live(session, evidence_id, user)
     evidence_service.record_access(
         session, "evidence.download", item, user, {"if_none_match": request.headers.get("if-none-match")}
     )

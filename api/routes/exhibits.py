@@ -27,7 +27,7 @@ def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_
 )
 def link_exhibit(session: SessionDep, access: CaseEditor, data: ExhibitCreate) -> ExhibitPublic:
     """Link evidence you can see (from any of your cases) into this case under its next label."""
-    item = evidence_service.get_visible(session, data.evidence_id, access.user)
+    item = evidence_service.get_live(session, data.evidence_id, access.user)
     exhibit = exhibit_service.link(session, case=access.case, evidence=item, actor=access.user)
     return exhibit_service.to_public(exhibit, item)
 
@@ -52,8 +52,9 @@ def update_exhibit(
     return exhibit_service.to_public(exhibit, evidence_service.get_item(session, exhibit.evidence_id))
 
 
-@router.delete("/cases/{case_id}/exhibits/{exhibit_id}", status_code=204, responses=error_responses(401, 403, 404))
+@router.delete("/cases/{case_id}/exhibits/{exhibit_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
 def unlink_exhibit(session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID) -> None:
-    """Unlink the exhibit. The evidence and its original stay; the label is never handed out again."""
+    """Unlink the exhibit. The evidence and its original stay; the label is never handed out again.
+    Refused (409) while the case is on legal hold."""
     exhibit = exhibit_service.get(session, access.case, exhibit_id)
     exhibit_service.unlink(session, access.case, exhibit, actor=access.user)

@@ -148,8 +148,9 @@ def update_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID, d
 
 @router.delete("/cases/{case_id}/events/{event_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
 def delete_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID) -> None:
-    """Delete a manual or imported event (a derived one goes with its exhibit)."""
-    timeline_service.delete_event(session, timeline_service.get_event(session, access.case, event_id))
+    """Delete a manual or imported event (a derived one goes with its exhibit); not while the case is on hold."""
+    event = timeline_service.get_event(session, access.case, event_id)
+    timeline_service.delete_event(session, event, actor=access.user)
 
 
 IMPORT_DOC = {

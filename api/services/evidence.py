@@ -1,4 +1,4 @@
-"""Evidence items: ingesting an upload, finding what a user may see, editing metadata."""
+"""Evidence items: ingesting an upload, finding what a user may see, editing metadata, soft delete."""
 
 import json
 import uuid
@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from api.config import get_settings
 from api.db import on_commit, on_rollback
-from api.errors import Forbidden, NotFound, UnprocessableEntity
-from api.services import audit, timeline_derived
+from api.errors import Conflict, Forbidden, Gone, NotFound, UnprocessableEntity
+from api.services import audit, holds, timeline_derived
 from api.services import exhibits as exhibit_service
 from api.services.inspect import inspect_blob
 from api.storage import BlobStore, StagedBlob, stage_stream
@@ -23,9 +23,11 @@ from models.common import utcnow
 from models.evidence import EvidenceItem, EvidenceKind, EvidenceUpdate
 from models.exhibit import Exhibit
 from models.facts import validate_facts  # noqa: F401 - re-exported for callers seeding evidence
+from models.timeline import TimelineEvent
 from models.user import User
 
 MAX_TAGS = 100
+DELETE_REASON_CHARS = 2000
 
 
 @dataclass
@@ -113,12 +115,13 @@ def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
 
 
 def find_in_case(session: Session, case: Case, sha256: str) -> EvidenceItem | None:
-    """Evidence with these bytes that was uploaded into, or is linked into, the case."""
+    """Evidence with these bytes that was uploaded into, or is linked into, the case; a live item before a
+    deleted one."""
     linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case.id)
     return session.exec(
-        select(EvidenceItem).where(
-            EvidenceItem.sha256 == sha256, or_(EvidenceItem.case_id == case.id, EvidenceItem.id.in_(linked))
-        )
+        select(EvidenceItem)
+        .where(EvidenceItem.sha256 == sha256, or_(EvidenceItem.case_id == case.id, EvidenceItem.id.in_(linked)))
+        .order_by(EvidenceItem.deleted_at.is_not(None))
     ).first()
 
 
@@ -140,6 +143,7 @@ def ingest(
     """Store an uploaded original as evidence in the case and make it an exhibit.
 
     Returns (item, exhibit, duplicate). Bytes already in the case give back that item and store nothing.
+    Bytes of an item deleted from the case restore that item (see `_restore`) as the case's next exhibit.
     """
     if staged.size == 0:
         raise UnprocessableEntity("the file is empty: an evidence item needs at least one byte")
@@ -147,31 +151,57 @@ def ingest(
     # Lock the case first: two requests with the same bytes then queue here, and the second sees the first.
     exhibit_service.lock_case(session, case)
     existing = find_in_case(session, case, staged.sha256)
-    if existing:
+    if existing is not None and existing.deleted_at is None:
         _record_upload(session, actor, existing, original_filename, duplicate=True)
         return existing, exhibit_in_case(session, case, existing), True
-    item = EvidenceItem(
-        **asdict(meta),
-        case_id=case.id,
-        sha256=staged.sha256,
-        size_bytes=staged.size,
-        media_type=found.media_type,
-        original_filename=original_filename,
-        page_count=found.page_count,
-        width=found.width,
-        height=found.height,
-        inspection_note=found.note,
-        uploaded_by=actor.id,
-    )
-    session.add(item)
-    session.flush()
-    _record_upload(session, actor, item, original_filename, duplicate=False)
+    if existing is not None:
+        item = _restore(session, existing, actor=actor, original_filename=original_filename)
+    else:
+        item = EvidenceItem(
+            **asdict(meta),
+            case_id=case.id,
+            sha256=staged.sha256,
+            size_bytes=staged.size,
+            media_type=found.media_type,
+            original_filename=original_filename,
+            page_count=found.page_count,
+            width=found.width,
+            height=found.height,
+            inspection_note=found.note,
+            uploaded_by=actor.id,
+        )
+        session.add(item)
+        session.flush()
+        _record_upload(session, actor, item, original_filename, duplicate=False)
     exhibit = exhibit_service.link(session, case=case, evidence=item, actor=actor)
     created = staged.commit()
     bind = session.get_bind()
     on_commit(session, lambda: staged.settle(committed=True))
     on_rollback(session, lambda: _undo_blob(store, staged, created, bind))
     return item, exhibit, False
+
+
+def _restore(session: Session, item: EvidenceItem, *, actor: User, original_filename: str) -> EvidenceItem:
+    """The same bytes uploaded into the case an item was deleted from bring that item back: its id, metadata
+    and custody history (one row per case and hash), with the original stored again if it had been purged."""
+    previous = {
+        "deleted_at": item.deleted_at,
+        "deleted_by": item.deleted_by,
+        "deleted_reason": item.deleted_reason,
+        "purged_at": item.purged_at,
+    }
+    # Every column written, so a purge committing meanwhile cannot leave purged_at set on a live item.
+    session.execute(
+        update(EvidenceItem)
+        .where(EvidenceItem.id == item.id)
+        .values(deleted_at=None, deleted_by=None, deleted_reason=None, purged_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(item)
+    record_access(
+        session, "evidence.restore", item, actor, {"original_filename": original_filename, "previous": previous}
+    )
+    return item
 
 
 def _record_upload(session: Session, actor: User, item: EvidenceItem, filename: str, *, duplicate: bool) -> None:
@@ -219,7 +249,8 @@ def _undo_blob(store: BlobStore, staged: StagedBlob, created: bool, bind) -> Non
     if not created:
         return
     with Session(bind) as check:
-        if check.exec(select(EvidenceItem.id).where(EvidenceItem.sha256 == staged.sha256)).first() is None:
+        in_use = select(EvidenceItem.id).where(EvidenceItem.sha256 == staged.sha256, EvidenceItem.purged_at.is_(None))
+        if check.exec(in_use).first() is None:
             store.delete(staged.sha256)
 
 
@@ -243,6 +274,104 @@ def get_visible(session: Session, evidence_id: uuid.UUID, user: User, *, role: R
     if held.rank < role.rank:
         raise Forbidden(f"this needs the {role.value} role in a case this evidence belongs to")
     return item
+
+
+def get_live(session: Session, evidence_id: uuid.UUID, user: User, *, role: Role = Role.viewer) -> EvidenceItem:
+    """As `get_visible`, but a deleted item answers 410 saying who deleted it, when and why.
+
+    Its custody report stays readable through `get_visible`: deleting an item keeps its history.
+    """
+    item = get_visible(session, evidence_id, user, role=role)
+    if item.deleted_at is not None:
+        raise Gone(deleted_message(session, item))
+    return item
+
+
+def deleted_message(session: Session, item: EvidenceItem) -> str:
+    who = session.get(User, item.deleted_by) if item.deleted_by else None
+    purged = f"; its original was purged on {item.purged_at:%Y-%m-%d %H:%M} UTC" if item.purged_at else ""
+    return (
+        f"evidence {item.id} was deleted on {item.deleted_at:%Y-%m-%d %H:%M} UTC"
+        f"{f' by {who.email}' if who else ''}: {item.deleted_reason}{purged}. "
+        "Uploading the same bytes into its case again restores it."
+    )
+
+
+def delete(session: Session, evidence_id: uuid.UUID, user: User, *, reason: str | None) -> EvidenceItem:
+    """Soft delete: the row and its custody stay, marked deleted; the original goes only with an admin purge.
+
+    Needs the editor role in the case the item was uploaded into and a reason. Refused (409) while the item
+    is under legal hold, and while it is an exhibit or cited by a timeline event anywhere: bundles and
+    timelines never cite a deleted item.
+    """
+    item = get_live(session, evidence_id, user)
+    member = session.get(CaseMember, (item.case_id, user.id))
+    if member is None or Role(member.role).rank < Role.editor.rank:
+        raise Forbidden("deleting evidence needs the editor role in the case it was uploaded into")
+    reason = (reason or "").strip()
+    if not reason:
+        raise UnprocessableEntity("reason is required: say why the evidence is deleted (it is kept in the audit trail)")
+    if len(reason) > DELETE_REASON_CHARS or "\x00" in reason:
+        raise UnprocessableEntity(f"reason must be at most {DELETE_REASON_CHARS} characters, without NUL characters")
+    holds.refuse_if_held(
+        session,
+        evidence=item,
+        attempted="evidence.delete",
+        target=f"delete evidence {item.id}",
+        actor=user,
+        details={"deletion_reason": reason},
+    )
+    session.refresh(item)  # the case rows are locked now: a delete that got there first shows
+    if item.deleted_at is not None:
+        raise Gone(deleted_message(session, item))
+    _refuse_if_cited(session, item, user)
+    item.deleted_at, item.deleted_by, item.deleted_reason = utcnow(), user.id, reason
+    session.add(item)
+    session.flush()
+    record_access(session, "evidence.delete", item, user, {"reason": reason, "sha256": item.sha256})
+    return item
+
+
+MAX_NAMED = 10
+
+
+def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> None:
+    """409 while an exhibit or a timeline event anywhere still cites the item; names the ones the user can see."""
+    exhibits = session.exec(
+        select(Exhibit.label, Case.id, Case.title)
+        .join(Case, Case.id == Exhibit.case_id)
+        .where(Exhibit.evidence_id == item.id)
+        .order_by(Case.title, Exhibit.label)
+    ).all()
+    events = session.exec(
+        select(TimelineEvent.id, TimelineEvent.title, Case.id, Case.title)
+        .join(Case, Case.id == TimelineEvent.case_id)
+        .where(TimelineEvent.evidence_id == item.id, TimelineEvent.exhibit_id.is_(None))
+        .order_by(Case.title, TimelineEvent.occurred_at, TimelineEvent.id)
+    ).all()
+    if not exhibits and not events:
+        return
+    cases = {row[1] for row in exhibits} | {row[2] for row in events}
+    mine = set(
+        session.exec(select(CaseMember.case_id).where(CaseMember.user_id == user.id, CaseMember.case_id.in_(cases)))
+    )
+    named = [
+        f"unlink exhibit {label} in case {title!r} ({case_id})" for label, case_id, title in exhibits if case_id in mine
+    ]
+    named += [
+        f"remove the citation from event {title!r} ({event_id}) in case {case_title!r}, or delete the event"
+        for event_id, title, case_id, case_title in events
+        if case_id in mine
+    ]
+    hidden = len(exhibits) + len(events) - len(named)
+    text = "; ".join(named[:MAX_NAMED])
+    if len(named) > MAX_NAMED:
+        text += f"; and {len(named) - MAX_NAMED} more"
+    if hidden:
+        text += f"{'; and ' if text else ''}{hidden} in cases you are not a member of"
+    raise Conflict(
+        f"evidence {item.id} is still cited, so bundles and timelines would cite a deleted item. First: {text}"
+    )
 
 
 def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate, *, actor: User) -> EvidenceItem:

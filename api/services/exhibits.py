@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_int, parse_uuid
-from api.services import audit, timeline_derived
+from api.services import audit, holds, timeline_derived
 from models.case import Case
 from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit, ExhibitEvidence, ExhibitPublic, ExhibitUpdate
@@ -132,9 +132,21 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
 
 
 def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User) -> None:
-    """Remove an exhibit from the case; later exhibits move up one place but keep their labels."""
+    """Remove an exhibit from the case; later exhibits move up one place but keep their labels.
+
+    Refused (409) while the case is on legal hold. A hold on another case the evidence is linked into does
+    not stop it: that case keeps its own exhibit, and the evidence stays.
+    """
     lock_case(session, case)
     session.refresh(exhibit)
+    holds.refuse_if_held(
+        session,
+        case_id=case.id,
+        attempted="exhibit.unlink",
+        target=f"unlink exhibit {exhibit.label}",
+        actor=actor,
+        details={"exhibit_id": exhibit.id, "label": exhibit.label, "evidence_id": exhibit.evidence_id},
+    )
     position = exhibit.position
     _record(session, "exhibit.unlink", actor, exhibit, {"label": exhibit.label, "position": position})
     timeline_derived.drop_for_exhibit(session, exhibit)

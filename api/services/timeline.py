@@ -5,6 +5,7 @@ import uuid
 from sqlmodel import Session, select
 
 from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.services import holds
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
 from models.case import Case
@@ -33,13 +34,17 @@ def clean_tags(tags: list[str]) -> list[str]:
 
 
 def evidence_ids_in_case(session: Session, case: Case, evidence_ids: set[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of the ids that are evidence uploaded into the case or linked into it as an exhibit."""
+    """Those of the ids that are live evidence uploaded into the case or linked into it as an exhibit."""
     found: set[uuid.UUID] = set()
     ids = sorted(evidence_ids)
     for i in range(0, len(ids), 1000):  # an import may cite many; keep each IN list short
         batch = ids[i : i + 1000]
         found |= set(
-            session.exec(select(EvidenceItem.id).where(EvidenceItem.id.in_(batch), EvidenceItem.case_id == case.id))
+            session.exec(
+                select(EvidenceItem.id).where(
+                    EvidenceItem.id.in_(batch), EvidenceItem.case_id == case.id, EvidenceItem.deleted_at.is_(None)
+                )
+            )
         )
         found |= set(
             session.exec(select(Exhibit.evidence_id).where(Exhibit.evidence_id.in_(batch), Exhibit.case_id == case.id))
@@ -129,13 +134,22 @@ def update_event(session: Session, case: Case, event: TimelineEvent, data: Event
     return event
 
 
-def delete_event(session: Session, event: TimelineEvent) -> None:
-    """Remove a manual or imported event. A derived event goes only with its exhibit or evidence date."""
+def delete_event(session: Session, event: TimelineEvent, *, actor: User | None = None) -> None:
+    """Remove a manual or imported event. A derived event goes only with its exhibit or evidence date.
+    Refused (409) while the case is on legal hold."""
     if event.source == EventSource.derived:
         raise Conflict(
             "this event is derived from an exhibit: unlink the exhibit, or clear its evidence's occurred_at, "
             "to remove it; or mark it disputed"
         )
+    holds.refuse_if_held(
+        session,
+        case_id=event.case_id,
+        attempted="event.delete",
+        target=f"delete timeline event {event.id}",
+        actor=actor,
+        details={"event_id": event.id, "title": event.title},
+    )
     session.delete(event)
     session.flush()
 

@@ -81,7 +81,8 @@ def _check_blob(report: VerifyReport, store: LocalBlobStore, sha256: str, refs: 
 
 def _evidence_refs(session: Session) -> dict[str, list[str]]:
     refs: dict[str, list[str]] = defaultdict(list)
-    for item_id, sha256 in session.exec(select(EvidenceItem.id, EvidenceItem.sha256).order_by(EvidenceItem.sha256)):
+    kept = select(EvidenceItem.id, EvidenceItem.sha256).where(EvidenceItem.purged_at.is_(None))  # purged: no blob
+    for item_id, sha256 in session.exec(kept.order_by(EvidenceItem.sha256)):
         refs[sha256].append(f"evidence {item_id}")
     return refs
 

@@ -1,0 +1,202 @@
+"""Admin purge: the originals of soft-deleted evidence leave the store, unless a legal hold keeps the item or
+another row still uses the same bytes.
+
+Each purged item gets purged_at and an evidence.purge event; an item under hold is skipped with a
+delete.refused event. A blob goes only when, after the run, no unpurged evidence row and no bundle volume
+names its hash. Blobs are removed after the commit, so a rollback never leaves a row without its original;
+a run that stops before removing them leaves purged rows whose blobs the next run removes.
+"""
+
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from functools import partial
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from api.db import on_commit
+from api.services import audit, holds
+from api.storage import LocalBlobStore, _fsync_dir
+from models.bundle import Bundle
+from models.common import utcnow
+from models.evidence import EvidenceItem
+from models.purge import PurgedItem, PurgeReport, SkippedItem
+from models.user import User
+
+log = logging.getLogger(__name__)
+
+# A blob on its way out waits in the staging dir under this prefix while the last check runs.
+TOMB_PREFIX = "purge-"
+BATCH = 1000
+
+
+def purge(
+    session: Session,
+    store: LocalBlobStore,
+    *,
+    actor: User | None = None,
+    actor_email: str | None = None,
+    dry_run: bool = False,
+) -> PurgeReport:
+    """Purge every soft-deleted, unpurged item not under hold; with `dry_run`, only report what would go."""
+    report = PurgeReport(dry_run=dry_run)
+    bind = session.get_bind()
+    if not dry_run:
+        for tomb in sorted(store.tmp_dir.glob(TOMB_PREFIX + "*")):
+            _settle(store, tomb, tomb.name[len(TOMB_PREFIX) :][:64], bind)
+    items = list(
+        session.exec(
+            select(EvidenceItem)
+            .where(EvidenceItem.deleted_at.is_not(None), EvidenceItem.purged_at.is_(None))
+            .order_by(EvidenceItem.deleted_at, EvidenceItem.id)
+        )
+    )
+    held = holds.evidence_holds(session, items, lock=not dry_run)
+    now, purged = utcnow(), []
+    for item in items:
+        hold = held.get(item.id)
+        if hold is not None:
+            report.skipped.append(
+                SkippedItem(
+                    evidence_id=item.id,
+                    case_id=item.case_id,
+                    sha256=item.sha256,
+                    why=hold.describe(),
+                    hold_case_id=hold.case_id,
+                    hold_reason=hold.reason,
+                )
+            )
+            if not dry_run:
+                holds.record_refusal(
+                    session,
+                    hold,
+                    attempted="evidence.purge",
+                    target=f"purge evidence {item.id}",
+                    actor=actor,
+                    actor_email=actor_email,
+                    evidence_id=item.id,
+                )
+            continue
+        if not dry_run and not _mark_purged(session, item, now):
+            continue  # restored, or purged by another run, since it was read
+        purged.append(item)
+
+    # Hashes that may go: this run's, and those of items purged earlier whose blob is still there.
+    earlier = session.exec(select(EvidenceItem.sha256).where(EvidenceItem.purged_at.is_not(None)).distinct())
+    candidates = {item.sha256 for item in purged} | {sha for sha in earlier if store.exists(sha)}
+    used = in_use(session, candidates, excluding={item.id for item in purged})
+    removable = sorted(sha for sha in candidates - used if store.exists(sha))
+    report.blobs_removed = removable
+    report.bytes_freed = sum(store.size(sha) for sha in removable)
+    for item in purged:
+        entry = PurgedItem(
+            evidence_id=item.id,
+            case_id=item.case_id,
+            sha256=item.sha256,
+            size_bytes=item.size_bytes,
+            deleted_at=item.deleted_at,
+            deleted_reason=item.deleted_reason,
+            blob_removed=item.sha256 in removable,
+        )
+        report.purged.append(entry)
+        if not dry_run:
+            audit.record(
+                session,
+                "evidence.purge",
+                actor=actor,
+                actor_email=actor_email,
+                case_id=item.case_id,
+                evidence_id=item.id,
+                object_type="evidence",
+                object_id=item.id,
+                details=entry.model_dump(
+                    include={"sha256", "size_bytes", "deleted_at", "deleted_reason", "blob_removed"}
+                )
+                | {"deleted_by": item.deleted_by},
+            )
+    if not dry_run:
+        for sha in removable:
+            on_commit(session, partial(remove_blob, store, sha, bind))
+    return report
+
+
+def _mark_purged(session: Session, item: EvidenceItem, now) -> bool:
+    """Set purged_at only if the item is still deleted and unpurged: a restore committed meanwhile wins."""
+    result = session.execute(
+        update(EvidenceItem)
+        .where(EvidenceItem.id == item.id, EvidenceItem.deleted_at.is_not(None), EvidenceItem.purged_at.is_(None))
+        .values(purged_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def in_use(session: Session, hashes: Iterable[str], *, excluding: set[uuid.UUID] = frozenset()) -> set[str]:
+    """Those of the hashes that an unpurged evidence row (other than `excluding`) or any bundle volume names."""
+    hashes = sorted(set(hashes))
+    if not hashes:
+        return set()
+    found = set()
+    for i in range(0, len(hashes), BATCH):
+        rows = session.exec(
+            select(EvidenceItem.id, EvidenceItem.sha256).where(
+                EvidenceItem.sha256.in_(hashes[i : i + BATCH]), EvidenceItem.purged_at.is_(None)
+            )
+        )
+        found |= {sha for item_id, sha in rows if item_id not in excluding}
+    wanted = set(hashes)
+    for volumes in session.exec(select(Bundle.volumes)):
+        found |= {v["sha256"] for v in volumes or [] if v.get("sha256") in wanted}
+    return found
+
+
+def remove_blob(store: LocalBlobStore, sha256: str, bind: Engine) -> None:
+    """After the commit: move the blob aside, check again that nothing took the bytes up meanwhile (an upload
+    of the same bytes into another case), then delete it, or put it back."""
+    tomb = store.tmp_dir / f"{TOMB_PREFIX}{sha256}-{uuid.uuid4().hex[:12]}"
+    try:
+        os.replace(store.path_for(sha256), tomb)
+    except FileNotFoundError:
+        return
+    except OSError as exc:  # the rows are committed; the next run removes what this one could not
+        log.warning("purge: could not remove the blob %s: %s", sha256, exc)
+        return
+    _settle(store, tomb, sha256, bind)
+
+
+def _settle(store: LocalBlobStore, tomb, sha256: str, bind: Engine) -> None:
+    """Delete a blob moved aside, or move it back if a row uses its hash again."""
+    try:
+        path = store.path_for(sha256)
+    except ValueError:
+        return  # not a tomb of ours
+    with Session(bind) as check:
+        used = bool(in_use(check, [sha256]))
+    try:
+        if used and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tomb, path)
+            _fsync_dir(path.parent)
+        else:
+            tomb.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("purge: could not settle %s: %s", tomb, exc)
+
+
+def render(report: PurgeReport) -> list[str]:
+    """The report as text: a line per item, then a summary."""
+    lines = []
+    for item in report.purged:
+        blob = "original removed" if item.blob_removed else "original kept: the same bytes are still in use"
+        lines.append(f"PURGED   evidence {item.evidence_id} (case {item.case_id}): {item.size_bytes} bytes, {blob}")
+    for item in report.skipped:
+        lines.append(f"SKIPPED  evidence {item.evidence_id} (case {item.case_id}): {item.why}")
+    verb = "would purge" if report.dry_run else "purged"
+    lines.append(
+        f"{'dry run: ' if report.dry_run else ''}{verb} {len(report.purged)} item(s), "
+        f"skipped {len(report.skipped)} under legal hold, {len(report.blobs_removed)} blob(s) "
+        f"{'to remove' if report.dry_run else 'removed'}, {report.bytes_freed} bytes freed"
+    )
+    return lines
