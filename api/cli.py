@@ -135,5 +135,66 @@ def demo(
         serve(host=host, port=port)
 
 
+@app.command("import")
+def import_case(
+    file: Path = typer.Argument(..., help="A ZIP from GET /api/v1/cases/{id}/export."),
+    as_email: str = typer.Option(None, "--as", help="An active user here who becomes an owner of the case."),
+) -> None:
+    """Restore an exported case. Every file and hash is checked first; any problem refuses the whole import.
+
+    Members are matched by email; missing accounts are created inactive, without a usable password.
+    Exits 0 when imported, 1 when refused (nothing written), 2 when it cannot run.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.deps import get_blob_store
+    from api.services import case_import
+
+    try:
+        plan = case_import.check(file, as_email=as_email)
+        result = case_import.restore(plan, get_blob_store())
+    except case_import.ImportRefused as exc:
+        typer.echo(f"error: import of {file} refused; nothing was written:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"error: cannot use the database (is it migrated?): {type(exc).__name__}", err=True)
+        raise typer.Exit(2) from None
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
+    typer.echo(f"imported case {result.title!r} ({result.case_id}): {counts}")
+    if result.created_users:
+        typer.echo(f"created inactive accounts: {', '.join(result.created_users)}")
+    if result.rehomed_evidence:
+        typer.echo(f"evidence from cases not imported here now belongs to this case: {len(result.rehomed_evidence)}")
+    typer.echo(f"manifest sha256 {result.manifest_sha256}")
+
+
+@app.command()
+def purge(dry_run: bool = typer.Option(False, "--dry-run", help="Report what would go; change nothing.")) -> None:
+    """Remove the originals of soft-deleted evidence that no live item or bundle volume still uses.
+
+    Items under legal hold are skipped (each refusal is recorded in the audit trail). Prints a line per item
+    and a summary. Safe to run again. Exits 0 once done (holds are not errors), 2 when it cannot run.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.services import purge as purge_service
+    from api.storage import LocalBlobStore
+
+    data_dir = get_settings().data_dir
+    if not data_dir.is_dir():
+        typer.echo(f"error: the data dir {data_dir} does not exist", err=True)
+        raise typer.Exit(2)
+    try:
+        with session_scope() as session:
+            report = purge_service.purge(session, LocalBlobStore(data_dir), actor_email="command line", dry_run=dry_run)
+    except SQLAlchemyError as exc:
+        typer.echo(f"error: cannot use the database (is it migrated?): {type(exc).__name__}", err=True)
+        raise typer.Exit(2) from None
+    for line in purge_service.render(report):
+        typer.echo(line)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,390 @@
+"""Case export: one ZIP holding a manifest of everything the case is and every file it needs, streamed.
+
+The manifest is written first, from one read-only snapshot of the database, to a spooled temporary file, so
+its SHA-256 goes into the `case.export` audit event before the request commits. The files follow after the
+commit, read from the content-addressed store (whose blobs never change) a chunk at a time and re-hashed on
+the way out: a blob that no longer matches its name stops the stream instead of shipping wrong bytes. Nothing
+is held in memory whole, so a case of any size exports in constant memory.
+
+Rows are written with every column, except that references to users become their e-mail addresses
+(`created_by` -> `created_by_email`): user ids differ between instances, addresses do not.
+"""
+
+import hashlib
+import json
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import BinaryIO
+
+from sqlalchemy import Engine, Table, or_, select
+from sqlmodel import Session
+
+from api import __version__
+from api.errors import Conflict
+from api.services import audit
+from api.storage import BlobStore
+from models.audit import AuditEvent, AuditHead
+from models.bundle import Bundle, BundleExhibit, BundleStatus
+from models.case import Case, CaseMember
+from models.common import utcnow
+from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
+from models.imported import ImportedAuditEvent
+from models.timeline import TimelineEvent
+from models.user import User
+
+FORMAT = "casebinder-case-export"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CHUNK_BYTES = 1024 * 1024
+MANIFEST_MEMORY_BYTES = 8 * 1024 * 1024  # beyond this the manifest spills to disk
+BATCH = 1000
+
+# Formats that are compressed already: deflating them again costs time and saves nothing.
+_STORED_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "application/zip"}
+_STORED_PREFIXES = ("video/", "audio/")
+
+CASES: Table = Case.__table__
+MEMBERS: Table = CaseMember.__table__
+EVIDENCE: Table = EvidenceItem.__table__
+EXHIBITS: Table = Exhibit.__table__
+TIMELINE: Table = TimelineEvent.__table__
+BUNDLES: Table = Bundle.__table__
+PLACEMENTS: Table = BundleExhibit.__table__
+AUDIT: Table = AuditEvent.__table__
+IMPORTED: Table = ImportedAuditEvent.__table__
+
+# Manifest section -> table; the case, members, audit events and files have shapes of their own.
+SECTIONS: dict[str, Table] = {
+    "evidence": EVIDENCE,
+    "exhibits": EXHIBITS,
+    "timeline_events": TIMELINE,
+    "bundles": BUNDLES,
+}
+
+
+def user_columns(table: Table) -> list[str]:
+    """Columns that name a user: exported as `<column>_email`."""
+    return [c.name for c in table.columns if any(fk.column.table.name == "users" for fk in c.foreign_keys)]
+
+
+def evidence_path(sha256: str) -> str:
+    return f"evidence/{sha256}"
+
+
+def volume_path(bundle_id, number: int) -> str:
+    return f"bundles/{bundle_id}/volume-{number}.pdf"
+
+
+def plain(value):
+    """A column value as JSON: ids and instants as text (ISO 8601, UTC), enums by value."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def dumps(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=plain)
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    path: str
+    sha256: str
+    size: int
+    deflate: bool
+
+    def entry(self) -> dict:
+        return {"path": self.path, "sha256": self.sha256, "size": self.size}
+
+
+class _HashingWriter:
+    """Writes text to a binary file and hashes what it wrote."""
+
+    def __init__(self, target: BinaryIO):
+        self.target, self.digest, self.size = target, hashlib.sha256(), 0
+
+    def write(self, text: str) -> None:
+        data = text.encode()
+        self.digest.update(data)
+        self.target.write(data)
+        self.size += len(data)
+
+
+@dataclass
+class CaseExport:
+    """A prepared export: the manifest (already hashed) and the files to stream after it."""
+
+    case_id: uuid.UUID
+    filename: str
+    exported_at: datetime
+    manifest: BinaryIO
+    manifest_sha256: str
+    manifest_size: int
+    files: list[ExportFile]
+    store: BlobStore
+    counts: dict = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.manifest.close()
+
+    def stream(self) -> Iterator[bytes]:
+        """The ZIP, a chunk at a time. Each chunk is yielded as soon as it is written, so memory stays flat."""
+        sink = _Sink()
+        try:
+            with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:
+                self.manifest.seek(0)
+                yield from self._member(zf, sink, MANIFEST, self.manifest, deflate=True)
+                for item in self.files:
+                    with self.store.open(item.sha256) as source:
+                        yield from self._member(zf, sink, item.path, source, deflate=item.deflate, expect=item)
+            yield from sink.drain()  # the central directory
+        finally:
+            self.close()
+
+    def _member(self, zf, sink, name: str, source: BinaryIO, *, deflate: bool, expect: ExportFile | None = None):
+        info = zipfile.ZipInfo(name, date_time=self.exported_at.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+        info.external_attr = 0o644 << 16
+        digest, size = hashlib.sha256(), 0
+        with zf.open(info, "w", force_zip64=True) as out:
+            while chunk := source.read(CHUNK_BYTES):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+                yield from sink.drain()
+        if expect is not None and (digest.hexdigest() != expect.sha256 or size != expect.size):
+            # Stop here: a truncated download fails loudly, a ZIP with the wrong bytes would not.
+            raise RuntimeError(
+                f"stored blob {expect.sha256} now hashes to {digest.hexdigest()} ({size} bytes): "
+                "the store is damaged, run `casebinder verify`"
+            )
+        yield from sink.drain()
+
+
+class _Sink:
+    """A write-only, non-seekable stream for ZipFile: collects what is written until the next drain."""
+
+    def __init__(self):
+        self._parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> Iterator[bytes]:
+        if self._parts:
+            data, self._parts = b"".join(self._parts), []
+            yield data
+
+
+def _stored(media_type: str) -> bool:
+    return media_type in _STORED_TYPES or media_type.startswith(_STORED_PREFIXES)
+
+
+def _rows(session: Session, stmt) -> Iterator[dict]:
+    """Rows as dicts, fetched a batch at a time (a server-side cursor on PostgreSQL)."""
+    result = session.connection().execute(stmt.execution_options(yield_per=BATCH))
+    for row in result.mappings():
+        yield dict(row)
+
+
+def _evidence_filter(case_id: uuid.UUID):
+    """Evidence the case needs: uploaded into it, linked into it as an exhibit, or cited by its timeline."""
+    linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case_id)
+    cited = select(TimelineEvent.evidence_id).where(
+        TimelineEvent.case_id == case_id, TimelineEvent.evidence_id.is_not(None)
+    )
+    return or_(EvidenceItem.case_id == case_id, EvidenceItem.id.in_(linked), EvidenceItem.id.in_(cited))
+
+
+def _section_queries(case_id: uuid.UUID) -> dict[str, object]:
+    return {
+        "evidence": select(EVIDENCE).where(_evidence_filter(case_id)).order_by(EVIDENCE.c.created_at, EVIDENCE.c.id),
+        "exhibits": select(EXHIBITS).where(EXHIBITS.c.case_id == case_id).order_by(EXHIBITS.c.position, EXHIBITS.c.id),
+        "timeline_events": select(TIMELINE)
+        .where(TIMELINE.c.case_id == case_id)
+        .order_by(TIMELINE.c.occurred_at, TIMELINE.c.id),
+        "bundles": select(BUNDLES).where(BUNDLES.c.case_id == case_id).order_by(BUNDLES.c.created_at, BUNDLES.c.id),
+    }
+
+
+def _referenced_users(session: Session, case_row: dict, queries: dict) -> dict[uuid.UUID, dict]:
+    """Every user a row of the case names (members, uploaders, creators...): id -> {email, full_name}."""
+    members = select(CaseMember.user_id).where(CaseMember.case_id == case_row["id"])
+    ids: set[uuid.UUID] = set(session.execute(members).scalars())
+    ids |= {case_row[name] for name in user_columns(CASES)}
+    for section, stmt in queries.items():
+        for name in user_columns(SECTIONS[section]):
+            sub = stmt.order_by(None).subquery()
+            ids |= set(session.execute(select(sub.c[name]).distinct()).scalars())
+    ids.discard(None)
+    users: dict[uuid.UUID, dict] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), BATCH):
+        batch = select(User.id, User.email, User.full_name).where(User.id.in_(ordered[start : start + BATCH]))
+        for user_id, email, full_name in session.execute(batch):
+            users[user_id] = {"email": email, "full_name": full_name}
+    return users
+
+
+def _with_emails(row: dict, table: Table, users: dict[uuid.UUID, dict]) -> dict:
+    for name in user_columns(table):
+        user_id = row.pop(name)
+        row[f"{name}_email"] = users[user_id]["email"] if user_id is not None else None
+    return row
+
+
+def _check_blob(store: BlobStore, sha256: str, what: str) -> None:
+    if not store.exists(sha256):
+        raise Conflict(f"the stored file of {what} (sha256 {sha256}) is missing: run `casebinder verify`")
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Session]:
+    """A read-only session that sees the whole database as of one moment, so the manifest never mixes a row
+    with another that changed while it was being written (PostgreSQL's default isolation reads each statement
+    afresh; pysqlite begins no transaction for reads)."""
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with Session(engine) as snap:
+        if engine.dialect.name == "sqlite":
+            snap.connection().exec_driver_sql("BEGIN")
+        try:
+            yield snap
+        finally:
+            snap.rollback()
+
+
+def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> CaseExport:
+    """Write and hash the manifest, check every file it lists is stored, and record the export."""
+    exported_at = utcnow()
+    spool = tempfile.SpooledTemporaryFile(max_size=MANIFEST_MEMORY_BYTES, mode="w+b")
+    out = _HashingWriter(spool)
+    try:
+        with _snapshot(session.get_bind()) as snap:
+            building = snap.execute(
+                select(Bundle.id).where(
+                    Bundle.case_id == case.id, Bundle.status.in_([BundleStatus.queued, BundleStatus.running])
+                )
+            ).first()
+            if building is not None:
+                raise Conflict(f"bundle {building.id} is being built; export the case once it has finished")
+            files, counts = _write_manifest(snap, store, out, case.id, exported_at, actor)
+    except BaseException:
+        spool.close()
+        raise
+    export = CaseExport(
+        case_id=case.id,
+        filename=f"casebinder-case-{case.id}-{exported_at:%Y%m%dT%H%M%SZ}.zip",
+        exported_at=exported_at,
+        manifest=spool,
+        manifest_sha256=out.digest.hexdigest(),
+        manifest_size=out.size,
+        files=files,
+        store=store,
+        counts=counts,
+    )
+    audit.record(
+        session,
+        "case.export",
+        actor=actor,
+        case_id=case.id,
+        object_type="case",
+        object_id=case.id,
+        details={
+            "manifest_sha256": export.manifest_sha256,
+            "format_version": FORMAT_VERSION,
+            "files": len(files),
+            "bytes": sum(f.size for f in files),
+            "counts": counts,
+        },
+    )
+    return export
+
+
+def _write_manifest(session: Session, store: BlobStore, out: _HashingWriter, case_id, exported_at, actor: User):
+    """The manifest, one row per line, in a fixed order of keys and rows so equal cases give equal text."""
+    files: dict[str, ExportFile] = {}
+    counts: dict[str, int] = {}
+    queries = _section_queries(case_id)
+    case_row = dict(session.connection().execute(select(CASES).where(CASES.c.id == case_id)).mappings().one())
+    users = _referenced_users(session, case_row, queries)
+    head = session.get(AuditHead, 1)
+    out.write("{\n")
+    out.write(f'"format":{dumps(FORMAT)},\n"format_version":{FORMAT_VERSION},\n')
+    out.write(f'"exported_at":{dumps(exported_at)},\n')
+    source = {
+        "app": "casebinder",
+        "version": __version__,
+        "database": session.get_bind().dialect.name,
+        "exported_by_email": actor.email,
+        "audit_head": {"seq": head.seq, "hash": head.hash} if head else None,
+    }
+    out.write(f'"source":{dumps(source)},\n')
+    out.write(f'"case":{dumps(_with_emails(case_row, CASES, users))},\n')
+    _write_list(out, "users", sorted(users.values(), key=lambda u: u["email"]))
+    members = session.execute(
+        select(CaseMember.role, CaseMember.added_at, User.email, User.full_name)
+        .join(User, User.id == CaseMember.user_id)
+        .where(CaseMember.case_id == case_id)
+        .order_by(User.email)
+    ).mappings()
+    counts["members"] = _write_list(out, "members", (dict(m) for m in members))
+
+    def evidence_rows():
+        for row in _rows(session, queries["evidence"]):
+            if row["purged_at"] is None:  # a purged original is gone on purpose: its row travels alone
+                path = evidence_path(row["sha256"])
+                if path not in files:
+                    _check_blob(store, row["sha256"], f"evidence {row['id']}")
+                    files[path] = ExportFile(path, row["sha256"], row["size_bytes"], not _stored(row["media_type"]))
+            yield _with_emails(row, EVIDENCE, users)
+
+    counts["evidence"] = _write_list(out, "evidence", evidence_rows())
+    for section in ("exhibits", "timeline_events"):
+        rows = (_with_emails(row, SECTIONS[section], users) for row in _rows(session, queries[section]))
+        counts[section] = _write_list(out, section, rows)
+
+    def bundle_rows():
+        for row in list(_rows(session, queries["bundles"])):
+            placements = select(PLACEMENTS).where(PLACEMENTS.c.bundle_id == row["id"]).order_by(PLACEMENTS.c.seq)
+            row["placements"] = list(_rows(session, placements))
+            if row["status"] == BundleStatus.done:
+                for volume in row["volumes"]:
+                    path = volume_path(row["id"], volume["number"])
+                    _check_blob(store, volume["sha256"], f"bundle {row['id']} volume {volume['number']}")
+                    files[path] = ExportFile(path, volume["sha256"], volume["size_bytes"], False)
+            yield _with_emails(row, BUNDLES, users)
+
+    counts["bundles"] = _write_list(out, "bundles", bundle_rows())
+    events = select(AUDIT).where(AUDIT.c.case_id == case_id).order_by(AUDIT.c.seq)
+    counts["audit_events"] = _write_list(out, "audit_events", _rows(session, events))
+    history = select(IMPORTED.c.event).where(IMPORTED.c.case_id == case_id).order_by(IMPORTED.c.ordinal)
+    counts["imported_history"] = _write_list(out, "imported_history", (r["event"] for r in _rows(session, history)))
+    counts["files"] = _write_list(out, "files", (f.entry() for f in files.values()), last=True)
+    out.write("}\n")
+    return list(files.values()), counts
+
+
+def _write_list(out: _HashingWriter, name: str, items, *, last: bool = False) -> int:
+    out.write(f'"{name}":[')
+    count = 0
+    for item in items:
+        out.write(("\n" if count == 0 else ",\n") + dumps(item))
+        count += 1
+    out.write("\n]" + ("\n" if last else ",\n"))
+    return count
