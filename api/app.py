@@ -8,6 +8,8 @@ from api import __version__
 from api.deps import get_blob_store
 from api.errors import install_error_handlers
 from api.routes import admin, auth, bundles, cases, evidence, exhibits, health
+from api.routes import audit as audit_routes
+from api.routes import export as export_routes
 from api.routes import timeline as timeline_routes
 from api.services.audit import OriginMiddleware
 from api.worker import runner
@@ -42,6 +44,8 @@ def create_app() -> FastAPI:
     for router in (auth.router, cases.router, evidence.router, exhibits.router, bundles.router, admin.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(timeline_routes.router, prefix=API_PREFIX)
+    app.include_router(export_routes.router, prefix=API_PREFIX)
+    app.include_router(audit_routes.router, prefix=API_PREFIX)
     return app
 
 
