@@ -28,7 +28,10 @@ run: install
 	$(BIN)/casebinder demo --host $(HOST) --port $(PORT)
 	$(BIN)/casebinder serve --host $(HOST) --port $(PORT)
 
-test: install test-sqlite test-postgres
+# The two legs share nothing (each has its own databases, data dirs and ports), so they run side by side;
+# each leg's output is printed whole when it ends.
+test: install
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: install
 	@echo "== test suite on SQLite"
