@@ -57,6 +57,12 @@ def test_bad_events_are_refused_with_the_field_named(alice, bob):
         assert r.status_code == 422, (body, r.text)
         assert expected in json.dumps(r.json()), (body, r.json())
     assert titles(alice, case["id"]) == []
+    # An edit that cites evidence that does not exist anywhere is refused the same way, and changes nothing.
+    event = alice.post(url, json={"occurred_at": "2021", "title": "Call"}).json()
+    for missing in (str(uuid.uuid4()), bobs_item["id"]):
+        r = alice.patch(f"{url}/{event['id']}", json={"evidence_id": missing, "description": "cited"})
+        assert r.status_code == 422 and "no evidence" in r.json()["detail"], r.text
+    assert alice.get(f"{url}/{event['id']}").json()["description"] is None
 
 
 def _review(alice, case_id, content=b"review screenshot", **facts):

@@ -123,11 +123,12 @@ def update_event(session: Session, case: Case, event: TimelineEvent, data: Event
             event.tags = clean_tags(changes["tags"] or [])
     except ValueError as exc:
         raise UnprocessableEntity(str(exc)) from None
+    if "evidence_id" in changes or "page" in changes:
+        # Checked before the event changes: the check's query would flush an unknown id into the row first.
+        _check_evidence(session, case, changes.get("evidence_id", event.evidence_id), changes.get("page", event.page))
     for name in ("kind", "disputed", "evidence_id", "page"):
         if name in changes:
             setattr(event, name, changes[name])
-    if "evidence_id" in changes or "page" in changes:
-        _check_evidence(session, case, event.evidence_id, event.page)
     event.updated_at = utcnow()
     session.add(event)
     session.flush()
