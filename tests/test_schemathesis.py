@@ -30,7 +30,7 @@ from models.bundle import Bundle
 from models.user import UserCreate
 from tests.conftest import PASSWORD, Actor
 
-EXAMPLES = 12
+EXAMPLES = 20
 # Generated requests come from this address, so their failed logins never count against other tests' limits.
 CLIENT_ADDRESS = "192.0.2.99"
 
