@@ -2,7 +2,14 @@
 
 import json
 import uuid
+from datetime import timedelta
 
+from sqlalchemy import update
+from sqlmodel import select
+
+from api.db import session_scope
+from models.common import utcnow
+from models.user import ApiToken, User
 from tests.timeline_support import add_event, import_file, timeline, titles
 
 LA = {"timezone": "America/Los_Angeles"}
@@ -220,3 +227,40 @@ def test_non_members_get_404_and_viewers_cannot_write(alice, bob, make_user):
         assert r.status_code == (200 if method == "GET" else 403), (method, path, r.status_code, r.text)
     assert import_file(viewer, cid, b"occurred_at,title\n2021,x\n").status_code == 403
     assert titles(alice, cid) == ["An event"]
+
+
+def test_case_routes_refuse_tokens_before_looking_at_the_case(alice, make_user):
+    """The token, its user and the membership are read together; the answers stay those of separate checks."""
+    case = alice.make_case()
+    url = f"/api/v1/cases/{case['id']}/timeline"
+    garbage = {"Authorization": "Bearer cb_not-a-real-token"}
+    assert alice.get(url).status_code == 200
+    for path in (url, "/api/v1/cases/not-a-uuid/timeline", f"/api/v1/cases/{uuid.uuid4()}/timeline"):
+        r = alice.client.get(path, headers=garbage)
+        assert (r.status_code, r.json()) == (401, {"detail": "invalid, expired or revoked token"}), path
+        r = alice.client.get(path)
+        assert (r.status_code, r.json()) == (401, {"detail": "missing bearer token"}), path
+        assert r.headers["www-authenticate"] == "Bearer"
+    assert alice.get("/api/v1/cases/not-a-uuid/timeline").status_code == 422
+    r = alice.get(f"/api/v1/cases/{uuid.uuid4()}/timeline")
+    assert (r.status_code, r.json()) == (404, {"detail": "case not found"})
+
+    viewer = make_user()
+    alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": viewer.email, "role": "viewer"})
+    r = viewer.post(f"/api/v1/cases/{case['id']}/events", json={"occurred_at": "2021", "title": "x"})
+    assert (r.status_code, r.json()) == (403, {"detail": "this needs the editor role in the case; you are viewer"})
+
+    with session_scope() as session:
+        user = session.exec(select(User).where(User.email == viewer.email)).one()
+        user.is_active = False
+    assert viewer.get(url).status_code == 401
+    with session_scope() as session:
+        session.exec(select(User).where(User.email == viewer.email)).one().is_active = True
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == select(User.id).where(User.email == viewer.email).scalar_subquery())
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert viewer.get(url).status_code == 401
+    assert alice.delete("/api/v1/auth/token").status_code == 204  # revoked
+    assert alice.get(url).status_code == 401

@@ -2,7 +2,7 @@
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -86,7 +86,8 @@ def _refuse_login(session: Session, email: str, user: User | None, why: str):
     raise Unauthorized("incorrect email or password")
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored of a token: its SHA-256; api.services.access looks tokens up by it."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -95,22 +96,10 @@ def issue_token(session: Session, user: User, *, ttl: timedelta, name: str = "lo
     if ttl <= timedelta(0):
         raise BadRequest("token lifetime must be positive")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, token_hash=_digest(token), name=name, expires_at=utcnow() + ttl)
+    row = ApiToken(user_id=user.id, token_hash=token_digest(token), name=name, expires_at=utcnow() + ttl)
     session.add(row)
     session.flush()
     return token, row
-
-
-def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> tuple[User, ApiToken]:
-    """Resolve a bearer token to its user, refusing unknown, expired and revoked tokens."""
-    now = now or utcnow()
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        raise Unauthorized("invalid, expired or revoked token")
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("invalid, expired or revoked token")
-    return user, row
 
 
 def revoke_token(session: Session, token: ApiToken) -> None:
