@@ -3,13 +3,16 @@
 import csv
 import io
 import json
+from datetime import UTC, datetime, timedelta
 
 import pikepdf
 import pytest
 
+from api.services import timeline_query
 from api.services.timeline_csv import CSV_COLUMNS
+from api.services.timeline_dates import EventClock, stored_text
 from api.services.timeline_pdf import MAX_PDF_EVENTS, RefuseAllFetcher
-from api.services.timeline_query import EXPORT_CHUNK
+from tests.test_bundles import build
 from tests.timeline_support import add_event, import_file, pdf_text, squash, timeline, titles
 
 CAPTION = {
@@ -84,10 +87,11 @@ def test_csv_export_reads_back_and_imports_again(alice):
     ]
 
 
-def test_csv_export_streams_the_whole_selection_across_chunks(alice):
+def test_csv_export_streams_the_whole_selection_across_chunks(alice, monkeypatch):
+    monkeypatch.setattr(timeline_query, "EXPORT_CHUNK", 400)  # three chunks, the last one short
     case = alice.make_case()
     cid = case["id"]
-    count = EXPORT_CHUNK + 300
+    count = 2 * timeline_query.EXPORT_CHUNK + 300
     lines = ["occurred_at,title,kind"] + [
         f"2021-{1 + i // 1000:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z,Event {i},review_posted"
         for i in range(count)
@@ -99,6 +103,7 @@ def test_csv_export_streams_the_whole_selection_across_chunks(alice):
     newest = _rows(alice.get(f"/api/v1/cases/{cid}/timeline", params={"format": "csv", "order": "desc"}))
     assert [r["event_id"] for r in newest] == [r["event_id"] for r in rows][::-1]
     # Too many events for one PDF: a clear 422 before any rendering.
+    assert count > MAX_PDF_EVENTS
     r = alice.get(f"/api/v1/cases/{cid}/timeline.pdf")
     assert r.status_code == 422 and f"{MAX_PDF_EVENTS:,}" in r.json()["detail"]
 
@@ -194,3 +199,56 @@ def test_csv_local_times_match_the_api_across_offsets_and_clock_changes(alice):
             event = api[row["event_id"]]
             assert row["occurred_at"] == event["occurred_at"], zone
             assert (row["occurred_at_local"], row["date"]) == (event["occurred_at_local"], event["date_display"]), zone
+
+
+def test_citations_carry_the_bates_numbers_of_the_newest_finished_bundle(alice, corpus):
+    """The page, the single event and the CSV export all cite the same Bates page or range."""
+    case = alice.make_case(bates_prefix="CITE")
+    cid = case["id"]
+    pdf = next(f for f in corpus if f.path.suffix == ".pdf")
+    item = alice.upload(cid, pdf.path.read_bytes(), filename=pdf.path.name, kind=pdf.kind, title=pdf.title).json()
+    assert item["page_count"] >= 1
+    on_page = add_event(alice, cid, occurred_at="2021-03-04T10:00", title="page", evidence_id=item["id"], page=1)
+    add_event(alice, cid, occurred_at="2021-03-05", title="whole", evidence_id=item["id"])
+    past = add_event(alice, cid, occurred_at="2021-03-06", title="past", evidence_id=item["id"], page=9999)
+    assert on_page["citation"]["bates"] is None  # no bundle yet
+
+    def cites() -> dict:
+        page = {e["title"]: e["citation"]["bates"] for e in timeline(alice, cid).json()["items"]}
+        export = {r["title"]: r["bates"] or None for r in _rows(alice.get(f"/api/v1/cases/{cid}/timeline?format=csv"))}
+        one = alice.get(f"/api/v1/cases/{cid}/events/{past['id']}").json()["citation"]["bates"]
+        assert export == page and one == page["past"], (page, export, one)
+        return page
+
+    def expected(bundle: dict) -> dict:
+        placed = next(e for e in bundle["exhibits"] if e["evidence_id"] == item["id"])
+        first = int(placed["bates_first"].removeprefix("CITE"))
+        number = first + placed["first_content_page"] - placed["start_page"]
+        whole_range = f"{placed['bates_first']}-{placed['bates_last']}"
+        digits = bundle["params"]["bates_digits"]
+        return {"page": f"CITE{number:0{digits}d}", "whole": whole_range, "past": whole_range}
+
+    first = build(alice, cid)
+    assert cites() == expected(first)
+    newer = build(alice, cid, bates_start=5000, bates_digits=8)
+    assert cites() == expected(newer) != expected(first) and expected(newer)["page"].startswith("CITE00005")
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/London", "UTC"])
+def test_hourly_clock_formats_every_event_as_one_at_a_time(zone):
+    """Pages and exports reuse each UTC hour's local parts; the text must be what the event alone gives."""
+    exact, hourly = EventClock(zone, hourly=False), EventClock(zone, entries=8)  # small: the cache is cleared too
+    # Two days around each clock change of these zones in 2021 (Lord Howe moves by half an hour), every 37 minutes.
+    for day in ("2021-03-13", "2021-03-27", "2021-04-03", "2021-10-02", "2021-10-30", "2021-11-06"):
+        start = datetime.fromisoformat(day).replace(second=7, tzinfo=UTC)
+        for step in range(0, 48 * 60, 37):
+            at = start + timedelta(minutes=step, microseconds=500_000 * (step % 2))
+            for precision, until in (
+                ("second", at + timedelta(seconds=1)),
+                ("minute", at),
+                ("day", at + timedelta(days=1)),
+            ):
+                text, until_text = stored_text(at), stored_text(until)
+                utc, local, date = exact.describe(text, until_text, precision)
+                assert hourly.describe(text, until_text, precision) == (utc, local, date), (zone, text, precision)
+                assert hourly.csv_fields(text, until_text, precision) == f'{utc},{local},{precision},"{date}"'

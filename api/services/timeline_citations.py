@@ -13,6 +13,28 @@ from models.exhibit import Exhibit
 _REFS = select(Exhibit.evidence_id, Exhibit.id, Exhibit.label).where(Exhibit.case_id == bindparam("case_id"))
 # One cached statement whatever the number of ids (an expanding IN), rather than one coerced literal per id.
 _SOME_REFS = _REFS.where(Exhibit.evidence_id.in_(bindparam("ids", expanding=True)))
+# Built once and run as plain rows (no ORM objects).
+_PLACEMENTS = (
+    select(
+        BundleExhibit.exhibit_id,
+        BundleExhibit.start_page,
+        BundleExhibit.page_count,
+        BundleExhibit.first_content_page,
+        BundleExhibit.bates_first_number,
+        BundleExhibit.bates_first,
+        BundleExhibit.bates_last,
+        Bundle.bates_prefix,
+        Bundle.params["bates_digits"].as_integer(),
+    )
+    .join(Bundle, Bundle.id == BundleExhibit.bundle_id)
+    .where(Bundle.case_id == bindparam("case_id"), Bundle.status == BundleStatus.done)
+    .order_by(Bundle.finished_at.desc(), Bundle.id)
+)
+_SOME_PLACEMENTS = _PLACEMENTS.where(BundleExhibit.exhibit_id.in_(bindparam("exhibit_ids", expanding=True)))
+# Rendering the expanding IN costs more than the query: a page of a case with no finished bundle skips it.
+_ANY_FINISHED = (
+    select(Bundle.id).where(Bundle.case_id == bindparam("case_id"), Bundle.status == BundleStatus.done).limit(1)
+)
 
 
 def exhibit_refs(session: Session, case_id: uuid.UUID, evidence_ids: Iterable[str] | None) -> dict[str, Any]:
@@ -27,36 +49,46 @@ def exhibit_refs(session: Session, case_id: uuid.UUID, evidence_ids: Iterable[st
     return {str(row.evidence_id): row for row in rows.all()}
 
 
+def placements(session: Session, case_id: uuid.UUID, exhibit_ids: Iterable[uuid.UUID] | None) -> dict[uuid.UUID, tuple]:
+    """Where each exhibit sits in the newest finished bundle of the case that holds it, for these exhibits
+    (None: every exhibit), by exhibit id; for bates_cite."""
+    if exhibit_ids is None:
+        result = session.connection().execute(_PLACEMENTS, {"case_id": case_id})
+    else:
+        wanted = list(set(exhibit_ids))
+        if not wanted:
+            return {}
+        result = session.connection().execute(_SOME_PLACEMENTS, {"case_id": case_id, "exhibit_ids": wanted})
+    newest: dict[uuid.UUID, tuple] = {}
+    for exhibit_id, *placed in result.all():
+        newest.setdefault(exhibit_id, tuple(placed))
+    return newest
+
+
+def any_finished_bundle(session: Session, case_id: uuid.UUID) -> bool:
+    return session.connection().execute(_ANY_FINISHED, {"case_id": case_id}).first() is not None
+
+
+def bates_cite(placed: tuple, page: int | None) -> str:
+    """The Bates cite of a page of a placed exhibit; the exhibit's range for page None or a page it lacks."""
+    start_page, page_count, first_content_page, first_number, bates_first, bates_last, prefix, digits = placed
+    if page is not None and 1 <= page <= page_count - (first_content_page - start_page):
+        return f"{prefix}{first_number + (first_content_page - start_page) + page - 1:0{digits}d}"
+    return f"{bates_first}-{bates_last}"
+
+
 def citation_bates(
-    session: Session, case_id: uuid.UUID, refs: Iterable[tuple[uuid.UUID, int | None]]
-) -> dict[tuple[uuid.UUID, int | None], str]:
+    session: Session, case_id: uuid.UUID, refs: Iterable[tuple[uuid.UUID | str, int | None]]
+) -> dict[tuple[uuid.UUID | str, int | None], str]:
     """Bates cites for (exhibit_id, page) pairs: one number for a page, the exhibit's range for page None.
+    Ids may be UUIDs or their text (either form); the cites are keyed by the pairs as given.
 
     The cite comes from the newest finished bundle of the case that holds the exhibit; without one, an event
-    has no Bates cite. Called once per page or export chunk, never per event.
+    has no Bates cite. Called once per page, never per event.
     """
-    refs = list(refs)
-    exhibit_ids = list({exhibit_id for exhibit_id, _ in refs})
-    if not exhibit_ids:
+    refs = set(refs)
+    if not refs or not any_finished_bundle(session, case_id):
         return {}
-    rows = session.execute(
-        select(BundleExhibit, Bundle.bates_prefix, Bundle.params)
-        .join(Bundle, Bundle.id == BundleExhibit.bundle_id)
-        .where(Bundle.case_id == case_id, Bundle.status == BundleStatus.done, BundleExhibit.exhibit_id.in_(exhibit_ids))
-        .order_by(Bundle.finished_at.desc(), Bundle.id)
-    ).all()
-    newest: dict[uuid.UUID, tuple] = {}
-    for placed, prefix, params in rows:
-        newest.setdefault(placed.exhibit_id, (placed, prefix, params["bates_digits"]))
-    cites = {}
-    for exhibit_id, page in refs:
-        if exhibit_id not in newest:
-            continue
-        placed, prefix, digits = newest[exhibit_id]
-        content_pages = placed.page_count - (placed.first_content_page - placed.start_page)
-        if page is not None and 1 <= page <= content_pages:
-            number = placed.bates_first_number + (placed.first_content_page - placed.start_page) + page - 1
-            cites[(exhibit_id, page)] = f"{prefix}{number:0{digits}d}"
-        else:
-            cites[(exhibit_id, page)] = f"{placed.bates_first}-{placed.bates_last}"
-    return cites
+    ids = {e: e if isinstance(e, uuid.UUID) else uuid.UUID(e) for e, _ in refs}
+    newest = placements(session, case_id, ids.values())
+    return {(e, page): bates_cite(newest[ids[e]], page) for e, page in refs if ids[e] in newest}

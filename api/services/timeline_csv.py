@@ -8,6 +8,7 @@ from api.services import timeline_query as query
 from api.services.timeline_rows import FORMULA_START
 from models.case import Case
 
+TAG_CELLS = 10_000  # distinct tag lists whose cell an export keeps
 CSV_COLUMNS = (
     "occurred_at",
     "occurred_at_local",
@@ -53,15 +54,25 @@ def tags_cell(raw: str | None) -> str:
     return cell(json.dumps(tags) if any("," in t for t in tags) else ", ".join(tags))
 
 
-def csv_block(rows: list[tuple], cites: dict, clock: dates.EventClock) -> str:
-    """A chunk of EXPORT_COLUMNS driver rows as CSV text: the export's hot loop, run once per event."""
-    lines, describe = [], clock.describe
+def csv_block(rows: list[tuple], cites: dict, clock: dates.EventClock, tag_cells: dict | None = None) -> str:
+    """A chunk of EXPORT_COLUMNS driver rows as CSV text: the export's hot loop, run once per event.
+
+    `cites` maps (evidence id, page) as fetched to (evidence id text, label, Bates cite); `tag_cells` keeps the
+    cell of each tags text across chunks (an export has few distinct tag lists and a million rows)."""
+    lines, when = [], clock.csv_fields
+    tag_cells = {} if tag_cells is None else tag_cells
     for event_id, at, until, precision, title, description, kind, source, tags, disputed, evidence_id, page in rows:
-        utc, local, date = describe(at, until, precision)
         evidence, label, bates = cites[evidence_id, page] if evidence_id is not None else ("", None, None)
+        tags_text = tag_cells.get(tags)
+        if tags_text is None:
+            if len(tag_cells) >= TAG_CELLS:
+                tag_cells.clear()
+            tags_text = tag_cells[tags] = tags_cell(tags)
+        if len(event_id) == 32:  # SQLite's stored digits (uuid_any_text)
+            event_id = f"{event_id[:8]}-{event_id[8:12]}-{event_id[12:16]}-{event_id[16:20]}-{event_id[20:]}"
         lines.append(
-            f'{utc},{local},{precision},"{date}",{kind},{cell(title)},{cell(description) if description else ""},'
-            f"{tags_cell(tags)},{'true' if disputed else 'false'},{source},{cell(label) if label else ''},{evidence},"
+            f"{when(at, until, precision)},{kind},{cell(title)},{cell(description) if description else ''},"
+            f"{tags_text},{'true' if disputed else 'false'},{source},{cell(label) if label else ''},{evidence},"
             f"{'' if page is None else page},{cell(bates) if bates else ''},{event_id}\r\n"
         )
     return "".join(lines)
@@ -70,6 +81,6 @@ def csv_block(rows: list[tuple], cites: dict, clock: dates.EventClock) -> str:
 def csv_stream(case: Case, f: query.TimelineFilter) -> Iterator[bytes]:
     """The header, then one encoded block per export chunk; never more than a chunk or two in memory."""
     yield (",".join(CSV_COLUMNS) + "\r\n").encode()
-    clock = dates.EventClock(case.timezone)
+    clock, tag_cells = dates.EventClock(case.timezone), {}
     for rows, cites in query.iter_chunks(case, f):
-        yield csv_block(rows, cites, clock).encode()
+        yield csv_block(rows, cites, clock, tag_cells).encode()

@@ -166,13 +166,17 @@ class LocalClock:
     def local(self, instant: datetime) -> datetime:
         return instant.astimezone(self.tz)
 
-    def iso(self, local: datetime) -> str:
-        """ISO 8601 with the offset, as datetime.isoformat() writes it."""
+    def offset_text(self, local: datetime) -> str:
+        """The "+HH:MM" that datetime.isoformat() ends `local` with."""
         offset = local.utcoffset()
         suffix = self._suffixes.get(offset)
         if suffix is None:
             suffix = self._suffixes[offset] = local.isoformat()[len(local.replace(tzinfo=None).isoformat()) :]
-        return local.replace(tzinfo=None).isoformat() + suffix
+        return suffix
+
+    def iso(self, local: datetime) -> str:
+        """ISO 8601 with the offset, as datetime.isoformat() writes it."""
+        return local.replace(tzinfo=None).isoformat() + self.offset_text(local)
 
     def display(self, start: datetime, until: datetime, precision: str, local: datetime | None = None) -> str:
         """As a court document writes it: "2021", "March 2021", "March 4, 2021", "March 4, 2021, 5:30 PM PST"."""
@@ -215,35 +219,69 @@ def _aware(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+_UNSEEN = object()
+_TWO_DIGITS = [f"{h:02d}" for h in range(24)]
+_CLOCK_HOURS = [str(h % 12 or 12) for h in range(24)]
+
+
 class EventClock:
     """UTC and local ISO text and the court-style date of many stored times (a CSV export formats a million).
 
     Works on the timestamp text and reuses, for every event in the same UTC hour, what depends only on the
-    hour: the local date and hour, the offset and the zone name. An hour whose offset changes within it, or
-    is not whole hours (India, Nepal, historic local mean time), is formatted one event at a time instead.
+    hour: the local date and hour, the offset and the zone name (worked out a UTC day at a time). An hour whose
+    offset changes within it, or is not whole hours (India, Nepal, historic local mean time), is formatted one
+    event at a time instead.
     """
 
-    def __init__(self, tz_name: str, *, hourly: bool = True):
+    def __init__(self, tz_name: str, *, hourly: bool = True, entries: int = 4096):
         self.clock = LocalClock(tz_name)
         self._hours: dict[str, tuple | None] = {}
-        self.hourly = hourly  # worth it for dense rows (an export), not for a page spread over a month
+        self.hourly = hourly
+        self._max_entries = entries  # per cache: rows come in time order, so old entries are rarely asked again
+        # For csv_fields: per precision, each hour's CSV text around the minutes and seconds.
+        self._joined: dict[str, dict[str, tuple | None]] = {"second": {}, "minute": {}} if hourly else {}
+        # Years, months and days by their stored span: few, and on every page of the time they cover.
+        self._coarse: dict[tuple, tuple[str, str, str]] = {}
 
     def _hour(self, key: str) -> tuple | None:
-        if key in self._hours:
-            return self._hours[key]
+        entry = self._hours.get(key, _UNSEEN)  # one lookup: a shared clock may be cleared by another thread
+        if entry is not _UNSEEN:
+            return entry
         if not self.hourly:
             return None
-        if len(self._hours) >= 4096:  # rows come in time order, so old hours are rarely asked for again
+        if len(self._hours) + 24 > self._max_entries:
             self._hours.clear()
-        start = datetime.fromisoformat(key + ":00").replace(tzinfo=UTC)
-        local, last = self.clock.local(start), self.clock.local(start + _HOUR - timedelta(microseconds=1))
-        entry = None
-        if local.utcoffset() == last.utcoffset() and local.utcoffset() % _HOUR == timedelta(0):
-            iso, hour = self.clock.iso(local), local.hour
-            day = f"{MONTHS[local.month - 1]} {local.day}, {local.year}, {hour % 12 or 12}"
-            entry = (iso[:13], iso[19:], day, f" {'AM' if hour < 12 else 'PM'} {local.tzname()}")
-        self._hours[key] = entry
-        return entry
+        hours = self._day(key[:10])
+        self._hours.update(hours)
+        return hours[key]
+
+    def _day(self, day: str) -> dict[str, tuple | None]:
+        """The hour entries of a UTC day, worked out together: the zone is asked once per hour boundary, and the
+        text is joined from pieces made once per local date. An hour whose ends differ in offset, or whose
+        offset is not whole hours, gets None."""
+        midnight = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        bounds = [self.clock.local(midnight + timedelta(hours=h)) for h in range(25)]
+        offsets = [local.utcoffset() for local in bounds]
+        hours: dict[str, tuple | None] = {}
+        dates: dict[tuple, tuple[str, str]] = {}
+        for h, local in enumerate(bounds[:24]):
+            entry = None
+            if offsets[h] == offsets[h + 1] and not offsets[h] % _HOUR:
+                year, month, mday, hour = local.year, local.month, local.day, local.hour
+                prefixes = dates.get((year, month, mday))
+                if prefixes is None:
+                    prefixes = dates[year, month, mday] = (
+                        f"{year:04d}-{month:02d}-{mday:02d}T",
+                        f"{MONTHS[month - 1]} {mday}, {year}, ",
+                    )
+                entry = (
+                    prefixes[0] + _TWO_DIGITS[hour],
+                    self.clock.offset_text(local),
+                    prefixes[1] + _CLOCK_HOURS[hour],
+                    f" {'AM' if hour < 12 else 'PM'} {local.tzname()}",
+                )
+            hours[f"{day} {_TWO_DIGITS[h]}"] = entry
+        return hours
 
     def describe(self, at: datetime | str, until: datetime | str, precision: str) -> tuple[str, str, str]:
         """(UTC ISO, local ISO, court-style date) of an event's start, from SQLite's text or an aware datetime."""
@@ -255,10 +293,57 @@ class EventClock:
                 clock = text[13:19] if precision == "second" else text[13:16]
                 utc = f"{text[:10]}T{text[11:19]}{fraction}Z"
                 return utc, f"{hour[0]}{text[13:19]}{fraction}{hour[1]}", f"{hour[2]}{clock}{hour[3]}"
+        elif self.hourly:
+            key = (at, until, precision)
+            described = self._coarse.get(key)
+            if described is None:
+                if len(self._coarse) >= self._max_entries:
+                    self._coarse.clear()
+                described = self._coarse[key] = self._one(at, until, precision)
+            return described
+        return self._one(at, until, precision)
+
+    def _one(self, at: datetime | str, until: datetime | str, precision: str) -> tuple[str, str, str]:
         start = _aware(at)
         local = self.clock.local(start)
         until = _aware(until) if precision in COARSE else start
         return utc_text(at), self.clock.iso(local), self.clock.display(start, until, precision, local)
+
+    def csv_fields(self, at: str, until: str, precision: str) -> str:
+        """The CSV text `utc,local,precision,"date"` of an event's start, exactly as describe() gives the three
+        values, from the stored text. A million rows in an export: each hour's text is joined once, so a row
+        adds only its minutes, seconds and fraction."""
+        hours = self._joined.get(precision)
+        if hours is not None and type(at) is str:
+            joined = hours.get(at[:13], _UNSEEN)
+            if joined is _UNSEEN:
+                joined = self._join(hours, at[:13], precision)
+            if joined is not None:
+                head, middle, tail, end = joined
+                minutes = at[13:19]  # ":MM:SS"
+                fraction = "" if at.endswith(".000000") else at[19:]
+                clock = minutes if precision == "second" else at[13:16]
+                return f"{head}{minutes}{fraction}{middle}{minutes}{fraction}{tail}{clock}{end}"
+        utc, local, date = self.describe(at, until, precision)
+        return f'{utc},{local},{precision},"{date}"'
+
+    def _join(self, hours: dict, key: str, precision: str) -> tuple | None:
+        if len(hours) >= self._max_entries:
+            hours.clear()
+        hour = self._hour(key)
+        joined = None
+        if hour is not None:
+            iso, suffix, day, meridiem = hour
+            joined = (f"{key[:10]}T{key[11:13]}", f"Z,{iso}", f'{suffix},{precision},"{day}', f'{meridiem}"')
+        hours[key] = joined
+        return joined
+
+
+@lru_cache(maxsize=32)
+def page_clock(tz_name: str) -> EventClock:
+    """One EventClock per timezone shared by every page request, so the hours a page formats stay known to
+    the next request that shows them. Its cache is small: an export uses a clock of its own."""
+    return EventClock(tz_name, entries=1024)
 
 
 def display(start: datetime, until: datetime, precision: Precision | str, tz_name: str) -> str:

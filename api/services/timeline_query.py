@@ -16,7 +16,7 @@ from sqlmodel import Session
 from api.db import session_scope
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_uuid
 from api.services import timeline_dates as dates
-from api.services.timeline_citations import citation_bates, exhibit_refs
+from api.services.timeline_citations import bates_cite, citation_bates, exhibit_refs, placements
 from api.services.timeline_filter import (
     TimelineFilter,
     after_conditions,
@@ -26,7 +26,7 @@ from api.services.timeline_filter import (
     parse_filter,
     straddling_range,
 )
-from api.services.timeline_sql import stored_utc_text, uuid_text
+from api.services.timeline_sql import stored_utc_text, uuid_any_text
 from models.case import Case
 from models.exhibit import Exhibit
 from models.timeline import TimelineEvent
@@ -35,8 +35,9 @@ __all__ = ["TimelineFilter", "parse_filter", "fetch", "page", "shape", "one", "i
 
 E = TimelineEvent
 # Rows are the driver's own tuples, never converted column by column: that cost five times the query on a
-# page of 1,000 or an export. Ids are selected as their canonical text (uuid_text), times as UTC text in
-# SQLite's stored form (stored_utc_text), tags as their JSON text, on both databases.
+# page of 1,000 or an export. Ids are selected as text (uuid_any_text: SQLite's 32 hex digits, PostgreSQL's
+# canonical form; as_uuid_text reads both), times as UTC text in SQLite's stored form (stored_utc_text), tags
+# as their JSON text, on both databases.
 EVENT_COLUMNS = (
     E.id,
     E.case_id,
@@ -60,13 +61,13 @@ EXPORT_COLUMNS = (EVENT_COLUMNS[0],) + EVENT_COLUMNS[2:13]
 _COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
 _IDS = {"id", "case_id", "evidence_id", "created_by", "exhibit_id"}
 _TIMES = {"occurred_at", "occurred_until", "created_at", "updated_at"}
-EXPORT_CHUNK = 5000
+EXPORT_CHUNK = 5000  # rows per transaction and per block of the stream: bigger saves no time, costs memory
 
 
 def _as_selected(columns) -> list:
     """The columns as selected: ids and times as text. Ordering and joins still use the columns themselves."""
     return [
-        uuid_text(c).label(c.key) if c.key in _IDS else stored_utc_text(c).label(c.key) if c.key in _TIMES else c
+        uuid_any_text(c).label(c.key) if c.key in _IDS else stored_utc_text(c).label(c.key) if c.key in _TIMES else c
         for c in columns
     ]
 
@@ -106,7 +107,7 @@ def _statement(structure: tuple, groups: tuple[str, ...], after: bool, limit: in
     selected = _as_selected(both.c)
     stmt = select(*selected)
     if labels:
-        exhibit = [uuid_text(Exhibit.id).label("exhibit_id"), Exhibit.label.label("exhibit_label")]
+        exhibit = [uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label.label("exhibit_label")]
         stmt = select(*selected, *exhibit).outerjoin(
             Exhibit, and_(Exhibit.case_id == both.c.case_id, Exhibit.evidence_id == both.c.evidence_id)
         )
@@ -192,27 +193,32 @@ def page(
 def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
     """Rows fetched with labels -> TimelineEventPublic-shaped dicts of JSON values, written as the API writes
     them (times in UTC with a Z, ids as canonical text), so a page is serialised without a model per event."""
-    exhibits = {raw: uuid.UUID(as_uuid_text(raw)) for raw in {r[16] for r in rows} - {None}}
-    bates = citation_bates(session, case.id, {(exhibits[r[16]], r[12]) for r in rows if r[16] is not None})
-    clock, utc_text, out = dates.EventClock(case.timezone, hourly=False), dates.utc_text, []
-    # Few distinct values per page: convert each once.
-    ids: dict = {}
-    text = lambda raw: ids.get(raw) or ids.setdefault(raw, as_uuid_text(raw))  # noqa: E731
+    bates = citation_bates(session, case.id, {(r[16], r[12]) for r in rows if r[16] is not None})
+    describe, utc_text, out = dates.page_clock(case.timezone).describe, dates.utc_text, []
+    case_id_text = str(case.id)  # every row's: the rows are the case's
+    # Few distinct ids (but the events'), tag lists and creation times per page: convert each once.
+    ids: dict[str, str] = {}
     tag_lists: dict[str, list] = {}
+    times: dict[str, str] = {}
     for (
-        event_id, case_id, at, until, precision, title, description, kind, source, tags, disputed, evidence_id,
+        event_id, _case_id, at, until, precision, title, description, kind, source, tags, disputed, evidence_id,
         page_number, created_by, created_at, updated_at, exhibit_id, exhibit_label,
     ) in rows:  # fmt: skip
-        utc, local, date = clock.describe(at, until, precision)
+        utc, local, date = describe(at, until, precision)
         citation = None
         if evidence_id is not None:
-            evidence_id = text(evidence_id)
-            cite = bates.get((exhibits[exhibit_id], page_number)) if exhibit_id is not None else None
+            evidence_id = ids.get(evidence_id) or ids.setdefault(evidence_id, as_uuid_text(evidence_id))
+            cite = bates.get((exhibit_id, page_number)) if exhibit_id is not None else None
             citation = {"exhibit_label": exhibit_label, "evidence_id": evidence_id, "page": page_number, "bates": cite}
+        tag_list = tag_lists.get(tags)
+        if tag_list is None:
+            tag_list = tag_lists[tags] = json.loads(tags)
+        created = times.get(created_at) or times.setdefault(created_at, utc_text(created_at))
+        updated = times.get(updated_at) or times.setdefault(updated_at, utc_text(updated_at))
         out.append(
             {
                 "id": as_uuid_text(event_id),
-                "case_id": text(case_id),
+                "case_id": case_id_text,
                 "occurred_at": utc,
                 "occurred_until": utc_text(until),
                 "occurred_at_local": local,
@@ -222,14 +228,14 @@ def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
                 "description": description,
                 "kind": kind,
                 "source": source,
-                "tags": list(tag_lists.get(tags) or tag_lists.setdefault(tags, json.loads(tags))),
+                "tags": list(tag_list),
                 "disputed": bool(disputed),
                 "evidence_id": evidence_id,
                 "page": page_number,
                 "citation": citation,
-                "created_by": text(created_by),
-                "created_at": utc_text(created_at),
-                "updated_at": utc_text(updated_at),
+                "created_by": ids.get(created_by) or ids.setdefault(created_by, as_uuid_text(created_by)),
+                "created_at": created,
+                "updated_at": updated,
             }
         )
     return out
@@ -238,7 +244,7 @@ def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
 def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     """One event of the case shaped like a timeline item, citation included."""
     result = session.connection().execute(
-        select(*_as_selected(EVENT_COLUMNS), uuid_text(Exhibit.id).label("exhibit_id"), Exhibit.label)
+        select(*_as_selected(EVENT_COLUMNS), uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label)
         .outerjoin(Exhibit, and_(Exhibit.case_id == E.case_id, Exhibit.evidence_id == E.evidence_id))
         .where(E.id == event_id, E.case_id == case.id)
     )
@@ -247,34 +253,48 @@ def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     return shape(session, case, rows)[0]
 
 
-def citations(session: Session, case: Case, pairs: set[tuple], refs: dict) -> dict[tuple, tuple]:
-    """For the (evidence id as fetched, page) pairs of a batch: (evidence id text, exhibit label, Bates cite),
-    from `refs` (the case's exhibits by evidence id text) and one Bates call for the whole batch."""
-    texts = {raw: as_uuid_text(raw) for raw in {raw for raw, _ in pairs}}
-    bates = citation_bates(session, case.id, {(refs[texts[raw]].id, page) for raw, page in pairs if texts[raw] in refs})
-    out = {}
-    for raw, page_number in pairs:
-        ref = refs.get(texts[raw])
-        label, cite = (ref.label, bates.get((ref.id, page_number))) if ref else (None, None)
-        out[raw, page_number] = (texts[raw], label, cite)
-    return out
+class ExportCitations(dict):
+    """(evidence id as fetched, page) -> (evidence id text, exhibit label, Bates cite) for an export, worked out
+    the first time a row asks, from the case's exhibits and their Bates placements read once at the start."""
+
+    LIMIT = 100_000  # distinct (evidence, page) pairs kept: an export's memory stays flat
+
+    def __init__(self, refs: dict, placed: dict):
+        super().__init__()
+        self.refs, self.placed = refs, placed
+
+    def __missing__(self, key: tuple) -> tuple:
+        raw, page_number = key
+        text = as_uuid_text(raw)
+        ref = self.refs.get(text)
+        label, cite = None, None
+        if ref is not None:
+            label = ref.label
+            placed = self.placed.get(ref.id)
+            cite = bates_cite(placed, page_number) if placed is not None else None
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[key] = value = (text, label, cite)
+        return value
 
 
-def _export_chunk(case: Case, f: TimelineFilter, after, chunk: int, refs: dict) -> tuple[list, dict]:
+def _export_chunk(case: Case, f: TimelineFilter, after, chunk: int) -> list:
     with session_scope() as session:
-        rows = fetch(session, case.id, f, after=after, limit=chunk, columns="export")
-        return rows, citations(session, case, {(r[10], r[11]) for r in rows if r[10] is not None}, refs)
+        return fetch(session, case.id, f, after=after, limit=chunk, columns="export")
 
 
-def iter_chunks(case: Case, f: TimelineFilter, *, chunk: int = EXPORT_CHUNK) -> Iterator[tuple[list, dict]]:
+def iter_chunks(case: Case, f: TimelineFilter, *, chunk: int | None = None) -> Iterator[tuple[list, dict]]:
     """The whole filtered chronology as (EXPORT_COLUMNS driver rows, citations) chunks, each read in its own
-    short transaction, so an export streams without holding a transaction or more than a chunk in memory."""
+    short transaction, so an export streams without holding a transaction or more than a chunk in memory.
+    Every chunk comes with the same ExportCitations."""
+    chunk = chunk or EXPORT_CHUNK
     with session_scope() as session:
-        # Every exhibit of the case at once: as many as the case has exhibits, however many events cite them.
-        refs = exhibit_refs(session, case.id, None)
+        # Every exhibit of the case and its Bates placement at once: as many as the case has exhibits, however
+        # many events cite them.
+        cites = ExportCitations(exhibit_refs(session, case.id, None), placements(session, case.id, None))
     after = None
     while True:
-        rows, cites = _export_chunk(case, f, after, chunk, refs)
+        rows = _export_chunk(case, f, after, chunk)
         if rows:
             yield rows, cites
         if len(rows) < chunk:

@@ -1,4 +1,5 @@
-"""Columns read as the same text on SQLite and PostgreSQL, so the formatters handle one form.
+"""Columns read as text on SQLite and PostgreSQL alike: times in one form, ids in one of two, so the formatters
+handle no driver objects.
 
 The SQL differs by dialect (SQLAlchemy compiles each construct for the database in use); the code that uses
 them does not.
@@ -28,22 +29,21 @@ def _stored_utc_text_postgresql(element, compiler, **kw):
     return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
 
 
-class uuid_text(FunctionElement):
-    """A UUID column as its canonical text (8-4-4-4-12 hex digits) on either database."""
+class uuid_any_text(FunctionElement):
+    """A UUID column as text in the form the database gives cheapest: SQLite's stored 32 hex digits as they
+    are, PostgreSQL's canonical text (rather than a UUID object per value). Hyphenating in Python where the
+    canonical text is needed costs less than SQLite's substr(); timeline_query.as_uuid_text reads both."""
 
     type = String()
-    name = "uuid_text"
+    name = "uuid_any_text"
     inherit_cache = True
 
 
-@compiles(uuid_text)
-def _uuid_text(element, compiler, **kw):
-    # SQLite stores the 32 hex digits; hyphenating them here costs less than in Python, a million times over.
-    x = compiler.process(element.clauses, **kw)
-    parts = [f"substr({x}, {start}, {length})" for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
-    return " || '-' || ".join(parts)
+@compiles(uuid_any_text)
+def _uuid_any_text(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
 
 
-@compiles(uuid_text, "postgresql")
-def _uuid_text_postgresql(element, compiler, **kw):
+@compiles(uuid_any_text, "postgresql")
+def _uuid_any_text_postgresql(element, compiler, **kw):
     return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
