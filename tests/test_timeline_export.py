@@ -1,6 +1,7 @@
 """Exports: the CSV read back row by row, the PDF summary opened with pikepdf and its text read back."""
 
 import csv
+import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -252,3 +253,37 @@ def test_hourly_clock_formats_every_event_as_one_at_a_time(zone):
                 utc, local, date = exact.describe(text, until_text, precision)
                 assert hourly.describe(text, until_text, precision) == (utc, local, date), (zone, text, precision)
                 assert hourly.csv_fields(text, until_text, precision) == f'{utc},{local},{precision},"{date}"'
+
+
+def test_exports_are_in_the_audit_trail_and_reading_pages_is_not(alice, make_user):
+    """Who took a chronology out of the system, in which format and with which filters; a PDF with its digest."""
+    case = alice.make_case(timezone="America/Los_Angeles")
+    cid = case["id"]
+    add_event(alice, cid, occurred_at="2021-03", title="Insert cards packed", kind="insert_card_received")
+    viewer = make_user()
+    alice.post(f"/api/v1/cases/{cid}/members", json={"email": viewer.email, "role": "viewer"})
+
+    def exports() -> list[dict]:
+        r = alice.get(f"/api/v1/cases/{cid}/audit", params={"action": "timeline.export"})
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    assert timeline(viewer, cid, start="2021-03").status_code == 200
+    assert viewer.get(f"/api/v1/cases/{cid}/timeline/summary").status_code == 200
+    assert exports() == []
+
+    csv_body = viewer.get(f"/api/v1/cases/{cid}/timeline", headers={"Accept": "text/csv"}, params={"kind": "filing"})
+    pdf = viewer.get(f"/api/v1/cases/{cid}/timeline.pdf", params={"start": "2021-03", "order": "desc"})
+    assert csv_body.status_code == pdf.status_code == 200
+    first, second = exports()
+    assert (first["actor_email"], first["object_type"], first["object_id"]) == (viewer.email, "case", cid)
+    assert first["details"] == {"format": "csv", "filter": {"kind": ["filing"], "order": "asc"}}
+    assert second["details"] == {
+        "format": "pdf",
+        "sha256": hashlib.sha256(pdf.content).hexdigest(),
+        "size_bytes": len(pdf.content),
+        "filter": {"start": "2021-03", "order": "desc"},
+    }
+    # A refused request exports nothing and records nothing.
+    assert alice.get(f"/api/v1/cases/{cid}/timeline.pdf", params={"kind": "nonsense"}).status_code == 422
+    assert len(exports()) == 2

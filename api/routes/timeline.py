@@ -1,3 +1,4 @@
+import hashlib
 import re
 import uuid
 from typing import Annotated, Literal
@@ -83,6 +84,7 @@ def get_timeline(
 ):
     """The case's chronology, ordered by time then id, a page at a time; or all of it as CSV."""
     if _wants_csv(format, request.headers.get("accept", "")):
+        timeline_service.record_export(session, access.case, access.user, f, {"format": "csv"})
         return StreamingResponse(
             csv_service.csv_stream(access.case, f),
             media_type="text/csv; charset=utf-8",
@@ -102,6 +104,8 @@ def get_timeline(
 def timeline_pdf(session: SessionDep, access: CaseViewer, f: FilterDep) -> Response:
     """The selection as a summary chronology for court (FRE 1006): caption, entries, exhibits summarised."""
     pdf = pdf_service.render_pdf(session, access.case, f)
+    details = {"format": "pdf", "sha256": hashlib.sha256(pdf).hexdigest(), "size_bytes": len(pdf)}
+    timeline_service.record_export(session, access.case, access.user, f, details)
     disposition = f'attachment; filename="{_filename(access, "pdf")}"'
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 

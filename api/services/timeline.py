@@ -5,7 +5,7 @@ import uuid
 from sqlmodel import Session, select
 
 from api.errors import Conflict, NotFound, UnprocessableEntity
-from api.services import holds
+from api.services import audit, holds
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
 from models.case import Case
@@ -14,6 +14,22 @@ from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
 from models.timeline import MAX_TAGS, EventCreate, EventSource, EventUpdate, TimelineEvent
 from models.user import User
+
+
+def record_export(session: Session, case: Case, actor: User, f: query.TimelineFilter, details: dict) -> None:
+    """An export of the chronology (CSV or PDF) in the case's audit trail: who took it, which selection, what.
+
+    Written when the export is handed out; a CSV stream the client abandons part-way is still recorded.
+    """
+    audit.record(
+        session,
+        "timeline.export",
+        actor=actor,
+        case_id=case.id,
+        object_type="case",
+        object_id=case.id,
+        details=details | {"filter": f.described()},
+    )
 
 
 def clean_text(value: str | None, name: str, *, required: bool = False) -> str | None:

@@ -47,6 +47,19 @@ class TimelineFilter:
         raw = json.dumps(values, default=str, sort_keys=True)
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
+    def described(self) -> dict:
+        """The filters in force as the caller wrote them (start and end as given), for the audit trail."""
+        values = {
+            "start": self.texts.get("start") if self.start else None,
+            "end": self.texts.get("end") if self.end else None,
+            "kind": list(self.kinds),
+            "tag": list(self.tags),
+            "evidence_kind": list(self.evidence_kinds),
+            "disputed": self.disputed,
+            "q": self.q,
+        }
+        return {k: v for k, v in values.items() if v not in (None, [])} | {"order": self.order}
+
     def structure(self) -> tuple:
         """What the SQL depends on: which filters are present (and how many tags), not their values."""
         present = (self.start, self.end, self.kinds, self.evidence_kinds, self.disputed, self.q)
