@@ -130,6 +130,9 @@ def demo(
     typer.echo(f"  token:    {login.token}")
     typer.echo(f"  case:     {login.case_title} ({login.exhibit_count} exhibits)  id {login.case_id}")
     typer.echo(f"  try:      curl -H 'Authorization: Bearer {login.token}' http://{host}:{port}/api/v1/cases")
+    if login.bundle_id:
+        typer.echo(f"  bundle:   http://{host}:{port}/api/v1/bundles/{login.bundle_id}/pdf (built by the server)")
+    typer.echo(f"  timeline: http://{host}:{port}/api/v1/cases/{login.case_id}/timeline.pdf")
     typer.echo(f"  docs:     http://{host}:{port}/docs")
     if serve_after:
         serve(host=host, port=port)

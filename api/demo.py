@@ -9,10 +9,12 @@ from api.config import get_settings
 from api.db import session_scope
 from api.demo_data import generate
 from api.deps import get_blob_store
+from api.services import bundles as bundle_service
 from api.services import cases as case_service
 from api.services import evidence as evidence_service
 from api.services import exhibits as exhibit_service
 from api.services import users as user_service
+from models.bundle import Bundle, BundleRequest
 from models.case import Case, CaseCreate, CaseType, Party
 from models.user import UserCreate
 
@@ -29,6 +31,7 @@ class DemoLogin:
     case_id: str
     case_title: str
     exhibit_count: int
+    bundle_id: str | None
 
 
 def _demo_case() -> CaseCreate:
@@ -71,6 +74,15 @@ def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
                     facts=evidence_service.validate_facts(item.kind, item.facts),
                 )
                 evidence_service.ingest_file(session, store, case=case, actor=user, path=item.path, meta=meta)
+            # Queued, not built: the server builds it as it starts. Its Bates numbers then appear in the
+            # timeline's citations, as they would once a real case's first bundle is out.
+            bundle_service.create_bundle(
+                session, case=case, actor=user, data=BundleRequest(title="Plaintiff's Exhibits")
+            )
         token, _ = user_service.issue_token(session, user, ttl=timedelta(days=30), name="demo")
         count = exhibit_service.count(session, case)
-    return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, token, str(case.id), case.title, count)
+        bundle = session.exec(
+            select(Bundle).where(Bundle.case_id == case.id).order_by(Bundle.created_at.desc(), Bundle.id)
+        ).first()
+        bundle_id = str(bundle.id) if bundle is not None else None
+    return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, token, str(case.id), case.title, count, bundle_id)

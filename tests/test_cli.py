@@ -6,6 +6,9 @@ import sys
 import uuid
 from pathlib import Path
 
+from tests.conftest import Actor
+from tests.test_bundles import wait_done
+
 BIN = Path(sys.executable).parent / "casebinder"
 
 
@@ -31,8 +34,9 @@ def test_user_and_token_commands(client):
     assert missing.returncode == 1 and missing.stdout == "" and "no user" in missing.stderr
 
 
-def test_demo_seeds_a_case_once_and_prints_a_working_login(client, tmp_path):
-    first = run("demo", env_extra={"CASEBINDER_DATA_DIR": str(tmp_path / "blobs")})
+def test_demo_seeds_a_case_once_and_prints_a_working_login(client):
+    # The test's own database and blob store: the in-process server's runner builds the demo's queued bundle.
+    first = run("demo")
     assert first.returncode == 0, first.stderr
     lines = dict(line.strip().split(":", 1) for line in first.stdout.splitlines() if ":" in line)
     token = lines["token"].strip()
@@ -48,10 +52,21 @@ def test_demo_seeds_a_case_once_and_prints_a_working_login(client, tmp_path):
     )
     assert login.status_code == 200
 
-    second = run("demo", env_extra={"CASEBINDER_DATA_DIR": str(tmp_path / "blobs")})
+    # The printed bundle is built by the server, and the chronology then cites its Bates numbers.
+    bundle_id = lines["bundle"].split("/api/v1/bundles/")[1].split("/")[0]
+    demo_user = Actor(client, lines["login"].strip(), token)
+    bundle = wait_done(demo_user, bundle_id)
+    assert (bundle["status"], bundle["title"], bundle["bates_first"]) == ("done", "Plaintiff's Exhibits", "ACME000001")
+    cited = [e["citation"] for e in client.get(f"/api/v1/cases/{demo['id']}/timeline", headers=headers).json()["items"]]
+    assert cited and all(c and c["bates"].startswith("ACME") for c in cited), cited
+    assert client.get(f"/api/v1/cases/{demo['id']}/timeline.pdf", headers=headers).status_code == 200
+
+    second = run("demo")
     assert second.returncode == 0, second.stderr
     again = client.get("/api/v1/cases", headers=headers).json()["items"]
     assert [c["id"] for c in again if c["title"].startswith("Acme Audio")] == [demo["id"]]
+    bundles = client.get(f"/api/v1/cases/{demo['id']}/bundles", headers=headers).json()["items"]
+    assert [b["id"] for b in bundles] == [bundle_id]  # seeded once
 
 
 def test_help_lists_the_commands():
