@@ -23,7 +23,8 @@ WORKDIR /src
 COPY . /src
 RUN pip install --no-cache-dir /src \
     && rm -rf /src \
-    && cd / && python -c "import api.migrate as m; assert (m.SCRIPTS / 'env.py').is_file(), m.SCRIPTS"
+    && cd / && python -c "import api.migrate as m; assert (m.SCRIPTS / 'env.py').is_file(), m.SCRIPTS" \
+    && python -c "import pathlib, templates; assert (pathlib.Path(templates.__file__).parent / 'bundle' / 'front.html').is_file()"
 WORKDIR /data
 
 ENV CASEBINDER_DATABASE_URL=sqlite:////data/casebinder.db \
