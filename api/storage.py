@@ -156,6 +156,20 @@ class LocalBlobStore:
     def delete(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
 
+    def set_aside(self, sha256: str, name: str) -> Path:
+        """Move a blob into the staging area as `name`: gone from the store, yet restorable until deleted.
+        FileNotFoundError when the blob is not stored."""
+        moved = self.tmp_dir / name
+        os.replace(self.path_for(sha256), moved)
+        return moved
+
+    def restore(self, moved: Path, sha256: str) -> None:
+        """Put a blob set aside back in its place, durably."""
+        target = self.path_for(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(moved, target)
+        _fsync_dir(target.parent)
+
     def sweep_staging(self, older_than_seconds: float = 3600) -> int:
         """Remove staged uploads left by a crash. Live uploads keep their mtime fresh, so age tells them apart."""
         removed, cutoff = 0, time.time() - older_than_seconds

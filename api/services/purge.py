@@ -8,7 +8,6 @@ a run that stops before removing them leaves purged rows whose blobs the next ru
 """
 
 import logging
-import os
 import uuid
 from collections.abc import Iterable
 from functools import partial
@@ -18,7 +17,7 @@ from sqlmodel import Session, select
 
 from api.db import on_commit
 from api.services import audit, holds
-from api.storage import LocalBlobStore, _fsync_dir
+from api.storage import LocalBlobStore
 from models.bundle import Bundle
 from models.common import utcnow
 from models.evidence import EvidenceItem
@@ -155,9 +154,8 @@ def in_use(session: Session, hashes: Iterable[str], *, excluding: set[uuid.UUID]
 def remove_blob(store: LocalBlobStore, sha256: str, bind: Engine) -> None:
     """After the commit: move the blob aside, check again that nothing took the bytes up meanwhile (an upload
     of the same bytes into another case), then delete it, or put it back."""
-    tomb = store.tmp_dir / f"{TOMB_PREFIX}{sha256}-{uuid.uuid4().hex[:12]}"
     try:
-        os.replace(store.path_for(sha256), tomb)
+        tomb = store.set_aside(sha256, f"{TOMB_PREFIX}{sha256}-{uuid.uuid4().hex[:12]}")
     except FileNotFoundError:
         return
     except OSError as exc:  # the rows are committed; the next run removes what this one could not
@@ -169,16 +167,14 @@ def remove_blob(store: LocalBlobStore, sha256: str, bind: Engine) -> None:
 def _settle(store: LocalBlobStore, tomb, sha256: str, bind: Engine) -> None:
     """Delete a blob moved aside, or move it back if a row uses its hash again."""
     try:
-        path = store.path_for(sha256)
+        store.path_for(sha256)
     except ValueError:
         return  # not a tomb of ours
     with Session(bind) as check:
         used = bool(in_use(check, [sha256]))
     try:
-        if used and not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tomb, path)
-            _fsync_dir(path.parent)
+        if used and not store.exists(sha256):
+            store.restore(tomb, sha256)
         else:
             tomb.unlink(missing_ok=True)
     except OSError as exc:
