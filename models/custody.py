@@ -6,6 +6,8 @@ from typing import Literal
 
 from sqlmodel import Field, SQLModel
 
+from models.audit import AuditEventPublic
+
 
 class CustodyCase(SQLModel):
     id: uuid.UUID
@@ -56,25 +58,12 @@ class Acquisition(SQLModel):
     matches_record: bool = Field(description="The hash and size recorded at upload equal the item's own.")
 
 
-class CustodyEvent(SQLModel):
-    seq: int
-    id: uuid.UUID
-    at: datetime
-    action: str
+class CustodyEvent(AuditEventPublic):
+    """An audit event as the custody report shows it: in plain words, with its hash checked."""
+
     action_label: str = Field(description="The action in plain words.")
     summary: str = Field(description="The details in one line, e.g. \"title: 'A' → 'B'\".")
-    actor_id: uuid.UUID | None
-    actor_email: str | None
     actor_name: str | None
-    case_id: uuid.UUID | None
-    evidence_id: uuid.UUID | None
-    object_type: str | None
-    object_id: str | None
-    details: dict
-    ip: str | None
-    user_agent: str | None
-    prev_hash: str
-    hash: str
     hash_ok: bool = Field(description="The event's stored hash recomputes from its content and prev_hash.")
 
 
