@@ -1,5 +1,7 @@
 """The `casebinder` command line."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +32,27 @@ def migrate() -> None:
     typer.echo("database is up to date", err=True)
 
 
+def _existing_data_dir() -> Path:
+    """The configured data dir; exit 2 when it is missing (a typo must not look like an empty store)."""
+    data_dir = get_settings().data_dir
+    if not data_dir.is_dir():
+        typer.echo(f"error: the data dir {data_dir} does not exist", err=True)
+        raise typer.Exit(2)
+    return data_dir
+
+
+@contextmanager
+def _database_or_exit() -> Iterator[None]:
+    """Exit 2 with a one-line reason when the database cannot be used (unreachable, or not migrated)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        typer.echo(f"error: cannot use the database (is it migrated?): {type(exc).__name__}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _ensure_sqlite_dir(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
@@ -52,21 +75,12 @@ def verify() -> None:
     Deletes nothing; records its own run in the audit trail. Exits 0 when everything matches, 1 on any
     finding, 2 when it cannot run.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from api.services import verify as verify_service
     from api.storage import LocalBlobStore
 
-    data_dir = get_settings().data_dir
-    if not data_dir.is_dir():
-        typer.echo(f"error: the data dir {data_dir} does not exist", err=True)
-        raise typer.Exit(2)
-    try:
-        with session_scope() as session:
-            report = verify_service.run(session, LocalBlobStore(data_dir))
-    except SQLAlchemyError as exc:
-        typer.echo(f"error: cannot read the database (is it migrated?): {type(exc).__name__}", err=True)
-        raise typer.Exit(2) from None
+    store = LocalBlobStore(_existing_data_dir())
+    with _database_or_exit(), session_scope() as session:
+        report = verify_service.run(session, store)
     for line in verify_service.render(report):
         typer.echo(line)
     raise typer.Exit(0 if report.ok else 1)
@@ -148,22 +162,18 @@ def import_case(
     Members are matched by email; missing accounts are created inactive, without a usable password.
     Exits 0 when imported, 1 when refused (nothing written), 2 when it cannot run.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from api.deps import get_blob_store
     from api.services import case_import
 
     try:
-        plan = case_import.check(file, as_email=as_email)
-        result = case_import.restore(plan, get_blob_store())
+        with _database_or_exit():
+            plan = case_import.check(file, as_email=as_email)
+            result = case_import.restore(plan, get_blob_store())
     except case_import.ImportRefused as exc:
         typer.echo(f"error: import of {file} refused; nothing was written:", err=True)
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
-    except SQLAlchemyError as exc:
-        typer.echo(f"error: cannot use the database (is it migrated?): {type(exc).__name__}", err=True)
-        raise typer.Exit(2) from None
     counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
     typer.echo(f"imported case {result.title!r} ({result.case_id}): {counts}")
     if result.created_users:
@@ -180,21 +190,12 @@ def purge(dry_run: bool = typer.Option(False, "--dry-run", help="Report what wou
     Items under legal hold are skipped (each refusal is recorded in the audit trail). Prints a line per item
     and a summary. Safe to run again. Exits 0 once done (holds are not errors), 2 when it cannot run.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from api.services import purge as purge_service
     from api.storage import LocalBlobStore
 
-    data_dir = get_settings().data_dir
-    if not data_dir.is_dir():
-        typer.echo(f"error: the data dir {data_dir} does not exist", err=True)
-        raise typer.Exit(2)
-    try:
-        with session_scope() as session:
-            report = purge_service.purge(session, LocalBlobStore(data_dir), actor_email="command line", dry_run=dry_run)
-    except SQLAlchemyError as exc:
-        typer.echo(f"error: cannot use the database (is it migrated?): {type(exc).__name__}", err=True)
-        raise typer.Exit(2) from None
+    store = LocalBlobStore(_existing_data_dir())
+    with _database_or_exit(), session_scope() as session:
+        report = purge_service.purge(session, store, actor_email="command line", dry_run=dry_run)
     for line in purge_service.render(report):
         typer.echo(line)
 

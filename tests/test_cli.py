@@ -73,3 +73,17 @@ def test_help_lists_the_commands():
     out = run("--help").stdout
     for command in ("serve", "migrate", "user", "token", "demo"):
         assert command in out
+
+
+def test_store_commands_exit_2_with_a_reason_when_they_cannot_run(tmp_path):
+    """A missing data dir or an unmigrated database is not a clean (or dirty) store: exit 2, say why."""
+    data_dir, empty_db = tmp_path / "blobs", tmp_path / "empty.db"
+    data_dir.mkdir()
+    unmigrated = {"CASEBINDER_DATABASE_URL": f"sqlite:///{empty_db}", "CASEBINDER_DATA_DIR": str(data_dir)}
+    missing_dir = unmigrated | {"CASEBINDER_DATA_DIR": str(tmp_path / "typo")}
+
+    r = run("verify", env_extra=missing_dir)
+    assert (r.returncode, r.stdout) == (2, "") and f"the data dir {tmp_path / 'typo'} does not exist" in r.stderr
+    assert not (tmp_path / "typo").exists()  # not created on the way
+    r = run("purge", "--dry-run", env_extra=unmigrated)
+    assert (r.returncode, r.stdout) == (2, "") and "cannot use the database (is it migrated?)" in r.stderr
