@@ -68,19 +68,31 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
 
 @app.command()
-def verify() -> None:
+def verify(
+    anchor: list[str] = typer.Option(
+        [], "--anchor", metavar="SEQ:SHA256", help="An audit event and its hash kept from an earlier run or report."
+    ),
+) -> None:
     """Re-hash every stored original and bundle volume, list rows without blobs and blobs without rows, and
     walk the audit chain, naming its first broken link.
 
-    Deletes nothing; records its own run in the audit trail. Exits 0 when everything matches, 1 on any
-    finding, 2 when it cannot run.
+    Prints an anchor (the newest audit event and its hash): kept outside this system and given back with
+    --anchor, it proves that no event up to it was changed since, even by someone able to rewrite the
+    database. Deletes nothing; records its own run in the audit trail. Exits 0 when everything matches, 1 on
+    any finding, 2 when it cannot run.
     """
+    from api.services import audit
     from api.services import verify as verify_service
     from api.storage import LocalBlobStore
 
+    try:
+        anchors = [audit.Anchor.parse(text) for text in anchor]
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     store = LocalBlobStore(_existing_data_dir())
     with _database_or_exit(), session_scope() as session:
-        report = verify_service.run(session, store)
+        report = verify_service.run(session, store, anchors=anchors)
     for line in verify_service.render(report):
         typer.echo(line)
     raise typer.Exit(0 if report.ok else 1)

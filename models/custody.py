@@ -105,6 +105,10 @@ class HashCheck(SQLModel):
 class ChainStatus(SQLModel):
     events: int
     hashes_ok: bool = Field(description="Every listed event's hash recomputes (the whole chain is verify's to walk).")
+    anchor: str = Field(
+        description="SEQ:SHA256 of the audit trail's newest event as the report was made. Kept with the report, "
+        "it lets a later verify (--anchor, or anchors in POST /admin/verify) prove no event up to it has changed."
+    )
 
 
 class CustodyReport(SQLModel):

@@ -97,7 +97,7 @@ def test_report_has_acquisition_events_bundles_and_a_live_hash_check(alice, cust
     for e in events:
         row = e | {"at": datetime.fromisoformat(e["at"])}
         assert audit.chain_hash(e["prev_hash"], row) == e["hash"] and e["hash_ok"]
-    assert report["chain"] == {"events": 6, "hashes_ok": True}
+    assert (report["chain"]["events"], report["chain"]["hashes_ok"]) == (6, True)
 
     [placed] = report["bundles"]
     bundle = w["bundle"]
@@ -116,6 +116,9 @@ def test_report_has_acquisition_events_bundles_and_a_live_hash_check(alice, cust
     again = custody(alice, item["id"])
     assert [e["action"] for e in again["events"]][6:] == ["evidence.custody"]
     assert again["events"][6]["details"] == {"format": "json", "hash_check": "match"}
+    # The anchor is the trail's newest event as the report was made: the one its own record was chained to.
+    produced = again["events"][6]
+    assert report["chain"]["anchor"] == f"{produced['seq'] - 1}:{produced['prev_hash']}"
 
 
 def test_pdf_shows_hash_filename_bates_range_and_records_its_own_digest(alice, custody_world):
@@ -136,6 +139,8 @@ def test_pdf_shows_hash_filename_bates_range_and_records_its_own_digest(alice, c
     last = custody(alice, item["id"])["events"][-1]
     assert last["action"] == "evidence.custody"
     assert last["details"] == {"format": "pdf", "hash_check": "match", "sha256": hashlib.sha256(pdf).hexdigest()}
+    assert f"the audit trail ended at event {last['seq'] - 1}, with hash" in flat
+    assert last["prev_hash"] in text.replace("\n", "")  # the anchor printed is what its own record chains to
 
 
 def test_user_strings_are_text_in_the_pdf_never_markup(alice):

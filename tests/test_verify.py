@@ -14,9 +14,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlmodel import Session
 
 from api.db import make_engine
+from api.services import audit
 from api.services import verify as verify_service
 from api.storage import LocalBlobStore
-from models.audit import AuditEvent
+from models.audit import GENESIS_HASH, AuditEvent, AuditHead
 from tests.server_process import Instance, fresh_database, wait_for
 
 
@@ -265,6 +266,65 @@ def test_events_cut_off_the_end_are_reported_against_the_head(store, db):
     assert intact(instance, db)
 
 
+def rechain(db, seq: int, details: dict | None = None) -> list[dict]:
+    """Recompute every hash from event `seq` on, and the head, after changing that event's details: what someone
+    able to write the database and read this code could do. Returns the rows as they were."""
+    table, head = AuditEvent.__table__, AuditHead.__table__
+    rows = audit_rows(db)
+    before = [r for r in rows if r["seq"] >= seq]
+    prev = next((r["hash"] for r in rows if r["seq"] == seq - 1), GENESIS_HASH)
+    with db.begin() as conn:
+        for row in before:
+            changed = row | ({"details": details} if details and row["seq"] == seq else {}) | {"prev_hash": prev}
+            prev = changed["hash"] = audit.chain_hash(prev, changed)
+            conn.execute(update(table).where(table.c.seq == row["seq"]).values(changed))
+        conn.execute(update(head).where(head.c.id == 1).values(hash=prev))
+    return before
+
+
+def restore(db, rows: list[dict]) -> None:
+    """Put rechain()'s rows back, and link the events recorded since (verify runs) to them again."""
+    table = AuditEvent.__table__
+    with db.begin() as conn:
+        for row in rows:
+            conn.execute(update(table).where(table.c.seq == row["seq"]).values(row))
+    rechain(db, rows[-1]["seq"] + 1)
+
+
+def test_a_rewritten_chain_passes_the_walk_but_not_an_anchor_kept_from_before(store, db):
+    instance = store[0]
+    run, _ = verify(instance)
+    [printed] = [line for line in run.stdout.splitlines() if line.startswith("anchor: ")]
+    anchor = printed.split()[1]
+    last = audit_rows(db)[-2]  # the newest event before the run's own record
+    assert anchor == f"{last['seq']}:{last['hash']}"
+    ok = instance.cli("verify", "--anchor", anchor)
+    assert ok.returncode == 0 and "compared 1 audit anchor(s)" in ok.stdout, ok.stdout
+
+    upload = next(r for r in audit_rows(db) if r["action"] == "evidence.upload")
+    original = rechain(db, upload["seq"], upload["details"] | {"original_filename": "innocent.pdf"})
+    try:
+        assert intact(instance, db)  # every link recomputes: the walk alone cannot tell
+        result = instance.cli("verify", "--anchor", anchor, "--anchor", f"{10**9}:{'a' * 64}")
+        assert result.returncode == 1, result.stdout
+        lines = findings(result.stdout)
+        assert len(lines) == 2 and "FAILED: 2 finding(s): 2 broken" in result.stdout
+        assert f"audit seq {last['seq']} (anchor)" in lines[0] and f"anchored at {anchor}" in lines[0]
+        assert f"was changed or rewritten at or before seq {last['seq']}" in lines[0]
+        assert f"the trail has no event {10**9}" in lines[1]
+        assert not any(line.startswith("anchor: ") for line in result.stdout.splitlines())  # none for a bad chain
+    finally:
+        restore(db, original)
+    assert intact(instance, db)
+    recorded = [r for r in audit_rows(db) if r["action"] == "verify"][-1]["details"]
+    assert recorded["anchors"] == sorted([anchor, f"{10**9}:{'a' * 64}"], key=lambda a: int(a.split(":")[0]))
+    assert recorded["head"] is None and recorded["ok"] is False
+
+    for bad in ("12", "0:" + "a" * 64, "x:" + "a" * 64, "5:abc"):
+        refused = instance.cli("verify", "--anchor", bad)
+        assert (refused.returncode, refused.stdout) == (2, "") and "an anchor is SEQ:SHA256" in refused.stderr, bad
+
+
 def test_admins_verify_over_http_and_the_run_is_recorded(store, db):
     instance = store[0]
     token = instance.add_user(admin=True)
@@ -277,6 +337,16 @@ def test_admins_verify_over_http_and_the_run_is_recorded(store, db):
             assert report["ok"] is True and report["findings"] == []
             assert "audit chain walked" in report["checks"] and report["originals"] == 3
             assert report["audit_events"] == len(audit_rows(db)) - 1  # all but its own, written after the walk
+            newest = audit_rows(db)[-2]
+            assert report["anchor"] == {"seq": newest["seq"], "hash": newest["hash"]}
+            again = http.post("/api/v1/admin/verify", json={"anchors": [report["anchor"]]}).json()
+            assert again["ok"] is True and again["anchors_checked"] == 1 and "audit anchors compared" in again["checks"]
+            forged = http.post("/api/v1/admin/verify", json={"anchors": [report["anchor"] | {"hash": "b" * 64}]})
+            assert forged.json()["ok"] is False and forged.json()["anchor"] is None
+            [finding] = forged.json()["findings"]
+            assert finding["problem"] == "broken" and finding["refs"] == [f"audit seq {newest['seq']} (anchor)"]
+            bad = http.post("/api/v1/admin/verify", json={"anchors": [{"seq": 0, "hash": "B" * 64}]})
+            assert bad.status_code == 422
         instance.add_user()
         with instance.client() as http:
             r = http.post("/api/v1/admin/verify")
@@ -284,5 +354,9 @@ def test_admins_verify_over_http_and_the_run_is_recorded(store, db):
     finally:
         instance.kill()
         instance.token = token
-    run = [r for r in audit_rows(db) if r["action"] == "verify"][-1]  # the refused second call recorded nothing
-    assert run["actor_email"].startswith("crash-") and run["details"]["ok"] is True
+    # Three runs recorded; the 422 and the refused non-admin call recorded nothing.
+    plain, anchored, forged = [r for r in audit_rows(db) if r["action"] == "verify"][-3:]
+    assert plain["actor_email"].startswith("crash-") and plain["details"]["ok"] is True
+    assert plain["details"]["head"] == f"{report['anchor']['seq']}:{report['anchor']['hash']}"
+    assert (anchored["details"]["ok"], anchored["details"]["anchors"]) == (True, [plain["details"]["head"]])
+    assert forged["details"]["ok"] is False and forged["details"]["head"] is None

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends
 
 from api.deps import BlobStoreDep, CurrentUser, SessionDep
 from api.errors import Forbidden, error_responses
+from api.services import audit
 from api.services import purge as purge_service
 from api.services import verify as verify_service
 from models.purge import PurgeReport
 from models.user import User
-from models.verify import VerifyFinding, VerifyResult
+from models.verify import AuditAnchor, VerifyFinding, VerifyRequest, VerifyResult
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -25,13 +26,17 @@ AdminUser = Annotated[User, Depends(require_admin)]
 
 
 @router.post("/verify", response_model=VerifyResult, responses=error_responses(401, 403))
-def verify(session: SessionDep, admin: AdminUser, store: BlobStoreDep) -> VerifyResult:
-    """Re-hash every original and bundle volume, compare the store with the rows, walk the audit chain.
+def verify(
+    session: SessionDep, admin: AdminUser, store: BlobStoreDep, data: VerifyRequest | None = None
+) -> VerifyResult:
+    """Re-hash every original and bundle volume, compare the store with the rows, walk the audit chain and
+    compare it with the anchors given.
 
     Findings are data, not errors: the answer is 200 with `ok: false`. Runs while you wait (it reads every
     stored byte); the run is recorded in the audit trail. `casebinder verify` does the same from a shell.
     """
-    report = verify_service.run(session, store, actor=admin)
+    anchors = [audit.Anchor(a.seq, a.hash) for a in data.anchors] if data else []
+    report = verify_service.run(session, store, actor=admin, anchors=anchors)
     findings = [
         VerifyFinding(
             problem=f.problem, refs=f.refs, sha256=f.sha256, detail=f.detail, path=str(f.path) if f.path else None
@@ -39,7 +44,8 @@ def verify(session: SessionDep, admin: AdminUser, store: BlobStoreDep) -> Verify
         for f in report.findings
     ]
     counts = {name: getattr(report, name) for name in VerifyResult.model_fields if hasattr(report, name)}
-    return VerifyResult(**(counts | {"ok": report.ok, "findings": findings}))
+    anchor = AuditAnchor(seq=report.head.seq, hash=report.head.hash) if report.head else None
+    return VerifyResult(**(counts | {"ok": report.ok, "findings": findings, "anchor": anchor}))
 
 
 @router.post("/purge", response_model=PurgeReport, responses=error_responses(401, 403))

@@ -201,7 +201,62 @@ class ChainBreak:
 class ChainReport:
     events: int = 0
     head_seq: int = 0
+    head_hash: str = GENESIS_HASH
     first_break: ChainBreak | None = None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """An event's place and hash in the chain, kept outside the database (a printed report, a filing, a ticket).
+
+    The hash of an event commits to every event before it, so a later check that event `seq` still has this
+    hash, with the chain intact, proves that nothing up to it was changed, removed or rewritten since; even by
+    someone who could write to the database and recompute every hash after their edit.
+    """
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Anchor":
+        """From "SEQ:SHA256", as verify and the custody report print it."""
+        seq, sep, digest = text.strip().partition(":")
+        digest = digest.lower()
+        if not sep or not seq.isdigit() or int(seq) < 1 or len(digest) != 64 or not _is_hex(digest):
+            raise ValueError(f"an anchor is SEQ:SHA256 as verify prints it, e.g. 42:{'0' * 64}; not {text[:90]!r}")
+        return cls(int(seq), digest)
+
+    def text(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
+
+
+def head(session: Session) -> Anchor:
+    """The newest event's place and hash (seq 0 and the genesis hash before the first event)."""
+    row = session.get(AuditHead, 1)
+    return Anchor(row.seq, row.hash) if row is not None else Anchor(0, GENESIS_HASH)
+
+
+def check_anchors(session: Session, anchors: list[Anchor]) -> list[ChainBreak]:
+    """Each anchor whose event is gone or no longer has the anchored hash."""
+    breaks = []
+    for anchor in sorted(set(anchors), key=lambda a: a.seq):
+        row = session.exec(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.seq == anchor.seq)).first()
+        if row is None:
+            last = head(session).seq
+            problem = f"anchored at {anchor.text()}, but the trail has no event {anchor.seq} (it ends at {last})"
+        elif row.hash != anchor.hash:
+            problem = (
+                f"anchored at {anchor.text()}, but the event now has hash {row.hash}: the trail was changed or "
+                f"rewritten at or before seq {anchor.seq}"
+            )
+        else:
+            continue
+        breaks.append(ChainBreak(anchor.seq, str(row.id) if row is not None else None, problem))
+    return breaks
 
 
 _COLUMNS = [c for c in AuditEvent.__table__.columns]
@@ -225,8 +280,8 @@ def _rows(session: Session) -> Iterator[dict]:
 def walk_chain(session: Session) -> ChainReport:
     """Recompute every link of the chain; report the first that does not hold, and a head that disagrees."""
     report = ChainReport()
-    head = session.get(AuditHead, 1)
-    report.head_seq = head.seq if head else 0
+    head_row = session.get(AuditHead, 1)
+    report.head_seq = head_row.seq if head_row else 0
     expected_seq, prev = 1, GENESIS_HASH
     for row in _rows(session):
         report.events += 1
@@ -245,11 +300,16 @@ def walk_chain(session: Session) -> ChainReport:
         if problem:
             report.first_break = ChainBreak(row["seq"], str(row["id"]), problem)
         expected_seq, prev = row["seq"] + 1, row["hash"]
-    if report.first_break is None and head is not None and (head.seq != expected_seq - 1 or head.hash != prev):
+    report.head_hash = head_row.hash if head_row else GENESIS_HASH
+    if (
+        report.first_break is None
+        and head_row is not None
+        and (head_row.seq != expected_seq - 1 or head_row.hash != prev)
+    ):
         report.first_break = ChainBreak(
-            head.seq,
+            head_row.seq,
             None,
-            f"the head says seq {head.seq} with hash {head.hash}, but the last event is seq {expected_seq - 1} "
+            f"the head says seq {head_row.seq} with hash {head_row.hash}, but the last event is seq {expected_seq - 1} "
             f"with hash {prev}: events were removed from the end",
         )
     return report

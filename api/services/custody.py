@@ -331,7 +331,11 @@ def build(
         "bundles": bundles,
         "verification": _verification(session, item, acquisition["event_seq"]),
         "current_check": rehash(store, item.sha256),
-        "chain": {"events": len(shaped), "hashes_ok": all(e["hash_ok"] for e in shaped)},
+        "chain": {
+            "events": len(shaped),
+            "hashes_ok": all(e["hash_ok"] for e in shaped),
+            "anchor": audit.head(session).text(),
+        },
     }
 
 

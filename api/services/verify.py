@@ -21,6 +21,7 @@ CHECK_ORIGINALS = "originals re-hashed"
 CHECK_VOLUMES = "bundle volumes re-hashed"
 CHECK_ORPHANS = "blobs without rows"
 CHECK_CHAIN = "audit chain walked"
+CHECK_ANCHORS = "audit anchors compared"
 # At most this many hashes per kind of finding go into the audit event of a run (the report has them all).
 RECORDED_HASHES = 1000
 
@@ -48,6 +49,10 @@ class VerifyReport:
     files_on_disk: int = 0
     bytes_hashed: int = 0
     audit_events: int = 0
+    anchors_checked: int = 0
+    # The chain's newest event, worth keeping outside the database as an anchor; None when the chain is broken
+    # (or empty).
+    head: audit.Anchor | None = None
 
     @property
     def ok(self) -> bool:
@@ -99,9 +104,11 @@ def _volume_refs(session: Session) -> tuple[dict[str, list[str]], set[str]]:
     return done, named
 
 
-def verify_store(session: Session, store: LocalBlobStore) -> VerifyReport:
-    """Re-hash every original and done bundle volume; list rows without blobs and blobs without rows."""
-    report = VerifyReport(checks=[CHECK_ORIGINALS, CHECK_VOLUMES, CHECK_ORPHANS, CHECK_CHAIN])
+def verify_store(session: Session, store: LocalBlobStore, anchors: list[audit.Anchor] = ()) -> VerifyReport:
+    """Re-hash every original and done bundle volume; list rows without blobs and blobs without rows; walk the
+    audit chain and compare it with the anchors given (events and hashes kept from earlier runs or reports)."""
+    checks = [CHECK_ORIGINALS, CHECK_VOLUMES, CHECK_ORPHANS, CHECK_CHAIN] + ([CHECK_ANCHORS] if anchors else [])
+    report = VerifyReport(checks=checks)
     evidence = _evidence_refs(session)
     volumes, named = _volume_refs(session)
     report.originals, report.evidence_rows = len(evidence), sum(len(r) for r in evidence.values())
@@ -126,12 +133,18 @@ def verify_store(session: Session, store: LocalBlobStore) -> VerifyReport:
         broken = chain.first_break
         ref = f"audit seq {broken.seq}" + (f" (event {broken.event_id})" if broken.event_id else " (head)")
         report.findings.append(Finding("broken", None, None, [ref], broken.problem))
+    for miss in audit.check_anchors(session, list(anchors)):
+        ref = f"audit seq {miss.seq} (anchor)"
+        report.findings.append(Finding("broken", None, None, [ref], miss.problem))
+    report.anchors_checked = len(set(anchors))
+    if chain.head_seq and not any(f.problem == "broken" for f in report.findings):
+        report.head = audit.Anchor(chain.head_seq, chain.head_hash)
     return report
 
 
-def run(session: Session, store: LocalBlobStore, *, actor=None) -> VerifyReport:
+def run(session: Session, store: LocalBlobStore, *, actor=None, anchors: list[audit.Anchor] = ()) -> VerifyReport:
     """Verify, and record the run in the audit trail (what the custody report shows as the latest check)."""
-    report = verify_store(session, store)
+    report = verify_store(session, store, anchors)
     details = {"ok": report.ok, "checks": report.checks, "counts": counts(report)}
     for problem in ("corrupt", "missing"):
         hashes = sorted({f.sha256 for f in report.findings if f.problem == problem and f.sha256})
@@ -139,6 +152,8 @@ def run(session: Session, store: LocalBlobStore, *, actor=None) -> VerifyReport:
     details["orphans"] = sum(f.problem == "orphan" for f in report.findings)
     details["chain_break"] = next((f.line() for f in report.findings if f.problem == "broken"), None)
     details["audit_events"] = report.audit_events
+    details["anchors"] = [a.text() for a in sorted(set(anchors), key=lambda a: a.seq)]
+    details["head"] = report.head.text() if report.head else None
     audit.record(session, "verify", actor=actor, actor_email=None if actor else "command line", details=details)
     return report
 
@@ -166,6 +181,12 @@ def render(report: VerifyReport) -> list[str]:
         f"{report.volumes} bundle volumes, {report.files_on_disk} files in the store, "
         f"{report.bytes_hashed} bytes hashed, {report.audit_events} audit events"
     )
+    if report.anchors_checked:
+        lines.append(f"compared {report.anchors_checked} audit anchor(s)")
+    if report.head is not None:
+        lines.append(
+            f"anchor: {report.head.text()} (the newest audit event: keep it elsewhere, pass it to --anchor later)"
+        )
     if report.ok:
         lines.append("OK: no findings")
     else:
