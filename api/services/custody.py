@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup, escape
 from sqlalchemy import or_
 from sqlmodel import Session, select
 from weasyprint import HTML
@@ -357,8 +358,11 @@ def _when(at: datetime | None, tz: ZoneInfo) -> dict | None:
     }
 
 
-def _case_line(case: dict) -> str:
-    return f"{case['title']} (Case No. {case['docket_number']})" if case["docket_number"] else case["title"]
+def _case_line(case: dict) -> Markup:
+    """The case as the report names it, escaped; the docket number never splits across lines."""
+    if not case["docket_number"]:
+        return escape(case["title"])
+    return Markup('{} (Case No. <span class="nowrap">{}</span>)').format(case["title"], case["docket_number"])
 
 
 def render_pdf(report: dict) -> bytes:
@@ -375,7 +379,7 @@ def render_pdf(report: dict) -> bytes:
         for b in report["bundles"]
     ]
     labels = [
-        x["label"] + ("" if x["case_id"] == caption["id"] else f" in {_case_line(cases[x['case_id']])}")
+        escape(x["label"]) + ("" if x["case_id"] == caption["id"] else " in " + _case_line(cases[x["case_id"]]))
         for x in report["exhibits"]
         if x["case_id"] in cases
     ]
@@ -395,6 +399,7 @@ def render_pdf(report: dict) -> bytes:
         check=report["current_check"],
         checked=_when(report["current_check"]["at"], tz),
         generated=_when(report["generated_at"], tz),
+        created=report["generated_at"].astimezone(UTC).isoformat(timespec="seconds"),
         deleted=_when(report["item"]["deleted_at"], tz),
         purged=_when(report["item"]["purged_at"], tz),
         covered=[_case_line(c) for c in report["cases"]],
