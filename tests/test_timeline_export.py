@@ -152,7 +152,7 @@ def test_pdf_summary_has_caption_entries_and_exhibits(alice):
         "PX-001, p. 2",
         "April 2, 2021 <script>alert(1)</script> & <b>not",  # shown as text, not markup
         "No exhibit cited",
-        "EXHIBITS SUMMARISED",
+        "EXHIBITS SUMMARIZED",
         "5-star review screenshot review.png",
         review["sha256"],
         "Page 1 of",

@@ -102,7 +102,7 @@ def get_timeline(
     responses=error_responses(401, 404, 422) | {200: {"content": {"application/pdf": {}}}},
 )
 def timeline_pdf(session: SessionDep, access: CaseViewer, f: FilterDep) -> Response:
-    """The selection as a summary chronology for court (FRE 1006): caption, entries, exhibits summarised."""
+    """The selection as a summary chronology for court (FRE 1006): caption, entries, exhibits summarized."""
     pdf = pdf_service.render_pdf(session, access.case, f)
     details = {"format": "pdf", "sha256": hashlib.sha256(pdf).hexdigest(), "size_bytes": len(pdf)}
     timeline_service.record_export(session, access.case, access.user, f, details)

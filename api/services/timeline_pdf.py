@@ -2,7 +2,7 @@
 
 import uuid
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 from weasyprint import HTML
@@ -123,6 +123,7 @@ def render_pdf(session: Session, case: Case, f: query.TimelineFilter, *, now: da
         selection=_selection(case, f),
         timezone=case.timezone,
         generated=dates.display(now, now, Precision.minute, case.timezone),
+        created=now.astimezone(UTC).isoformat(timespec="seconds"),
         disputed=sum(1 for e in events if e["disputed"]),
         descending=f.order == "desc",
     )
