@@ -220,8 +220,8 @@ def write_insert_jpg(path: Path, c: dict, rng: random.Random, sideways: bool) ->
         path,
         "product_insert_card",
         f"Insert card: ${amount} for a 5-star review ({c['brand']})",
-        f"Photo of the card packed with a {c['brand']} {c['product']} offering a refund for a "
-        "5-star review." + (" Stored sideways with EXIF orientation 6." if sideways else ""),
+        f"Photo of the card packed with {'an' if c['brand'][0] in 'AEIOU' else 'a'} {c['brand']} {c['product']}, "
+        "offering a refund for a 5-star review." + (" Photographed with the phone held sideways." if sideways else ""),
         c["when"],
         c["custodian"],
         None,
