@@ -120,6 +120,21 @@ def user_create(
     typer.echo(f"created {user.email}{' (admin)' if user.is_admin else ''}", err=True)
 
 
+@user_app.command("unlock")
+def user_unlock(email: str) -> None:
+    """Let an account that failed too many logins log in again at once (recorded in the audit trail)."""
+    from api.services import ratelimit
+    from api.services import users as user_service
+
+    with _database_or_exit(), session_scope() as session:
+        user = user_service.get_by_email(session, email)
+        if user is None:
+            typer.echo(f"error: no user with email {email}", err=True)
+            raise typer.Exit(1)
+        cleared = ratelimit.unlock(session, user.email)
+    typer.echo(f"unlocked {user.email}: {cleared} failed login(s) no longer count", err=True)
+
+
 @token_app.command("create")
 def token_create(
     email: str,

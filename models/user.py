@@ -42,6 +42,11 @@ class UserPublic(SQLModel):
     created_at: datetime
 
 
+class LoginUnlock(SQLModel):
+    email: str
+    failures_cleared: int = Field(description="Failed logins that no longer count against the account.")
+
+
 class UserCreate(SQLModel):
     email: str = Field(max_length=320)
     password: str = Field(min_length=8, max_length=1000)

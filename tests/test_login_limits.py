@@ -19,6 +19,7 @@ from api.db import session_scope
 from api.services import ratelimit
 from models.audit import AuditEvent
 from tests.conftest import PASSWORD
+from tests.test_cli import run
 
 _hosts = itertools.count(1)
 
@@ -144,3 +145,33 @@ def test_a_nul_in_the_email_is_an_unknown_account_not_a_server_error(from_addres
     admin = make_user(admin=True)
     r = admin.post("/api/v1/users", json={"email": "eve\x00@firm.example", "password": "long enough password"})
     assert r.status_code == 422 and "not a valid email address" in r.json()["detail"]
+
+
+def test_an_admin_or_the_command_line_unlocks_an_account_at_once(alice, make_user, from_address):
+    """Anyone can lock an account by guessing; an administrator (or a shell, when the admin is the one locked
+    out) lets it in again without waiting, and the unlock is on the trail. The address limit stays."""
+    client, _ = from_address()
+    alice_id = alice.get("/api/v1/auth/me").json()["id"]
+
+    def lock() -> None:
+        for _ in range(10):
+            assert login(client, alice.email, "guess").status_code == 401
+        assert login(client, alice.email).status_code == 429
+
+    lock()
+    admin = make_user(admin=True)
+    assert alice.post(f"/api/v1/admin/users/{alice_id}/unlock").status_code == 403
+    assert admin.post(f"/api/v1/admin/users/{uuid.uuid4()}/unlock").status_code == 404
+    r = admin.post(f"/api/v1/admin/users/{alice_id}/unlock")
+    assert (r.status_code, r.json()) == (200, {"email": alice.email, "failures_cleared": 10})
+    assert login(client, alice.email).status_code == 200
+    [event] = events(action="login.unlock", object_id=ratelimit.login_key(alice.email))
+    assert (event.actor_email, event.object_type, event.details) == (admin.email, "login", {"failures_cleared": 10})
+
+    lock()  # the count starts again from the unlock
+    done = run("user", "unlock", alice.email.upper())
+    assert done.returncode == 0 and "unlocked" in done.stderr and "10 failed login(s)" in done.stderr, done.stderr
+    assert login(client, alice.email).status_code == 200
+    assert events(action="login.unlock")[-1].actor_email == "command line"
+    missing = run("user", "unlock", "nobody@firm.example")
+    assert missing.returncode == 1 and "no user" in missing.stderr

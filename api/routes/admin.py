@@ -1,16 +1,17 @@
 """Administration: for accounts with is_admin only."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from api.deps import BlobStoreDep, CurrentUser, SessionDep
-from api.errors import Forbidden, error_responses
-from api.services import audit
+from api.errors import Forbidden, NotFound, error_responses
+from api.services import audit, ratelimit
 from api.services import purge as purge_service
 from api.services import verify as verify_service
 from models.purge import PurgeReport
-from models.user import User
+from models.user import LoginUnlock, User
 from models.verify import AuditAnchor, VerifyFinding, VerifyRequest, VerifyResult
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -46,6 +47,19 @@ def verify(
     counts = {name: getattr(report, name) for name in VerifyResult.model_fields if hasattr(report, name)}
     anchor = AuditAnchor(seq=report.head.seq, hash=report.head.hash) if report.head else None
     return VerifyResult(**(counts | {"ok": report.ok, "findings": findings, "anchor": anchor}))
+
+
+@router.post("/users/{user_id}/unlock", response_model=LoginUnlock, responses=error_responses(401, 403, 404, 422))
+def unlock_login(session: SessionDep, admin: AdminUser, user_id: uuid.UUID) -> LoginUnlock:
+    """Let an account that failed too many logins log in again at once (its own limit, not an address's).
+
+    Recorded as a `login.unlock` event. `casebinder user unlock EMAIL` does the same from a shell, for when
+    the administrator is the one locked out.
+    """
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return LoginUnlock(email=user.email, failures_cleared=ratelimit.unlock(session, user.email, actor=admin))
 
 
 @router.post("/purge", response_model=PurgeReport, responses=error_responses(401, 403))

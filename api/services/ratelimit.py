@@ -21,6 +21,8 @@ from api.services import audit
 from models.audit import AuditEvent
 from models.common import utcnow
 
+UNLOCK = "login.unlock"
+
 
 @dataclass(frozen=True)
 class Throttle:
@@ -55,6 +57,45 @@ def _recent_failures(session: Session, column, value: str, since: datetime, limi
     return list(session.execute(stmt).scalars())
 
 
+def _resets(session: Session, key: str, since: datetime) -> list[datetime]:
+    """When the account's count last started again: its last successful login, and its last unlock."""
+    success = select(func.max(AuditEvent.at)).where(
+        AuditEvent.actor_email == key, AuditEvent.action == "login", AuditEvent.at > since
+    )
+    unlock = select(func.max(AuditEvent.at)).where(
+        AuditEvent.object_id == key, AuditEvent.action == UNLOCK, AuditEvent.at > since
+    )
+    return [at for at in (session.execute(success).scalar_one(), session.execute(unlock).scalar_one()) if at]
+
+
+def unlock(session: Session, email: str, *, actor=None) -> int:
+    """Let an account log in again at once: its failed logins stop counting. Returns how many did.
+
+    The per-address limit is not touched: it is about the caller, not the account. Recorded as `login.unlock`
+    with the login name as its object, which is what the account limit counts by.
+    """
+    settings = get_settings()
+    now = utcnow()
+    window = timedelta(minutes=settings.login_window_minutes)
+    key = login_key(email)
+    since = max([now - window, *_resets(session, key, now - window)])
+    cleared = session.execute(
+        select(func.count()).where(
+            AuditEvent.actor_email == key, AuditEvent.action == "login_failed", AuditEvent.at > since
+        )
+    ).scalar_one()
+    audit.record(
+        session,
+        UNLOCK,
+        actor=actor,
+        actor_email=None if actor else "command line",
+        object_type="login",
+        object_id=key,
+        details={"failures_cleared": cleared},
+    )
+    return cleared
+
+
 def _verdict(scope: str, failures: list[datetime], limit: int, window: timedelta, now: datetime) -> Throttle | None:
     if len(failures) < limit:
         return None
@@ -69,12 +110,7 @@ def login_throttle(session: Session, email: str, ip: str | None, *, now: datetim
     now = now or utcnow()
     window = timedelta(minutes=settings.login_window_minutes)
     key = login_key(email)
-    last_success = session.execute(
-        select(func.max(AuditEvent.at)).where(
-            AuditEvent.actor_email == key, AuditEvent.action == "login", AuditEvent.at > now - window
-        )
-    ).scalar_one()
-    since = max(now - window, last_success) if last_success else now - window
+    since = max([now - window, *_resets(session, key, now - window)])
     limit = settings.login_max_failures_per_account
     found = _verdict(
         "account", _recent_failures(session, AuditEvent.actor_email, key, since, limit), limit, window, now
