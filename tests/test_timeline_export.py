@@ -233,6 +233,9 @@ def test_citations_carry_the_bates_numbers_of_the_newest_finished_bundle(alice, 
     assert cites() == expected(first)
     newer = build(alice, cid, bates_start=5000, bates_digits=8)
     assert cites() == expected(newer) != expected(first) and expected(newer)["page"].startswith("CITE00005")
+    # The PDF's list of exhibits summarised gives each one's range in that bundle too.
+    text = squash(" ".join(pdf_text(alice.get(f"/api/v1/cases/{cid}/timeline.pdf").content)))
+    assert expected(newer)["whole"].replace("-", "– ") in text, text
 
 
 @pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/London", "UTC"])

@@ -11,6 +11,7 @@ from weasyprint.urls import URLFetcher
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
+from api.services.timeline_citations import placements
 from api.templating import render
 from models.case import Case
 from models.common import utcnow
@@ -82,18 +83,26 @@ def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
         .where(Exhibit.case_id == case.id, Exhibit.evidence_id.in_(cited))
         .order_by(Exhibit.position)
     ).all()
-    return [
-        {
-            "label": exhibit.label,
-            "title": item.title,
-            "kind": item.kind.replace("_", " "),
-            "filename": item.original_filename,
-            "pages": item.page_count,
-            "sha256": item.sha256,
-            "cited": counts[str(item.id)],
-        }
-        for exhibit, item in rows
-    ]
+    # As reproduced in the newest finished bundle holding each: its Bates range, and its page count where the
+    # original has none of its own (an e-mail, a spreadsheet).
+    placed = placements(session, case.id, [exhibit.id for exhibit, _ in rows])
+    out = []
+    for exhibit, item in rows:
+        where = placed.get(exhibit.id)
+        start_page, page_count, first_content_page, _, bates_first, bates_last, *_ = where or (None,) * 8
+        out.append(
+            {
+                "label": exhibit.label,
+                "title": item.title,
+                "kind": item.kind.replace("_", " "),
+                "filename": item.original_filename,
+                "pages": item.page_count or (page_count - (first_content_page - start_page) if where else None),
+                "bates": (bates_first, bates_last) if where else None,
+                "sha256": item.sha256,
+                "cited": counts[str(item.id)],
+            }
+        )
+    return out
 
 
 def render_pdf(session: Session, case: Case, f: query.TimelineFilter, *, now: datetime | None = None) -> bytes:
