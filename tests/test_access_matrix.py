@@ -29,6 +29,7 @@ CASELESS = {
     ("GET", "/api/v1/cases"),
     ("POST", "/api/v1/admin/purge"),
     ("POST", "/api/v1/admin/verify"),
+    ("POST", "/api/v1/admin/users/{user_id}/unlock"),  # admins only: tests/test_login_limits.py
 }
 METHODS = {"get", "post", "put", "patch", "delete"}
 # Values for required query parameters (DELETE /evidence/{id} needs a reason).
