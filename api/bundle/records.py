@@ -1,18 +1,48 @@
-"""Text-like originals (CSV exports, JSON, e-mail, plain text) turned into something a judge can read."""
+"""Text-like originals (CSV exports, JSON, JSON Lines, e-mail, plain text) turned into something a judge can read."""
 
 import csv
 import io
 import json
+import re
+import unicodedata
 from email import policy
 from email.parser import BytesParser
+from functools import lru_cache
 from pathlib import Path
+
+from fontTools.ttLib import TTFont
+
+from api.bundle.stamp import FONT_PATHS
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_ROWS = 2000
 MAX_CELL = 500
 MAX_TEXT = 200_000
+# JSON Lines whose records are objects with at most this many keys in all read best as a table, one row each.
+MAX_COLUMNS = 16
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp", "image/x-ms-bmp"}
+# The names JSON Lines goes by (libmagic says application/x-ndjson); the records are plain UTF-8 text.
+JSON_LINES_TYPES = {
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonl",
+    "application/jsonlines",
+    "application/x-jsonlines",
+    "application/json-lines",
+}
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+# Table type, as bundle.css sets it: DejaVu Sans at 7.5 pt with 3 pt of padding each side, or (class "compact",
+# when the columns need it) 6.5 pt with 1.5 pt; half-point rules. Per size: the points a column needs beside its
+# text (padding, rule, a little room for rounding). The width a table has: the content area of a letter page
+# with 0.6 in margins, less the body's default 8 px margin each side and the outer half-rules.
+TABLE_SIZES = ((7.5, 7.0), (6.5, 4.0))
+PAGE_WIDTHS = {False: 513.0, True: 693.0}  # portrait, landscape
+WORD_SHARE = 0.25  # one word may claim up to this share of the page; a longer one wraps where it must
+MEASURED_ROWS = 1000
+MEASURED_CHARS = 120
 
 
 def classify(media_type: str, filename: str) -> str:
@@ -22,12 +52,14 @@ def classify(media_type: str, filename: str) -> str:
         return "pdf"
     if media_type in IMAGE_TYPES:
         return "image"
+    # A whole JSON document or JSON Lines are both "json": view() tells them apart by parsing. The name
+    # decides only for text (a .jsonl sniffed as text/csv is still JSON Lines), never for binary content.
+    if media_type in JSON_LINES_TYPES or (media_type.startswith("text/") and name.endswith(JSON_LINES_SUFFIXES)):
+        return "json"
     if media_type == "text/csv" or (media_type.startswith("text/") and name.endswith(".csv")):
         return "csv"
-    if (
-        media_type == "application/json"
-        or name.endswith((".json", ".jsonl", ".ndjson"))
-        and media_type.startswith(("text/", "application/json"))
+    if media_type == "application/json" or (
+        name.endswith((".json", *JSON_LINES_SUFFIXES)) and media_type.startswith(("text/", "application/json"))
     ):
         return "json"
     if media_type == "message/rfc822" or (media_type.startswith("text/") and name.endswith(".eml")):
@@ -61,18 +93,11 @@ def view(kind: str, path: Path) -> dict:
         rows = list(csv.reader(io.StringIO(text)))
         headers, body = (rows[0], rows[1:]) if rows else ([], [])
         shown = body[:MAX_ROWS]
-        cut = cut or len(body) > MAX_ROWS
-        return {
-            "type": "csv",
-            "headers": [_cell(h) for h in headers],
-            "rows": [[_cell(c) for c in row] for row in shown],
-            "widths": _column_widths(headers, shown),
-            # Exports with many columns read better across the page.
-            "wide": len(headers) > 6,
-            "note": _truncated_note(cut, f"{len(shown):,} rows"),
-        }
+        return _table(
+            [_cell(h) for h in headers], [[_cell(c) for c in row] for row in shown], cut or len(body) > MAX_ROWS, "rows"
+        )
     if kind == "json":
-        return {"type": "text", "text": _pretty_json(text)[:MAX_TEXT], "note": _truncated_note(cut, "4 MiB")}
+        return _json_view(text, cut)
     if kind == "email":
         return _email_view(data, cut)
     return {
@@ -82,36 +107,180 @@ def view(kind: str, path: Path) -> dict:
     }
 
 
-def _column_widths(headers: list[str], rows: list[list[str]], sample: int = 200) -> list[float]:
-    """Percent widths: short columns (amounts, dates, codes) keep room for their values on one line; long
-    ones (e-mail addresses, notes) share what is left in proportion to their length."""
-    longest = [min(max(len(h), 5), 30) for h in headers]
-    for row in rows[:sample]:
-        for i, cell in enumerate(row[: len(longest)]):
-            longest[i] = max(longest[i], min(len(cell), 30))
-    page = 705.0 if len(headers) > 6 else 526.0  # points across a landscape or portrait content area
-    natural = [n * 4.3 + 8 for n in longest]  # about 4.3 pt a character at 7.5 pt, plus cell padding
-    if sum(natural) > page:
-        short = [w if n <= 10 else 0.0 for w, n in zip(natural, longest, strict=True)]
-        room = max(page - sum(short), page * 0.3)
-        long_total = sum(w for w, n in zip(natural, longest, strict=True) if n > 10) or 1.0
-        natural = [w if n <= 10 else w * room / long_total for w, n in zip(natural, longest, strict=True)]
-    total = sum(natural) or 1.0
-    return [round(100 * w / total, 2) for w in natural]
+def _table(headers: list[str], rows: list[list[str]], cut: bool, what: str) -> dict:
+    widths, size, wide = _column_widths(headers, rows)
+    return {
+        "type": "csv",
+        "headers": headers,
+        "rows": rows,
+        "widths": widths,
+        "wide": wide,
+        "compact": size < TABLE_SIZES[0][0],
+        "note": _truncated_note(cut, f"{len(rows):,} {what}"),
+    }
 
 
-def _pretty_json(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        pass
-    lines = []
-    for line in text.splitlines():  # JSON Lines: one record per block
+@lru_cache
+def _advances(bold: bool) -> dict[str, float]:
+    """Advance widths (in em) of the face the record tables are set in, by character; empty if it is missing."""
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    path = next((p.with_name(name) for p in FONT_PATHS if p.with_name(name).exists()), None)
+    if path is None:
+        return {}
+    font = TTFont(path, lazy=True)
+    units, metrics = font["head"].unitsPerEm, font["hmtx"]
+    return {chr(code): metrics[glyph][0] / units for code, glyph in font.getBestCmap().items()}
+
+
+def _em(text: str, advances: dict[str, float]) -> float:
+    width = 0.0
+    for ch in text:
+        found = advances.get(ch)
+        if found is None:  # not in the face: a fallback font sets it, about an em wide if East Asian
+            found = 1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.65
+        width += found
+    return width
+
+
+# Where a line may break inside a cell besides at spaces: after a hyphen that is followed by a letter
+# ("deals@acme-|store.example"), as the Unicode line-breaking rules the renderer follows allow; never after the
+# minus of "-89.88" or inside "2021-03-04", where a digit follows.
+_HYPHEN_BREAK = re.compile(r"(?<=-)(?=[^\W\d_])")
+
+
+def _longest_piece(text: str, advances: dict[str, float]) -> float:
+    return max((_em(piece, advances) for word in text.split() for piece in _HYPHEN_BREAK.split(word)), default=0.0)
+
+
+def _longest_line(text: str, advances: dict[str, float]) -> float:
+    return max((_em(line, advances) for line in text.splitlines()), default=0.0)
+
+
+def _column_widths(headers: list[str], rows: list[list[str]]) -> tuple[list[float], float, bool]:
+    """Percent widths, the type size and whether the table goes across a landscape page.
+
+    Every column first gets room for its longest word (a date, an amount, a transaction ID, a header word),
+    so cells wrap only between words; what is left goes to the columns whose text runs longer than that
+    (names, e-mail addresses, notes), in proportion to the extra they need. Exports with many columns, or
+    whose words do not fit across a portrait page, go across a landscape page; the smaller size is used
+    when the words do not fit at the larger one. Only if they do not fit at that size either are the
+    longest words made to wrap."""
+    count = len(headers)
+    if not count:
+        return [], TABLE_SIZES[0][0], False
+    regular, bold = _advances(False), _advances(True)
+    words = [_longest_piece(h, bold) for h in headers]  # in em: the longest unbreakable run, the longest line
+    lines = [_longest_line(h, bold) for h in headers]
+    for row in rows[:MEASURED_ROWS]:
+        for i, cell in enumerate(row[:count]):
+            if cell:
+                cell = cell[:MEASURED_CHARS]
+                words[i] = max(words[i], _longest_piece(cell, regular))
+                lines[i] = max(lines[i], _longest_line(cell, regular))
+
+    def least(size: float, padding: float, page: float) -> list[float]:
+        return [min(w * size, page * WORD_SHARE) + padding for w in words]
+
+    wide = count > 6 or sum(least(*TABLE_SIZES[0], PAGE_WIDTHS[False])) > PAGE_WIDTHS[False]
+    page = PAGE_WIDTHS[wide]
+    size, padding = next((t for t in TABLE_SIZES if sum(least(*t, page)) <= page), TABLE_SIZES[-1])
+    smallest = _level_down(least(size, padding, page), page)
+    natural = [max(m, n * size + padding) for m, n in zip(smallest, lines, strict=True)]
+    if sum(natural) <= page:  # every cell fits on one line: the spare width is shared in proportion
+        widths = [w * page / sum(natural) for w in natural]
+    else:
+        spare = page - sum(smallest)
+        wanted = [n - m for n, m in zip(natural, smallest, strict=True)]
+        widths = [m + spare * w / sum(wanted) for m, w in zip(smallest, wanted, strict=True)]
+    return [round(100 * w / page, 2) for w in widths], size, wide
+
+
+def _level_down(widths: list[float], page: float) -> list[float]:
+    """If the widths overrun the page, trim the widest ones to a common width until they fit, so the short
+    columns (dates, amounts, IDs) stay whole and only the longest words wrap."""
+    if sum(widths) <= page:
+        return widths
+    rest = page
+    ordered = sorted(widths)
+    for n, width in enumerate(ordered):
+        level = rest / (len(ordered) - n)
+        if width > level:
+            return [min(w, level) for w in widths]
+        rest -= width
+    return widths
+
+
+def _json_view(text: str, cut: bool) -> dict:
+    """A JSON document pretty-printed; JSON Lines as a table of its records when they are objects with few
+    keys in all and every value fits a cell whole, else one pretty-printed block per record."""
+    if not cut:
         try:
-            lines.append(json.dumps(json.loads(line), indent=2, ensure_ascii=False))
-        except ValueError:
-            lines.append(line)
-    return "\n".join(lines)
+            return _text(json.dumps(json.loads(text), indent=2, ensure_ascii=False), False, "4 MiB")
+        except (ValueError, RecursionError):
+            pass  # not one document: JSON Lines, or not JSON at all
+    if cut:
+        text = text[: text.rfind("\n") + 1]  # the last line was cut short: it is left out, not shown in half
+    # Split on line feeds only: a JSON string may hold U+2028 and the like, which splitlines() would cut at.
+    records = [line.strip() for line in text.split("\n") if line.strip()]
+    values = [_loads(line) for line in records]
+    if values and all(value is not _NOT_JSON for value in values):
+        table = _json_lines_table(values, cut)
+        if table is not None:
+            return table
+        return _text(
+            "\n\n".join(_dumps(value, line) for line, value in zip(records, values, strict=True)), cut, "4 MiB"
+        )
+    # Not JSON Lines throughout: the text line by line as it is, with the lines that are JSON pretty-printed.
+    lines = []
+    for line in text.splitlines():
+        value = _loads(line) if line.strip() else _NOT_JSON
+        lines.append(line if value is _NOT_JSON else _dumps(value, line))
+    return _text("\n".join(lines), cut, "4 MiB")
+
+
+def _json_lines_table(values: list, cut: bool) -> dict | None:
+    """One row per record, one column per key (in the order first seen), or None when that would hide
+    something: a record that is not an object, too many keys, or a value too long for a cell."""
+    if not all(isinstance(value, dict) for value in values):
+        return None
+    columns = list(dict.fromkeys(key for value in values for key in value))
+    if not columns or len(columns) > MAX_COLUMNS:
+        return None
+    try:
+        rows = [[_json_cell(value[key]) if key in value else "" for key in columns] for value in values[:MAX_ROWS]]
+    except (ValueError, RecursionError):
+        return None
+    if any(len(cell) > MAX_CELL for cell in (*columns, *(c for row in rows for c in row))):
+        return None
+    return _table(columns, rows, cut or len(values) > MAX_ROWS, "records")
+
+
+_NOT_JSON = object()
+
+
+def _loads(line: str):
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _dumps(value, line: str) -> str:
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return line
+
+
+def _json_cell(value) -> str:
+    """Strings as they are; numbers, true, false, null and nested values as JSON text."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _text(text: str, cut: bool, limit: str) -> dict:
+    if len(text) > MAX_TEXT:
+        cut, limit = True, f"{MAX_TEXT:,} characters"
+    return {"type": "text", "text": text[:MAX_TEXT], "note": _truncated_note(cut, limit)}
 
 
 def _email_view(data: bytes, cut: bool) -> dict:

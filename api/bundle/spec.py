@@ -10,8 +10,14 @@ LETTER = (612.0, 792.0)
 TOP_CLEAR = 36.0
 BOTTOM_BAND = 72.0
 SIDE_MARGIN = 36.0
-# Images are placed at 300 dpi or finer: shrunk to fit, never enlarged past that.
+# An image's size on paper comes from its pixels. Photographs and scans are placed at 300 dpi, their natural
+# printed size, or shrunk to fit. An image that would not fill the content area even at 200 dpi holds screen
+# pixels (a screenshot): at 300 dpi its text would print at four or five points, so it is enlarged to fit the
+# area instead, but never coarser than 72 dpi (a screen pixel to a point), past which only the pixels grow.
+# Only the placement changes: the embedded pixels are the original's.
 IMAGE_DPI = 300
+PRINT_DPI = 200
+SCREEN_DPI = 72
 
 
 def content_box(landscape: bool) -> tuple[float, float, float, float]:

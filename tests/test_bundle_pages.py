@@ -1,0 +1,241 @@
+"""What exhibit pages look like: images placed at a readable size, JSON Lines and CSV exports as tables whose
+records stay whole. Real uploads, real builds, the PDFs read back with pikepdf and pypdf."""
+
+import csv
+import io
+import json
+import random
+import re
+
+import pikepdf
+import pytest
+from pikepdf import Matrix, Name
+from PIL import Image, ImageDraw
+
+from api.bundle import records
+from api.bundle.spec import IMAGE_DPI, content_box
+from api.demo_data import write_activity_csv, write_exchanges_jsonl
+from tests.test_bundles import build, download, extract
+
+BARE = {"slip_sheets": False, "cover": False, "index": False, "certificate": False}
+
+
+def placed_images(page: pikepdf.Page) -> list[tuple[pikepdf.Object, float, float, float, float]]:
+    """Every image drawn on the page, through any forms that draw it: (image, x0, y0, x1, y1) in page points."""
+    found = []
+
+    def walk(stream, resources, ctm: Matrix) -> None:
+        saved = []
+        xobjects = resources.get("/XObject", {}) if resources is not None else {}
+        for operands, operator in pikepdf.parse_content_stream(stream):
+            op = str(operator)
+            if op == "q":
+                saved.append(ctm)
+            elif op == "Q":
+                ctm = saved.pop()
+            elif op == "cm":
+                ctm = Matrix(*(float(v) for v in operands)) @ ctm
+            elif op == "Do":
+                xobject = xobjects[operands[0]]
+                if xobject.Subtype == Name.Image:
+                    corners = [ctm.transform(p) for p in ((0, 0), (1, 0), (0, 1), (1, 1))]
+                    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+                    found.append((xobject, min(xs), min(ys), max(xs), max(ys)))
+                elif xobject.Subtype == Name.Form:
+                    own = Matrix(*(float(v) for v in xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])))
+                    walk(xobject, xobject.get("/Resources"), own @ ctm)
+
+    walk(page, page.obj.get("/Resources"), Matrix())
+    return found
+
+
+def _screenshot(width: int, height: int) -> bytes:
+    im = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([0, 0, width, 60], fill=(35, 47, 62))
+    for y in range(100, height - 20, 24):
+        draw.text((40, y), "Exceeded my expectations, will buy again. Battery lasts forever.", fill="black")
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _photo(width: int, height: int) -> bytes:
+    """A smooth JPEG (it compresses small) of the given pixel size."""
+    im = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    ImageDraw.Draw(im).ellipse([width // 4, height // 4, width * 3 // 4, height * 3 // 4], fill=(200, 120, 40))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def test_screenshots_are_enlarged_to_the_page_and_photos_keep_their_size_and_pixels(alice):
+    case = alice.make_case()
+    uploads = [
+        ("screenshot.png", _screenshot(1280, 640)),  # 4.3 in at 300 dpi: screen pixels
+        ("phone.png", _screenshot(750, 1334)),  # a portrait screenshot
+        ("print.jpg", _photo(2400, 1800)),  # 8 x 6 in at 300 dpi: print resolution, kept as it is
+        ("large.jpg", _photo(4000, 3000)),  # larger than the page at 300 dpi: shrunk, as before
+    ]
+    for name, content in uploads:
+        r = alice.upload(case["id"], content, filename=name, kind="review_screenshot", title=name)
+        assert r.status_code == 201 and r.json()["media_type"].startswith("image/"), r.text
+    bundle = build(alice, case["id"], **BARE)
+    assert bundle["page_count"] == len(uploads)
+    with pikepdf.open(io.BytesIO(download(alice, bundle))) as pdf:
+        placed = {}
+        for (name, content), page in zip(uploads, pdf.pages, strict=True):
+            [(image, x0, y0, x1, y1)] = placed_images(page)
+            landscape = float(page.mediabox[2]) > float(page.mediabox[3])
+            box = content_box(landscape)
+            # Inside the stamp-free area, and the pixels are the original's, never resampled.
+            assert box[0] - 0.05 <= x0 and x1 <= box[2] + 0.05 and box[1] - 0.05 <= y0 and y1 <= box[3] + 0.05
+            with Image.open(io.BytesIO(content)) as original:
+                assert (int(image.Width), int(image.Height)) == original.size
+            if name.endswith(".jpg"):
+                assert image.read_raw_bytes() == content  # the JPEG is embedded byte for byte
+            width, height = x1 - x0, y1 - y0
+            assert width / height == pytest.approx(image.Width / image.Height, rel=1e-3)  # aspect ratio kept
+            placed[name] = (width, height, box, landscape)
+
+    width, height, box, landscape = placed["screenshot.png"]
+    assert landscape and width == pytest.approx(box[2] - box[0], abs=0.05)  # fills the content width
+    assert width > 2 * 1280 * 72 / IMAGE_DPI
+    width, height, box, landscape = placed["phone.png"]
+    assert not landscape
+    assert max(width / (box[2] - box[0]), height / (box[3] - box[1])) == pytest.approx(1, abs=1e-3)
+    width, height, _, _ = placed["print.jpg"]
+    assert (width, height) == pytest.approx((2400 * 72 / IMAGE_DPI, 1800 * 72 / IMAGE_DPI), abs=0.05)
+    width, height, box, _ = placed["large.jpg"]
+    assert width < 4000 * 72 / IMAGE_DPI and height == pytest.approx(box[3] - box[1], abs=0.05)
+
+
+def _exhibit_pages(bundle: dict, texts: list[str], index: int) -> list[str]:
+    placed = bundle["exhibits"][index]
+    first = placed["first_content_page"] - 1
+    return texts[first : placed["start_page"] - 1 + placed["page_count"]]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _unhyphenate(text: str) -> str:
+    return re.sub(r"-\s+", "-", text)
+
+
+def test_a_json_lines_exhibit_is_reproduced_one_message_per_row(alice, tmp_path):
+    path = tmp_path / "exchanges.jsonl"
+    write_exchanges_jsonl(path, 80, random.Random("pages:jsonl"))
+    lines = path.read_text().splitlines()
+    unusual = {
+        "timestamp": "2021-07-01T09:00:00+00:00",
+        "seller": "Zumiro",
+        "message": "Bitte eine Bewertung mit fünf Sternen, dann erstatten wir alles über PayPal zurück, "
+        "sobald der Screenshot da ist; das Angebot gilt nur für verifizierte Käufe dieser Woche",
+        "asin": None,
+        "meta": {"thread": 7, "read": True},
+    }
+    path.write_text("\n".join([*lines, json.dumps(unusual, ensure_ascii=False), ""]), encoding="utf-8")
+    case = alice.make_case()
+    item = alice.upload(case["id"], path.read_bytes(), filename=path.name, kind="chat_log", title="Messages").json()
+    assert records.classify(item["media_type"], path.name) == "json", item["media_type"]
+    bundle = build(alice, case["id"], **BARE)
+    pages = _exhibit_pages(bundle, extract(download(alice, bundle)), 0)
+    text = _flat("\n".join(pages))
+    assert "Native file" not in text and "cannot be shown on paper" not in text
+    for line in lines:
+        record = json.loads(line)
+        # Each message is on the page with its own timestamp and addresses.
+        page = next(p for p in map(_flat, pages) if record["timestamp"] in p)
+        assert record["message"] in page and record["reviewer_email"] in page and record["asin"] in page
+    assert unusual["message"] in text  # wrapped in its cell, not cut
+    assert '{"thread": 7, "read": true}' in text and "null" in text
+    for page in pages:  # the header row on every page
+        assert "timestamp" in page and "reviewer_email" in page and "message" in page
+
+
+def test_csv_rows_never_split_across_pages_and_words_stay_whole(alice, tmp_path):
+    path = tmp_path / "paypal_activity.csv"
+    write_activity_csv(path, [], 150, random.Random("pages:csv"))
+    with path.open(newline="") as f:
+        header, *rows = list(csv.reader(f))
+    case = alice.make_case()
+    alice.upload(case["id"], path.read_bytes(), filename=path.name, kind="refund_record", title="PayPal export")
+    bundle = build(alice, case["id"], **BARE)
+    pages = [_flat(p) for p in _exhibit_pages(bundle, extract(download(alice, bundle)), 0)]
+    assert len(pages) > 3
+    for page in pages:  # the whole header, its words unbroken, repeated on every page
+        assert "Date Time TimeZone Name Type Status Currency Gross Fee Net" in page
+        assert "Transaction ID" in page and "From Email Address" in page
+    for row in rows:
+        date, time, _, name, kind, status, _, gross, _, _, payer, payee, txn, item, note = row
+        # The transaction ID is printed whole on exactly one page, and the rest of its row is on that page too
+        # (a line may break after a hyphen that a letter follows, "deals@acme-" / "store.example").
+        holding = [page for page in pages if txn in page]
+        assert len(holding) == 1, (txn, len(holding))
+        page = _unhyphenate(holding[0])
+        for value in (f"{date} {time} UTC", name, kind, status, gross, payer, payee, item, note):
+            assert _unhyphenate(value) in page, (txn, value)
+    text = " ".join(pages)
+    assert text.count("Completed") == len(rows)
+    assert text.count(" Payment") == len(rows)  # "Payment Refund" and "General Payment", never "Paymen t"
+
+
+@pytest.mark.parametrize(
+    "media_type,filename,kind",
+    [
+        ("application/x-ndjson", "exchanges.jsonl", "json"),
+        ("application/jsonl", "export", "json"),
+        ("application/json-lines", "export.txt", "json"),
+        ("text/plain", "messages.ndjson", "json"),
+        ("text/plain", "messages.jsonl", "json"),
+        ("text/csv", "messages.jsonl", "json"),
+        ("application/json", "data.json", "json"),
+        ("application/octet-stream", "messages.jsonl", "native"),  # not text, whatever the name says
+        ("text/csv", "export.csv", "csv"),
+        ("text/plain", "notes.txt", "text"),
+    ],
+)
+def test_classify_accepts_json_lines_by_type_and_name(media_type, filename, kind):
+    assert records.classify(media_type, filename) == kind
+
+
+def test_oversize_json_lines_are_bounded_like_other_records(tmp_path, monkeypatch):
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"n": n, "message": f"message {n}"}) + "\n" for n in range(50)))
+    monkeypatch.setattr(records, "MAX_ROWS", 20)
+    view = records.view("json", path)
+    assert view["type"] == "csv" and len(view["rows"]) == 20 and view["rows"][-1] == ["19", "message 19"]
+    assert "first 20 records" in view["note"]
+
+    # Cut mid-record by the byte limit: the partial last line is left out, not shown in half.
+    monkeypatch.setattr(records, "MAX_ROWS", 2000)
+    monkeypatch.setattr(records, "MAX_BYTES", 1000)
+    view = records.view("json", path)
+    assert view["type"] == "csv" and view["note"]
+    last = view["rows"][-1]
+    assert json.dumps({"n": int(last[0]), "message": last[1]}) in path.read_text()
+
+    # A value too long for a cell: each record becomes a pretty-printed block, nothing cut short.
+    monkeypatch.setattr(records, "MAX_BYTES", 4 * 1024 * 1024)
+    long = "x" * (records.MAX_CELL + 50)
+    path.write_text(json.dumps({"message": long}) + "\n" + json.dumps({"message": "short"}) + "\n")
+    view = records.view("json", path)
+    assert view["type"] == "text" and long in view["text"] and view["note"] is None
+
+    # Not JSON throughout: the text as it is, its indentation and blank lines kept.
+    path.write_text('{"a": 1}\n\n    not json\n')
+    view = records.view("json", path)
+    assert view["type"] == "text" and view["text"] == '{\n  "a": 1\n}\n\n    not json'
+
+
+def test_column_widths_give_every_word_room_and_fill_the_table():
+    headers = ["Date", "Name", "Transaction ID", "Note"]
+    rows = [["01/04/2021", "Jennifer Johnson", "NNDBEDS6EWWOBCCAN", "review reward " * 8]] * 3
+    widths, size, wide = records._column_widths(headers, rows)
+    assert sum(widths) == pytest.approx(100, abs=0.05) and not wide and size == 7.5
+    page = records.PAGE_WIDTHS[wide]
+    regular = records._advances(False)
+    for width, word in zip(widths, ["01/04/2021", "Johnson", "NNDBEDS6EWWOBCCAN"], strict=False):
+        assert width * page / 100 >= records._em(word, regular) * size + 3
