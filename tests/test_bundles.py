@@ -123,12 +123,21 @@ def test_bundle_pages_bates_labels_outline_links_and_certificate(alice, bundle_c
         with pdf.open_outline() as outline:
             titles = [item.title for item in outline.root]
             targets = [item.destination[0] for item in outline.root]
-        assert titles == [f"{i['exhibit']['label']} \u2014 {i['title']}" for i in items]
+        # Cover and index, one bookmark per exhibit, then the certificate's two sections.
+        assert titles[:2] == ["Cover", "Index of Exhibits"]
+        assert titles[2:-2] == [f"{i['exhibit']['label']} \u2014 {i['title']}" for i in items]
+        assert titles[-2:] == [
+            "Appendix: Hash Certificate of Exhibits",
+            "Certification of Records (Fed. R. Evid. 902(11), 902(14))",
+        ]
         page_numbers = {p.obj.objgen: n for n, p in enumerate(pdf.pages, 1)}
-        assert [page_numbers[t.objgen] for t in targets] == [placed[i["exhibit"]["label"]]["start_page"] for i in items]
+        pages_of = [page_numbers[t.objgen] for t in targets]
+        assert pages_of[:2] == [1, 2]
+        assert pages_of[2:-2] == [placed[i["exhibit"]["label"]]["start_page"] for i in items]
+        assert "HASH CERTIFICATE" in texts[pages_of[-2] - 1].upper() and pages_of[-1] >= pages_of[-2]
         links = [page_numbers[a.Dest[0].objgen] for a in pdf.pages[1].obj.Annots if a.Subtype == pikepdf.Name.Link]
-        # Two links per row (label and title), each to its exhibit's first page.
-        assert sorted(set(links)) == sorted(e["start_page"] for e in placed.values())
+        # Links from each exhibit's row (label and title) to its first page, and from the certificate's rows.
+        assert sorted(set(links)) == sorted({e["start_page"] for e in placed.values()} | set(pages_of[-2:]))
 
     for label, exhibit in placed.items():
         first = exhibit["start_page"]

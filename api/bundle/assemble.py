@@ -243,7 +243,7 @@ class _Layout:
 def _number(spec: BuildSpec, volumes: list[list[Part]], cert_count: int) -> tuple[Rendered | None, _Layout]:
     """Number every page. Covers are rendered until their page count matches the totals printed on them;
     the index is drawn, so its length is known before anything is rendered."""
-    index = draw.index_page_count(len(spec.exhibits)) if spec.index else 0
+    index = draw.index_page_count(draw.plan_cells(spec)) if spec.index else 0
     covers = [1 if spec.cover else 0] * len(volumes)
     for _ in range(4):
         layout = _Layout(spec, volumes, [c + index for c in covers], cert_count)

@@ -4,8 +4,8 @@ import shutil
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import select
@@ -17,12 +17,14 @@ from api.config import get_settings
 from api.db import session_scope
 from api.deps import get_blob_store
 from api.services import bundles as bundle_service
+from api.services import timeline_dates as dates
 from api.storage import stage_stream
 from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
 from models.case import Case
 from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit
+from models.timeline import Precision
 
 DESIGNATION_LEGENDS = {
     Designation.confidential: Legend.confidential.value,
@@ -54,9 +56,22 @@ def run(bundle_id: str) -> None:
             bundle_service.mark_failed(session, bundle_uuid, error)
 
 
-def _display(moment, tz: ZoneInfo, with_time: bool) -> str:
-    local = moment.astimezone(tz)
-    return local.strftime("%B %d, %Y %H:%M %Z") if with_time else local.strftime("%B %d, %Y")
+def _occurred(moment: datetime, tz_name: str) -> str:
+    """When the exhibit's event happened, as its slip sheet prints it.
+
+    A bare date (stored as local midnight) stays a date. A time is given in the case timezone with its zone
+    name, then in UTC: a document made late in the evening in California carries the next day's date in UTC,
+    and the page should agree with whichever of the two the document itself shows.
+    """
+    span = dates.instant_span(moment, tz_name)
+    local = dates.display(span.start, span.until, span.precision, tz_name)
+    if span.precision.value in dates.COARSE or moment.astimezone(dates.zone(tz_name)).utcoffset() == timedelta(0):
+        return local
+    utc = moment.astimezone(UTC)
+    seconds = f":{utc.second:02d}" if span.precision is Precision.second else ""
+    return (
+        f"{local} ({dates.MONTHS[utc.month - 1]} {utc.day}, {utc.year}, {utc.hour:02d}:{utc.minute:02d}{seconds} UTC)"
+    )
 
 
 def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
@@ -70,7 +85,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
             params["bates_start"] = bundle_service.next_bates_start(session, case, params["bates_prefix"])
             bundle.params = params
             session.add(bundle)
-        tz = ZoneInfo(case.timezone)
+        tz_name = case.timezone
         ids = [uuid.UUID(i) for i in params["exhibit_ids"]]
         rows = {
             ex.id: (ex, ev)
@@ -96,8 +111,11 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                     kind=ev.kind,
                     description=ev.description,
                     occurred_at=ev.occurred_at,
-                    occurred_display=_display(ev.occurred_at, tz, False) if ev.occurred_at else None,
-                    occurred_short=ev.occurred_at.astimezone(tz).date().isoformat() if ev.occurred_at else None,
+                    occurred_display=_occurred(ev.occurred_at, tz_name) if ev.occurred_at else None,
+                    # The local date; the index names the zone in its heading.
+                    occurred_short=(
+                        ev.occurred_at.astimezone(dates.zone(tz_name)).date().isoformat() if ev.occurred_at else None
+                    ),
                     legend=params.get("legend") or DESIGNATION_LEGENDS.get(ex.designation),
                     sha256=ev.sha256,
                     size_bytes=ev.size_bytes,
@@ -106,7 +124,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                     source_url=ev.source_url,
                     custodian=ev.custodian,
                     acquired_at=ev.created_at,
-                    acquired_display=_display(ev.created_at, tz, True),
+                    acquired_display=dates.display(ev.created_at, ev.created_at, Precision.minute, tz_name),
                     blob_path=store.path_for(ev.sha256),
                 )
             )
@@ -124,8 +142,10 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
             certificate=params["certificate"],
             max_volume_bytes=int(max_mb * 1_000_000) if max_mb else None,
             legend=params.get("legend"),
-            created_at=bundle.created_at,
-            created_display=_display(bundle.created_at, tz, False),
+            # In the case timezone, not UTC: the PDF's creation date then falls on the day the cover prints,
+            # and the index can name the zone its dates are in. Stored, so a rebuild keeps the same date.
+            created_at=bundle.created_at.astimezone(dates.zone(tz_name)),
+            created_display=dates.display(bundle.created_at, bundle.created_at, Precision.day, tz_name),
             volume_basename=f"{params['bates_prefix']}_{bundle.title}",
         )
 

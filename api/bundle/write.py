@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pikepdf
@@ -13,7 +14,9 @@ from api.bundle.spec import BuildResult, BuildSpec, Volume
 
 def volume_filename(spec: BuildSpec, number: int, count: int) -> str:
     """ASCII, at most 50 characters, one period, no parentheses: what e-filing systems accept."""
-    base = re.sub(r"[^A-Za-z0-9_-]+", "_", spec.volume_basename).strip("_-") or "Bundle"
+    # Apostrophes go without a trace: "Plaintiff's" reads better as "Plaintiffs" than as "Plaintiff_s".
+    base = re.sub(r"['\u2019]", "", spec.volume_basename)
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", base).strip("_-") or "Bundle"
     suffix = f"_Vol{number:02d}" if count > 1 else ""
     return f"{base[: 50 - len(suffix) - 4]}{suffix}.pdf"
 
@@ -22,28 +25,35 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
     by_seq = {ex.seq: ex for ex in spec.exhibits}
     written: list[Volume] = []
     front_sections = generated["front"].sections if generated.get("front") else {}
-    index_rows = layout.rows(spec, len(volumes) > 1)
+    cert_starts = _certificate_starts(opened.get("cert"), cert_count)
+    index_rows = layout.rows(spec, len(volumes) > 1) + _certificate_rows(spec, layout, cert_starts, cert_count)
+    zone = getattr(spec.created_at.tzinfo, "key", None) or spec.created_at.tzname()
     global_page, done = 1, 0
     for number, parts in enumerate(volumes, 1):
         out = pikepdf.new()
         font = stamp.font_object(out)
         owners: list[int | None] = []  # exhibit seq of each page, None for front and certificate pages
         stickers: list[bool] = []
+        marks: list[tuple[str, int]] = []  # bookmarks other than the exhibits': (title, page index)
         if "front" in opened:
             cover = front_sections[("cover", number)]
+            marks.append(("Cover" + (f", Volume {number} of {len(volumes)}" if len(volumes) > 1 else ""), 0))
             for i in range(cover.first, cover.first + cover.count):
                 out.pages.append(opened["front"].pages[i])
                 owners.append(None)
                 stickers.append(False)
         index_links = []
         if spec.index:
-            rows = [draw.IndexRow(seq, cells, volume == number) for volume, seq, cells in index_rows]
+            rows = [draw.IndexRow(key, cells, volume == number) for volume, key, cells in index_rows]
             start = len(out.pages)
-            pages, links = draw.index_pages(out, font, rows)
+            pages, links = draw.index_pages(out, font, rows, zone)
+            if len(pages) != layout.index_pages:  # the page numbers printed everywhere would be off
+                raise RuntimeError(f"the index took {len(pages)} pages where {layout.index_pages} were numbered")
+            marks.append(("Index of Exhibits", start))
             owners += [None] * len(pages)
             stickers += [False] * len(pages)
-            index_links = [(start + page, rect, seq) for page, rect, seq in links]
-        first_page: dict[int, int] = {}
+            index_links = [(start + page, rect, key) for page, rect, key in links]
+        first_page: dict[int | str, int] = {}
         conv_pages: dict[tuple[int, int], int] = {}
         pending_links = []
         for part in parts:
@@ -57,14 +67,18 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                         pending_links.append((len(out.pages) - 1, ref.seq, ref.links))
                 owners.append(ref.seq)
                 stickers.append(ref.first_content and part.number == 1)
-        if number == len(volumes):
+        closing: list[tuple[str, int]] = []
+        if number == len(volumes) and cert_count:
+            for (key, title), offset in zip(draw.CERTIFICATE_ROWS, cert_starts, strict=True):
+                first_page[key] = len(out.pages) + offset
+                closing.append((title, first_page[key]))
             for i in range(cert_count):
                 out.pages.append(opened["cert"].pages[i])
                 owners.append(None)
                 stickers.append(False)
-        for page_index, rect, seq in index_links:
-            if seq in first_page:
-                _add_link(out, out.pages[page_index], rect, out.pages[first_page[seq]])
+        for page_index, rect, key in index_links:
+            if key in first_page:
+                _add_link(out, out.pages[page_index], rect, out.pages[first_page[key]])
         for page_index, seq, links in pending_links:
             for x0, y0, x1, y1, target in links:
                 if (seq, target) in conv_pages:
@@ -89,24 +103,19 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
             if done % 100 == 0:
                 progress(done)
         with out.open_outline() as outline:
+            for title, page_index in marks:
+                outline.root.append(OutlineItem(title, page_index))
             for part in parts:
                 suffix = f" (Part {part.number} of {part.of})" if part.of > 1 else ""
                 title = f"{by_seq[part.seq].label} \u2014 {by_seq[part.seq].title}{suffix}"
                 outline.root.append(
                     OutlineItem(title, first_page[part.seq] if part.number == 1 else owners.index(part.seq))
                 )
+            for title, page_index in closing:
+                outline.root.append(OutlineItem(title, page_index))
         out.Root.PageLabels = stamp.page_labels(spec.bates_prefix, spec.bates_digits, first_bates, count)
         out.Root.PageMode = Name.UseOutlines
-        created = spec.created_at.strftime("D:%Y%m%d%H%M%SZ")
-        out.docinfo = out.make_indirect(
-            Dictionary(
-                Title=pikepdf.String(spec.bundle_title),
-                Creator=pikepdf.String("casebinder"),
-                Producer=pikepdf.String("casebinder"),
-                CreationDate=pikepdf.String(created),
-                ModDate=pikepdf.String(created),
-            )
-        )
+        out.docinfo = out.make_indirect(_document_info(spec, number, len(volumes), first_bates, count))
         path = workdir / f"volume-{number}.pdf"
         out.save(
             path, deterministic_id=True, compress_streams=True, object_stream_mode=pikepdf.ObjectStreamMode.generate
@@ -140,6 +149,77 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
         exhibits=list(layout.exhibits.values()),
         volumes=written,
     )
+
+
+def _certificate_starts(cert: pikepdf.Pdf | None, cert_count: int) -> list[int]:
+    """First page of the hash certificate and of the certification, within the certificate's pages.
+
+    Their headings leave bookmarks in the rendered certificate; without them, the certification is taken to
+    be its last page.
+    """
+    if cert is None or not cert_count:
+        return []
+    index = {page.objgen: i for i, page in enumerate(cert.pages)}
+    starts = []
+    for item in cert.open_outline().root:
+        target = item.destination[0] if item.destination else None
+        if isinstance(target, pikepdf.Dictionary) and target.objgen in index:
+            starts.append(index[target.objgen])
+    if len(starts) != len(draw.CERTIFICATE_ROWS) or starts[0] != 0:
+        starts = [0, cert_count - 1]
+    return starts
+
+
+def _certificate_rows(spec: BuildSpec, layout, starts: list[int], cert_count: int) -> list[tuple]:
+    """Index rows for the certificate's sections, at the end of the last volume: (volume, key, cells)."""
+    if not starts:
+        return []
+    volume = len(layout.volume_pages)
+    first = layout.total - cert_count + 1  # 1-based page in the whole bundle
+    ends = [*starts[1:], cert_count]
+    rows = []
+    for (key, title), start, end in zip(draw.CERTIFICATE_ROWS, starts, ends, strict=True):
+        page = first + start
+        where = str(page)
+        if volume > 1:
+            where = f"{volume}:{page - sum(layout.volume_pages[:-1])}"
+        last = first + max(start, end - 1)
+        bates = f"{spec.bates(spec.bates_start + page - 1)}-{spec.bates(spec.bates_start + last - 1)}"
+        rows.append((volume, key, ("", title, "", "", bates, where)))
+    return rows
+
+
+def _document_info(spec: BuildSpec, number: int, count: int, first_bates: int, pages: int) -> Dictionary:
+    """Title with the Bates range, the case as author, docket and court as subject, dated like the cover."""
+    caption = spec.caption
+    volume = f", Volume {number} of {count}" if count > 1 else ""
+    bates = f"{spec.bates(first_bates)}\u2013{spec.bates(first_bates + pages - 1)}"
+    title = f"{caption.title} \u2014 {spec.bundle_title}{volume} ({bates})"
+    subject = ", ".join(
+        p for p in (f"Case No. {caption.docket_number}" if caption.docket_number else None, caption.court) if p
+    )
+    created = _pdf_date(spec.created_at)
+    info = Dictionary(
+        Title=pikepdf.String(title),
+        Author=pikepdf.String(caption.title),
+        Creator=pikepdf.String("casebinder"),
+        Producer=pikepdf.String("casebinder"),
+        CreationDate=pikepdf.String(created),
+        ModDate=pikepdf.String(created),
+    )
+    if subject:
+        info.Subject = pikepdf.String(subject)
+    return info
+
+
+def _pdf_date(moment: datetime) -> str:
+    """A PDF date with the moment's own UTC offset, e.g. D:20210423045700-07'00'."""
+    offset = moment.utcoffset()
+    if not offset:
+        return moment.strftime("D:%Y%m%d%H%M%SZ")
+    total = int(offset.total_seconds()) // 60
+    hours, minutes = divmod(abs(total), 60)
+    return moment.strftime("D:%Y%m%d%H%M%S") + f"{'-' if total < 0 else '+'}{hours:02d}'{minutes:02d}'"
 
 
 def _add_link(pdf: pikepdf.Pdf, page: pikepdf.Page, rect, target: pikepdf.Page) -> None:
