@@ -76,7 +76,7 @@ class DemoFile:
     kind: str
     title: str
     description: str
-    occurred_at: datetime
+    occurred_at: datetime | None  # None for bulk exports: their records carry their own dates
     custodian: str
     source_url: str | None
     tags: list[str]
@@ -476,18 +476,25 @@ def write_activity_csv(path: Path, refunds: list[tuple[DemoFile, dict]], records
                     note,
                 ]
             )
-    last = rows[-1][0] if rows else START
     return DemoFile(
         path,
         "refund_record",
         f"PayPal activity export ({records} transactions)",
-        "Payment-processor activity export of seller refunds and payments.",
-        last,
+        "Payment-processor activity export of seller refunds and payments" + _span([row[0] for row in rows]),
+        None,  # an export is not an event: dated, it would put "Refund issued" on the chronology
         CUSTODIANS[0],
         None,
         ["paypal", "export", "bulk"],
         {"processor": "PayPal"},
     )
+
+
+def _span(moments: list[datetime]) -> str:
+    """For a description of records in time order: ", January 8, 2021 to June 30, 2021."; "." without any."""
+    if not moments:
+        return "."
+    first, last = moments[0], moments[-1]
+    return f", {first:%B} {first.day}, {first.year} to {last:%B} {last.day}, {last.year}."
 
 
 def write_exchanges_jsonl(path: Path, records: int, rng: random.Random) -> DemoFile:
@@ -515,13 +522,13 @@ def write_exchanges_jsonl(path: Path, records: int, rng: random.Random) -> DemoF
         )
     lines.sort(key=lambda line: (line["timestamp"], line["reviewer_email"]))
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    last = datetime.fromisoformat(lines[-1]["timestamp"]) if lines else START
+    dates = [datetime.fromisoformat(line["timestamp"]) for line in lines]
     return DemoFile(
         path,
         "chat_log",
         f"Leaked seller/reviewer message dump ({records} messages)",
-        "Database export of messages between sellers and paid reviewers.",
-        last,
+        "Database export of messages between sellers and paid reviewers" + _span(dates),
+        None,  # its messages carry their own dates
         CUSTODIANS[3],
         None,
         ["leak", "messages", "bulk"],

@@ -59,6 +59,10 @@ def test_demo_seeds_a_case_once_and_prints_a_working_login(client):
     assert (bundle["status"], bundle["title"], bundle["bates_first"]) == ("done", "Plaintiff's Exhibits", "ACME000001")
     cited = [e["citation"] for e in client.get(f"/api/v1/cases/{demo['id']}/timeline", headers=headers).json()["items"]]
     assert cited and all(c and c["bates"].startswith("ACME") for c in cited), cited
+    # Bulk exports are exhibits but not events: their records carry their own dates.
+    bulk = {e["evidence_id"] for e in exhibits if e["evidence"]["original_filename"].endswith((".csv", ".jsonl"))}
+    assert len(bulk) == 2 and not bulk & {c["evidence_id"] for c in cited}
+    assert len(cited) == len(exhibits) - 2
     assert client.get(f"/api/v1/cases/{demo['id']}/timeline.pdf", headers=headers).status_code == 200
 
     second = run("demo")
