@@ -57,8 +57,15 @@ def server(app_path: str, env: dict, *, cwd: Path = ROOT):
     try:
         yield base, proc.pid
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        # The server first, so it shuts its worker processes down itself; then whatever is left in its group.
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def rss_bytes(pid: int) -> int:
