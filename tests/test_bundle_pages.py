@@ -239,3 +239,24 @@ def test_column_widths_give_every_word_room_and_fill_the_table():
     regular = records._advances(False)
     for width, word in zip(widths, ["01/04/2021", "Johnson", "NNDBEDS6EWWOBCCAN"], strict=False):
         assert width * page / 100 >= records._em(word, regular) * size + 3
+
+
+def test_a_cut_csv_shows_only_whole_rows_and_says_what_was_shortened(tmp_path, monkeypatch):
+    """A CSV past the read limit loses its partial last row, not half of it; a shortened cell is announced."""
+    path = tmp_path / "export.csv"
+    rows = [f"{n},TXN-{n:05d},{'note ' * 20}" for n in range(200)]
+    path.write_text("n,transaction,note\n" + "\n".join(rows) + "\n")
+    whole = records.view("csv", path)
+    assert len(whole["rows"]) == 200 and whole["note"] is None
+
+    cut_at = len(("n,transaction,note\n" + "\n".join(rows[:50])).encode()) + 8  # eight bytes into row 51
+    monkeypatch.setattr(records, "MAX_BYTES", cut_at)
+    cut = records.view("csv", path)
+    assert [row[1] for row in cut["rows"]] == [f"TXN-{n:05d}" for n in range(50)]
+    assert cut["note"].startswith("Only the first 50 rows are reproduced here")
+
+    monkeypatch.setattr(records, "MAX_BYTES", 4 * 1024 * 1024)
+    path.write_text("n,note\n1," + "y" * (records.MAX_CELL + 1) + "\n2,short\n")
+    long = records.view("csv", path)
+    assert long["rows"][0][1].endswith("[...]") and len(long["rows"][0][1]) < records.MAX_CELL + 10
+    assert f"Cells longer than {records.MAX_CELL} characters are shortened here, marked [...]." in long["note"]

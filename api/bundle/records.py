@@ -81,8 +81,11 @@ def _truncated_note(truncated: bool, what: str) -> str | None:
     return f"Only the first {what} are reproduced here; the complete original is the exhibit (see its SHA-256)."
 
 
+CUT_MARK = " [...]"
+
+
 def _cell(value: str) -> str:
-    return value if len(value) <= MAX_CELL else value[:MAX_CELL] + " [...]"
+    return value if len(value) <= MAX_CELL else value[:MAX_CELL] + CUT_MARK
 
 
 def view(kind: str, path: Path) -> dict:
@@ -92,6 +95,8 @@ def view(kind: str, path: Path) -> dict:
     if kind == "csv":
         rows = list(csv.reader(io.StringIO(text)))
         headers, body = (rows[0], rows[1:]) if rows else ([], [])
+        if cut and body:
+            body = body[:-1]  # the read stopped somewhere in the last row: show none of it rather than part
         shown = body[:MAX_ROWS]
         return _table(
             [_cell(h) for h in headers], [[_cell(c) for c in row] for row in shown], cut or len(body) > MAX_ROWS, "rows"
@@ -109,6 +114,10 @@ def view(kind: str, path: Path) -> dict:
 
 def _table(headers: list[str], rows: list[list[str]], cut: bool, what: str) -> dict:
     widths, size, wide = _column_widths(headers, rows)
+    note = _truncated_note(cut, f"{len(rows):,} {what}")
+    if any(cell.endswith(CUT_MARK) for row in rows for cell in row):
+        shortened = f"Cells longer than {MAX_CELL} characters are shortened here, marked {CUT_MARK.strip()}."
+        note = f"{note} {shortened}" if note else f"{shortened} The complete original is the exhibit (see its SHA-256)."
     return {
         "type": "csv",
         "headers": headers,
@@ -116,7 +125,7 @@ def _table(headers: list[str], rows: list[list[str]], cut: bool, what: str) -> d
         "widths": widths,
         "wide": wide,
         "compact": size < TABLE_SIZES[0][0],
-        "note": _truncated_note(cut, f"{len(rows):,} {what}"),
+        "note": note,
     }
 
 
