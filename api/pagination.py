@@ -66,14 +66,18 @@ def keyset_page(
     key: Callable[[Any], Sequence[Any]],
     limit: int,
     cursor: str | None,
+    descending: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """Run `stmt` ordered by `columns` ascending, starting after `cursor`; return rows and the next cursor."""
+    """Run `stmt` ordered by `columns` ascending (or all descending: newest first), starting after `cursor`;
+    return rows and the next cursor."""
     check_limit(limit)
     if cursor:
         after = decode_cursor(cursor, kind, parsers)
         # Bind each value with its column's type, so SQLite compares stored forms (UTC datetimes, UUIDs).
-        stmt = stmt.where(tuple_(*columns) > tuple_(*(literal(v, c.type) for c, v in zip(columns, after, strict=True))))
-    rows = list(session.exec(stmt.order_by(*columns).limit(limit + 1)).all())
+        bound = tuple_(*(literal(v, c.type) for c, v in zip(columns, after, strict=True)))
+        stmt = stmt.where(tuple_(*columns) < bound if descending else tuple_(*columns) > bound)
+    order = [c.desc() for c in columns] if descending else columns
+    rows = list(session.exec(stmt.order_by(*order).limit(limit + 1)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
