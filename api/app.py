@@ -12,7 +12,7 @@ from api.routes import audit as audit_routes
 from api.routes import export as export_routes
 from api.routes import timeline as timeline_routes
 from api.services.audit import OriginMiddleware
-from api.worker import runner
+from api.worker import runner, verify_runner
 
 API_PREFIX = "/api/v1"
 
@@ -32,7 +32,9 @@ async def lifespan(_: FastAPI):
     if hasattr(store, "claim_staging"):
         store.claim_staging()
     runner.start()
+    verify_runner.start()
     yield
+    verify_runner.stop()
     runner.stop()
 
 

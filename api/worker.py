@@ -1,50 +1,58 @@
-"""Runs bundle builds off the request path: one thread hands queued bundles, one at a time, to a worker process.
+"""Runs queued work off the request path, in the server process: bundle builds and verify runs.
 
-The process keeps heavy rendering away from the server's event loop and GIL; if it crashes, the bundle is
-marked failed with the reason and the next build gets a fresh process.
+Each kind has one thread that takes its queued work, oldest first, one piece at a time. A bundle build is handed
+to a worker process, which keeps heavy rendering away from the server's event loop and GIL; if it crashes, the
+bundle is marked failed with the reason and the next build gets a fresh process. A verify run stays in the
+thread: it mostly reads files and hashes them, and hashing releases the GIL.
 """
 
 import logging
 import multiprocessing
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from sqlmodel import Session
+
 from api.config import get_settings
 from api.db import session_scope
+from api.deps import get_blob_store
 from api.lifelines import Lease, die_with_parent
 from api.services import bundles as bundle_service
+from api.services import verify_runs as verify_run_service
 
 log = logging.getLogger("casebinder.worker")
 
 
-def lease(bundle_id: uuid.UUID) -> Lease:
-    """Held by the server process for the whole build, from before the claim to after the final commit."""
-    return Lease(get_settings().data_dir / "locks", f"bundle-{bundle_id}")
+class QueueRunner:
+    """One thread taking queued work of one kind; subclasses say how to find, claim, run and fail it."""
 
+    kind = ""  # names the thread and the leases: "bundle" gives leases "bundle-<id>"
+    what = ""  # the work in log lines: "bundle build"
 
-def _build_in_child(bundle_id: str) -> None:
-    from api.bundle import job  # imported in the worker process only
-
-    job.run(bundle_id)
-
-
-class BundleRunner:
     def __init__(self):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool: ProcessPoolExecutor | None = None
+
+    def lease(self, work_id: uuid.UUID) -> Lease:
+        """Held by the server process for the whole piece of work, from before the claim to after the final commit."""
+        return Lease(get_settings().data_dir / "locks", f"{self.kind}-{work_id}")
+
+    def recover(self) -> int:
+        """Mark work left running by a server that stopped failed; work whose lease a live process holds (another
+        server on the same data dir) is left alone. Returns how many were marked."""
+        with session_scope() as session:
+            interrupted = self._fail_interrupted(session, lambda work_id: self.lease(work_id).held_elsewhere())
+        if interrupted:
+            log.warning("marked %d interrupted %s(s) failed", interrupted, self.what)
+        return interrupted
 
     def start(self) -> None:
-        with session_scope() as session:
-            interrupted = bundle_service.fail_interrupted(
-                session, still_building=lambda bundle_id: lease(bundle_id).held_elsewhere()
-            )
-        if interrupted:
-            log.warning("marked %d interrupted bundle build(s) failed", interrupted)
-        self._thread = threading.Thread(target=self._loop, name="bundle-runner", daemon=True)
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name=f"{self.kind}-runner", daemon=True)
         self._thread.start()
         self._wake.set()
 
@@ -56,6 +64,55 @@ class BundleRunner:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=5)
+            self._wake.clear()
+            while not self._stop.is_set():
+                with session_scope() as session:
+                    work_id = self._next_queued(session)
+                if work_id is None:
+                    break
+                held = self.lease(work_id)
+                if not held.acquire():  # another runner on this data dir took it
+                    continue
+                try:
+                    with session_scope() as session:
+                        claimed = self._claim(session, work_id)
+                    if claimed:
+                        self._run(work_id)
+                finally:
+                    held.release()
+
+    def _next_queued(self, session: Session) -> uuid.UUID | None:
+        raise NotImplementedError
+
+    def _claim(self, session: Session, work_id: uuid.UUID) -> bool:
+        raise NotImplementedError
+
+    def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
+        raise NotImplementedError
+
+    def _run(self, work_id: uuid.UUID) -> None:
+        raise NotImplementedError
+
+
+def _build_in_child(bundle_id: str) -> None:
+    from api.bundle import job  # imported in the worker process only
+
+    job.run(bundle_id)
+
+
+class BundleRunner(QueueRunner):
+    kind, what = "bundle", "bundle build"
+
+    def __init__(self):
+        super().__init__()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def stop(self) -> None:
+        super().stop()
         if self._pool:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -66,25 +123,14 @@ class BundleRunner:
             )
         return self._pool
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=5)
-            self._wake.clear()
-            while not self._stop.is_set():
-                with session_scope() as session:
-                    bundle_id = bundle_service.next_queued(session)
-                if bundle_id is None:
-                    break
-                held = lease(bundle_id)
-                if not held.acquire():  # another runner on this data dir took it
-                    continue
-                try:
-                    with session_scope() as session:
-                        claimed = bundle_service.claim(session, bundle_id)
-                    if claimed:
-                        self._run(bundle_id)
-                finally:
-                    held.release()
+    def _next_queued(self, session: Session) -> uuid.UUID | None:
+        return bundle_service.next_queued(session)
+
+    def _claim(self, session: Session, work_id: uuid.UUID) -> bool:
+        return bundle_service.claim(session, work_id)
+
+    def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
+        return bundle_service.fail_interrupted(session, still_building=still_running)
 
     def _run(self, bundle_id: uuid.UUID) -> None:
         try:
@@ -102,4 +148,30 @@ class BundleRunner:
             bundle_service.mark_failed(session, bundle_id, message)
 
 
+class VerifyRunner(QueueRunner):
+    """Verify runs, each done as the administrator who queued it. A run cannot be cut short: one still going when
+    the server stops ends with the process, and the next start marks it failed."""
+
+    kind, what = "verify", "verify run"
+
+    def _next_queued(self, session: Session) -> uuid.UUID | None:
+        return verify_run_service.next_queued(session)
+
+    def _claim(self, session: Session, work_id: uuid.UUID) -> bool:
+        return verify_run_service.claim(session, work_id)
+
+    def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
+        return verify_run_service.fail_interrupted(session, still_running=still_running)
+
+    def _run(self, run_id: uuid.UUID) -> None:
+        try:
+            with session_scope() as session:
+                verify_run_service.execute(session, get_blob_store(), run_id)
+        except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
+            log.exception("verify run %s failed", run_id)
+            with session_scope() as session:
+                verify_run_service.mark_failed(session, run_id, f"{type(exc).__name__}: {exc}")
+
+
 runner = BundleRunner()
+verify_runner = VerifyRunner()

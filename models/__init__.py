@@ -9,3 +9,4 @@ from models.exhibit import Exhibit  # noqa: F401
 from models.imported import ImportedAuditEvent  # noqa: F401
 from models.timeline import TimelineEvent  # noqa: F401
 from models.user import ApiToken, User  # noqa: F401
+from models.verify import VerifyRun  # noqa: F401

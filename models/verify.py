@@ -1,18 +1,25 @@
-"""What an integrity check reports over the API."""
+"""What an integrity check reports over the API, and the background runs of that check."""
 
-from pydantic import Field
-from sqlmodel import SQLModel
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, String, Text
+from sqlmodel import Field, SQLModel
+
+from models.common import UTCDateTime, created_at_field, id_field
 
 
 class AuditAnchor(SQLModel):
     """An audit event's place and hash, as verify and the custody report print them ("SEQ:SHA256")."""
 
-    seq: int = Field(ge=1)
-    hash: str = Field(pattern="^[0-9a-f]{64}$", description="The event's SHA-256, lowercase hex.")
+    seq: int = PydanticField(ge=1)
+    hash: str = PydanticField(pattern="^[0-9a-f]{64}$", description="The event's SHA-256, lowercase hex.")
 
 
 class VerifyRequest(SQLModel):
-    anchors: list[AuditAnchor] = Field(
+    anchors: list[AuditAnchor] = PydanticField(
         default_factory=list,
         max_length=1000,
         description="Events and hashes kept from earlier runs or reports: each must still be in the chain.",
@@ -38,7 +45,44 @@ class VerifyResult(SQLModel):
     bytes_hashed: int
     audit_events: int
     anchors_checked: int
-    anchor: AuditAnchor | None = Field(
+    anchor: AuditAnchor | None = PydanticField(
         description="The newest audit event and its hash, to keep outside this system and pass back later; "
         "null when the chain is broken."
     )
+
+
+class VerifyRunStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class VerifyRun(SQLModel, table=True):
+    """A verify queued over HTTP and run by the server in the background, for stores too big to re-hash within
+    one request. Keeps what POST /admin/verify would have answered, so the outcome outlives the connection."""
+
+    __tablename__ = "verify_runs"
+
+    id: uuid.UUID = id_field()
+    status: VerifyRunStatus = Field(default=VerifyRunStatus.queued, sa_type=String(20))
+    requested_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    requested_at: datetime = created_at_field()
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "SEQ:SHA256", as verify prints them and audit.Anchor.parse reads them.
+    anchors: list[str] = Field(default_factory=list, sa_type=JSON)
+    # A VerifyResult, once the run is done.
+    result: dict | None = Field(default=None, sa_type=JSON)
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class VerifyRunPublic(SQLModel):
+    id: uuid.UUID
+    status: VerifyRunStatus
+    requested_by_email: str | None
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: VerifyResult | None = PydanticField(description="What POST /admin/verify would answer; set once done.")
+    error: str | None = PydanticField(description="Why the run failed; set once failed.")

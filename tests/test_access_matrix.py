@@ -29,6 +29,9 @@ CASELESS = {
     ("GET", "/api/v1/cases"),
     ("POST", "/api/v1/admin/purge"),
     ("POST", "/api/v1/admin/verify"),
+    ("POST", "/api/v1/admin/verify-runs"),  # admins only: tests/test_verify_runs.py
+    ("GET", "/api/v1/admin/verify-runs"),
+    ("GET", "/api/v1/admin/verify-runs/{run_id}"),
     ("POST", "/api/v1/admin/users/{user_id}/unlock"),  # admins only: tests/test_login_limits.py
 }
 METHODS = {"get", "post", "put", "patch", "delete"}

@@ -5,14 +5,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from api.db import on_commit
 from api.deps import BlobStoreDep, CurrentUser, SessionDep
 from api.errors import Forbidden, NotFound, error_responses
+from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit, ratelimit
 from api.services import purge as purge_service
 from api.services import verify as verify_service
+from api.services import verify_runs as verify_run_service
+from api.worker import verify_runner
 from models.purge import PurgeReport
 from models.user import LoginUnlock, User
-from models.verify import AuditAnchor, VerifyFinding, VerifyRequest, VerifyResult
+from models.verify import VerifyRequest, VerifyResult, VerifyRun, VerifyRunPublic
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -26,6 +30,10 @@ def require_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
+def _anchors(data: VerifyRequest | None) -> list[audit.Anchor]:
+    return [audit.Anchor(a.seq, a.hash) for a in data.anchors] if data else []
+
+
 @router.post("/verify", response_model=VerifyResult, responses=error_responses(401, 403))
 def verify(
     session: SessionDep, admin: AdminUser, store: BlobStoreDep, data: VerifyRequest | None = None
@@ -34,19 +42,40 @@ def verify(
     compare it with the anchors given.
 
     Findings are data, not errors: the answer is 200 with `ok: false`. Runs while you wait (it reads every
-    stored byte); the run is recorded in the audit trail. `casebinder verify` does the same from a shell.
+    stored byte); the run is recorded in the audit trail. `casebinder verify` does the same from a shell, and
+    POST /admin/verify-runs in the background, for stores too big to check within one request.
     """
-    anchors = [audit.Anchor(a.seq, a.hash) for a in data.anchors] if data else []
-    report = verify_service.run(session, store, actor=admin, anchors=anchors)
-    findings = [
-        VerifyFinding(
-            problem=f.problem, refs=f.refs, sha256=f.sha256, detail=f.detail, path=str(f.path) if f.path else None
-        )
-        for f in report.findings
-    ]
-    counts = {name: getattr(report, name) for name in VerifyResult.model_fields if hasattr(report, name)}
-    anchor = AuditAnchor(seq=report.head.seq, hash=report.head.hash) if report.head else None
-    return VerifyResult(**(counts | {"ok": report.ok, "findings": findings, "anchor": anchor}))
+    report = verify_service.run(session, store, actor=admin, anchors=_anchors(data))
+    return verify_service.as_result(report)
+
+
+def _run_public(run: VerifyRun, requested_by_email: str | None) -> VerifyRunPublic:
+    return VerifyRunPublic.model_validate(run, update={"requested_by_email": requested_by_email})
+
+
+@router.post("/verify-runs", response_model=VerifyRunPublic, status_code=202, responses=error_responses(401, 403))
+def queue_verify_run(session: SessionDep, admin: AdminUser, data: VerifyRequest | None = None) -> VerifyRunPublic:
+    """Queue the check POST /admin/verify makes, to run in the background; poll GET /admin/verify-runs/{id}.
+
+    The server runs one at a time, oldest first. Once `done`, `result` is what POST /admin/verify would have
+    answered, and the run is in the audit trail as a `verify` event with you as its actor. A run the server was
+    stopped during is `failed`, with the reason in `error`: queue a new one.
+    """
+    run = verify_run_service.create_run(session, actor=admin, anchors=_anchors(data))
+    on_commit(session, verify_runner.wake)
+    return _run_public(run, admin.email)
+
+
+@router.get("/verify-runs", response_model=Page[VerifyRunPublic], responses=error_responses(400, 401, 403))
+def list_verify_runs(session: SessionDep, admin: AdminUser, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
+    """Every verify run, newest first."""
+    rows, next_cursor = verify_run_service.list_runs(session, limit=limit, cursor=cursor)
+    return {"items": [_run_public(run, email) for run, email in rows], "next_cursor": next_cursor}
+
+
+@router.get("/verify-runs/{run_id}", response_model=VerifyRunPublic, responses=error_responses(401, 403, 404))
+def get_verify_run(session: SessionDep, admin: AdminUser, run_id: uuid.UUID) -> VerifyRunPublic:
+    return _run_public(*verify_run_service.get_run(session, run_id))
 
 
 @router.post("/users/{user_id}/unlock", response_model=LoginUnlock, responses=error_responses(401, 403, 404, 422))

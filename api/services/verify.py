@@ -13,6 +13,7 @@ from api.services import audit
 from api.storage import LocalBlobStore
 from models.bundle import Bundle, BundleStatus
 from models.evidence import EvidenceItem
+from models.verify import AuditAnchor, VerifyFinding, VerifyResult
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -156,6 +157,19 @@ def run(session: Session, store: LocalBlobStore, *, actor=None, anchors: list[au
     details["head"] = report.head.text() if report.head else None
     audit.record(session, "verify", actor=actor, actor_email=None if actor else "command line", details=details)
     return report
+
+
+def as_result(report: VerifyReport) -> VerifyResult:
+    """The report as the API gives it: one shape for POST /admin/verify and for a background run's result."""
+    findings = [
+        VerifyFinding(
+            problem=f.problem, refs=f.refs, sha256=f.sha256, detail=f.detail, path=str(f.path) if f.path else None
+        )
+        for f in report.findings
+    ]
+    numbers = {name: getattr(report, name) for name in VerifyResult.model_fields if hasattr(report, name)}
+    anchor = AuditAnchor(seq=report.head.seq, hash=report.head.hash) if report.head else None
+    return VerifyResult(**(numbers | {"ok": report.ok, "findings": findings, "anchor": anchor}))
 
 
 def counts(report: VerifyReport) -> dict[str, int]:
