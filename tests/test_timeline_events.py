@@ -264,3 +264,44 @@ def test_case_routes_refuse_tokens_before_looking_at_the_case(alice, make_user):
     assert viewer.get(url).status_code == 401
     assert alice.delete("/api/v1/auth/token").status_code == 204  # revoked
     assert alice.get(url).status_code == 401
+
+
+def test_every_change_to_the_chronology_is_in_the_audit_trail(alice, bob):
+    """Who added, changed (disputed included), deleted or imported which facts, with what they said before."""
+    case = alice.make_case(timezone="America/Los_Angeles")
+    cid = case["id"]
+    alice.post(f"/api/v1/cases/{cid}/members", json={"email": bob.email, "role": "editor"})
+
+    def trail(prefix: str) -> list[dict]:
+        r = alice.get(f"/api/v1/cases/{cid}/audit", params={"action": prefix})
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    event = add_event(alice, cid, occurred_at="2021-03", title="Insert cards packed", kind="insert_card_received")
+    r = bob.patch(f"/api/v1/cases/{cid}/events/{event['id']}", json={"disputed": True, "title": "Cards packed"})
+    assert r.status_code == 200, r.text
+    assert bob.patch(f"/api/v1/cases/{cid}/events/{event['id']}", json={"disputed": True}).status_code == 200
+    assert import_file(bob, cid, b"occurred_at,title\n2021-04,Imported one\n2021-05,Imported two\n").status_code == 201
+    assert bob.delete(f"/api/v1/cases/{cid}/events/{event['id']}").status_code == 204
+
+    created, updated, deleted = trail("event.")
+    assert [e["action"] for e in (created, updated, deleted)] == ["event.create", "event.update", "event.delete"]
+    assert {e["object_id"] for e in (created, updated, deleted)} == {event["id"]}
+    assert (created["actor_email"], updated["actor_email"], deleted["actor_email"]) == (
+        alice.email,
+        bob.email,
+        bob.email,
+    )
+    assert created["details"]["title"] == "Insert cards packed" and created["details"]["precision"] == "month"
+    assert created["details"]["occurred_at"] == "2021-03-01T08:00:00+00:00" and created["details"]["source"] == "manual"
+    # Only what changed; the second PATCH changed nothing and recorded nothing.
+    assert updated["details"] == {
+        "before": {"title": "Insert cards packed", "disputed": False},
+        "after": {"title": "Cards packed", "disputed": True},
+    }
+    assert deleted["details"]["title"] == "Cards packed" and deleted["details"]["disputed"] is True
+    [imported] = trail("events.import")
+    assert (imported["actor_email"], imported["details"]) == (bob.email, {"imported": 2, "format": "csv"})
+    # A refused import records nothing.
+    assert import_file(bob, cid, b"occurred_at,title\nnot a date,x\n").status_code == 422
+    assert len(trail("events.import")) == 1

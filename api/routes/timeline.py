@@ -146,7 +146,7 @@ def get_event(session: SessionDep, access: CaseViewer, event_id: uuid.UUID):
 def update_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID, data: EventUpdate):
     """Edit an event. A derived event takes only `disputed`; edit its evidence for the rest."""
     event = timeline_service.get_event(session, access.case, event_id)
-    event = timeline_service.update_event(session, access.case, event, data)
+    event = timeline_service.update_event(session, access.case, event, data, actor=access.user)
     return timeline_service.to_public(session, access.case, event)
 
 

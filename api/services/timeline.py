@@ -32,6 +32,34 @@ def record_export(session: Session, case: Case, actor: User, f: query.TimelineFi
     )
 
 
+# What an event states: recorded whole when it is added or deleted, as before and after when it changes.
+EVENT_FIELDS = (
+    "occurred_at",
+    "occurred_until",
+    "precision",
+    "title",
+    "description",
+    "kind",
+    "tags",
+    "disputed",
+    "evidence_id",
+    "page",
+    "source",
+)
+
+
+def _stated(event: TimelineEvent) -> dict:
+    return audit.jsonable({name: getattr(event, name) for name in EVENT_FIELDS})
+
+
+def _record_change(session: Session, action: str, event: TimelineEvent, actor: User | None, details: dict) -> None:
+    """A change to the case's chronology. Not tied to the cited evidence: an event citing an item changes the
+    case's account of the facts, not the item, so it stays out of the item's custody report."""
+    audit.record(
+        session, action, actor=actor, case_id=event.case_id, object_type="event", object_id=event.id, details=details
+    )
+
+
 def clean_text(value: str | None, name: str, *, required: bool = False) -> str | None:
     """Trimmed text; NUL characters are refused (PostgreSQL cannot store them), blank required text too."""
     value = value.strip() if value is not None else None
@@ -103,6 +131,7 @@ def create_event(session: Session, *, case: Case, actor: User, data: EventCreate
     )
     session.add(event)
     session.flush()
+    _record_change(session, "event.create", event, actor, _stated(event))
     return event
 
 
@@ -113,9 +142,12 @@ def get_event(session: Session, case: Case, event_id: uuid.UUID) -> TimelineEven
     return event
 
 
-def update_event(session: Session, case: Case, event: TimelineEvent, data: EventUpdate) -> TimelineEvent:
+def update_event(
+    session: Session, case: Case, event: TimelineEvent, data: EventUpdate, *, actor: User | None = None
+) -> TimelineEvent:
     """Change the fields sent. On a derived event only `disputed` may change: the rest follows the evidence."""
     changes = data.model_dump(exclude_unset=True)
+    was = _stated(event)
     if event.source == EventSource.derived and set(changes) - {"disputed"}:
         raise Conflict(
             "this event is derived from an exhibit: edit its evidence (PATCH /api/v1/evidence/"
@@ -148,6 +180,11 @@ def update_event(session: Session, case: Case, event: TimelineEvent, data: Event
     event.updated_at = utcnow()
     session.add(event)
     session.flush()
+    now = _stated(event)
+    changed = [name for name in EVENT_FIELDS if was[name] != now[name]]
+    if changed:
+        before, after = {n: was[n] for n in changed}, {n: now[n] for n in changed}
+        _record_change(session, "event.update", event, actor, {"before": before, "after": after})
     return event
 
 
@@ -167,6 +204,7 @@ def delete_event(session: Session, event: TimelineEvent, *, actor: User | None =
         actor=actor,
         details={"event_id": event.id, "title": event.title},
     )
+    _record_change(session, "event.delete", event, actor, _stated(event))
     session.delete(event)
     session.flush()
 

@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from api.errors import DomainError, PayloadTooLarge, UnprocessableEntity
+from api.services import audit
 from api.services.timeline import evidence_ids_in_case
 from api.services.timeline_rows import FieldError, header_problems, normalize_row
 from models.case import Case
@@ -209,6 +210,11 @@ def import_events(
             raise UnprocessableEntity({"message": "nothing was imported: the file holds no events", "errors": []})
         spool.seek(0)
         _store(session, case, actor, spool)
+    # One event for the whole import: the rows themselves are in the case's timeline, marked `imported`.
+    details = {"imported": count, "format": kind}
+    audit.record(
+        session, "events.import", actor=actor, case_id=case.id, object_type="case", object_id=case.id, details=details
+    )
     return {"imported": count, "format": kind}
 
 
