@@ -27,6 +27,8 @@ class CustodyItem(SQLModel):
     media_type: str
     original_filename: str
     page_count: int | None
+    custodian: str | None = Field(description="Whose records or device the item came from, as recorded.")
+    source_url: str | None
     created_at: datetime
     deleted_at: datetime | None
     deleted_reason: str | None

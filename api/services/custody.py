@@ -320,6 +320,8 @@ def build(
                 "media_type",
                 "original_filename",
                 "page_count",
+                "custodian",
+                "source_url",
                 "created_at",
                 "deleted_at",
                 "deleted_reason",
