@@ -127,7 +127,7 @@ def test_bundle_pages_bates_labels_outline_links_and_certificate(alice, bundle_c
         assert titles[:2] == ["Cover", "Index of Exhibits"]
         assert titles[2:-2] == [f"{i['exhibit']['label']} \u2014 {i['title']}" for i in items]
         assert titles[-2:] == [
-            "Appendix: Hash Certificate of Exhibits",
+            "Hash Certificate of Exhibits",
             "Certification of Records (Fed. R. Evid. 902(11), 902(14))",
         ]
         page_numbers = {p.obj.objgen: n for n, p in enumerate(pdf.pages, 1)}
@@ -217,7 +217,14 @@ def test_timeline_cites_the_bates_numbers_of_the_newest_bundle(alice, bundle_cas
     before = alice.get(timeline).json()["items"]
     assert before and all(e["citation"]["bates"] is None for e in before if e.get("citation"))
     bundle = build(alice, case["id"])
-    ranges = {e["label"]: f"{e['bates_first']}-{e['bates_last']}" for e in bundle["exhibits"]}
+
+    def content(e: dict) -> str:
+        """An exhibit's own pages, after its slip sheet; one number for one page."""
+        first = f"ACME{int(e['bates_first'][4:]) + e['first_content_page'] - e['start_page']:06d}"
+        return first if first == e["bates_last"] else f"{first}-{e['bates_last']}"
+
+    ranges = {e["label"]: content(e) for e in bundle["exhibits"]}
+    assert any("-" in cite for cite in ranges.values()) and any("-" not in cite for cite in ranges.values())
     cited = [e["citation"] for e in alice.get(timeline).json()["items"] if e.get("citation")]
     assert cited
     for citation in cited:

@@ -70,17 +70,40 @@ def any_finished_bundle(session: Session, case_id: uuid.UUID) -> bool:
 
 
 def bates_cite(placed: tuple, page: int | None) -> str:
-    """The Bates cite of a page of a placed exhibit; the exhibit's range for page None or a page it lacks."""
-    start_page, page_count, first_content_page, first_number, bates_first, bates_last, prefix, digits = placed
-    if page is not None and 1 <= page <= page_count - (first_content_page - start_page):
-        return f"{prefix}{first_number + (first_content_page - start_page) + page - 1:0{digits}d}"
-    return f"{bates_first}-{bates_last}"
+    """The Bates cite of a page of a placed exhibit; for page None or a page it lacks, the range of its content
+    (its slip sheet is the bundle's page, not the exhibit's), or the one number of a one-page exhibit."""
+    start_page, page_count, first_content_page, first_number, _, _, prefix, digits = placed
+    offset = first_content_page - start_page
+    if page is not None and 1 <= page <= page_count - offset:
+        return f"{prefix}{first_number + offset + page - 1:0{digits}d}"
+    first, last = content_range(placed)
+    return first if first == last else f"{first}-{last}"
+
+
+def content_range(placed: tuple) -> tuple[str, str]:
+    """The first and last Bates numbers of a placed exhibit's own pages (after its slip sheet)."""
+    start_page, _, first_content_page, first_number, _, bates_last, prefix, digits = placed
+    return f"{prefix}{first_number + first_content_page - start_page:0{digits}d}", bates_last
+
+
+def split_range(cite: str) -> tuple[str, str] | None:
+    """The two ends of a range cite ("ACME-000004-ACME-000006"), whose halves have the same prefix and digits
+    and so the same length; None for a single number."""
+    middle = (len(cite) - 1) // 2
+    if (
+        len(cite) % 2
+        and cite[middle] == "-"
+        and cite[:middle].rstrip("0123456789") == cite[middle + 1 :].rstrip("0123456789")
+    ):
+        return cite[:middle], cite[middle + 1 :]
+    return None
 
 
 def citation_bates(
     session: Session, case_id: uuid.UUID, refs: Iterable[tuple[uuid.UUID | str, int | None]]
 ) -> dict[tuple[uuid.UUID | str, int | None], str]:
-    """Bates cites for (exhibit_id, page) pairs: one number for a page, the exhibit's range for page None.
+    """Bates cites for (exhibit_id, page) pairs: one number for a page, the range of the exhibit's
+    own pages for page None.
     Ids may be UUIDs or their text (either form); the cites are keyed by the pairs as given.
 
     The cite comes from the newest finished bundle of the case that holds the exhibit; without one, an event

@@ -11,7 +11,7 @@ from weasyprint.urls import URLFetcher
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
-from api.services.timeline_citations import placements
+from api.services.timeline_citations import content_range, placements, split_range
 from api.templating import render
 from models.case import Case
 from models.common import utcnow
@@ -49,7 +49,10 @@ def _cite(citation: dict | None) -> str:
     if citation["exhibit_label"] is None:
         return f"Evidence {str(citation['evidence_id'])[:8]} (not an exhibit in this case)"
     text = citation["exhibit_label"] + (f", p. {citation['page']}" if citation["page"] else "")
-    return text + (f"; {citation['bates']}" if citation["bates"] else "")
+    if not citation["bates"]:
+        return text
+    ends = split_range(citation["bates"])  # a range reads with an en dash on paper, as on the cover
+    return f"{text}; " + (f"{ends[0]}\u2013{ends[1]}" if ends else citation["bates"])
 
 
 def _selection(case: Case, f: query.TimelineFilter) -> list[str]:
@@ -89,7 +92,7 @@ def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
     out = []
     for exhibit, item in rows:
         where = placed.get(exhibit.id)
-        start_page, page_count, first_content_page, _, bates_first, bates_last, *_ = where or (None,) * 8
+        start_page, page_count, first_content_page, *_ = where or (None,) * 8
         out.append(
             {
                 "label": exhibit.label,
@@ -97,7 +100,7 @@ def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
                 "kind": item.kind.replace("_", " "),
                 "filename": item.original_filename,
                 "pages": item.page_count or (page_count - (first_content_page - start_page) if where else None),
-                "bates": (bates_first, bates_last) if where else None,
+                "bates": content_range(where) if where else None,
                 "sha256": item.sha256,
                 "cited": counts[str(item.id)],
             }
