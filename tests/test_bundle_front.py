@@ -128,12 +128,12 @@ def test_outline_and_index_cover_the_front_pages_and_the_certificate(alice):
         ("Cover", 1),
         ("Index of Exhibits", 2),
         *exhibits,
-        ("Appendix: Hash Certificate of Exhibits", hash_page),
+        ("Hash Certificate of Exhibits", hash_page),
         ("Certification of Records (Fed. R. Evid. 902(11), 902(14))", certification_page),
     ]
     index = page_texts(data)[1]
     hash_last = certification_page - 1
-    assert f"Appendix: Hash Certificate of Exhibits ACME{hash_page:06d}-ACME{hash_last:06d} {hash_page}" in index
+    assert f"Hash Certificate of Exhibits ACME{hash_page:06d}-ACME{hash_last:06d} {hash_page}" in index
     assert f"902(14)) ACME{total:06d}-ACME{total:06d} {total}" in index
 
 
@@ -200,7 +200,7 @@ def test_each_volume_has_its_own_front_bookmarks_and_the_last_the_certificate(al
         assert marks[:2] == [(f"Cover, Volume {number} of {count}", 1), ("Index of Exhibits", 2)]
         closing = [title for title, _ in marks if "Certificat" in title]
         assert closing == (
-            ["Appendix: Hash Certificate of Exhibits", "Certification of Records (Fed. R. Evid. 902(11), 902(14))"]
+            ["Hash Certificate of Exhibits", "Certification of Records (Fed. R. Evid. 902(11), 902(14))"]
             if number == count
             else []
         )
@@ -211,4 +211,4 @@ def test_each_volume_has_its_own_front_bookmarks_and_the_last_the_certificate(al
             f"({volume['bates_first']}\u2013{volume['bates_last']})"
         )
         index = page_texts(data)[1]
-        assert "Appendix: Hash Certificate of Exhibits" in index and f" {count}:" in index
+        assert "Hash Certificate of Exhibits" in index and f" {count}:" in index

@@ -148,7 +148,7 @@ class IndexRow:
 
 # The certificate's two sections, listed after the exhibits: (key, index title).
 CERTIFICATE_ROWS = (
-    ("certificate", "Appendix: Hash Certificate of Exhibits"),
+    ("certificate", "Hash Certificate of Exhibits"),
     ("certification", "Certification of Records (Fed. R. Evid. 902(11), 902(14))"),
 )
 INDEX_SIZE = 8.0
