@@ -5,8 +5,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import __version__
+from api.db import get_engine
 from api.deps import get_blob_store
 from api.errors import install_error_handlers
+from api.migrate import schema_behind
 from api.routes import admin, auth, bundles, cases, evidence, exhibits, health
 from api.routes import audit as audit_routes
 from api.routes import export as export_routes
@@ -28,6 +30,9 @@ Errors return `{"detail": ...}`. Anything in a case you are not a member of answ
 
 @asynccontextmanager
 async def lifespan(_: FastAPI):
+    behind = schema_behind(get_engine())
+    if behind:
+        raise RuntimeError(behind)  # before anything reads a table that is not there yet
     store = get_blob_store()
     if hasattr(store, "claim_staging"):
         store.claim_staging()

@@ -19,6 +19,20 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+def schema_behind(engine) -> str | None:
+    """Why the database cannot be served by this version (its schema is not at this version's head), or None."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return None
+    at = f"at revision {current}" if current else "not migrated"
+    return f"the database is {at} and this version of casebinder needs {head}: run `casebinder migrate` first"
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 

@@ -46,3 +46,19 @@ def test_upgrade_downgrade_upgrade_and_no_drift(tmp_path, database_url):
         assert diff == [], diff
     finally:
         drop()
+
+
+def test_the_server_refuses_a_database_behind_its_schema_with_the_fix_in_the_message(tmp_path):
+    """Started on an older database, the server says to migrate, instead of failing on a missing table later."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    try:
+        assert "not migrated" in migrate.schema_behind(engine)
+        migrate.upgrade(url, "0005")
+        behind = migrate.schema_behind(engine)
+        assert behind.startswith("the database is at revision 0005 and this version of casebinder needs 0")
+        assert behind.endswith("run `casebinder migrate` first")
+        migrate.upgrade(url)
+        assert migrate.schema_behind(engine) is None
+    finally:
+        engine.dispose()
