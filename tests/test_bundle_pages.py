@@ -206,7 +206,10 @@ def test_oversize_json_lines_are_bounded_like_other_records(tmp_path, monkeypatc
     path.write_text("".join(json.dumps({"n": n, "message": f"message {n}"}) + "\n" for n in range(50)))
     monkeypatch.setattr(records, "MAX_ROWS", 20)
     view = records.view("json", path)
-    assert view["type"] == "csv" and len(view["rows"]) == 20 and view["rows"][-1] == ["19", "message 19"]
+    # Each record numbered by its line in the file, in a first column.
+    assert view["type"] == "csv" and len(view["rows"]) == 20 and view["rows"][-1] == ["20", "19", "message 19"]
+    assert view["headers"] == ["Line", "n", "message"] and view["key"] == "Line: the record's line in the file."
+    assert view["numeric"] == [True, True, False]
     assert "first 20 records" in view["note"]
 
     # Cut mid-record by the byte limit: the partial last line is left out, not shown in half.
@@ -215,7 +218,7 @@ def test_oversize_json_lines_are_bounded_like_other_records(tmp_path, monkeypatc
     view = records.view("json", path)
     assert view["type"] == "csv" and view["note"]
     last = view["rows"][-1]
-    assert json.dumps({"n": int(last[0]), "message": last[1]}) in path.read_text()
+    assert json.dumps({"n": int(last[1]), "message": last[2]}) in path.read_text()
 
     # A value too long for a cell: each record becomes a pretty-printed block, nothing cut short.
     monkeypatch.setattr(records, "MAX_BYTES", 4 * 1024 * 1024)
@@ -252,11 +255,14 @@ def test_a_cut_csv_shows_only_whole_rows_and_says_what_was_shortened(tmp_path, m
     cut_at = len(("n,transaction,note\n" + "\n".join(rows[:50])).encode()) + 8  # eight bytes into row 51
     monkeypatch.setattr(records, "MAX_BYTES", cut_at)
     cut = records.view("csv", path)
-    assert [row[1] for row in cut["rows"]] == [f"TXN-{n:05d}" for n in range(50)]
+    assert [row[2] for row in cut["rows"]] == [f"TXN-{n:05d}" for n in range(50)]
+    # Rows numbered as a spreadsheet shows them: the column names are row 1.
+    assert [row[0] for row in cut["rows"]] == [str(n) for n in range(2, 52)] and cut["headers"][0] == "Row"
+    assert cut["numeric"] == [True, True, False, False]
     assert cut["note"].startswith("Only the first 50 rows are reproduced here")
 
     monkeypatch.setattr(records, "MAX_BYTES", 4 * 1024 * 1024)
     path.write_text("n,note\n1," + "y" * (records.MAX_CELL + 1) + "\n2,short\n")
     long = records.view("csv", path)
-    assert long["rows"][0][1].endswith("[...]") and len(long["rows"][0][1]) < records.MAX_CELL + 10
+    assert long["rows"][0][2].endswith("[...]") and len(long["rows"][0][2]) < records.MAX_CELL + 10
     assert f"Cells longer than {records.MAX_CELL} characters are shortened here, marked [...]." in long["note"]

@@ -98,8 +98,15 @@ def view(kind: str, path: Path) -> dict:
         if cut and body:
             body = body[:-1]  # the read stopped somewhere in the last row: show none of it rather than part
         shown = body[:MAX_ROWS]
+        # Numbered as a spreadsheet shows the file (the column names are row 1), so a witness can be taken
+        # to the same row on paper and on screen.
+        key = ("Row", "the row's number when the file is opened in a spreadsheet (row 1 holds the column names)")
         return _table(
-            [_cell(h) for h in headers], [[_cell(c) for c in row] for row in shown], cut or len(body) > MAX_ROWS, "rows"
+            [_cell(h) for h in headers],
+            [[_cell(c) for c in row] for row in shown],
+            cut or len(body) > MAX_ROWS,
+            "rows",
+            numbers=(key, range(2, len(shown) + 2)),
         )
     if kind == "json":
         return _json_view(text, cut)
@@ -112,7 +119,26 @@ def view(kind: str, path: Path) -> dict:
     }
 
 
-def _table(headers: list[str], rows: list[list[str]], cut: bool, what: str) -> dict:
+_NUMBER = re.compile(r"[-+(]?[$€£]?\d[\d,]*(\.\d+)?\)?%?")
+
+
+def _numeric(rows: list[list[str]], columns: int) -> list[bool]:
+    """Columns whose every filled cell is a number or an amount: set right-aligned, so digits line up."""
+    out = []
+    for i in range(columns):
+        cells = [row[i].strip() for row in rows if i < len(row) and row[i].strip()]
+        out.append(bool(cells) and all(_NUMBER.fullmatch(cell) for cell in cells))
+    return out
+
+
+def _table(
+    headers: list[str], rows: list[list[str]], cut: bool, what: str, *, numbers: tuple[tuple[str, str], list[int]]
+) -> dict:
+    """A table view, its rows numbered in a first column (`numbers`: the column's name and meaning, and the
+    numbers), its columns sized from their text and its numeric columns marked."""
+    (label, meaning), numbering = numbers
+    headers = [label, *headers]
+    rows = [[str(n), *row] for n, row in zip(numbering, rows, strict=True)]
     widths, size, wide = _column_widths(headers, rows)
     note = _truncated_note(cut, f"{len(rows):,} {what}")
     if any(cell.endswith(CUT_MARK) for row in rows for cell in row):
@@ -123,6 +149,8 @@ def _table(headers: list[str], rows: list[list[str]], cut: bool, what: str) -> d
         "headers": headers,
         "rows": rows,
         "widths": widths,
+        "numeric": _numeric(rows, len(headers)),
+        "key": f"{label}: {meaning}.",
         "wide": wide,
         "compact": size < TABLE_SIZES[0][0],
         "note": note,
@@ -230,10 +258,11 @@ def _json_view(text: str, cut: bool) -> dict:
     if cut:
         text = text[: text.rfind("\n") + 1]  # the last line was cut short: it is left out, not shown in half
     # Split on line feeds only: a JSON string may hold U+2028 and the like, which splitlines() would cut at.
-    records = [line.strip() for line in text.split("\n") if line.strip()]
+    numbered = [(n, line.strip()) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+    records = [line for _, line in numbered]
     values = [_loads(line) for line in records]
     if values and all(value is not _NOT_JSON for value in values):
-        table = _json_lines_table(values, cut)
+        table = _json_lines_table(values, cut, [n for n, _ in numbered])
         if table is not None:
             return table
         return _text(
@@ -247,7 +276,7 @@ def _json_view(text: str, cut: bool) -> dict:
     return _text("\n".join(lines), cut, "4 MiB")
 
 
-def _json_lines_table(values: list, cut: bool) -> dict | None:
+def _json_lines_table(values: list, cut: bool, lines: list[int]) -> dict | None:
     """One row per record, one column per key (in the order first seen), or None when that would hide
     something: a record that is not an object, too many keys, or a value too long for a cell."""
     if not all(isinstance(value, dict) for value in values):
@@ -261,7 +290,8 @@ def _json_lines_table(values: list, cut: bool) -> dict | None:
         return None
     if any(len(cell) > MAX_CELL for cell in (*columns, *(c for row in rows for c in row))):
         return None
-    return _table(columns, rows, cut or len(values) > MAX_ROWS, "records")
+    key = ("Line", "the record's line in the file")
+    return _table(columns, rows, cut or len(values) > MAX_ROWS, "records", numbers=(key, lines[: len(rows)]))
 
 
 _NOT_JSON = object()
