@@ -165,6 +165,10 @@ def test_csv_rows_never_split_across_pages_and_words_stay_whole(alice, tmp_path)
     bundle = build(alice, case["id"], **BARE)
     pages = [_flat(p) for p in _exhibit_pages(bundle, extract(download(alice, bundle)), 0)]
     assert len(pages) > 3
+    label = bundle["exhibits"][0]["label"]
+    # The sticker on the first page, and the label beside the Bates number on every other: a page taken out of
+    # the bundle still says which exhibit it belongs to.
+    assert all(label in page for page in pages), [i for i, page in enumerate(pages) if label not in page]
     for page in pages:  # the whole header, its words unbroken, repeated on every page
         assert "Date Time TimeZone Name Type Status Currency Gross Fee Net" in page
         assert "Transaction ID" in page and "From Email Address" in page

@@ -126,6 +126,9 @@ class PageStamp:
     page_total: int
     legend: str | None
     sticker: str | None  # the exhibit label, on an exhibit's first content page
+    # The exhibit label again, small beside the Bates number, on its other pages: a page of a 20-page export
+    # taken out of the bundle still says which exhibit it belongs to.
+    exhibit: str | None = None
 
 
 def stamp_stream(stamp: PageStamp, width: float) -> bytes:
@@ -134,7 +137,11 @@ def stamp_stream(stamp: PageStamp, width: float) -> bytes:
     margin, baseline = 36.0, 26.0
     parts = [b"q 0 g 0 G\n"]
     bates = encode(stamp.bates)
-    parts.append(_text(width - margin - font.width(bates, 10), baseline, 10, bates))
+    bates_x = width - margin - font.width(bates, 10)
+    parts.append(_text(bates_x, baseline, 10, bates))
+    if stamp.exhibit and not stamp.sticker:
+        label = encode(stamp.exhibit)
+        parts.append(_text(bates_x - 10 - font.width(label, 8), baseline, 8, label))
     counter = encode(f"Page {stamp.page_number} of {stamp.page_total}")
     parts.append(_text((width - font.width(counter, 8)) / 2, baseline, 8, counter))
     if stamp.legend:

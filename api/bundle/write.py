@@ -97,6 +97,7 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                     page_total=count,
                     legend=by_seq[seq].legend if seq is not None else spec.legend,
                     sticker=by_seq[seq].label if stickers[i] else None,
+                    exhibit=by_seq[seq].label if seq is not None else None,
                 ),
             )
             done += 1
