@@ -114,7 +114,10 @@ class BundleRunner(QueueRunner):
     def stop(self) -> None:
         super().stop()
         if self._pool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # Idle, the worker process is shut down and waited for, so it leaves nothing behind; a build still
+            # going is not waited for (the next start marks it failed, as after a crash).
+            idle = self._thread is None or not self._thread.is_alive()
+            self._pool.shutdown(wait=idle, cancel_futures=True)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
