@@ -57,15 +57,18 @@ def _recent_failures(session: Session, column, value: str, since: datetime, limi
     return list(session.execute(stmt).scalars())
 
 
-def _resets(session: Session, key: str, since: datetime) -> list[datetime]:
-    """When the account's count last started again: its last successful login, and its last unlock."""
+def _counting_since(session: Session, key: str, now: datetime, window: timedelta) -> datetime:
+    """Where the account's count of failures starts: the window's start, or its last successful login or
+    unlock within the window, whichever is latest."""
+    start = now - window
     success = select(func.max(AuditEvent.at)).where(
-        AuditEvent.actor_email == key, AuditEvent.action == "login", AuditEvent.at > since
+        AuditEvent.actor_email == key, AuditEvent.action == "login", AuditEvent.at > start
     )
     unlock = select(func.max(AuditEvent.at)).where(
-        AuditEvent.object_id == key, AuditEvent.action == UNLOCK, AuditEvent.at > since
+        AuditEvent.object_id == key, AuditEvent.action == UNLOCK, AuditEvent.at > start
     )
-    return [at for at in (session.execute(success).scalar_one(), session.execute(unlock).scalar_one()) if at]
+    resets = (session.execute(success).scalar_one(), session.execute(unlock).scalar_one())
+    return max([start, *(at for at in resets if at)])
 
 
 def unlock(session: Session, email: str, *, actor=None) -> int:
@@ -78,7 +81,7 @@ def unlock(session: Session, email: str, *, actor=None) -> int:
     now = utcnow()
     window = timedelta(minutes=settings.login_window_minutes)
     key = login_key(email)
-    since = max([now - window, *_resets(session, key, now - window)])
+    since = _counting_since(session, key, now, window)
     cleared = session.execute(
         select(func.count()).where(
             AuditEvent.actor_email == key, AuditEvent.action == "login_failed", AuditEvent.at > since
@@ -110,7 +113,7 @@ def login_throttle(session: Session, email: str, ip: str | None, *, now: datetim
     now = now or utcnow()
     window = timedelta(minutes=settings.login_window_minutes)
     key = login_key(email)
-    since = max([now - window, *_resets(session, key, now - window)])
+    since = _counting_since(session, key, now, window)
     limit = settings.login_max_failures_per_account
     found = _verdict(
         "account", _recent_failures(session, AuditEvent.actor_email, key, since, limit), limit, window, now
