@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from models.common import is_sha256_hex
+
 SNIFF_BYTES = 64 * 1024
 
 
@@ -137,7 +139,7 @@ class LocalBlobStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not is_sha256_hex(sha256):
             raise ValueError("not a sha256 hex digest")
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
 

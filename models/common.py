@@ -22,6 +22,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def is_sha256_hex(text: str) -> bool:
+    """A SHA-256 digest as the store names blobs and the audit trail chains events: 64 lowercase hex digits."""
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
 class UTCDateTime(TypeDecorator):
     """Stores aware datetimes as UTC and always returns them aware (SQLite would drop the offset)."""
 

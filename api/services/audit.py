@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from models.audit import GENESIS_HASH, AuditEvent, AuditHead
-from models.common import utcnow
+from models.common import is_sha256_hex, utcnow
 from models.user import User
 
 _PENDING = "casebinder.audit.pending"
@@ -222,16 +222,12 @@ class Anchor:
         """From "SEQ:SHA256", as verify and the custody report print it."""
         seq, sep, digest = text.strip().partition(":")
         digest = digest.lower()
-        if not sep or not seq.isdigit() or int(seq) < 1 or len(digest) != 64 or not _is_hex(digest):
+        if not sep or not seq.isdigit() or int(seq) < 1 or not is_sha256_hex(digest):
             raise ValueError(f"an anchor is SEQ:SHA256 as verify prints it, e.g. 42:{'0' * 64}; not {text[:90]!r}")
         return cls(int(seq), digest)
 
     def text(self) -> str:
         return f"{self.seq}:{self.hash}"
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
 
 
 def head(session: Session) -> Anchor:
