@@ -3,10 +3,15 @@
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+# What a client is told to wait when every database connection is busy: a burst is usually over by then.
+BUSY_RETRY_AFTER_SECONDS = 5
 
 
 class DomainError(Exception):
     status_code = 400
+    headers: dict[str, str] | None = None  # sent with the error's response
 
     def __init__(self, message: str, status_code: int | None = None):
         super().__init__(message)
@@ -35,6 +40,11 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class RequestTimeout(DomainError):
+    status_code = 408
+    headers = {"Connection": "close"}  # the rest of the body is not read: the connection cannot be reused
+
+
 class Gone(DomainError):
     status_code = 410
 
@@ -53,6 +63,13 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class InsufficientStorage(DomainError):
+    """The server's disk is full: nothing of the request was kept."""
+
+    status_code = 507
 
 
 def error_responses(*codes: int) -> dict[int | str, dict]:
@@ -63,18 +80,23 @@ def error_responses(*codes: int) -> dict[int | str, dict]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _render(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_: Request, __: PoolTimeout) -> JSONResponse:
+        message = "the server is busy: every database connection is in use; try again in a few seconds"
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
 
     _document_error_shapes(app)
 
 
 def _document_error_shapes(app: FastAPI) -> None:
     """Make the schema say what the app really answers with, besides each route's own `error_responses`:
-    a 400 from FastAPI for a body it cannot decode at all (not UTF-8, a broken form), and 422s whose detail is
-    a list (request validation) or a sentence (a domain error such as an out-of-range limit)."""
+    a 400 from FastAPI for a body it cannot decode at all (not UTF-8, a broken form), a 503 when every database
+    connection is busy, and 422s whose detail is a list (request validation) or a sentence (a domain error such
+    as an out-of-range limit)."""
     generate = app.openapi
 
     def openapi() -> dict:
@@ -84,6 +106,7 @@ def _document_error_shapes(app: FastAPI) -> None:
                 for operation in operations.values():
                     if "requestBody" in operation:
                         operation["responses"].setdefault("400", _BAD_BODY)
+                    operation["responses"].setdefault("503", _BUSY)
             validation = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
             if validation is not None:
                 listed = validation["properties"]["detail"]
@@ -102,15 +125,22 @@ _BAD_BODY = {
     "content": {"application/json": {"schema": ErrorBody.model_json_schema()}},
 }
 
+_BUSY = {
+    "description": "Every database connection is busy: wait the Retry-After seconds and try again",
+    "content": {"application/json": {"schema": ErrorBody.model_json_schema()}},
+}
+
 
 _DESCRIPTIONS = {
     400: "Bad request",
     401: "Missing, invalid, expired or revoked token",
     403: "Member without the role this needs",
     404: "Not found, or not visible to the caller",
+    408: "The request body stopped arriving: nothing was stored; send it again",
     409: "Conflicts with the current state",
     410: "Deleted: the answer says who deleted it, when and why",
     413: "Body larger than the configured limit",
     422: "Validation error",
-    429: "Too many failed attempts: wait the Retry-After seconds",
+    429: "Too many failed logins, or uploads in progress: wait the Retry-After seconds",
+    507: "The server's disk is full: nothing was stored",
 }
