@@ -1,5 +1,8 @@
 """Domain errors: raised by services, rendered in one place as {"detail": ...}."""
 
+import logging
+import uuid
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -7,6 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # What a client is told to wait when every database connection is busy: a burst is usually over by then.
 BUSY_RETRY_AFTER_SECONDS = 5
+log = logging.getLogger("casebinder.errors")
 
 
 class DomainError(Exception):
@@ -66,6 +70,20 @@ class TooManyRequests(DomainError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class ServerFault(DomainError):
+    """Our failure, not the client's: 500 with an error id, logged under the same id for an administrator."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, error_id: str | None = None):
+        self.error_id = error_id or new_error_id()
+        super().__init__(f"{message} (error {self.error_id}): tell your administrator")
+
+
+def new_error_id() -> str:
+    return str(uuid.uuid4())
+
+
 class InsufficientStorage(DomainError):
     """The server's disk is full: nothing of the request was kept."""
 
@@ -79,9 +97,21 @@ def error_responses(*codes: int) -> dict[int | str, dict]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _render(_: Request, exc: DomainError) -> JSONResponse:
+    async def _render(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+        body = {"detail": exc.message}
+        if isinstance(exc, ServerFault):
+            log.error("error %s on %s %s: %s", exc.error_id, request.method, request.url.path, exc.message)
+            body["error_id"] = exc.error_id
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: JSON like every other error, with an id that finds its traceback in the log.
+        error_id = new_error_id()
+        log.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        detail = f"internal error (error {error_id}): tell your administrator"
+        return JSONResponse({"detail": detail, "error_id": error_id}, status_code=500)
 
     @app.exception_handler(PoolTimeout)
     async def _busy(_: Request, __: PoolTimeout) -> JSONResponse:
@@ -118,6 +148,7 @@ def _document_error_shapes(app: FastAPI) -> None:
 
 class ErrorBody(BaseModel):
     detail: str | list | dict
+    error_id: str | None = None  # on a 500: the id of the log entry that says what went wrong
 
 
 _BAD_BODY = {
@@ -142,5 +173,6 @@ _DESCRIPTIONS = {
     413: "Body larger than the configured limit",
     422: "Validation error",
     429: "Too many failed logins, or uploads in progress: wait the Retry-After seconds",
+    500: "The server failed (a stored file missing or damaged, say): the body names the error id it logged",
     507: "The server's disk is full: nothing was stored",
 }

@@ -135,7 +135,7 @@ def _download_name(item: EvidenceItem) -> str:
 @router.get(
     "/evidence/{evidence_id}/content",
     response_class=StreamingResponse,
-    responses=error_responses(401, 404, 410)
+    responses=error_responses(401, 404, 410, 500)
     | {
         200: {"description": "The original bytes", "content": {"application/octet-stream": {}}},
         304: {"description": "Not modified"},
@@ -156,4 +156,7 @@ def download_evidence(
         size=item.size_bytes,
         media_type=item.media_type,
         disposition=content_disposition(_download_name(item)),
+        on_damaged=lambda details: evidence_service.record_access(
+            session, "evidence.integrity_failure", item, user, details, durable=True
+        ),
     )
