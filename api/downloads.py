@@ -50,7 +50,10 @@ def file_response(
         return Response(status_code=304, headers=headers)
     headers["Content-Disposition"] = disposition
     headers["Content-Length"] = str(size)
-    return StreamingResponse(_chunks(f), media_type=media_type, headers=headers)
+    # The type exactly as sniffed: Starlette would add "charset=utf-8" to a text/* type, which the bytes of an
+    # original need not be.
+    headers["Content-Type"] = media_type
+    return StreamingResponse(_chunks(f), headers=headers)
 
 
 def _open_checked(store: BlobStore, sha256: str, size: int, on_damaged: Callable[[dict], None]) -> BinaryIO:

@@ -3,10 +3,11 @@
 import logging
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.routing import Match
 
 # What a client is told to wait when every database connection is busy: a burst is usually over by then.
 BUSY_RETRY_AFTER_SECONDS = 5
@@ -113,6 +114,15 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = f"internal error (error {error_id}): tell your administrator"
         return JSONResponse({"detail": detail, "error_id": error_id}, status_code=500)
 
+    @app.exception_handler(405)
+    async def _method_not_allowed(request: Request, _: Exception) -> Response:
+        # Starlette names only the methods of the first route matching the path; a path has a route per method.
+        allow = ", ".join(allowed_methods(request))
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
+        detail = f"{request.method} is not allowed here: this path takes {allow}"
+        return JSONResponse({"detail": detail}, status_code=405, headers={"Allow": allow})
+
     @app.exception_handler(PoolTimeout)
     async def _busy(_: Request, __: PoolTimeout) -> JSONResponse:
         message = "the server is busy: every database connection is in use; try again in a few seconds"
@@ -120,6 +130,25 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": message}, status_code=503, headers=headers)
 
     _document_error_shapes(app)
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at the request's path, and OPTIONS, which every path answers."""
+    methods = {"OPTIONS"}
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods, key=lambda m: _METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER))
+
+
+def _leaf_routes(routes):
+    for route in routes:
+        included = getattr(route, "effective_route_contexts", None)  # a router FastAPI includes lazily
+        yield from (included() if included is not None else (route,))
 
 
 def _document_error_shapes(app: FastAPI) -> None:

@@ -137,7 +137,10 @@ def _download_name(item: EvidenceItem) -> str:
     response_class=StreamingResponse,
     responses=error_responses(401, 404, 410, 500)
     | {
-        200: {"description": "The original bytes", "content": {"application/octet-stream": {}}},
+        200: {
+            "description": "The original bytes. Content-Type is the item's `media_type`, as sniffed at upload.",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
         304: {"description": "Not modified"},
     },
 )
