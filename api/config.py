@@ -27,6 +27,23 @@ class Settings(BaseSettings):
         50, gt=0, description="Failed logins from one client address, any email, before its attempts get 429."
     )
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0)
+    database_pool_size: int = Field(10, gt=0, description="Database connections each server process keeps open.")
+    database_max_overflow: int = Field(
+        20, ge=0, description="Connections a server process may open beyond the pool size when all are busy."
+    )
+    database_pool_timeout_seconds: float = Field(
+        10, gt=0, description="How long a request waits for a free database connection before it gets 503."
+    )
+    upload_stall_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        description="An upload or import whose body sends nothing for this long gets 408 and is thrown away.",
+    )
+    max_concurrent_uploads_per_user: int = Field(
+        6,
+        gt=0,
+        description="Uploads and imports one user may have in flight at once, per server process; more get 429.",
+    )
     bundle_convert_timeout: float = Field(
         60, gt=0, description="Seconds one original may take to convert before it becomes a placeholder page."
     )

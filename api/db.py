@@ -11,9 +11,15 @@ from api.config import get_settings
 
 
 def make_engine(url: str) -> Engine:
+    settings = get_settings()
+    pool = {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout_seconds,
+    }
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        busy_ms = get_settings().sqlite_busy_timeout_ms
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+        busy_ms = settings.sqlite_busy_timeout_ms
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -25,7 +31,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 @lru_cache

@@ -1,6 +1,7 @@
 """Request dependencies: the session, the caller, and case access checked once for every route."""
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
@@ -12,6 +13,7 @@ from sqlmodel import Session
 from api.config import get_settings
 from api.db import get_session
 from api.errors import Forbidden, NotFound, Unauthorized
+from api.request_body import upload_slots
 from api.services import access as access_service
 from api.storage import BlobStore, LocalBlobStore
 from models.case import Case, Role
@@ -101,3 +103,22 @@ def case_for(role: Role = Role.viewer):
 CaseViewer = Annotated[CaseAccess, Depends(case_for(Role.viewer))]
 CaseEditor = Annotated[CaseAccess, Depends(case_for(Role.editor))]
 CaseOwner = Annotated[CaseAccess, Depends(case_for(Role.owner))]
+
+
+def case_for_upload(role: Role = Role.editor):
+    """Dependency factory for routes that read a long body (uploads, imports): `case_for(role)`, and then the
+    access check's connection goes back to the pool before the first byte of the body is read, and the caller
+    holds one of their upload slots (429 when none is free) until the route returns.
+
+    The route's session checks a connection out again only when it next queries, to record what arrived.
+    """
+
+    def dependency(access: Annotated[CaseAccess, Depends(case_for(role))], session: SessionDep) -> Iterator[CaseAccess]:
+        session.commit()  # ends the read transaction; expire_on_commit=False keeps the case and user loaded
+        with upload_slots.hold(access.user.id):
+            yield access
+
+    return dependency
+
+
+CaseUploader = Annotated[CaseAccess, Depends(case_for_upload(Role.editor), scope="function")]

@@ -1,12 +1,17 @@
 """Serving stored blobs: always as attachments, named safely, identified by their SHA-256."""
 
 import base64
+from collections.abc import Callable
+from typing import BinaryIO
 from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
+from api.errors import ServerFault, new_error_id
 from api.storage import BlobStore
+
+DAMAGED = "the stored file for this download is missing or damaged, so nothing was sent"
 
 
 def content_disposition(filename: str) -> str:
@@ -15,8 +20,23 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def file_response(store, request: Request, *, sha256: str, size: int, media_type: str, disposition: str) -> Response:
-    """A stored blob as an attachment: ETag and Repr-Digest from its hash, 304 when the client has it."""
+def file_response(
+    store: BlobStore,
+    request: Request,
+    *,
+    sha256: str,
+    size: int,
+    media_type: str,
+    disposition: str,
+    on_damaged: Callable[[dict], None],
+) -> Response:
+    """A stored blob as an attachment: ETag and Repr-Digest from its hash, 304 when the client has it.
+
+    The file is opened and its size checked before anything is sent. When it is missing or not `size` bytes,
+    `on_damaged(details)` records the failure (durably: the request itself rolls back) and the answer is a
+    500 naming an error id, instead of a 200 promising bytes that never come.
+    """
+    f = _open_checked(store, sha256, size, on_damaged)
     etag = f'"{sha256}"'
     headers = {
         "ETag": etag,
@@ -26,13 +46,34 @@ def file_response(store, request: Request, *, sha256: str, size: int, media_type
         "Cache-Control": "private, no-cache",
     }
     if etag in request.headers.get("if-none-match", ""):
+        f.close()
         return Response(status_code=304, headers=headers)
     headers["Content-Disposition"] = disposition
     headers["Content-Length"] = str(size)
-    return StreamingResponse(_chunks(store, sha256), media_type=media_type, headers=headers)
+    # The type exactly as sniffed: Starlette would add "charset=utf-8" to a text/* type, which the bytes of an
+    # original need not be.
+    headers["Content-Type"] = media_type
+    return StreamingResponse(_chunks(f), headers=headers)
 
 
-def _chunks(store: BlobStore, sha256: str, size: int = 1024 * 1024):
-    with store.open(sha256) as f:
+def _open_checked(store: BlobStore, sha256: str, size: int, on_damaged: Callable[[dict], None]) -> BinaryIO:
+    try:
+        f = store.open(sha256)
+    except FileNotFoundError:
+        found = {"missing": True}
+    else:
+        found_size = f.seek(0, 2)
+        if found_size == size:
+            f.seek(0)
+            return f
+        f.close()
+        found = {"found_size": found_size}
+    error_id = new_error_id()
+    on_damaged({"sha256": sha256, "expected_size": size, **found, "error_id": error_id})
+    raise ServerFault(DAMAGED, error_id=error_id)
+
+
+def _chunks(f: BinaryIO, size: int = 1024 * 1024):
+    with f:
         while chunk := f.read(size):
             yield chunk

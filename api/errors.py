@@ -1,12 +1,22 @@
 """Domain errors: raised by services, rendered in one place as {"detail": ...}."""
 
-from fastapi import FastAPI, Request
+import logging
+import uuid
+
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.routing import Match
+
+# What a client is told to wait when every database connection is busy: a burst is usually over by then.
+BUSY_RETRY_AFTER_SECONDS = 5
+log = logging.getLogger("casebinder.errors")
 
 
 class DomainError(Exception):
     status_code = 400
+    headers: dict[str, str] | None = None  # sent with the error's response
 
     def __init__(self, message: str, status_code: int | None = None):
         super().__init__(message)
@@ -35,6 +45,11 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class RequestTimeout(DomainError):
+    status_code = 408
+    headers = {"Connection": "close"}  # the rest of the body is not read: the connection cannot be reused
+
+
 class Gone(DomainError):
     status_code = 410
 
@@ -53,6 +68,27 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class ServerFault(DomainError):
+    """Our failure, not the client's: 500 with an error id, logged under the same id for an administrator."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, error_id: str | None = None):
+        self.error_id = error_id or new_error_id()
+        super().__init__(f"{message} (error {self.error_id}): tell your administrator")
+
+
+def new_error_id() -> str:
+    return str(uuid.uuid4())
+
+
+class InsufficientStorage(DomainError):
+    """The server's disk is full: nothing of the request was kept."""
+
+    status_code = 507
 
 
 def error_responses(*codes: int) -> dict[int | str, dict]:
@@ -62,19 +98,64 @@ def error_responses(*codes: int) -> dict[int | str, dict]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _render(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+    async def _render(request: Request, exc: DomainError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
+        body = {"detail": exc.message}
+        if isinstance(exc, ServerFault):
+            log.error("error %s on %s %s: %s", exc.error_id, request.method, request.url.path, exc.message)
+            body["error_id"] = exc.error_id
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: JSON like every other error, with an id that finds its traceback in the log.
+        error_id = new_error_id()
+        log.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        detail = f"internal error (error {error_id}): tell your administrator"
+        return JSONResponse({"detail": detail, "error_id": error_id}, status_code=500)
+
+    @app.exception_handler(405)
+    async def _method_not_allowed(request: Request, _: Exception) -> Response:
+        # Starlette names only the methods of the first route matching the path; a path has a route per method.
+        allow = ", ".join(allowed_methods(request))
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
+        detail = f"{request.method} is not allowed here: this path takes {allow}"
+        return JSONResponse({"detail": detail}, status_code=405, headers={"Allow": allow})
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_: Request, __: PoolTimeout) -> JSONResponse:
+        message = "the server is busy: every database connection is in use; try again in a few seconds"
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
 
     _document_error_shapes(app)
 
 
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at the request's path, and OPTIONS, which every path answers."""
+    methods = {"OPTIONS"}
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods, key=lambda m: _METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER))
+
+
+def _leaf_routes(routes):
+    for route in routes:
+        included = getattr(route, "effective_route_contexts", None)  # a router FastAPI includes lazily
+        yield from (included() if included is not None else (route,))
+
+
 def _document_error_shapes(app: FastAPI) -> None:
     """Make the schema say what the app really answers with, besides each route's own `error_responses`:
-    a 400 from FastAPI for a body it cannot decode at all (not UTF-8, a broken form), and 422s whose detail is
-    a list (request validation) or a sentence (a domain error such as an out-of-range limit)."""
+    a 400 from FastAPI for a body it cannot decode at all (not UTF-8, a broken form), a 503 when every database
+    connection is busy, and 422s whose detail is a list (request validation) or a sentence (a domain error such
+    as an out-of-range limit)."""
     generate = app.openapi
 
     def openapi() -> dict:
@@ -84,6 +165,7 @@ def _document_error_shapes(app: FastAPI) -> None:
                 for operation in operations.values():
                     if "requestBody" in operation:
                         operation["responses"].setdefault("400", _BAD_BODY)
+                    operation["responses"].setdefault("503", _BUSY)
             validation = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
             if validation is not None:
                 listed = validation["properties"]["detail"]
@@ -95,10 +177,16 @@ def _document_error_shapes(app: FastAPI) -> None:
 
 class ErrorBody(BaseModel):
     detail: str | list | dict
+    error_id: str | None = None  # on a 500: the id of the log entry that says what went wrong
 
 
 _BAD_BODY = {
     "description": "Bad request: the body could not be decoded",
+    "content": {"application/json": {"schema": ErrorBody.model_json_schema()}},
+}
+
+_BUSY = {
+    "description": "Every database connection is busy: wait the Retry-After seconds and try again",
     "content": {"application/json": {"schema": ErrorBody.model_json_schema()}},
 }
 
@@ -108,9 +196,12 @@ _DESCRIPTIONS = {
     401: "Missing, invalid, expired or revoked token",
     403: "Member without the role this needs",
     404: "Not found, or not visible to the caller",
+    408: "The request body stopped arriving: nothing was stored; send it again",
     409: "Conflicts with the current state",
     410: "Deleted: the answer says who deleted it, when and why",
     413: "Body larger than the configured limit",
     422: "Validation error",
-    429: "Too many failed attempts: wait the Retry-After seconds",
+    429: "Too many failed logins, or uploads in progress: wait the Retry-After seconds",
+    500: "The server failed (a stored file missing or damaged, say): the body names the error id it logged",
+    507: "The server's disk is full: nothing was stored",
 }

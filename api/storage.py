@@ -1,18 +1,42 @@
 """Content-addressed blob store. Routes and services see this interface, never paths."""
 
+import errno
 import fcntl
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from api.errors import InsufficientStorage
 from models.common import is_sha256_hex
 
 SNIFF_BYTES = 64 * 1024
+log = logging.getLogger("casebinder.storage")
+
+
+@contextmanager
+def full_disk_refused(what: str = "the file") -> Iterator[None]:
+    """A write that finds the disk full (or the quota used up) becomes InsufficientStorage (507), said plainly.
+
+    The caller removes whatever it had half-written; this only names the failure.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        log.error("no space left on the device while storing %s: %s", what, exc)
+        raise InsufficientStorage(
+            f"the server's disk is full, so {what} could not be stored: nothing was stored. "
+            "Tell your administrator; send it again once space has been freed."
+        ) from exc
 
 
 class StagedBlob(Protocol):
@@ -93,10 +117,11 @@ class LocalStagedBlob:
 
     def _promote(self) -> None:
         target = self._target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.tmp_path, 0o440)  # originals are read-only on disk
-        os.replace(self.tmp_path, target)
-        _fsync_dir(target.parent)
+        with full_disk_refused():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.tmp_path, 0o440)  # originals are read-only on disk
+            os.replace(self.tmp_path, target)
+            _fsync_dir(target.parent)
 
 
 class LocalBlobWriter:
@@ -104,7 +129,8 @@ class LocalBlobWriter:
 
     def __init__(self, store: "LocalBlobStore"):
         self.store = store
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
+        with full_disk_refused():
+            fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
         self.path = Path(name)
         self.file = os.fdopen(fd, "wb", buffering=0)
         self.hash = hashlib.sha256()
@@ -115,12 +141,16 @@ class LocalBlobWriter:
         if len(self.head) < SNIFF_BYTES:
             self.head += data[: SNIFF_BYTES - len(self.head)]
         self.hash.update(data)
-        self.file.write(data)
+        view = memoryview(data)
+        with full_disk_refused():
+            while view:  # a raw write may take only part (a disk filling up does that before it refuses)
+                view = view[self.file.write(view) :]
         self.size += len(data)
 
     def finish(self) -> LocalStagedBlob:
-        self.file.flush()
-        os.fsync(self.file.fileno())
+        with full_disk_refused():
+            self.file.flush()
+            os.fsync(self.file.fileno())
         self.file.close()
         return LocalStagedBlob(self.store, self.path, self.hash.hexdigest(), self.size, self.head)
 

@@ -17,6 +17,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from api.errors import BadRequest, PayloadTooLarge, UnprocessableEntity
+from api.request_body import body_chunks
 from api.storage import BlobStore, BlobWriter, StagedBlob
 
 MAX_FIELD_BYTES = 1024 * 1024
@@ -150,7 +151,7 @@ async def read_upload(
     disk = _DiskPipeline()
     received = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in body_chunks(request):
             received += len(chunk)
             if received > max_body:
                 raise PayloadTooLarge(f"request body is over the upload limit of {max_file_bytes:,} bytes")

@@ -109,7 +109,8 @@ def test_twenty_concurrent_links_get_twenty_distinct_labels(alice, live_server):
     assert positions == list(range(1, 21))
 
 
-def test_concurrent_uploads_to_one_case_get_distinct_labels(alice, live_server):
+def test_concurrent_uploads_to_one_case_get_distinct_labels(alice, live_server, settings, monkeypatch):
+    monkeypatch.setattr(settings, "max_concurrent_uploads_per_user", 10)  # one account sends all ten at once
     case = alice.make_case()
 
     def upload(i):
@@ -126,7 +127,8 @@ def test_concurrent_uploads_to_one_case_get_distinct_labels(alice, live_server):
     assert sorted(r.json()["exhibit"]["label"] for r in responses) == [f"PX-{n:03d}" for n in range(1, 11)]
 
 
-def test_concurrent_uploads_of_the_same_bytes_make_one_item(alice, live_server, blob_root):
+def test_concurrent_uploads_of_the_same_bytes_make_one_item(alice, live_server, blob_root, settings, monkeypatch):
+    monkeypatch.setattr(settings, "max_concurrent_uploads_per_user", 8)  # one account sends all eight at once
     case = alice.make_case()
 
     def upload(i):

@@ -8,6 +8,7 @@ from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, SessionD
 from api.downloads import content_disposition, file_response
 from api.errors import Conflict, Forbidden, NotFound, error_responses
 from api.pagination import DEFAULT_LIMIT, Page
+from api.services import audit
 from api.services import bundles as bundle_service
 from api.services import cases as case_service
 from api.worker import runner
@@ -77,7 +78,9 @@ def _done(bundle: Bundle) -> None:
         )
 
 
-PDF_RESPONSES = error_responses(401, 404, 409) | {200: {"content": {"application/pdf": {}}, "description": "The PDF"}}
+PDF_RESPONSES = error_responses(401, 404, 409, 500) | {
+    200: {"content": {"application/pdf": {}}, "description": "The PDF"}
+}
 
 
 @router.get("/bundles/{bundle_id}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
@@ -90,7 +93,7 @@ def bundle_pdf(session: SessionDep, user: CurrentUser, store: BlobStoreDep, requ
     bundle_service.record(
         session, "bundle.download", user, bundle, {"volume": 1, "sha256": bundle.volumes[0]["sha256"]}
     )
-    return _volume_response(store, request, bundle.volumes[0])
+    return _volume_response(session, store, request, user, bundle, bundle.volumes[0])
 
 
 @router.get("/bundles/{bundle_id}/volumes/{number}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
@@ -103,10 +106,23 @@ def volume_pdf(
     if volume is None:
         raise NotFound(f"the bundle has volumes 1 to {len(bundle.volumes)}")
     bundle_service.record(session, "bundle.download", user, bundle, {"volume": number, "sha256": volume["sha256"]})
-    return _volume_response(store, request, volume)
+    return _volume_response(session, store, request, user, bundle, volume)
 
 
-def _volume_response(store, request: Request, volume: dict) -> Response:
+def _volume_response(session, store, request: Request, user, bundle: Bundle, volume: dict) -> Response:
+    def damaged(details: dict) -> None:
+        details = {"volume": volume["number"]} | details
+        audit.record(
+            session,
+            "bundle.integrity_failure",
+            actor=user,
+            case_id=bundle.case_id,
+            object_type="bundle",
+            object_id=bundle.id,
+            details=details,
+            durable=True,
+        )
+
     return file_response(
         store,
         request,
@@ -114,4 +130,5 @@ def _volume_response(store, request: Request, volume: dict) -> Response:
         size=volume["size_bytes"],
         media_type="application/pdf",
         disposition=content_disposition(volume["filename"]),
+        on_damaged=damaged,
     )

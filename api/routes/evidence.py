@@ -6,7 +6,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.config import get_settings
-from api.deps import BlobStoreDep, CaseEditor, CurrentUser, SessionDep
+from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep
 from api.downloads import content_disposition, file_response
 from api.errors import error_responses
 from api.services import evidence as evidence_service
@@ -55,13 +55,16 @@ def _public(session, item: EvidenceItem, *, duplicate: bool = False, exhibit=Non
     response_model=EvidencePublic,
     status_code=201,
     openapi_extra=UPLOAD_DOC,
-    responses=error_responses(400, 401, 403, 404, 413, 422)
+    responses=error_responses(400, 401, 403, 404, 408, 413, 422, 429, 507)
     | {200: {"description": "Duplicate: these bytes are already evidence in the case"}},
 )
 async def upload_evidence(
-    request: Request, response: Response, access: CaseEditor, session: SessionDep, store: BlobStoreDep
+    request: Request, response: Response, access: CaseUploader, session: SessionDep, store: BlobStoreDep
 ) -> EvidencePublic:
-    """Upload an original. It is hashed while it streams, stored once by SHA-256 and becomes the case's next exhibit."""
+    """Upload an original. It is hashed while it streams, stored once by SHA-256 and becomes the case's next exhibit.
+
+    No database connection is held while the body arrives; the item is recorded in one short transaction once
+    the whole file is staged."""
     settings = get_settings()
     form = await read_upload(request, store, max_file_bytes=settings.max_upload_bytes)
     try:
@@ -132,9 +135,12 @@ def _download_name(item: EvidenceItem) -> str:
 @router.get(
     "/evidence/{evidence_id}/content",
     response_class=StreamingResponse,
-    responses=error_responses(401, 404, 410)
+    responses=error_responses(401, 404, 410, 500)
     | {
-        200: {"description": "The original bytes", "content": {"application/octet-stream": {}}},
+        200: {
+            "description": "The original bytes. Content-Type is the item's `media_type`, as sniffed at upload.",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
         304: {"description": "Not modified"},
     },
 )
@@ -153,4 +159,7 @@ def download_evidence(
         size=item.size_bytes,
         media_type=item.media_type,
         disposition=content_disposition(_download_name(item)),
+        on_damaged=lambda details: evidence_service.record_access(
+            session, "evidence.integrity_failure", item, user, details, durable=True
+        ),
     )

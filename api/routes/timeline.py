@@ -1,16 +1,17 @@
 import hashlib
 import re
 import uuid
+from functools import partial
 from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import CaseEditor, CaseViewer, SessionDep
+from api.deps import CaseEditor, CaseUploader, CaseViewer, SessionDep
 from api.errors import PayloadTooLarge, error_responses
 from api.pagination import DEFAULT_LIMIT
+from api.request_body import body_chunks
 from api.services import timeline as timeline_service
 from api.services import timeline_csv as csv_service
 from api.services import timeline_import as import_service
@@ -21,6 +22,8 @@ from models.timeline import EventCreate, EventUpdate, ImportResult, TimelineEven
 
 router = APIRouter(tags=["timeline"])
 
+# Imports parsed at once in this process; more wait their turn without holding a thread.
+IMPORT_THREADS = anyio.CapacityLimiter(8)
 ANY_OF = "Repeat (or separate with commas) to match any of several."
 
 
@@ -173,33 +176,29 @@ IMPORT_DOC = {
     response_model=ImportResult,
     status_code=201,
     openapi_extra=IMPORT_DOC,
-    responses=error_responses(401, 403, 404, 413, 415, 422),
+    responses=error_responses(401, 403, 404, 408, 413, 415, 422, 429),
 )
 async def import_events(
     request: Request,
     session: SessionDep,
-    access: CaseEditor,
+    access: CaseUploader,
     format: Literal["csv", "jsonl"] | None = Query(None, description="Overrides the Content-Type."),
 ):
     """Import events, all or none: on any bad row, 422 lists every problem by row and column."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > import_service.MAX_IMPORT_BYTES:
         raise PayloadTooLarge(f"an import is at most {import_service.MAX_IMPORT_BYTES // 2**20} MiB; split the file")
-    stream = request.stream()
+    stream = body_chunks(request)
 
     async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
+        return await anext(stream, None)
 
     def chunks():
         # The parser runs in a worker thread and pulls the body from the event loop as it needs it.
         while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-            if chunk:
-                yield chunk
+            yield chunk
 
-    return await run_in_threadpool(
+    run = partial(
         import_service.import_events,
         session,
         case=access.case,
@@ -208,3 +207,5 @@ async def import_events(
         fmt=format,
         content_type=request.headers.get("content-type"),
     )
+    # Its own threads: imports waiting on slow bodies never take the threads every other route runs on.
+    return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)

@@ -404,8 +404,10 @@ def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate, 
     return item
 
 
-def record_access(session: Session, action: str, item: EvidenceItem, actor: User, details: dict | None = None) -> None:
-    """An event about one evidence item: part of its chain of custody."""
+def record_access(
+    session: Session, action: str, item: EvidenceItem, actor: User, details: dict | None = None, *, durable=False
+) -> None:
+    """An event about one evidence item: part of its chain of custody (kept on a rollback too, when durable)."""
     audit.record(
         session,
         action,
@@ -415,6 +417,7 @@ def record_access(session: Session, action: str, item: EvidenceItem, actor: User
         object_type="evidence",
         object_id=item.id,
         details=details,
+        durable=durable,
     )
 
 
