@@ -73,8 +73,9 @@ def verify(
         [], "--anchor", metavar="SEQ:SHA256", help="An audit event and its hash kept from an earlier run or report."
     ),
 ) -> None:
-    """Re-hash every stored original and bundle volume, list rows without blobs and blobs without rows, and
-    walk the audit chain, naming its first broken link.
+    """Re-hash every stored original and bundle volume, list rows without blobs and blobs without rows, walk
+    the audit chain, naming its first broken link, and compare every evidence row and exhibit with what the
+    chain says was acquired and linked (MISMATCH names a row that disagrees).
 
     Prints an anchor (the newest audit event and its hash): kept outside this system and given back with
     --anchor, it proves that no event up to it was changed since, even by someone able to rewrite the

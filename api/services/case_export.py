@@ -16,16 +16,16 @@ import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import BinaryIO
 
-from sqlalchemy import Engine, Table, or_, select
+from sqlalchemy import Table, or_, select
 from sqlmodel import Session
 
 from api import __version__
+from api.db import read_snapshot
 from api.errors import Conflict
 from api.services import audit
 from api.storage import BlobStore
@@ -251,29 +251,13 @@ def _check_blob(store: BlobStore, sha256: str, what: str) -> None:
         raise Conflict(f"the stored file of {what} (sha256 {sha256}) is missing: run `casebinder verify`")
 
 
-@contextmanager
-def _snapshot(engine: Engine) -> Iterator[Session]:
-    """A read-only session that sees the whole database as of one moment, so the manifest never mixes a row
-    with another that changed while it was being written (PostgreSQL's default isolation reads each statement
-    afresh; pysqlite begins no transaction for reads)."""
-    if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
-    with Session(engine) as snap:
-        if engine.dialect.name == "sqlite":
-            snap.connection().exec_driver_sql("BEGIN")
-        try:
-            yield snap
-        finally:
-            snap.rollback()
-
-
 def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> CaseExport:
     """Write and hash the manifest, check every file it lists is stored, and record the export."""
     exported_at = utcnow()
     spool = tempfile.SpooledTemporaryFile(max_size=MANIFEST_MEMORY_BYTES, mode="w+b")
     out = _HashingWriter(spool)
     try:
-        with _snapshot(session.get_bind()) as snap:
+        with read_snapshot(session.get_bind()) as snap:
             building = snap.execute(
                 select(Bundle.id).where(
                     Bundle.case_id == case.id, Bundle.status.in_([BundleStatus.queued, BundleStatus.running])
