@@ -2,12 +2,12 @@
 not at all.
 
 `check` reads the ZIP and the database and writes nothing: the manifest must fit the limits (its size and
-nesting, each file's size, all files together), parse and match this schema (import_manifest), every file must
-be listed, safely named, present and hash to its listed SHA-256 and size, and every original and bundle volume
-the rows need must be among them (import_files); every audit event must match its own hash. Only then does
-`restore` (import_restore) write: every row in one transaction under fresh ids, with the originals staged into
-the store and put in place just before it commits (as an upload is), so a committed row never lacks its file
-and a rollback takes back the files it brought.
+nesting, each file's size, all files together; import_manifest), parse and match this schema (import_rows);
+every file must be listed, safely named, present and hash to its listed SHA-256 and size, and every original
+and bundle volume the rows need must be among them (import_files); every audit event must match its own hash.
+Only then does `restore` (import_restore) write: every row in one transaction under fresh ids, with the
+originals staged into the store and put in place just before it commits (as an upload is), so a committed
+row never lacks its file and a rollback takes back the files it brought.
 
 An import never reaches anything that was here before it: every id it brings is replaced, and it stores only
 the bytes it brings. The same export imported twice gives two independent cases; since that is rarely meant,
@@ -29,10 +29,9 @@ from api.db import session_scope
 from api.services import case_export as spec
 from api.services import users as user_service
 from api.services.import_files import check_files, check_names, needed_blobs
-from api.services.import_manifest import (
-    ImportLimits,
-    ImportRefused,
-    Problems,
+from api.services.import_manifest import ImportLimits, ImportRefused, Problems, read_manifest
+from api.services.import_restore import ImportFailed, ImportResult, restore
+from api.services.import_rows import (
     check_chain,
     check_references,
     check_users_named,
@@ -42,9 +41,7 @@ from api.services.import_manifest import (
     parse_row,
     parse_sections,
     parse_users,
-    read_manifest,
 )
-from api.services.import_restore import ImportFailed, ImportResult, restore
 from models.audit import AuditEvent
 
 __all__ = ["ImportFailed", "ImportLimits", "ImportPlan", "ImportRefused", "ImportResult", "check", "restore"]
