@@ -17,6 +17,8 @@ from api.db import make_engine
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
 from tests.server_process import Instance, fresh_database
+from tests.test_verify import audit_rows, rechain
+from tests.test_verify import restore as restore_chain
 
 
 def unique(label: str) -> bytes:
@@ -200,3 +202,22 @@ def test_a_planted_and_a_removed_exhibit_are_reported(store, db):
             conn.execute(delete(table).where(table.c.id == planted["id"]))
             conn.execute(insert(table).values(real))
     assert verify(instance)[:2] == (0, [])
+
+
+def test_rows_of_an_import_from_before_imports_listed_them_are_counted_not_compared(store, db):
+    """An import recorded without its rows (as imports were before) vouches for none: its rows are reported as
+    not compared, not as mismatches, and everything else is still compared."""
+    instance, _ = store
+    [event] = [r for r in audit_rows(db) if r["action"] == "case.import"]
+    listed = ("evidence", "exhibits", "source_ids", "source_case_id")
+    old_shape = {k: v for k, v in event["details"].items() if k not in listed} | {"reused_evidence": []}
+    original = rechain(db, event["seq"], old_shape)
+    try:
+        code, lines, stdout = verify(instance)
+        assert (code, lines) == (0, []), stdout
+        rows = len(event["details"]["evidence"]) + len(event["details"]["exhibits"])
+        assert f"not compared: {rows} rows of cases imported before imports recorded their rows" in stdout
+    finally:
+        restore_chain(db, original)
+    code, _, stdout = verify(instance)
+    assert code == 0 and "not compared" not in stdout
