@@ -70,11 +70,14 @@ def check(engine: Engine) -> RowReport:
 def _events(session: Session):
     """The replayed events in seq order, a batch at a time."""
     columns = (AuditEvent.seq, AuditEvent.action, AuditEvent.case_id, AuditEvent.evidence_id, AuditEvent.object_id)
+    # `action || ''` keeps the planner off the (action, at) index: through it, every batch would sort all the
+    # matching events again; walking seq in order reads each event once.
+    replayed = AuditEvent.action.concat("").in_(REPLAYED)
     after = 0
     while True:
         batch = session.execute(
             select(*columns, AuditEvent.details)
-            .where(AuditEvent.seq > after, AuditEvent.action.in_(REPLAYED))
+            .where(AuditEvent.seq > after, replayed)
             .order_by(AuditEvent.seq)
             .limit(BATCH)
         ).all()
