@@ -73,8 +73,9 @@ def verify(
         [], "--anchor", metavar="SEQ:SHA256", help="An audit event and its hash kept from an earlier run or report."
     ),
 ) -> None:
-    """Re-hash every stored original and bundle volume, list rows without blobs and blobs without rows, and
-    walk the audit chain, naming its first broken link.
+    """Re-hash every stored original and bundle volume, list rows without blobs and blobs without rows, walk
+    the audit chain, naming its first broken link, and compare every evidence row and exhibit with what the
+    chain says was acquired and linked (MISMATCH names a row that disagrees).
 
     Prints an anchor (the newest audit event and its hash): kept outside this system and given back with
     --anchor, it proves that no event up to it was changed since, even by someone able to rewrite the
@@ -183,26 +184,35 @@ def demo(
 def import_case(
     file: Path = typer.Argument(..., help="A ZIP from GET /api/v1/cases/{id}/export."),
     as_email: str = typer.Option(None, "--as", help="An active user here who becomes an owner of the case."),
+    again: bool = typer.Option(
+        False, "--again", help="Import an export that was imported here before, as another, independent case."
+    ),
 ) -> None:
-    """Restore an exported case. Every file and hash is checked first; any problem refuses the whole import.
+    """Restore an exported case as a new case. Every file and hash is checked first; any problem refuses the
+    whole import.
 
-    Members are matched by email; missing accounts are created inactive, without a usable password.
-    Exits 0 when imported, 1 when refused (nothing written), 2 when it cannot run.
+    Every id in the export is replaced by a new one (the source ids are kept in the `case.import` audit
+    event), so an import never touches anything already here. Members are matched by email; missing accounts
+    are created inactive, without a usable password. Exits 0 when imported, 1 when refused (nothing written),
+    2 when it cannot run (a database it cannot use, a full disk: nothing written).
     """
     from api.deps import get_blob_store
     from api.services import case_import
 
     try:
         with _database_or_exit():
-            plan = case_import.check(file, as_email=as_email)
+            plan = case_import.check(file, as_email=as_email, again=again)
             result = case_import.restore(plan, get_blob_store())
     except case_import.ImportRefused as exc:
         typer.echo(f"error: import of {file} refused; nothing was written:", err=True)
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
+    except case_import.ImportFailed as exc:
+        typer.echo(f"error: import of {file} failed; nothing was written: {exc}", err=True)
+        raise typer.Exit(2) from None
     counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
-    typer.echo(f"imported case {result.title!r} ({result.case_id}): {counts}")
+    typer.echo(f"imported case {result.title!r} ({result.case_id}, exported as {result.source_case_id}): {counts}")
     if result.created_users:
         typer.echo(f"created inactive accounts: {', '.join(result.created_users)}")
     if result.rehomed_evidence:

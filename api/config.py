@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     bundle_convert_timeout: float = Field(
         60, gt=0, description="Seconds one original may take to convert before it becomes a placeholder page."
     )
+    import_max_manifest_bytes: int = Field(
+        256 * 1024**2, gt=0, description="Largest manifest.json `casebinder import` reads (it is parsed in memory)."
+    )
+    import_max_total_bytes: int = Field(
+        256 * GiB,
+        gt=0,
+        description="Most bytes of files one `casebinder import` may bring (each file at most max_upload_bytes).",
+    )
 
 
 @lru_cache

@@ -57,6 +57,22 @@ def get_session() -> Iterator[Session]:
 session_scope = contextmanager(get_session)
 
 
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Session]:
+    """A read-only session that sees the whole database as of one moment, so what it reads never mixes a row
+    with another that changed meanwhile (PostgreSQL's default isolation reads each statement afresh; pysqlite
+    begins no transaction for reads). Keep it short: it holds its snapshot until it ends."""
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with Session(engine) as snap:
+        if engine.dialect.name == "sqlite":
+            snap.connection().exec_driver_sql("BEGIN")
+        try:
+            yield snap
+        finally:
+            snap.rollback()
+
+
 _ON_COMMIT, _ON_ROLLBACK = "casebinder.on_commit", "casebinder.on_rollback"
 
 

@@ -27,7 +27,7 @@ class VerifyRequest(SQLModel):
 
 
 class VerifyFinding(SQLModel):
-    problem: str  # missing | corrupt | orphan | broken
+    problem: str  # missing | corrupt | orphan | broken | mismatch (a row disagrees with the audit trail)
     refs: list[str]
     sha256: str | None
     detail: str
@@ -45,6 +45,11 @@ class VerifyResult(SQLModel):
     bytes_hashed: int
     audit_events: int
     anchors_checked: int
+    rows_compared: int = PydanticField(0, description="Evidence rows compared with the audit trail.")
+    exhibits: int = PydanticField(0, description="Exhibits compared with the links the audit trail records.")
+    rows_not_covered: int = PydanticField(
+        0, description="Rows of cases imported before imports recorded their rows: not compared."
+    )
     anchor: AuditAnchor | None = PydanticField(
         description="The newest audit event and its hash, to keep outside this system and pass back later; "
         "null when the chain is broken."

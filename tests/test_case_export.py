@@ -89,6 +89,48 @@ def snapshot(instance: Instance) -> tuple[dict[str, int], list[str]]:
     return rows, files
 
 
+def import_records(instance: Instance) -> list[tuple[uuid.UUID, dict]]:
+    """Every case.import event of an instance, oldest first: the new case's id and the event's details."""
+    engine = make_engine(instance.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(AuditEvent.case_id, AuditEvent.details)
+                .where(AuditEvent.action == "case.import")
+                .order_by(AuditEvent.seq)
+            ).all()
+    finally:
+        engine.dispose()
+    return [(case_id, details) for case_id, details in rows]
+
+
+def id_mapping(case_id: uuid.UUID, details: dict) -> dict[str, str]:
+    """Every source id an import named and the fresh id it got, as the case.import event records them."""
+    mapping = {details["source_case_id"]: str(case_id)}
+    for kind in ("evidence", "exhibits"):
+        mapping |= {row["source_id"]: row["id"] for row in details[kind]}
+    for ids in details["source_ids"].values():
+        mapping |= ids
+    return mapping
+
+
+def remapped(value, mapping: dict[str, str]):
+    """`value` (any JSON) with every source id replaced by the id it got here."""
+    text = json.dumps(value)
+    for source, fresh in mapping.items():
+        text = text.replace(source, fresh)
+    return json.loads(text)
+
+
+def row_ids(manifest: dict) -> set[str]:
+    """The id of every row a manifest brings (audit events aside: they are history, kept verbatim)."""
+    ids = {manifest["case"]["id"]}
+    for name in ("evidence", "exhibits", "timeline_events", "bundles"):
+        ids |= {row["id"] for row in manifest[name]}
+    ids |= {p["id"] for bundle in manifest["bundles"] for p in bundle["placements"]}
+    return ids
+
+
 def make_instance(tmp_path_factory, name: str):
     root = tmp_path_factory.mktemp(name)
     url, drop = fresh_database(root)
@@ -238,9 +280,17 @@ def test_export_manifest_lists_every_row_and_file(owner, exported):
 
 
 def test_round_trip_into_an_empty_instance_gives_the_same_case(owner, exported, target, imported):
+    """The same case, row for row and byte for byte, except that every row has a fresh id here: the export's
+    ids are mapped to new ones consistently, and the mapping is on record in the case.import event."""
     assert "imported case" in imported.stdout
     checked = target.cli("verify")  # every blob re-hashed, the audit chain walked: all intact after the import
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    [(case_id, details)] = import_records(target)
+    mapping = id_mapping(case_id, details)
+    raw1, first, hashes1 = read_zip(exported["zip"])
+    assert row_ids(first) <= mapping.keys()  # every row's id was replaced...
+    assert not set(mapping.values()) & (mapping.keys() | row_ids(first))  # ...by one that is new
+    assert str(case_id) != exported["case"]["id"] and f"exported as {exported['case']['id']}" in imported.stdout
 
     issued = target.cli("token", "create", owner.email)
     assert issued.returncode == 0, issued.stderr
@@ -248,18 +298,18 @@ def test_round_trip_into_an_empty_instance_gives_the_same_case(owner, exported, 
     target.start()
     try:
         with target.client() as http:
-            again = http.get(f"/api/v1/cases/{exported['case']['id']}/export")
+            again = http.get(f"/api/v1/cases/{case_id}/export")
             assert again.status_code == 200, again.text
             # Accounts created by the import are inactive: they keep authorship but cannot sign in.
             login = http.post("/api/v1/auth/token", data={"username": exported["editor"].email, "password": PASSWORD})
             assert login.status_code == 401
-            assert http.get(f"/api/v1/cases/{exported['case']['id']}").json()["title"] == exported["case"]["title"]
+            assert http.get(f"/api/v1/cases/{case_id}").json()["title"] == exported["case"]["title"]
+            assert http.get(f"/api/v1/cases/{exported['case']['id']}").status_code == 404
     finally:
         target.kill()
 
-    raw1, first, hashes1 = read_zip(exported["zip"])
     raw2, second, hashes2 = read_zip(again.content)
-    assert hashes2 == hashes1  # every original and bundle PDF byte for byte
+    assert hashes2 == remapped(hashes1, mapping)  # every original and bundle PDF byte for byte
     own_events = second.pop("audit_events")  # this instance's own chain: the import, nothing else yet
     assert [e["action"] for e in own_events] == ["case.import"]
     assert own_events[0]["details"]["source_manifest_sha256"] == hashlib.sha256(raw1).hexdigest()
@@ -268,14 +318,17 @@ def test_round_trip_into_an_empty_instance_gives_the_same_case(owner, exported, 
     assert second.pop("imported_history") == first.pop("imported_history") + first.pop("audit_events")
     for key in VOLATILE:
         first.pop(key), second.pop(key)
-    assert second == first
+    assert second == remapped(first, mapping)
 
 
-def test_importing_the_same_case_twice_is_refused(target, imported, exported):
+def test_importing_the_same_export_twice_is_refused_unless_asked_for(target, imported, exported):
+    """A second import would make a second, independent copy of the case (tests/test_import_ids.py), which is
+    rarely meant: it takes --again."""
+    [(case_id, _)] = import_records(target)
     before = snapshot(target)
     again = target.cli("import", str(exported["path"]))
     assert again.returncode == 1
-    assert f"case {exported['case']['id']} already exists here" in again.stderr
+    assert f"this export was imported here before, as case {case_id}" in again.stderr and "--again" in again.stderr
     assert snapshot(target) == before
 
 
@@ -298,6 +351,12 @@ def _png(exported) -> str:
     return next(f"evidence/{i['sha256']}" for i in exported["items"] if i["media_type"] == "image/png")
 
 
+def _other_bytes(exported) -> bytes:
+    """As many bytes as the PNG, but not the PNG's: only its hash can tell."""
+    size = next(i["size_bytes"] for i in exported["items"] if i["media_type"] == "image/png")
+    return b"\x89PNG" + b"x" * (size - 4)
+
+
 def _listed(name: str, body: bytes):
     def edit(manifest):
         manifest["files"].append({"path": name, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)})
@@ -309,8 +368,12 @@ BROKEN = {
     # name: (how to break the export, what the refusal must say)
     "flipped byte": (lambda ex: flip_byte_in(ex["zip"], _png(ex)), "cannot be read"),
     "other bytes": (
-        lambda ex: rezip(ex["zip"], drop={_png(ex)}, add={_png(ex): b"\x89PNG not the original"}),
+        lambda ex: rezip(ex["zip"], drop={_png(ex)}, add={_png(ex): _other_bytes(ex)}),
         "but the manifest says",
+    ),
+    "other size": (
+        lambda ex: rezip(ex["zip"], drop={_png(ex)}, add={_png(ex): b"\x89PNG not the original"}),
+        "the ZIP says it inflates to 21 bytes",
     ),
     "missing file": (lambda ex: rezip(ex["zip"], drop={_png(ex)}), "listed in the manifest but missing from the ZIP"),
     "original not exported": (
@@ -392,8 +455,9 @@ def test_import_as_a_user_makes_them_an_owner(exported, tmp_path_factory):
 
 
 def test_evidence_linked_from_another_case_travels_with_the_case(alice, corpus, tmp_path_factory):
-    """Linked-in evidence comes along: homed in the imported case if its own case is not there, and the very
-    same item reused when its own case is imported later."""
+    """Linked-in evidence comes along as evidence of the imported case, its home here, since the case it was
+    uploaded into need not be imported. Importing that case too gives it a row of its own: two independent items
+    of the same bytes, stored once. Neither import reaches the other's rows."""
     home, linking = alice.make_case(title="Home case"), alice.make_case(title="Linking case")
     f = next(f for f in corpus if f.kind == "refund_record")
     item = alice.upload(home["id"], f.path.read_bytes(), filename=f.path.name, kind="refund_record", title="Refund")
@@ -409,25 +473,24 @@ def test_evidence_linked_from_another_case_travels_with_the_case(alice, corpus, 
             result = instance.cli("import", str(path))
             assert result.returncode == 0, result.stderr
         assert instance.cli("verify").returncode == 0
+        imports = {details["source_case_id"]: (case_id, details) for case_id, details in import_records(instance)}
         engine = make_engine(instance.database_url)
         try:
             with engine.connect() as conn:
-                homes = conn.execute(select(EvidenceItem.case_id).where(EvidenceItem.id == uuid.UUID(item["id"]))).all()
-                links = (
-                    conn.execute(select(Exhibit.case_id).where(Exhibit.evidence_id == uuid.UUID(item["id"])))
-                    .scalars()
-                    .all()
-                )
-                imports = conn.execute(
-                    select(AuditEvent.case_id, AuditEvent.details).where(AuditEvent.action == "case.import")
+                rows = conn.execute(
+                    select(EvidenceItem.id, EvidenceItem.case_id).where(EvidenceItem.sha256 == item["sha256"])
                 ).all()
+                links = conn.execute(select(Exhibit.evidence_id, Exhibit.case_id)).all()
         finally:
             engine.dispose()
-        assert homes == [(uuid.UUID(linking["id"]),)]  # one row: the first import gave it a home, the second reused it
-        assert set(links) == {uuid.UUID(home["id"]), uuid.UUID(linking["id"])}
-        details = {str(case_id): d for case_id, d in imports}
-        assert details[linking["id"]]["rehomed_evidence"] == [item["id"]]
-        assert details[home["id"]]["reused_evidence"] == [item["id"]]
+        (linking_id, linking_import), (home_id, home_import) = imports[linking["id"]], imports[home["id"]]
+        [in_linking], [in_home] = linking_import["evidence"], home_import["evidence"]
+        assert in_linking["source_id"] == in_home["source_id"] == item["id"]
+        assert {(str(i), c) for i, c in rows} == {(in_linking["id"], linking_id), (in_home["id"], home_id)}
+        assert {(str(e), c) for e, c in links} == {(in_linking["id"], linking_id), (in_home["id"], home_id)}
+        assert linking_import["rehomed_evidence"] == [in_linking["id"]] and home_import["rehomed_evidence"] == []
+        stored = [p for p in (instance.data_dir / "sha256").rglob(item["sha256"])]
+        assert len(stored) == 1
     finally:
         drop()
 

@@ -205,9 +205,11 @@ def test_a_hold_on_any_case_the_evidence_is_linked_into_protects_it(alice, make_
     # Someone who cannot see the holding case is told that a hold applies, not which case or why.
     stranger_owner = make_user()
     third = stranger_owner.make_case(title="Secret Matter")
-    add_member(alice, own["id"], stranger_owner, "viewer")
+    add_member(alice, own["id"], stranger_owner, "owner")  # only owners of its case take evidence elsewhere
     theirs = stranger_owner.post(f"/api/v1/cases/{third['id']}/exhibits", json={"evidence_id": item["id"]})
     assert theirs.status_code == 201, theirs.text
+    demoted = alice.post(f"/api/v1/cases/{own['id']}/members", json={"email": stranger_owner.email, "role": "viewer"})
+    assert demoted.status_code == 200, demoted.text
     assert alice.delete(f"/api/v1/cases/{other['id']}/legal-hold").status_code == 200
     assert hold(stranger_owner, third["id"], reason="Secret preservation order").status_code == 200
     r = soft_delete(alice, item)

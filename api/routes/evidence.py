@@ -89,6 +89,7 @@ async def upload_evidence(
 
 @router.get("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 404, 410))
 def get_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID) -> EvidencePublic:
+    """The item, for a member of any case it is in: the one it was uploaded into or one it is linked into."""
     item = evidence_service.get_live(session, evidence_id, user)
     evidence_service.record_access(session, "evidence.view", item, user)
     return _public(session, item)
@@ -100,7 +101,8 @@ def get_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID)
 def update_evidence(
     session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID, data: EvidenceUpdate
 ) -> EvidencePublic:
-    """Edit metadata. The original bytes, their hash and the sniffed type never change."""
+    """Edit metadata (editor role in the case the item was uploaded into: every case it is linked into shows the
+    same metadata). The original bytes, their hash and the sniffed type never change."""
     item = evidence_service.get_live(session, evidence_id, user, role=Role.editor)
     return _public(session, evidence_service.update_metadata(session, item, data, actor=user))
 

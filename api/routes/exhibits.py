@@ -26,7 +26,8 @@ def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def link_exhibit(session: SessionDep, access: CaseEditor, data: ExhibitCreate) -> ExhibitPublic:
-    """Link evidence you can see (from any of your cases) into this case under its next label."""
+    """Link evidence you can see into this case under its next label. Evidence uploaded into another case also
+    needs the owner role there: a case's owners decide what leaves it (403 otherwise)."""
     item = evidence_service.get_live(session, data.evidence_id, access.user)
     exhibit = exhibit_service.link(session, case=access.case, evidence=item, actor=access.user)
     return exhibit_service.to_public(exhibit, item)
@@ -55,6 +56,7 @@ def update_exhibit(
 @router.delete("/cases/{case_id}/exhibits/{exhibit_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
 def unlink_exhibit(session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID) -> None:
     """Unlink the exhibit. The evidence and its original stay; the label is never handed out again.
-    Refused (409) while the case is on legal hold."""
+    Refused (409) while the case is on legal hold, and while a manual event of this case cites the exhibit's
+    evidence and that evidence was uploaded into another case (a case's timeline cites only its own evidence)."""
     exhibit = exhibit_service.get(session, access.case, exhibit_id)
     exhibit_service.unlink(session, access.case, exhibit, actor=access.user)

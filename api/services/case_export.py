@@ -16,16 +16,16 @@ import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import BinaryIO
 
-from sqlalchemy import Engine, Table, or_, select
+from sqlalchemy import Table, or_, select
 from sqlmodel import Session
 
 from api import __version__
+from api.db import read_snapshot
 from api.errors import Conflict
 from api.services import audit
 from api.storage import BlobStore
@@ -203,12 +203,10 @@ def _rows(session: Session, stmt) -> Iterator[dict]:
 
 
 def _evidence_filter(case_id: uuid.UUID):
-    """Evidence the case needs: uploaded into it, linked into it as an exhibit, or cited by its timeline."""
+    """Evidence of the case, exactly what its members can read through it: uploaded into it, or linked into it as
+    an exhibit. (A timeline event citing anything else exports without that citation.)"""
     linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case_id)
-    cited = select(TimelineEvent.evidence_id).where(
-        TimelineEvent.case_id == case_id, TimelineEvent.evidence_id.is_not(None)
-    )
-    return or_(EvidenceItem.case_id == case_id, EvidenceItem.id.in_(linked), EvidenceItem.id.in_(cited))
+    return or_(EvidenceItem.case_id == case_id, EvidenceItem.id.in_(linked))
 
 
 def _section_queries(case_id: uuid.UUID) -> dict[str, object]:
@@ -253,29 +251,13 @@ def _check_blob(store: BlobStore, sha256: str, what: str) -> None:
         raise Conflict(f"the stored file of {what} (sha256 {sha256}) is missing: run `casebinder verify`")
 
 
-@contextmanager
-def _snapshot(engine: Engine) -> Iterator[Session]:
-    """A read-only session that sees the whole database as of one moment, so the manifest never mixes a row
-    with another that changed while it was being written (PostgreSQL's default isolation reads each statement
-    afresh; pysqlite begins no transaction for reads)."""
-    if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
-    with Session(engine) as snap:
-        if engine.dialect.name == "sqlite":
-            snap.connection().exec_driver_sql("BEGIN")
-        try:
-            yield snap
-        finally:
-            snap.rollback()
-
-
 def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> CaseExport:
     """Write and hash the manifest, check every file it lists is stored, and record the export."""
     exported_at = utcnow()
     spool = tempfile.SpooledTemporaryFile(max_size=MANIFEST_MEMORY_BYTES, mode="w+b")
     out = _HashingWriter(spool)
     try:
-        with _snapshot(session.get_bind()) as snap:
+        with read_snapshot(session.get_bind()) as snap:
             building = snap.execute(
                 select(Bundle.id).where(
                     Bundle.case_id == case.id, Bundle.status.in_([BundleStatus.queued, BundleStatus.running])
@@ -345,8 +327,11 @@ def _write_manifest(session: Session, store: BlobStore, out: _HashingWriter, cas
     ).mappings()
     counts["members"] = _write_list(out, "members", (dict(m) for m in members))
 
+    exported: set[uuid.UUID] = set()
+
     def evidence_rows():
         for row in _rows(session, queries["evidence"]):
+            exported.add(row["id"])
             if row["purged_at"] is None:  # a purged original is gone on purpose: its row travels alone
                 path = evidence_path(row["sha256"])
                 if path not in files:
@@ -355,9 +340,19 @@ def _write_manifest(session: Session, store: BlobStore, out: _HashingWriter, cas
             yield _with_emails(row, EVIDENCE, users)
 
     counts["evidence"] = _write_list(out, "evidence", evidence_rows())
-    for section in ("exhibits", "timeline_events"):
-        rows = (_with_emails(row, SECTIONS[section], users) for row in _rows(session, queries[section]))
-        counts[section] = _write_list(out, section, rows)
+    rows = (_with_emails(row, EXHIBITS, users) for row in _rows(session, queries["exhibits"]))
+    counts["exhibits"] = _write_list(out, "exhibits", rows)
+
+    def timeline_rows():
+        for row in _rows(session, queries["timeline_events"]):
+            if row["evidence_id"] is not None and row["evidence_id"] not in exported:
+                # Left citing an item no longer in the case (an unlink before unlinking checked for citations):
+                # the case's members cannot read that item, so neither does its export.
+                row["evidence_id"] = row["page"] = None
+                counts["citations_dropped"] = counts.get("citations_dropped", 0) + 1
+            yield _with_emails(row, TIMELINE, users)
+
+    counts["timeline_events"] = _write_list(out, "timeline_events", timeline_rows())
 
     def bundle_rows():
         for row in list(_rows(session, queries["bundles"])):

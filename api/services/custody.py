@@ -228,12 +228,14 @@ def _verification(session: Session, item: EvidenceItem, acquired_seq: int | None
     d = run.details or {}
     covered = run.seq > acquired_seq if acquired_seq is not None else run.at >= item.created_at
     corrupt, missing = list(d.get("corrupt") or []), list(d.get("missing") or [])
+    mismatch = list(d.get("mismatch") or [])  # rows that disagree with the audit trail, as "evidence <id>"
     counts = d.get("counts") or {}
     # A run records at most so many hashes per problem: past that, an unlisted hash proves nothing.
-    truncated = counts.get("corrupt", 0) > len(corrupt) or counts.get("missing", 0) > len(missing)
+    truncated = any(counts.get(k, 0) > len(v) for k, v in (("corrupt", corrupt), ("missing", missing)))
+    truncated = truncated or counts.get("mismatch", 0) > len(mismatch)
     if not covered:
         ok = None
-    elif item.sha256 in corrupt or item.sha256 in missing:
+    elif item.sha256 in corrupt or item.sha256 in missing or f"evidence {item.id}" in mismatch:
         ok = False
     else:
         ok = None if truncated else True

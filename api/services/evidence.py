@@ -255,7 +255,8 @@ def _undo_blob(store: BlobStore, staged: StagedBlob, created: bool, bind) -> Non
 
 
 def role_for(session: Session, item: EvidenceItem, user: User) -> Role | None:
-    """The highest role the user holds in any case the item belongs to or is linked into."""
+    """The highest role the user holds in any case the item belongs to or is linked into: what reading it
+    goes by, since a member of a case reads every item in it."""
     linked = select(Exhibit.case_id).where(Exhibit.evidence_id == item.id)
     roles = session.exec(
         select(CaseMember.role).where(
@@ -265,14 +266,29 @@ def role_for(session: Session, item: EvidenceItem, user: User) -> Role | None:
     return max((Role(r) for r in roles), key=lambda r: r.rank, default=None)
 
 
+def home_role(session: Session, item: EvidenceItem, user: User) -> Role | None:
+    """The user's role in the case the item was uploaded into (its home), which decides what happens to it."""
+    member = session.get(CaseMember, (item.case_id, user.id))
+    return Role(member.role) if member is not None else None
+
+
 def get_visible(session: Session, evidence_id: uuid.UUID, user: User, *, role: Role = Role.viewer) -> EvidenceItem:
-    """The item if the user may see it (404 otherwise, as for a missing one) and holds `role` for it."""
+    """The item if the user may see it (404 otherwise, as for a missing one) and holds `role` for it.
+
+    Any role in any case the item is in lets a user read it. A role above viewer must be held in its home case:
+    its metadata is shared by every case it is linked into, so only its own case's editors change it.
+    """
     item = session.get(EvidenceItem, evidence_id)
     held = role_for(session, item, user) if item else None
     if item is None or held is None:
         raise NotFound("evidence not found")
-    if held.rank < role.rank:
-        raise Forbidden(f"this needs the {role.value} role in a case this evidence belongs to")
+    if role.rank > Role.viewer.rank:
+        home = home_role(session, item, user)
+        if home is None or home.rank < role.rank:
+            raise Forbidden(
+                f"this needs the {role.value} role in the case it was uploaded into: every case it is linked into "
+                "shares its metadata (an exhibit's note is each case's own)"
+            )
     return item
 
 

@@ -5,12 +5,13 @@ import uuid
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_int, parse_uuid
 from api.services import audit, holds, timeline_derived
-from models.case import Case
+from models.case import Case, CaseMember, Role
 from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit, ExhibitEvidence, ExhibitPublic, ExhibitUpdate
+from models.timeline import TimelineEvent
 from models.user import User
 
 
@@ -36,7 +37,19 @@ def _label_taken(session: Session, case_id: uuid.UUID, label: str) -> bool:
 def link(
     session: Session, *, case: Case, evidence: EvidenceItem, actor: User, designation: Designation = Designation.none
 ) -> Exhibit:
-    """Link an evidence item into a case under the next free label, at the end of the exhibit order."""
+    """Link an evidence item into a case under the next free label, at the end of the exhibit order.
+
+    Into a case other than its home (the case it was uploaded into), only an owner of its home may link it:
+    the owners decide what leaves a case, and a link lets every member of the other case read the item for as
+    long as it stays, whoever leaves either case meanwhile. The caller must be an editor of `case` as well.
+    """
+    if evidence.case_id != case.id:
+        home = session.get(CaseMember, (evidence.case_id, actor.id))
+        if home is None or Role(home.role) != Role.owner:
+            raise Forbidden(
+                "linking evidence into another case needs the owner role in the case it was uploaded into: "
+                "its owners decide what leaves it"
+            )
     existing = session.exec(
         select(Exhibit).where(Exhibit.case_id == case.id, Exhibit.evidence_id == evidence.id)
     ).first()
@@ -147,6 +160,7 @@ def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User) -> No
         actor=actor,
         details={"exhibit_id": exhibit.id, "label": exhibit.label, "evidence_id": exhibit.evidence_id},
     )
+    _refuse_if_cited_here(session, case, exhibit)
     position = exhibit.position
     _record(session, "exhibit.unlink", actor, exhibit, {"label": exhibit.label, "position": position})
     timeline_derived.drop_for_exhibit(session, exhibit)
@@ -157,6 +171,34 @@ def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User) -> No
         .where(Exhibit.case_id == case.id, Exhibit.position > position)
         .values(position=Exhibit.position - 1)
         .execution_options(synchronize_session=False)
+    )
+
+
+MAX_NAMED = 10
+
+
+def _refuse_if_cited_here(session: Session, case: Case, exhibit: Exhibit) -> None:
+    """409 while a manual event of the case cites the exhibit's evidence and the case is not its home: a case's
+    timeline cites only evidence in the case, which its members can read and its export carries."""
+    if session.get(EvidenceItem, exhibit.evidence_id).case_id == case.id:
+        return  # unlinked, it is still evidence of its own case
+    events = session.exec(
+        select(TimelineEvent.id, TimelineEvent.title)
+        .where(
+            TimelineEvent.case_id == case.id,
+            TimelineEvent.evidence_id == exhibit.evidence_id,
+            TimelineEvent.exhibit_id.is_(None),
+        )
+        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        .limit(MAX_NAMED + 1)
+    ).all()
+    if not events:
+        return
+    named = "; ".join(f"{title!r} ({event_id})" for event_id, title in events[:MAX_NAMED])
+    more = "; and more" if len(events) > MAX_NAMED else ""
+    raise Conflict(
+        f"exhibit {exhibit.label} is evidence from another case that this case's timeline cites: {named}{more}. "
+        "Remove the citation from those events (or delete them) first"
     )
 
 

@@ -1,6 +1,7 @@
 """Integrity check: every stored original and bundle volume re-hashed against its name, the blob store
-compared with the rows that refer to it, and the audit chain walked link by link. It deletes and repairs
-nothing; the only thing it writes is the audit event of its own run."""
+compared with the rows that refer to it, the audit chain walked link by link, and the evidence rows and
+exhibits compared with what the chain says happened to them (verify_rows). It deletes and repairs nothing;
+the only thing it writes is the audit event of its own run."""
 
 import hashlib
 from collections import defaultdict
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from api.services import audit
+from api.services import audit, verify_rows
 from api.storage import LocalBlobStore
 from models.bundle import Bundle, BundleStatus
 from models.evidence import EvidenceItem
@@ -23,13 +24,14 @@ CHECK_VOLUMES = "bundle volumes re-hashed"
 CHECK_ORPHANS = "blobs without rows"
 CHECK_CHAIN = "audit chain walked"
 CHECK_ANCHORS = "audit anchors compared"
+CHECK_ROWS = "evidence rows and exhibits compared with the audit trail"
 # At most this many hashes per kind of finding go into the audit event of a run (the report has them all).
 RECORDED_HASHES = 1000
 
 
 @dataclass
 class Finding:
-    problem: str  # "missing", "corrupt", "orphan" or "broken" (the audit chain)
+    problem: str  # "missing", "corrupt", "orphan", "broken" (the audit chain) or "mismatch" (a row and the chain)
     path: Path | None
     sha256: str | None = None
     refs: list[str] = field(default_factory=list)  # "evidence <id>", "bundle <id> volume <n>", "audit seq <n>"
@@ -51,6 +53,9 @@ class VerifyReport:
     bytes_hashed: int = 0
     audit_events: int = 0
     anchors_checked: int = 0
+    rows_compared: int = 0  # evidence rows compared with the audit trail
+    exhibits: int = 0
+    rows_not_covered: int = 0  # rows of imports made before imports listed their rows
     # The chain's newest event, worth keeping outside the database as an anchor; None when the chain is broken
     # (or empty).
     head: audit.Anchor | None = None
@@ -138,9 +143,20 @@ def verify_store(session: Session, store: LocalBlobStore, anchors: list[audit.An
         ref = f"audit seq {miss.seq} (anchor)"
         report.findings.append(Finding("broken", None, None, [ref], miss.problem))
     report.anchors_checked = len(set(anchors))
+    _check_rows(session, report)
     if chain.head_seq and not any(f.problem == "broken" for f in report.findings):
         report.head = audit.Anchor(chain.head_seq, chain.head_hash)
     return report
+
+
+def _check_rows(session: Session, report: VerifyReport) -> None:
+    """Compare the rows with the audit trail, unless the trail is broken: it vouches for nothing then."""
+    if any(f.problem == "broken" for f in report.findings):
+        return
+    report.checks.append(CHECK_ROWS)
+    rows = verify_rows.check(session.get_bind())
+    report.findings += [Finding("mismatch", None, f.sha256, [f.ref], f.detail) for f in rows.findings]
+    report.rows_compared, report.exhibits, report.rows_not_covered = rows.evidence_rows, rows.exhibits, rows.not_covered
 
 
 def run(session: Session, store: LocalBlobStore, *, actor=None, anchors: list[audit.Anchor] = ()) -> VerifyReport:
@@ -151,6 +167,9 @@ def run(session: Session, store: LocalBlobStore, *, actor=None, anchors: list[au
         hashes = sorted({f.sha256 for f in report.findings if f.problem == problem and f.sha256})
         details[problem] = hashes[:RECORDED_HASHES]
     details["orphans"] = sum(f.problem == "orphan" for f in report.findings)
+    details["mismatch"] = sorted(ref for f in report.findings if f.problem == "mismatch" for ref in f.refs)[
+        :RECORDED_HASHES
+    ]
     details["chain_break"] = next((f.line() for f in report.findings if f.problem == "broken"), None)
     details["audit_events"] = report.audit_events
     details["anchors"] = [a.text() for a in sorted(set(anchors), key=lambda a: a.seq)]
@@ -197,6 +216,15 @@ def render(report: VerifyReport) -> list[str]:
     )
     if report.anchors_checked:
         lines.append(f"compared {report.anchors_checked} audit anchor(s)")
+    if CHECK_ROWS in report.checks:
+        compared = f"{report.rows_compared} evidence rows and {report.exhibits} exhibits"
+        lines.append(f"compared {compared} with the audit trail")
+    else:
+        lines.append("evidence rows not compared with the audit trail: it is broken, so it vouches for nothing")
+    if report.rows_not_covered:
+        lines.append(
+            f"not compared: {report.rows_not_covered} rows of cases imported before imports recorded their rows"
+        )
     if report.head is not None:
         lines.append(
             f"anchor: {report.head.text()} (the newest audit event: keep it elsewhere, pass it to --anchor later)"
