@@ -7,8 +7,16 @@ import time
 import uuid
 import zipfile
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
+from sqlalchemy import MetaData
+
+from api import migrate
+from api.db import make_engine
 from api.worker import runner
+from models.common import UTCDateTime
+from tests.server_process import fresh_database
 from tests.test_bundles import build, download, wait_done
 from tests.test_legal_hold import REASON, add_member, blob, events, hold, unique_bytes
 
@@ -155,3 +163,66 @@ def test_a_failed_rebuild_keeps_the_bundle_and_its_pdf(alice):
     # A later bundle continues after the Bates numbers this one issued.
     later = build(alice, case["id"])
     assert later["bates_first"] == f"RB{int(filed['bates_last'].removeprefix('RB')) + 1:06d}"
+
+
+def test_a_bundle_left_failed_by_an_earlier_failed_rebuild_gets_its_build_back(tmp_path):
+    """Before this version a failed rebuild left the filed build on a `failed` row, no longer served: the
+    migration puts such rows back to done, and leaves a bundle that never built failed."""
+    url, drop = fresh_database(tmp_path)
+    engine = make_engine(url)
+    old = MetaData()  # the columns rows need at revision 0006
+    now = datetime.now(UTC)
+    users = sa.Table("users", old, *_columns("id", "email", "password_hash", "is_admin", "is_active", "created_at"))
+    cases = sa.Table(
+        "cases",
+        old,
+        *_columns("id", "title", "case_type", "exhibit_label_template", "timezone", "parties"),
+        *_columns("next_exhibit_number", "created_by", "created_at", "updated_at"),
+    )
+    bundles = sa.Table(
+        "bundles",
+        old,
+        *_columns("id", "case_id", "title", "params", "bates_prefix", "status", "error", "progress_done"),
+        *_columns("progress_total", "sha256", "volumes", "validation", "created_by", "created_at"),
+    )
+    user, case = {"id": uuid.uuid4()}, {"id": uuid.uuid4()}
+    bundle = {"case_id": case["id"], "title": "Exhibits", "params": {}, "bates_prefix": "RB", "status": "failed"}
+    bundle |= {"progress_done": 0, "progress_total": 1, "volumes": [], "validation": {}}
+    bundle |= {"created_by": user["id"], "created_at": now}
+    filed = bundle | {"id": uuid.uuid4(), "sha256": "ab" * 32, "error": "ValueError: exhibits no longer in the case"}
+    never = bundle | {"id": uuid.uuid4(), "sha256": None, "error": "the build was interrupted"}
+    try:
+        migrate.downgrade(url, "0006")
+        with engine.begin() as conn:
+            conn.execute(
+                users.insert().values(
+                    user
+                    | {"email": "old@firm.example", "password_hash": "x", "is_admin": False, "is_active": True}
+                    | {"created_at": now}
+                )
+            )
+            conn.execute(
+                cases.insert().values(
+                    case
+                    | {"title": "Old", "case_type": "other", "exhibit_label_template": "PX-{n:03d}", "timezone": "UTC"}
+                    | {"parties": [], "next_exhibit_number": 1, "created_by": user["id"]}
+                    | {"created_at": now, "updated_at": now}
+                )
+            )
+            conn.execute(bundles.insert(), [filed, never])
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            got = {row.id: (row.status, row.error) for row in conn.execute(sa.select(bundles))}
+    finally:
+        engine.dispose()
+        drop()
+    kept = "the rebuild failed, so the bundle keeps its previous build: " + filed["error"]
+    assert got == {filed["id"]: ("done", kept), never["id"]: ("failed", never["error"])}
+
+
+def _columns(*names: str) -> list[sa.Column]:
+    types = {"id": sa.Uuid, "case_id": sa.Uuid, "created_by": sa.Uuid, "parties": sa.JSON, "params": sa.JSON}
+    types |= {"volumes": sa.JSON, "validation": sa.JSON, "is_admin": sa.Boolean, "is_active": sa.Boolean}
+    types |= {"next_exhibit_number": sa.Integer, "progress_done": sa.Integer, "progress_total": sa.Integer}
+    types |= {"created_at": UTCDateTime, "updated_at": UTCDateTime}
+    return [sa.Column(name, types.get(name, sa.Text)(), primary_key=name == "id") for name in names]

@@ -118,7 +118,12 @@ def _beside(session: Session, bundle: Bundle, *, created_by: uuid.UUID) -> Bundl
 
 def original(session: Session, bundle: Bundle) -> Bundle:
     """The bundle a line of rebuilds beside started from: the date on its cover is the one they all print."""
-    while bundle.rebuilt_from is not None and (source := session.get(Bundle, bundle.rebuilt_from)) is not None:
+    seen = {bundle.id}
+    while bundle.rebuilt_from is not None and bundle.rebuilt_from not in seen:
+        source = session.get(Bundle, bundle.rebuilt_from)
+        if source is None or source.case_id != bundle.case_id:  # only ever a bundle of the same case
+            break
+        seen.add(source.id)
         bundle = source
     return bundle
 

@@ -1,8 +1,8 @@
 """Bundles rebuilt beside the one a legal hold keeps name it; a bundle whose rebuild failed serves its last build.
 
 Before this revision a failed rebuild left a bundle `failed` with its previous build (volumes, Bates numbers,
-placements) still on the row but no longer served. Such rows go back to `done`: the build they hold is intact,
-and their `error` still says why the rebuild failed.
+placements) still on the row but no longer served. Such rows go back to `done`, as a failed rebuild now leaves
+a bundle: the build they hold is intact, and their `error` says why the rebuild failed.
 
 Revision ID: 0007
 Revises: 0006
@@ -26,7 +26,11 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             batch_op.f("fk_bundles_rebuilt_from_bundles"), "bundles", ["rebuilt_from"], ["id"], ondelete="SET NULL"
         )
-    op.execute("UPDATE bundles SET status = 'done' WHERE status = 'failed' AND sha256 IS NOT NULL")
+    kept = "the rebuild failed, so the bundle keeps its previous build: "
+    op.execute(
+        f"UPDATE bundles SET status = 'done', error = '{kept}' || COALESCE(error, 'no reason was recorded') "
+        "WHERE status = 'failed' AND sha256 IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
