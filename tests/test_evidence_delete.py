@@ -67,6 +67,7 @@ def test_a_built_bundle_or_a_manual_event_still_refuses_and_nothing_changes(alic
     assert r.status_code == 409
     assert "Plaintiff's Exhibits" in r.json()["detail"] and bundle["id"] in r.json()["detail"]
     assert exhibit_ids(alice, case) == [bundled["exhibit"]["id"]] and row(bundled["id"]).deleted_at is None
+    assert f"unlink exhibit {bundled['exhibit']['label']}" in r.json()["detail"]
 
     cited = upload(alice, case["id"])
     event = alice.post(
@@ -81,6 +82,10 @@ def test_a_built_bundle_or_a_manual_event_still_refuses_and_nothing_changes(alic
     for item in (bundled, cited):
         assert events("exhibit.unlink", evidence_id=uuid.UUID(item["id"])) == []
         assert events("evidence.delete", evidence_id=uuid.UUID(item["id"])) == []
+
+    # Unlinked by hand, as a deliberate act, the bundled item can be deleted, as before.
+    assert alice.delete(f"/api/v1/cases/{case['id']}/exhibits/{bundled['exhibit']['id']}").status_code == 204
+    assert delete(alice, bundled).status_code == 204
 
 
 def test_an_exhibit_the_caller_cannot_unlink_or_a_hold_refuses(alice, bob):

@@ -304,8 +304,8 @@ def delete(session: Session, evidence_id: uuid.UUID, user: User, *, reason: str 
     Needs the editor role in the case the item was uploaded into and a reason. Refused (409) while the item
     is under legal hold. Its exhibits are unlinked in the same step (their derived timeline events go with
     them), each audited as unlinked by the delete; refused (409, naming them) while anything else cites it: a
-    bundle built with it, a manual timeline event, an exhibit in a case where the caller is not an editor.
-    Bundles and timelines never cite a deleted item.
+    manual timeline event, an exhibit in a case where the caller is not an editor, a bundle built with it
+    (whose exhibits only an explicit unlink removes). Timelines never cite a deleted item.
     """
     item = get_live(session, evidence_id, user)
     member = session.get(CaseMember, (item.case_id, user.id))
@@ -345,8 +345,8 @@ MAX_NAMED = 10
 
 def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> list[tuple[Exhibit, Case]]:
     """The item's exhibits, for the delete to unlink; 409 while anything else cites it, naming what the user can
-    see: a bundle whose placements name it (whatever its status), a manual timeline event, or an exhibit in a
-    case where the user is not an editor."""
+    see: a manual timeline event, an exhibit in a case where the user is not an editor, or, while it has
+    exhibits to unlink, a bundle whose placements name it (whatever the bundle's status)."""
     exhibits = session.exec(
         select(Exhibit, Case)
         .join(Case, Case.id == Exhibit.case_id)
@@ -377,6 +377,9 @@ def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> list[t
     )
     editor = {case_id for case_id, role in roles.items() if Role(role).rank >= Role.editor.rank}
     unlinkable = [(x, c) for x, c in exhibits if c.id in editor]
+    # A bundle built with the item stops the delete from unlinking its exhibits; unlinked by hand, as a
+    # deliberate act, they no longer stand in the way.
+    bundles = bundles if unlinkable else []
     named = [
         f"bundle {title!r} ({bundle_id}) in case {case_title!r} was built with it"
         for bundle_id, title, case_id, case_title, _ in bundles
@@ -401,9 +404,12 @@ def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> list[t
     if hidden:
         text += f"{'; and ' if text else ''}{hidden} in cases you are not a member of"
     then = ", ".join(f"exhibit {x.label} in case {c.title!r}" for x, c in unlinkable)
+    if bundles:
+        then = f" A delete does not unlink the exhibits of a bundle that was built: to delete it anyway, unlink {then}."
+    elif then:
+        then = f" Once nothing else cites it, deleting it unlinks {then} with it."
     raise Conflict(
-        f"evidence {item.id} is still cited, so bundles and timelines would cite a deleted item: {text}."
-        + (f" Once nothing else cites it, deleting it unlinks {then} with it." if then else "")
+        f"evidence {item.id} is still cited, so bundles and timelines would cite a deleted item: {text}.{then}"
     )
 
 
