@@ -221,19 +221,32 @@ def import_case(
 
 
 @app.command()
-def purge(dry_run: bool = typer.Option(False, "--dry-run", help="Report what would go; change nothing.")) -> None:
+def purge(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would go; change nothing."),
+    orphans: bool = typer.Option(
+        False, "--orphans", help="Instead: remove the blobs nothing uses (what verify reports as orphans)."
+    ),
+) -> None:
     """Remove the originals of soft-deleted evidence that no live item or bundle volume still uses.
 
     Items under legal hold are skipped (each refusal is recorded in the audit trail). Prints a line per item
     and a summary. Safe to run again. Exits 0 once done (holds are not errors), 2 when it cannot run.
+
+    With --orphans, removes instead the files in the store that no evidence row, bundle volume or legal hold
+    uses, and records the run (with their hashes) in the audit trail. Files written in the last hour, and files
+    that are not blobs of this store, are listed and kept.
     """
+    from api.services import orphans as orphan_service
     from api.services import purge as purge_service
     from api.storage import LocalBlobStore
 
     store = LocalBlobStore(_existing_data_dir())
     with _database_or_exit(), session_scope() as session:
-        report = purge_service.purge(session, store, actor_email="command line", dry_run=dry_run)
-    for line in purge_service.render(report):
+        if orphans:
+            report = orphan_service.purge_orphans(session, store, actor_email="command line", dry_run=dry_run)
+        else:
+            report = purge_service.purge(session, store, actor_email="command line", dry_run=dry_run)
+    for line in (orphan_service if orphans else purge_service).render(report):
         typer.echo(line)
 
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from bench import bundle, exhibits, timeline, upload
+from bench import bundle, custody, exhibits, timeline, upload
 
 
 def _reachable(url: str) -> bool:
@@ -32,6 +32,8 @@ def main() -> None:
     exhibits.run(postgres_url=postgres)
     print("== bundle build", flush=True)
     bundle.run(exhibits=int(os.environ.get("BENCH_BUNDLE_EXHIBITS", 500)), repeat=3)
+    print("== custody report PDF", flush=True)
+    custody.run()
     print("== case timeline", flush=True)
     timeline.run(count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)), postgres_url=postgres)
 

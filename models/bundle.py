@@ -88,6 +88,8 @@ class Bundle(SQLModel, table=True):
     created_at: datetime = created_at_field()
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The bundle this one was rebuilt beside, because a legal hold kept that one as it was built.
+    rebuilt_from: uuid.UUID | None = Field(default=None, foreign_key="bundles.id", ondelete="SET NULL")
 
 
 class BundleExhibit(SQLModel, table=True):
@@ -159,3 +161,6 @@ class BundlePublic(SQLModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    rebuilt_from: uuid.UUID | None = Field(
+        default=None, description="The bundle this one was rebuilt beside, because a legal hold kept that one."
+    )

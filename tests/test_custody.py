@@ -10,9 +10,15 @@ from datetime import datetime
 
 import pikepdf
 import pytest
+from sqlmodel import select
 
+from api.db import session_scope
 from api.deps import _local_store
 from api.services import audit
+from api.services import custody as custody_service
+from api.services import evidence as evidence_service
+from models.evidence import EvidenceItem
+from models.user import User
 from tests.test_bundles import build, extract
 
 
@@ -238,3 +244,22 @@ def test_a_deleted_item_keeps_its_custody_report(alice):
     assert report["current_check"]["status"] == "match"  # deleted, not purged: the original is still stored
     flat = " ".join("\n".join(extract(custody_pdf(alice, item["id"]))).split())
     assert "Exhibit unlinked" in flat and "uploaded to the wrong <case>" in flat
+
+
+def test_a_pdf_of_more_events_than_a_court_report_holds_is_refused_before_rendering(alice):
+    """Each page of the event table costs the renderer a tenth of a second or more and megabytes of memory: past
+    the limit the PDF is refused with a 422 that points to the JSON report, which lists every event."""
+    case = alice.make_case(title="Many accesses")
+    item = alice.upload(case["id"], b"viewed often " + uuid.uuid4().bytes, filename="often.txt").json()
+    with session_scope() as session:
+        user = session.exec(select(User).where(User.email == alice.email)).one()
+        row = session.get(EvidenceItem, uuid.UUID(item["id"]))
+        for _ in range(custody_service.MAX_PDF_EVENTS):  # with the upload and the link, past the limit
+            evidence_service.record_access(session, "evidence.view", row, user)
+    assert custody_service.MAX_PDF_EVENTS <= 1000  # about 90 pages
+
+    r = alice.get(f"/api/v1/evidence/{item['id']}/custody.pdf")
+    assert r.status_code == 422, r.status_code
+    assert f"at most {custody_service.MAX_PDF_EVENTS:,} events" in r.json()["detail"]
+    assert "/custody" in r.json()["detail"]
+    assert len(custody(alice, item["id"])["events"]) == custody_service.MAX_PDF_EVENTS + 2

@@ -1,10 +1,12 @@
 """One build, run in the worker process: load the case from the database, build, store, record."""
 
+import logging
 import shutil
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import update
@@ -14,9 +16,10 @@ from api.bundle.assemble import Renderer, build
 from api.bundle.converter import Converter
 from api.bundle.spec import BuildResult, BuildSpec, CaseCaption, ExhibitSource
 from api.config import get_settings
-from api.db import session_scope
+from api.db import get_engine, on_commit, session_scope
 from api.deps import get_blob_store
 from api.services import bundles as bundle_service
+from api.services import purge
 from api.services import timeline_dates as dates
 from api.storage import stage_stream
 from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
@@ -25,6 +28,8 @@ from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit
 from models.timeline import Precision
+
+log = logging.getLogger(__name__)
 
 DESIGNATION_LEGENDS = {
     Designation.confidential: Legend.confidential.value,
@@ -86,6 +91,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
             bundle.params = params
             session.add(bundle)
         tz_name = case.timezone
+        dated = bundle_service.original(session, bundle).created_at  # a rebuild beside prints the same date
         ids = [uuid.UUID(i) for i in params["exhibit_ids"]]
         rows = {
             ex.id: (ex, ev)
@@ -144,8 +150,8 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
             legend=params.get("legend"),
             # In the case timezone, not UTC: the PDF's creation date then falls on the day the cover prints,
             # and the index can name the zone its dates are in. Stored, so a rebuild keeps the same date.
-            created_at=bundle.created_at.astimezone(dates.zone(tz_name)),
-            created_display=dates.display(bundle.created_at, bundle.created_at, Precision.day, tz_name),
+            created_at=dated.astimezone(dates.zone(tz_name)),
+            created_display=dates.display(dated, dated, Precision.day, tz_name),
             volume_basename=f"{params['bates_prefix']}_{bundle.title}",
         )
 
@@ -168,11 +174,12 @@ def _progress_writer(bundle_id: uuid.UUID):
 
 def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
     store = get_blob_store()
-    volumes = []
+    volumes, stored = [], []
     for volume in result.volumes:
         with open(volume.path, "rb") as f:
             staged = stage_stream(store, f)
-        staged.commit()
+        if staged.commit():
+            stored.append(volume.sha256)
         staged.settle(committed=True)
         volumes.append(
             {
@@ -186,42 +193,59 @@ def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
             }
         )
     by_seq = {ex.seq: ex for ex in spec.exhibits}
-    with session_scope() as session:
-        bundle = session.get(Bundle, bundle_id)
-        for old in session.exec(select(BundleExhibit).where(BundleExhibit.bundle_id == bundle_id)):
-            session.delete(old)
-        session.flush()
-        for placed in result.exhibits:
-            ex = by_seq[placed.seq]
-            session.add(
-                BundleExhibit(
-                    bundle_id=bundle_id,
-                    seq=placed.seq,
-                    exhibit_id=uuid.UUID(ex.exhibit_id),
-                    evidence_id=uuid.UUID(ex.evidence_id),
-                    label=ex.label,
-                    evidence_sha256=ex.sha256,
-                    start_page=placed.start_page,
-                    page_count=placed.page_count,
-                    first_content_page=placed.first_content_page,
-                    bates_first=spec.bates(placed.bates_first),
-                    bates_last=spec.bates(placed.bates_last),
-                    bates_first_number=placed.bates_first,
-                    volume=placed.volume,
+    bind = get_engine()
+    try:
+        with session_scope() as session:
+            bundle, superseded = bundle_service.recording_target(session, bundle_id)
+            for old in session.exec(select(BundleExhibit).where(BundleExhibit.bundle_id == bundle.id)):
+                session.delete(old)
+            session.flush()
+            for placed in result.exhibits:
+                ex = by_seq[placed.seq]
+                session.add(
+                    BundleExhibit(
+                        bundle_id=bundle.id,
+                        seq=placed.seq,
+                        exhibit_id=uuid.UUID(ex.exhibit_id),
+                        evidence_id=uuid.UUID(ex.evidence_id),
+                        label=ex.label,
+                        evidence_sha256=ex.sha256,
+                        start_page=placed.start_page,
+                        page_count=placed.page_count,
+                        first_content_page=placed.first_content_page,
+                        bates_first=spec.bates(placed.bates_first),
+                        bates_last=spec.bates(placed.bates_last),
+                        bates_first_number=placed.bates_first,
+                        volume=placed.volume,
+                    )
                 )
+            bundle.status = BundleStatus.done
+            bundle.page_count, bundle.size_bytes, bundle.sha256 = result.page_count, result.size_bytes, result.sha256
+            bundle.bates_first, bundle.bates_last = spec.bates(result.bates_first), spec.bates(result.bates_last)
+            bundle.bates_last_number = result.bates_last
+            bundle.volumes, bundle.validation = volumes, result.validation
+            bundle.progress_done = bundle.progress_total = result.page_count
+            bundle.finished_at, bundle.error = utcnow(), None
+            session.add(bundle)
+            bundle_service.record(
+                session,
+                "bundle.done",
+                None,
+                bundle,
+                {"sha256": bundle.sha256, "pages": bundle.page_count, "bates": [bundle.bates_first, bundle.bates_last]},
             )
-        bundle.status = BundleStatus.done
-        bundle.page_count, bundle.size_bytes, bundle.sha256 = result.page_count, result.size_bytes, result.sha256
-        bundle.bates_first, bundle.bates_last = spec.bates(result.bates_first), spec.bates(result.bates_last)
-        bundle.bates_last_number = result.bates_last
-        bundle.volumes, bundle.validation = volumes, result.validation
-        bundle.progress_done = bundle.progress_total = result.page_count
-        bundle.finished_at, bundle.error = utcnow(), None
-        session.add(bundle)
-        bundle_service.record(
-            session,
-            "bundle.done",
-            None,
-            bundle,
-            {"sha256": bundle.sha256, "pages": bundle.page_count, "bates": [bundle.bates_first, bundle.bates_last]},
-        )
+            # The volumes this build replaced leave the store once it is recorded, unless something still uses them.
+            for sha256 in sorted(set(superseded) - {v["sha256"] for v in volumes}):
+                on_commit(session, partial(purge.remove_blob, store, sha256, bind))
+    except BaseException:
+        _discard(store, stored, bind)
+        raise
+
+
+def _discard(store, hashes: list[str], bind) -> None:
+    """The build was not recorded: the volume files it stored go, unless something uses the same bytes."""
+    for sha256 in hashes:
+        try:
+            purge.remove_blob(store, sha256, bind)
+        except Exception:  # noqa: BLE001 - the build's own error is the one to report; purge --orphans clears these
+            log.warning("could not remove the unrecorded bundle volume %s", sha256, exc_info=True)

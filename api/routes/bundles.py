@@ -60,18 +60,24 @@ def get_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> 
     responses=error_responses(401, 403, 404, 409),
 )
 def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> BundlePublic:
-    """Build again from the stored parameters; unchanged evidence gives a byte-identical PDF (same sha256)."""
+    """Build again from the stored parameters; unchanged evidence gives a byte-identical PDF (same sha256).
+
+    The bundle serves its last build until the new one is recorded, and keeps it if the rebuild fails. Under a
+    legal hold the answer is a new bundle beside this one (`rebuilt_from`): nothing built for a held case is
+    replaced."""
     bundle = bundle_service.get_visible(session, bundle_id, user)
     _, role = case_service.get_with_role(session, bundle.case_id, user)
     if role.rank < Role.editor.rank:
         raise Forbidden("this needs the editor role in the case")
-    bundle_service.queue_rebuild(session, bundle, actor=user)
+    queued = bundle_service.queue_rebuild(session, bundle, actor=user)
     on_commit(session, runner.wake)
-    return _public(session, bundle)
+    return _public(session, queued)
 
 
 def _done(bundle: Bundle) -> None:
-    if bundle.status != BundleStatus.done:
+    # A bundle rebuilt in place serves its last build until the new one is recorded.
+    rebuilding = bundle.status in (BundleStatus.queued, BundleStatus.running) and bundle.volumes
+    if bundle.status != BundleStatus.done and not rebuilding:
         raise Conflict(
             f"the bundle is {BundleStatus(bundle.status).value}, not done"
             + (f": {bundle.error}" if bundle.error else "")

@@ -8,8 +8,9 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import audit
+from api.services import audit, holds
 from api.services import exhibits as exhibit_service
+from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
 from models.case import Case, CaseMember
 from models.common import utcnow
@@ -70,15 +71,85 @@ def record(session: Session, action: str, actor: User | None, bundle: Bundle, de
 
 
 def queue_rebuild(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
-    """Build again from the stored parameters (the same Bates start included)."""
+    """Build again from the stored parameters (the same Bates numbers); returns the bundle that will be built.
+
+    Outside a legal hold the bundle is rebuilt in place: it serves its last build until the new one is recorded,
+    and keeps it if the rebuild fails (see `mark_failed`). Under a hold nothing built for the case is replaced:
+    the rebuild is a new bundle beside this one (`rebuilt_from`), with the same parameters.
+    """
+    hold = holds.case_hold(session, bundle.case_id)  # locks the case row: a hold being set lands first, or waits
+    session.refresh(bundle)
     if bundle.status in (BundleStatus.queued, BundleStatus.running):
         raise Conflict(f"the bundle is {BundleStatus(bundle.status).value}; rebuild it once that build has finished")
-    bundle.status, bundle.error, bundle.progress_done = BundleStatus.queued, None, 0
-    bundle.started_at = bundle.finished_at = None
+    if hold is not None:
+        beside = _beside(session, bundle, created_by=actor.id)
+        why = {"why": "legal hold", "hold": hold.details()}
+        record(
+            session,
+            "bundle.rebuild",
+            actor,
+            beside,
+            {"rebuilt_from": bundle.id, "previous_sha256": bundle.sha256} | why,
+        )
+        return beside
+    bundle.status, bundle.error, bundle.progress_done, bundle.started_at = BundleStatus.queued, None, 0, None
+    if bundle.sha256 is None:  # otherwise it still serves the build that finished then
+        bundle.finished_at = None
     session.add(bundle)
     session.flush()
     record(session, "bundle.rebuild", actor, bundle, {"previous_sha256": bundle.sha256})
     return bundle
+
+
+def _beside(session: Session, bundle: Bundle, *, created_by: uuid.UUID) -> Bundle:
+    beside = Bundle(
+        case_id=bundle.case_id,
+        title=bundle.title,
+        params=dict(bundle.params),
+        bates_prefix=bundle.bates_prefix,
+        created_by=created_by,
+        progress_total=len(bundle.params["exhibit_ids"]),
+        rebuilt_from=bundle.id,
+    )
+    session.add(beside)
+    session.flush()
+    return beside
+
+
+def original(session: Session, bundle: Bundle) -> Bundle:
+    """The bundle a line of rebuilds beside started from: the date on its cover is the one they all print."""
+    seen = {bundle.id}
+    while bundle.rebuilt_from is not None and bundle.rebuilt_from not in seen:
+        source = session.get(Bundle, bundle.rebuilt_from)
+        if source is None or source.case_id != bundle.case_id:  # only ever a bundle of the same case
+            break
+        seen.add(source.id)
+        bundle = source
+    return bundle
+
+
+def recording_target(session: Session, bundle_id: uuid.UUID) -> tuple[Bundle, list[str]]:
+    """Where a finished build is recorded, and the volume hashes it supersedes there.
+
+    The bundle itself, normally. But when its case went on hold while a bundle that had a build was rebuilt in
+    place, that build stays as it was, and the new one becomes a bundle beside it, as a rebuild under hold does.
+    """
+    bundle = session.get(Bundle, bundle_id)
+    hold = holds.case_hold(session, bundle.case_id)  # locked until the build is recorded: a hold waits for it
+    if hold is None or bundle.sha256 is None:
+        return bundle, [v["sha256"] for v in bundle.volumes or []]
+    requested = session.exec(
+        select(AuditEvent.actor_id)
+        .where(AuditEvent.object_id == str(bundle.id), AuditEvent.action == "bundle.rebuild")
+        .order_by(AuditEvent.seq.desc())
+    ).first()
+    beside = _beside(session, bundle, created_by=requested or bundle.created_by)
+    bundle.status, bundle.error = BundleStatus.done, None
+    bundle.progress_done = bundle.progress_total = bundle.page_count
+    session.add(bundle)
+    why = {"why": "legal hold set while the rebuild waited", "hold": hold.details(), "requested_by": requested}
+    record(session, "bundle.rebuild", None, beside, {"rebuilt_from": bundle.id, "previous_sha256": bundle.sha256} | why)
+    return beside, []
 
 
 def get_visible(session: Session, bundle_id: uuid.UUID, user: User) -> Bundle:
@@ -118,7 +189,10 @@ def next_bates_start(session: Session, case: Case, prefix: str) -> int:
     exhibit_service.lock_case(session, case)
     highest = session.exec(
         select(func.max(Bundle.bates_last_number)).where(
-            Bundle.case_id == case.id, Bundle.status == BundleStatus.done, Bundle.bates_prefix == prefix
+            # Any bundle that was ever built, whatever it is doing now (a rebuild keeps the numbers it issued).
+            Bundle.case_id == case.id,
+            Bundle.bates_last_number.is_not(None),
+            Bundle.bates_prefix == prefix,
         )
     ).one()
     return (highest or 0) + 1
@@ -149,29 +223,47 @@ def fail_interrupted(session: Session, *, still_building: Callable[[uuid.UUID], 
     """Bundles left running by a server that stopped mid-build: failed, with a reason, ready to rebuild.
 
     `still_building` says whether a live process is building one (another server on the same data dir):
-    those are left alone. The update is conditional on `running`, so a build that finishes meanwhile stays done.
+    those are left alone. Marking is conditional on `running`, so a build that finishes meanwhile stays done;
+    a bundle that holds an earlier build goes back to it, as after any failed build.
     """
     running = session.exec(select(Bundle.id).where(Bundle.status == BundleStatus.running)).all()
-    failed = 0
-    for bundle_id in running:
-        if still_building(bundle_id):
-            continue
-        failed += session.execute(
-            update(Bundle)
-            .where(Bundle.id == bundle_id, Bundle.status == BundleStatus.running)
-            .values(status=BundleStatus.failed, finished_at=utcnow(), error=INTERRUPTED)
-        ).rowcount
-        if (bundle := session.get(Bundle, bundle_id)) is not None:
-            record(session, "bundle.failed", None, bundle, {"error": INTERRUPTED})
-    return failed
-
-
-def mark_failed(session: Session, bundle_id: uuid.UUID, message: str) -> None:
-    session.execute(
-        update(Bundle)
-        .where(Bundle.id == bundle_id)
-        .values(status=BundleStatus.failed, error=message[:2000], finished_at=utcnow())
+    return sum(
+        mark_failed(session, bundle_id, INTERRUPTED, only_running=True)
+        for bundle_id in running
+        if not still_building(bundle_id)
     )
-    bundle = session.get(Bundle, bundle_id)
+
+
+def mark_failed(session: Session, bundle_id: uuid.UUID, message: str, *, only_running: bool = False) -> bool:
+    """Record a build that failed; False when there was nothing to mark (`only_running`: it is no longer running).
+
+    A bundle that holds an earlier build goes back to serving it: status done, the failure in `error`, so a
+    failed rebuild never takes away a PDF that was built. A bundle without one is failed.
+    """
+    message = message[:2000]
+    stmt = update(Bundle).where(Bundle.id == bundle_id)
+    if only_running:
+        stmt = stmt.where(Bundle.status == BundleStatus.running)
+    kept_text = f"the rebuild failed, so the bundle keeps its previous build: {message}"[:2000]
+    kept = session.execute(
+        stmt.where(Bundle.sha256.is_not(None)).values(
+            status=BundleStatus.done, error=kept_text, progress_done=Bundle.page_count, progress_total=Bundle.page_count
+        )
+    ).rowcount
+    failed = (
+        kept
+        or session.execute(
+            stmt.where(Bundle.sha256.is_(None)).values(status=BundleStatus.failed, error=message, finished_at=utcnow())
+        ).rowcount
+    )
+    bundle = session.get(Bundle, bundle_id) if failed else None
     if bundle is not None:
-        record(session, "bundle.failed", None, bundle, {"error": message[:2000]})
+        session.refresh(bundle)
+        record(
+            session,
+            "bundle.failed",
+            None,
+            bundle,
+            {"error": message} | ({"kept_sha256": bundle.sha256} if kept else {}),
+        )
+    return bool(failed)

@@ -18,6 +18,7 @@ from api.services import exhibits as exhibit_service
 from api.services.inspect import inspect_blob
 from api.storage import BlobStore, StagedBlob, stage_stream
 from api.timeutil import as_utc, parse_instant
+from models.bundle import Bundle, BundleExhibit
 from models.case import Case, CaseMember, Role
 from models.common import utcnow
 from models.evidence import EvidenceItem, EvidenceKind, EvidenceUpdate
@@ -317,8 +318,10 @@ def delete(session: Session, evidence_id: uuid.UUID, user: User, *, reason: str 
     """Soft delete: the row and its custody stay, marked deleted; the original goes only with an admin purge.
 
     Needs the editor role in the case the item was uploaded into and a reason. Refused (409) while the item
-    is under legal hold, and while it is an exhibit or cited by a timeline event anywhere: bundles and
-    timelines never cite a deleted item.
+    is under legal hold. Its exhibits are unlinked in the same step (their derived timeline events go with
+    them), each audited as unlinked by the delete; refused (409, naming them) while anything else cites it: a
+    manual timeline event, an exhibit in a case where the caller is not an editor, a bundle built with it
+    (whose exhibits only an explicit unlink removes). Timelines never cite a deleted item.
     """
     item = get_live(session, evidence_id, user)
     member = session.get(CaseMember, (item.case_id, user.id))
@@ -340,21 +343,28 @@ def delete(session: Session, evidence_id: uuid.UUID, user: User, *, reason: str 
     session.refresh(item)  # the case rows are locked now: a delete that got there first shows
     if item.deleted_at is not None:
         raise Gone(deleted_message(session, item))
-    _refuse_if_cited(session, item, user)
+    unlinked = []
+    for exhibit, case in _refuse_if_cited(session, item, user):
+        unlinked.append({"case_id": case.id, "exhibit_id": exhibit.id, "label": exhibit.label})
+        why = {"unlinked_by": "evidence.delete", "reason": reason}
+        exhibit_service.unlink(session, case, exhibit, actor=user, details=why)
     item.deleted_at, item.deleted_by, item.deleted_reason = utcnow(), user.id, reason
     session.add(item)
     session.flush()
-    record_access(session, "evidence.delete", item, user, {"reason": reason, "sha256": item.sha256})
+    details = {"reason": reason, "sha256": item.sha256} | ({"unlinked": unlinked} if unlinked else {})
+    record_access(session, "evidence.delete", item, user, details)
     return item
 
 
 MAX_NAMED = 10
 
 
-def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> None:
-    """409 while an exhibit or a timeline event anywhere still cites the item; names the ones the user can see."""
+def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> list[tuple[Exhibit, Case]]:
+    """The item's exhibits, for the delete to unlink; 409 while anything else cites it, naming what the user can
+    see: a manual timeline event, an exhibit in a case where the user is not an editor, or, while it has
+    exhibits to unlink, a bundle whose placements name it (whatever the bundle's status)."""
     exhibits = session.exec(
-        select(Exhibit.label, Case.id, Case.title)
+        select(Exhibit, Case)
         .join(Case, Case.id == Exhibit.case_id)
         .where(Exhibit.evidence_id == item.id)
         .order_by(Case.title, Exhibit.label)
@@ -365,28 +375,57 @@ def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> None:
         .where(TimelineEvent.evidence_id == item.id, TimelineEvent.exhibit_id.is_(None))
         .order_by(Case.title, TimelineEvent.occurred_at, TimelineEvent.id)
     ).all()
-    if not exhibits and not events:
-        return
-    cases = {row[1] for row in exhibits} | {row[2] for row in events}
-    mine = set(
-        session.exec(select(CaseMember.case_id).where(CaseMember.user_id == user.id, CaseMember.case_id.in_(cases)))
+    bundles = session.exec(
+        select(Bundle.id, Bundle.title, Case.id, Case.title, Bundle.created_at)
+        .join(BundleExhibit, BundleExhibit.bundle_id == Bundle.id)
+        .join(Case, Case.id == Bundle.case_id)
+        .where(BundleExhibit.evidence_id == item.id)
+        .distinct()
+        .order_by(Case.title, Bundle.created_at, Bundle.id)
+    ).all()
+    cases = {case.id for _, case in exhibits} | {row[2] for row in events} | {row[2] for row in bundles}
+    roles = dict(
+        session.exec(
+            select(CaseMember.case_id, CaseMember.role).where(
+                CaseMember.user_id == user.id, CaseMember.case_id.in_(cases)
+            )
+        ).all()
     )
+    editor = {case_id for case_id, role in roles.items() if Role(role).rank >= Role.editor.rank}
+    unlinkable = [(x, c) for x, c in exhibits if c.id in editor]
+    # A bundle built with the item stops the delete from unlinking its exhibits; unlinked by hand, as a
+    # deliberate act, they no longer stand in the way.
+    bundles = bundles if unlinkable else []
     named = [
-        f"unlink exhibit {label} in case {title!r} ({case_id})" for label, case_id, title in exhibits if case_id in mine
+        f"bundle {title!r} ({bundle_id}) in case {case_title!r} was built with it"
+        for bundle_id, title, case_id, case_title, _ in bundles
+        if case_id in roles
     ]
     named += [
-        f"remove the citation from event {title!r} ({event_id}) in case {case_title!r}, or delete the event"
+        f"event {title!r} ({event_id}) in case {case_title!r} cites it: remove the citation or delete the event"
         for event_id, title, case_id, case_title in events
-        if case_id in mine
+        if case_id in roles
     ]
-    hidden = len(exhibits) + len(events) - len(named)
+    named += [
+        f"exhibit {x.label} in case {c.title!r} ({c.id}): unlinking it needs the editor role there"
+        for x, c in exhibits
+        if c.id in roles and c.id not in editor
+    ]
+    hidden = len(bundles) + len(events) + len(exhibits) - len(unlinkable) - len(named)
+    if not named and not hidden:
+        return unlinkable
     text = "; ".join(named[:MAX_NAMED])
     if len(named) > MAX_NAMED:
         text += f"; and {len(named) - MAX_NAMED} more"
     if hidden:
         text += f"{'; and ' if text else ''}{hidden} in cases you are not a member of"
+    then = ", ".join(f"exhibit {x.label} in case {c.title!r}" for x, c in unlinkable)
+    if bundles:
+        then = f" A delete does not unlink the exhibits of a bundle that was built: to delete it anyway, unlink {then}."
+    elif then:
+        then = f" Once nothing else cites it, deleting it unlinks {then} with it."
     raise Conflict(
-        f"evidence {item.id} is still cited, so bundles and timelines would cite a deleted item. First: {text}"
+        f"evidence {item.id} is still cited, so bundles and timelines would cite a deleted item: {text}.{then}"
     )
 
 

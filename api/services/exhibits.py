@@ -144,11 +144,12 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
     return exhibit
 
 
-def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User) -> None:
+def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User, details: dict | None = None) -> None:
     """Remove an exhibit from the case; later exhibits move up one place but keep their labels.
 
     Refused (409) while the case is on legal hold. A hold on another case the evidence is linked into does
-    not stop it: that case keeps its own exhibit, and the evidence stays.
+    not stop it: that case keeps its own exhibit, and the evidence stays. `details` go into the audit event
+    (why it was unlinked, when another action did it).
     """
     lock_case(session, case)
     session.refresh(exhibit)
@@ -162,7 +163,7 @@ def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User) -> No
     )
     _refuse_if_cited_here(session, case, exhibit)
     position = exhibit.position
-    _record(session, "exhibit.unlink", actor, exhibit, {"label": exhibit.label, "position": position})
+    _record(session, "exhibit.unlink", actor, exhibit, {"label": exhibit.label, "position": position} | (details or {}))
     timeline_derived.drop_for_exhibit(session, exhibit)
     session.delete(exhibit)
     session.flush()

@@ -2,8 +2,8 @@
 another row still uses the same bytes.
 
 Each purged item gets purged_at and an evidence.purge event; an item under hold is skipped with a
-delete.refused event. A blob goes only when, after the run, no unpurged evidence row and no bundle volume
-names its hash. Blobs are removed after the commit, so a rollback never leaves a row without its original;
+delete.refused event. A blob goes only when, after the run, `in_use` (the one rule for every blob removal)
+says nothing uses it. Blobs are removed after the commit, so a rollback never leaves a row without its original;
 a run that stops before removing them leaves purged rows whose blobs the next run removes.
 """
 
@@ -133,18 +133,33 @@ def _mark_purged(session: Session, item: EvidenceItem, now) -> bool:
 
 
 def in_use(session: Session, hashes: Iterable[str], *, excluding: set[uuid.UUID] = frozenset()) -> set[str]:
-    """Those of the hashes that an unpurged evidence row (other than `excluding`) or any bundle volume names."""
+    """Those of the hashes whose blob is still used: the one answer to "may this blob leave the store?".
+
+    A blob is used while its SHA-256 is named by
+    - an evidence row that is not purged: a live item, or a soft-deleted one (its original stays until a purge);
+    - a volume of any bundle, whatever its status (a bundle being rebuilt keeps serving its last build);
+    - an evidence row of an item under legal hold, purged or not: nothing a hold covers leaves the store.
+    Every other blob is an orphan. `excluding` leaves out evidence rows (the items a purge is purging now).
+    """
     hashes = sorted(set(hashes))
     if not hashes:
         return set()
-    found = set()
+    found, purged = set(), []
     for i in range(0, len(hashes), BATCH):
         rows = session.exec(
-            select(EvidenceItem.id, EvidenceItem.sha256).where(
-                EvidenceItem.sha256.in_(hashes[i : i + BATCH]), EvidenceItem.purged_at.is_(None)
+            select(EvidenceItem.id, EvidenceItem.case_id, EvidenceItem.sha256, EvidenceItem.purged_at).where(
+                EvidenceItem.sha256.in_(hashes[i : i + BATCH])
             )
         )
-        found |= {sha for item_id, sha in rows if item_id not in excluding}
+        for item in rows:
+            if item.id in excluding:
+                continue
+            if item.purged_at is None:
+                found.add(item.sha256)
+            else:
+                purged.append(item)
+    held = holds.evidence_holds(session, [item for item in purged if item.sha256 not in found], lock=False)
+    found |= {item.sha256 for item in purged if item.id in held}
     wanted = set(hashes)
     for volumes in session.exec(select(Bundle.volumes)):
         found |= {v["sha256"] for v in volumes or [] if v.get("sha256") in wanted}

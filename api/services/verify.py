@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from api.services import audit, verify_rows
+from api.services import audit, orphans, verify_rows
 from api.storage import LocalBlobStore
 from models.bundle import Bundle, BundleStatus
 from models.evidence import EvidenceItem
@@ -98,16 +98,15 @@ def _evidence_refs(session: Session) -> dict[str, list[str]]:
     return refs
 
 
-def _volume_refs(session: Session) -> tuple[dict[str, list[str]], set[str]]:
-    """Volumes of done bundles (to re-hash), and every hash any bundle still names (so none is an orphan)."""
+def _volume_refs(session: Session) -> dict[str, list[str]]:
+    """Volumes of done bundles: the ones to re-hash (which blobs are still used is `orphans.scan`'s rule)."""
     done: dict[str, list[str]] = defaultdict(list)
-    named: set[str] = set()
-    for bundle_id, status, volumes in session.exec(select(Bundle.id, Bundle.status, Bundle.volumes)):
+    for bundle_id, volumes in session.exec(
+        select(Bundle.id, Bundle.volumes).where(Bundle.status == BundleStatus.done)
+    ):
         for volume in volumes or []:
-            named.add(volume["sha256"])
-            if status == BundleStatus.done:
-                done[volume["sha256"]].append(f"bundle {bundle_id} volume {volume['number']}")
-    return done, named
+            done[volume["sha256"]].append(f"bundle {bundle_id} volume {volume['number']}")
+    return done
 
 
 def verify_store(session: Session, store: LocalBlobStore, anchors: list[audit.Anchor] = ()) -> VerifyReport:
@@ -116,21 +115,16 @@ def verify_store(session: Session, store: LocalBlobStore, anchors: list[audit.An
     checks = [CHECK_ORIGINALS, CHECK_VOLUMES, CHECK_ORPHANS, CHECK_CHAIN] + ([CHECK_ANCHORS] if anchors else [])
     report = VerifyReport(checks=checks)
     evidence = _evidence_refs(session)
-    volumes, named = _volume_refs(session)
+    volumes = _volume_refs(session)
     report.originals, report.evidence_rows = len(evidence), sum(len(r) for r in evidence.values())
     report.volumes = sum(len(r) for r in volumes.values())
     for sha256 in sorted(evidence.keys() | volumes.keys()):
         _check_blob(report, store, sha256, evidence.get(sha256, []) + volumes.get(sha256, []))
 
-    known = evidence.keys() | named
-    blob_dir = store.root / "sha256"
-    for path in sorted(blob_dir.rglob("*")) if blob_dir.exists() else []:
-        if not path.is_file():
-            continue
-        report.files_on_disk += 1
-        name = path.name
-        if name in known and _expected_path(store, name) == path:
-            continue
+    # Orphans by the same rule the purges remove them by (an evidence row, a bundle volume or a hold uses a blob).
+    found = orphans.scan(session, store)
+    report.files_on_disk = found.files
+    for path in sorted([o.path for o in found.orphans] + found.strays):
         report.findings.append(Finding("orphan", path, None, [], "no evidence item or bundle volume refers to it"))
 
     chain = audit.walk_chain(session)
@@ -196,13 +190,6 @@ def counts(report: VerifyReport) -> dict[str, int]:
     for finding in report.findings:
         out[finding.problem] += 1
     return dict(out)
-
-
-def _expected_path(store: LocalBlobStore, name: str) -> Path | None:
-    try:
-        return store.path_for(name)
-    except ValueError:
-        return None
 
 
 def render(report: VerifyReport) -> list[str]:
