@@ -101,9 +101,7 @@ def _evidence_refs(session: Session) -> dict[str, list[str]]:
 def _volume_refs(session: Session) -> dict[str, list[str]]:
     """Volumes of done bundles: the ones to re-hash (which blobs are still used is `orphans.scan`'s rule)."""
     done: dict[str, list[str]] = defaultdict(list)
-    for bundle_id, volumes in session.exec(
-        select(Bundle.id, Bundle.volumes).where(Bundle.status == BundleStatus.done)
-    ):
+    for bundle_id, volumes in session.exec(select(Bundle.id, Bundle.volumes).where(Bundle.status == BundleStatus.done)):
         for volume in volumes or []:
             done[volume["sha256"]].append(f"bundle {bundle_id} volume {volume['number']}")
     return done
