@@ -24,7 +24,7 @@ from models.exhibit import Exhibit
 from models.user import UserCreate
 from tests.conftest import PASSWORD, Actor, live_client
 from tests.server_process import Instance, fresh_database
-from tests.test_bundles import build
+from tests.test_bundles import build, wait_done
 
 # Differ between any two exports by design: when, and from which instance and by whom.
 VOLATILE = ("exported_at", "source")
@@ -189,6 +189,9 @@ def exported(client, owner, corpus, tmp_path_factory):
         held.legal_hold_at, held.legal_hold_by, held.legal_hold_reason = utcnow(), owner_id, "Preservation letter"
         gone = session.get(EvidenceItem, uuid.UUID(items[-1]["id"]))
         gone.deleted_at, gone.deleted_by, gone.deleted_reason = utcnow(), owner_id, "Sent by mistake"
+    r = owner.post(f"/api/v1/bundles/{bundle['id']}/rebuild")  # under the hold: a new bundle beside the filed one
+    assert r.status_code == 202 and r.json()["rebuilt_from"] == bundle["id"], r.text
+    assert wait_done(owner, r.json()["id"])["status"] == "done"
     r = owner.get(f"{base}/export")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/zip"
@@ -257,8 +260,10 @@ def test_export_manifest_lists_every_row_and_file(owner, exported):
     assert [e["label"] for e in manifest["exhibits"]] == [i["exhibit"]["label"] for i in items]
     sources = sorted(e["source"] for e in manifest["timeline_events"])
     assert sources.count("manual") == 2 and "derived" in sources
-    [exported_bundle] = manifest["bundles"]
+    [exported_bundle, beside] = sorted(manifest["bundles"], key=lambda b: b["rebuilt_from"] is not None)
     assert exported_bundle["sha256"] == bundle["sha256"] and exported_bundle["status"] == "done"
+    # The rebuild under the hold: a second bundle, naming the filed one, byte for byte the same document.
+    assert beside["rebuilt_from"] == bundle["id"] and beside["sha256"] == bundle["sha256"]
     assert [p["bates_first"] for p in exported_bundle["placements"]] == [e["bates_first"] for e in bundle["exhibits"]]
     for volume in bundle["volumes"]:
         assert hashes[f"bundles/{bundle['id']}/volume-{volume['number']}.pdf"] == volume["sha256"]
@@ -364,6 +369,16 @@ def _listed(name: str, body: bytes):
     return edit
 
 
+def _rebuilt_from_elsewhere(manifest):
+    beside = next(b for b in manifest["bundles"] if b["rebuilt_from"] is not None)
+    beside["rebuilt_from"] = str(uuid.uuid4())
+
+
+def _before_rebuilt_from(manifest):
+    for bundle in manifest["bundles"]:
+        del bundle["rebuilt_from"]
+
+
 BROKEN = {
     # name: (how to break the export, what the refusal must say)
     "flipped byte": (lambda ex: flip_byte_in(ex["zip"], _png(ex)), "cannot be read"),
@@ -394,6 +409,10 @@ BROKEN = {
     ),
     "unlisted file": (lambda ex: rezip(ex["zip"], add={"extra.txt": b"x"}), "not listed in the manifest's files"),
     "edited audit event": (lambda ex: rezip(ex["zip"], edit=_tamper_event), "does not match its hash"),
+    "rebuilt from a bundle not exported": (
+        lambda ex: rezip(ex["zip"], edit=_rebuilt_from_elsewhere),
+        "is not a bundle in the manifest",
+    ),
     "unknown version": (lambda ex: rezip(ex["zip"], edit=_version), "format_version 99 is not supported"),
     "not a zip": (lambda ex: b"PK\x03\x04 but then nothing", "not a readable ZIP"),
 }
@@ -426,6 +445,25 @@ def test_a_row_the_database_refuses_rolls_back_rows_and_files(exported, empty, t
     assert result.returncode == 1, result.stdout + result.stderr
     assert "refused; nothing was written" in result.stderr and "database refused" in result.stderr, result.stderr
     assert snapshot(empty) == before
+
+
+def test_an_export_from_before_bundles_named_their_source_imports(exported, tmp_path_factory, tmp_path):
+    """Columns added since format version 1 are nullable, and an export that lacks them imports them as null."""
+    instance, drop = make_instance(tmp_path_factory, "older-export")
+    try:
+        path = tmp_path / "older.zip"
+        path.write_bytes(rezip(exported["zip"], edit=_before_rebuilt_from))
+        result = instance.cli("import", str(path))
+        assert result.returncode == 0, result.stderr
+        engine = make_engine(instance.database_url)
+        try:
+            with engine.connect() as conn:
+                sources = conn.execute(select(Bundle.rebuilt_from)).scalars().all()
+        finally:
+            engine.dispose()
+        assert len(sources) == 2 and sources == [None, None]
+    finally:
+        drop()
 
 
 def test_import_as_a_user_makes_them_an_owner(exported, tmp_path_factory):

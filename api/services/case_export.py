@@ -69,6 +69,10 @@ SECTIONS: dict[str, Table] = {
 }
 
 
+# Nullable columns added since format version 1: an export made before them lacks them, and they import as null.
+ADDED_COLUMNS: dict[str, frozenset[str]] = {"bundles": frozenset({"rebuilt_from"})}
+
+
 def user_columns(table: Table) -> list[str]:
     """Columns that name a user: exported as `<column>_email`."""
     return [c.name for c in table.columns if any(fk.column.table.name == "users" for fk in c.foreign_keys)]

@@ -237,11 +237,13 @@ def _rewritten(plan: ImportPlan, ids: IdMap, case_id: uuid.UUID) -> dict[str, li
         for row in plan.sections["timeline_events"]
     ]
     out["bundles"] = []
-    for row in plan.sections["bundles"]:
+    # A bundle rebuilt beside another (under a legal hold) names it: the one it names goes in first.
+    for row in sorted(plan.sections["bundles"], key=lambda b: (b["created_at"], b["rebuilt_from"] is not None)):
         params = dict(row["params"])
         if "exhibit_ids" in params:
             params["exhibit_ids"] = [str(ids("exhibits", i)) for i in params["exhibit_ids"]]
-        out["bundles"].append(row | {"id": ids("bundles", row["id"]), "case_id": case_id, "params": params})
+        fresh = {"id": ids("bundles", row["id"]), "rebuilt_from": ids("bundles", row["rebuilt_from"])}
+        out["bundles"].append(row | fresh | {"case_id": case_id, "params": params})
     out["placements"] = [
         row
         | {

@@ -67,6 +67,8 @@ def parse_row(table: Table, row, where: str, problems: Problems, *, extra: tuple
         return None
     users = spec.user_columns(table)
     expected = {c.name for c in table.columns if c.name not in users} | {f"{n}_email" for n in users} | set(extra)
+    added = spec.ADDED_COLUMNS.get(table.name, frozenset())
+    row = {name: None for name in added} | row  # an export from before a column was added lacks it: null
     missing, unknown = expected - row.keys(), row.keys() - expected
     if missing or unknown:
         parts = [f"missing {', '.join(sorted(missing))}" if missing else "", f"unknown {', '.join(sorted(unknown))}"]
@@ -207,6 +209,10 @@ def check_references(case_id, sections: dict[str, list[dict]], problems: Problem
         ids = row["params"].get("exhibit_ids", []) if isinstance(row["params"], dict) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) and _is_uuid(i) for i in ids):
             problems.add(f"bundle {row['id']}: params must be an object whose exhibit_ids is a list of ids")
+    bundles = {row["id"] for row in sections["bundles"]}
+    for row in sections["bundles"]:
+        if row["rebuilt_from"] is not None and row["rebuilt_from"] not in bundles:
+            problems.add(f"bundle {row['id']}: rebuilt_from {row['rebuilt_from']} is not a bundle in the manifest")
     home: dict[str, uuid.UUID] = {}
     for row in sections["evidence"]:
         if row["purged_at"] is not None and row["deleted_at"] is None:
