@@ -57,6 +57,13 @@ def get_session() -> Iterator[Session]:
 session_scope = contextmanager(get_session)
 
 
+def release_connection(session: Session) -> None:
+    """Give the session's connection back to the pool before slow work that needs no database (a body arriving,
+    a PDF laid out). Ends the read transaction; with expire_on_commit=False the loaded rows stay usable, and the
+    session checks a connection out again when it next queries."""
+    session.commit()
+
+
 @contextmanager
 def read_snapshot(engine: Engine) -> Iterator[Session]:
     """A read-only session that sees the whole database as of one moment, so what it reads never mixes a row

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from api.config import get_settings
-from api.db import get_session
+from api.db import get_session, release_connection
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.request_body import upload_slots
 from api.services import access as access_service
@@ -114,7 +114,7 @@ def case_for_upload(role: Role = Role.editor):
     """
 
     def dependency(access: Annotated[CaseAccess, Depends(case_for(role))], session: SessionDep) -> Iterator[CaseAccess]:
-        session.commit()  # ends the read transaction; expire_on_commit=False keeps the case and user loaded
+        release_connection(session)
         with upload_slots.hold(access.user.id):
             yield access
 

@@ -3,6 +3,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Response
 
+from api.db import release_connection
 from api.deps import BlobStoreDep, CaseOwner, CurrentUser, SessionDep
 from api.errors import error_responses
 from api.pagination import DEFAULT_LIMIT, Page
@@ -89,6 +90,7 @@ def custody_pdf(
     report = custody_service.build(
         session, store, item, user, case_id=case_id, max_events=custody_service.MAX_PDF_EVENTS
     )
+    release_connection(session)  # laying out a long report takes seconds: no connection is held meanwhile
     pdf = custody_service.render_pdf(report)
     evidence_service.record_access(
         session,
