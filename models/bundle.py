@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from models.common import UTCDateTime, created_at_field, id_field
 from models.inputs import (
     BATES_PREFIX_CHARS,
+    BUNDLE_EXHIBITS_MAX,
     EXHIBIT_LABEL_CHARS,
     BatesDigits,
     BatesNumber,
@@ -40,7 +41,9 @@ class BundleRequest(SQLModel):
     """What to build. Stored on the bundle (with defaults resolved) so a rebuild is byte-identical."""
 
     title: BundleTitle | None = None
-    exhibit_ids: list[uuid.UUID] | None = Field(default=None, description="Ordered; default every exhibit in order.")
+    exhibit_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=BUNDLE_EXHIBITS_MAX, description="Ordered; default every exhibit in order."
+    )
     bates_prefix: BatesPrefix | None = Field(
         default=None, description="Default: the case's. [A-Z0-9_-], not ending in a digit."
     )

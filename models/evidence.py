@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
 from models.inputs import (
+    FACT_KEYS_MAX,
     FACTS_JSON_CHARS,
     TAGS_MAX,
     TAGS_TEXT_CHARS,
@@ -80,7 +81,9 @@ class EvidenceUpdate(SQLModel):
     source_url: SourceUrl | None = None
     custodian: Custodian | None = None
     tags: list[Tag] | None = Field(default=None, max_length=TAGS_MAX)
-    facts: dict | None = Field(default=None, description="Keys and values checked per kind (see the README).")
+    facts: dict | None = Field(
+        default=None, max_length=FACT_KEYS_MAX, description="Keys and values checked per kind (see the README)."
+    )
 
 
 class EvidenceUploadForm(SQLModel):

@@ -10,6 +10,9 @@ from models.evidence import EvidenceKind
 from models.inputs import (
     AMOUNT_MAX,
     FACT_CHARS,
+    FACT_KEY_CHARS,
+    FACT_KEYS_MAX,
+    FACT_LIST_MAX,
     FACTS_JSON_CHARS,
     Day,
     Instant,
@@ -21,9 +24,6 @@ from models.inputs import (
 
 Text = text(FACT_CHARS)
 Money = Annotated[Decimal, Field(ge=-AMOUNT_MAX, le=AMOUNT_MAX)]
-FACT_KEYS_MAX = 100
-FACT_KEY_CHARS = 100
-FACT_LIST_MAX = 1000
 
 
 class _Facts(BaseModel):

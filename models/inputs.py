@@ -40,6 +40,7 @@ TAG_CHARS, TAGS_MAX = 100, 100
 TAGS_TEXT_CHARS = TAGS_MAX * (TAG_CHARS + 2)  # tags written "a, b, c"
 FACT_CHARS = 20_000  # one text value in an evidence item's facts
 FACTS_JSON_CHARS = 200_000  # all of an item's facts, written as JSON
+FACT_KEYS_MAX, FACT_KEY_CHARS, FACT_LIST_MAX = 100, 100, 1000  # free-form facts: keys, a key, values in a list
 EXHIBIT_LABEL_CHARS = 100
 BUNDLE_TITLE_CHARS = 500
 EVENT_TEXT_CHARS = 65_536  # a timeline event's title or description, as typed or imported
@@ -49,6 +50,7 @@ FILTER_VALUES_MAX = 20  # values of one repeated query parameter (tags, kinds)
 CHOICE_CHARS = 1000  # one value of such a parameter, or several separated by commas
 CURSOR_CHARS = 1000
 ANCHORS_MAX = 1000
+BUNDLE_EXHIBITS_MAX = 10_000  # exhibits named in one bundle request
 
 # Numbers.
 PAGE_MAX = 1_000_000  # a page of a piece of evidence

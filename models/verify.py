@@ -16,7 +16,9 @@ class AuditAnchor(SQLModel):
     """An audit event's place and hash, as verify and the custody report print them ("SEQ:SHA256")."""
 
     seq: Seq
-    hash: str = PydanticField(pattern="^[0-9a-f]{64}$", description="The event's SHA-256, lowercase hex.")
+    hash: str = PydanticField(
+        pattern="^[0-9a-f]{64}$", max_length=64, description="The event's SHA-256, lowercase hex."
+    )
 
 
 class VerifyRequest(SQLModel):
