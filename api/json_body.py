@@ -13,7 +13,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from api.errors import UnprocessableEntity
-from models.inputs import JSONRefused, load_json
+from models.safe_json import JSONRefused, load_json
 
 
 def is_json(content_type: str | None) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy import literal, tuple_
 from sqlalchemy.sql import Select
 
 from api.errors import BadRequest
-from models.inputs import load_json
+from models.safe_json import load_json
 
 T = TypeVar("T")
 

@@ -16,11 +16,10 @@ from models.inputs import (
     FACTS_JSON_CHARS,
     Day,
     Instant,
-    JSONRefused,
-    check_json,
     describe_errors,
     text,
 )
+from models.safe_json import JSONRefused, check_json
 
 Text = text(FACT_CHARS)
 Money = Annotated[Decimal, Field(ge=-AMOUNT_MAX, le=AMOUNT_MAX)]

@@ -4,12 +4,9 @@ command line to them.
 Text: no NUL character (PostgreSQL text cannot hold one) and no unpaired surrogate (it has no UTF-8 spelling),
 refused the same way on both databases; each field at most its number of characters. Numbers taken from JSON are
 whole JSON integers (`true` is not 1) within what their column holds. Dates stay within years that convert to
-UTC and back in every timezone. JSON is decoded by `load_json`, which refuses nesting, integers and non-numbers
-(NaN, Infinity) that no field can hold, saying where they are.
+UTC and back in every timezone. JSON is decoded by models.safe_json.load_json, held to the JSON limits here.
 """
 
-import json
-import math
 import string
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -210,116 +207,3 @@ def _numbers(spec: str) -> list[str]:
             runs.append(digits)
             digits = ""
     return runs
-
-
-class JSONRefused(ValueError):
-    """Well-formed JSON holding something no field can: `path` leads to it (keys and list indexes)."""
-
-    def __init__(self, path: tuple, message: str, kind: str):
-        super().__init__(message)
-        self.path, self.message, self.kind = path, message, kind
-
-    def where(self, root: str = "") -> str:
-        """The path as text, e.g. facts.size[0]."""
-        out = root
-        for step in self.path:
-            out += f"[{step}]" if isinstance(step, int) else f"{'.' if out else ''}{step}"
-        return out
-
-    def __str__(self) -> str:
-        return f"{self.where() or 'the JSON'} {self.message}"
-
-
-class _Unstorable:
-    """A number json.loads met that no field can hold: reported, with where it is, once the walk reaches it."""
-
-    def __init__(self, message: str, kind: str):
-        self.message, self.kind = message, kind
-
-
-def _int(text: str) -> int | _Unstorable:
-    digits = len(text.lstrip("-"))
-    if digits <= 18 or (digits == 19 and JSON_INT_MIN <= int(text) <= JSON_INT_MAX):
-        return int(text)
-    return _Unstorable(
-        f"is a number of {digits:,} digits, too large to store (at most {JSON_INT_MAX:,}): write long numbers "
-        "such as ids as text",
-        "json_int_too_large",
-    )
-
-
-def _float(text: str) -> float | _Unstorable:
-    value = float(text)
-    return value if math.isfinite(value) else _Unstorable("is a number too large to store", "json_float_too_large")
-
-
-def _constant(name: str) -> _Unstorable:
-    return _Unstorable(f"is {name}, which is not a JSON number: send a number or text", "json_not_a_number")
-
-
-def load_json(raw: str | bytes) -> Any:
-    """json.loads, refusing (JSONRefused) what no field can hold; malformed JSON raises json.JSONDecodeError."""
-    try:
-        value = json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
-    except RecursionError:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        raise JSONRefused(
-            _too_deep(text), f"is nested more than {JSON_DEPTH_MAX} levels deep", "json_too_deep"
-        ) from None
-    check_json(value)
-    return value
-
-
-def _too_deep(text: str) -> tuple:
-    """Where in JSON text (too deep for json.loads) a container first opens below JSON_DEPTH_MAX levels."""
-    path: list = []
-    open_kinds: list[str] = []
-    i, expecting_key = 0, False
-    while i < len(text):
-        c = text[i]
-        if c == '"':
-            end = i + 1
-            while end < len(text) and text[end] != '"':
-                end += 2 if text[end] == "\\" else 1
-            if expecting_key and open_kinds and open_kinds[-1] == "{":
-                path[-1] = text[i + 1 : end]
-            i = end + 1
-            continue
-        if c in "[{":
-            if len(open_kinds) == JSON_DEPTH_MAX:
-                break
-            open_kinds.append(c)
-            path.append(0 if c == "[" else "")
-            expecting_key = c == "{"
-        elif c in "]}" and open_kinds:
-            open_kinds.pop()
-            path.pop()
-        elif c == "," and open_kinds:
-            if open_kinds[-1] == "[":
-                path[-1] += 1
-            expecting_key = open_kinds[-1] == "{"
-        elif c == ":":
-            expecting_key = False
-        i += 1
-    return tuple(path)
-
-
-def check_json(value: Any, path: tuple = ()) -> None:
-    """Raise JSONRefused at the first string, number or nesting in a decoded JSON value that no field can hold."""
-    if len(path) > JSON_DEPTH_MAX:
-        raise JSONRefused(path[:JSON_DEPTH_MAX], f"is nested more than {JSON_DEPTH_MAX} levels deep", "json_too_deep")
-    if isinstance(value, str):
-        if problem := text_problem(value):
-            raise JSONRefused(path, problem, "string_nul" if "NUL" in problem else "string_surrogate")
-    elif isinstance(value, _Unstorable):
-        raise JSONRefused(path, value.message, value.kind)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if problem := text_problem(key):
-                raise JSONRefused(
-                    path, f"has a key that {problem}", "string_nul" if "NUL" in problem else "string_surrogate"
-                )
-            check_json(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_json(item, (*path, index))

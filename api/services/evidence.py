@@ -23,7 +23,8 @@ from models.common import utcnow
 from models.evidence import EvidenceItem, EvidenceKind, EvidenceUpdate, EvidenceUploadForm
 from models.exhibit import Exhibit
 from models.facts import validate_facts  # noqa: F401 - re-exported for callers seeding evidence
-from models.inputs import REASON_CHARS, TAG_CHARS, TAGS_MAX, JSONRefused, describe_errors, load_json
+from models.inputs import REASON_CHARS, TAG_CHARS, TAGS_MAX, describe_errors
+from models.safe_json import JSONRefused, load_json
 from models.timeline import TimelineEvent
 from models.user import User
 

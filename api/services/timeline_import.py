@@ -21,7 +21,7 @@ from api.services.timeline import evidence_ids_in_case
 from api.services.timeline_rows import FieldError, header_problems, normalize_row
 from models.case import Case
 from models.common import utcnow
-from models.inputs import JSONRefused, load_json
+from models.safe_json import JSONRefused, load_json
 from models.timeline import MAX_TEXT, EventSource, TimelineEvent
 from models.user import User
 
