@@ -56,10 +56,15 @@ def _constant(name: str) -> _Unstorable:
     return _Unstorable(f"is {name}, which is not a JSON number: send a number or text", "json_not_a_number")
 
 
+_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float, parse_constant=_constant)
+
+
 def load_json(raw: str | bytes) -> Any:
     """json.loads, refusing (JSONRefused) what no field can hold; malformed JSON raises json.JSONDecodeError."""
+    if isinstance(raw, bytes | bytearray):  # as json.loads reads bytes: UTF-8, -16 or -32, by their first bytes
+        raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
     try:
-        value = json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        value = _DECODER.decode(raw)
     except RecursionError:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         raise JSONRefused(
@@ -105,6 +110,37 @@ def _too_deep(text: str) -> tuple:
 
 def check_json(value: Any, path: tuple = ()) -> None:
     """Raise JSONRefused at the first string, number or nesting in a decoded JSON value that no field can hold."""
+    if not _storable(value, len(path)):  # the quick walk; only a refusal walks again to say where
+        _locate(value, path)
+
+
+def _storable(value: Any, depth: int) -> bool:
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value and (value.isascii() or text_problem(value) is None)
+    if kind is dict:
+        if depth >= JSON_DEPTH_MAX:
+            return False
+        for key, item in value.items():
+            if "\x00" in key or not (key.isascii() or text_problem(key) is None):
+                return False
+            if type(item) is str:  # the common case, without a call
+                if "\x00" in item or not (item.isascii() or text_problem(item) is None):
+                    return False
+            elif not _storable(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        if depth >= JSON_DEPTH_MAX:
+            return False
+        for item in value:
+            if not _storable(item, depth + 1):
+                return False
+        return True
+    return kind is not _Unstorable
+
+
+def _locate(value: Any, path: tuple) -> None:
     if len(path) > JSON_DEPTH_MAX:
         raise JSONRefused(path[:JSON_DEPTH_MAX], f"is nested more than {JSON_DEPTH_MAX} levels deep", "json_too_deep")
     if isinstance(value, str):
@@ -118,7 +154,7 @@ def check_json(value: Any, path: tuple = ()) -> None:
                 raise JSONRefused(
                     path, f"has a key that {problem}", "string_nul" if "NUL" in problem else "string_surrogate"
                 )
-            check_json(item, (*path, key))
+            _locate(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            check_json(item, (*path, index))
+            _locate(item, (*path, index))
