@@ -3,9 +3,9 @@
 For each input an operation takes (path, query, JSON body, multipart or urlencoded form, import file): a NUL
 character, an unpaired surrogate (JSON only: nothing else can carry one), text one character over its
 maxLength, a list one item over its maxItems, integers past their maximum, past 64 bits and past Python's
-4,300-digit limit, `true` where a number goes, NaN, dates that leave the calendar in some timezone, and JSON
-nested thousands deep. Everything else in the request is a valid baseline, so the hostile value is what the
-server has to deal with.
+4,300-digit limit, `true` where a number goes, NaN, dates that leave the calendar in some timezone, JSON
+nested thousands deep, and bytes that are not text where JSON goes. Everything else in the request is a valid
+baseline, so the hostile value is what the server has to deal with.
 """
 
 import copy
@@ -164,6 +164,7 @@ class Builder:
                     add(f"body {where}: {label}", body=_raw(placed, value) if label.startswith("raw") else placed)
             if json_body:
                 add("body: nested 5,000 deep", body=DEEP.encode())
+                add("body: bytes that are not UTF-8, as text/plain", body=b"\xff\xfe", media_type="text/plain")
             if media == "multipart/form-data" and "facts" in body_schema.get("properties", {}):
                 for label, facts in [("deep", f'{{"k": {DEEP}}}'), ("5000 digits", f'{{"k": {HUGE_INT}}}')]:
                     add(f"body facts: JSON {label}", body=body | {"facts": facts})

@@ -95,3 +95,16 @@ def test_the_command_line_refuses_values_out_of_range_with_a_message(client):
     assert full_name.returncode == 1 and "full_name" in full_name.stderr, full_name.stderr
     anchor = run("verify", "--anchor", f"{2**63}:{'0' * 64}")
     assert anchor.returncode == 2 and "Traceback" not in anchor.stderr and "anchor" in anchor.stderr, anchor.stderr
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("text/plain", b"\xff\xfe not UTF-8"), (None, b"\xff"), ("application/octet-stream", b"\x00\xc3")],
+    ids=["text/plain", "no content type", "octet-stream"],
+)
+def test_bytes_that_are_not_text_sent_to_a_json_route_get_a_422(alice, content_type, body):
+    """FastAPI hands such a body to validation as bytes; the 422 that says so must not fail to echo them."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = alice.request("POST", "/api/v1/cases", content=body, headers=headers)
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["detail"][0]["loc"] == ["body"]
