@@ -155,6 +155,7 @@ BundleTitle = text(BUNDLE_TITLE_CHARS)
 EventTitle = text(EVENT_TEXT_CHARS, min_chars=1)
 EventText = text(EVENT_TEXT_CHARS)
 WrittenDate = text(WRITTEN_DATE_CHARS, min_chars=4)
+DateBound = text(WRITTEN_DATE_CHARS)  # a query's start or end: left blank, no bound
 SearchText = text(SEARCH_CHARS)
 Choice = text(CHOICE_CHARS)
 Cursor = text(CURSOR_CHARS)

@@ -269,3 +269,14 @@ def test_create_and_update_take_the_same_limits(client, create, update):
     shared = set(created) & set(updated) - as_text
     assert len(shared) >= 4
     assert {name: limits(created[name]) for name in shared} == {name: limits(updated[name]) for name in shared}
+
+
+def test_blank_query_parameters_still_mean_no_filter(world):
+    owner, ids = world
+    for path, params in [
+        ("timeline", {"start": "", "end": "", "q": "", "tag": ""}),
+        ("audit", {"start": "", "end": ""}),
+    ]:
+        r = owner.get(f"/api/v1/cases/{ids['case']}/{path}", params=params)
+        assert r.status_code == 200, r.text
+        assert r.json()["items"]

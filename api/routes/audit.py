@@ -12,7 +12,7 @@ from api.services import custody as custody_service
 from api.services import evidence as evidence_service
 from models.audit import AuditEventPublic
 from models.custody import CustodyReport
-from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, WrittenDate
+from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound
 
 router = APIRouter(tags=["audit"], route_class=CheckedJSONRoute)
 
@@ -40,10 +40,8 @@ def case_audit(
     ),
     object_id: Choice | None = Query(None, description="The id of the object acted on."),
     evidence_id: uuid.UUID | None = Query(None, description="Events about this evidence item."),
-    start: WrittenDate | None = Query(
-        None, description="Inclusive. ISO 8601 date or datetime; without an offset, UTC."
-    ),
-    end: WrittenDate | None = Query(None, description="Exclusive; same forms as start."),
+    start: DateBound | None = Query(None, description="Inclusive. ISO 8601 date or datetime; without an offset, UTC."),
+    end: DateBound | None = Query(None, description="Exclusive; same forms as start."),
     order: Literal["asc", "desc"] = Query("asc", description="By seq: asc is the chain's own order."),
     limit: int = DEFAULT_LIMIT,
     cursor: Cursor | None = None,

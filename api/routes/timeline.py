@@ -18,7 +18,7 @@ from api.services import timeline_import as import_service
 from api.services import timeline_pdf as pdf_service
 from api.services import timeline_query as query_service
 from api.services import timeline_summary as summary_service
-from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, SearchText, Tag, WrittenDate
+from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound, SearchText, Tag
 from models.timeline import EventCreate, EventUpdate, ImportResult, TimelineEventPublic, TimelinePage, TimelineSummary
 
 router = APIRouter(tags=["timeline"], route_class=CheckedJSONRoute)
@@ -28,12 +28,12 @@ ANY_OF = "Repeat (or separate with commas) to match any of several."
 
 async def timeline_filter(  # async: pure parsing, so no hop to the thread pool
     access: CaseViewer,
-    start: WrittenDate | None = Query(
+    start: DateBound | None = Query(
         None,
         description="Inclusive. ISO date or datetime (2021, 2021-03, 2021-03-04, 2021-03-04T17:30); "
         "without an offset, in the case timezone. Events whose fuzzy span overlaps the range match.",
     ),
-    end: WrittenDate | None = Query(None, description="Exclusive; same forms as start."),
+    end: DateBound | None = Query(None, description="Exclusive; same forms as start."),
     kind: list[Choice] | None = Query(None, max_length=FILTER_VALUES_MAX, description=f"Event kind. {ANY_OF}"),
     tag: list[Tag] | None = Query(
         None, max_length=FILTER_VALUES_MAX, description=f"Tag (ASCII letters match in any case). {ANY_OF}"
