@@ -83,14 +83,6 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def check_text(value: str, field: str) -> str:
-    """The value, or ValueError naming the field and what is wrong with it."""
-    problem = text_problem(value)
-    if problem:
-        raise ValueError(f"{field} {problem}")
-    return value
-
-
 def _storable(value: Any) -> Any:
     if isinstance(value, str) and (problem := text_problem(value)):
         kind = "string_nul" if "NUL" in problem else "string_surrogate"
