@@ -4,10 +4,15 @@ escapes (no UTF-8 spelling), text over the field's limit, dates that leave the c
 past their column, booleans passed as numbers, and label templates that make unusable labels."""
 
 import json
+import uuid
+from datetime import timedelta
 
 import pytest
 
-from tests.conftest import PASSWORD
+from api.db import session_scope
+from api.services import users as user_service
+from models.user import UserCreate
+from tests.conftest import PASSWORD, Actor
 from tests.test_hostile_uploads import BOUNDARY, _part
 
 NUL, LONE = "a\x00b", "a\ud800b"
@@ -30,10 +35,15 @@ def refused(response, field: str, *words: str) -> None:
         assert word.lower() in text, text[:500]
 
 
-@pytest.fixture
-def world(make_user):
-    """An administrator owning a New York case with an evidence item (its exhibit too) and a manual event."""
-    owner = make_user(admin=True)
+@pytest.fixture(scope="module")
+def world(client):
+    """An administrator owning a New York case with an evidence item (its exhibit too) and a manual event. One
+    per module: hostile requests are refused, so they leave it as it was."""
+    email = f"hostile-{uuid.uuid4().hex[:10]}@firm.example"
+    with session_scope() as session:
+        user = user_service.create_user(session, UserCreate(email=email, password=PASSWORD, is_admin=True))
+        token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
+    owner = Actor(client, email, token)
     case = owner.make_case(timezone="America/New_York")
     item = owner.upload(case["id"], b"order record", kind="order_record", title="Order").json()
     event = send(owner, "POST", f"/cases/{case['id']}/events", {"occurred_at": "2021-03", "title": "Refund"})
@@ -99,9 +109,8 @@ def test_text_in_query_parameters_is_checked_too(world):
 
 def upload(actor, case_id: str, **fields):
     data = {"kind": "other", "title": "Evidence"} | fields
-    return actor.post(
-        f"/api/v1/cases/{case_id}/evidence", files={"file": ("e.txt", b"bytes " + repr(data).encode())}, data=data
-    )
+    content = f"evidence {uuid.uuid4()}".encode()  # new bytes each time: never a duplicate of an earlier upload
+    return actor.post(f"/api/v1/cases/{case_id}/evidence", files={"file": ("e.txt", content)}, data=data)
 
 
 @pytest.mark.parametrize("field", ["title", "description", "custodian", "source_url", "tags", "occurred_at"])

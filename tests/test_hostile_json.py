@@ -83,8 +83,7 @@ def test_a_cursor_longer_than_any_the_api_hands_out_is_a_422(world):  # noqa: F8
 
 
 def test_the_command_line_refuses_values_out_of_range_with_a_message(client):
-    email = "cli-range@firm.example"
-    assert run("user", "create", email, "--password", "a long password").returncode == 0
+    email = "cli-range@firm.example"  # refused before any account is looked up
     days = run("token", "create", email, "--days", "99999999")
     assert days.returncode == 2 and "Traceback" not in days.stderr and "--days" in days.stderr, days.stderr
     name = run("token", "create", email, "--name", "x" * 101)
