@@ -289,3 +289,11 @@ def test_blank_query_parameters_still_mean_no_filter(world):
         r = owner.get(f"/api/v1/cases/{ids['case']}/{path}", params=params)
         assert r.status_code == 200, r.text
         assert r.json()["items"]
+
+
+def test_upload_fields_keep_being_read_as_before(world):
+    """Blank optional fields count as not sent; the kind may come with spaces around it."""
+    owner, ids = world
+    r = upload(owner, ids["case"], kind=" other ", occurred_at=" ", facts="", tags="", custodian="  ")
+    assert r.status_code == 201, r.text
+    assert (r.json()["kind"], r.json()["occurred_at"], r.json()["custodian"]) == ("other", None, None)

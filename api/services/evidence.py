@@ -84,7 +84,8 @@ def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
     if not title:
         raise UnprocessableEntity("title is required")
     try:
-        form = EvidenceUploadForm.model_validate({name: value for name, value in fields.items() if value.strip()})
+        sent = {name: value for name, value in fields.items() if value.strip()}
+        form = EvidenceUploadForm.model_validate(sent | {"kind": kind})
     except ValueError as exc:  # pydantic's ValidationError
         raise UnprocessableEntity(describe_errors(exc)) from None
     facts = None
