@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 
 from api.config import get_settings
 from api.db import session_scope
+from models.inputs import TOKEN_DAYS_MAX, TokenName, describe_errors
 
 app = typer.Typer(
     help="casebinder: evidence locker for fake-review litigation.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -107,6 +108,8 @@ def user_create(
     admin: bool = typer.Option(False, "--admin", help="May create other accounts over the API."),
 ) -> None:
     """Create a user account."""
+    from pydantic import ValidationError
+
     from api.errors import DomainError
     from api.services import users as user_service
     from models.user import UserCreate
@@ -115,6 +118,9 @@ def user_create(
         data = UserCreate(email=email, password=password, full_name=full_name, is_admin=admin)
         with session_scope() as session:
             user = user_service.create_user(session, data)
+    except ValidationError as exc:
+        typer.echo(f"error: {describe_errors(exc)}", err=True)
+        raise typer.Exit(1) from None
     except (DomainError, ValueError) as exc:
         typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
         raise typer.Exit(1) from None
@@ -139,8 +145,10 @@ def user_unlock(email: str) -> None:
 @token_app.command("create")
 def token_create(
     email: str,
-    days: int = typer.Option(90, min=1, help="Days until the token expires."),
-    name: str = typer.Option("cli", help="A name to recognise the token by."),
+    days: int = typer.Option(90, min=1, max=TOKEN_DAYS_MAX, help="Days until the token expires."),
+    name: str = typer.Option(
+        "cli", help="A name to recognise the token by.", callback=lambda v: _checked(TokenName, v)
+    ),
 ) -> None:
     """Print a new API token for a user on stdout (and nothing else)."""
     from api.services import users as user_service
@@ -152,6 +160,16 @@ def token_create(
             raise typer.Exit(1)
         token, _ = user_service.issue_token(session, user, ttl=timedelta(days=days), name=name)
     typer.echo(token)
+
+
+def _checked(kind, value):
+    """A command-line value held to the same type the API holds it to; a usage error (exit 2) saying why."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError as exc:
+        raise typer.BadParameter(describe_errors(exc)) from None
 
 
 @app.command()

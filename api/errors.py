@@ -4,6 +4,8 @@ import logging
 import uuid
 
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -129,6 +131,13 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
         return JSONResponse({"detail": message}, status_code=503, headers=headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, but the values echoed back as `input` are made printable first: a body that is
+        # not text (bytes that are not UTF-8) or holds an unpaired surrogate would otherwise fail to encode.
+        errors = [err | {"input": _printable(err["input"])} if "input" in err else err for err in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
     _document_error_shapes(app)
 
 
@@ -149,6 +158,18 @@ def _leaf_routes(routes):
     for route in routes:
         included = getattr(route, "effective_route_contexts", None)  # a router FastAPI includes lazily
         yield from (included() if included is not None else (route,))
+
+
+def _printable(value):
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def _document_error_shapes(app: FastAPI) -> None:

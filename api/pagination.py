@@ -13,6 +13,7 @@ from sqlalchemy import literal, tuple_
 from sqlalchemy.sql import Select
 
 from api.errors import BadRequest
+from models.safe_json import load_json
 
 T = TypeVar("T")
 
@@ -39,10 +40,11 @@ def encode_cursor(kind: str, values: Sequence[Any]) -> str:
 
 
 def decode_cursor(cursor: str, kind: str, parsers: Sequence[Callable[[Any], Any]]) -> list[Any]:
-    """Decode a cursor made by encode_cursor for the same list; anything else is a 400."""
+    """Decode a cursor made by encode_cursor for the same list; anything else (a forged one with numbers no
+    column holds, say) is a 400."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
+        data = load_json(raw)
         if not isinstance(data, list) or data[0] != kind or len(data) != len(parsers) + 1:
             raise ValueError
         return [parse(v) for parse, v in zip(parsers, data[1:], strict=True)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from anyio import to_thread
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MAX_BOUNDARY_LENGTH, MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from api.errors import BadRequest, PayloadTooLarge, UnprocessableEntity
@@ -140,6 +140,10 @@ async def read_upload(
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise UnprocessableEntity("send the upload as multipart/form-data with a 'file' part and metadata fields")
+    if len(boundary) > MAX_BOUNDARY_LENGTH:
+        raise UnprocessableEntity(
+            f"the multipart boundary is {len(boundary):,} characters long; at most {MAX_BOUNDARY_LENGTH} are read"
+        )
     max_body = max_file_bytes + ENVELOPE_BYTES
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_body:

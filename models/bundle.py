@@ -10,6 +10,16 @@ from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field
+from models.inputs import (
+    BATES_PREFIX_CHARS,
+    BUNDLE_EXHIBITS_MAX,
+    EXHIBIT_LABEL_CHARS,
+    BatesDigits,
+    BatesNumber,
+    BatesPrefix,
+    BundleTitle,
+    VolumeMegabytes,
+)
 
 
 class BundleStatus(StrEnum):
@@ -30,19 +40,21 @@ BATES_PREFIX_RE = re.compile(r"^[A-Z0-9_-]*[A-Z_-]$")
 class BundleRequest(SQLModel):
     """What to build. Stored on the bundle (with defaults resolved) so a rebuild is byte-identical."""
 
-    title: str | None = Field(default=None, max_length=500)
-    exhibit_ids: list[uuid.UUID] | None = Field(default=None, description="Ordered; default every exhibit in order.")
-    bates_prefix: str | None = Field(
+    title: BundleTitle | None = None
+    exhibit_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=BUNDLE_EXHIBITS_MAX, description="Ordered; default every exhibit in order."
+    )
+    bates_prefix: BatesPrefix | None = Field(
         default=None, description="Default: the case's. [A-Z0-9_-], not ending in a digit."
     )
-    bates_start: int | None = Field(default=None, ge=1, description="Default: one past the highest issued.")
-    bates_digits: int = Field(default=6, ge=4, le=12)
+    bates_start: BatesNumber | None = Field(default=None, description="Default: one past the highest issued.")
+    bates_digits: BatesDigits = 6
     cover: bool = True
     index: bool = True
     slip_sheets: bool = True
     certificate: bool = True
     legend: Legend | None = Field(default=None, description="Default: per exhibit, from its designation.")
-    max_volume_mb: float | None = Field(default=None, gt=0, le=10_000, description="Split into volumes of this size.")
+    max_volume_mb: VolumeMegabytes | None = Field(default=None, description="Split into volumes of this size.")
 
     @field_validator("bates_prefix")
     @classmethod
@@ -71,7 +83,7 @@ class Bundle(SQLModel, table=True):
     title: str = Field(sa_type=Text)
     # The resolved BundleRequest: exhibit ids, Bates prefix/start/digits and options.
     params: dict = Field(sa_type=JSON)
-    bates_prefix: str = Field(max_length=30)
+    bates_prefix: str = Field(max_length=BATES_PREFIX_CHARS)
     status: BundleStatus = Field(default=BundleStatus.queued, sa_type=String(20))
     error: str | None = Field(default=None, sa_type=Text)
     progress_done: int = 0
@@ -103,7 +115,7 @@ class BundleExhibit(SQLModel, table=True):
     seq: int
     exhibit_id: uuid.UUID = Field(index=True)
     evidence_id: uuid.UUID
-    label: str = Field(max_length=100)
+    label: str = Field(max_length=EXHIBIT_LABEL_CHARS)
     evidence_sha256: str = Field(max_length=64)
     start_page: int
     page_count: int

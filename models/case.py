@@ -10,6 +10,27 @@ from sqlalchemy import JSON, String, Text
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
+from models.inputs import (
+    BATES_PREFIX_CHARS,
+    CASE_TITLE_CHARS,
+    COURT_CHARS,
+    DOCKET_NUMBER_CHARS,
+    LABEL_TEMPLATE_CHARS,
+    PARTIES_MAX,
+    PARTY_NAME_CHARS,
+    PARTY_ROLE_CHARS,
+    REASON_CHARS,
+    TIMEZONE_CHARS,
+    CaseTitle,
+    Court,
+    DocketNumber,
+    Email,
+    LabelTemplate,
+    Reason,
+    Timezone,
+    label_problem,
+    text,
+)
 
 
 class CaseType(StrEnum):
@@ -32,23 +53,32 @@ class Role(StrEnum):
 
 
 class Party(SQLModel):
-    name: str = Field(min_length=1, max_length=300)
-    role: str = Field(min_length=1, max_length=100, description="e.g. plaintiff, defendant, seller, reviewer")
+    name: text(PARTY_NAME_CHARS, min_chars=1)
+    role: text(PARTY_ROLE_CHARS, min_chars=1) = Field(description="e.g. plaintiff, defendant, seller, reviewer")
+
+
+class PartyPublic(SQLModel):
+    name: str
+    role: str
 
 
 DEFAULT_LABEL_TEMPLATE = "PX-{n:03d}"
 # Printed on every bundle page: letters, digits, "-" and "_" only.
 BATES_PREFIX_PATTERN = r"^[A-Za-z0-9_\-]*$"
+CaseBatesPrefix = text(BATES_PREFIX_CHARS, pattern=BATES_PREFIX_PATTERN)
 
 
 def check_label_template(template: str) -> str:
-    try:
-        label = template.format(n=1)
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise ValueError(f"exhibit_label_template must use only the field {{n}}: {exc}") from None
-    if label == template.format(n=2):
-        raise ValueError("exhibit_label_template must contain {n}, e.g. 'PX-{n:03d}'")
+    if problem := label_problem(template):
+        raise ValueError(f"exhibit_label_template {problem}")
     return template
+
+
+def exhibit_label(template: str, number: int) -> str:
+    """The label a case's template gives exhibit `number`; ValueError (saying why) when it cannot make a usable
+    one, as a template stored before templates were checked this closely may not."""
+    check_label_template(template)
+    return template.format(n=number)
 
 
 def check_timezone(name: str) -> str:
@@ -60,13 +90,17 @@ def check_timezone(name: str) -> str:
 
 
 class CaseBase(SQLModel):
-    title: str = Field(min_length=1, max_length=500)
-    docket_number: str | None = Field(default=None, max_length=100)
-    court: str | None = Field(default=None, max_length=300)
+    """The columns, as the case is stored and shown; CaseCreate and CaseUpdate check what a user sends."""
+
+    title: str = Field(min_length=1, max_length=CASE_TITLE_CHARS)
+    docket_number: str | None = Field(default=None, max_length=DOCKET_NUMBER_CHARS)
+    court: str | None = Field(default=None, max_length=COURT_CHARS)
     case_type: CaseType = Field(sa_type=String(40))
-    bates_prefix: str | None = Field(default=None, max_length=30, schema_extra={"pattern": BATES_PREFIX_PATTERN})
-    exhibit_label_template: str = Field(default=DEFAULT_LABEL_TEMPLATE, max_length=50)
-    timezone: str = Field(default="UTC", max_length=64)
+    bates_prefix: str | None = Field(
+        default=None, max_length=BATES_PREFIX_CHARS, schema_extra={"pattern": BATES_PREFIX_PATTERN}
+    )
+    exhibit_label_template: str = Field(default=DEFAULT_LABEL_TEMPLATE, max_length=LABEL_TEMPLATE_CHARS)
+    timezone: str = Field(default="UTC", max_length=TIMEZONE_CHARS)
 
 
 class Case(CaseBase, table=True):
@@ -90,21 +124,27 @@ class Case(CaseBase, table=True):
 
 
 class CaseCreate(CaseBase):
-    parties: list[Party] = Field(default_factory=list, max_length=200)
+    title: CaseTitle
+    docket_number: DocketNumber | None = None
+    court: Court | None = None
+    bates_prefix: CaseBatesPrefix | None = None
+    exhibit_label_template: LabelTemplate = DEFAULT_LABEL_TEMPLATE
+    timezone: Timezone = "UTC"
+    parties: list[Party] = Field(default_factory=list, max_length=PARTIES_MAX)
 
     _template = field_validator("exhibit_label_template")(check_label_template)
     _timezone = field_validator("timezone")(check_timezone)
 
 
 class CaseUpdate(SQLModel):
-    title: str | None = Field(default=None, min_length=1, max_length=500)
-    docket_number: str | None = Field(default=None, max_length=100)
-    court: str | None = Field(default=None, max_length=300)
+    title: CaseTitle | None = None
+    docket_number: DocketNumber | None = None
+    court: Court | None = None
     case_type: CaseType | None = None
-    bates_prefix: str | None = Field(default=None, max_length=30, schema_extra={"pattern": BATES_PREFIX_PATTERN})
-    exhibit_label_template: str | None = Field(default=None, max_length=50)
-    timezone: str | None = Field(default=None, max_length=64)
-    parties: list[Party] | None = Field(default=None, max_length=200)
+    bates_prefix: CaseBatesPrefix | None = None
+    exhibit_label_template: LabelTemplate | None = None
+    timezone: Timezone | None = None
+    parties: list[Party] | None = Field(default=None, max_length=PARTIES_MAX)
 
     @field_validator("exhibit_label_template")
     @classmethod
@@ -117,13 +157,11 @@ class CaseUpdate(SQLModel):
         return None if v is None else check_timezone(v)
 
 
-LEGAL_HOLD_REASON_CHARS = 2000
+LEGAL_HOLD_REASON_CHARS = REASON_CHARS
 
 
 class LegalHoldRequest(SQLModel):
-    reason: str = Field(
-        min_length=1, max_length=LEGAL_HOLD_REASON_CHARS, description="Why the case is held (a preservation notice...)."
-    )
+    reason: Reason = Field(description="Why the case is held (a preservation notice...).")
 
     @field_validator("reason")
     @classmethod
@@ -131,8 +169,6 @@ class LegalHoldRequest(SQLModel):
         v = v.strip()
         if not v:
             raise ValueError("reason must not be blank: say why the case is held")
-        if "\x00" in v:
-            raise ValueError("reason contains a NUL character")
         return v
 
 
@@ -152,7 +188,7 @@ class LegalHoldState(SQLModel):
 
 class CasePublic(CaseBase):
     id: uuid.UUID
-    parties: list[Party]
+    parties: list[PartyPublic]
     role: Role | None = Field(default=None, description="The caller's role in this case.")
     created_at: datetime
     updated_at: datetime
@@ -171,7 +207,7 @@ class CaseMember(SQLModel, table=True):
 
 
 class MemberCreate(SQLModel):
-    email: str = Field(min_length=3, max_length=320)
+    email: Email
     role: Role
 
 

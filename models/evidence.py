@@ -4,10 +4,25 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import ConfigDict
 from sqlalchemy import JSON, BigInteger, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
+from models.inputs import (
+    FACT_KEYS_MAX,
+    FACTS_JSON_CHARS,
+    TAGS_MAX,
+    TAGS_TEXT_CHARS,
+    Custodian,
+    EvidenceTitle,
+    Instant,
+    Note,
+    SourceUrl,
+    Tag,
+    WrittenDate,
+    text,
+)
 
 
 class EvidenceKind(StrEnum):
@@ -59,14 +74,33 @@ class EvidenceUpdate(SQLModel):
     """Metadata that may change; the bytes, hash and sniffed type never do."""
 
     kind: EvidenceKind | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=2000)
-    description: str | None = Field(default=None, max_length=100_000)
-    occurred_at: datetime | None = None
-    captured_at: datetime | None = None
-    source_url: str | None = Field(default=None, max_length=8000)
-    custodian: str | None = Field(default=None, max_length=2000)
-    tags: list[str] | None = Field(default=None, max_length=100)
-    facts: dict | None = None
+    title: EvidenceTitle | None = None
+    description: Note | None = None
+    occurred_at: Instant | None = None
+    captured_at: Instant | None = None
+    source_url: SourceUrl | None = None
+    custodian: Custodian | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=TAGS_MAX)
+    facts: dict | None = Field(
+        default=None, max_length=FACT_KEYS_MAX, description="Keys and values checked per kind (see the README)."
+    )
+
+
+class EvidenceUploadForm(SQLModel):
+    """The metadata fields of an upload, as its multipart form sends them (text), held to the limits PATCH
+    applies. The upload's OpenAPI schema is made from this model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: EvidenceKind
+    title: EvidenceTitle
+    description: Note | None = None
+    occurred_at: WrittenDate | None = Field(default=None, description="ISO 8601; without an offset, case timezone")
+    captured_at: WrittenDate | None = Field(default=None, description="ISO 8601; without an offset, case timezone")
+    source_url: SourceUrl | None = Field(default=None, description="absolute http(s) URL")
+    custodian: Custodian | None = None
+    tags: text(TAGS_TEXT_CHARS) | None = Field(default=None, description="comma-separated")
+    facts: text(FACTS_JSON_CHARS) | None = Field(default=None, description="JSON object; keys validated per kind")
 
 
 class ExhibitRef(SQLModel):

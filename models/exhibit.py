@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from models.common import created_at_field, id_field
 from models.evidence import EvidenceKind
+from models.inputs import EXHIBIT_LABEL_CHARS, ExhibitLabel, Note, Position
 
 
 class Designation(StrEnum):
@@ -29,7 +30,7 @@ class Exhibit(SQLModel, table=True):
     case_id: uuid.UUID = Field(foreign_key="cases.id", ondelete="CASCADE")
     evidence_id: uuid.UUID = Field(foreign_key="evidence_items.id", index=True)
     number: int = Field(description="The number the label was made from.")
-    label: str = Field(max_length=100)
+    label: str = Field(max_length=EXHIBIT_LABEL_CHARS)
     position: int = Field(description="1-based place in the case's exhibit order.")
     designation: Designation = Field(default=Designation.none, sa_type=String(30))
     note: str | None = Field(default=None, sa_type=Text)
@@ -42,10 +43,10 @@ class ExhibitCreate(SQLModel):
 
 
 class ExhibitUpdate(SQLModel):
-    position: int | None = Field(default=None, ge=1)
-    label: str | None = Field(default=None, min_length=1, max_length=100)
+    position: Position | None = None
+    label: ExhibitLabel | None = None
     designation: Designation | None = None
-    note: str | None = Field(default=None, max_length=100_000)
+    note: Note | None = None
 
 
 class ExhibitEvidence(SQLModel):

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
+from models.inputs import EVENT_TEXT_CHARS, TAGS_MAX, EventText, EventTitle, PageNumber, Tag, WrittenDate
 
 
 class EventKind(StrEnum):
@@ -44,8 +45,8 @@ class EventSource(StrEnum):
     imported = "imported"
 
 
-MAX_TEXT = 65_536  # characters, for a title or description; an import refuses longer fields
-MAX_TAGS = 100
+MAX_TEXT = EVENT_TEXT_CHARS  # characters, for a title or description; an import refuses longer fields
+MAX_TAGS = TAGS_MAX
 
 
 class TimelineEvent(SQLModel, table=True):
@@ -81,33 +82,31 @@ class TimelineEvent(SQLModel, table=True):
 
 
 class EventCreate(SQLModel):
-    occurred_at: str = Field(
-        min_length=4,
-        max_length=64,
+    occurred_at: WrittenDate = Field(
         description="ISO 8601: 2021, 2021-03, 2021-03-04, 2021-03-04T17:30 or with seconds and offset. "
         "Without an offset, read in the case timezone.",
     )
     precision: Precision | None = Field(default=None, description="Defaults to what occurred_at spells out.")
-    title: str = Field(min_length=1, max_length=MAX_TEXT)
-    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    title: EventTitle
+    description: EventText | None = None
     kind: EventKind = EventKind.other
     evidence_id: uuid.UUID | None = None
-    page: int | None = Field(default=None, ge=1, description="Page of the evidence; needs evidence_id.")
-    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    page: PageNumber | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     disputed: bool = False
 
 
 class EventUpdate(SQLModel):
     """Fields to change. A derived event only takes `disputed`; the rest follows its evidence."""
 
-    occurred_at: str | None = Field(default=None, min_length=4, max_length=64)
+    occurred_at: WrittenDate | None = None
     precision: Precision | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
-    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    title: EventTitle | None = None
+    description: EventText | None = None
     kind: EventKind | None = None
     evidence_id: uuid.UUID | None = None
-    page: int | None = Field(default=None, ge=1)
-    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
+    page: PageNumber | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     disputed: bool | None = None
 
 

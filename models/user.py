@@ -6,14 +6,15 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field
+from models.inputs import EMAIL_CHARS, FULL_NAME_CHARS, TOKEN_NAME_CHARS, Email, FullName, Password
 
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
     id: uuid.UUID = id_field()
-    email: str = Field(max_length=320, unique=True, index=True)
-    full_name: str | None = Field(default=None, max_length=200)
+    email: str = Field(max_length=EMAIL_CHARS, unique=True, index=True)
+    full_name: str | None = Field(default=None, max_length=FULL_NAME_CHARS)
     password_hash: str = Field(max_length=200)
     is_admin: bool = False
     is_active: bool = True
@@ -28,7 +29,7 @@ class ApiToken(SQLModel, table=True):
     id: uuid.UUID = id_field()
     user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     token_hash: str = Field(max_length=64, unique=True, index=True)
-    name: str = Field(default="login", max_length=100)
+    name: str = Field(default="login", max_length=TOKEN_NAME_CHARS)
     created_at: datetime = created_at_field()
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -48,9 +49,9 @@ class LoginUnlock(SQLModel):
 
 
 class UserCreate(SQLModel):
-    email: str = Field(max_length=320)
-    password: str = Field(min_length=8, max_length=1000)
-    full_name: str | None = Field(default=None, max_length=200)
+    email: Email
+    password: Password
+    full_name: FullName | None = None
     is_admin: bool = False
 
 

@@ -9,19 +9,22 @@ from sqlalchemy import JSON, String, Text
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field
+from models.inputs import ANCHORS_MAX, Seq
 
 
 class AuditAnchor(SQLModel):
     """An audit event's place and hash, as verify and the custody report print them ("SEQ:SHA256")."""
 
-    seq: int = PydanticField(ge=1)
-    hash: str = PydanticField(pattern="^[0-9a-f]{64}$", description="The event's SHA-256, lowercase hex.")
+    seq: Seq
+    hash: str = PydanticField(
+        pattern="^[0-9a-f]{64}$", max_length=64, description="The event's SHA-256, lowercase hex."
+    )
 
 
 class VerifyRequest(SQLModel):
     anchors: list[AuditAnchor] = PydanticField(
         default_factory=list,
-        max_length=1000,
+        max_length=ANCHORS_MAX,
         description="Events and hashes kept from earlier runs or reports: each must still be in the chain.",
     )
 

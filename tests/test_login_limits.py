@@ -144,7 +144,7 @@ def test_a_nul_in_the_email_is_an_unknown_account_not_a_server_error(from_addres
     assert failed.actor_email == "eve%00@firm.example" and failed.details == {"reason": "unknown email"}
     admin = make_user(admin=True)
     r = admin.post("/api/v1/users", json={"email": "eve\x00@firm.example", "password": "long enough password"})
-    assert r.status_code == 422 and "not a valid email address" in r.json()["detail"]
+    assert r.status_code == 422 and "NUL character" in str(r.json()["detail"])
 
 
 def test_an_admin_or_the_command_line_unlocks_an_account_at_once(alice, make_user, from_address):

@@ -5,6 +5,9 @@ Requests carry a real token of a user who owns a case with evidence, an exhibit,
 a built bundle; most generated ids in paths are swapped for those real ones so the handlers get past the 404.
 The run is bounded: a fixed number of derandomized examples per operation (the examples and fuzzing phases;
 the coverage phase, whose size grows with the schema, is left to a manual `schemathesis run`), no deadline.
+Beside the generated requests, every operation gets targeted hostile ones made from the schema
+(tests/hostile_cases.py: NUL, unpaired surrogates, one over every limit, huge and boolean numbers, dates that
+leave the calendar, deep JSON), held to the same checks.
 """
 
 import io
@@ -29,6 +32,7 @@ from api.services import users as user_service
 from models.bundle import Bundle
 from models.user import UserCreate
 from tests.conftest import PASSWORD, Actor
+from tests.hostile_cases import Builder
 
 EXAMPLES = 20
 # Generated requests come from this address, so their failed logins never count against other tests' limits.
@@ -53,6 +57,13 @@ class _FromAddress:
 # requests run later, once the suite's fixtures have pointed the app at the test database and blob store.
 schema = schemathesis.openapi.from_asgi("/openapi.json", _FromAddress(application))
 schema.config.phases.update(phases=["examples", "fuzzing"])
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _json_lines(_, value) -> bytes:
+    """An import file as given (the schema describes it as text)."""
+    return value if isinstance(value, bytes) else str(value).encode()
+
 
 # Per operation, the status codes its generated requests got: read by the last test of this module.
 STATUSES: dict[str, set[int]] = defaultdict(set)
@@ -171,3 +182,43 @@ def test_generated_requests_reached_real_objects(world):
         if names <= known:
             assert STATUSES[label] - {404}, f"{label}: only 404s, never reached a real object"
     assert any(200 <= s < 300 for label in on_objects for s in STATUSES[label])
+
+
+def _operations() -> list:
+    return [result.ok() for result in schema.get_all_operations()]
+
+
+ADMIN_ONLY = ("/api/v1/admin/", "/api/v1/users")
+
+
+@pytest.fixture(scope="module")
+def hostile(world):
+    """The hostile requests of every operation, against the world's real objects; admin routes as an admin."""
+    admin, _ = _user(world["owner"].client)
+    with session_scope() as session:
+        user_service.get_by_email(session, admin.email).is_admin = True
+    builder = Builder(application.openapi(), world["ids"])
+    spec = application.openapi()["paths"]
+    return {
+        op.label: (
+            admin if op.path.startswith(ADMIN_ONLY) else world["owner"],
+            builder.operation(spec[op.path][op.method.lower()], op.path),
+        )
+        for op in _operations()
+    }
+
+
+@pytest.mark.parametrize("operation", _operations(), ids=lambda op: op.label)
+def test_hostile_values_in_every_input_answer_4xx_as_the_schema_says(operation, hostile):
+    actor, cases = hostile[operation.label]
+    logout = operation.label == "DELETE /api/v1/auth/token"
+    for case in cases:
+        body = {} if case.body is None else {"body": case.body, "media_type": case.media_type}
+        request = operation.Case(path_parameters=case.path_parameters, query=case.query, **body)
+        headers = _spare_token(actor.email) if logout else actor.headers
+        try:
+            request.call_and_validate(
+                headers=headers, checks=[not_a_server_error, status_code_conformance, response_schema_conformance]
+            )
+        except Exception as exc:
+            raise AssertionError(f"{operation.label}, {case.what}: {exc}") from exc

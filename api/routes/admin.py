@@ -8,17 +8,19 @@ from fastapi import APIRouter, Depends
 from api.db import on_commit
 from api.deps import BlobStoreDep, CurrentUser, SessionDep
 from api.errors import Forbidden, NotFound, error_responses
+from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit, ratelimit
 from api.services import purge as purge_service
 from api.services import verify as verify_service
 from api.services import verify_runs as verify_run_service
 from api.worker import verify_runner
+from models.inputs import Cursor
 from models.purge import PurgeReport
 from models.user import LoginUnlock, User
 from models.verify import VerifyRequest, VerifyResult, VerifyRun, VerifyRunPublic
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=CheckedJSONRoute)
 
 
 def require_admin(user: CurrentUser) -> User:
@@ -67,7 +69,7 @@ def queue_verify_run(session: SessionDep, admin: AdminUser, data: VerifyRequest 
 
 
 @router.get("/verify-runs", response_model=Page[VerifyRunPublic], responses=error_responses(400, 401, 403))
-def list_verify_runs(session: SessionDep, admin: AdminUser, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
+def list_verify_runs(session: SessionDep, admin: AdminUser, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None):
     """Every verify run, newest first."""
     rows, next_cursor = verify_run_service.list_runs(session, limit=limit, cursor=cursor)
     return {"items": [_run_public(run, email) for run, email in rows], "next_cursor": next_cursor}

@@ -6,14 +6,16 @@ from fastapi import APIRouter, Query, Response
 from api.db import release_connection
 from api.deps import BlobStoreDep, CaseOwner, CurrentUser, SessionDep
 from api.errors import error_responses
+from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit_query
 from api.services import custody as custody_service
 from api.services import evidence as evidence_service
 from models.audit import AuditEventPublic
 from models.custody import CustodyReport
+from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=CheckedJSONRoute)
 
 ANY_OF = "Repeat (or separate with commas) to match any of several."
 CAPTION = Query(
@@ -31,17 +33,19 @@ CAPTION = Query(
 def case_audit(
     session: SessionDep,
     access: CaseOwner,
-    actor: list[str] | None = Query(None, description=f"User id or e-mail. {ANY_OF}"),
-    action: list[str] | None = Query(
-        None, description=f"Exact action, or a prefix ending in '.' or '*' ('evidence.'). {ANY_OF}"
+    actor: list[Choice] | None = Query(None, max_length=FILTER_VALUES_MAX, description=f"User id or e-mail. {ANY_OF}"),
+    action: list[Choice] | None = Query(
+        None,
+        max_length=audit_query.MAX_ACTIONS,
+        description=f"Exact action, or a prefix ending in '.' or '*' ('evidence.'). {ANY_OF}",
     ),
-    object_id: str | None = Query(None, description="The id of the object acted on."),
+    object_id: Choice | None = Query(None, description="The id of the object acted on."),
     evidence_id: uuid.UUID | None = Query(None, description="Events about this evidence item."),
-    start: str | None = Query(None, description="Inclusive. ISO 8601 date or datetime; without an offset, UTC."),
-    end: str | None = Query(None, description="Exclusive; same forms as start."),
+    start: DateBound | None = Query(None, description="Inclusive. ISO 8601 date or datetime; without an offset, UTC."),
+    end: DateBound | None = Query(None, description="Exclusive; same forms as start."),
     order: Literal["asc", "desc"] = Query("asc", description="By seq: asc is the chain's own order."),
     limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
+    cursor: Cursor | None = None,
 ):
     """The case's audit trail, every column of every event (prev_hash and hash too, so links can be checked).
 

@@ -7,10 +7,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.config import get_settings
 from api.deps import CallerDep, CurrentUser, SessionDep
 from api.errors import Forbidden, error_responses
+from api.json_body import CheckedJSONRoute
 from api.services import users as user_service
 from models.user import TokenResponse, UserCreate, UserPublic
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=CheckedJSONRoute)
 
 
 @router.post("/auth/token", response_model=TokenResponse, responses=error_responses(401, 422, 429))

@@ -7,6 +7,7 @@ from api.db import on_commit
 from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, SessionDep
 from api.downloads import content_disposition, file_response
 from api.errors import Conflict, Forbidden, NotFound, error_responses
+from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit
 from api.services import bundles as bundle_service
@@ -14,8 +15,9 @@ from api.services import cases as case_service
 from api.worker import runner
 from models.bundle import Bundle, BundleProgress, BundlePublic, BundleRequest, BundleStatus
 from models.case import Role
+from models.inputs import Cursor
 
-router = APIRouter(tags=["bundles"])
+router = APIRouter(tags=["bundles"], route_class=CheckedJSONRoute)
 
 
 def _public(session, bundle: Bundle) -> BundlePublic:
@@ -43,7 +45,7 @@ def create_bundle(session: SessionDep, access: CaseEditor, data: BundleRequest) 
 
 
 @router.get("/cases/{case_id}/bundles", response_model=Page[BundlePublic], responses=error_responses(400, 401, 404))
-def list_bundles(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
+def list_bundles(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None):
     rows, next_cursor = bundle_service.list_bundles(session, access.case, limit=limit, cursor=cursor)
     return {"items": [_public(session, b) for b in rows], "next_cursor": next_cursor}
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import CaseEditor, CaseOwner, CaseViewer, CurrentUser, SessionDep
 from api.errors import error_responses
+from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import cases as case_service
 from api.services import holds
@@ -17,8 +18,9 @@ from models.case import (
     MemberPublic,
     Role,
 )
+from models.inputs import Cursor
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], route_class=CheckedJSONRoute)
 
 
 def _public(case, role: Role | None) -> CasePublic:
@@ -32,7 +34,7 @@ def create_case(session: SessionDep, user: CurrentUser, data: CaseCreate) -> Cas
 
 
 @router.get("/cases", response_model=Page[CasePublic], responses=error_responses(401, 400))
-def list_cases(session: SessionDep, user: CurrentUser, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
+def list_cases(session: SessionDep, user: CurrentUser, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None):
     """Cases you are a member of."""
     rows, next_cursor = case_service.list_cases(session, user=user, limit=limit, cursor=cursor)
     return Page(items=[_public(case, Role(role)) for case, role in rows], next_cursor=next_cursor)

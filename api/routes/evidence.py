@@ -9,37 +9,33 @@ from api.config import get_settings
 from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep
 from api.downloads import content_disposition, file_response
 from api.errors import error_responses
+from api.json_body import CheckedJSONRoute
 from api.services import evidence as evidence_service
 from api.upload import read_upload
 from models.case import Role
-from models.evidence import EvidenceItem, EvidencePublic, EvidenceUpdate, ExhibitRef
+from models.evidence import EvidenceItem, EvidencePublic, EvidenceUpdate, EvidenceUploadForm, ExhibitRef
+from models.inputs import Reason
 
-router = APIRouter(tags=["evidence"])
+router = APIRouter(tags=["evidence"], route_class=CheckedJSONRoute)
+
+
+def _form_schema(model) -> dict:
+    """A multipart form's schema from the model that checks its fields: each field as the text it is sent as,
+    with the model's limits (a form field cannot be null, and the schema is inlined, not a $ref)."""
+    schema = model.model_json_schema()
+    properties = {"file": {"type": "string", "format": "binary"}}
+    for name, prop in schema["properties"].items():
+        sent = next((p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"), prop)
+        if "$ref" in sent:
+            sent = schema["$defs"][sent["$ref"].rsplit("/", 1)[-1]]
+        properties[name] = {k: v for k, v in sent.items() if k not in ("title", "default", "description")}
+        if "description" in prop:
+            properties[name]["description"] = prop["description"]
+    return {"type": "object", "required": ["file", *schema["required"]], "properties": properties}
+
 
 UPLOAD_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "kind", "title"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "kind": {"type": "string", "enum": [k.value for k in evidence_service.EvidenceKind]},
-                        "title": {"type": "string"},
-                        "description": {"type": "string"},
-                        "occurred_at": {"type": "string", "description": "ISO 8601; without an offset, case timezone"},
-                        "captured_at": {"type": "string", "description": "ISO 8601; without an offset, case timezone"},
-                        "source_url": {"type": "string", "description": "absolute http(s) URL"},
-                        "custodian": {"type": "string"},
-                        "tags": {"type": "string", "description": "comma-separated"},
-                        "facts": {"type": "string", "description": "JSON object; keys validated per kind"},
-                    },
-                }
-            }
-        },
-    }
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _form_schema(EvidenceUploadForm)}}}
 }
 
 
@@ -112,14 +108,7 @@ def delete_evidence(
     session: SessionDep,
     user: CurrentUser,
     evidence_id: uuid.UUID,
-    reason: Annotated[
-        str,
-        Query(
-            min_length=1,
-            max_length=evidence_service.DELETE_REASON_CHARS,
-            description="Why the item is deleted; kept with it and in the audit trail.",
-        ),
-    ],
+    reason: Annotated[Reason, Query(description="Why the item is deleted; kept with it and in the audit trail.")],
 ) -> None:
     """Soft delete (editor role in the case the item was uploaded into). The row and its custody stay; the
     original goes only with an admin purge. Refused (409) while the item is under legal hold (in its own case or

@@ -4,16 +4,18 @@ from fastapi import APIRouter
 
 from api.deps import CaseEditor, CaseViewer, SessionDep
 from api.errors import error_responses
+from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import evidence as evidence_service
 from api.services import exhibits as exhibit_service
 from models.exhibit import ExhibitCreate, ExhibitPublic, ExhibitUpdate
+from models.inputs import Cursor
 
-router = APIRouter(tags=["exhibits"])
+router = APIRouter(tags=["exhibits"], route_class=CheckedJSONRoute)
 
 
 @router.get("/cases/{case_id}/exhibits", response_model=Page[ExhibitPublic], responses=error_responses(400, 401, 404))
-def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_LIMIT, cursor: str | None = None):
+def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None):
     """The case's exhibits in exhibit order."""
     items, next_cursor = exhibit_service.list_exhibits(session, access.case, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}

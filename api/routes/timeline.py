@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.deps import CaseEditor, CaseUploader, CaseViewer, SessionDep
 from api.errors import PayloadTooLarge, error_responses
+from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT
 from api.request_body import body_chunks
 from api.services import timeline as timeline_service
@@ -18,9 +19,10 @@ from api.services import timeline_import as import_service
 from api.services import timeline_pdf as pdf_service
 from api.services import timeline_query as query_service
 from api.services import timeline_summary as summary_service
+from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound, SearchText, Tag
 from models.timeline import EventCreate, EventUpdate, ImportResult, TimelineEventPublic, TimelinePage, TimelineSummary
 
-router = APIRouter(tags=["timeline"])
+router = APIRouter(tags=["timeline"], route_class=CheckedJSONRoute)
 
 # Imports parsed at once in this process; more wait their turn without holding a thread.
 IMPORT_THREADS = anyio.CapacityLimiter(8)
@@ -29,17 +31,21 @@ ANY_OF = "Repeat (or separate with commas) to match any of several."
 
 async def timeline_filter(  # async: pure parsing, so no hop to the thread pool
     access: CaseViewer,
-    start: str | None = Query(
+    start: DateBound | None = Query(
         None,
         description="Inclusive. ISO date or datetime (2021, 2021-03, 2021-03-04, 2021-03-04T17:30); "
         "without an offset, in the case timezone. Events whose fuzzy span overlaps the range match.",
     ),
-    end: str | None = Query(None, description="Exclusive; same forms as start."),
-    kind: list[str] | None = Query(None, description=f"Event kind. {ANY_OF}"),
-    tag: list[str] | None = Query(None, description=f"Tag (ASCII letters match in any case). {ANY_OF}"),
-    evidence_kind: list[str] | None = Query(None, description=f"Kind of the cited evidence. {ANY_OF}"),
+    end: DateBound | None = Query(None, description="Exclusive; same forms as start."),
+    kind: list[Choice] | None = Query(None, max_length=FILTER_VALUES_MAX, description=f"Event kind. {ANY_OF}"),
+    tag: list[Tag] | None = Query(
+        None, max_length=FILTER_VALUES_MAX, description=f"Tag (ASCII letters match in any case). {ANY_OF}"
+    ),
+    evidence_kind: list[Choice] | None = Query(
+        None, max_length=FILTER_VALUES_MAX, description=f"Kind of the cited evidence. {ANY_OF}"
+    ),
     disputed: bool | None = Query(None),
-    q: str | None = Query(None, description="Text to find in the title or description."),
+    q: SearchText | None = Query(None, description="Text to find in the title or description."),
     order: Literal["asc", "desc"] = "asc",
 ) -> query_service.TimelineFilter:
     return query_service.parse_filter(
@@ -82,7 +88,7 @@ def get_timeline(
     access: CaseViewer,
     f: FilterDep,
     limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
+    cursor: Cursor | None = None,
     format: Literal["json", "csv"] | None = Query(None, description="csv streams the whole selection."),
 ):
     """The case's chronology, ordered by time then id, a page at a time; or all of it as CSV."""

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from models.audit import GENESIS_HASH, AuditEvent, AuditHead
 from models.common import is_sha256_hex, utcnow
+from models.inputs import SEQ_MAX
 from models.user import User
 
 _PENDING = "casebinder.audit.pending"
@@ -222,7 +223,12 @@ class Anchor:
         """From "SEQ:SHA256", as verify and the custody report print it."""
         seq, sep, digest = text.strip().partition(":")
         digest = digest.lower()
-        if not sep or not seq.isdigit() or int(seq) < 1 or not is_sha256_hex(digest):
+        if (
+            not sep
+            or not (seq.isascii() and seq.isdigit())
+            or not 1 <= int(seq) <= SEQ_MAX
+            or not is_sha256_hex(digest)
+        ):
             raise ValueError(f"an anchor is SEQ:SHA256 as verify prints it, e.g. 42:{'0' * 64}; not {text[:90]!r}")
         return cls(int(seq), digest)
 

@@ -21,14 +21,16 @@ from api.timeutil import as_utc, parse_instant
 from models.bundle import Bundle, BundleExhibit
 from models.case import Case, CaseMember, Role
 from models.common import utcnow
-from models.evidence import EvidenceItem, EvidenceKind, EvidenceUpdate
+from models.evidence import EvidenceItem, EvidenceKind, EvidenceUpdate, EvidenceUploadForm
 from models.exhibit import Exhibit
 from models.facts import validate_facts  # noqa: F401 - re-exported for callers seeding evidence
+from models.inputs import REASON_CHARS, TAG_CHARS, TAGS_MAX, describe_errors
+from models.safe_json import JSONRefused, load_json
 from models.timeline import TimelineEvent
 from models.user import User
 
-MAX_TAGS = 100
-DELETE_REASON_CHARS = 2000
+MAX_TAGS = TAGS_MAX
+DELETE_REASON_CHARS = REASON_CHARS
 
 
 @dataclass
@@ -57,24 +59,17 @@ def _check_url(url: str | None) -> str | None:
 
 def _clean_tags(tags: list[str]) -> list[str]:
     cleaned = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
-    if len(cleaned) > MAX_TAGS or any(len(t) > 100 for t in cleaned):
-        raise UnprocessableEntity(f"tags: at most {MAX_TAGS} tags of at most 100 characters each")
+    if len(cleaned) > MAX_TAGS or any(len(t) > TAG_CHARS for t in cleaned):
+        raise UnprocessableEntity(f"tags: at most {MAX_TAGS} tags of at most {TAG_CHARS} characters each")
     return cleaned
 
 
 def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
-    """Turn multipart form fields into EvidenceMeta, with a 422 naming the first bad field."""
-    unknown = set(fields) - {
-        "kind",
-        "title",
-        "description",
-        "occurred_at",
-        "captured_at",
-        "source_url",
-        "custodian",
-        "tags",
-        "facts",
-    }
+    """Turn multipart form fields into EvidenceMeta, with a 422 naming the first bad field.
+
+    The fields are held to EvidenceUploadForm (the limits PATCH applies, no NUL characters); a field sent blank
+    counts as not sent."""
+    unknown = set(fields) - set(EvidenceUploadForm.model_fields)
     if unknown:
         raise UnprocessableEntity(f"unknown form field(s): {', '.join(sorted(unknown))}")
     kind_text = fields.get("kind", "").strip()
@@ -89,26 +84,33 @@ def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
     title = fields.get("title", "").strip()
     if not title:
         raise UnprocessableEntity("title is required")
+    try:
+        sent = {name: value for name, value in fields.items() if value.strip()}
+        form = EvidenceUploadForm.model_validate(sent | {"kind": kind})
+    except ValueError as exc:  # pydantic's ValidationError
+        raise UnprocessableEntity(describe_errors(exc)) from None
     facts = None
-    if fields.get("facts", "").strip():
+    if form.facts is not None:
         try:
-            facts = json.loads(fields["facts"])
+            facts = load_json(form.facts)
         except json.JSONDecodeError as exc:
             raise UnprocessableEntity(f"facts is not valid JSON: {exc}") from None
+        except JSONRefused as exc:
+            raise UnprocessableEntity(f"{exc.where('facts')} {exc.message}") from None
     try:
         return EvidenceMeta(
             kind=kind,
             title=title,
-            description=fields.get("description") or None,
-            occurred_at=parse_instant(fields["occurred_at"], case.timezone, field="occurred_at")
-            if fields.get("occurred_at", "").strip()
+            description=form.description,
+            occurred_at=parse_instant(form.occurred_at, case.timezone, field="occurred_at")
+            if form.occurred_at
             else None,
-            captured_at=parse_instant(fields["captured_at"], case.timezone, field="captured_at")
-            if fields.get("captured_at", "").strip()
+            captured_at=parse_instant(form.captured_at, case.timezone, field="captured_at")
+            if form.captured_at
             else None,
-            source_url=_check_url(fields.get("source_url")),
-            custodian=(fields.get("custodian") or "").strip() or None,
-            tags=_clean_tags(fields.get("tags", "").split(",")),
+            source_url=_check_url(form.source_url),
+            custodian=(form.custodian or "").strip() or None,
+            tags=_clean_tags((form.tags or "").split(",")),
             facts=validate_facts(kind, facts) if facts is not None else {},
         )
     except ValueError as exc:

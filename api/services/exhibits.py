@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_int, parse_uuid
 from api.services import audit, holds, timeline_derived
-from models.case import Case, CaseMember, Role
+from models.case import Case, CaseMember, Role, exhibit_label
 from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit, ExhibitEvidence, ExhibitPublic, ExhibitUpdate
 from models.timeline import TimelineEvent
@@ -57,7 +57,10 @@ def link(
         raise Conflict(f"this evidence is already exhibit {existing.label} in the case")
     while True:  # skip numbers whose label someone already gave an exhibit by hand
         number = _next_number(session, case)
-        label = case.exhibit_label_template.format(n=number)
+        try:
+            label = exhibit_label(case.exhibit_label_template, number)
+        except ValueError as exc:
+            raise UnprocessableEntity(f"{exc}: change the case's exhibit_label_template to link exhibits") from None
         if not _label_taken(session, case.id, label):
             break
     last = session.exec(select(func.max(Exhibit.position)).where(Exhibit.case_id == case.id)).one()

@@ -12,6 +12,7 @@ from models.case import Case
 from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
+from models.inputs import TAG_CHARS, text_problem
 from models.timeline import MAX_TAGS, EventCreate, EventSource, EventUpdate, TimelineEvent
 from models.user import User
 
@@ -61,19 +62,23 @@ def _record_change(session: Session, action: str, event: TimelineEvent, actor: U
 
 
 def clean_text(value: str | None, name: str, *, required: bool = False) -> str | None:
-    """Trimmed text; NUL characters are refused (PostgreSQL cannot store them), blank required text too."""
+    """Trimmed text; NUL characters and unpaired surrogates are refused (no database stores them), blank required
+    text too."""
     value = value.strip() if value is not None else None
     if required and not value:
         raise ValueError(f"{name} is required")
-    if value and "\x00" in value:
-        raise ValueError(f"{name} contains a NUL character")
+    if value and (problem := text_problem(value)):
+        raise ValueError(f"{name} {problem}")
     return value or None
 
 
 def clean_tags(tags: list[str]) -> list[str]:
     cleaned = list(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
-    if len(cleaned) > MAX_TAGS or any(len(t) > 100 or "\x00" in t for t in cleaned):
-        raise ValueError(f"tags: at most {MAX_TAGS} tags of at most 100 characters each")
+    for tag in cleaned:
+        if problem := text_problem(tag):
+            raise ValueError(f"tags: a tag {problem}")
+    if len(cleaned) > MAX_TAGS or any(len(t) > TAG_CHARS for t in cleaned):
+        raise ValueError(f"tags: at most {MAX_TAGS} tags of at most {TAG_CHARS} characters each")
     return cleaned
 
 

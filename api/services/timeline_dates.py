@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from models.inputs import MAX_YEAR, MIN_YEAR
 from models.timeline import Precision
 
 MONTHS = (
@@ -31,7 +32,6 @@ MAX_SPAN = {
     Precision.minute: timedelta(minutes=1),
     Precision.second: timedelta(seconds=1),
 }
-MIN_YEAR, MAX_YEAR = 1000, 9998
 
 _YEAR = re.compile(r"\d{4}")
 _MONTH = re.compile(r"\d{4}-\d{2}")

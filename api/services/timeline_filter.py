@@ -23,6 +23,7 @@ from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
 from models.case import Case
 from models.evidence import EvidenceItem, EvidenceKind
+from models.inputs import FILTER_VALUES_MAX, SEARCH_CHARS, TAG_CHARS, text_problem
 from models.timeline import EventKind, TimelineEvent
 
 E = TimelineEvent
@@ -104,8 +105,14 @@ def parse_filter(
     if order not in ("asc", "desc"):
         raise UnprocessableEntity("order must be asc or desc")
     tags = tuple(sorted({t.strip() for t in tag or () if t.strip()}))
-    if len(tags) > 20 or any(len(t) > 100 for t in tags) or (q and len(q) > 500):
-        raise UnprocessableEntity("tag: at most 20 tags of at most 100 characters; q: at most 500 characters")
+    for name, text in [("q", q or "")] + [("tag", t) for t in tags]:
+        if problem := text_problem(text):
+            raise UnprocessableEntity(f"{name} {problem}")
+    if len(tags) > FILTER_VALUES_MAX or any(len(t) > TAG_CHARS for t in tags) or (q and len(q) > SEARCH_CHARS):
+        raise UnprocessableEntity(
+            f"tag: at most {FILTER_VALUES_MAX} tags of at most {TAG_CHARS} characters; "
+            f"q: at most {SEARCH_CHARS} characters"
+        )
     return TimelineFilter(
         start=start_at,
         end=end_at,

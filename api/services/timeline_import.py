@@ -21,6 +21,7 @@ from api.services.timeline import evidence_ids_in_case
 from api.services.timeline_rows import FieldError, header_problems, normalize_row
 from models.case import Case
 from models.common import utcnow
+from models.safe_json import JSONRefused, load_json
 from models.timeline import MAX_TEXT, EventSource, TimelineEvent
 from models.user import User
 
@@ -138,9 +139,13 @@ def _records(fmt: str, pieces: Iterator[str], header: list[str]) -> Iterator[tup
         if not line.strip():
             continue
         try:
-            values = json.loads(line)
+            values = load_json(line)
         except json.JSONDecodeError as exc:
             yield row, None, [FieldError(row, None, f"is not valid JSON ({exc.msg} at column {exc.colno})")]
+            continue
+        except JSONRefused as exc:
+            column = str(exc.path[0]).strip().lower() if exc.path else None
+            yield row, None, [FieldError(row, column, f"{exc.where() or 'the line'} {exc.message}")]
             continue
         if not isinstance(values, dict):
             yield row, None, [FieldError(row, None, "is not a JSON object; JSON Lines needs one object per line")]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from api.services import timeline_dates as dates
 from api.services.timeline import clean_tags, clean_text
+from models.inputs import PAGE_MAX
 from models.timeline import MAX_TEXT, EventKind, Precision
 
 ALIASES = {
@@ -134,10 +135,10 @@ def normalize_row(values: dict, row: int, tz: str) -> tuple[dict | None, list[Fi
     _, page = _pick(values, "page")
     try:
         out["page"] = int(str(page).strip()) if page is not None else None
-        if out["page"] is not None and not 1 <= out["page"] <= 1_000_000:
+        if out["page"] is not None and not 1 <= out["page"] <= PAGE_MAX:
             raise ValueError
     except ValueError:
-        fail("page", f"{str(page)[:20]!r} is not a page number (1 or more)")
+        fail("page", f"{str(page)[:20]!r} is not a page number (1 to {PAGE_MAX:,})")
     if out.get("page") is not None and evidence_id is None:
         fail("page", "a page needs evidence_id")
     _, disputed = _pick(values, "disputed")

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from api.errors import BadRequest, Conflict, Unauthorized
 from api.services import audit, ratelimit
 from models.common import utcnow
+from models.inputs import text_problem
 from models.user import ApiToken, User, UserCreate
 
 _hasher = PasswordHasher()
@@ -30,6 +31,8 @@ def normalize_email(email: str) -> str:
 
 
 def get_by_email(session: Session, email: str) -> User | None:
+    if text_problem(email):  # no account's email has a NUL, and PostgreSQL could not even compare one
+        return None
     return session.exec(select(User).where(User.email == email.strip().lower())).first()
 
 
