@@ -106,6 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, ServerFault):
             log.error("error %s on %s %s: %s", exc.error_id, request.method, request.url.path, exc.message)
             body["error_id"] = exc.error_id
+        elif exc.status_code >= 500:  # the server's trouble (a full disk), not the client's: an operator must know
+            log.error("%s on %s %s: %s", exc.status_code, request.method, request.url.path, exc.message)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)

@@ -3,7 +3,6 @@
 import errno
 import fcntl
 import hashlib
-import logging
 import os
 import shutil
 import tempfile
@@ -18,21 +17,20 @@ from api.errors import InsufficientStorage
 from models.common import is_sha256_hex
 
 SNIFF_BYTES = 64 * 1024
-log = logging.getLogger("casebinder.storage")
 
 
 @contextmanager
 def full_disk_refused(what: str = "the file") -> Iterator[None]:
     """A write that finds the disk full (or the quota used up) becomes InsufficientStorage (507), said plainly.
 
-    The caller removes whatever it had half-written; this only names the failure.
+    The caller removes whatever it had half-written; this only names the failure (the HTTP error handler logs
+    every 5xx it answers with; a command prints it).
     """
     try:
         yield
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        log.error("no space left on the device while storing %s: %s", what, exc)
         raise InsufficientStorage(
             f"the server's disk is full, so {what} could not be stored: nothing was stored. "
             "Tell your administrator; send it again once space has been freed."

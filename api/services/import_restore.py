@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from api.db import session_scope
+from api.errors import InsufficientStorage
 from api.services import audit
 from api.services import case_export as spec
 from api.services import users as user_service
@@ -84,6 +85,8 @@ def restore(plan: ImportPlan, store: BlobStore) -> ImportResult:
     try:
         with zipfile.ZipFile(plan.path) as zf, session_scope() as session:
             return _restore(session, store, zf, plan)
+    except InsufficientStorage:  # the blob store said so itself
+        raise ImportFailed("the disk holding the store is full; free space and try again") from None
     except OSError as exc:
         if exc.errno in DISK_FULL:
             raise ImportFailed(

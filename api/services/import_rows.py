@@ -8,7 +8,7 @@ fresh id (import_restore), so no id in a manifest can reach a row that is alread
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String, Table, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table, Uuid
 
 from api.errors import DomainError
 from api.services import audit
@@ -18,6 +18,8 @@ from api.services.import_manifest import Problems
 from models.audit import AuditEvent
 from models.case import CaseMember, Role
 from models.common import UTCDateTime, is_sha256_hex
+from models.inputs import text_problem, year_problem
+from models.safe_json import check_json
 
 
 def _bad(why: str):
@@ -35,21 +37,25 @@ def parse_value(column, value, where: str, problems: Problems):
             return uuid.UUID(value) if isinstance(value, str) else _bad("not a UUID")
         if isinstance(kind, UTCDateTime):
             moment = datetime.fromisoformat(value) if isinstance(value, str) else _bad("not an ISO 8601 instant")
-            return moment if moment.tzinfo is not None else _bad("an instant without a UTC offset")
+            if moment.tzinfo is None:
+                _bad("an instant without a UTC offset")
+            return moment if (problem := year_problem(moment)) is None else _bad(problem)
         if isinstance(kind, JSON):
+            check_json(value)  # what a request body may hold, a manifest may too
             return value
         if isinstance(kind, Boolean):
             return value if isinstance(value, bool) else _bad("not true or false")
         if isinstance(kind, Integer):
-            return value if isinstance(value, int) and not isinstance(value, bool) else _bad("not an integer")
+            if not isinstance(value, int) or isinstance(value, bool):
+                _bad("not an integer")
+            low, high = (-(2**63), 2**63 - 1) if isinstance(kind, BigInteger) else (-(2**31), 2**31 - 1)
+            return value if low <= value <= high else _bad(f"out of range ({low} to {high})")
         if isinstance(kind, String):
             if not isinstance(value, str):
                 _bad("not text")
             if kind.length is not None and len(value) > kind.length:
                 _bad(f"longer than {kind.length} characters")
-            if "\x00" in value:
-                _bad("contains a NUL character")
-            return value
+            return value if (problem := text_problem(value)) is None else _bad(problem)
     except (ValueError, TypeError) as exc:
         problems.add(f"{where}: {exc}")
         return None
