@@ -11,8 +11,9 @@ from sqlalchemy import update
 
 from api.bundle import draw, lines, stamp
 from api.db import session_scope
+from models.case import Case
 from models.evidence import EvidenceItem
-from tests.test_bundles import build, download, page_texts
+from tests.test_bundles import build, download, extract, page_texts
 
 MEGABYTE = 1_000_000
 ELLIPSIS = "\u2026"
@@ -133,3 +134,33 @@ def test_a_megabyte_title_builds_and_the_index_shows_its_start_and_an_ellipsis(a
     mark = next(m for m in marks if "Screenshot" in m)
     assert mark.endswith(ELLIPSIS) and len(mark) <= lines.MAX_SHOWN + 20
     assert len(data) < MEGABYTE  # the title's megabyte is nowhere in the file
+
+
+def test_long_unbroken_strings_on_generated_pages_are_shown_cut(alice):
+    """Text outside the stamp font (its slip sheet goes through WeasyPrint), a file name and a custodian of 100,000
+    characters without a space (the certificate's table, a native file's placeholder page), an e-mail header as long
+    (its record page) and a case title as long (the cover)."""
+    case = alice.make_case(bates_prefix="WIDE")
+    with session_scope() as session:
+        session.execute(update(Case).where(Case.id == uuid.UUID(case["id"])).values(title="Acme v. " + "Y" * 100_000))
+    foreign = alice.upload(case["id"], b"chat\n", filename="chat.txt", title="placeholder").json()
+    native = alice.upload(case["id"], b"\x00\x01binary", filename="capture.bin", title="Raw capture").json()
+    _set(foreign["id"], title="\u03a3\u03c5\u03bd\u03bf\u03bc\u03b9\u03bb\u03af\u03b1 " + "\u03a3" * MEGABYTE)
+    _set(native["id"], original_filename="n" * 100_000 + ".bin", custodian="c" * 100_000)
+    mail = b"From: seller@acme.example\r\nTo: " + b"r" * 100_000 + b"@buyer.example\r\nSubject: Refund\r\n\r\nHello\r\n"
+    email = alice.upload(case["id"], mail, filename="refund.eml", title="Refund offer", kind="email").json()
+
+    bundle = build(alice, case["id"], title="Generated Pages")
+    texts = extract(download(alice, bundle))
+    placed = {e["label"]: e for e in bundle["exhibits"]}
+    slip = texts[placed[foreign["exhibit"]["label"]]["start_page"] - 1]
+    assert "\u03a3\u03c5\u03bd\u03bf\u03bc\u03b9\u03bb\u03af\u03b1" in slip and ELLIPSIS in slip
+    message = "".join(
+        texts[placed[email["exhibit"]["label"]]["start_page"] : placed[email["exhibit"]["label"]]["start_page"] + 2]
+    )
+    assert "rrrrrrrr" in message and "Headers longer than 2,000 characters (To) are shortened here" in message
+    first = next(n for n, t in enumerate(texts) if "stored unaltered" in t)
+    certificate = "".join(texts[first:]).replace("\n", "")
+    assert "n" * 100 + ELLIPSIS in certificate and "c" * 100 + ELLIPSIS in certificate
+    assert "Acme v." in texts[0] and "Y" * 50 in texts[0]
+    assert sum(t.count("n") for t in texts) < 4 * lines.MAX_SHOWN  # the name is shown cut, wherever it appears
