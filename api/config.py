@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     bundle_convert_timeout: float = Field(
         60, gt=0, description="Seconds one original may take to convert before it becomes a placeholder page."
     )
+    bundle_build_timeout_seconds: float = Field(
+        1800, gt=0, description="Seconds one bundle build may take; a build still going then is stopped and fails."
+    )
+    runner_stuck_seconds: float = Field(
+        120,
+        gt=0,
+        description="A background runner whose loop has not come round for this long (a verify run in progress "
+        "aside) makes /healthz and /readyz answer 503.",
+    )
 
 
 @lru_cache

@@ -1,11 +1,14 @@
-"""Work that ends with its process: a worker whose server died must not go on writing, and a lease on a
-piece of work lapses when its holder dies."""
+"""Work that ends with its process: a worker whose server died must not go on writing, a child doing one piece of
+work can be stopped with everything it started, and a lease on a piece of work lapses when its holder dies."""
 
 import ctypes
 import ctypes.util
 import fcntl
+import multiprocessing
 import os
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -23,6 +26,54 @@ def die_with_parent() -> None:
         return
     if os.getppid() == 1:  # the parent died before the request took effect
         os._exit(1)
+
+
+def _in_own_group(target: Callable, *args) -> None:
+    die_with_parent()
+    os.setpgid(0, 0)  # before it starts anything, so a stop reaches all it starts
+    target(*args)
+
+
+class Child:
+    """`target(*args)` in a spawned process that dies with this one and can be stopped, with every process it
+    started, at any moment: it leads a process group of its own, and a stop kills the group."""
+
+    def __init__(self, target: Callable, *args, name: str):
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_in_own_group, args=(target, *args), name=name
+        )
+
+    def start(self) -> None:
+        self.process.start()
+
+    def wait(self, timeout: float) -> bool:
+        """True once it has ended (within `timeout` seconds)."""
+        self.process.join(timeout)
+        return self.process.exitcode is not None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.exitcode
+
+    def stop(self, grace: float = 1.0) -> None:
+        """SIGKILL the group and reap the child; give the processes it started up to `grace` seconds to go (their
+        zombies may linger where nothing reaps orphans, hence a bound)."""
+        if self.process.pid is None:
+            return
+        group = self.process.pid
+        if self.process.exitcode is None:  # only while the child is unreaped is its pid surely still its group's
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:  # not yet leading its group (just started): then it started nothing yet
+                self.process.kill()
+        self.process.join()
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.02)
 
 
 class Lease:

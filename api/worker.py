@@ -1,29 +1,35 @@
 """Runs queued work off the request path, in the server process: bundle builds and verify runs.
 
-Each kind has one thread that takes its queued work, oldest first, one piece at a time. A bundle build is handed
-to a worker process, which keeps heavy rendering away from the server's event loop and GIL; if it crashes, the
-bundle is marked failed with the reason and the next build gets a fresh process. A verify run stays in the
-thread: it mostly reads files and hashes them, and hashing releases the GIL.
+Each kind has one thread that takes its queued work, oldest first, one piece at a time. A bundle build runs in a
+child process of its own, which keeps heavy rendering away from the server's event loop and GIL, and which the
+thread watches: it is stopped when the build is cancelled or runs past its time limit, and if it crashes the bundle
+is marked failed with the reason. A verify run stays in the thread: it mostly reads files and hashes them, and
+hashing releases the GIL.
+
+A thread survives anything its loop raises (a database outage, say): it logs it, waits (longer after each failure
+in a row, up to a cap) and tries again. Each loop round is a heartbeat, which /healthz reads.
 """
 
 import logging
-import multiprocessing
+import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 from sqlmodel import Session
 
 from api.config import get_settings
 from api.db import session_scope
 from api.deps import get_blob_store
-from api.lifelines import Lease, die_with_parent
+from api.lifelines import Child, Lease
 from api.services import bundles as bundle_service
 from api.services import verify_runs as verify_run_service
+from models.bundle import BundleStatus
 
 log = logging.getLogger("casebinder.worker")
+IDLE_WAIT = 5.0  # seconds between looks for queued work nobody woke the runner for
+BACKOFF_FIRST, BACKOFF_CAP = 0.5, 30.0  # seconds to wait after a failed round, doubling each time up to the cap
 
 
 class QueueRunner:
@@ -31,11 +37,17 @@ class QueueRunner:
 
     kind = ""  # names the thread and the leases: "bundle" gives leases "bundle-<id>"
     what = ""  # the work in log lines: "bundle build"
+    beats_while_busy = True  # whether its heartbeat goes on during a piece of work (else it is "busy" meanwhile)
 
     def __init__(self):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat = time.monotonic()
+        self._busy_since: float | None = None
+        self._failing_since: float | None = None
+        self._last_error = ""
+        self._unsettled: dict[uuid.UUID, str] = {}  # failures not yet recorded (the database was away)
 
     def lease(self, work_id: uuid.UUID) -> Lease:
         """Held by the server process for the whole piece of work, from before the claim to after the final commit."""
@@ -51,7 +63,12 @@ class QueueRunner:
         return interrupted
 
     def start(self) -> None:
-        self.recover()
+        self._stop.clear()
+        try:
+            self.recover()
+        except Exception:  # noqa: BLE001 - a database away at start-up must not keep the server from starting
+            log.exception("%s runner: could not look for interrupted work; the next start will", self.kind)
+        self._beat, self._failing_since = time.monotonic(), None
         self._thread = threading.Thread(target=self._loop, name=f"{self.kind}-runner", daemon=True)
         self._thread.start()
         self._wake.set()
@@ -65,25 +82,82 @@ class QueueRunner:
         if self._thread:
             self._thread.join(timeout=30)
 
+    def problem(self, now: float | None = None) -> str | None:
+        """What is wrong with this runner, in a sentence for /healthz, or None. In-memory only: no query."""
+        if self._thread is None:
+            return None  # never started (no lifespan): nothing to watch
+        if not self._thread.is_alive():
+            return None if self._stop.is_set() else f"the {self.kind} runner has stopped: its thread died"
+        now = time.monotonic() if now is None else now
+        limit = get_settings().runner_stuck_seconds
+        if self._failing_since is not None and now - self._failing_since > limit:
+            return f"the {self.kind} runner has failed for {now - self._failing_since:.0f} s: {self._last_error}"
+        if self._busy_since is not None and not self.beats_while_busy:
+            return None  # a verify run can take hours; it is not watched from here
+        if now - self._beat > limit:
+            return f"the {self.kind} runner is stuck: its loop has not come round for {now - self._beat:.0f} s"
+        return None
+
     def _loop(self) -> None:
+        failures = 0
         while not self._stop.is_set():
-            self._wake.wait(timeout=5)
+            self._beat = time.monotonic()
+            self._wake.wait(timeout=IDLE_WAIT)
             self._wake.clear()
-            while not self._stop.is_set():
+            try:
+                self._drain()
+            except Exception as exc:  # noqa: BLE001 - the runner must outlive anything a round raises
+                failures += 1
+                delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (failures - 1))
+                self._failing_since = self._failing_since or time.monotonic()
+                self._last_error = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+                log.warning(
+                    "%s runner: a round failed (%s); trying again in %.1f s", self.kind, self._last_error, delay
+                )
+                self._stop.wait(delay)
+                self._wake.set()  # look again at once after the wait, queued work may be waiting
+            else:
+                if failures:
+                    log.warning("%s runner: working again after %d failed round(s)", self.kind, failures)
+                failures, self._failing_since = 0, None
+
+    def _drain(self) -> None:
+        """Take queued work until none is left (or the runner is stopping)."""
+        self._settle_unsettled()
+        while not self._stop.is_set():
+            self._beat = time.monotonic()
+            with session_scope() as session:
+                work_id = self._next_queued(session)
+            if work_id is None:
+                return
+            held = self.lease(work_id)
+            if not held.acquire():  # another runner on this data dir took it
+                continue
+            try:
                 with session_scope() as session:
-                    work_id = self._next_queued(session)
-                if work_id is None:
-                    break
-                held = self.lease(work_id)
-                if not held.acquire():  # another runner on this data dir took it
-                    continue
-                try:
-                    with session_scope() as session:
-                        claimed = self._claim(session, work_id)
-                    if claimed:
+                    claimed = self._claim(session, work_id)
+                if claimed:
+                    self._busy_since = time.monotonic()
+                    try:
                         self._run(work_id)
-                finally:
-                    held.release()
+                    finally:
+                        self._busy_since = None
+            finally:
+                held.release()
+
+    def _fail(self, work_id: uuid.UUID, message: str) -> None:
+        """Record a failure; if the database is away, keep it and record it on a later round."""
+        try:
+            with session_scope() as session:
+                self._mark_failed(session, work_id, message)
+        except Exception:
+            self._unsettled[work_id] = message
+            raise
+        self._unsettled.pop(work_id, None)
+
+    def _settle_unsettled(self) -> None:
+        for work_id, message in list(self._unsettled.items()):
+            self._fail(work_id, message)
 
     def _next_queued(self, session: Session) -> uuid.UUID | None:
         raise NotImplementedError
@@ -97,34 +171,22 @@ class QueueRunner:
     def _run(self, work_id: uuid.UUID) -> None:
         raise NotImplementedError
 
+    def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
+        raise NotImplementedError
 
-def _build_in_child(bundle_id: str) -> None:
-    from api.bundle import job  # imported in the worker process only
 
-    job.run(bundle_id)
+def _build_in_child(bundle_id: str, workdir: str) -> None:
+    from api.bundle import job  # imported in the build process only
+
+    job.run(bundle_id, workdir)
+
+
+CANCELLED = "cancelled"
 
 
 class BundleRunner(QueueRunner):
     kind, what = "bundle", "bundle build"
-
-    def __init__(self):
-        super().__init__()
-        self._pool: ProcessPoolExecutor | None = None
-
-    def stop(self) -> None:
-        super().stop()
-        if self._pool:
-            # Idle, the worker process is shut down and waited for, so it leaves nothing behind; a build still
-            # going is not waited for (the next start marks it failed, as after a crash).
-            idle = self._thread is None or not self._thread.is_alive()
-            self._pool.shutdown(wait=idle, cancel_futures=True)
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
-            )
-        return self._pool
+    POLL = 0.5  # seconds between looks at a running build: has it ended, was it cancelled, is it past its limit?
 
     def _next_queued(self, session: Session) -> uuid.UUID | None:
         return bundle_service.next_queued(session)
@@ -135,20 +197,51 @@ class BundleRunner(QueueRunner):
     def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
         return bundle_service.fail_interrupted(session, still_building=still_running)
 
-    def _run(self, bundle_id: uuid.UUID) -> None:
-        try:
-            self._executor().submit(_build_in_child, str(bundle_id)).result()
-        except BrokenProcessPool:
-            self._pool = None
-            self._fail(bundle_id, "the build process stopped unexpectedly (out of memory or killed); rebuild it")
-        except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
-            log.exception("bundle build %s failed", bundle_id)
-            self._fail(bundle_id, f"{type(exc).__name__}: {exc}")
+    def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
+        bundle_service.mark_failed(session, work_id, message)  # a no-op for a build no longer running
 
-    @staticmethod
-    def _fail(bundle_id: uuid.UUID, message: str) -> None:
-        with session_scope() as session:
-            bundle_service.mark_failed(session, bundle_id, message)
+    def _run(self, bundle_id: uuid.UUID) -> None:
+        """Build in a child process and watch it; whatever way it ends, its process and scratch files are gone
+        before the outcome is recorded."""
+        workdir = get_blob_store().tmp_dir / f"bundle-{bundle_id}"
+        child = Child(_build_in_child, str(bundle_id), str(workdir), name=f"bundle-{bundle_id}")
+        try:
+            child.start()
+            reason = self._watch(bundle_id, child)
+        finally:
+            child.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+        if reason == CANCELLED:
+            return
+        if reason is None and child.exitcode != 0:
+            log.error("bundle build %s: the build process ended with %s", bundle_id, child.exitcode)
+            reason = bundle_service.CRASHED
+        if reason is not None:
+            self._fail(bundle_id, reason)
+
+    def _watch(self, bundle_id: uuid.UUID, child: Child) -> str | None:
+        """Wait for the build to end: None when it ended by itself, CANCELLED when it was cancelled (the cancel has
+        recorded why), else the reason it must be stopped and failed."""
+        limit = get_settings().bundle_build_timeout_seconds
+        deadline = time.monotonic() + limit
+        while not child.wait(self.POLL):
+            self._beat = time.monotonic()
+            if self._stop.is_set():
+                return bundle_service.INTERRUPTED
+            if time.monotonic() > deadline:
+                log.warning("bundle build %s: past its %.0f s limit, stopping it", bundle_id, limit)
+                return bundle_service.timed_out(limit)
+            try:
+                with session_scope() as session:
+                    status = bundle_service.status_of(session, bundle_id)
+            except Exception as exc:  # noqa: BLE001 - the database away for a moment: the build goes on
+                log.warning("bundle build %s: cannot see whether it was cancelled (%s)", bundle_id, exc)
+                continue
+            # Done: the build has recorded its result and is tidying up, so it is left to end by itself.
+            if status not in (BundleStatus.running, BundleStatus.done):
+                log.info("bundle build %s: cancelled, stopping it", bundle_id)
+                return CANCELLED
+        return None
 
 
 class VerifyRunner(QueueRunner):
@@ -156,6 +249,7 @@ class VerifyRunner(QueueRunner):
     the server stops ends with the process, and the next start marks it failed."""
 
     kind, what = "verify", "verify run"
+    beats_while_busy = False
 
     def _next_queued(self, session: Session) -> uuid.UUID | None:
         return verify_run_service.next_queued(session)
@@ -166,14 +260,16 @@ class VerifyRunner(QueueRunner):
     def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
         return verify_run_service.fail_interrupted(session, still_running=still_running)
 
+    def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
+        verify_run_service.mark_failed(session, work_id, message)
+
     def _run(self, run_id: uuid.UUID) -> None:
         try:
             with session_scope() as session:
                 verify_run_service.execute(session, get_blob_store(), run_id)
         except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
             log.exception("verify run %s failed", run_id)
-            with session_scope() as session:
-                verify_run_service.mark_failed(session, run_id, f"{type(exc).__name__}: {exc}")
+            self._fail(run_id, f"{type(exc).__name__}: {exc}")
 
 
 runner = BundleRunner()

@@ -1,7 +1,7 @@
 """One build, run in the worker process: load the case from the database, build, store, record."""
 
+import os
 import shutil
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,14 +12,14 @@ from sqlmodel import select
 
 from api.bundle.assemble import Renderer, build
 from api.bundle.converter import Converter
-from api.bundle.spec import BuildResult, BuildSpec, CaseCaption, ExhibitSource
+from api.bundle.spec import BuildResult, BuildSpec, CaseCaption, ExhibitSource, Volume
 from api.config import get_settings
 from api.db import session_scope
 from api.deps import get_blob_store
 from api.services import bundles as bundle_service
 from api.services import timeline_dates as dates
-from api.storage import stage_stream
-from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
+from api.storage import LocalBlobStore, LocalStagedBlob
+from models.bundle import Bundle, BundleExhibit, Legend
 from models.case import Case
 from models.common import utcnow
 from models.evidence import EvidenceItem
@@ -32,25 +32,27 @@ DESIGNATION_LEGENDS = {
 }
 
 
-def run(bundle_id: str) -> None:
-    """Build the bundle; on any failure record a readable error and leave no file behind."""
+def run(bundle_id: str, workdir: str) -> None:
+    """Build the bundle in `workdir` (made here, removed after); on any failure record a readable error and leave
+    no file behind."""
     bundle_uuid = uuid.UUID(bundle_id)
     settings = get_settings()
-    workdir = Path(tempfile.mkdtemp(prefix=f"bundle-{bundle_id[:8]}-", dir=get_blob_store().tmp_dir))
+    scratch = Path(workdir)
+    scratch.mkdir(parents=True)
     # One converter process per build, closed with it: a child left behind would hold up the worker's exit.
     converter = Converter(timeout=settings.bundle_convert_timeout, max_pixels=settings.max_image_pixels)
     renderer = Renderer()
     error = None
     try:
         spec = _load_spec(bundle_uuid)
-        result = build(spec, workdir, converter, renderer, _progress_writer(bundle_uuid))
+        result = build(spec, scratch, converter, renderer, _progress_writer(bundle_uuid))
         _record(bundle_uuid, spec, result)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
-        error = f"{type(exc).__name__}: {exc}"
+        error = bundle_service.failure_reason(exc)
     finally:
         converter.close()
         renderer.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     if error:  # recorded only once the scratch files are gone, so "failed" never leaves anything behind
         with session_scope() as session:
             bundle_service.mark_failed(session, bundle_uuid, error)
@@ -167,27 +169,30 @@ def _progress_writer(bundle_id: uuid.UUID):
 
 
 def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
+    """Store the volumes and the bundle's results together, unless the build was cancelled meanwhile.
+
+    Each volume file becomes its blob by a rename within the data dir (no copy, so no second helping of disk),
+    after the bundle is marked done and before that commits: a done bundle never names a missing file."""
     store = get_blob_store()
-    volumes = []
-    for volume in result.volumes:
-        with open(volume.path, "rb") as f:
-            staged = stage_stream(store, f)
-        staged.commit()
-        staged.settle(committed=True)
-        volumes.append(
-            {
-                "number": volume.number,
-                "page_count": volume.page_count,
-                "size_bytes": volume.size_bytes,
-                "sha256": volume.sha256,
-                "bates_first": spec.bates(volume.bates_first),
-                "bates_last": spec.bates(volume.bates_last),
-                "filename": volume.filename,
-            }
-        )
-    by_seq = {ex.seq: ex for ex in spec.exhibits}
     with session_scope() as session:
-        bundle = session.get(Bundle, bundle_id)
+        bundle = bundle_service.finishing(session, bundle_id)
+        if bundle is None:
+            return
+        volumes = []
+        for volume in result.volumes:
+            _store_volume(store, volume)
+            volumes.append(
+                {
+                    "number": volume.number,
+                    "page_count": volume.page_count,
+                    "size_bytes": volume.size_bytes,
+                    "sha256": volume.sha256,
+                    "bates_first": spec.bates(volume.bates_first),
+                    "bates_last": spec.bates(volume.bates_last),
+                    "filename": volume.filename,
+                }
+            )
+        by_seq = {ex.seq: ex for ex in spec.exhibits}
         for old in session.exec(select(BundleExhibit).where(BundleExhibit.bundle_id == bundle_id)):
             session.delete(old)
         session.flush()
@@ -210,7 +215,6 @@ def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
                     volume=placed.volume,
                 )
             )
-        bundle.status = BundleStatus.done
         bundle.page_count, bundle.size_bytes, bundle.sha256 = result.page_count, result.size_bytes, result.sha256
         bundle.bates_first, bundle.bates_last = spec.bates(result.bates_first), spec.bates(result.bates_last)
         bundle.bates_last_number = result.bates_last
@@ -225,3 +229,15 @@ def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
             bundle,
             {"sha256": bundle.sha256, "pages": bundle.page_count, "bates": [bundle.bates_first, bundle.bates_last]},
         )
+
+
+def _store_volume(store: LocalBlobStore, volume: Volume) -> None:
+    """Put a finished volume file in the store under its SHA-256, durably (its bytes first, then the rename)."""
+    fd = os.open(volume.path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    staged = LocalStagedBlob(store, volume.path, volume.sha256, volume.size_bytes, b"")
+    staged.commit()
+    staged.settle(committed=True)
