@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -176,9 +177,17 @@ class QueueRunner:
 
 
 def _build_in_child(bundle_id: str, workdir: str) -> None:
-    from api.bundle import job  # imported in the build process only
+    from api.bundle import job
 
     job.run(bundle_id, workdir)
+
+
+def _warm_up() -> None:
+    """What every build needs first, done by a build process before it is given its bundle: the imports (WeasyPrint,
+    pikepdf, the models) and the stamp font's subset, a second or more that no build then waits for."""
+    from api.bundle import job, stamp  # noqa: F401 - imported in build processes only
+
+    stamp.stamp_font()
 
 
 CANCELLED = "cancelled"
@@ -200,17 +209,42 @@ class BundleRunner(QueueRunner):
     def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
         bundle_service.mark_failed(session, work_id, message)  # a no-op for a build no longer running
 
+    def __init__(self):
+        super().__init__()
+        self._spare: Child | None = None  # the next build's process, warmed up while the runner waits
+
+    def stop(self) -> None:
+        super().stop()
+        spare, self._spare = self._spare, None
+        if spare is not None:  # idle: shut down and waited for, so it leaves nothing behind
+            spare.stop()
+
+    def _child(self, bundle_id: uuid.UUID, workdir: Path) -> Child:
+        """A build process given this build: the warmed-up spare, or a new one if there is none (or it died)."""
+        child, self._spare = self._spare, None
+        for _ in range(2):
+            if child is None:
+                child = Child(_build_in_child, prepare=_warm_up)
+                child.start()
+            if child.give(str(bundle_id), str(workdir)):
+                return child
+            child.stop()
+            child = None
+        raise RuntimeError("could not start a build process")
+
     def _run(self, bundle_id: uuid.UUID) -> None:
         """Build in a child process and watch it; whatever way it ends, its process and scratch files are gone
         before the outcome is recorded."""
         workdir = get_blob_store().tmp_dir / f"bundle-{bundle_id}"
-        child = Child(_build_in_child, str(bundle_id), str(workdir), name=f"bundle-{bundle_id}")
+        child = self._child(bundle_id, workdir)
         try:
-            child.start()
             reason = self._watch(bundle_id, child)
         finally:
             child.stop()
             shutil.rmtree(workdir, ignore_errors=True)
+            if not self._stop.is_set():
+                self._spare = Child(_build_in_child, prepare=_warm_up)
+                self._spare.start()
         if reason == CANCELLED:
             return
         if reason is None and child.exitcode != 0:
@@ -223,12 +257,16 @@ class BundleRunner(QueueRunner):
         """Wait for the build to end: None when it ended by itself, CANCELLED when it was cancelled (the cancel has
         recorded why), else the reason it must be stopped and failed."""
         limit = get_settings().bundle_build_timeout_seconds
-        deadline = time.monotonic() + limit
+        # The limit counts from when the build process takes the build (a fresh one warms up first), or at the
+        # latest from one limit after it was handed over.
+        handed, began = time.monotonic(), None
         while not child.wait(self.POLL):
-            self._beat = time.monotonic()
+            now = self._beat = time.monotonic()
             if self._stop.is_set():
                 return bundle_service.INTERRUPTED
-            if time.monotonic() > deadline:
+            if began is None and (child.started() or now - handed > limit):
+                began = now
+            if began is not None and now - began > limit:
                 log.warning("bundle build %s: past its %.0f s limit, stopping it", bundle_id, limit)
                 return bundle_service.timed_out(limit)
             try:
