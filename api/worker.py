@@ -44,7 +44,8 @@ class QueueRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._beat = time.monotonic()
+        self._beat = time.monotonic()  # when the loop last came round: a heartbeat, read by problem()
+        self._waiting = False
         self._busy_since: float | None = None
         self._failing_since: float | None = None
         self._last_error = ""
@@ -93,17 +94,25 @@ class QueueRunner:
         limit = get_settings().runner_stuck_seconds
         if self._failing_since is not None and now - self._failing_since > limit:
             return f"the {self.kind} runner has failed for {now - self._failing_since:.0f} s: {self._last_error}"
-        if self._busy_since is not None and not self.beats_while_busy:
-            return None  # a verify run can take hours; it is not watched from here
+        if self._waiting or (self._busy_since is not None and not self.beats_while_busy):
+            return None  # waiting, for a bounded time; or in a verify run, which can take hours and is not watched
         if now - self._beat > limit:
             return f"the {self.kind} runner is stuck: its loop has not come round for {now - self._beat:.0f} s"
         return None
 
+    def _pause(self, event: threading.Event, seconds: float) -> None:
+        """Wait (for work, or before trying again): a bounded wait, so the loop is not stuck meanwhile."""
+        self._waiting = True
+        try:
+            event.wait(timeout=seconds)
+        finally:
+            self._waiting = False
+            self._beat = time.monotonic()
+
     def _loop(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            self._beat = time.monotonic()
-            self._wake.wait(timeout=IDLE_WAIT)
+            self._pause(self._wake, IDLE_WAIT)
             self._wake.clear()
             try:
                 self._drain()
@@ -115,7 +124,7 @@ class QueueRunner:
                 log.warning(
                     "%s runner: a round failed (%s); trying again in %.1f s", self.kind, self._last_error, delay
                 )
-                self._stop.wait(delay)
+                self._pause(self._stop, delay)
                 self._wake.set()  # look again at once after the wait, queued work may be waiting
             else:
                 if failures:
