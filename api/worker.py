@@ -1,18 +1,14 @@
-"""Runs queued work off the request path, in the server process: bundle builds and verify runs.
+"""Runs queued work off the request path, in the server process: bundle builds and verify runs, each kind taken
+by one thread (api/runners.py).
 
-Each kind has one thread that takes its queued work, oldest first, one piece at a time. A bundle build runs in a
-child process of its own, which keeps heavy rendering away from the server's event loop and GIL, and which the
-thread watches: it is stopped when the build is cancelled or runs past its time limit, and if it crashes the bundle
-is marked failed with the reason. A verify run stays in the thread: it mostly reads files and hashes them, and
-hashing releases the GIL.
-
-A thread survives anything its loop raises (a database outage, say): it logs it, waits (longer after each failure
-in a row, up to a cap) and tries again. Each loop round is a heartbeat, which /healthz reads.
+A bundle build runs in a child process of its own, which keeps heavy rendering away from the server's event loop
+and GIL, and which the thread watches: it is stopped when the build is cancelled or runs past its time limit, and
+if it crashes the bundle is marked failed with the reason. A verify run stays in the thread: it mostly reads files
+and hashes them, and hashing releases the GIL.
 """
 
 import logging
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,166 +19,13 @@ from sqlmodel import Session
 from api.config import get_settings
 from api.db import session_scope
 from api.deps import get_blob_store
-from api.lifelines import Child, Lease
+from api.lifelines import Child
+from api.runners import QueueRunner
 from api.services import bundles as bundle_service
 from api.services import verify_runs as verify_run_service
 from models.bundle import BundleStatus
 
 log = logging.getLogger("casebinder.worker")
-IDLE_WAIT = 5.0  # seconds between looks for queued work nobody woke the runner for
-BACKOFF_FIRST, BACKOFF_CAP = 0.5, 30.0  # seconds to wait after a failed round, doubling each time up to the cap
-
-
-class QueueRunner:
-    """One thread taking queued work of one kind; subclasses say how to find, claim, run and fail it."""
-
-    kind = ""  # names the thread and the leases: "bundle" gives leases "bundle-<id>"
-    what = ""  # the work in log lines: "bundle build"
-    beats_while_busy = True  # whether its heartbeat goes on during a piece of work (else it is "busy" meanwhile)
-
-    def __init__(self):
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._beat = time.monotonic()  # when the loop last came round: a heartbeat, read by problem()
-        self._waiting = False
-        self._busy_since: float | None = None
-        self._failing_since: float | None = None
-        self._last_error = ""
-        self._unsettled: dict[uuid.UUID, str] = {}  # failures not yet recorded (the database was away)
-
-    def lease(self, work_id: uuid.UUID) -> Lease:
-        """Held by the server process for the whole piece of work, from before the claim to after the final commit."""
-        return Lease(get_settings().data_dir / "locks", f"{self.kind}-{work_id}")
-
-    def recover(self) -> int:
-        """Mark work left running by a server that stopped failed; work whose lease a live process holds (another
-        server on the same data dir) is left alone. Returns how many were marked."""
-        with session_scope() as session:
-            interrupted = self._fail_interrupted(session, lambda work_id: self.lease(work_id).held_elsewhere())
-        if interrupted:
-            log.warning("marked %d interrupted %s(s) failed", interrupted, self.what)
-        return interrupted
-
-    def start(self) -> None:
-        self._stop.clear()
-        try:
-            self.recover()
-        except Exception:  # noqa: BLE001 - a database away at start-up must not keep the server from starting
-            log.exception("%s runner: could not look for interrupted work; the next start will", self.kind)
-        self._beat, self._failing_since = time.monotonic(), None
-        self._thread = threading.Thread(target=self._loop, name=f"{self.kind}-runner", daemon=True)
-        self._thread.start()
-        self._wake.set()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=30)
-
-    def problem(self, now: float | None = None) -> str | None:
-        """What is wrong with this runner, in a sentence for /healthz, or None. In-memory only: no query."""
-        if self._thread is None:
-            return None  # never started (no lifespan): nothing to watch
-        if not self._thread.is_alive():
-            return None if self._stop.is_set() else f"the {self.kind} runner has stopped: its thread died"
-        now = time.monotonic() if now is None else now
-        limit = get_settings().runner_stuck_seconds
-        if self._failing_since is not None and now - self._failing_since > limit:
-            return f"the {self.kind} runner has failed for {now - self._failing_since:.0f} s: {self._last_error}"
-        if self._waiting or (self._busy_since is not None and not self.beats_while_busy):
-            return None  # waiting, for a bounded time; or in a verify run, which can take hours and is not watched
-        if now - self._beat > limit:
-            return f"the {self.kind} runner is stuck: its loop has not come round for {now - self._beat:.0f} s"
-        return None
-
-    def _pause(self, event: threading.Event, seconds: float) -> None:
-        """Wait (for work, or before trying again): a bounded wait, so the loop is not stuck meanwhile."""
-        self._waiting = True
-        try:
-            event.wait(timeout=seconds)
-        finally:
-            self._waiting = False
-            self._beat = time.monotonic()
-
-    def _loop(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            self._pause(self._wake, IDLE_WAIT)
-            self._wake.clear()
-            try:
-                self._drain()
-            except Exception as exc:  # noqa: BLE001 - the runner must outlive anything a round raises
-                failures += 1
-                delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (failures - 1))
-                self._failing_since = self._failing_since or time.monotonic()
-                self._last_error = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
-                log.warning(
-                    "%s runner: a round failed (%s); trying again in %.1f s", self.kind, self._last_error, delay
-                )
-                self._pause(self._stop, delay)
-                self._wake.set()  # look again at once after the wait, queued work may be waiting
-            else:
-                if failures:
-                    log.warning("%s runner: working again after %d failed round(s)", self.kind, failures)
-                failures, self._failing_since = 0, None
-
-    def _drain(self) -> None:
-        """Take queued work until none is left (or the runner is stopping)."""
-        self._settle_unsettled()
-        while not self._stop.is_set():
-            self._beat = time.monotonic()
-            with session_scope() as session:
-                work_id = self._next_queued(session)
-            if work_id is None:
-                return
-            held = self.lease(work_id)
-            if not held.acquire():  # another runner on this data dir took it
-                continue
-            try:
-                with session_scope() as session:
-                    claimed = self._claim(session, work_id)
-                if claimed:
-                    self._busy_since = time.monotonic()
-                    try:
-                        self._run(work_id)
-                    finally:
-                        self._busy_since = None
-            finally:
-                held.release()
-
-    def _fail(self, work_id: uuid.UUID, message: str) -> None:
-        """Record a failure; if the database is away, keep it and record it on a later round."""
-        try:
-            with session_scope() as session:
-                self._mark_failed(session, work_id, message)
-        except Exception:
-            self._unsettled[work_id] = message
-            raise
-        self._unsettled.pop(work_id, None)
-
-    def _settle_unsettled(self) -> None:
-        for work_id, message in list(self._unsettled.items()):
-            self._fail(work_id, message)
-
-    def _next_queued(self, session: Session) -> uuid.UUID | None:
-        raise NotImplementedError
-
-    def _claim(self, session: Session, work_id: uuid.UUID) -> bool:
-        raise NotImplementedError
-
-    def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
-        raise NotImplementedError
-
-    def _run(self, work_id: uuid.UUID) -> None:
-        raise NotImplementedError
-
-    def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
-        raise NotImplementedError
 
 
 def _build_in_child(bundle_id: str, workdir: str) -> None:
@@ -200,6 +43,14 @@ def _warm_up() -> None:
 
 
 CANCELLED = "cancelled"
+LOW_SPACE = 4 * 1024 * 1024  # free bytes below which a build that died is taken to have run out of disk space
+
+
+def _short_of_space(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path).free < LOW_SPACE
+    except OSError:
+        return False
 
 
 class BundleRunner(QueueRunner):
@@ -246,10 +97,12 @@ class BundleRunner(QueueRunner):
         before the outcome is recorded."""
         workdir = get_blob_store().tmp_dir / f"bundle-{bundle_id}"
         child = self._child(bundle_id, workdir)
+        full = False
         try:
             reason = self._watch(bundle_id, child)
         finally:
             child.stop()
+            full = _short_of_space(workdir.parent)  # measured before its scratch files are removed
             shutil.rmtree(workdir, ignore_errors=True)
             if not self._stop.is_set():
                 self._spare = Child(_build_in_child, prepare=_warm_up)
@@ -258,7 +111,8 @@ class BundleRunner(QueueRunner):
             return
         if reason is None and child.exitcode != 0:
             log.error("bundle build %s: the build process ended with %s", bundle_id, child.exitcode)
-            reason = bundle_service.CRASHED
+            # A process that dies writing to a full disk (a write to a mapped file, say) says nothing about it.
+            reason = bundle_service.DISK_FULL if full else bundle_service.CRASHED
         if reason is not None:
             self._fail(bundle_id, reason)
 

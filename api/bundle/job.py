@@ -38,12 +38,12 @@ def run(bundle_id: str, workdir: str) -> None:
     bundle_uuid = uuid.UUID(bundle_id)
     settings = get_settings()
     scratch = Path(workdir)
-    scratch.mkdir(parents=True)
     # One converter process per build, closed with it: a child left behind would hold up the worker's exit.
     converter = Converter(timeout=settings.bundle_convert_timeout, max_pixels=settings.max_image_pixels)
     renderer = Renderer()
     error = None
     try:
+        scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
         spec = _load_spec(bundle_uuid)
         result = build(spec, scratch, converter, renderer, _progress_writer(bundle_uuid))
         _record(bundle_uuid, spec, result)
