@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         120,
         gt=0,
         description="A background runner whose loop has not come round for this long (a verify run in progress "
-        "aside) makes /healthz and /readyz answer 503.",
+        "aside), or whose every round has failed for this long, makes /healthz and /readyz answer 503.",
     )
 
 
