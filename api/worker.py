@@ -54,8 +54,21 @@ def _short_of_space(path: Path) -> bool:
 
 
 class BundleRunner(QueueRunner):
+    """Bundle builds, each in a build process of its own (api/lifelines.py Child) that the runner watches and can
+    stop; the next build's process is started, and warms up, while the runner waits for work."""
+
     kind, what = "bundle", "bundle build"
     POLL = 0.5  # seconds between looks at a running build: has it ended, was it cancelled, is it past its limit?
+
+    def __init__(self):
+        super().__init__()
+        self._spare: Child | None = None  # the next build's process, warmed up while the runner waits
+
+    def stop(self) -> None:
+        super().stop()
+        spare, self._spare = self._spare, None
+        if spare is not None:  # idle: shut down and waited for, so it leaves nothing behind
+            spare.stop()
 
     def _next_queued(self, session: Session) -> uuid.UUID | None:
         return bundle_service.next_queued(session)
@@ -68,16 +81,6 @@ class BundleRunner(QueueRunner):
 
     def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
         bundle_service.mark_failed(session, work_id, message)  # a no-op for a build no longer running
-
-    def __init__(self):
-        super().__init__()
-        self._spare: Child | None = None  # the next build's process, warmed up while the runner waits
-
-    def stop(self) -> None:
-        super().stop()
-        spare, self._spare = self._spare, None
-        if spare is not None:  # idle: shut down and waited for, so it leaves nothing behind
-            spare.stop()
 
     def _child(self, bundle_id: uuid.UUID, workdir: Path) -> Child:
         """A build process given this build: the warmed-up spare, or a new one if there is none (or it died)."""
@@ -97,7 +100,6 @@ class BundleRunner(QueueRunner):
         before the outcome is recorded."""
         workdir = get_blob_store().tmp_dir / f"bundle-{bundle_id}"
         child = self._child(bundle_id, workdir)
-        full = False
         try:
             reason = self._watch(bundle_id, child)
         finally:
