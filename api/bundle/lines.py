@@ -96,7 +96,7 @@ def _lines(text: str, size: float, width: float, hard_width: float) -> Iterator[
     space, line, used = _char_units(" "), [], 0
     for match in _WORD.finditer(text):
         word = match.group()
-        needed = units(word)
+        needed = _units_upto(word, size, hard_width)
         if line and (used + space + needed) * size / 1000 <= width:
             line.append(word)
             used += space + needed
@@ -110,6 +110,16 @@ def _lines(text: str, size: float, width: float, hard_width: float) -> Iterator[
             line, used = [], 0
     if line:
         yield " ".join(line)
+
+
+def _units_upto(word: str, size: float, width: float, chunk: int = 256) -> int:
+    """Width of `word` in 1/1000 em, measured a chunk at a time only until it is known to be wider than `width`."""
+    total = 0
+    for start in range(0, len(word), chunk):
+        total += units(word[start : start + chunk])
+        if total * size / 1000 > width:
+            break
+    return total
 
 
 def _pieces(word: str, size: float, width: float) -> Iterator[str]:
