@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from api.config import get_settings
-from api.db import make_engine, session_scope
+from api.db import make_engine
 from api.worker import runner
 from models.bundle import Bundle, BundleRequest
 from models.exhibit import Exhibit
@@ -27,7 +27,7 @@ from models.user import User
 from models.verify import VerifyRun
 from tests.server_process import fresh_database, wait_for
 from tests.test_bundle_runner import TunedInstance
-from tests.test_bundles import build, wait_done
+from tests.test_bundles import wait_done
 
 
 def _postgres(url: str) -> bool:
@@ -70,9 +70,9 @@ def sqlite_write_lock(url: str):
         lock.close()
 
 
-def _queue_straight(url: str, email: str, case_id: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """A queued bundle of the case and a queued verify run, written straight into the database, so no request wakes
-    the runners: they find them on their own next look."""
+def _queue_straight(url: str, email: str, case_id: str, *, verify: bool = True) -> tuple[uuid.UUID, uuid.UUID | None]:
+    """A queued bundle of the case and (if `verify`) a queued verify run, written straight into the database, so no
+    request wakes the runners: they find them on their own next look."""
     engine = make_engine(url)
     try:
         with Session(engine) as session:
@@ -89,10 +89,10 @@ def _queue_straight(url: str, email: str, case_id: str) -> tuple[uuid.UUID, uuid
                 bates_prefix="CB",
                 created_by=user.id,
             )
-            run = VerifyRun(requested_by=user.id)
-            session.add_all([bundle, run])
+            run = VerifyRun(requested_by=user.id) if verify else None
+            session.add_all([bundle, run] if run else [bundle])
             session.commit()
-            return bundle.id, run.id
+            return bundle.id, run.id if run else None
     finally:
         engine.dispose()
 
@@ -196,22 +196,12 @@ def test_a_dead_runner_makes_healthz_and_readyz_answer_503(client):
     assert client.get("/readyz").json() == {"status": "ready"}
 
 
-def _copy_of_a_built_bundle(alice) -> uuid.UUID:
+def _queued_without_waking(alice, database_url: str) -> uuid.UUID:
+    """A bundle of a new case, queued straight into the database: the runner finds it on its next look."""
     case = alice.make_case(bates_prefix="STUCK")
     alice.upload(case["id"], b"stuck\n", filename="stuck.txt", title="Stuck")
-    built = build(alice, case["id"])
-    with session_scope() as session:
-        source = session.get(Bundle, uuid.UUID(built["id"]))
-        copy = Bundle(
-            case_id=source.case_id,
-            title="Waits for a lock",
-            params=dict(source.params) | {"bates_start": None},
-            bates_prefix=source.bates_prefix,
-            created_by=source.created_by,
-        )
-        session.add(copy)
-        session.flush()
-        return copy.id
+    bundle_id, _ = _queue_straight(database_url, alice.email, case["id"], verify=False)
+    return bundle_id
 
 
 @contextmanager
@@ -236,7 +226,7 @@ def _row_locked(database_url: str, bundle_id: uuid.UUID):
 
 def test_a_stuck_runner_is_reported_until_it_comes_round_again(alice, database_url, monkeypatch):
     monkeypatch.setattr(get_settings(), "runner_stuck_seconds", 1.0)
-    bundle_id = _copy_of_a_built_bundle(alice)
+    bundle_id = _queued_without_waking(alice, database_url)
     with _row_locked(database_url, bundle_id):
         runner.wake()
         r = wait_for(
