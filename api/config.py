@@ -55,6 +55,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Most bytes of files one `casebinder import` may bring (each file at most max_upload_bytes).",
     )
+    bundle_build_timeout_seconds: float = Field(
+        1800, gt=0, description="Seconds one bundle build may take; a build still going then is stopped and fails."
+    )
+    runner_stuck_seconds: float = Field(
+        120,
+        gt=0,
+        description="A background runner whose loop has not come round for this long (a verify run in progress "
+        "aside), or whose every round has failed for this long, makes /healthz and /readyz answer 503.",
+    )
 
 
 @lru_cache

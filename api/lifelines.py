@@ -1,11 +1,14 @@
-"""Work that ends with its process: a worker whose server died must not go on writing, and a lease on a
-piece of work lapses when its holder dies."""
+"""Work that ends with its process: a worker whose server died must not go on writing, a child doing one piece of
+work can be stopped with everything it started, and a lease on a piece of work lapses when its holder dies."""
 
 import ctypes
 import ctypes.util
 import fcntl
+import multiprocessing
 import os
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -23,6 +26,87 @@ def die_with_parent() -> None:
         return
     if os.getppid() == 1:  # the parent died before the request took effect
         os._exit(1)
+
+
+def _in_own_group(target: Callable, inbox, prepare: Callable | None) -> None:
+    die_with_parent()
+    os.setpgid(0, 0)  # before it starts anything, so a stop reaches all it starts
+    if prepare is not None:
+        prepare()
+    try:
+        args = inbox.recv()
+        inbox.send("started")
+    except (EOFError, OSError):  # stopped before it was given its work
+        return
+    target(*args)
+
+
+class Child:
+    """`target(*args)` in a spawned process that dies with this one and can be stopped, with every process it
+    started, at any moment: it leads a process group of its own, and a stop kills the group.
+
+    It is started ahead of its work: `prepare()` (imports, say) runs first, then it waits to be given its arguments,
+    so a process started while the last piece of work ended has warmed up by the time the next one comes."""
+
+    def __init__(self, target: Callable, *, prepare: Callable | None = None):
+        context = multiprocessing.get_context("spawn")
+        inbox, self._outbox = context.Pipe()
+        self._inbox = inbox
+        self._started = False
+        self.process = context.Process(target=_in_own_group, args=(target, inbox, prepare))
+
+    def start(self) -> None:
+        self.process.start()
+        self._inbox.close()  # the child's end: once the child is gone, giving it work fails at once
+
+    def give(self, *args) -> bool:
+        """Hand the child its arguments; False when it has died meanwhile."""
+        if self.process.exitcode is not None:
+            return False
+        try:
+            self._outbox.send(args)
+        except OSError:
+            return False
+        return True
+
+    def started(self) -> bool:
+        """Whether it has taken the work it was given (and so is done warming up)."""
+        if not self._started:
+            try:
+                self._started = self._outbox.poll() and self._outbox.recv() == "started"
+            except (EOFError, OSError):
+                return False
+        return self._started
+
+    def wait(self, timeout: float) -> bool:
+        """True once it has ended (within `timeout` seconds)."""
+        self.process.join(timeout)
+        return self.process.exitcode is not None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.exitcode
+
+    def stop(self, grace: float = 1.0) -> None:
+        """SIGKILL the group and reap the child; give the processes it started up to `grace` seconds to go (their
+        zombies may linger where nothing reaps orphans, hence a bound)."""
+        if self.process.pid is None:
+            return
+        group = self.process.pid
+        if self.process.exitcode is None:  # only while the child is unreaped is its pid surely still its group's
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:  # not yet leading its group (just started): then it started nothing yet
+                self.process.kill()
+        self.process.join()
+        self._outbox.close()
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.02)
 
 
 class Lease:

@@ -1,5 +1,6 @@
 """Run Alembic from code, so `casebinder migrate` and the tests use the same path."""
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -19,12 +20,19 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@lru_cache
+def _head() -> str:
+    """This version's newest revision (read from the migration scripts once)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def schema_behind(engine) -> str | None:
     """Why the database cannot be served by this version (its schema is not at this version's head), or None."""
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = _head()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current == head:

@@ -1,130 +1,74 @@
-"""Runs queued work off the request path, in the server process: bundle builds and verify runs.
+"""Runs queued work off the request path, in the server process: bundle builds and verify runs, each kind taken
+by one thread (api/runners.py).
 
-Each kind has one thread that takes its queued work, oldest first, one piece at a time. A bundle build is handed
-to a worker process, which keeps heavy rendering away from the server's event loop and GIL; if it crashes, the
-bundle is marked failed with the reason and the next build gets a fresh process. A verify run stays in the
-thread: it mostly reads files and hashes them, and hashing releases the GIL.
+A bundle build runs in a child process of its own, which keeps heavy rendering away from the server's event loop
+and GIL, and which the thread watches: it is stopped when the build is cancelled or runs past its time limit, and
+if it crashes the bundle is marked failed with the reason. A verify run stays in the thread: it mostly reads files
+and hashes them, and hashing releases the GIL.
 """
 
 import logging
-import multiprocessing
-import threading
+import shutil
+import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from sqlmodel import Session
 
 from api.config import get_settings
 from api.db import session_scope
 from api.deps import get_blob_store
-from api.lifelines import Lease, die_with_parent
+from api.lifelines import Child
+from api.runners import QueueRunner
 from api.services import bundles as bundle_service
 from api.services import verify_runs as verify_run_service
+from models.bundle import BundleStatus
 
 log = logging.getLogger("casebinder.worker")
 
 
-class QueueRunner:
-    """One thread taking queued work of one kind; subclasses say how to find, claim, run and fail it."""
+def _build_in_child(bundle_id: str, workdir: str) -> None:
+    from api.bundle import job
 
-    kind = ""  # names the thread and the leases: "bundle" gives leases "bundle-<id>"
-    what = ""  # the work in log lines: "bundle build"
-
-    def __init__(self):
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def lease(self, work_id: uuid.UUID) -> Lease:
-        """Held by the server process for the whole piece of work, from before the claim to after the final commit."""
-        return Lease(get_settings().data_dir / "locks", f"{self.kind}-{work_id}")
-
-    def recover(self) -> int:
-        """Mark work left running by a server that stopped failed; work whose lease a live process holds (another
-        server on the same data dir) is left alone. Returns how many were marked."""
-        with session_scope() as session:
-            interrupted = self._fail_interrupted(session, lambda work_id: self.lease(work_id).held_elsewhere())
-        if interrupted:
-            log.warning("marked %d interrupted %s(s) failed", interrupted, self.what)
-        return interrupted
-
-    def start(self) -> None:
-        self.recover()
-        self._thread = threading.Thread(target=self._loop, name=f"{self.kind}-runner", daemon=True)
-        self._thread.start()
-        self._wake.set()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=30)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=5)
-            self._wake.clear()
-            while not self._stop.is_set():
-                with session_scope() as session:
-                    work_id = self._next_queued(session)
-                if work_id is None:
-                    break
-                held = self.lease(work_id)
-                if not held.acquire():  # another runner on this data dir took it
-                    continue
-                try:
-                    with session_scope() as session:
-                        claimed = self._claim(session, work_id)
-                    if claimed:
-                        self._run(work_id)
-                finally:
-                    held.release()
-
-    def _next_queued(self, session: Session) -> uuid.UUID | None:
-        raise NotImplementedError
-
-    def _claim(self, session: Session, work_id: uuid.UUID) -> bool:
-        raise NotImplementedError
-
-    def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
-        raise NotImplementedError
-
-    def _run(self, work_id: uuid.UUID) -> None:
-        raise NotImplementedError
+    job.run(bundle_id, workdir)
 
 
-def _build_in_child(bundle_id: str) -> None:
-    from api.bundle import job  # imported in the worker process only
+def _warm_up() -> None:
+    """What every build needs first, done by a build process before it is given its bundle: the imports (WeasyPrint,
+    pikepdf, the models) and the stamp font's subset, a second or more that no build then waits for."""
+    from api.bundle import job, stamp  # noqa: F401 - imported in build processes only
 
-    job.run(bundle_id)
+    stamp.stamp_font()
+
+
+CANCELLED = "cancelled"
+LOW_SPACE = 4 * 1024 * 1024  # free bytes below which a build that died is taken to have run out of disk space
+
+
+def _short_of_space(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path).free < LOW_SPACE
+    except OSError:
+        return False
 
 
 class BundleRunner(QueueRunner):
+    """Bundle builds, each in a build process of its own (api/lifelines.py Child) that the runner watches and can
+    stop; the next build's process is started, and warms up, while the runner waits for work."""
+
     kind, what = "bundle", "bundle build"
+    POLL = 0.5  # seconds between looks at a running build: has it ended, was it cancelled, is it past its limit?
 
     def __init__(self):
         super().__init__()
-        self._pool: ProcessPoolExecutor | None = None
+        self._spare: Child | None = None  # the next build's process, warmed up while the runner waits
 
     def stop(self) -> None:
         super().stop()
-        if self._pool:
-            # Idle, the worker process is shut down and waited for, so it leaves nothing behind; a build still
-            # going is not waited for (the next start marks it failed, as after a crash).
-            idle = self._thread is None or not self._thread.is_alive()
-            self._pool.shutdown(wait=idle, cancel_futures=True)
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
-            )
-        return self._pool
+        spare, self._spare = self._spare, None
+        if spare is not None:  # idle: shut down and waited for, so it leaves nothing behind
+            spare.stop()
 
     def _next_queued(self, session: Session) -> uuid.UUID | None:
         return bundle_service.next_queued(session)
@@ -135,20 +79,72 @@ class BundleRunner(QueueRunner):
     def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
         return bundle_service.fail_interrupted(session, still_building=still_running)
 
-    def _run(self, bundle_id: uuid.UUID) -> None:
-        try:
-            self._executor().submit(_build_in_child, str(bundle_id)).result()
-        except BrokenProcessPool:
-            self._pool = None
-            self._fail(bundle_id, "the build process stopped unexpectedly (out of memory or killed); rebuild it")
-        except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
-            log.exception("bundle build %s failed", bundle_id)
-            self._fail(bundle_id, f"{type(exc).__name__}: {exc}")
+    def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
+        bundle_service.mark_failed(session, work_id, message)  # a no-op for a build no longer running
 
-    @staticmethod
-    def _fail(bundle_id: uuid.UUID, message: str) -> None:
-        with session_scope() as session:
-            bundle_service.mark_failed(session, bundle_id, message)
+    def _child(self, bundle_id: uuid.UUID, workdir: Path) -> Child:
+        """A build process given this build: the warmed-up spare, or a new one if there is none (or it died)."""
+        child, self._spare = self._spare, None
+        for _ in range(2):
+            if child is None:
+                child = Child(_build_in_child, prepare=_warm_up)
+                child.start()
+            if child.give(str(bundle_id), str(workdir)):
+                return child
+            child.stop()
+            child = None
+        raise RuntimeError("could not start a build process")
+
+    def _run(self, bundle_id: uuid.UUID) -> None:
+        """Build in a child process and watch it; whatever way it ends, its process and scratch files are gone
+        before the outcome is recorded."""
+        workdir = get_blob_store().tmp_dir / f"bundle-{bundle_id}"
+        child = self._child(bundle_id, workdir)
+        try:
+            reason = self._watch(bundle_id, child)
+        finally:
+            child.stop()
+            full = _short_of_space(workdir.parent)  # measured before its scratch files are removed
+            shutil.rmtree(workdir, ignore_errors=True)
+            if not self._stop.is_set():
+                self._spare = Child(_build_in_child, prepare=_warm_up)
+                self._spare.start()
+        if reason == CANCELLED:
+            return
+        if reason is None and child.exitcode != 0:
+            log.error("bundle build %s: the build process ended with %s", bundle_id, child.exitcode)
+            # A process that dies writing to a full disk (a write to a mapped file, say) says nothing about it.
+            reason = bundle_service.DISK_FULL if full else bundle_service.CRASHED
+        if reason is not None:
+            self._fail(bundle_id, reason)
+
+    def _watch(self, bundle_id: uuid.UUID, child: Child) -> str | None:
+        """Wait for the build to end: None when it ended by itself, CANCELLED when it was cancelled (the cancel has
+        recorded why), else the reason it must be stopped and failed."""
+        limit = get_settings().bundle_build_timeout_seconds
+        # The limit counts from when the build process takes the build (a fresh one warms up first), or at the
+        # latest from one limit after it was handed over.
+        handed, began = time.monotonic(), None
+        while not child.wait(self.POLL):
+            now = self._beat = time.monotonic()
+            if self._stop.is_set():
+                return bundle_service.INTERRUPTED
+            if began is None and (child.started() or now - handed > limit):
+                began = now
+            if began is not None and now - began > limit:
+                log.warning("bundle build %s: past its %.0f s limit, stopping it", bundle_id, limit)
+                return bundle_service.timed_out(limit)
+            try:
+                with session_scope() as session:
+                    status = bundle_service.status_of(session, bundle_id)
+            except Exception as exc:  # noqa: BLE001 - the database away for a moment: the build goes on
+                log.warning("bundle build %s: cannot see whether it was cancelled (%s)", bundle_id, exc)
+                continue
+            # Done: the build has recorded its result and is tidying up, so it is left to end by itself.
+            if status not in (BundleStatus.running, BundleStatus.done):
+                log.info("bundle build %s: cancelled, stopping it", bundle_id)
+                return CANCELLED
+        return None
 
 
 class VerifyRunner(QueueRunner):
@@ -156,6 +152,7 @@ class VerifyRunner(QueueRunner):
     the server stops ends with the process, and the next start marks it failed."""
 
     kind, what = "verify", "verify run"
+    beats_while_busy = False
 
     def _next_queued(self, session: Session) -> uuid.UUID | None:
         return verify_run_service.next_queued(session)
@@ -166,14 +163,16 @@ class VerifyRunner(QueueRunner):
     def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
         return verify_run_service.fail_interrupted(session, still_running=still_running)
 
+    def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
+        verify_run_service.mark_failed(session, work_id, message)
+
     def _run(self, run_id: uuid.UUID) -> None:
         try:
             with session_scope() as session:
                 verify_run_service.execute(session, get_blob_store(), run_id)
         except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
             log.exception("verify run %s failed", run_id)
-            with session_scope() as session:
-                verify_run_service.mark_failed(session, run_id, f"{type(exc).__name__}: {exc}")
+            self._fail(run_id, f"{type(exc).__name__}: {exc}")
 
 
 runner = BundleRunner()

@@ -44,10 +44,11 @@ def test_tokens_and_passwords_are_stored_only_as_hashes(client, alice):
 
 def test_every_route_but_health_and_login_needs_a_token(client):
     assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
     some_id = "00000000-0000-0000-0000-000000000000"
     checked = 0
     for path, operations in client.get("/openapi.json").json()["paths"].items():
-        if path in ("/healthz", "/api/v1/auth/token"):
+        if path in ("/healthz", "/readyz", "/api/v1/auth/token"):
             continue
         for method in operations:
             r = client.request(method, re.sub(r"\{[a-z_]+\}", some_id, path))

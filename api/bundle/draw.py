@@ -6,13 +6,13 @@ known exactly, so its links need no second render. Text the font cannot show (ou
 falls back: a slip sheet is then rendered by WeasyPrint, an index cell shows '?' for those characters.
 """
 
-import unicodedata
 from dataclasses import dataclass
 
 import pikepdf
 from pikepdf import Name
 
 from api.bundle import stamp
+from api.bundle.lines import fit, plain, units, wrap
 from api.bundle.render import SHORT_KINDS
 from api.bundle.spec import LETTER, SIDE_MARGIN, BuildSpec, ExhibitSource
 
@@ -42,14 +42,6 @@ def _encodable(text: str) -> bool:
         return False
 
 
-def _plain(text: str) -> bytes:
-    """Windows-1252 bytes; other characters become their closest unaccented form, or '?'."""
-    if _encodable(text):
-        return text.encode("cp1252")
-    folded = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in folded if not unicodedata.combining(c)).encode("cp1252", errors="replace")
-
-
 class Canvas:
     def __init__(self):
         self.parts = [b"q 0 g 0 G\n"]
@@ -59,7 +51,7 @@ class Canvas:
     ) -> None:
         if not text:
             return
-        data = _plain(text)
+        data = plain(text)
         width = stamp.stamp_font().width(data, size)
         x = x - width if align == "right" else x - width / 2 if align == "center" else x
         mode = b"2 Tr %.2f w " % (size / 30) if bold else b""
@@ -79,31 +71,9 @@ class Canvas:
         return page
 
 
-def wrap(text: str, size: float, width: float, max_lines: int) -> list[str]:
-    font, words, lines, line = stamp.stamp_font(), text.split(), [], ""
-    for word in words:
-        candidate = f"{line} {word}".strip()
-        if font.width(_plain(candidate), size) <= width or not line:
-            line = candidate
-        else:
-            lines.append(line)
-            line = word
-    if line:
-        lines.append(line)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] = fit(lines[-1] + " \u2026", size, width)
-    return lines
-
-
-def fit(text: str, size: float, width: float) -> str:
-    """Cut `text` to `width`, ending in an ellipsis when cut."""
-    font = stamp.stamp_font()
-    if font.width(_plain(text), size) <= width:
-        return text
-    while text and font.width(_plain(text + "\u2026"), size) > width:
-        text = text[:-1]
-    return text + "\u2026"
+# A fact's value starts at x = 180 and wraps at FACT_WIDTH; a word longer than that (a SHA-256 at 8.5 pt) keeps its
+# line up to the right margin, and only a longer one (a long URL) is broken.
+FACT_WIDTH, FACT_ROOM = LETTER[0] - 270, LETTER[0] - 180 - SIDE_MARGIN
 
 
 def slip_page(pdf: pikepdf.Pdf, font: pikepdf.Object, ex: ExhibitSource, kind: str, size: str) -> pikepdf.Page:
@@ -130,7 +100,9 @@ def slip_page(pdf: pikepdf.Pdf, font: pikepdf.Object, ex: ExhibitSource, kind: s
         # A date's UTC equivalent, in parentheses, starts its own line rather than breaking mid-time.
         parts = value.split(" (", 1) if name == "Date" else [value]
         lines = [
-            line for i, part in enumerate(parts) for line in wrap(f"({part}" if i else part, points, LETTER[0] - 270, 3)
+            line
+            for i, part in enumerate(parts)
+            for line in wrap(f"({part}" if i else part, points, FACT_WIDTH, 3, hard_width=FACT_ROOM)
         ]
         for line in lines:
             canvas.text(180, y, points, line)
@@ -161,26 +133,14 @@ NEXT_TITLE = 22.0  # "Index of Exhibits (continued)"
 
 def _cell_lines(text: str, width: float, max_lines: int = INDEX_MAX_LINES) -> list[str]:
     """`text` wrapped into the column; a word wider than the column is broken where it must be."""
-    font, lines = stamp.stamp_font(), []
-    for line in wrap(text, INDEX_SIZE, width, 10_000):
-        while font.width(_plain(line), INDEX_SIZE) > width and len(line) > 1:
-            cut = len(line)
-            while cut > 1 and font.width(_plain(line[:cut]), INDEX_SIZE) > width:
-                cut -= 1
-            lines.append(line[:cut])
-            line = line[cut:]
-        lines.append(line)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] = fit(lines[-1] + " \u2026", INDEX_SIZE, width)
-    return lines or [""]
+    return wrap(text, INDEX_SIZE, width, max_lines) or [""]
 
 
 def _one_line(text: str, width: float) -> tuple[str, float]:
     """Bates ranges and page numbers stay on one line, set smaller if they must: they are not known when
     the index's length is planned, so they must not change a row's height."""
-    size = INDEX_SIZE
-    while size > 5 and stamp.stamp_font().width(_plain(text), size) > width:
+    size, measured = INDEX_SIZE, units(text)
+    while size > 5 and measured * size / 1000 > width:
         size -= 0.5
     return fit(text, size, width), size
 

@@ -1,8 +1,8 @@
 """One build, run in the worker process: load the case from the database, build, store, record."""
 
 import logging
+import os
 import shutil
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,14 +14,14 @@ from sqlmodel import select
 
 from api.bundle.assemble import Renderer, build
 from api.bundle.converter import Converter
-from api.bundle.spec import BuildResult, BuildSpec, CaseCaption, ExhibitSource
+from api.bundle.spec import BuildResult, BuildSpec, CaseCaption, ExhibitSource, Volume
 from api.config import get_settings
 from api.db import get_engine, on_commit, session_scope
 from api.deps import get_blob_store
 from api.services import bundles as bundle_service
 from api.services import purge
 from api.services import timeline_dates as dates
-from api.storage import stage_stream
+from api.storage import LocalBlobStore, LocalStagedBlob
 from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
 from models.case import Case
 from models.common import utcnow
@@ -37,25 +37,27 @@ DESIGNATION_LEGENDS = {
 }
 
 
-def run(bundle_id: str) -> None:
-    """Build the bundle; on any failure record a readable error and leave no file behind."""
+def run(bundle_id: str, workdir: str) -> None:
+    """Build the bundle in `workdir` (made here, removed after); on any failure record a readable error and leave
+    no file behind."""
     bundle_uuid = uuid.UUID(bundle_id)
     settings = get_settings()
-    workdir = Path(tempfile.mkdtemp(prefix=f"bundle-{bundle_id[:8]}-", dir=get_blob_store().tmp_dir))
+    scratch = Path(workdir)
     # One converter process per build, closed with it: a child left behind would hold up the worker's exit.
     converter = Converter(timeout=settings.bundle_convert_timeout, max_pixels=settings.max_image_pixels)
     renderer = Renderer()
     error = None
     try:
+        scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
         spec = _load_spec(bundle_uuid)
-        result = build(spec, workdir, converter, renderer, _progress_writer(bundle_uuid))
+        result = build(spec, scratch, converter, renderer, _progress_writer(bundle_uuid))
         _record(bundle_uuid, spec, result)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
-        error = f"{type(exc).__name__}: {exc}"
+        error = bundle_service.failure_reason(exc)
     finally:
         converter.close()
         renderer.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     if error:  # recorded only once the scratch files are gone, so "failed" never leaves anything behind
         with session_scope() as session:
             bundle_service.mark_failed(session, bundle_uuid, error)
@@ -173,30 +175,36 @@ def _progress_writer(bundle_id: uuid.UUID):
 
 
 def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
+    """Store the volumes and the bundle's results together, unless the build was cancelled meanwhile.
+
+    Each volume file becomes its blob by a rename within the data dir (no copy, so no second helping of disk),
+    after the bundle is marked done and before that commits: a done bundle never names a missing file. Where the
+    results go is `recording_target`'s call (a bundle beside this one when its case went on hold meanwhile); the
+    volumes they supersede leave the store once recorded, and the ones stored here go if recording fails."""
     store = get_blob_store()
-    volumes, stored = [], []
-    for volume in result.volumes:
-        with open(volume.path, "rb") as f:
-            staged = stage_stream(store, f)
-        if staged.commit():
-            stored.append(volume.sha256)
-        staged.settle(committed=True)
-        volumes.append(
-            {
-                "number": volume.number,
-                "page_count": volume.page_count,
-                "size_bytes": volume.size_bytes,
-                "sha256": volume.sha256,
-                "bates_first": spec.bates(volume.bates_first),
-                "bates_last": spec.bates(volume.bates_last),
-                "filename": volume.filename,
-            }
-        )
-    by_seq = {ex.seq: ex for ex in spec.exhibits}
     bind = get_engine()
+    stored: list[str] = []
     try:
         with session_scope() as session:
+            if bundle_service.finishing(session, bundle_id) is None:
+                return
             bundle, superseded = bundle_service.recording_target(session, bundle_id)
+            volumes = []
+            for volume in result.volumes:
+                if _store_volume(store, volume):
+                    stored.append(volume.sha256)
+                volumes.append(
+                    {
+                        "number": volume.number,
+                        "page_count": volume.page_count,
+                        "size_bytes": volume.size_bytes,
+                        "sha256": volume.sha256,
+                        "bates_first": spec.bates(volume.bates_first),
+                        "bates_last": spec.bates(volume.bates_last),
+                        "filename": volume.filename,
+                    }
+                )
+            by_seq = {ex.seq: ex for ex in spec.exhibits}
             for old in session.exec(select(BundleExhibit).where(BundleExhibit.bundle_id == bundle.id)):
                 session.delete(old)
             session.flush()
@@ -240,6 +248,20 @@ def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
     except BaseException:
         _discard(store, stored, bind)
         raise
+
+
+def _store_volume(store: LocalBlobStore, volume: Volume) -> bool:
+    """Put a finished volume file in the store under its SHA-256, durably (its bytes first, then the rename).
+    True when this stored it; False when the store held those bytes already."""
+    fd = os.open(volume.path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    staged = LocalStagedBlob(store, volume.path, volume.sha256, volume.size_bytes, b"")
+    created = staged.commit()
+    staged.settle(committed=True)
+    return created
 
 
 def _discard(store, hashes: list[str], bind) -> None:

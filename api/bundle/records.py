@@ -18,6 +18,9 @@ MAX_BYTES = 4 * 1024 * 1024
 MAX_ROWS = 2000
 MAX_CELL = 500
 MAX_TEXT = 200_000
+# A header value longer than this is cut: a table cell holding a long unbroken string takes the renderer time that
+# grows with the square of its length.
+MAX_HEADER = 2_000
 # JSON Lines whose records are objects with at most this many keys in all read best as a table, one row each.
 MAX_COLUMNS = 16
 
@@ -327,6 +330,9 @@ def _email_view(data: bytes, cut: bool) -> dict:
     headers = [
         (name, str(message[name])) for name in ("From", "To", "Cc", "Date", "Subject", "Message-ID") if message[name]
     ]
+    # A header shown whole in a table cell could take the renderer hours (see MAX_HEADER); the original keeps it all.
+    long_headers = [name for name, value in headers if len(value) > MAX_HEADER]
+    headers = [(name, value if len(value) <= MAX_HEADER else value[:MAX_HEADER] + CUT_MARK) for name, value in headers]
     parts, attachments = [], []
     for part in message.walk():
         if part.is_multipart():
@@ -343,4 +349,8 @@ def _email_view(data: bytes, cut: bool) -> dict:
             parts.append({"label": label, "text": body[:MAX_TEXT]})
     if attachments:
         parts.append({"label": "Attachments (not reproduced)", "text": "\n".join(attachments)})
-    return {"type": "email", "headers": headers, "parts": parts, "note": _truncated_note(cut, "4 MiB")}
+    note = _truncated_note(cut, "4 MiB")
+    if long_headers:
+        shortened = f"Headers longer than {MAX_HEADER:,} characters ({', '.join(long_headers)}) are shortened here."
+        note = f"{note} {shortened}" if note else f"{shortened} The complete original is the exhibit (see its SHA-256)."
+    return {"type": "email", "headers": headers, "parts": parts, "note": note}

@@ -10,7 +10,8 @@ from functools import lru_cache
 from weasyprint import CSS, HTML, Document, URLFetcher
 from weasyprint.text.fonts import FontConfiguration
 
-from api.bundle.spec import BuildSpec, ExhibitSource
+from api.bundle.lines import shown
+from api.bundle.spec import BuildSpec, CaseCaption, ExhibitSource
 from api.templating import TEMPLATES, render
 
 KIND_NAMES = {
@@ -149,13 +150,13 @@ def _exhibit_context(request: ExhibitPageRequest) -> dict:
     return {
         "seq": ex.seq,
         "label": ex.label,
-        "title": ex.title,
+        "title": shown(ex.title),
         "kind": KIND_NAMES.get(ex.kind, ex.kind),
         "date": ex.occurred_display,
-        "source": ex.source_url or ex.original_filename,
-        "custodian": ex.custodian,
-        "filename": ex.original_filename,
-        "media_type": ex.media_type,
+        "source": shown(ex.source_url or ex.original_filename),
+        "custodian": shown(ex.custodian),
+        "filename": shown(ex.original_filename),
+        "media_type": shown(ex.media_type),
         "size": human_size(ex.size_bytes),
         "sha256": ex.sha256,
         "slip": request.slip,
@@ -184,8 +185,8 @@ def front_context(
         "rows": rows,
         "cover": spec.cover,
         "index": spec.index,
-        "caption": spec.caption,
-        "bundle_title": spec.bundle_title,
+        "caption": caption_shown(spec.caption),
+        "bundle_title": shown(spec.bundle_title),
         "created_display": spec.created_display,
         "created_iso": spec.created_at.isoformat(),
         "exhibit_count": len(spec.exhibits),
@@ -199,12 +200,20 @@ def certificate_context(spec: BuildSpec) -> dict:
     exhibits = [
         {
             "label": ex.label,
-            "filename": ex.original_filename,
+            "filename": shown(ex.original_filename),
             "size_bytes": f"{ex.size_bytes:,}",
             "sha256": ex.sha256,
             "acquired": ex.acquired_display,
-            "custodian": ex.custodian,
+            "custodian": shown(ex.custodian),
         }
         for ex in spec.exhibits
     ]
-    return {"exhibits": exhibits, "caption": spec.caption}
+    return {"exhibits": exhibits, "caption": caption_shown(spec.caption)}
+
+
+def caption_shown(caption: CaseCaption) -> CaseCaption:
+    """The case's caption as generated pages show it: each part cut to a length that lays out quickly."""
+    parties = [
+        {key: shown(value) if isinstance(value, str) else value for key, value in p.items()} for p in caption.parties
+    ]
+    return CaseCaption(shown(caption.title), shown(caption.court), shown(caption.docket_number), parties)

@@ -45,7 +45,7 @@ def stamp_font() -> StampFont:
     path = next((p for p in FONT_PATHS if p.exists()), None)
     if path is None:
         raise RuntimeError("DejaVu Sans is missing: install the fonts-dejavu-core package")
-    font = TTFont(path)
+    font = TTFont(path, recalcTimestamp=False)  # saved with the face's own date, not today's: rebuilds match
     scale = 1000 / font["head"].unitsPerEm
     cmap = font.getBestCmap()
     wanted = [ord(ch) for ch in map(_char, CODES) if ch and ord(ch) in cmap]

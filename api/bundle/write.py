@@ -8,7 +8,8 @@ from pathlib import Path
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem
 
-from api.bundle import draw, stamp
+from api.bundle import draw, render, stamp
+from api.bundle.lines import shown
 from api.bundle.spec import BuildResult, BuildSpec, Volume
 
 
@@ -108,7 +109,7 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                 outline.root.append(OutlineItem(title, page_index))
             for part in parts:
                 suffix = f" (Part {part.number} of {part.of})" if part.of > 1 else ""
-                title = f"{by_seq[part.seq].label} \u2014 {by_seq[part.seq].title}{suffix}"
+                title = f"{by_seq[part.seq].label} \u2014 {shown(by_seq[part.seq].title)}{suffix}"
                 outline.root.append(
                     OutlineItem(title, first_page[part.seq] if part.number == 1 else owners.index(part.seq))
                 )
@@ -192,10 +193,10 @@ def _certificate_rows(spec: BuildSpec, layout, starts: list[int], cert_count: in
 
 def _document_info(spec: BuildSpec, number: int, count: int, first_bates: int, pages: int) -> Dictionary:
     """Title with the Bates range, the case as author, docket and court as subject, dated like the cover."""
-    caption = spec.caption
+    caption = render.caption_shown(spec.caption)
     volume = f", Volume {number} of {count}" if count > 1 else ""
     bates = f"{spec.bates(first_bates)}\u2013{spec.bates(first_bates + pages - 1)}"
-    title = f"{caption.title} \u2014 {spec.bundle_title}{volume} ({bates})"
+    title = f"{caption.title} \u2014 {shown(spec.bundle_title)}{volume} ({bates})"
     subject = ", ".join(
         p for p in (f"Case No. {caption.docket_number}" if caption.docket_number else None, caption.court) if p
     )

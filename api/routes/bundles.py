@@ -1,6 +1,7 @@
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.db import on_commit
@@ -29,6 +30,18 @@ def _public(session, bundle: Bundle) -> BundlePublic:
             "volumes": bundle.volumes,
         },
     )
+
+
+def _editable(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> Bundle:
+    """The bundle, for an editor of its case: 404 for anyone else in no role there, 403 for a viewer."""
+    bundle = bundle_service.get_visible(session, bundle_id, user)
+    _, role = case_service.get_with_role(session, bundle.case_id, user)
+    if role.rank < Role.editor.rank:
+        raise Forbidden("this needs the editor role in the case")
+    return bundle
+
+
+EditableBundle = Annotated[Bundle, Depends(_editable)]
 
 
 @router.post(
@@ -74,6 +87,17 @@ def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID)
     queued = bundle_service.queue_rebuild(session, bundle, actor=user)
     on_commit(session, runner.wake)
     return _public(session, queued)
+
+
+@router.post(
+    "/bundles/{bundle_id}/cancel",
+    response_model=BundlePublic,
+    responses=error_responses(401, 403, 404, 409),
+)
+def cancel_bundle(session: SessionDep, user: CurrentUser, bundle: EditableBundle) -> BundlePublic:
+    """Cancel a queued or running build: the bundle is failed at once with an error naming who cancelled it and
+    when, and a running build's process is stopped within a second or so. Rebuild it to build it again."""
+    return _public(session, bundle_service.cancel(session, bundle, actor=user))
 
 
 def _done(bundle: Bundle) -> None:

@@ -1,5 +1,7 @@
 """Bundles on the database side: requests, visibility, Bates ranges, and recording a build's outcome."""
 
+import errno
+import os
 import uuid
 from collections.abc import Callable
 
@@ -217,6 +219,36 @@ def claim(session: Session, bundle_id: uuid.UUID) -> bool:
 
 
 INTERRUPTED = "the build was interrupted because the server stopped; rebuild the bundle"
+CRASHED = "the build process stopped unexpectedly (out of memory or killed); rebuild it"
+DISK_FULL = (
+    "the server ran out of disk space while writing the bundle, so nothing of it was kept; "
+    "free some space on the server (or ask its administrator to), then rebuild the bundle"
+)
+
+
+def timed_out(limit_seconds: float) -> str:
+    """Why a build that ran past its wall-clock limit was stopped."""
+    minutes = limit_seconds / 60
+    limit = f"{minutes:g}-minute" if minutes >= 1 and minutes == int(minutes) else f"{limit_seconds:g}-second"
+    return (
+        f"the build took longer than the {limit} limit and was stopped; build fewer exhibits at a time, "
+        "or ask the administrator to raise the limit (CASEBINDER_BUNDLE_BUILD_TIMEOUT_SECONDS), then rebuild it"
+    )
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A build's exception as the bundle's error: a full disk said in words, anything else as raised."""
+    seen, current = set(), exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return DISK_FULL
+        current = current.__cause__ or current.__context__
+    text = f"{type(exc).__name__}: {exc}"
+    # qpdf and other libraries report a full disk in their own exception types, with the system's words.
+    if os.strerror(errno.ENOSPC) in text or os.strerror(errno.EDQUOT) in text:
+        return DISK_FULL
+    return text
 
 
 def fail_interrupted(session: Session, *, still_building: Callable[[uuid.UUID], bool]) -> int:
@@ -227,43 +259,90 @@ def fail_interrupted(session: Session, *, still_building: Callable[[uuid.UUID], 
     a bundle that holds an earlier build goes back to it, as after any failed build.
     """
     running = session.exec(select(Bundle.id).where(Bundle.status == BundleStatus.running)).all()
-    return sum(
-        mark_failed(session, bundle_id, INTERRUPTED, only_running=True)
-        for bundle_id in running
-        if not still_building(bundle_id)
-    )
+    return sum(mark_failed(session, bundle_id, INTERRUPTED) for bundle_id in running if not still_building(bundle_id))
 
 
-def mark_failed(session: Session, bundle_id: uuid.UUID, message: str, *, only_running: bool = False) -> bool:
-    """Record a build that failed; False when there was nothing to mark (`only_running`: it is no longer running).
+def _end_build(session: Session, bundle_id: uuid.UUID, was: BundleStatus, message: str, kept_why: str) -> bool | None:
+    """End a build still `was` (queued or running). A bundle that holds an earlier build goes back to serving it:
+    status done, `kept_why` and the message in `error`, so a rebuild that does not finish never takes away a PDF
+    that was built. A bundle without one is failed with the message.
 
-    A bundle that holds an earlier build goes back to serving it: status done, the failure in `error`, so a
-    failed rebuild never takes away a PDF that was built. A bundle without one is failed.
-    """
+    True when an earlier build was kept, False when the bundle failed, None when it is no longer `was` (nothing
+    written: a build cancelled, or failed already, keeps the reason it was given first)."""
     message = message[:2000]
-    stmt = update(Bundle).where(Bundle.id == bundle_id)
-    if only_running:
-        stmt = stmt.where(Bundle.status == BundleStatus.running)
-    kept_text = f"the rebuild failed, so the bundle keeps its previous build: {message}"[:2000]
+    stmt = update(Bundle).where(Bundle.id == bundle_id, Bundle.status == was)
     kept = session.execute(
         stmt.where(Bundle.sha256.is_not(None)).values(
-            status=BundleStatus.done, error=kept_text, progress_done=Bundle.page_count, progress_total=Bundle.page_count
+            status=BundleStatus.done,
+            error=f"{kept_why}, so the bundle keeps its previous build: {message}"[:2000],
+            progress_done=Bundle.page_count,
+            progress_total=Bundle.page_count,
         )
     ).rowcount
-    failed = (
-        kept
-        or session.execute(
-            stmt.where(Bundle.sha256.is_(None)).values(status=BundleStatus.failed, error=message, finished_at=utcnow())
-        ).rowcount
+    if kept:
+        return True
+    failed = session.execute(
+        stmt.where(Bundle.sha256.is_(None)).values(status=BundleStatus.failed, error=message, finished_at=utcnow())
+    ).rowcount
+    return False if failed else None
+
+
+def mark_failed(session: Session, bundle_id: uuid.UUID, message: str) -> bool:
+    """Record that a running build failed (see `_end_build`); False, with nothing written, when it is no longer
+    running."""
+    kept = _end_build(session, bundle_id, BundleStatus.running, message, "the rebuild failed")
+    if kept is None:
+        return False
+    bundle = session.get(Bundle, bundle_id)
+    session.refresh(bundle)
+    record(
+        session,
+        "bundle.failed",
+        None,
+        bundle,
+        {"error": message[:2000]} | ({"kept_sha256": bundle.sha256} if kept else {}),
     )
-    bundle = session.get(Bundle, bundle_id) if failed else None
-    if bundle is not None:
-        session.refresh(bundle)
-        record(
-            session,
-            "bundle.failed",
-            None,
-            bundle,
-            {"error": message} | ({"kept_sha256": bundle.sha256} if kept else {}),
+    return True
+
+
+def status_of(session: Session, bundle_id: uuid.UUID) -> BundleStatus | None:
+    status = session.exec(select(Bundle.status).where(Bundle.id == bundle_id)).first()
+    return None if status is None else BundleStatus(status)
+
+
+def finishing(session: Session, bundle_id: uuid.UUID) -> Bundle | None:
+    """Mark a running build done and return the bundle, for its results to be filled in within the same
+    transaction; None, with nothing written, when the build was cancelled meanwhile.
+
+    The update comes first, so the row (on SQLite, the database) stays locked until the results commit: a cancel
+    either lands before and the results are dropped, or waits and finds the bundle done."""
+    done = session.execute(
+        update(Bundle)
+        .where(Bundle.id == bundle_id, Bundle.status == BundleStatus.running)
+        .values(status=BundleStatus.done)
+    ).rowcount
+    return session.get(Bundle, bundle_id) if done else None
+
+
+def cancel(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
+    """Stop a queued or running build, saying who cancelled it and when: the bundle fails at once, or goes back to
+    serving its previous build (see `_end_build`). A running build's process is stopped by the runner that watches
+    it, which cleans up after it."""
+    was = BundleStatus(bundle.status)
+    if was not in (BundleStatus.queued, BundleStatus.running):
+        why = "it has been built" if was == BundleStatus.done else "its build has already ended"
+        raise Conflict(f"the bundle is {was.value}: {why}, so there is nothing to cancel")
+    now = utcnow()
+    message = f"cancelled by {actor.email} at {now:%Y-%m-%d %H:%M:%S} UTC; rebuild the bundle to build it again"
+    kept = _end_build(session, bundle.id, was, message, "the rebuild was cancelled")
+    session.refresh(bundle)
+    if kept is None:  # it moved on meanwhile (started, finished or failed): say what it is now
+        if bundle.status in (BundleStatus.queued, BundleStatus.running):
+            return cancel(session, bundle, actor=actor)
+        raise Conflict(
+            f"the bundle is {BundleStatus(bundle.status).value}: its build ended before it could be cancelled"
         )
-    return bool(failed)
+    record(
+        session, "bundle.cancel", actor, bundle, {"was": was.value} | ({"kept_sha256": bundle.sha256} if kept else {})
+    )
+    return bundle
