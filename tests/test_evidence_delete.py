@@ -90,7 +90,7 @@ def test_a_built_bundle_or_a_manual_event_still_refuses_and_nothing_changes(alic
 
 def test_an_exhibit_the_caller_cannot_unlink_or_a_hold_refuses(alice, bob):
     case = alice.make_case(title="Acme v. Shared")
-    add_member(alice, case["id"], bob, "editor")
+    add_member(alice, case["id"], bob, "owner")  # an owner may take the case's evidence into another case
     item = upload(alice, case["id"])
     theirs = bob.make_case(title="Bob's own matter")
     assert bob.post(f"/api/v1/cases/{theirs['id']}/exhibits", json={"evidence_id": item["id"]}).status_code == 201
