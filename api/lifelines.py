@@ -33,12 +33,20 @@ def _in_own_group(target: Callable, inbox, prepare: Callable | None) -> None:
     os.setpgid(0, 0)  # before it starts anything, so a stop reaches all it starts
     if prepare is not None:
         prepare()
-    try:
-        args = inbox.recv()
-        inbox.send("started")
-    except (EOFError, OSError):  # stopped before it was given its work
-        return
-    target(*args)
+    while True:  # one piece of work after another, until it is stopped or its parent goes
+        try:
+            args = inbox.recv()
+            inbox.send(STARTED)
+        except (EOFError, OSError):
+            return
+        target(*args)  # an exception ends the process: its parent sees it end without FINISHED
+        try:
+            inbox.send(FINISHED)
+        except OSError:
+            return
+
+
+STARTED, FINISHED = "started", "finished"
 
 
 class Child:
@@ -46,13 +54,15 @@ class Child:
     started, at any moment: it leads a process group of its own, and a stop kills the group.
 
     It is started ahead of its work: `prepare()` (imports, say) runs first, then it waits to be given its arguments,
-    so a process started while the last piece of work ended has warmed up by the time the next one comes."""
+    so a process started while the last piece of work ended has warmed up by the time the next one comes. A child
+    whose work finished can be given more: starting one costs a second or more of imports."""
 
     def __init__(self, target: Callable, *, prepare: Callable | None = None):
         context = multiprocessing.get_context("spawn")
         inbox, self._outbox = context.Pipe()
         self._inbox = inbox
-        self._started = False
+        self._started = self.finished = False
+        self.given = 0  # pieces of work handed to it so far
         self.process = context.Process(target=_in_own_group, args=(target, inbox, prepare))
 
     def start(self) -> None:
@@ -60,28 +70,46 @@ class Child:
         self._inbox.close()  # the child's end: once the child is gone, giving it work fails at once
 
     def give(self, *args) -> bool:
-        """Hand the child its arguments; False when it has died meanwhile."""
+        """Hand the child its next arguments; False when it has died meanwhile."""
         if self.process.exitcode is not None:
             return False
+        self._started = self.finished = False
         try:
             self._outbox.send(args)
         except OSError:
             return False
+        self.given += 1
         return True
+
+    def _read(self, timeout: float) -> None:
+        """Take what the child has said within `timeout` seconds: that it started, or finished, its work."""
+        try:
+            while not self.finished and self._outbox.poll(timeout):
+                message = self._outbox.recv()
+                self._started = self._started or message == STARTED
+                self.finished = message == FINISHED
+                timeout = 0
+        except (EOFError, OSError):  # the process has ended
+            self.process.join(1)
 
     def started(self) -> bool:
         """Whether it has taken the work it was given (and so is done warming up)."""
         if not self._started:
-            try:
-                self._started = self._outbox.poll() and self._outbox.recv() == "started"
-            except (EOFError, OSError):
-                return False
+            self._read(0)
         return self._started
 
     def wait(self, timeout: float) -> bool:
-        """True once it has ended (within `timeout` seconds)."""
-        self.process.join(timeout)
-        return self.process.exitcode is not None
+        """True once the work it was given has ended (within `timeout` seconds): it said it finished, or the
+        process ended (crashed, or was killed) without saying so."""
+        self._read(timeout)
+        return self.finished or not self.process.is_alive()
+
+    def resident_bytes(self) -> int:
+        """Its memory in use now (0 when it cannot be read)."""
+        try:
+            return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
 
     @property
     def exitcode(self) -> int | None:

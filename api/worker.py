@@ -44,6 +44,10 @@ def _warm_up() -> None:
 
 CANCELLED = "cancelled"
 LOW_SPACE = 4 * 1024 * 1024  # free bytes below which a build that died is taken to have run out of disk space
+# A build process that finished its build takes the next one, unless it has grown this big or built this many: a
+# new one costs a second or more of imports, while a fresh one gives back what the last builds left allocated.
+RECYCLE_BYTES = 300 * 1024 * 1024
+RECYCLE_BUILDS = 50
 
 
 def _short_of_space(path: Path) -> bool:
@@ -54,8 +58,9 @@ def _short_of_space(path: Path) -> bool:
 
 
 class BundleRunner(QueueRunner):
-    """Bundle builds, each in a build process of its own (api/lifelines.py Child) that the runner watches and can
-    stop; the next build's process is started, and warms up, while the runner waits for work."""
+    """Bundle builds, each in a build process (api/lifelines.py Child) that the runner watches and can stop. A
+    process whose build finished takes the next (see RECYCLE_BYTES); otherwise the next build's process is started,
+    and warms up, while the runner waits for work."""
 
     kind, what = "bundle", "bundle build"
     POLL = 0.5  # seconds between looks at a running build: has it ended, was it cancelled, is it past its limit?
@@ -100,18 +105,23 @@ class BundleRunner(QueueRunner):
         before the outcome is recorded."""
         workdir = get_blob_store().tmp_dir / f"bundle-{bundle_id}"
         child = self._child(bundle_id, workdir)
+        reason = None
         try:
             reason = self._watch(bundle_id, child)
         finally:
-            child.stop()
+            reuse = reason is None and child.finished and not self._stop.is_set() and _fit_for_more(child)
+            if not reuse:
+                child.stop()
             full = _short_of_space(workdir.parent)  # measured before its scratch files are removed
             shutil.rmtree(workdir, ignore_errors=True)
-            if not self._stop.is_set():
+            if reuse:
+                self._spare = child
+            elif not self._stop.is_set():
                 self._spare = Child(_build_in_child, prepare=_warm_up)
                 self._spare.start()
         if reason == CANCELLED:
             return
-        if reason is None and child.exitcode != 0:
+        if reason is None and not child.finished:
             log.error("bundle build %s: the build process ended with %s", bundle_id, child.exitcode)
             # A process that dies writing to a full disk (a write to a mapped file, say) says nothing about it.
             reason = bundle_service.DISK_FULL if full else bundle_service.CRASHED
@@ -145,6 +155,10 @@ class BundleRunner(QueueRunner):
                 log.info("bundle build %s: cancelled, stopping it", bundle_id)
                 return CANCELLED
         return None
+
+
+def _fit_for_more(child: Child) -> bool:
+    return child.given < RECYCLE_BUILDS and child.resident_bytes() < RECYCLE_BYTES
 
 
 class VerifyRunner(QueueRunner):
