@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     )
     login_max_failures_per_ip: int = Field(
         50, gt=0, description="Failed logins from one client address, any email, before its attempts get 429."
+    )
+    password_hash_profile: Literal["rfc9106_low_memory", "rfc9106_high_memory", "cheapest"] = Field(
+        "rfc9106_low_memory",
+        description="argon2 parameters for password hashes (RFC 9106's; a hash made with others is re-made at the "
+        "next login). `cheapest` is for test suites only: it gives passwords next to no protection.",
     )
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0)
     database_pool_size: int = Field(10, gt=0, description="Database connections each server process keeps open.")

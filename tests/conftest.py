@@ -23,6 +23,9 @@ from api.services import users as user_service
 from models.user import UserCreate
 
 PASSWORD = "correct horse battery staple"
+# Thousands of test accounts: hashed with argon2's cheapest parameters, not the hundred milliseconds each that
+# protect a real one (tests/test_auth.py checks what a real server uses). Server processes inherit it.
+os.environ.setdefault("CASEBINDER_PASSWORD_HASH_PROFILE", "cheapest")
 
 
 def _fresh_postgres(url: str) -> tuple[str, callable]:

@@ -5,7 +5,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, text, update
 
+from api.config import Settings
 from api.db import session_scope
+from api.services import users as user_service
 from models.common import utcnow
 from models.user import ApiToken, User
 from tests.conftest import PASSWORD
@@ -40,6 +42,14 @@ def test_tokens_and_passwords_are_stored_only_as_hashes(client, alice):
         ).scalar_one()
     assert token not in hashes and all(len(h) == 64 for h in hashes)
     assert password_hash.startswith("$argon2id$") and PASSWORD not in password_hash
+
+
+def test_a_real_server_hashes_passwords_with_rfc_9106_parameters():
+    """The suite runs with the cheapest profile; a server that is not told otherwise uses RFC 9106's."""
+    assert Settings.model_fields["password_hash_profile"].default == "rfc9106_low_memory"
+    made = user_service.password_hasher("rfc9106_low_memory").hash(PASSWORD)
+    assert made.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert user_service.password_hasher("cheapest").check_needs_rehash(made)  # and the other way round at login
 
 
 def test_every_route_but_health_and_login_needs_a_token(client):

@@ -3,21 +3,40 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from api.config import get_settings
 from api.errors import BadRequest, Conflict, Unauthorized
 from api.services import audit, ratelimit
 from models.common import utcnow
 from models.inputs import text_problem
 from models.user import ApiToken, User, UserCreate
 
-_hasher = PasswordHasher()
 TOKEN_PREFIX = "cb_"
-# Verifying against this keeps the timing of "no such user" close to "wrong password".
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+_PROFILES = {
+    "rfc9106_low_memory": profiles.RFC_9106_LOW_MEMORY,
+    "rfc9106_high_memory": profiles.RFC_9106_HIGH_MEMORY,
+    "cheapest": profiles.CHEAPEST,
+}
+
+
+@lru_cache
+def password_hasher(profile: str) -> PasswordHasher:
+    return PasswordHasher.from_parameters(_PROFILES[profile])
+
+
+def _hasher() -> PasswordHasher:
+    return password_hasher(get_settings().password_hash_profile)
+
+
+@lru_cache
+def _dummy_hash(profile: str) -> str:
+    """Verifying against this keeps the timing of "no such user" close to "wrong password"."""
+    return password_hasher(profile).hash("not-a-real-password")
 
 
 def normalize_email(email: str) -> str:
@@ -42,7 +61,7 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None = None
     if get_by_email(session, email):
         raise Conflict(f"a user with email {email} already exists")
     user = User(
-        email=email, full_name=data.full_name, is_admin=data.is_admin, password_hash=_hasher.hash(data.password)
+        email=email, full_name=data.full_name, is_admin=data.is_admin, password_hash=_hasher().hash(data.password)
     )
     session.add(user)
     session.flush()
@@ -65,13 +84,13 @@ def authenticate(session: Session, email: str, password: str) -> User:
     # No account's email has control characters (normalize_email refuses them), so such a name is unknown.
     user = None if ratelimit.has_control_characters(email) else get_by_email(session, email)
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher().verify(user.password_hash if user else _dummy_hash(get_settings().password_hash_profile), password)
     except (VerificationError, InvalidHashError):
         _refuse_login(session, email, user, "wrong password" if user else "unknown email")
     if user is None or not user.is_active:
         _refuse_login(session, email, user, "account disabled")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
     audit.record(session, "login", actor=user, object_type="user", object_id=user.id)
     return user
 
