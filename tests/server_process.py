@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -128,3 +130,27 @@ def wait_for(predicate, *, seconds: float, what: str, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {seconds} s waiting for {what}")
         time.sleep(interval)
+
+
+@contextmanager
+def serving(tmp_path: Path) -> Iterator[Instance]:
+    """A server process on a new database and data dir under `tmp_path`, with a user and token; killed after."""
+    url, drop = fresh_database(tmp_path)
+    server = Instance(url, tmp_path / "blobs")
+    server.add_user()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+        drop()
+
+
+def finished_bundle(http: httpx.Client, bundle_id: str, *, seconds: float = 180) -> dict:
+    """The bundle once its build has ended, done or failed."""
+    return wait_for(
+        lambda: (b := http.get(f"/api/v1/bundles/{bundle_id}").json())["status"] in ("done", "failed") and b,
+        seconds=seconds,
+        what=f"bundle {bundle_id} to finish building",
+        interval=0.1,
+    )

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from api.services import bundles as bundle_service
-from tests.server_process import Instance, fresh_database, wait_for
+from tests.server_process import Instance, finished_bundle, fresh_database, wait_for
 
 MiB = 1024 * 1024
 
@@ -71,12 +71,7 @@ def test_a_bundle_on_a_full_disk_fails_saying_so_and_leaves_nothing_behind(tmp_p
             assert free.f_bavail * free.f_frsize < 2 * sum(p.stat().st_size for p in stored)  # no room for a bundle
 
             bundle = http.post(f"/api/v1/cases/{case['id']}/bundles", json={"title": "Too big"}).json()
-            failed = wait_for(
-                lambda: (b := http.get(f"/api/v1/bundles/{bundle['id']}").json())["status"] in ("done", "failed") and b,
-                seconds=180,
-                what="the bundle to finish",
-                interval=0.1,
-            )
+            failed = finished_bundle(http, bundle["id"], seconds=180)
             assert failed["status"] == "failed", failed
             assert failed["error"] == bundle_service.DISK_FULL
             assert failed["error"].startswith("the server ran out of disk space while writing the bundle")

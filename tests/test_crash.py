@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from api.db import make_engine
 from api.demo_data import generate
-from tests.server_process import Instance, fresh_database, wait_for
+from tests.server_process import Instance, finished_bundle, serving, wait_for
 
 MiB = 1024 * 1024
 UPLOAD_BYTES = 200 * MiB
@@ -21,13 +21,8 @@ UPLOAD_BYTES = 200 * MiB
 
 @pytest.fixture
 def instance(tmp_path):
-    url, drop = fresh_database(tmp_path)
-    server = Instance(url, tmp_path / "blobs")
-    server.add_user()
-    server.start()
-    yield server
-    server.kill()
-    drop()
+    with serving(tmp_path) as server:
+        yield server
 
 
 def rows(instance: Instance, sql: str) -> list:
@@ -164,12 +159,7 @@ def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_pa
         assert http.get(f"/api/v1/bundles/{bundle['id']}/pdf").status_code == 409
 
         assert http.post(f"/api/v1/bundles/{bundle['id']}/rebuild").status_code == 202
-        done = wait_for(
-            lambda: (b := http.get(f"/api/v1/bundles/{bundle['id']}").json())["status"] in ("done", "failed") and b,
-            seconds=120,
-            what="the rebuild",
-            interval=0.2,
-        )
+        done = finished_bundle(http, bundle["id"], seconds=120)
         assert done["status"] == "done", done
         assert done["bates_first"] == "ACME000001"
         pdf = http.get(f"/api/v1/bundles/{bundle['id']}/pdf")

@@ -15,7 +15,7 @@ from api.deps import get_blob_store
 from api.services import purge as purge_service
 from models.audit import AuditEvent
 from models.evidence import EvidenceItem
-from tests.server_process import Instance, fresh_database
+from tests.server_process import serving
 
 REASON = "Preservation letter from Mpow Direct's counsel, 2024-03-01"
 
@@ -351,13 +351,8 @@ def test_a_purge_that_rolls_back_removes_no_blob(alice, blob_root):
 
 @pytest.fixture
 def instance(tmp_path):
-    url, drop = fresh_database(tmp_path)
-    inst = Instance(url, tmp_path / "blobs")
-    inst.add_user()
-    inst.start()
-    yield inst
-    inst.kill()
-    drop()
+    with serving(tmp_path) as server:
+        yield server
 
 
 def test_the_purge_command_skips_held_items_and_verify_stays_clean(instance):

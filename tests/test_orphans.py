@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.db import make_engine
 from models.audit import AuditEvent
-from tests.server_process import Instance, fresh_database, wait_for
+from tests.server_process import Instance, finished_bundle, serving
 from tests.test_legal_hold import REASON, blob
 
 HOUR = 3600
@@ -20,13 +20,8 @@ HOUR = 3600
 
 @pytest.fixture
 def instance(tmp_path):
-    url, drop = fresh_database(tmp_path)
-    inst = Instance(url, tmp_path / "blobs")
-    inst.add_user()
-    inst.start()
-    yield inst
-    inst.kill()
-    drop()
+    with serving(tmp_path) as server:
+        yield server
 
 
 def upload(http, case_id: str, content: bytes, title: str = "Record") -> dict:
@@ -45,12 +40,7 @@ def soft_delete(http, item: dict) -> None:
 
 
 def finished(http, bundle_id: str) -> dict:
-    return wait_for(
-        lambda: (b := http.get(f"/api/v1/bundles/{bundle_id}").json())["status"] in ("done", "failed") and b,
-        seconds=120,
-        what="the bundle build",
-        interval=0.2,
-    )
+    return finished_bundle(http, bundle_id, seconds=120)
 
 
 def plant(instance: Instance, content: bytes, *, age: float) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from api.db import get_engine
 from tests.conftest import count_rows, live_client
-from tests.server_process import Instance, fresh_database, wait_for
+from tests.server_process import serving, wait_for
 from tests.test_upload_stream import BOUNDARY, _headers, _settled, _snapshot
 
 MB = 1_000_000
@@ -197,13 +197,8 @@ def one_connection_server(tmp_path, monkeypatch):
         "SQLITE_BUSY_TIMEOUT_MS": "60000",
     }.items():
         monkeypatch.setenv(f"CASEBINDER_{name}", value)
-    url, drop = fresh_database(tmp_path)
-    server = Instance(url, tmp_path / "blobs")
-    server.add_user()
-    server.start()
-    yield server
-    server.kill()
-    drop()
+    with serving(tmp_path) as server:
+        yield server
 
 
 @contextmanager

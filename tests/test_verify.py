@@ -18,7 +18,7 @@ from api.services import audit
 from api.services import verify as verify_service
 from api.storage import LocalBlobStore
 from models.audit import GENESIS_HASH, AuditEvent, AuditHead
-from tests.server_process import Instance, fresh_database, wait_for
+from tests.server_process import Instance, finished_bundle, fresh_database
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +41,7 @@ def store(tmp_path_factory, corpus):
                 assert r.status_code == 201, r.text
                 items.append(r.json())
             bundle = http.post(f"/api/v1/cases/{case['id']}/bundles", json={"title": "Verify"}).json()
-            bundle = wait_for(
-                lambda: (b := http.get(f"/api/v1/bundles/{bundle['id']}").json())["status"] in ("done", "failed") and b,
-                seconds=120,
-                what="the bundle build",
-                interval=0.2,
-            )
+            bundle = finished_bundle(http, bundle["id"], seconds=120)
             assert bundle["status"] == "done", bundle
     finally:
         instance.kill()
