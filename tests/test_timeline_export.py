@@ -12,7 +12,8 @@ import pytest
 from api.services import timeline_query
 from api.services.timeline_csv import CSV_COLUMNS
 from api.services.timeline_dates import EventClock, stored_text
-from api.services.timeline_pdf import MAX_PDF_EVENTS, RefuseAllFetcher
+from api.services.timeline_pdf import MAX_PDF_EVENTS
+from api.templating import refuse_all_fetcher
 from tests.test_bundles import build
 from tests.timeline_support import add_event, import_file, pdf_text, squash, timeline, titles
 
@@ -175,7 +176,7 @@ def test_pdf_summary_has_caption_entries_and_exhibits(alice):
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "http://127.0.0.1/", "https://example.com/x.css", "data:,x"])
 def test_pdf_renderer_fetches_no_url(url):
     with pytest.raises(ValueError, match="not loaded"):
-        RefuseAllFetcher()(url)
+        refuse_all_fetcher()(url)
 
 
 def test_csv_local_times_match_the_api_across_offsets_and_clock_changes(alice):

@@ -7,12 +7,12 @@ process: the certificate and the index render beside the slip sheets, on the sec
 from dataclasses import dataclass
 from functools import lru_cache
 
-from weasyprint import CSS, HTML, Document, URLFetcher
+from weasyprint import CSS, HTML, Document
 from weasyprint.text.fonts import FontConfiguration
 
 from api.bundle.lines import shown
 from api.bundle.spec import BuildSpec, CaseCaption, ExhibitSource
-from api.templating import TEMPLATES, render
+from api.templating import TEMPLATES, refuse_all_fetcher, render
 
 KIND_NAMES = {
     "review_screenshot": "Review screenshot",
@@ -38,18 +38,13 @@ SHORT_KINDS = {
 }
 
 
-class _NoFetch(URLFetcher):
-    """Refuses every URL (file:, http:, https:, data: ...): user text can never make a bundle read or call out."""
-
-    def fetch(self, url, headers=None):
-        raise ValueError(f"bundles never fetch resources; refused {url[:100]}")
-
-
 @lru_cache
 def _styles() -> tuple[CSS, FontConfiguration]:
     """The stylesheet and font configuration, parsed once per process and shared by every render."""
     fonts = FontConfiguration()
-    css = CSS(string=(TEMPLATES / "bundle" / "bundle.css").read_text(), font_config=fonts, url_fetcher=_NoFetch())
+    css = CSS(
+        string=(TEMPLATES / "bundle" / "bundle.css").read_text(), font_config=fonts, url_fetcher=refuse_all_fetcher()
+    )
     return css, fonts
 
 
@@ -75,7 +70,7 @@ def render_pdf(template: str, context: dict) -> Rendered:
     """Render one template to PDF bytes, with its section anchors and exhibit links located."""
     css, fonts = _styles()
     html = render(f"bundle/{template}", **context)
-    document = HTML(string=html, url_fetcher=_NoFetch()).render(stylesheets=[css], font_config=fonts)
+    document = HTML(string=html, url_fetcher=refuse_all_fetcher()).render(stylesheets=[css], font_config=fonts)
     return Rendered(document.write_pdf(), len(document.pages), _sections(document), _links(document))
 
 

@@ -19,11 +19,10 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 from sqlalchemy import or_
 from sqlmodel import Session, select
-from weasyprint import HTML
 
+from api import templating
 from api.errors import NotFound, UnprocessableEntity
 from api.services import audit
-from api.services.timeline_pdf import RefuseAllFetcher
 from api.services.verify import hash_file
 from api.storage import BlobStore
 from api.templating import render
@@ -415,7 +414,7 @@ def render_pdf(report: dict) -> bytes:
         timezone=caption["timezone"],
     )
     with _fewer_collections():
-        return HTML(string=html, url_fetcher=RefuseAllFetcher(), base_url=None).write_pdf()
+        return templating.render_pdf(html)
 
 
 _collecting = {"renders": 0, "thresholds": None}

@@ -5,9 +5,8 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from sqlmodel import Session, select
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
+from api import templating
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
@@ -21,13 +20,6 @@ from models.timeline import Precision
 
 MAX_PDF_EVENTS = 1000  # about 100 pages, rendered in ~15 s on a small server
 PDF_DESCRIPTION_CHARS = 1200
-
-
-class RefuseAllFetcher(URLFetcher):
-    """The PDF is built from our template alone: no file:, http(s): or data: URL is ever read."""
-
-    def fetch(self, url, headers=None):
-        raise ValueError(f"external resources are not loaded: {url[:100]}")
 
 
 KIND_LABELS = {
@@ -139,4 +131,4 @@ def render_pdf(session: Session, case: Case, f: query.TimelineFilter, *, now: da
         disputed=sum(1 for e in events if e["disputed"]),
         descending=f.order == "desc",
     )
-    return HTML(string=html, url_fetcher=RefuseAllFetcher(), base_url=None).write_pdf()
+    return templating.render_pdf(html)
