@@ -4,6 +4,7 @@ work can be stopped with everything it started, and a lease on a piece of work l
 import ctypes
 import ctypes.util
 import fcntl
+import gc
 import multiprocessing
 import os
 import signal
@@ -40,6 +41,7 @@ def _in_own_group(target: Callable, inbox, prepare: Callable | None) -> None:
         except (EOFError, OSError):
             return
         target(*args)  # an exception ends the process: its parent sees it end without FINISHED
+        gc.collect()  # what the work left (its pools' semaphores among it) is released before it waits again
         try:
             inbox.send(FINISHED)
         except OSError:
@@ -115,6 +117,13 @@ class Child:
     def exitcode(self) -> int | None:
         return self.process.exitcode
 
+    def close(self, grace: float = 5.0) -> None:
+        """Let an idle child end by itself (its wait for work ends, and it exits as any process does), then
+        `stop` whatever is left."""
+        self._outbox.close()
+        self.process.join(grace)
+        self.stop()
+
     def stop(self, grace: float = 1.0) -> None:
         """SIGKILL the group and reap the child; give the processes it started up to `grace` seconds to go (their
         zombies may linger where nothing reaps orphans, hence a bound)."""
@@ -127,7 +136,8 @@ class Child:
             except ProcessLookupError:  # not yet leading its group (just started): then it started nothing yet
                 self.process.kill()
         self.process.join()
-        self._outbox.close()
+        if not self._outbox.closed:
+            self._outbox.close()
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
             try:

@@ -72,8 +72,8 @@ class BundleRunner(QueueRunner):
     def stop(self) -> None:
         super().stop()
         spare, self._spare = self._spare, None
-        if spare is not None:  # idle: shut down and waited for, so it leaves nothing behind
-            spare.stop()
+        if spare is not None:  # idle: it ends by itself and is waited for, so it leaves nothing behind
+            spare.close()
 
     def _next_queued(self, session: Session) -> uuid.UUID | None:
         return bundle_service.next_queued(session)
