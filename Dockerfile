@@ -8,10 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Pango and HarfBuzz for WeasyPrint, libmagic for type sniffing, DejaVu fonts for rendered pages
-# (the same list as scripts/system-deps.sh).
+# (the same list as scripts/system-deps.sh); tini as PID 1, which reaps what a stopped bundle build leaves.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core tini \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 casebinder \
@@ -42,5 +42,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 
 # Migrate first, then run the command: by default the server. Other commands also work, e.g.
 #   docker run --rm -it -v casebinder-data:/data casebinder casebinder user create you@example.com --admin
-ENTRYPOINT ["/bin/sh", "-c", "casebinder migrate && exec \"$@\"", "casebinder-entrypoint"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/bin/sh", "-c", "casebinder migrate && exec \"$@\"", "casebinder-entrypoint"]
 CMD ["casebinder", "serve", "--host", "0.0.0.0", "--port", "8000"]
