@@ -19,7 +19,7 @@ def make_engine(url: str) -> Engine:
     }
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
-        busy_ms = settings.sqlite_busy_timeout_ms
+        busy_ms, cache_kib = settings.sqlite_busy_timeout_ms, settings.sqlite_cache_mib * 1024
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -28,6 +28,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")  # durability over speed: evidence must survive a crash
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB, not pages
             cur.close()
 
         return engine

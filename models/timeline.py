@@ -56,6 +56,10 @@ class TimelineEvent(SQLModel, table=True):
         Index("ix_timeline_events_case_occurred", "case_id", "occurred_at", "id"),
         # Finds events that began before a range but whose fuzzy span reaches into it, one precision at a time.
         Index("ix_timeline_events_case_precision", "case_id", "precision", "occurred_at"),
+        # A kind filter, or a disputed one, walks its own index in time order: a rare kind or the few disputed
+        # events are found without reading the events between them.
+        Index("ix_timeline_events_case_kind", "case_id", "kind", "occurred_at", "id"),
+        Index("ix_timeline_events_case_disputed", "case_id", "disputed", "occurred_at", "id"),
         UniqueConstraint("exhibit_id"),
     )
 
@@ -79,6 +83,22 @@ class TimelineEvent(SQLModel, table=True):
     created_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class TimelineEventTag(SQLModel, table=True):
+    """One row per tag of an event, so a tag filter walks (case, tag, time) in order instead of reading every
+    event's tag list. Written by the database itself: triggers on timeline_events (migration 0009) keep it in
+    step with every insert, update and delete, whichever code path or bulk load made them.
+
+    tag_key is the tag with ASCII letters lower-cased, as the filter matches it on both databases."""
+
+    __tablename__ = "timeline_event_tags"
+    __table_args__ = (Index("ix_timeline_event_tags_case_tag", "case_id", "tag_key", "occurred_at", "event_id"),)
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    tag_key: str = Field(primary_key=True, sa_type=Text)
+    case_id: uuid.UUID = Field(foreign_key="cases.id", ondelete="CASCADE")
+    occurred_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class EventCreate(SQLModel):

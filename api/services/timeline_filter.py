@@ -5,8 +5,12 @@ filters are present, not on their values, and each structure is built and compil
 
 An event with a coarse precision matches a range its span overlaps, so a range [start, end) is two groups:
 - straddling events began before `start` and their span reaches past it. Each precision can only start
-  so long before (MAX_SPAN), so these are short ranges of the (case_id, precision, occurred_at) index;
-- the body, start <= occurred_at < end: one range of the (case_id, occurred_at, id) index.
+  so long before (MAX_SPAN), so these are one short range of the (case_id, precision, occurred_at) index
+  per precision, each its own SELECT: asked for all precisions at once (an OR), SQLite walked every event
+  before `start` instead;
+- the body, start <= occurred_at < end, read in time order through a driving index (see DRIVERS): a tag's
+  rows of timeline_event_tags, a kind's or the disputed flag's range of their index, else the time index.
+  Whatever the filter, a page reads about as many index entries as it returns, not every event between.
 Every straddling event sorts before every body event.
 """
 
@@ -17,16 +21,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from sqlalchemy import Text, and_, bindparam, cast, exists, func, or_
+from sqlalchemy import Text, bindparam, cast, exists, func, or_
 
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
+from api.services.timeline_sql import unindexed
 from models.case import Case
 from models.evidence import EvidenceItem, EvidenceKind
 from models.inputs import FILTER_VALUES_MAX, SEARCH_CHARS, TAG_CHARS, text_problem
-from models.timeline import EventKind, TimelineEvent
+from models.timeline import EventKind, TimelineEvent, TimelineEventTag
 
-E = TimelineEvent
+E, T = TimelineEvent, TimelineEventTag
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,19 @@ class TimelineFilter:
         return {k: v for k, v in values.items() if v not in (None, [])} | {"order": self.order}
 
     def structure(self) -> tuple:
-        """What the SQL depends on: which filters are present (and how many tags), not their values."""
-        present = (self.start, self.end, self.kinds, self.evidence_kinds, self.disputed, self.q)
-        return (self.order, len(self.tags), *(value not in (None, ()) for value in present))
+        """What the SQL depends on: which filters are present (and how many tags and kinds), not their values."""
+        present = (self.start, self.end, self.evidence_kinds, self.disputed, self.q)
+        return (self.order, len(self.tags), len(self.kinds), *(value not in (None, ()) for value in present))
+
+    @property
+    def driver(self) -> str:
+        """The index the body of a range is read through: the filter most likely to be selective that has one.
+        A tag is chosen before a kind (there are nine kinds, and as many tags as a team makes up)."""
+        if self.tags:
+            return "tag"
+        if self.kinds:
+            return "kind"
+        return "disputed" if self.disputed is not None else "time"
 
 
 def _choices(values: Sequence[str] | None, allowed: type, name: str) -> tuple[str, ...]:
@@ -130,20 +146,24 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def filter_conditions(f: TimelineFilter) -> list:
-    """Case and filters, as conditions on named parameters (see bind_values)."""
+def filter_conditions(f: TimelineFilter, *, driven: bool = False) -> list:
+    """Case and filters, as conditions on named parameters (see bind_values). `driven`: leave out the condition
+    the body's driving index already applies (timeline_query puts it on each branch)."""
     where = [E.case_id == bindparam("case_id")]
-    if f.kinds:
-        where.append(E.kind.in_(bindparam("kinds", expanding=True)))
-    if f.tags:
+    skip = f.driver if driven else None
+    # Kind and disputed have indexes of their own, used only when they drive the body (see driving): as mere
+    # checks, SQLite would otherwise walk a year of a kind to find a few straddling events.
+    if f.kinds and skip != "kind":
+        where.append(unindexed(E.kind).in_(bindparam("kinds", expanding=True)))
+    if f.tags and skip != "tag":
         # Tags are a JSON list; both databases keep the text the app serialised, so a tag is its JSON string.
         tags_text = func.lower(cast(E.tags, Text))
         where.append(or_(*(tags_text.like(bindparam(f"tag_{i}"), escape="\\") for i in range(len(f.tags)))))
     if f.evidence_kinds:
         evidence_kind = EvidenceItem.kind.in_(bindparam("evidence_kinds", expanding=True))
         where.append(exists().where(EvidenceItem.id == E.evidence_id, evidence_kind).correlate(E))
-    if f.disputed is not None:
-        where.append(E.disputed == bindparam("disputed"))
+    if f.disputed is not None and skip != "disputed":
+        where.append(unindexed(E.disputed) == bindparam("disputed"))
     if f.q:
         pattern = bindparam("q")
         where.append(
@@ -152,33 +172,58 @@ def filter_conditions(f: TimelineFilter) -> list:
     return where
 
 
-def after_conditions(desc: bool) -> list:
+def driving(f: TimelineFilter, branch: int) -> tuple[list, tuple]:
+    """(conditions, (time column, id column)) of one branch of the body's driving index: the branch-th tag or
+    kind of the filter; the disputed flag; or the time index alone."""
+    if f.driver == "tag":
+        return [T.case_id == bindparam("case_id"), T.tag_key == bindparam(f"tag_key_{branch}")], (
+            T.occurred_at,
+            T.event_id,
+        )
+    if f.driver == "kind":
+        return [E.kind == bindparam(f"kind_{branch}")], (E.occurred_at, E.id)
+    if f.driver == "disputed":
+        return [E.disputed == bindparam("disputed")], (E.occurred_at, E.id)
+    return [], (E.occurred_at, E.id)
+
+
+def after_conditions(desc: bool, key: tuple = (E.occurred_at, E.id)) -> list:
     """Keyset: strictly after (after_at, after_id) in the listing's order."""
-    at, event_id = bindparam("after_at"), bindparam("after_id")
+    (at_column, id_column), at, event_id = key, bindparam("after_at"), bindparam("after_id")
     if desc:
-        return [E.occurred_at <= at, or_(E.occurred_at < at, E.id < event_id)]
-    return [E.occurred_at >= at, or_(E.occurred_at > at, E.id > event_id)]
+        return [at_column <= at, or_(at_column < at, id_column < event_id)]
+    return [at_column >= at, or_(at_column > at, id_column > event_id)]
 
 
-def body_range(f: TimelineFilter) -> list:
-    return ([E.occurred_at >= bindparam("start")] if f.start else []) + (
-        [E.occurred_at < bindparam("end")] if f.end else []
-    )
+def body_range(f: TimelineFilter, at_column=E.occurred_at) -> list:
+    return ([at_column >= bindparam("start")] if f.start else []) + ([at_column < bindparam("end")] if f.end else [])
 
 
-def straddling_range() -> list:
-    per_precision = [
-        and_(E.precision == p.value, E.occurred_at >= bindparam(f"from_{p.value}")) for p in dates.MAX_SPAN
+def straddling_range(precision: str) -> list:
+    """Events of one precision that began before `start` and whose span reaches past it: a short range of the
+    precision index, since no span is longer than MAX_SPAN."""
+    return [
+        E.precision == precision,
+        E.occurred_at >= bindparam(f"from_{precision}"),
+        E.occurred_at < bindparam("start"),
+        E.occurred_until > bindparam("start"),
     ]
-    # No plain lower bound (a year before start) besides these: with one, SQLite walks that whole year of the
-    # time index instead of the precision index's short ranges.
-    return [E.occurred_at < bindparam("start"), E.occurred_until > bindparam("start"), or_(*per_precision)]
+
+
+PRECISIONS = tuple(p.value for p in dates.MAX_SPAN)
+
+
+def tag_key(tag: str) -> str:
+    """A tag as timeline_event_tags keys it: ASCII letters lower-cased (the triggers' lower() on SQLite)."""
+    return tag.translate(ASCII_LOWER)
 
 
 def bind_values(case_id: uuid.UUID, f: TimelineFilter, after: tuple | None = None) -> dict:
     """Values for every parameter the conditions above may use."""
     values: dict = {"case_id": case_id, "kinds": list(f.kinds), "evidence_kinds": list(f.evidence_kinds)}
+    values |= {f"kind_{i}": kind for i, kind in enumerate(f.kinds)}
     values |= {f"tag_{i}": _like(json.dumps(t).lower()) for i, t in enumerate(f.tags)}
+    values |= {f"tag_key_{i}": tag_key(t) for i, t in enumerate(f.tags)}
     values |= {"disputed": f.disputed, "q": _like(f.q.lower()) if f.q else None, "start": f.start, "end": f.end}
     if f.start is not None:
         values |= {f"from_{p.value}": f.start - span for p, span in dates.MAX_SPAN.items()}

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import Text, and_, cast, select, union_all
+from sqlalchemy import Integer, Text, and_, bindparam, cast, select, union, union_all
 from sqlmodel import Session
 
 from api.db import session_scope
@@ -18,10 +18,13 @@ from api.pagination import check_limit, decode_cursor, encode_cursor, parse_uuid
 from api.services import timeline_dates as dates
 from api.services.timeline_citations import bates_cite, citation_bates, exhibit_refs, placements
 from api.services.timeline_filter import (
+    PRECISIONS,
+    T,
     TimelineFilter,
     after_conditions,
     bind_values,
     body_range,
+    driving,
     filter_conditions,
     parse_filter,
     straddling_range,
@@ -87,23 +90,41 @@ def as_uuid_text(value) -> str | None:
     return str(value)
 
 
+def _branch(f: TimelineFilter, group: str, branch, after: bool, columns):
+    """One SELECT: a straddling precision (`branch` names it), or one branch of the body's driving index (the
+    branch-th tag or kind) read in the listing's order and cut to the `limit` parameter."""
+    desc = f.order == "desc"
+    if group == "straddling":
+        extra = after_conditions(desc) if after else []
+        return select(*columns).where(*filter_conditions(f), *straddling_range(branch), *extra)
+    conditions, key = driving(f, branch)
+    where = filter_conditions(f, driven=True) + conditions + body_range(f, key[0])
+    if after:
+        where += after_conditions(desc, key)
+    ordered = (key[0].desc(), key[1].desc()) if desc else key
+    part = select(*columns)
+    if f.driver == "tag":
+        part = part.select_from(T).join(E, E.id == T.event_id)
+    return part.where(*where).order_by(*ordered).limit(bindparam("limit", type_=Integer))
+
+
 @lru_cache(maxsize=256)
-def _statement(structure: tuple, groups: tuple[str, ...], after: bool, limit: int, columns: str, labels: bool):
+def _statement(structure: tuple, group: str, after: bool, columns: str, labels: bool):
+    """The SELECT of one group (see statement), built once per filter structure."""
     f = TimelineFilter(**_sample(structure))
     desc = f.order == "desc"
-    base = filter_conditions(f) + (after_conditions(desc) if after else [])
-    ranges = {"straddling": straddling_range, "body": lambda: body_range(f)}
-    ordered = (E.occurred_at.desc(), E.id.desc()) if desc else (E.occurred_at, E.id)
-    # The body is walked in index order and stops after `limit`. The straddling events are few (bounded by the
-    # spans) and left unordered here, so the planner fetches them through the precision index: asked for order
-    # and a limit, PostgreSQL walked the time index back to the case's first event instead.
-    if groups == ("body",) and not labels:
-        return select(*_as_selected(_COLUMNS[columns])).where(*base, *body_range(f)).order_by(*ordered).limit(limit)
-    parts = []
-    for group in groups:
-        part = select(*_COLUMNS[columns]).where(*base, *ranges[group]())
-        parts.append(part.order_by(*ordered).limit(limit) if group == "body" else part)
-    both = (union_all(*(p.subquery().select() for p in parts)) if len(parts) > 1 else parts[0]).subquery("events")
+    if group == "straddling":
+        branches = PRECISIONS
+    elif f.driver in ("tag", "kind"):
+        branches = range(len(f.tags) if f.driver == "tag" else len(f.kinds))
+    else:
+        branches = range(1)
+    if group == "body" and len(branches) == 1 and not labels:  # one index walk: nothing to wrap
+        return _branch(f, group, 0, after, _as_selected(_COLUMNS[columns]))
+    parts = [_branch(f, group, branch, after, _COLUMNS[columns]) for branch in branches]
+    # An event with two of the filter's tags comes up in both tags' branches: UNION keeps it once.
+    combine = union if f.driver == "tag" and len(parts) > 1 and group == "body" else union_all
+    both = (combine(*(p.subquery().select() for p in parts)) if len(parts) > 1 else parts[0]).subquery("events")
     selected = _as_selected(both.c)
     stmt = select(*selected)
     if labels:
@@ -111,37 +132,47 @@ def _statement(structure: tuple, groups: tuple[str, ...], after: bool, limit: in
         stmt = select(*selected, *exhibit).outerjoin(
             Exhibit, and_(Exhibit.case_id == both.c.case_id, Exhibit.evidence_id == both.c.evidence_id)
         )
+    if group == "straddling":
+        # Few (bounded by the spans) and left unordered: asked for an order, the planners walked the time index
+        # back a year (SQLite) or to the case's first event (PostgreSQL). fetch() sorts them.
+        return stmt
     ordered = (both.c.occurred_at.desc(), both.c.id.desc()) if desc else (both.c.occurred_at, both.c.id)
-    return stmt.order_by(*ordered).limit(limit)
+    return stmt.order_by(*ordered).limit(bindparam("limit", type_=Integer))
 
 
 def _sample(structure: tuple) -> dict:
     """A filter with the given structure and placeholder values (the statement holds parameters only)."""
-    order, tags, start, end, kinds, evidence_kinds, disputed, q = structure
+    order, tags, kinds, start, end, evidence_kinds, disputed, q = structure
     return {
         "order": order,
         "tags": ("",) * tags,
         "start": datetime.now(UTC) if start else None,
         "end": datetime.now(UTC) if end else None,
-        "kinds": ("",) if kinds else (),
+        "kinds": ("",) * kinds,
         "evidence_kinds": ("",) if evidence_kinds else (),
         "disputed": True if disputed else None,
         "q": "?" if q else None,
     }
 
 
-def statement(f: TimelineFilter, *, after: tuple | None, limit: int, columns: str = "event", labels: bool = False):
-    """The one SELECT for a page or chunk: the straddling events (a few precision-index ranges) and the body
-    of the range (an index walk stopping after `limit`), joined by UNION ALL and cut to `limit` in order,
-    optionally with each evidence's exhibit label. Only the groups the cursor has not passed are read."""
+def groups(f: TimelineFilter, after: tuple | None) -> list[str]:
+    """The groups a page reads, in the listing's order, leaving out those the cursor has passed: straddling events
+    sort before the body of the range."""
     desc = f.order == "desc"
     before_start = after is not None and f.start is not None and after[0] < f.start
-    groups = []
+    out = []
     if f.start is not None and (desc or after is None or before_start):
-        groups.append("straddling")
+        out.append("straddling")
     if not (desc and before_start):
-        groups.append("body")
-    return _statement(f.structure(), tuple(groups), after is not None, limit, columns, labels)
+        out.append("body")
+    return out[::-1] if desc else out
+
+
+def statement(f: TimelineFilter, group: str, *, after: tuple | None, columns: str = "event", labels: bool = False):
+    """The SELECT of one group: the straddling events (one precision-index range per precision, unordered), or
+    the body of the range (a driving index walked in order and stopping at the `limit` parameter, per tag or
+    kind, joined by UNION), optionally with each evidence's exhibit label."""
+    return _statement(f.structure(), group, after is not None, columns, labels)
 
 
 def fetch(
@@ -155,11 +186,20 @@ def fetch(
     labels: bool = False,
 ) -> list[tuple]:
     """Up to `limit` driver rows in the filter's order after the key `after`; `labels` adds exhibit_id and
-    exhibit_label (the evidence's exhibit in this case) after the EVENT_COLUMNS."""
-    stmt = statement(f, after=after, limit=limit, columns=columns, labels=labels)
-    result = session.connection().execute(stmt, bind_values(case_id, f, after))
-    rows = result.cursor.fetchall()
-    result.close()
+    exhibit_label (the evidence's exhibit in this case) after the EVENT_COLUMNS. Each group is its own
+    statement, read in the listing's order until `limit` rows are in."""
+    values, rows, at = bind_values(case_id, f, after), [], 2 if columns == "event" else 1
+    connection = session.connection()
+    for group in groups(f, after):
+        stmt = statement(f, group, after=after, columns=columns, labels=labels)
+        result = connection.execute(stmt, values | {"limit": limit - len(rows)})
+        found = result.cursor.fetchall()
+        result.close()
+        if group == "straddling":  # stored UTC text and id text both sort as the values do
+            found.sort(key=lambda row: (row[at], row[0]), reverse=f.order == "desc")
+        rows += found[: limit - len(rows)]
+        if len(rows) >= limit:
+            break
     return rows
 
 

@@ -47,3 +47,26 @@ def _uuid_any_text(element, compiler, **kw):
 @compiles(uuid_any_text, "postgresql")
 def _uuid_any_text_postgresql(element, compiler, **kw):
     return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+class unindexed(FunctionElement):
+    """A column a condition is checked on but no index is chosen for. On SQLite a unary + (the documented way
+    to disqualify a term from index use), so the planner walks the index the query means to drive by rather
+    than one a filter column shares with it; PostgreSQL plans by its statistics and gets the column as is."""
+
+    name = "unindexed"
+    inherit_cache = True
+
+    @property
+    def type(self):
+        return self.clauses.clauses[0].type
+
+
+@compiles(unindexed)
+def _unindexed(element, compiler, **kw):
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_postgresql(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
-from api.services.timeline_filter import bind_values, body_range, filter_conditions, straddling_range
+from api.services.timeline_filter import PRECISIONS, bind_values, body_range, filter_conditions, straddling_range
 from models.case import Case
 from models.timeline import TimelineEvent
 
@@ -45,7 +45,7 @@ def summary(session: Session, case: Case, f: query.TimelineFilter) -> dict:
         )
     bounds = [start for _, start in months]
     by_kind, by_month, disputed = Counter(), Counter(), 0
-    groups = [body_range(f)] + ([straddling_range()] if f.start else [])
+    groups = [body_range(f)] + ([straddling_range(p) for p in PRECISIONS] if f.start else [])
     for extra in groups:
         rows = (
             select(
