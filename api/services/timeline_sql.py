@@ -50,9 +50,10 @@ def _uuid_any_text_postgresql(element, compiler, **kw):
 
 
 class unindexed(FunctionElement):
-    """A column a condition is checked on but no index is chosen for. On SQLite a unary + (the documented way
-    to disqualify a term from index use), so the planner walks the index the query means to drive by rather
-    than one a filter column shares with it; PostgreSQL plans by its statistics and gets the column as is."""
+    """A column a condition is checked on but no index is chosen for, so the planner walks the index the query
+    means to drive by rather than one a filter column shares with it, statistics or none. On SQLite a unary +
+    (its documented way to disqualify a term from index use); on PostgreSQL COALESCE(c, c), an expression no
+    index is on (without statistics it walked a year of a kind to find a few straddling events)."""
 
     name = "unindexed"
     inherit_cache = True
@@ -69,4 +70,5 @@ def _unindexed(element, compiler, **kw):
 
 @compiles(unindexed, "postgresql")
 def _unindexed_postgresql(element, compiler, **kw):
-    return compiler.process(element.clauses, **kw)
+    column = compiler.process(element.clauses, **kw)
+    return f"COALESCE({column}, {column})"
