@@ -45,7 +45,7 @@ WORDS = (
     "รีวิวห้าดาว",
     "리뷰 환불",
     'said "delete it", then paid',
-    "=HYPERLINK(\"http://example.invalid\")",
+    '=HYPERLINK("http://example.invalid")',
     "<script>alert(1)</script>",
     "line one\nline two",
     "tab\tinside, comma",
@@ -94,7 +94,11 @@ def _span(instant: datetime, precision: str, tz: ZoneInfo) -> tuple[datetime, da
         first = day.replace(day=1)
         after, written = (first + timedelta(days=32)).replace(day=1), first.strftime("%Y-%m")
     else:
-        first, after, written = day.replace(month=1, day=1), day.replace(year=day.year + 1, month=1, day=1), str(day.year)
+        first, after, written = (
+            day.replace(month=1, day=1),
+            day.replace(year=day.year + 1, month=1, day=1),
+            str(day.year),
+        )
 
     def midnight(d):
         return datetime(d.year, d.month, d.day, tzinfo=tz).astimezone(UTC)
