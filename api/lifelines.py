@@ -12,25 +12,36 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 
 
-def die_with_parent() -> None:
-    """ProcessPoolExecutor initializer: ask the kernel to SIGKILL this process when its parent exits (Linux)."""
+def _prctl(option: int, value) -> bool:
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
-        return
+        return False
     try:
         libc = ctypes.CDLL(libc_name, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.prctl(option, value)
     except (OSError, AttributeError):
+        return False
+    return True
+
+
+def die_with_parent(name: str | None = None) -> None:
+    """ProcessPoolExecutor initializer: ask the kernel to SIGKILL this process when its parent exits (Linux).
+
+    A `name` (15 bytes at most) becomes what ps and top show for the process, so a build's processes can be told
+    apart: they all run the same interpreter with the same command line."""
+    if name:
+        _prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]))
+    if not _prctl(PR_SET_PDEATHSIG, signal.SIGKILL):
         return
     if os.getppid() == 1:  # the parent died before the request took effect
         os._exit(1)
 
 
-def _in_own_group(target: Callable, inbox, prepare: Callable | None) -> None:
-    die_with_parent()
+def _in_own_group(target: Callable, inbox, prepare: Callable | None, name: str | None) -> None:
+    die_with_parent(name)
     os.setpgid(0, 0)  # before it starts anything, so a stop reaches all it starts
     if prepare is not None:
         prepare()
@@ -59,13 +70,13 @@ class Child:
     so a process started while the last piece of work ended has warmed up by the time the next one comes. A child
     whose work finished can be given more: starting one costs a second or more of imports."""
 
-    def __init__(self, target: Callable, *, prepare: Callable | None = None):
+    def __init__(self, target: Callable, *, prepare: Callable | None = None, name: str | None = None):
         context = multiprocessing.get_context("spawn")
         inbox, self._outbox = context.Pipe()
         self._inbox = inbox
         self._started = self.finished = False
         self.given = 0  # pieces of work handed to it so far
-        self.process = context.Process(target=_in_own_group, args=(target, inbox, prepare))
+        self.process = context.Process(target=_in_own_group, args=(target, inbox, prepare, name))
 
     def start(self) -> None:
         self.process.start()

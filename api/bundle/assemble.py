@@ -35,7 +35,10 @@ class Renderer:
 
     def __init__(self):
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=("cb-render",),
         )
 
     def submit(self, template: str, context: dict) -> Future:
