@@ -2,8 +2,8 @@
 work can be stopped with everything it started, and a lease on a piece of work lapses when its holder dies."""
 
 import ctypes
-import ctypes.util
 import fcntl
+import functools
 import gc
 import multiprocessing
 import os
@@ -15,20 +15,22 @@ from pathlib import Path
 PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library, as the process already has it loaded (no search: that forks a process to run ldconfig)."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _prctl(option: int, value) -> bool:
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
     try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        libc.prctl(option, value)
+        _libc().prctl(option, value)
     except (OSError, AttributeError):
         return False
     return True
 
 
 def die_with_parent(name: str | None = None) -> None:
-    """ProcessPoolExecutor initializer: ask the kernel to SIGKILL this process when its parent exits (Linux).
+    """First thing in a child process: ask the kernel to SIGKILL this process when its parent exits (Linux).
 
     A `name` (15 bytes at most) becomes what ps and top show for the process, so a build's processes can be told
     apart: they all run the same interpreter with the same command line."""
@@ -38,6 +40,17 @@ def die_with_parent(name: str | None = None) -> None:
         return
     if os.getppid() == 1:  # the parent died before the request took effect
         os._exit(1)
+
+
+def give_back_memory() -> None:
+    """Collect garbage and hand the freed heap back to the system (glibc's malloc_trim), so a process's resident
+    size drops after a big piece of work instead of staying at its peak: what is free there is reused by this
+    process only, while the other processes of a build need it now."""
+    gc.collect()
+    try:
+        _libc().malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
 
 
 def _in_own_group(target: Callable, inbox, prepare: Callable | None, name: str | None) -> None:
@@ -52,7 +65,7 @@ def _in_own_group(target: Callable, inbox, prepare: Callable | None, name: str |
         except (EOFError, OSError):
             return
         target(*args)  # an exception ends the process: its parent sees it end without FINISHED
-        gc.collect()  # what the work left (its pools' semaphores among it) is released before it waits again
+        give_back_memory()  # what the work left (its pools' semaphores among it) is released before it waits again
         try:
             inbox.send(FINISHED)
         except OSError:
