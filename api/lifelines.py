@@ -2,8 +2,8 @@
 work can be stopped with everything it started, and a lease on a piece of work lapses when its holder dies."""
 
 import ctypes
-import ctypes.util
 import fcntl
+import functools
 import gc
 import multiprocessing
 import os
@@ -12,25 +12,49 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 
 
-def die_with_parent() -> None:
-    """ProcessPoolExecutor initializer: ask the kernel to SIGKILL this process when its parent exits (Linux)."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library, as the process already has it loaded (no search: that forks a process to run ldconfig)."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, value) -> bool:
     try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _libc().prctl(option, value)
     except (OSError, AttributeError):
+        return False
+    return True
+
+
+def die_with_parent(name: str | None = None) -> None:
+    """First thing in a child process: ask the kernel to SIGKILL this process when its parent exits (Linux).
+
+    A `name` (15 bytes at most) becomes what ps and top show for the process, so a build's processes can be told
+    apart: they all run the same interpreter with the same command line."""
+    if name:
+        _prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]))
+    if not _prctl(PR_SET_PDEATHSIG, signal.SIGKILL):
         return
     if os.getppid() == 1:  # the parent died before the request took effect
         os._exit(1)
 
 
-def _in_own_group(target: Callable, inbox, prepare: Callable | None) -> None:
-    die_with_parent()
+def give_back_memory() -> None:
+    """Collect garbage and hand the freed heap back to the system (glibc's malloc_trim), so a process's resident
+    size drops after a big piece of work instead of staying at its peak: what is free there is reused by this
+    process only, while the other processes of a build need it now."""
+    gc.collect()
+    try:
+        _libc().malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
+
+
+def _in_own_group(target: Callable, inbox, prepare: Callable | None, name: str | None) -> None:
+    die_with_parent(name)
     os.setpgid(0, 0)  # before it starts anything, so a stop reaches all it starts
     if prepare is not None:
         prepare()
@@ -41,7 +65,7 @@ def _in_own_group(target: Callable, inbox, prepare: Callable | None) -> None:
         except (EOFError, OSError):
             return
         target(*args)  # an exception ends the process: its parent sees it end without FINISHED
-        gc.collect()  # what the work left (its pools' semaphores among it) is released before it waits again
+        give_back_memory()  # what the work left (its pools' semaphores among it) is released before it waits again
         try:
             inbox.send(FINISHED)
         except OSError:
@@ -59,13 +83,13 @@ class Child:
     so a process started while the last piece of work ended has warmed up by the time the next one comes. A child
     whose work finished can be given more: starting one costs a second or more of imports."""
 
-    def __init__(self, target: Callable, *, prepare: Callable | None = None):
+    def __init__(self, target: Callable, *, prepare: Callable | None = None, name: str | None = None):
         context = multiprocessing.get_context("spawn")
         inbox, self._outbox = context.Pipe()
         self._inbox = inbox
         self._started = self.finished = False
         self.given = 0  # pieces of work handed to it so far
-        self.process = context.Process(target=_in_own_group, args=(target, inbox, prepare))
+        self.process = context.Process(target=_in_own_group, args=(target, inbox, prepare, name))
 
     def start(self) -> None:
         self.process.start()

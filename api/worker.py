@@ -92,7 +92,7 @@ class BundleRunner(QueueRunner):
         child, self._spare = self._spare, None
         for _ in range(2):
             if child is None:
-                child = Child(_build_in_child, prepare=_warm_up)
+                child = Child(_build_in_child, prepare=_warm_up, name="cb-build")
                 child.start()
             if child.give(str(bundle_id), str(workdir)):
                 return child
@@ -117,7 +117,7 @@ class BundleRunner(QueueRunner):
             if reuse:
                 self._spare = child
             elif not self._stop.is_set():
-                self._spare = Child(_build_in_child, prepare=_warm_up)
+                self._spare = Child(_build_in_child, prepare=_warm_up, name="cb-build")
                 self._spare.start()
         if reason == CANCELLED:
             return

@@ -1,13 +1,14 @@
 """Bundles from hostile and unusual originals: active PDFs, encrypted or broken files, image formats, volumes."""
 
 import io
+import threading
 import zipfile
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 from PIL import Image
 
-from api.bundle.converter import Converter
+from api.bundle.converter import Converter, Job
 from api.bundle.validate import FORBIDDEN_KEYS
 from api.templating import refuse_all_fetcher
 from tests.test_bundles import build, download, extract
@@ -199,6 +200,56 @@ def test_converter_gives_up_after_its_time_limit(corpus, tmp_path):
     finally:
         converter.close()
     assert result.path is None and "longer than" in result.placeholder
+
+
+def test_one_child_converts_a_list_in_order_and_a_damaged_original_stops_only_itself(corpus, tmp_path):
+    originals = [f for f in corpus if f.path.suffix in (".pdf", ".png", ".jpg")][:3]
+    damaged = tmp_path / "damaged.pdf"
+    damaged.write_bytes(b"%PDF-1.7\nnot really a PDF\n")
+    jobs = [
+        Job(
+            n, f.path, "application/pdf" if f.path.suffix == ".pdf" else f"image/{f.path.suffix[1:]}", tmp_path / f"{n}"
+        )
+        for n, f in enumerate(originals)
+    ]
+    jobs.insert(1, Job(99, damaged, "application/pdf", tmp_path / "99"))
+    results = []
+    converter = Converter(timeout=60, max_pixels=10**8)
+    try:
+        converter.run_all(jobs, lambda key, result: results.append((key, result)))
+    finally:
+        converter.close()
+    assert [key for key, _ in results] == [0, 99, 1, 2]
+    assert "damaged" in results[1][1].placeholder and results[1][1].path is None
+    for _, result in (results[0], *results[2:]):
+        assert result.placeholder is None and result.pages
+        with pikepdf.open(result.path) as converted:
+            assert len(converted.pages) == len(result.pages)
+            assert converted.pages[0].mediabox[2] in (612, 792)  # letter, either way round
+    assert converter._process is None  # the child is gone once the list is done
+
+
+def test_an_original_past_the_limit_costs_only_itself_and_the_rest_go_on_in_a_new_child(tmp_path):
+    # Transparent, so it is decoded, flattened and encoded again: a second or so, far past a limit of none.
+    slow = tmp_path / "slow.png"
+    Image.new("RGBA", (4000, 4000), (200, 30, 30, 128)).save(slow)
+    jobs = [Job(n, slow, "image/png", tmp_path / f"{n}.pdf") for n in range(3)]
+    results = []
+    converter = Converter(timeout=0, max_pixels=10**8)
+    converter.run_all(jobs, lambda key, result: results.append((key, result)))
+    assert [key for key, _ in results] == [0, 1, 2]
+    assert all("longer than" in result.placeholder for _, result in results)
+    assert converter._process is None
+
+
+def test_a_stopped_conversion_run_returns_at_once_and_leaves_no_child(corpus, tmp_path):
+    pdf = next(f for f in corpus if f.path.suffix == ".pdf")
+    stop = threading.Event()
+    stop.set()
+    results = []
+    converter = Converter(timeout=60, max_pixels=10**8)
+    converter.run_all([Job(0, pdf.path, "application/pdf", tmp_path / "0.pdf")], lambda *r: results.append(r), stop)
+    assert results == [] and converter._process is None
 
 
 def test_a_build_that_fails_is_marked_failed_with_a_reason_and_leaves_no_files(alice, blob_root):

@@ -1,25 +1,26 @@
-"""Building the bundle: convert and render side by side, number the pages, then merge, link, stamp and save."""
+"""Building the bundle: convert and render side by side, number the pages, then merge, link, stamp and save.
+
+Two processes work at once, no more: this one renders (record pages, the certificate) while the converter's child
+converts the originals; that child is gone before the pages are merged, the step that holds the most memory."""
 
 import io
 import logging
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import pikepdf
 
 from api.bundle import draw, records, render, stamp
 from api.bundle.convert import Converted
-from api.bundle.converter import Converter
+from api.bundle.converter import Converter, Job
 from api.bundle.plan import PageRef, Part, split_volumes
 from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
 from api.bundle.spec import BuildResult, BuildSpec, PlacedExhibit
 from api.bundle.validate import validate
 from api.bundle.write import write_volumes
-from api.lifelines import die_with_parent
+from api.lifelines import give_back_memory
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger("casebinder.bundle")
@@ -30,48 +31,37 @@ NATIVE = (
 )
 
 
-class Renderer:
-    """A second process for the big tables (index, certificate), so they render beside the slip sheets."""
-
-    def __init__(self):
-        self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
-        )
-
-    def submit(self, template: str, context: dict) -> Future:
-        return self._pool.submit(render_pdf, template, context)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def build(spec: BuildSpec, workdir: Path, converter: Converter, renderer: Renderer, progress: Progress) -> BuildResult:
+def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progress) -> BuildResult:
     """Build every volume of the bundle under `workdir` and describe where each exhibit landed."""
     kinds = {ex.seq: records.classify(ex.media_type, ex.original_filename) for ex in spec.exhibits}
     steps = len(spec.exhibits) * 2
     mark = _stopwatch()
-    certificate = renderer.submit("certificate.html", render.certificate_context(spec)) if spec.certificate else None
     converted: dict[int, Converted] = {}
     stop = threading.Event()
 
-    def convert_all() -> None:
-        for ex in spec.exhibits:
-            if stop.is_set():
-                return
-            if kinds[ex.seq] in ("pdf", "image"):
-                converted[ex.seq] = converter.run(ex.blob_path, ex.media_type, workdir / f"conv-{ex.seq}.pdf")
-                progress(len(converted), steps)
+    def converted_one(seq: int, result: Converted) -> None:
+        converted[seq] = result
+        progress(len(converted), steps)
 
-    worker = threading.Thread(target=convert_all, name="bundle-convert")
+    jobs = [
+        Job(ex.seq, ex.blob_path, ex.media_type, workdir / f"conv-{ex.seq}.pdf")
+        for ex in spec.exhibits
+        if kinds[ex.seq] in ("pdf", "image")
+    ]
+    worker = threading.Thread(target=converter.run_all, args=(jobs, converted_one, stop), name="bundle-convert")
     worker.start()
     try:
         generated, slips, drawn = _render_exhibits(spec, kinds)
+        # Here rather than in a process of its own: a third process would only share the two cores with these two,
+        # and hold a second copy of WeasyPrint and its fonts.
+        certificate = render_pdf("certificate.html", render.certificate_context(spec)) if spec.certificate else None
+        give_back_memory()  # what laying out the pages took, before the merge takes its share
     except BaseException:  # the conversion thread must be done before the caller closes the converter
         stop.set()
         worker.join()
         raise
     worker.join()
-    mark("slip sheets, records and conversions done")
+    mark("slip sheets, records, certificate and conversions done")
     by_seq = {ex.seq: ex for ex in spec.exhibits}
     failed = {seq: result.placeholder for seq, result in converted.items() if result.placeholder}
     if failed:
@@ -88,8 +78,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, renderer: Render
     exhibit_pages = [_pages_of(ex.seq, slips, sections, converted) for ex in spec.exhibits]
     volumes = split_volumes(exhibit_pages, spec.max_volume_bytes)
     if certificate:
-        generated["cert"] = certificate.result()
-        mark("certificate rendered")
+        generated["cert"] = certificate
     cert_count = generated["cert"].page_count if certificate else 0
     generated["front"], layout = _number(spec, volumes, cert_count)
     mark("cover and index rendered")

@@ -1,55 +1,114 @@
-"""Runs conversions in a child process, one at a time, each under a time limit.
+"""Runs conversions in a child process, one after another, each under a time limit.
 
 A hostile original (a PDF that sends qpdf into a loop, an image that takes minutes to decode) costs
-at most the limit: the child is killed, the exhibit becomes a placeholder page, and the build goes on.
+at most the limit: the child is killed, the exhibit becomes a placeholder page, and a new child goes on
+with the originals after it.
+
+The child is handed the whole list at once and says when it starts and when it ends each one: it never
+waits on its parent between originals, so a parent busy rendering pages (holding the interpreter lock)
+does not slow the conversions down, and one child is all a build needs.
 """
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from api.bundle.convert import Converted, convert
 from api.lifelines import die_with_parent
 
+LOOK = 0.5  # seconds between looks at the stop flag while the child works
+
+
+@dataclass(frozen=True)
+class Job:
+    key: int  # the caller's name for it (an exhibit's seq)
+    source: Path
+    media_type: str
+    out_path: Path
+
+
+def _convert_each(jobs: list[Job], conn: Connection, max_pixels: int) -> None:
+    """The child: convert each original in turn, saying ("start", key) before and ("done", key, result) after."""
+    die_with_parent("cb-convert")
+    for job in jobs:
+        conn.send(("start", job.key))
+        try:
+            result = convert(job.source, job.media_type, job.out_path, max_pixels=max_pixels)
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure on one original must not sink the bundle
+            result = Converted(None, [], f"this file could not be reproduced ({type(exc).__name__}: {str(exc)[:200]})")
+        conn.send(("done", job.key, result))
+    conn.close()
+
 
 class Converter:
     def __init__(self, *, timeout: float, max_pixels: int):
         self.timeout, self.max_pixels = timeout, max_pixels
-        self._pool: ProcessPoolExecutor | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
-            )
-        return self._pool
+    def run_all(
+        self, jobs: list[Job], done: Callable[[int, Converted], None], stop: threading.Event | None = None
+    ) -> None:
+        """Convert every job, calling `done(key, result)` for each as it ends, in order; return early once `stop` is
+        set. An original that runs past the limit, or crashes the child, comes back as a placeholder."""
+        pending = list(jobs)
+        while pending and not (stop and stop.is_set()):
+            pending = self._run_child(pending, done, stop)
 
     def run(self, source: Path, media_type: str, out_path: Path) -> Converted:
-        future = self._executor().submit(convert, source, media_type, out_path, max_pixels=self.max_pixels)
+        """Convert one original."""
+        results = []
+        self.run_all([Job(0, source, media_type, out_path)], lambda _key, result: results.append(result))
+        return results[0]
+
+    def _run_child(self, pending: list[Job], done, stop) -> list[Job]:
+        """Start a child on `pending` and follow it until it ends or is stopped; returns what it left undone."""
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe(duplex=False)
+        self._process = context.Process(target=_convert_each, args=(pending, theirs, self.max_pixels), daemon=True)
+        self._process.start()
+        theirs.close()  # the child's end: once the child is gone, reading fails at once
+        started = None  # when the child was seen starting pending[0]
         try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout:
-            self._kill()
-            return Converted(
-                None, [], f"processing this file took longer than {self.timeout:.0f} seconds and was stopped"
-            )
-        except BrokenProcessPool:
-            self._kill()
-            return Converted(None, [], "processing this file crashed the converter")
-        except Exception as exc:  # noqa: BLE001 - an unexpected failure on one original must not sink the bundle
-            return Converted(None, [], f"this file could not be reproduced ({type(exc).__name__}: {str(exc)[:200]})")
+            while pending:
+                if stop and stop.is_set():
+                    return pending
+                wait = LOOK if started is None else min(LOOK, max(0.0, started + self.timeout - time.monotonic()))
+                if ours.poll(wait):
+                    try:
+                        message = ours.recv()
+                    except (EOFError, OSError):  # it died: the original it was on (or about to start) is the cause
+                        done(pending[0].key, Converted(None, [], "processing this file crashed the converter"))
+                        return pending[1:]
+                    if message[0] == "start":
+                        started = time.monotonic()
+                    else:
+                        done(message[1], message[2])
+                        pending, started = pending[1:], None
+                elif started is not None and time.monotonic() - started >= self.timeout:
+                    done(
+                        pending[0].key,
+                        Converted(
+                            None,
+                            [],
+                            f"processing this file took longer than {self.timeout:.0f} seconds and was stopped",
+                        ),
+                    )
+                    return pending[1:]
+            return pending
+        finally:
+            ours.close()
+            self.close(grace=0 if pending else 5)
 
-    def _kill(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
+    def close(self, grace: float = 0) -> None:
+        """Stop the child, if one is left, after `grace` seconds to end by itself (it does once its list is done)."""
+        process, self._process = self._process, None
+        if process is None:
             return
-        for process in list(getattr(pool, "_processes", {}).values()):
+        process.join(grace)
+        if process.is_alive():
             process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        process.join()

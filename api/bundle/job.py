@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import select
 
-from api.bundle.assemble import Renderer, build
+from api.bundle.assemble import build
 from api.bundle.converter import Converter
 from api.bundle.spec import BuildResult, BuildSpec, CaseCaption, ExhibitSource, Volume
 from api.config import get_settings
@@ -45,18 +45,16 @@ def run(bundle_id: str, workdir: str) -> None:
     scratch = Path(workdir)
     # One converter process per build, closed with it: a child left behind would hold up the worker's exit.
     converter = Converter(timeout=settings.bundle_convert_timeout, max_pixels=settings.max_image_pixels)
-    renderer = Renderer()
     error = None
     try:
         scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
         spec = _load_spec(bundle_uuid)
-        result = build(spec, scratch, converter, renderer, _progress_writer(bundle_uuid))
+        result = build(spec, scratch, converter, _progress_writer(bundle_uuid))
         _record(bundle_uuid, spec, result)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
         error = bundle_service.failure_reason(exc)
     finally:
         converter.close()
-        renderer.close()
         shutil.rmtree(scratch, ignore_errors=True)
     if error:  # recorded only once the scratch files are gone, so "failed" never leaves anything behind
         with session_scope() as session:

@@ -1,7 +1,7 @@
 """Generated pages through Jinja2 and WeasyPrint, which never fetches anything.
 
-Each render returns PDF bytes plus where its sections and links fell, so it can run in another
-process: the certificate and the index render beside the slip sheets, on the second core.
+Each render returns PDF bytes plus where its sections and links fell: the pages are merged later, from the bytes,
+while the renders' own objects are long gone.
 """
 
 from dataclasses import dataclass
