@@ -84,3 +84,18 @@ def pdf_text(content: bytes) -> list[str]:
 
 def squash(text: str) -> str:
     return re.sub(r"\s+", " ", text)
+
+
+def finished_import(actor, response, *, seconds: float = 120) -> dict:
+    """Follow an import answered 202 to its end (succeeded or failed); the job as JSON."""
+    from tests.server_process import wait_for
+
+    assert response.status_code == 202, response.text
+    location = response.headers["Location"]
+    assert location == f"/api/v1/imports/{response.json()['id']}"
+    return wait_for(
+        lambda: (job := actor.get(location).json())["status"] in ("succeeded", "failed") and job,
+        seconds=seconds,
+        what=f"import {location} to end",
+        interval=0.05,
+    )
