@@ -45,7 +45,7 @@ WORDS = (
     "รีวิวห้าดาว",
     "리뷰 환불",
     'said "delete it", then paid',
-    "=HYPERLINK(\"http://example.invalid\")",
+    '=HYPERLINK("http://example.invalid")',
     "<script>alert(1)</script>",
     "line one\nline two",
     "tab\tinside, comma",
