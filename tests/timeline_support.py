@@ -34,9 +34,14 @@ def all_pages(actor, case_id: str, **params) -> list[dict]:
             return items
 
 
-def import_file(actor, case_id: str, body: bytes, content_type: str = "text/csv", **params):
+def import_file(
+    actor, case_id: str, body: bytes, content_type: str = "text/csv", headers: dict | None = None, **params
+):
     return actor.post(
-        f"/api/v1/cases/{case_id}/events:import", content=body, headers={"Content-Type": content_type}, params=params
+        f"/api/v1/cases/{case_id}/events:import",
+        content=body,
+        headers={"Content-Type": content_type} | (headers or {}),
+        params=params,
     )
 
 

@@ -215,15 +215,15 @@ async def _stage(stream) -> job_service.StagedBody:
     return body
 
 
-def _queue(session, access, body: job_service.StagedBody, fmt: str | None, content_type: str | None) -> JSONResponse:
+def _queue(session, access, body: job_service.StagedBody, fmt: str | None, content_type: str | None,
+           asked: bool) -> JSONResponse:  # fmt: skip
     kind = import_service.detect_format(fmt, content_type, body.head, body.size)
     job = job_service.create_job(session, case=access.case, actor=access.user, body=body, fmt=kind)
     on_commit(session, import_runner.wake)
-    return JSONResponse(
-        jsonable_encoder(job_service.public(job)),
-        status_code=202,
-        headers={"Location": f"{API_PREFIX}/imports/{job.id}", "Preference-Applied": "respond-async"},
-    )
+    headers = {"Location": f"{API_PREFIX}/imports/{job.id}"}
+    if asked:
+        headers["Preference-Applied"] = "respond-async"
+    return JSONResponse(jsonable_encoder(job_service.public(job)), status_code=202, headers=headers)
 
 
 IMPORT_RESPONSES = error_responses(401, 403, 404, 408, 413, 415, 422, 429, 507) | {
@@ -254,13 +254,15 @@ async def import_events(
         raise PayloadTooLarge(import_service.TOO_LARGE)
     threshold = get_settings().import_job_threshold_bytes
     content_type = request.headers.get("content-type")
-    as_job = _respond_async(request) or (declared.isdigit() and int(declared) > threshold)
+    asked = _respond_async(request)
+    as_job = asked or (declared.isdigit() and int(declared) > threshold)
     stream = body_chunks(request)
     if as_job or not declared.isdigit():  # a body of unknown length is staged, then judged by its size
         body = await _stage(stream)
         try:
             if as_job or body.size > threshold:
-                return await anyio.to_thread.run_sync(partial(_queue, session, access, body, format, content_type))
+                queue = partial(_queue, session, access, body, format, content_type, asked)
+                return await anyio.to_thread.run_sync(queue)
             chunks = body.chunks()
             run = partial(_import_now, session, access, chunks, format, content_type)
             return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)
