@@ -31,7 +31,6 @@ from api.services.timeline_stored import (
     RowBuilder,
     StoredForm,
     fast_layout,
-    longest,
 )
 from models.case import Case
 from models.common import utcnow
@@ -308,14 +307,15 @@ def parse(
         pick = None  # the fast path's columns of a CSV record, once the header is known
         seen = 0
         for row, values, problems in _records(kind, _chain(first, pieces), header):
-            errors += problems
+            if problems:
+                errors += problems
             if values is not None:
                 stored = None
                 if kind == "csv":
                     if pick is None:
                         layout = fast_layout(header)
                         pick = itemgetter(*(-1 if i is None else i for i in layout)) if layout else False
-                    if pick and longest(values) <= MAX_TEXT:
+                    if pick and max(map(len, values)) <= MAX_TEXT:
                         values.append("")  # what an absent column reads as
                         stored = builder.fast(pick(values))
                 else:

@@ -97,13 +97,11 @@ class RowBuilder:
         self._evidence: dict[str, str | None] = {}
         self._kinds = dict(KINDS)
 
-    def _id(self) -> str:
-        if not self._ids:
-            self._ids = self.form.new_ids(4096)
-        return self._ids.pop()
-
     def _row(self, at, until, precision, title, description, kind, evidence, page, tags, disputed) -> tuple:
-        return (self._id(), self._head, at, until, precision, title, description, kind, evidence, page, None, tags,
+        ids = self._ids
+        if not ids:
+            ids = self._ids = self.form.new_ids(4096)
+        return (ids.pop(), self._head, at, until, precision, title, description, kind, evidence, page, None, tags,
                 disputed, *self._tail)  # fmt: skip
 
     # The full way: normalize_row's checks and messages.
@@ -269,8 +267,4 @@ def fast_layout(header: list[str]) -> list[int | None] | None:
     return [header.index(name) if name in header else None for name in FAST_COLUMNS]
 
 
-def longest(record: list[str]) -> int:
-    return max(map(len, record)) if record else 0
-
-
-__all__ = ["COLUMNS", "FAST_COLUMNS", "MAX_TEXT", "RowBuilder", "StoredForm", "fast_layout", "longest"]
+__all__ = ["COLUMNS", "FAST_COLUMNS", "MAX_TEXT", "RowBuilder", "StoredForm", "fast_layout"]
