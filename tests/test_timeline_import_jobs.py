@@ -62,6 +62,7 @@ def test_a_body_over_the_threshold_is_imported_by_a_job_that_reports_its_progres
     assert job["started_at"] and job["finished_at"] and job["created_at"] <= job["started_at"] <= job["finished_at"]
     events = _imported(alice, cid)
     assert len(events) == 400 and {e["title"] for e in events} == {f"Review {n}" for n in range(400)}
+    assert {uuid.UUID(e["id"]).version for e in events} == {7}  # time-ordered ids, new for each event
     assert _staged(blob_root) == []
 
     [audit] = alice.get(f"/api/v1/cases/{cid}/audit", params={"action": "events.import"}).json()["items"]

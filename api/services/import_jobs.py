@@ -18,7 +18,6 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from api.config import get_settings
 from api.db import session_scope
 from api.errors import DomainError, NotFound
 from api.pagination import keyset_page, parse_datetime, parse_uuid
@@ -41,9 +40,7 @@ class Interrupted(Exception):
 
 
 def staging_dir() -> Path:
-    path = Path(get_settings().data_dir) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return import_service.scratch_dir()
 
 
 def staged_path(job_id: uuid.UUID) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from api.config import get_settings
 from api.db import release_connection
 from api.errors import DomainError, PayloadTooLarge, UnprocessableEntity
 from api.services import audit
@@ -258,6 +259,13 @@ class Parsed:
         return self.spool.count
 
 
+def scratch_dir() -> Path:
+    """Where imports keep their files (staged bodies, spools): under the data dir, not in a RAM-backed /tmp."""
+    path = Path(get_settings().data_dir) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
     yield from rest
@@ -296,7 +304,7 @@ def parse(
     errors: list[FieldError] = []
     missing: dict[str, list[int]] = {}  # evidence not in the case -> rows citing it
     form = StoredForm(postgres)
-    spool = Spool(form, scratch)
+    spool = Spool(form, scratch or scratch_dir())
     try:
         first = next(pieces, "")
         if not first.strip():

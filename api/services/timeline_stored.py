@@ -6,6 +6,8 @@ works on the text with lookups cached per file. Anything else, and every row wit
 `timeline_rows.normalize_row`, which gives the messages; the fast path accepts only what it would accept, and
 stores it the same way.
 
+New events get time-ordered ids (StoredForm.new_ids), which the primary-key index takes in order.
+
 Stored forms: ids as 32 hex digits on SQLite and the dashed UUID on PostgreSQL; times as UTC text
 "YYYY-MM-DD HH:MM:SS.ffffff" (with "+00" on PostgreSQL); tags as the JSON text json.dumps writes; booleans as
 0/1 on SQLite and t/f in PostgreSQL's COPY text.
@@ -13,6 +15,7 @@ Stored forms: ids as 32 hex digits on SQLite and the dashed UUID on PostgreSQL; 
 
 import json
 import os
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -50,17 +53,24 @@ class StoredForm:
         self.postgres = postgres
         self.zone = "+00" if postgres else ""
         self.true, self.false = ("t", "f") if postgres else (1, 0)
+        self._millis = 0
 
     def ident(self, value: uuid.UUID | str) -> str:
         text = value.hex if isinstance(value, uuid.UUID) else value
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}" if self.postgres else text
 
     def new_ids(self, count: int) -> list[str]:
-        """`count` random (version 4) UUIDs: one call for the randomness, not one per row."""
-        hexa = os.urandom(16 * count).hex()
+        """`count` new ids in ascending order: time-ordered UUIDs (version 7, RFC 9562: the milliseconds since
+        1970, a counter, 62 random bits). A million rows with random ids would each land at a random place in
+        the primary-key index, which costs the load more than everything else; these are appended together."""
+        if count > 4096:
+            raise ValueError("at most 4096 ids at a time (the 12-bit counter)")
+        millis = max(time.time_ns() // 1_000_000, self._millis + 1)  # each call its own millisecond: ascending
+        self._millis = millis
+        stamp, rand = f"{millis:012x}", os.urandom(8 * count).hex()
         ids = []
-        for i in range(0, 32 * count, 32):
-            text = f"{hexa[i : i + 12]}4{hexa[i + 13 : i + 16]}{_UUID_VARIANT[hexa[i + 16]]}{hexa[i + 17 : i + 32]}"
+        for n, i in enumerate(range(0, 16 * count, 16)):
+            text = f"{stamp}7{n:03x}{_UUID_VARIANT[rand[i]]}{rand[i + 1 : i + 16]}"
             ids.append(self.ident(text))
         return ids
 
@@ -100,7 +110,7 @@ class RowBuilder:
     def _row(self, at, until, precision, title, description, kind, evidence, page, tags, disputed) -> tuple:
         ids = self._ids
         if not ids:
-            ids = self._ids = self.form.new_ids(4096)
+            ids = self._ids = self.form.new_ids(4096)[::-1]  # taken from the end: in ascending order
         return (ids.pop(), self._head, at, until, precision, title, description, kind, evidence, page, None, tags,
                 disputed, *self._tail)  # fmt: skip
 
