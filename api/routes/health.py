@@ -52,8 +52,8 @@ def _answer(problems: list[str], ok: str, not_ok: str):
 
 @router.get("/healthz", responses=UNHEALTHY)
 def healthz():
-    """Liveness: the database answers and the background runners (bundle builds, verify runs) are alive and not
-    stuck; needs no token. 503 with `problems` otherwise. As cheap as one `SELECT 1`."""
+    """Liveness: the database answers and the background runners (bundle builds, verify runs, event imports) are
+    alive and not stuck; needs no token. 503 with `problems` otherwise. As cheap as one `SELECT 1`."""
     database = _database_problem(_select_one)
     return _answer([p for p in (database,) if p] + _runner_problems(), "ok", "unhealthy")
 
