@@ -33,6 +33,7 @@ from api.services.timeline_stored import (
     StoredForm,
     fast_layout,
 )
+from api.storage import full_disk_refused
 from models.case import Case
 from models.common import utcnow
 from models.safe_json import JSONRefused, load_json
@@ -285,7 +286,14 @@ def _jsonl_record(values: dict) -> tuple | None:
     return tuple(record)
 
 
-def parse(
+def parse(chunks: Iterable[bytes], **kwargs) -> Parsed:
+    """Pass 1: read and check the whole file, spooling the rows in stored form; 422 with every problem (by row
+    and column) if any row is bad, and then nothing has touched the database. 507 if the disk fills up."""
+    with full_disk_refused("the import"):
+        return _parse(chunks, **kwargs)
+
+
+def _parse(
     chunks: Iterable[bytes],
     *,
     case: Case,
@@ -297,8 +305,6 @@ def parse(
     scratch: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Parsed:
-    """Pass 1: read and check the whole file, spooling the rows in stored form; 422 with every problem (by row
-    and column) if any row is bad, and then nothing has touched the database."""
     counter = {"bytes": 0, "newlines": 0}
     pieces = _text(chunks, counter)
     errors: list[FieldError] = []
