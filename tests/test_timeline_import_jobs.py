@@ -267,6 +267,12 @@ def test_the_fast_path_stores_what_the_full_checks_store(alice):
     seen = {e["id"] for e in fast_events}
     full_events = [e for e in _imported(alice, cid) if e["id"] not in seen]
     assert sorted(map(_stated, fast_events)) == sorted(map(_stated, full_events))
+    # JSON Lines of plain strings take the fast path too.
+    strings = "\n".join(json.dumps(row) for row in rows).encode()
+    assert import_file(alice, cid, strings, content_type="application/x-ndjson").json()["imported"] == len(rows)
+    seen |= {e["id"] for e in full_events}
+    jsonl_events = [e for e in _imported(alice, cid) if e["id"] not in seen]
+    assert sorted(map(_stated, jsonl_events)) == sorted(map(_stated, fast_events))
     by_title = {e["title"]: e for e in fast_events}
     assert by_title["Twice in the autumn"]["occurred_at_local"] == "2021-11-07T01:30:00-07:00"
     assert by_title["In the spring gap"]["occurred_at"] == "2021-03-14T10:30:00Z"

@@ -286,14 +286,8 @@ def _jsonl_record(values: dict) -> tuple | None:
     return tuple(record)
 
 
-def parse(chunks: Iterable[bytes], **kwargs) -> Parsed:
-    """Pass 1: read and check the whole file, spooling the rows in stored form; 422 with every problem (by row
-    and column) if any row is bad, and then nothing has touched the database. 507 if the disk fills up."""
-    with full_disk_refused("the import"):
-        return _parse(chunks, **kwargs)
-
-
-def _parse(
+@full_disk_refused("the import")  # 507 if the disk fills up while the rows are spooled
+def parse(
     chunks: Iterable[bytes],
     *,
     case: Case,
@@ -305,6 +299,8 @@ def _parse(
     scratch: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Parsed:
+    """Pass 1: read and check the whole file, spooling the rows in stored form; 422 with every problem (by row
+    and column) if any row is bad, and then nothing has touched the database."""
     counter = {"bytes": 0, "newlines": 0}
     pieces = _text(chunks, counter)
     errors: list[FieldError] = []
