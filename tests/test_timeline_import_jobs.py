@@ -256,7 +256,7 @@ def test_the_fast_path_stores_what_the_full_checks_store(alice):
             fast = builder.fast([row[name] for name in FAST_COLUMNS])
             if fast is not None:
                 taken += 1
-                assert fast[1:] == slow[1:], row
+                assert fast == slow, row
         assert taken >= len(rows) - 4  # all but the capitalised kind and flag, the JSON tags and the precision
 
     # Through the API: the CSV (fast path) and the same rows as JSON Lines (full checks) read back the same.
@@ -285,7 +285,7 @@ def test_the_fast_path_stores_what_the_full_checks_store(alice):
 def test_a_large_import_brings_the_statistics_up_to_date(alice):
     """An import that adds many rows also runs ANALYZE, so the timeline queries plan on real numbers."""
     cid = alice.make_case()["id"]
-    count = import_service.STATISTICS_AFTER_ROWS
+    count = 3 * import_service.STATISTICS_AFTER_ROWS
     assert import_file(alice, cid, _csv(count)).json()["imported"] == count
     with session_scope() as session:
         if session.get_bind().dialect.name == "sqlite":
@@ -297,4 +297,4 @@ def test_a_large_import_brings_the_statistics_up_to_date(alice):
             rows = session.execute(
                 text("SELECT reltuples FROM pg_class WHERE relname = 'timeline_events'")
             ).scalar_one()
-    assert rows >= 0.9 * count  # SQLite samples (analysis_limit): near the count, not exact
+    assert rows >= count / 2  # SQLite samples (analysis_limit): an estimate, not the exact count

@@ -8,12 +8,14 @@ transaction, which holds SQLite's write lock only for the load itself.
 
 import codecs
 import csv
+import heapq
 import json
 import marshal
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from api.services.timeline_stored import (
     ALIAS_NAMES,
     COLUMNS,
     FAST_COLUMNS,
+    WHEN,
     RowBuilder,
     StoredForm,
     fast_layout,
@@ -45,7 +48,7 @@ TOO_LARGE = f"an import is at most {MAX_IMPORT_BYTES // 2**20} MiB; split the fi
 MAX_LINE_CHARS = 1024 * 1024
 MAX_ERRORS = 100
 PROGRESS_ROWS = 20_000  # rows between progress reports while a file is read
-COPY_BLOCK = 1024 * 1024
+STORE_BATCH = 4096  # rows per executemany or COPY write (and ids made at once: at most 4096)
 SQLITE_CACHE_KIB = 64 * 1024  # page cache for the load: a bigger one was no faster, and it stays in memory
 # An import of this many rows or more brings the table's statistics up to date before it commits, so the
 # timeline queries keep planning well; ANALYZE on SQLite looks at this many index rows per index.
@@ -206,45 +209,66 @@ def _reject(errors: list[FieldError], more: bool = False) -> UnprocessableEntity
     return UnprocessableEntity({"message": message, "errors": listed, "truncated": more})
 
 
-class Spool:
-    """The checked rows of one import in stored form, in an unnamed temporary file: batches of tuples for
-    SQLite's executemany, or PostgreSQL's COPY text. Memory holds one batch at a time."""
+_when = itemgetter(WHEN)
 
-    BATCH = 5000
+
+class Spool:
+    """The checked rows of one import in stored form (without their ids), in an unnamed temporary file.
+
+    Rows are written in sorted runs, and read back merged, in time order, each given its id then: a file comes
+    in any order, and rows stored in time order with ascending ids go into each of the table's indexes in
+    order rather than at random places, which is most of what a bulk load costs. Memory holds one run while
+    the file is read, and a few hundred rows of each run while they are merged."""
+
+    RUN = 20_000  # rows sorted in memory at a time
+    BATCH = 250  # rows per record in a run: what the merge holds of each run
 
     def __init__(self, form: StoredForm, directory: Path | None):
         self.form = form
         self.file = tempfile.TemporaryFile(dir=directory)
         self.count = 0
         self._pending: list[tuple] = []
+        self._runs: list[tuple[int, int]] = []  # (start, end) offsets of each run in the file
 
     def add(self, row: tuple) -> None:
         self._pending.append(row)
         self.count += 1
-        if len(self._pending) >= self.BATCH:
-            self._flush()
+        if len(self._pending) >= self.RUN:
+            self._write_run()
 
-    def _flush(self) -> None:
-        if self._pending:
-            if self.form.postgres:
-                self.file.write("".join(map(self.form.line, self._pending)).encode("utf-8"))
-            else:
-                marshal.dump(self._pending, self.file)
-            self._pending = []
+    def _write_run(self) -> None:
+        if not self._pending:
+            return
+        self._pending.sort(key=_when)
+        start = self.file.tell()
+        for i in range(0, len(self._pending), self.BATCH):
+            marshal.dump(self._pending[i : i + self.BATCH], self.file)
+        self._runs.append((start, self.file.tell()))
+        self._pending = []
+
+    def _run(self, start: int, end: int) -> Iterator[tuple]:
+        while start < end:
+            self.file.seek(start)
+            batch = marshal.load(self.file)
+            start = self.file.tell()
+            yield from batch
+
+    def rows(self) -> Iterator[tuple]:
+        """Every row, in time order."""
+        self._write_run()
+        runs = [self._run(start, end) for start, end in self._runs]
+        return runs[0] if len(runs) == 1 else heapq.merge(*runs, key=_when)
 
     def batches(self) -> Iterator:
-        """Lists of row tuples (SQLite), or blocks of COPY text (PostgreSQL), from the start."""
-        self._flush()
-        self.file.seek(0)
-        if self.form.postgres:
-            while block := self.file.read(COPY_BLOCK):
-                yield block
-            return
-        while True:
-            try:
-                yield marshal.load(self.file)
-            except EOFError:
-                return
+        """The rows with their ids, in blocks for the driver: lists of tuples in COLUMNS order (SQLite), or COPY
+        text (PostgreSQL)."""
+        rows, form = self.rows(), self.form
+        while block := list(islice(rows, STORE_BATCH)):
+            ids = form.new_ids(len(block))
+            if form.postgres:
+                yield "".join([form.line((i, *row)) for i, row in zip(ids, block, strict=True)]).encode("utf-8")
+            else:
+                yield [(i, *row) for i, row in zip(ids, block, strict=True)]
 
     def close(self) -> None:
         self.file.close()

@@ -6,7 +6,8 @@ works on the text with lookups cached per file. Anything else, and every row wit
 `timeline_rows.normalize_row`, which gives the messages; the fast path accepts only what it would accept, and
 stores it the same way.
 
-New events get time-ordered ids (StoredForm.new_ids), which the primary-key index takes in order.
+Rows are built without their ids: they are stored in time order, and given time-ordered ids (StoredForm.new_ids)
+as they go, so every index of the table takes them in order.
 
 Stored forms: ids as 32 hex digits on SQLite and the dashed UUID on PostgreSQL; times as UTC text
 "YYYY-MM-DD HH:MM:SS.ffffff" (with "+00" on PostgreSQL); tags as the JSON text json.dumps writes; booleans as
@@ -33,6 +34,7 @@ assert (
         "disputed source created_by created_at updated_at"
     ).split()
 ), COLUMNS  # the order rows are built in
+WHEN = 1  # where occurred_at is in a row without its id: its stored text sorts in time order
 TEXT_COLUMNS = tuple(COLUMNS.index(c) for c in ("title", "description", "tags"))
 # The columns the fast path reads, in this order; a file naming a Timesketch alias goes the full way.
 FAST_COLUMNS = ("occurred_at", "title", "kind", "description", "tags", "evidence_id", "page", "disputed", "precision")
@@ -101,17 +103,14 @@ class RowBuilder:
         created = form.time(now)
         self._head = form.ident(case.id)
         self._tail = (EventSource.imported.value, form.ident(actor_id), created, created)
-        self._ids: list[str] = []
         self._when: dict[str, tuple[str, str, str] | None] = {}
         self._tags: dict[str, str | None] = {}
         self._evidence: dict[str, str | None] = {}
         self._kinds = dict(KINDS)
 
     def _row(self, at, until, precision, title, description, kind, evidence, page, tags, disputed) -> tuple:
-        ids = self._ids
-        if not ids:
-            ids = self._ids = self.form.new_ids(4096)[::-1]  # taken from the end: in ascending order
-        return (ids.pop(), self._head, at, until, precision, title, description, kind, evidence, page, None, tags,
+        """A stored row without its id (given when it is stored, in the order rows are stored)."""
+        return (self._head, at, until, precision, title, description, kind, evidence, page, None, tags,
                 disputed, *self._tail)  # fmt: skip
 
     # The full way: normalize_row's checks and messages.
