@@ -9,12 +9,12 @@ from api.db import get_engine
 from api.deps import get_blob_store
 from api.errors import install_error_handlers
 from api.migrate import schema_behind
-from api.routes import admin, auth, bundles, cases, evidence, exhibits, health
+from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports
 from api.routes import audit as audit_routes
 from api.routes import export as export_routes
 from api.routes import timeline as timeline_routes
 from api.services.audit import OriginMiddleware
-from api.worker import runner, verify_runner
+from api.worker import import_runner, runner, verify_runner
 
 API_PREFIX = "/api/v1"
 
@@ -38,7 +38,9 @@ async def lifespan(_: FastAPI):
         store.claim_staging()
     runner.start()
     verify_runner.start()
+    import_runner.start()
     yield
+    import_runner.stop()
     verify_runner.stop()
     runner.stop()
 
@@ -51,6 +53,7 @@ def create_app() -> FastAPI:
     for router in (auth.router, cases.router, evidence.router, exhibits.router, bundles.router, admin.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(timeline_routes.router, prefix=API_PREFIX)
+    app.include_router(imports.router, prefix=API_PREFIX)
     app.include_router(export_routes.router, prefix=API_PREFIX)
     app.include_router(audit_routes.router, prefix=API_PREFIX)
     return app

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Uploads and imports one user may have in flight at once, per server process; more get 429.",
     )
+    import_job_threshold_bytes: int = Field(
+        8 * 1024**2,
+        ge=0,
+        description="An events import whose body is larger (or any, with `Prefer: respond-async`) is staged and run "
+        "as a job: 202 with its Location, progress at GET /imports/{id}. Smaller ones answer when done.",
+    )
     bundle_convert_timeout: float = Field(
         60, gt=0, description="Seconds one original may take to convert before it becomes a placeholder page."
     )

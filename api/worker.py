@@ -1,5 +1,5 @@
-"""Runs queued work off the request path, in the server process: bundle builds and verify runs, each kind taken
-by one thread (api/runners.py).
+"""Runs queued work off the request path, in the server process: bundle builds, verify runs and event imports,
+each kind taken by one thread (api/runners.py).
 
 A bundle build runs in a child process of its own, which keeps heavy rendering away from the server's event loop
 and GIL, and which the thread watches: it is stopped when the build is cancelled or runs past its time limit, and
@@ -22,6 +22,7 @@ from api.deps import get_blob_store
 from api.lifelines import Child
 from api.runners import QueueRunner
 from api.services import bundles as bundle_service
+from api.services import import_jobs as import_job_service
 from api.services import verify_runs as verify_run_service
 from models.bundle import BundleStatus
 
@@ -189,5 +190,41 @@ class VerifyRunner(QueueRunner):
             self._fail(run_id, f"{type(exc).__name__}: {exc}")
 
 
+class ImportRunner(QueueRunner):
+    """Event imports staged as jobs, one at a time, in the thread: parsing is Python work, and the load is the
+    database's. One still going when the server stops gives up at its next progress report (nothing is stored
+    until its single commit), and the next start marks any the process could not finish failed."""
+
+    kind, what = "import", "events import"
+
+    def _next_queued(self, session: Session) -> uuid.UUID | None:
+        return import_job_service.next_queued(session)
+
+    def _claim(self, session: Session, work_id: uuid.UUID) -> bool:
+        return import_job_service.claim(session, work_id)
+
+    def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
+        return import_job_service.fail_interrupted(session, still_running=still_running)
+
+    def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
+        import_job_service.mark_failed(session, work_id, message)
+
+    def _tick(self) -> None:
+        self._beat = time.monotonic()
+        if self._stop.is_set():
+            raise import_job_service.Interrupted
+
+    def _run(self, job_id: uuid.UUID) -> None:
+        try:
+            import_job_service.execute(job_id, tick=self._tick)
+        except import_job_service.Interrupted:
+            log.warning("events import %s: the server is stopping, so it was given up", job_id)
+            self._fail(job_id, import_job_service.INTERRUPTED)
+        except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
+            log.exception("events import %s failed", job_id)
+            self._fail(job_id, f"the import failed, so nothing was stored ({type(exc).__name__}: {exc})")
+
+
 runner = BundleRunner()
 verify_runner = VerifyRunner()
+import_runner = ImportRunner()

@@ -94,11 +94,8 @@ def _span(instant: datetime, precision: str, tz: ZoneInfo) -> tuple[datetime, da
         first = day.replace(day=1)
         after, written = (first + timedelta(days=32)).replace(day=1), first.strftime("%Y-%m")
     else:
-        first, after, written = (
-            day.replace(month=1, day=1),
-            day.replace(year=day.year + 1, month=1, day=1),
-            str(day.year),
-        )
+        first, written = day.replace(month=1, day=1), str(day.year)
+        after = day.replace(year=day.year + 1, month=1, day=1)
 
     def midnight(d):
         return datetime(d.year, d.month, d.day, tzinfo=tz).astimezone(UTC)

@@ -6,6 +6,7 @@ from models.case import Case, CaseMember  # noqa: F401
 from models.common import metadata  # noqa: F401
 from models.evidence import EvidenceItem  # noqa: F401
 from models.exhibit import Exhibit  # noqa: F401
+from models.import_job import ImportJob  # noqa: F401
 from models.imported import ImportedAuditEvent  # noqa: F401
 from models.timeline import TimelineEvent, TimelineEventTag  # noqa: F401
 from models.user import ApiToken, User  # noqa: F401

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.timeline_support import import_file, timeline, titles
+from tests.timeline_support import finished_import, import_file, timeline, titles
 
 LA = {"timezone": "America/Los_Angeles"}
 
@@ -12,6 +12,12 @@ def _errors(response) -> list[tuple]:
     detail = response.json()["detail"]
     assert detail["message"].startswith("nothing was imported")
     return [(e["row"], e["column"]) for e in detail["errors"]]
+
+
+def _job_errors(job: dict) -> list[tuple]:
+    """A failed import job's problems, as _errors reads a 422's."""
+    assert job["status"] == "failed" and job["message"].startswith("nothing was imported"), job
+    return [(e["row"], e["column"]) for e in job["errors"]]
 
 
 def test_csv_import_with_quoted_newlines_a_bom_and_evidence_citations(alice):
@@ -128,13 +134,14 @@ def test_oversized_fields_are_refused_with_their_row_and_column(alice):
     cid = alice.make_case()["id"]
     ten_mb = "x" * (10 * 1024 * 1024)
     body = f"occurred_at,title,description\n2021,fine,\n2021-03,big one,{ten_mb}\n".encode()
-    r = import_file(alice, cid, body)
-    assert _errors(r) == [(3, "description")]
-    assert "longer than" in r.json()["detail"]["errors"][0]["message"]
+    job = finished_import(alice, import_file(alice, cid, body))  # over the job threshold: run in the background
+    assert _job_errors(job) == [(3, "description")]
+    assert "longer than" in job["errors"][0]["message"]
     over_limit = "y" * 70_000  # over the 64 KiB field limit, under the line limit
     assert _errors(import_file(alice, cid, f"occurred_at,title\n2021,{over_limit}\n".encode())) == [(2, "title")]
     jsonl = json.dumps({"occurred_at": "2021", "title": "t", "description": ten_mb}).encode()
-    assert _errors(import_file(alice, cid, jsonl, content_type="application/x-ndjson")) == [(1, None)]
+    job = finished_import(alice, import_file(alice, cid, jsonl, content_type="application/x-ndjson"))
+    assert _job_errors(job) == [(1, None)]
     assert titles(alice, cid) == []
 
 

@@ -34,9 +34,14 @@ def all_pages(actor, case_id: str, **params) -> list[dict]:
             return items
 
 
-def import_file(actor, case_id: str, body: bytes, content_type: str = "text/csv", **params):
+def import_file(
+    actor, case_id: str, body: bytes, content_type: str = "text/csv", headers: dict | None = None, **params
+):
     return actor.post(
-        f"/api/v1/cases/{case_id}/events:import", content=body, headers={"Content-Type": content_type}, params=params
+        f"/api/v1/cases/{case_id}/events:import",
+        content=body,
+        headers={"Content-Type": content_type} | (headers or {}),
+        params=params,
     )
 
 
@@ -84,3 +89,18 @@ def pdf_text(content: bytes) -> list[str]:
 
 def squash(text: str) -> str:
     return re.sub(r"\s+", " ", text)
+
+
+def finished_import(actor, response, *, seconds: float = 120) -> dict:
+    """Follow an import answered 202 to its end (succeeded or failed); the job as JSON."""
+    from tests.server_process import wait_for
+
+    assert response.status_code == 202, response.text
+    location = response.headers["Location"]
+    assert location == f"/api/v1/imports/{response.json()['id']}"
+    return wait_for(
+        lambda: (job := actor.get(location).json())["status"] in ("succeeded", "failed") and job,
+        seconds=seconds,
+        what=f"import {location} to end",
+        interval=0.05,
+    )

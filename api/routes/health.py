@@ -7,7 +7,7 @@ from api import __version__
 from api.db import get_engine
 from api.migrate import schema_behind
 from api.templating import render
-from api.worker import runner, verify_runner
+from api.worker import import_runner, runner, verify_runner
 
 router = APIRouter(tags=["health"])
 
@@ -41,7 +41,7 @@ def _database_problem(check) -> str | None:
 
 
 def _runner_problems() -> list[str]:
-    return [p for p in (runner.problem(), verify_runner.problem()) if p]
+    return [p for p in (runner.problem(), verify_runner.problem(), import_runner.problem()) if p]
 
 
 def _answer(problems: list[str], ok: str, not_ok: str):
@@ -52,8 +52,8 @@ def _answer(problems: list[str], ok: str, not_ok: str):
 
 @router.get("/healthz", responses=UNHEALTHY)
 def healthz():
-    """Liveness: the database answers and the background runners (bundle builds, verify runs) are alive and not
-    stuck; needs no token. 503 with `problems` otherwise. As cheap as one `SELECT 1`."""
+    """Liveness: the database answers and the background runners (bundle builds, verify runs, event imports) are
+    alive and not stuck; needs no token. 503 with `problems` otherwise. As cheap as one `SELECT 1`."""
     database = _database_problem(_select_one)
     return _answer([p for p in (database,) if p] + _runner_problems(), "ok", "unhealthy")
 

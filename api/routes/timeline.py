@@ -6,19 +6,26 @@ from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from api.config import get_settings
+from api.db import on_commit
 from api.deps import CaseEditor, CaseUploader, CaseViewer, SessionDep
 from api.errors import PayloadTooLarge, error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT
 from api.request_body import body_chunks
+from api.services import import_jobs as job_service
 from api.services import timeline as timeline_service
 from api.services import timeline_csv as csv_service
 from api.services import timeline_import as import_service
 from api.services import timeline_pdf as pdf_service
 from api.services import timeline_query as query_service
 from api.services import timeline_summary as summary_service
+from api.storage import full_disk_refused
+from api.worker import import_runner
+from models.import_job import ImportJobPublic
 from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound, SearchText, Tag
 from models.timeline import EventCreate, EventUpdate, ImportResult, TimelineEventPublic, TimelinePage, TimelineSummary
 
@@ -26,6 +33,8 @@ router = APIRouter(tags=["timeline"], route_class=CheckedJSONRoute)
 
 # Imports parsed at once in this process; more wait their turn without holding a thread.
 IMPORT_THREADS = anyio.CapacityLimiter(8)
+STAGE_WRITE_BYTES = 1024 * 1024  # a staged body is written in blocks of about this size
+API_PREFIX = "/api/v1"
 ANY_OF = "Repeat (or separate with commas) to match any of several."
 
 
@@ -177,12 +186,57 @@ IMPORT_DOC = {
 }
 
 
+def _respond_async(request: Request) -> bool:
+    """Whether the client asked for `Prefer: respond-async` (RFC 7240)."""
+    prefer = request.headers.get("prefer", "")
+    return any(p.split(";")[0].strip().lower() == "respond-async" for p in prefer.split(","))
+
+
+async def _stage(stream) -> job_service.StagedBody:
+    """The whole body in a file under the data dir; 413 past the import limit, nothing left behind on failure."""
+    body = await anyio.to_thread.run_sync(job_service.StagedBody)
+    try:
+        pending, buffered = [], 0
+        with full_disk_refused("the import"):
+            async for chunk in stream:
+                if body.size + buffered + len(chunk) > import_service.MAX_IMPORT_BYTES:
+                    raise PayloadTooLarge(import_service.TOO_LARGE)
+                pending.append(chunk)
+                buffered += len(chunk)
+                if buffered >= STAGE_WRITE_BYTES:
+                    await anyio.to_thread.run_sync(body.write, b"".join(pending))
+                    pending, buffered = [], 0
+            if pending:
+                await anyio.to_thread.run_sync(body.write, b"".join(pending))
+            await anyio.to_thread.run_sync(body.finish)
+    except BaseException:
+        body.discard()
+        raise
+    return body
+
+
+def _queue(session, access, body: job_service.StagedBody, fmt: str | None, content_type: str | None,
+           asked: bool) -> JSONResponse:  # fmt: skip
+    kind = import_service.detect_format(fmt, content_type, body.head, body.size)
+    job = job_service.create_job(session, case=access.case, actor=access.user, body=body, fmt=kind)
+    on_commit(session, import_runner.wake)
+    headers = {"Location": f"{API_PREFIX}/imports/{job.id}"}
+    if asked:
+        headers["Preference-Applied"] = "respond-async"
+    return JSONResponse(jsonable_encoder(job_service.public(job)), status_code=202, headers=headers)
+
+
+IMPORT_RESPONSES = error_responses(401, 403, 404, 408, 413, 415, 422, 429, 507) | {
+    202: {"model": ImportJobPublic, "description": "Queued as a job: follow the Location header until it ends."}
+}
+
+
 @router.post(
     "/cases/{case_id}/events:import",
     response_model=ImportResult,
     status_code=201,
     openapi_extra=IMPORT_DOC,
-    responses=error_responses(401, 403, 404, 408, 413, 415, 422, 429),
+    responses=IMPORT_RESPONSES,
 )
 async def import_events(
     request: Request,
@@ -190,11 +244,30 @@ async def import_events(
     access: CaseUploader,
     format: Literal["csv", "jsonl"] | None = Query(None, description="Overrides the Content-Type."),
 ):
-    """Import events, all or none: on any bad row, 422 lists every problem by row and column."""
+    """Import events, all or none: on any bad row, 422 lists every problem by row and column.
+
+    A body over the import job threshold (8 MiB unless configured), or any body sent with
+    `Prefer: respond-async`, is staged and imported in the background: 202 with the job and its Location
+    (GET /imports/{id}), which reports progress and ends `succeeded` or `failed` with the same problems."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > import_service.MAX_IMPORT_BYTES:
-        raise PayloadTooLarge(f"an import is at most {import_service.MAX_IMPORT_BYTES // 2**20} MiB; split the file")
+        raise PayloadTooLarge(import_service.TOO_LARGE)
+    threshold = get_settings().import_job_threshold_bytes
+    content_type = request.headers.get("content-type")
+    asked = _respond_async(request)
+    as_job = asked or (declared.isdigit() and int(declared) > threshold)
     stream = body_chunks(request)
+    if as_job or not declared.isdigit():  # a body of unknown length is staged, then judged by its size
+        body = await _stage(stream)
+        try:
+            if as_job or body.size > threshold:
+                queue = partial(_queue, session, access, body, format, content_type, asked)
+                return await anyio.to_thread.run_sync(queue)
+            chunks = body.chunks()
+            run = partial(_import_now, session, access, chunks, format, content_type)
+            return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)
+        finally:
+            body.discard()  # a queued job's file has been renamed away by then
 
     async def next_chunk() -> bytes | None:
         return await anext(stream, None)
@@ -204,14 +277,12 @@ async def import_events(
         while (chunk := anyio.from_thread.run(next_chunk)) is not None:
             yield chunk
 
-    run = partial(
-        import_service.import_events,
-        session,
-        case=access.case,
-        actor=access.user,
-        chunks=chunks(),
-        fmt=format,
-        content_type=request.headers.get("content-type"),
-    )
+    run = partial(_import_now, session, access, chunks(), format, content_type)
     # Its own threads: imports waiting on slow bodies never take the threads every other route runs on.
     return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)
+
+
+def _import_now(session, access, chunks, fmt: str | None, content_type: str | None) -> dict:
+    return import_service.import_events(
+        session, case=access.case, actor=access.user, chunks=chunks, fmt=fmt, content_type=content_type
+    )

@@ -101,6 +101,14 @@ def evidence_ids_in_case(session: Session, case: Case, evidence_ids: set[uuid.UU
     return found
 
 
+def case_evidence_ids(session: Session, case: Case) -> set[str]:
+    """Every evidence id (as text) the case's events may cite: live evidence uploaded into it, and evidence
+    linked into it as an exhibit. An import loads them once and checks each row against them."""
+    uploaded = select(EvidenceItem.id).where(EvidenceItem.case_id == case.id, EvidenceItem.deleted_at.is_(None))
+    linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case.id)
+    return {str(i) for i in session.exec(uploaded)} | {str(i) for i in session.exec(linked)}
+
+
 def _check_evidence(session: Session, case: Case, evidence_id: uuid.UUID | None, page: int | None) -> None:
     if page is not None and evidence_id is None:
         raise UnprocessableEntity("page needs evidence_id: a page is a page of a piece of evidence")

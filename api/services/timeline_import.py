@@ -1,34 +1,59 @@
 """Importing events from CSV or JSON Lines: streamed, checked row by row, then stored all at once or not at all.
 
-Valid rows are spooled to a temporary file while the body arrives, so memory stays flat and the database
-write (one transaction) starts only once the whole file has been read and found clean.
+Pass 1 reads the file as it arrives, checks every row and spools the valid ones in the form the columns store
+(api/services/timeline_stored.py) to a temporary file, so memory stays flat and a bad file never touches the
+database. Pass 2 loads the spool with the driver's bulk path (COPY on PostgreSQL, executemany on SQLite) in one
+transaction, which holds SQLite's write lock only for the load itself.
 """
 
 import codecs
 import csv
+import heapq
 import json
+import marshal
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from operator import itemgetter
+from pathlib import Path
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
+from api.config import get_settings
+from api.db import release_connection
 from api.errors import DomainError, PayloadTooLarge, UnprocessableEntity
 from api.services import audit
-from api.services.timeline import evidence_ids_in_case
-from api.services.timeline_rows import FieldError, header_problems, normalize_row
+from api.services.timeline import case_evidence_ids
+from api.services.timeline_rows import FieldError, header_problems
+from api.services.timeline_stored import (
+    ALIAS_NAMES,
+    COLUMNS,
+    FAST_COLUMNS,
+    WHEN,
+    RowBuilder,
+    StoredForm,
+    fast_layout,
+)
+from api.storage import full_disk_refused
 from models.case import Case
 from models.common import utcnow
 from models.safe_json import JSONRefused, load_json
-from models.timeline import MAX_TEXT, EventSource, TimelineEvent
+from models.timeline import MAX_TEXT
 from models.user import User
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
+TOO_LARGE = f"an import is at most {MAX_IMPORT_BYTES // 2**20} MiB; split the file"
 MAX_LINE_CHARS = 1024 * 1024
 MAX_ERRORS = 100
-INSERT_BATCH = 1000
+PROGRESS_ROWS = 20_000  # rows between progress reports while a file is read
+STORE_BATCH = 4096  # rows per executemany or COPY write (and ids made at once: at most 4096)
+SQLITE_CACHE_KIB = 64 * 1024  # page cache for the load: a bigger one was no faster, and it stays in memory
+# An import of this many rows or more brings the table's statistics up to date before it commits, so the
+# timeline queries keep planning well; ANALYZE on SQLite looks at this many index rows per index.
+STATISTICS_AFTER_ROWS = 10_000
+SQLITE_ANALYSIS_LIMIT = 2000
 CSV_TYPES = {"text/csv", "application/csv", "text/comma-separated-values"}
 JSONL_TYPES = {
     "application/jsonl",
@@ -54,7 +79,7 @@ def _text(chunks: Iterable[bytes], counter: dict) -> Iterator[str]:
     for chunk in chunks:
         counter["bytes"] += len(chunk)
         if counter["bytes"] > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge(f"an import is at most {MAX_IMPORT_BYTES // 2**20} MiB; split the file")
+            raise PayloadTooLarge(TOO_LARGE)
         if counter["bytes"] == len(chunk) and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
             raise _Abort(FieldError(1, None, "the file is UTF-16; save it as UTF-8 and import it again"))
         try:
@@ -112,8 +137,9 @@ def _open_column(partial: str, header: list[str] | None) -> str | None:
     return header[index] if header and index < len(header) else None
 
 
-def _records(fmt: str, pieces: Iterator[str], header: list[str]) -> Iterator[tuple[int, dict | None, list]]:
-    """(row number, values, problems) for each record; for CSV the header is row 1, for JSON Lines the line."""
+def _records(fmt: str, pieces: Iterator[str], header: list[str]) -> Iterator[tuple[int, list | dict | None, list]]:
+    """(row number, values, problems) for each record; for CSV the header is row 1 (read into `header`) and the
+    values are the record's fields, for JSON Lines the row is the line and the values its object."""
     if fmt == "csv":
         reader = csv.reader(_lines(pieces, fmt, header))
         row = 0
@@ -130,7 +156,7 @@ def _records(fmt: str, pieces: Iterator[str], header: list[str]) -> Iterator[tup
                         problem = f"has {len(record)} fields but the header has {len(header)}"
                         yield row, None, [FieldError(row, None, problem)]
                     else:
-                        yield row, dict(zip(header, record, strict=True)), []
+                        yield row, record, []
         except csv.Error as exc:
             problem = f"is not valid CSV ({exc}); a field may hold at most {MAX_TEXT:,} characters"
             yield row + 1, None, [FieldError(row + 1, None, problem)]
@@ -168,6 +194,14 @@ def _format(fmt: str | None, content_type: str | None, first: str) -> str:
     return "jsonl" if first.lstrip().startswith("{") else "csv"
 
 
+def detect_format(fmt: str | None, content_type: str | None, head: bytes, size: int) -> str:
+    """csv or jsonl for a staged body, from its first bytes; 415 or 422 as a synchronous import would answer."""
+    text = head.decode("utf-8", errors="ignore").removeprefix("\ufeff")
+    if size <= len(head) and not text.strip():
+        raise UnprocessableEntity({"message": "nothing was imported: the file is empty", "errors": []})
+    return _format(fmt, content_type, text)
+
+
 def _reject(errors: list[FieldError], more: bool = False) -> UnprocessableEntity:
     listed = [e.as_dict() for e in sorted(errors, key=lambda e: e.row)[:MAX_ERRORS]]
     rows = len({e.row for e in errors})
@@ -175,52 +209,86 @@ def _reject(errors: list[FieldError], more: bool = False) -> UnprocessableEntity
     return UnprocessableEntity({"message": message, "errors": listed, "truncated": more})
 
 
-def import_events(
-    session: Session, *, case: Case, actor: User, chunks: Iterable[bytes], fmt: str | None, content_type: str | None
-) -> dict:
-    """Read the whole file; if every row is valid, add them all as imported events, else add none (422)."""
-    pieces = _text(chunks, {"bytes": 0, "newlines": 0})
-    errors: list[FieldError] = []
-    evidence_rows: dict[str, list[int]] = {}
-    count = 0
-    with tempfile.SpooledTemporaryFile(max_size=16 * 2**20, mode="w+", encoding="utf-8") as spool:
-        try:
-            first = next(pieces, "")
-            if not first.strip():
-                raise UnprocessableEntity({"message": "nothing was imported: the file is empty", "errors": []})
-            kind = _format(fmt, content_type, first)
-            for row, values, problems in _records(kind, _chain(first, pieces), []):
-                errors += problems
-                if values is not None:
-                    event, row_errors = normalize_row(values, row, case.timezone)
-                    errors += row_errors
-                    if event and event["evidence_id"] is not None:
-                        evidence_rows.setdefault(event["evidence_id"], []).append(row)
-                    if event and not errors:  # after the first error, rows are only checked
-                        spool.write(json.dumps(event, default=str) + "\n")
-                        count += 1
-                if len(errors) >= MAX_ERRORS:
-                    raise _reject(errors, more=True)
-        except _Abort as abort:
-            raise _reject([*errors, abort.error]) from None
-        known = {str(e) for e in evidence_ids_in_case(session, case, {uuid.UUID(e) for e in evidence_rows})}
-        for evidence_id in sorted(set(evidence_rows) - known):
-            errors += [
-                FieldError(r, "evidence_id", f"no evidence {evidence_id} in this case")
-                for r in evidence_rows[evidence_id]
-            ]
-        if errors:
-            raise _reject(errors)
-        if count == 0:
-            raise UnprocessableEntity({"message": "nothing was imported: the file holds no events", "errors": []})
-        spool.seek(0)
-        _store(session, case, actor, spool)
-    # One event for the whole import: the rows themselves are in the case's timeline, marked `imported`.
-    details = {"imported": count, "format": kind}
-    audit.record(
-        session, "events.import", actor=actor, case_id=case.id, object_type="case", object_id=case.id, details=details
-    )
-    return {"imported": count, "format": kind}
+_when = itemgetter(WHEN)
+
+
+class Spool:
+    """The checked rows of one import in stored form (without their ids), in an unnamed temporary file.
+
+    Rows are written in sorted runs, and read back merged, in time order, each given its id then: a file comes
+    in any order, and rows stored in time order with ascending ids go into each of the table's indexes in
+    order rather than at random places, which is most of what a bulk load costs. Memory holds one run while
+    the file is read, and a few hundred rows of each run while they are merged."""
+
+    RUN = 20_000  # rows sorted in memory at a time
+    BATCH = 250  # rows per record in a run: what the merge holds of each run
+
+    def __init__(self, form: StoredForm, directory: Path | None):
+        self.form = form
+        self.file = tempfile.TemporaryFile(dir=directory)
+        self.count = 0
+        self._pending: list[tuple] = []
+        self._runs: list[tuple[int, int]] = []  # (start, end) offsets of each run in the file
+
+    def add(self, row: tuple) -> None:
+        self._pending.append(row)
+        self.count += 1
+        if len(self._pending) >= self.RUN:
+            self._write_run()
+
+    def _write_run(self) -> None:
+        if not self._pending:
+            return
+        self._pending.sort(key=_when)
+        start = self.file.tell()
+        for i in range(0, len(self._pending), self.BATCH):
+            marshal.dump(self._pending[i : i + self.BATCH], self.file)
+        self._runs.append((start, self.file.tell()))
+        self._pending = []
+
+    def _run(self, start: int, end: int) -> Iterator[tuple]:
+        while start < end:
+            self.file.seek(start)
+            batch = marshal.load(self.file)
+            start = self.file.tell()
+            yield from batch
+
+    def rows(self) -> Iterator[tuple]:
+        """Every row, in time order."""
+        self._write_run()
+        runs = [self._run(start, end) for start, end in self._runs]
+        return runs[0] if len(runs) == 1 else heapq.merge(*runs, key=_when)
+
+    def batches(self) -> Iterator:
+        """The rows with their ids, in blocks for the driver: lists of tuples in COLUMNS order (SQLite), or COPY
+        text (PostgreSQL)."""
+        rows, form = self.rows(), self.form
+        while block := list(islice(rows, STORE_BATCH)):
+            ids = form.new_ids(len(block))
+            if form.postgres:
+                yield "".join([form.line((i, *row)) for i, row in zip(ids, block, strict=True)]).encode("utf-8")
+            else:
+                yield [(i, *row) for i, row in zip(ids, block, strict=True)]
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclass
+class Parsed:
+    kind: str  # csv | jsonl
+    spool: Spool
+
+    @property
+    def count(self) -> int:
+        return self.spool.count
+
+
+def scratch_dir() -> Path:
+    """Where imports keep their files (staged bodies, spools): under the data dir, not in a RAM-backed /tmp."""
+    path = Path(get_settings().data_dir) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -228,27 +296,168 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-def _store(session: Session, case: Case, actor: User, spool) -> None:
-    now, batch = utcnow(), []
-    for line in spool:
-        event = json.loads(line)
-        batch.append(
-            event
-            | {
-                "id": uuid.uuid4(),
-                "case_id": case.id,
-                "occurred_at": datetime.fromisoformat(event["occurred_at"]).astimezone(UTC),
-                "occurred_until": datetime.fromisoformat(event["occurred_until"]).astimezone(UTC),
-                "evidence_id": uuid.UUID(event["evidence_id"]) if event["evidence_id"] else None,
-                "source": EventSource.imported.value,
-                "created_by": actor.id,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        if len(batch) >= INSERT_BATCH:
-            session.execute(insert(TimelineEvent.__table__), batch)
-            batch = []
-    if batch:
-        session.execute(insert(TimelineEvent.__table__), batch)
-    session.flush()
+def _jsonl_record(values: dict) -> tuple | None:
+    """A JSON Lines object as FAST_COLUMNS strings, when it has only plain string (or null) values and no
+    Timesketch names; None otherwise."""
+    record = []
+    for key, value in values.items():
+        if not (value is None or type(value) is str) or key in ALIAS_NAMES:
+            return None
+        if value is not None and len(value) > MAX_TEXT:
+            return None
+    for name in FAST_COLUMNS:
+        record.append(values.get(name) or "")
+    return tuple(record)
+
+
+@full_disk_refused("the import")  # 507 if the disk fills up while the rows are spooled
+def parse(
+    chunks: Iterable[bytes],
+    *,
+    case: Case,
+    actor_id: uuid.UUID,
+    known_evidence: set[str],
+    postgres: bool,
+    fmt: str | None,
+    content_type: str | None,
+    scratch: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Parsed:
+    """Pass 1: read and check the whole file, spooling the rows in stored form; 422 with every problem (by row
+    and column) if any row is bad, and then nothing has touched the database."""
+    counter = {"bytes": 0, "newlines": 0}
+    pieces = _text(chunks, counter)
+    errors: list[FieldError] = []
+    missing: dict[str, list[int]] = {}  # evidence not in the case -> rows citing it
+    form = StoredForm(postgres)
+    spool = Spool(form, scratch or scratch_dir())
+    try:
+        first = next(pieces, "")
+        if not first.strip():
+            raise UnprocessableEntity({"message": "nothing was imported: the file is empty", "errors": []})
+        kind = _format(fmt, content_type, first)
+        builder = RowBuilder(case, actor_id, form, known_evidence, now=utcnow(), strict_text=kind == "jsonl")
+        header: list[str] = []
+        pick = None  # the fast path's columns of a CSV record, once the header is known
+        seen = 0
+        for row, values, problems in _records(kind, _chain(first, pieces), header):
+            if problems:
+                errors += problems
+            if values is not None:
+                stored = None
+                if kind == "csv":
+                    if pick is None:
+                        layout = fast_layout(header)
+                        pick = itemgetter(*(-1 if i is None else i for i in layout)) if layout else False
+                    if pick and max(map(len, values)) <= MAX_TEXT:
+                        values.append("")  # what an absent column reads as
+                        stored = builder.fast(pick(values))
+                else:
+                    record = _jsonl_record(values)
+                    stored = builder.fast(record) if record else None
+                if stored is None:
+                    stored, row_errors, cited = builder.slow(
+                        dict(zip(header, values, strict=False)) if kind == "csv" else values, row
+                    )
+                    errors += row_errors
+                    if cited is not None:
+                        missing.setdefault(cited, []).append(row)
+                if stored is not None and not errors and not missing:  # after the first error, rows are only checked
+                    spool.add(stored)
+            if len(errors) >= MAX_ERRORS:
+                raise _reject(errors, more=True)
+            seen += 1
+            if progress and not seen % PROGRESS_ROWS:
+                progress(seen, counter["bytes"])
+        if progress:
+            progress(seen, counter["bytes"])
+    except _Abort as abort:
+        spool.close()
+        raise _reject([*errors, abort.error]) from None
+    except BaseException:
+        spool.close()
+        raise
+    for evidence_id in sorted(missing):
+        problem = f"no evidence {evidence_id} in this case"
+        errors += [FieldError(r, "evidence_id", problem) for r in missing[evidence_id]]
+    if errors or not spool.count:
+        spool.close()
+        if errors:
+            raise _reject(errors)
+        raise UnprocessableEntity({"message": "nothing was imported: the file holds no events", "errors": []})
+    return Parsed(kind, spool)
+
+
+def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None = None) -> None:
+    """Pass 2: every spooled row into timeline_events with the driver's bulk load, in the session's transaction
+    (COPY on PostgreSQL, executemany on SQLite with a larger page cache for the load); then the table's
+    statistics, in the same transaction, once the import is big enough to change the query plans."""
+    raw = session.connection().connection.driver_connection
+    names = ", ".join(COLUMNS)
+    if parsed.spool.form.postgres:
+        with raw.cursor() as cursor:
+            with cursor.copy(f"COPY timeline_events ({names}) FROM STDIN") as copy:
+                for block in parsed.spool.batches():
+                    copy.write(block)
+                    if tick:
+                        tick()
+            if parsed.count >= STATISTICS_AFTER_ROWS:
+                cursor.execute("ANALYZE timeline_events")
+        return
+    cursor = raw.cursor()
+    try:
+        (cache,) = cursor.execute("PRAGMA cache_size").fetchone()
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        try:
+            sql = f"INSERT INTO timeline_events ({names}) VALUES ({', '.join('?' * len(COLUMNS))})"
+            for batch in parsed.spool.batches():
+                cursor.executemany(sql, batch)
+                if tick:
+                    tick()
+            if parsed.count >= STATISTICS_AFTER_ROWS:
+                cursor.execute(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+                cursor.execute("ANALYZE timeline_events")
+                cursor.execute("PRAGMA analysis_limit=0")
+        finally:
+            cursor.execute(f"PRAGMA cache_size={int(cache)}")
+    finally:
+        cursor.close()
+
+
+def record_import(session: Session, *, case: Case, actor: User, count: int, kind: str, **more) -> dict:
+    """One audit event for the whole import: the rows themselves are in the case's timeline, marked `imported`."""
+    details = {"imported": count, "format": kind} | more
+    audit.record(
+        session, "events.import", actor=actor, case_id=case.id, object_type="case", object_id=case.id, details=details
+    )
+    return {"imported": count, "format": kind}
+
+
+def import_events(
+    session: Session,
+    *,
+    case: Case,
+    actor: User,
+    chunks: Iterable[bytes],
+    fmt: str | None,
+    content_type: str | None,
+    scratch: Path | None = None,
+) -> dict:
+    """Read the whole file; if every row is valid, add them all as imported events, else add none (422)."""
+    known = case_evidence_ids(session, case)
+    release_connection(session)  # the body may take a while to arrive
+    parsed = parse(
+        chunks,
+        case=case,
+        actor_id=actor.id,
+        known_evidence=known,
+        postgres=session.get_bind().dialect.name == "postgresql",
+        fmt=fmt,
+        content_type=content_type,
+        scratch=scratch,
+    )
+    try:
+        store(session, parsed)
+    finally:
+        parsed.spool.close()
+    return record_import(session, case=case, actor=actor, count=parsed.count, kind=parsed.kind)
