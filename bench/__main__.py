@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, printed as figures with their floors and ratios.
 
 Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (default 512),
-BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,000),
+BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,000), BENCH_TIMELINE_REPEAT (times
+the import is measured, default 2),
 BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500),
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
@@ -35,7 +36,11 @@ def main() -> None:
     print("== custody report PDF", flush=True)
     custody.run()
     print("== case timeline", flush=True)
-    timeline.run(count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)), postgres_url=postgres)
+    timeline.run(
+        count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)),
+        postgres_url=postgres,
+        repeat=int(os.environ.get("BENCH_TIMELINE_REPEAT", 2)),
+    )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,17 @@ SQLITE_CACHE_KIB = 64 * 1024  # page cache for the load: a bigger one was no fas
 # timeline queries keep planning well; ANALYZE on SQLite looks at this many index rows per index.
 STATISTICS_AFTER_ROWS = 10_000
 SQLITE_ANALYSIS_LIMIT = 2000
+# The statements that bring them up to date: the events and their tag rows (timeline_event_tags, which the
+# triggers filled during the load and a tag filter walks).
+STATISTICS = {
+    "postgresql": ["ANALYZE timeline_events", "ANALYZE timeline_event_tags"],
+    "sqlite": [
+        f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}",
+        "ANALYZE timeline_events",
+        "ANALYZE timeline_event_tags",
+        "PRAGMA analysis_limit=0",
+    ],
+}
 CSV_TYPES = {"text/csv", "application/csv", "text/comma-separated-values"}
 JSONL_TYPES = {
     "application/jsonl",
@@ -402,7 +413,8 @@ def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None =
                     if tick:
                         tick()
             if parsed.count >= STATISTICS_AFTER_ROWS:
-                cursor.execute("ANALYZE timeline_events")
+                for statement in STATISTICS["postgresql"]:
+                    cursor.execute(statement)
         return
     cursor = raw.cursor()
     try:
@@ -415,9 +427,8 @@ def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None =
                 if tick:
                     tick()
             if parsed.count >= STATISTICS_AFTER_ROWS:
-                cursor.execute(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
-                cursor.execute("ANALYZE timeline_events")
-                cursor.execute("PRAGMA analysis_limit=0")
+                for statement in STATISTICS["sqlite"]:
+                    cursor.execute(statement)
         finally:
             cursor.execute(f"PRAGMA cache_size={int(cache)}")
     finally:
