@@ -11,6 +11,7 @@ with evidence ids every workspace shares; a load puts the workspace's own case a
 import itertools
 import time
 import uuid
+from pathlib import Path
 
 from sqlalchemy import insert, update
 
@@ -73,8 +74,8 @@ def prepare_case(case_id: str) -> tuple[uuid.UUID, uuid.UUID]:
     return case, user_id
 
 
-def direct_seed(files: data.Files, case_id: uuid.UUID, user_id: uuid.UUID, postgres: bool) -> float:
-    """Load events.tsv straight into timeline_events for the case; returns the seconds taken."""
+def direct_seed(tsv: Path, case_id: uuid.UUID, user_id: uuid.UUID, postgres: bool) -> float:
+    """Load a TSV of bench/timeline_data.py straight into timeline_events for the case; returns the seconds taken."""
     engine = get_engine()
     columns = ", ".join(data.COLUMNS)
     started = time.perf_counter()
@@ -82,7 +83,7 @@ def direct_seed(files: data.Files, case_id: uuid.UUID, user_id: uuid.UUID, postg
         cursor = conn.connection.driver_connection.cursor()
         if postgres:
             swap = {str(PLACEHOLDER_CASE): str(case_id), str(PLACEHOLDER_USER): str(user_id)}
-            with cursor.copy(f"COPY timeline_events ({columns}) FROM STDIN") as copy, files.tsv.open() as f:
+            with cursor.copy(f"COPY timeline_events ({columns}) FROM STDIN") as copy, tsv.open() as f:
                 while block := f.read(1 << 20):
                     block += f.readline()  # whole lines only, so no placeholder is cut in two
                     for old, new in swap.items():
@@ -95,7 +96,7 @@ def direct_seed(files: data.Files, case_id: uuid.UUID, user_id: uuid.UUID, postg
             sql = f"INSERT INTO timeline_events ({columns}) VALUES ({', '.join('?' * len(data.COLUMNS))})"
             rows = (
                 (*r[:case_at], case_hex, *r[case_at + 1 : user_at], user_hex, *r[user_at + 1 :])
-                for r in data.stored_rows(files.tsv)
+                for r in data.stored_rows(tsv)
             )
             while batch := list(itertools.islice(rows, BATCH)):
                 cursor.executemany(sql, batch)
