@@ -18,7 +18,7 @@ import pytest
 from tests.test_bundles import build
 
 PREFIX = "/api/v1"
-OBJECT_IDS = ("case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id")
+OBJECT_IDS = ("case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id", "import_id")
 # Operations that name no case object: what they may do is tested in test_auth.py and test_cases.py.
 CASELESS = {
     ("POST", "/api/v1/auth/token"),
@@ -126,6 +126,12 @@ def world(alice, make_user, corpus, client):
     bundle = build(alice, case["id"])
     event = alice.post(f"/api/v1/cases/{case['id']}/events", json={"occurred_at": "2021-03-04", "title": "Call"})
     assert event.status_code == 201, event.text
+    job = alice.post(
+        f"/api/v1/cases/{case['id']}/events:import",
+        content=b"occurred_at,title\n2021-03-05,Imported call\n",
+        headers={"Content-Type": "text/csv", "Prefer": "respond-async"},
+    )
+    assert job.status_code == 202, job.text
     viewer = make_user()
     added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": viewer.email, "role": "viewer"})
     assert added.status_code == 201, added.text
@@ -135,6 +141,7 @@ def world(alice, make_user, corpus, client):
         "exhibit_id": item["exhibit"]["id"],
         "bundle_id": bundle["id"],
         "event_id": event.json()["id"],
+        "import_id": job.json()["id"],
         # Another member (the owner): a viewer may remove only themself, so this is a write they may not make.
         "user_id": alice.get("/api/v1/auth/me").json()["id"],
         "number": 1,
