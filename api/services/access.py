@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session
 
-from api.errors import Unauthorized
+from api.errors import NotFound, Unauthorized
 from api.services.users import token_digest
 from models.case import Case, CaseMember, Role
 from models.common import utcnow
@@ -70,3 +70,16 @@ def membership(session: Session, token: str, case_id: str | uuid.UUID | None) ->
     if case is None or role is None:
         return Membership(user, None, None)
     return Membership(user, case, Role(role))
+
+
+def case_object(session: Session, model: type, object_id: uuid.UUID, user: User, what: str):
+    """A row of a case-scoped table (one with case_id) if the user is a member of its case, any role; 404 saying
+    `what` was not found otherwise, exactly as for a missing one, so ids of other cases' objects give nothing away."""
+    row = session.scalars(
+        select(model)
+        .join(CaseMember, CaseMember.case_id == model.case_id)
+        .where(model.id == object_id, CaseMember.user_id == user.id)
+    ).first()
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row

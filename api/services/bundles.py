@@ -8,13 +8,13 @@ from collections.abc import Callable
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import audit, holds
+from api.services import access, audit, holds
 from api.services import exhibits as exhibit_service
 from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
-from models.case import Case, CaseMember
+from models.case import Case
 from models.common import utcnow
 from models.exhibit import Exhibit
 from models.user import User
@@ -156,14 +156,7 @@ def recording_target(session: Session, bundle_id: uuid.UUID) -> tuple[Bundle, li
 
 def get_visible(session: Session, bundle_id: uuid.UUID, user: User) -> Bundle:
     """The bundle if the user is a member of its case; 404 otherwise, as for a missing one."""
-    row = session.exec(
-        select(Bundle)
-        .join(CaseMember, CaseMember.case_id == Bundle.case_id)
-        .where(Bundle.id == bundle_id, CaseMember.user_id == user.id)
-    ).first()
-    if row is None:
-        raise NotFound("bundle not found")
-    return row
+    return access.case_object(session, Bundle, bundle_id, user, "bundle")
 
 
 def list_bundles(session: Session, case: Case, *, limit: int, cursor: str | None):

@@ -19,11 +19,12 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.db import session_scope
-from api.errors import DomainError, NotFound
+from api.errors import DomainError
 from api.pagination import keyset_page, parse_datetime, parse_uuid
+from api.services import access
 from api.services import timeline_import as import_service
 from api.services.timeline import case_evidence_ids
-from models.case import Case, CaseMember
+from models.case import Case
 from models.common import utcnow
 from models.import_job import ImportJob, ImportJobPublic, ImportJobStatus, ImportPhase, ImportProgress
 from models.user import User
@@ -122,14 +123,7 @@ def public(job: ImportJob) -> ImportJobPublic:
 
 def get_visible(session: Session, job_id: uuid.UUID, user: User) -> ImportJob:
     """The job if the user is a member of its case (any role); 404 otherwise, as for a missing one."""
-    row = session.exec(
-        select(ImportJob)
-        .join(CaseMember, CaseMember.case_id == ImportJob.case_id)
-        .where(ImportJob.id == job_id, CaseMember.user_id == user.id)
-    ).first()
-    if row is None:
-        raise NotFound("import not found")
-    return row
+    return access.case_object(session, ImportJob, job_id, user, "import")
 
 
 def list_jobs(session: Session, case: Case, *, limit: int, cursor: str | None):
