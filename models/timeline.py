@@ -54,8 +54,9 @@ class TimelineEvent(SQLModel, table=True):
     __table_args__ = (
         # The page query walks this index: case, then time order with id as the tie-breaker.
         Index("ix_timeline_events_case_occurred", "case_id", "occurred_at", "id"),
-        # Finds events that began before a range but whose fuzzy span reaches into it, one precision at a time.
-        Index("ix_timeline_events_case_precision", "case_id", "precision", "occurred_at"),
+        # Finds events that began before a range but whose fuzzy span reaches into it, one precision at a time;
+        # the end of the span is in the index, so one that ends before the range is passed over without its row.
+        Index("ix_timeline_events_case_precision", "case_id", "precision", "occurred_at", "occurred_until"),
         # A kind filter, or a disputed one, walks its own index in time order: a rare kind or the few disputed
         # events are found without reading the events between them.
         Index("ix_timeline_events_case_kind", "case_id", "kind", "occurred_at", "id"),

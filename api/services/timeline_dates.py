@@ -233,8 +233,11 @@ class EventClock:
     event at a time instead.
     """
 
-    def __init__(self, tz_name: str, *, hourly: bool = True, entries: int = 4096):
+    def __init__(self, tz_name: str, *, hourly: bool = True, entries: int = 4096, whole_days: bool = True):
         self.clock = LocalClock(tz_name)
+        # An export (rows in time order) works out a UTC day's hours at once; a page, whose rows may each fall on
+        # another day (a rare tag over three years), one hour at a time.
+        self.whole_days = whole_days
         self._hours: dict[str, tuple | None] = {}
         self.hourly = hourly
         self._max_entries = entries  # per cache: rows come in time order, so old entries are rarely asked again
@@ -251,20 +254,22 @@ class EventClock:
             return None
         if len(self._hours) + 24 > self._max_entries:
             self._hours.clear()
-        hours = self._day(key[:10])
+        hours = self._day(key[:10], None if self.whole_days else int(key[11:13]))
         self._hours.update(hours)
         return hours[key]
 
-    def _day(self, day: str) -> dict[str, tuple | None]:
-        """The hour entries of a UTC day, worked out together: the zone is asked once per hour boundary, and the
-        text is joined from pieces made once per local date. An hour whose ends differ in offset, or whose
-        offset is not whole hours, gets None."""
+    def _day(self, day: str, only: int | None = None) -> dict[str, tuple | None]:
+        """The hour entries of a UTC day (or of its hour `only`), worked out together: the zone is asked once per
+        hour boundary, and the text is joined from pieces made once per local date. An hour whose ends differ in
+        offset, or whose offset is not whole hours, gets None."""
         midnight = datetime.fromisoformat(day).replace(tzinfo=UTC)
-        bounds = [self.clock.local(midnight + timedelta(hours=h)) for h in range(25)]
-        offsets = [local.utcoffset() for local in bounds]
+        first, last = (0, 24) if only is None else (only, only + 1)
+        bounds = {h: self.clock.local(midnight + timedelta(hours=h)) for h in range(first, last + 1)}
+        offsets = {h: local.utcoffset() for h, local in bounds.items()}
         hours: dict[str, tuple | None] = {}
         dates: dict[tuple, tuple[str, str]] = {}
-        for h, local in enumerate(bounds[:24]):
+        for h in range(first, last):
+            local = bounds[h]
             entry = None
             if offsets[h] == offsets[h + 1] and not offsets[h] % _HOUR:
                 year, month, mday, hour = local.year, local.month, local.day, local.hour
@@ -343,7 +348,7 @@ class EventClock:
 def page_clock(tz_name: str) -> EventClock:
     """One EventClock per timezone shared by every page request, so the hours a page formats stay known to
     the next request that shows them. Its cache is small: an export uses a clock of its own."""
-    return EventClock(tz_name, entries=1024)
+    return EventClock(tz_name, entries=1024, whole_days=False)
 
 
 def display(start: datetime, until: datetime, precision: Precision | str, tz_name: str) -> str:

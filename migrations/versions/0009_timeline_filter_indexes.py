@@ -1,4 +1,5 @@
-"""Timeline filters that stay fast on a million events: kind and disputed indexes, and timeline_event_tags.
+"""Timeline filters that stay fast on a million events: kind and disputed indexes, the end of each span in the
+precision index, and timeline_event_tags.
 
 timeline_event_tags holds one row per tag of an event, written by triggers on timeline_events, so every path
 that writes events (the API, derived events, imports, case restores, bulk loads) keeps it in step. The rows
@@ -95,6 +96,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_timeline_event_tags_case_tag", "timeline_event_tags", ["case_id", "tag_key", "occurred_at", "event_id"]
     )
+    # The precision index carries the end of each span: a coarse event that ends before a range is passed over in
+    # the index, without reading its row (most of those a straddling search meets).
+    op.drop_index("ix_timeline_events_case_precision", table_name="timeline_events")
+    op.create_index(
+        "ix_timeline_events_case_precision",
+        "timeline_events",
+        ["case_id", "precision", "occurred_at", "occurred_until"],
+    )
     op.create_index("ix_timeline_events_case_kind", "timeline_events", ["case_id", "kind", "occurred_at", "id"])
     op.create_index("ix_timeline_events_case_disputed", "timeline_events", ["case_id", "disputed", "occurred_at", "id"])
     postgres = op.get_bind().dialect.name == "postgresql"
@@ -114,5 +123,7 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION IF EXISTS timeline_event_tags_{name}()")
     op.drop_index("ix_timeline_events_case_disputed", table_name="timeline_events")
     op.drop_index("ix_timeline_events_case_kind", table_name="timeline_events")
+    op.drop_index("ix_timeline_events_case_precision", table_name="timeline_events")
+    op.create_index("ix_timeline_events_case_precision", "timeline_events", ["case_id", "precision", "occurred_at"])
     op.drop_index("ix_timeline_event_tags_case_tag", table_name="timeline_event_tags")
     op.drop_table("timeline_event_tags")
