@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import access, audit, holds
+from api.services import access, audit, holds, work_queue
 from api.services import exhibits as exhibit_service
 from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
@@ -195,20 +195,12 @@ def next_bates_start(session: Session, case: Case, prefix: str) -> int:
 
 def next_queued(session: Session) -> uuid.UUID | None:
     """The oldest queued bundle (None when nothing waits)."""
-    return session.exec(
-        select(Bundle.id).where(Bundle.status == BundleStatus.queued).order_by(Bundle.created_at, Bundle.id)
-    ).first()
+    return work_queue.oldest_queued(session, Bundle, Bundle.created_at, Bundle.id)
 
 
 def claim(session: Session, bundle_id: uuid.UUID) -> bool:
     """Mark a queued bundle running; False when another runner claimed it first."""
-    return bool(
-        session.execute(
-            update(Bundle)
-            .where(Bundle.id == bundle_id, Bundle.status == BundleStatus.queued)
-            .values(status=BundleStatus.running, started_at=utcnow())
-        ).rowcount
-    )
+    return work_queue.claim(session, Bundle, bundle_id, started_at=utcnow())
 
 
 INTERRUPTED = "the build was interrupted because the server stopped; rebuild the bundle"

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from api.db import session_scope
 from api.errors import DomainError
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import access
+from api.services import access, work_queue
 from api.services import timeline_import as import_service
 from api.services.timeline import case_evidence_ids
 from models.case import Case
@@ -143,21 +143,11 @@ def list_jobs(session: Session, case: Case, *, limit: int, cursor: str | None):
 
 
 def next_queued(session: Session) -> uuid.UUID | None:
-    return session.exec(
-        select(ImportJob.id)
-        .where(ImportJob.status == ImportJobStatus.queued)
-        .order_by(ImportJob.created_at, ImportJob.id)
-    ).first()
+    return work_queue.oldest_queued(session, ImportJob, ImportJob.created_at, ImportJob.id)
 
 
 def claim(session: Session, job_id: uuid.UUID) -> bool:
-    return bool(
-        session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == ImportJobStatus.queued)
-            .values(status=ImportJobStatus.running, phase=ImportPhase.reading, started_at=utcnow())
-        ).rowcount
-    )
+    return work_queue.claim(session, ImportJob, job_id, phase=ImportPhase.reading, started_at=utcnow())
 
 
 def _end(job_id: uuid.UUID) -> None:

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from api.errors import NotFound
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import audit
+from api.services import audit, work_queue
 from api.services import verify as verify_service
 from api.storage import LocalBlobStore
 from models.common import utcnow
@@ -60,22 +60,12 @@ def list_runs(session: Session, *, limit: int, cursor: str | None):
 
 def next_queued(session: Session) -> uuid.UUID | None:
     """The oldest queued run (None when nothing waits)."""
-    return session.exec(
-        select(VerifyRun.id)
-        .where(VerifyRun.status == VerifyRunStatus.queued)
-        .order_by(VerifyRun.requested_at, VerifyRun.id)
-    ).first()
+    return work_queue.oldest_queued(session, VerifyRun, VerifyRun.requested_at, VerifyRun.id)
 
 
 def claim(session: Session, run_id: uuid.UUID) -> bool:
     """Mark a queued run running; False when another runner claimed it first."""
-    return bool(
-        session.execute(
-            update(VerifyRun)
-            .where(VerifyRun.id == run_id, VerifyRun.status == VerifyRunStatus.queued)
-            .values(status=VerifyRunStatus.running, started_at=utcnow())
-        ).rowcount
-    )
+    return work_queue.claim(session, VerifyRun, run_id, started_at=utcnow())
 
 
 def execute(session: Session, store: LocalBlobStore, run_id: uuid.UUID) -> None:
