@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from sqlalchemy import Text, bindparam, cast, exists, func, or_
+from sqlalchemy import bindparam, exists, func, or_
 
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
@@ -156,9 +156,9 @@ def filter_conditions(f: TimelineFilter, *, driven: bool = False) -> list:
     if f.kinds and skip != "kind":
         where.append(unindexed(E.kind).in_(bindparam("kinds", expanding=True)))
     if f.tags and skip != "tag":
-        # Tags are a JSON list; both databases keep the text the app serialised, so a tag is its JSON string.
-        tags_text = func.lower(cast(E.tags, Text))
-        where.append(or_(*(tags_text.like(bindparam(f"tag_{i}"), escape="\\") for i in range(len(f.tags)))))
+        # One of the filter's tags among the event's rows of timeline_event_tags (a primary-key lookup each).
+        tag_keys = T.tag_key.in_(bindparam("tag_keys", expanding=True))
+        where.append(exists().where(T.event_id == E.id, tag_keys).correlate(E))
     if f.evidence_kinds:
         evidence_kind = EvidenceItem.kind.in_(bindparam("evidence_kinds", expanding=True))
         where.append(exists().where(EvidenceItem.id == E.evidence_id, evidence_kind).correlate(E))
@@ -185,6 +185,11 @@ def driving(f: TimelineFilter, branch: int) -> tuple[list, tuple]:
     if f.driver == "disputed":
         return [E.disputed == bindparam("disputed")], (E.occurred_at, E.id)
     return [], (E.occurred_at, E.id)
+
+
+def driving_branches(f: TimelineFilter) -> range:
+    """The branches of the body's driving index: one per tag or kind of the filter, else one."""
+    return range(len(f.tags) if f.driver == "tag" else len(f.kinds) if f.driver == "kind" else 1)
 
 
 def after_conditions(desc: bool, key: tuple = (E.occurred_at, E.id)) -> list:
@@ -222,8 +227,8 @@ def bind_values(case_id: uuid.UUID, f: TimelineFilter, after: tuple | None = Non
     """Values for every parameter the conditions above may use."""
     values: dict = {"case_id": case_id, "kinds": list(f.kinds), "evidence_kinds": list(f.evidence_kinds)}
     values |= {f"kind_{i}": kind for i, kind in enumerate(f.kinds)}
-    values |= {f"tag_{i}": _like(json.dumps(t).lower()) for i, t in enumerate(f.tags)}
     values |= {f"tag_key_{i}": tag_key(t) for i, t in enumerate(f.tags)}
+    values["tag_keys"] = [tag_key(t) for t in f.tags]
     values |= {"disputed": f.disputed, "q": _like(f.q.lower()) if f.q else None, "start": f.start, "end": f.end}
     if f.start is not None:
         values |= {f"from_{p.value}": f.start - span for p, span in dates.MAX_SPAN.items()}

@@ -26,6 +26,7 @@ from api.services.timeline_filter import (
     bind_values,
     body_range,
     driving,
+    driving_branches,
     filter_conditions,
     parse_filter,
     straddling_range,
@@ -114,12 +115,7 @@ def _statement(structure: tuple, group: str, after: bool, columns: str, labels: 
     """The SELECT of one group (see statement), built once per filter structure."""
     f = TimelineFilter(**_sample(structure))
     desc = f.order == "desc"
-    if group == "straddling":
-        branches = PRECISIONS
-    elif f.driver in ("tag", "kind"):
-        branches = range(len(f.tags) if f.driver == "tag" else len(f.kinds))
-    else:
-        branches = range(1)
+    branches = PRECISIONS if group == "straddling" else driving_branches(f)
     if group == "body" and len(branches) == 1 and not labels:  # one index walk: nothing to wrap
         return _branch(f, group, 0, after, _as_selected(_COLUMNS[columns]))
     parts = [_branch(f, group, branch, after, _COLUMNS[columns]) for branch in branches]
