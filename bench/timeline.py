@@ -217,9 +217,9 @@ def _pages(label: str, ws, http: httpx.Client, requests: int, tags: list[str]) -
 
 def explain(case: Case, params: dict, postgres: bool) -> list[str]:
     """The plan of each statement a page with these filters runs."""
-    f = query.parse_filter(case, **{k: [v] if k in ("kind", "tag") else v for k, v in params.items()})
-    if "disputed" in params:
-        f = query.parse_filter(case, disputed=True)
+    # As the route reads the query string: kind and tag as lists, disputed as a flag.
+    listed = {k: [v] if k in ("kind", "tag") else v == "true" if k == "disputed" else v for k, v in params.items()}
+    f = query.parse_filter(case, **listed)
     captured = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
