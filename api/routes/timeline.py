@@ -14,6 +14,7 @@ from api.db import on_commit
 from api.deps import CaseEditor, CaseUploader, CaseViewer, SessionDep
 from api.errors import PayloadTooLarge, error_responses
 from api.json_body import CheckedJSONRoute
+from api.json_response import FastJSONResponse
 from api.pagination import DEFAULT_LIMIT
 from api.request_body import body_chunks
 from api.services import import_jobs as job_service
@@ -111,7 +112,7 @@ def get_timeline(
     items, next_cursor = query_service.page(session, access.case, f, limit=limit, cursor=cursor)
     # The items are already JSON values in the TimelinePage shape (the tests hold them to it); validating a
     # model per event again would cost more than reading the page.
-    return JSONResponse({"items": items, "next_cursor": next_cursor})
+    return FastJSONResponse({"items": items, "next_cursor": next_cursor})
 
 
 @router.get(
