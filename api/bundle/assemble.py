@@ -161,7 +161,17 @@ def _pages_of(
     if result and not result.placeholder:
         size = result.path.stat().st_size // max(1, len(result.pages))
         pages += [
-            PageRef("conv", j, seq, first_content=(j == 0), has_text=info.has_text, est_bytes=size, links=info.links)
+            PageRef(
+                "conv",
+                j,
+                seq,
+                first_content=(j == 0),
+                has_text=info.has_text,
+                est_bytes=size,
+                links=info.links,
+                part=info.part,
+                parts=info.parts,
+            )
             for j, info in enumerate(result.pages)
         ]
     elif result:

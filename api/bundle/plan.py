@@ -17,6 +17,8 @@ class PageRef:
     has_text: bool = True
     est_bytes: int = GENERATED_PAGE_BYTES
     links: list = field(default_factory=list)  # (x0, y0, x1, y1, target conv page index)
+    part: int = 0  # k of `parts` on the pages of an image split across pages; they share one image
+    parts: int = 0
 
 
 @dataclass
