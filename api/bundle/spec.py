@@ -33,6 +33,11 @@ CONTINUED_BAND = 14.0
 SLICE_OVERLAP = 24.0
 
 
+class BuildProblem(Exception):
+    """A build that cannot be done as asked; its message is the bundle's error, in words a lawyer reads (no
+    exception name, no path)."""
+
+
 def content_box(landscape: bool) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) of the stamp-free area of a letter page."""
     width, height = (LETTER[1], LETTER[0]) if landscape else LETTER
