@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Pango and HarfBuzz for WeasyPrint, libmagic for type sniffing, DejaVu fonts for rendered pages
-# (the same list as scripts/system-deps.sh); tini as PID 1, which reaps what a stopped bundle build leaves.
+# (the run-time list of scripts/system-deps.sh); tini as PID 1, which reaps what a stopped bundle build leaves.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core tini \

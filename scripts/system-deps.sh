@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages casebinder needs at run time: Pango for WeasyPrint, libmagic for type sniffing,
-# DejaVu fonts for rendered pages. Installs only what is missing, and only where apt-get can.
+# DejaVu fonts for rendered pages. And for the tests only: poppler-utils, whose pdftoppm renders built pages
+# to images (the scale of text on split screenshots is measured on them) and pdftotext reads them back.
+# Installs only what is missing, and only where apt-get can.
 set -euo pipefail
 needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core)
+needed+=(poppler-utils)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pikepdf
 
-from api.bundle import draw, records, render, stamp
+from api.bundle import draw, records, render, stamp, volume_limit
 from api.bundle.convert import Converted
 from api.bundle.converter import Converter, Job
-from api.bundle.plan import PageRef, Part, split_volumes
+from api.bundle.plan import SAFETY, PageRef, Part, split_volumes
 from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
 from api.bundle.spec import BuildResult, BuildSpec, PlacedExhibit
 from api.bundle.validate import validate
@@ -76,32 +76,40 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
         )
     sections = {key: render.exhibit_sections(r) for key, r in generated.items()}
     exhibit_pages = [_pages_of(ex.seq, slips, sections, converted) for ex in spec.exhibits]
-    volumes = split_volumes(exhibit_pages, spec.max_volume_bytes)
     if certificate:
         generated["cert"] = certificate
     cert_count = generated["cert"].page_count if certificate else 0
-    generated["front"], layout = _number(spec, volumes, cert_count)
-    mark("cover and index rendered")
-    progress(len(spec.exhibits), steps)
-    opened = {key: pikepdf.open(io.BytesIO(r.pdf)) for key, r in generated.items() if r is not None}
+    opened = {key: _open(r) for key, r in generated.items() if r is not None}
     opened["draw"] = drawn
     sources = {seq: pikepdf.open(r.path) for seq, r in converted.items() if not r.placeholder}
+    safety = SAFETY
     try:
-        for pdf in opened.values():
-            for page in pdf.pages:
-                if "/Annots" in page.obj:
-                    del page.obj["/Annots"]  # our own links are added below, pointing at the final pages
-        result = write_volumes(
-            spec,
-            workdir,
-            volumes,
-            layout,
-            generated,
-            opened,
-            sources,
-            cert_count,
-            lambda done: progress(len(spec.exhibits) + done * len(spec.exhibits) // layout.total, steps),
-        )
+        for attempt in range(volume_limit.ATTEMPTS):
+            volumes = split_volumes(exhibit_pages, spec.max_volume_bytes, safety)
+            generated["front"], layout = _number(spec, volumes, cert_count)
+            mark("cover and index rendered")
+            progress(len(spec.exhibits), steps)
+            if generated["front"]:
+                opened["front"] = _open(generated["front"])
+            result = write_volumes(
+                spec,
+                workdir,
+                volumes,
+                layout,
+                generated,
+                opened,
+                sources,
+                cert_count,
+                lambda done, total=layout.total: progress(
+                    len(spec.exhibits) + done * len(spec.exhibits) // total, steps
+                ),
+            )
+            if "front" in opened:
+                opened.pop("front").close()
+            safety = volume_limit.refit(spec, volumes, layout.fronts, result, safety, attempt)
+            if safety is None:
+                break
+            log.info("bundle build: a volume came out over the size limit; packing again with %.2f", safety)
     finally:
         for pdf in (*opened.values(), *sources.values()):
             pdf.close()
@@ -109,6 +117,14 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     result.validation = validate(result, spec, layout.textless)
     mark("validated")
     return result
+
+
+def _open(rendered: Rendered) -> pikepdf.Pdf:
+    pdf = pikepdf.open(io.BytesIO(rendered.pdf))
+    for page in pdf.pages:
+        if "/Annots" in page.obj:
+            del page.obj["/Annots"]  # our own links are added when the volumes are written, to the final pages
+    return pdf
 
 
 def _stopwatch():
@@ -161,7 +177,17 @@ def _pages_of(
     if result and not result.placeholder:
         size = result.path.stat().st_size // max(1, len(result.pages))
         pages += [
-            PageRef("conv", j, seq, first_content=(j == 0), has_text=info.has_text, est_bytes=size, links=info.links)
+            PageRef(
+                "conv",
+                j,
+                seq,
+                first_content=(j == 0),
+                has_text=info.has_text,
+                est_bytes=size,
+                links=info.links,
+                part=info.part,
+                parts=info.parts,
+            )
             for j, info in enumerate(result.pages)
         ]
     elif result:

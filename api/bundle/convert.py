@@ -1,8 +1,8 @@
 """Turn one original into letter-sized content pages, run in a child process with a time limit.
 
 PDF pages are placed as form XObjects (their content untouched, only scaled into the stamp-free
-area); images go through img2pdf (JPEG bytes are embedded as they are) and are placed the same way,
-with screen-resolution images enlarged to fill the area (see IMAGE_DPI). Nothing active survives:
+area); images go through img2pdf (JPEG bytes are embedded as they are) and are placed whole at a
+readable size, or in slices over several pages (api/bundle/image_pages.py). Nothing active survives:
 annotations are flattened or dropped, except links to another page of the same document, which
 are handed back so the assembler can point them at the new pages.
 """
@@ -17,7 +17,8 @@ import pikepdf
 from pikepdf import Matrix, Name
 from PIL import Image, ImageOps
 
-from api.bundle.spec import IMAGE_DPI, LETTER, PRINT_DPI, SCREEN_DPI, content_box
+from api.bundle import image_pages
+from api.bundle.spec import LETTER, content_box
 
 
 @dataclass
@@ -26,6 +27,9 @@ class PageInfo:
     has_text: bool
     # (x0, y0, x1, y1) on the new page, and the 0-based index of the target page in this exhibit.
     links: list[tuple[float, float, float, float, int]] = field(default_factory=list)
+    # "part k of n" of an image split across pages (0 of 0: a page shown whole).
+    part: int = 0
+    parts: int = 0
 
 
 @dataclass
@@ -74,16 +78,21 @@ def _convert_image(source: Path, out_path: Path, max_pixels: int) -> Converted:
             f"the image claims {width:,} x {height:,} pixels, over the limit of {max_pixels:,}; it was not decoded"
         )
 
-    def layout(px_width, px_height, _dpi):
-        size = (px_width * 72 / IMAGE_DPI, px_height * 72 / IMAGE_DPI)
-        return (*size, *size)
+    def layout(_px_width, _px_height, _dpi):
+        # Any page size img2pdf accepts (3 to 14400 points): only the image XObject it embeds is kept, and placed
+        # from its pixel size. Sized from the pixels, a 1x1 or 10 x 4000 image made a page under 3 points.
+        return (100.0, 100.0, 100.0, 100.0)
 
     try:
         data = img2pdf.convert(str(source), layout_fun=layout, rotation=img2pdf.Rotation.ifvalid)
     except Exception:  # noqa: BLE001 - formats img2pdf refuses (WebP, alpha, odd modes) go through Pillow
         data = img2pdf.convert(_as_png(source), layout_fun=layout)
-    with pikepdf.open(io.BytesIO(data)) as src:
-        return _place_pages(src, out_path, has_text=False, image=True)
+    with pikepdf.open(io.BytesIO(data)) as src, pikepdf.new() as out:
+        pieces = image_pages.write(src, out)
+        out.save(out_path)
+    return Converted(
+        out_path, [PageInfo(landscape=p.landscape, has_text=False, part=p.part, parts=p.parts) for p in pieces]
+    )
 
 
 def _as_png(source: Path) -> bytes:
@@ -102,7 +111,7 @@ def _as_png(source: Path) -> bytes:
         return buf.getvalue()
 
 
-def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None, image: bool = False) -> Converted:
+def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None) -> Converted:
     # Fold form-field and annotation appearances into the page content, so what was visible stays visible.
     try:
         src.generate_appearance_streams()
@@ -125,7 +134,7 @@ def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None, ima
         target = out.add_blank_page(page_size=(LETTER[1], LETTER[0]) if landscape else LETTER)
         formx = out.copy_foreign(page.as_form_xobject())
         name = target.add_resource(formx, Name.XObject, Name("/CbSrc"))  # fixed name: rebuilds stay identical
-        placement = _centred(formx, box, image=image)
+        placement = _centred(formx, box)
         cm = b" ".join(
             b"%.4f" % v for v in (placement.a, placement.b, placement.c, placement.d, placement.e, placement.f)
         )
@@ -156,30 +165,18 @@ def _form_matrix(formx: pikepdf.Object) -> Matrix:
     return Matrix(*(float(v) for v in formx.get("/Matrix", [1, 0, 0, 1, 0, 0])))
 
 
-def _centred(formx: pikepdf.Object, box: tuple[float, float, float, float], *, image: bool = False) -> Matrix:
-    """The cm that shrinks the form (as drawn through its own matrix) to fit the box, centred. A PDF page is
-    never enlarged; an image page (sized at IMAGE_DPI) is enlarged when it holds screen pixels.
+def _centred(formx: pikepdf.Object, box: tuple[float, float, float, float]) -> Matrix:
+    """The cm that shrinks the form (as drawn through its own matrix) to fit the box, centred; never enlarged.
 
     `Do` applies the form's /Matrix (its rotation) first; links on the source page map through both."""
     x0, y0, x1, y1 = _transform_rect(_form_matrix(formx), tuple(float(v) for v in formx.BBox))
     width, height = x1 - x0, y1 - y0
     box_width, box_height = box[2] - box[0], box[3] - box[1]
     fit = min(box_width / width, box_height / height) if width > 0 and height > 0 else 1.0
-    scale = _image_scale(fit) if image else min(1.0, fit)
+    scale = min(1.0, fit)
     dx = box[0] + (box_width - width * scale) / 2 - x0 * scale
     dy = box[1] + (box_height - height * scale) / 2 - y0 * scale
     return Matrix(scale, 0, 0, scale, dx, dy)
-
-
-def _image_scale(fit: float) -> float:
-    """How much to scale an image page drawn at IMAGE_DPI, given the scale that would exactly fit the box.
-
-    Fitting would place it at IMAGE_DPI / fit dots per inch. At PRINT_DPI or finer the image has print
-    resolution and keeps its size (or shrinks to fit); coarser, it is a screen image and grows to fit, up to
-    SCREEN_DPI. Pure arithmetic on the pixel size, so a rebuild places it identically."""
-    if fit * PRINT_DPI < IMAGE_DPI:
-        return min(1.0, fit)
-    return min(fit, IMAGE_DPI / SCREEN_DPI)
 
 
 def _transform_rect(matrix: Matrix, rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:

@@ -18,6 +18,24 @@ SIDE_MARGIN = 36.0
 IMAGE_DPI = 300
 PRINT_DPI = 200
 SCREEN_DPI = 72
+# The readable floor: a pixel prints no smaller than 1/300 inch (0.24 pt, about four pixels to the point), the
+# size photographs and scans are placed at anyway. Screenshots now come from phones and laptops whose screens
+# draw each CSS pixel with two or three pixels, so their smallest text (12 CSS px) is 24 px or more and prints
+# at about 6 pt or larger (36 px on a phone: 8.6 pt). A desktop screen captured at 1x (12 px text, 1280 px or
+# more across) cannot print its text larger than the page's width allows, whatever the rule. An image that would
+# print finer than the floor on one page is cut into slices across pages instead, at the page's width, whenever
+# that prints it at least half again as large (see api/bundle/image_pages.py).
+READABLE_DPI = IMAGE_DPI
+# On a page that holds one slice of a split image: a band this tall at the top and at the bottom of the content
+# area is kept clear for the "continued" notes, and consecutive slices overlap by SLICE_OVERLAP points, so a line
+# of text (up to about 16 pt with its leading) cut by one page's edge prints whole on the next.
+CONTINUED_BAND = 14.0
+SLICE_OVERLAP = 24.0
+
+
+class BuildProblem(Exception):
+    """A build that cannot be done as asked; its message is the bundle's error, in words a lawyer reads (no
+    exception name, no path)."""
 
 
 def content_box(landscape: bool) -> tuple[float, float, float, float]:

@@ -10,6 +10,8 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 from pikepdf import Array, Dictionary, Name
 
+from api.bundle.spec import CONTINUED_BAND, LETTER, content_box
+
 FONT_PATHS = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
@@ -17,6 +19,7 @@ FONT_PATHS = (
 FONT_NAME = Name("/CBStamp")
 BASE_FONT = Name("/CBSTMP+DejaVuSans")  # subset tag: fixed, so rebuilds are byte-identical
 CODES = range(32, 256)  # WinAnsiEncoding
+LETTER_HEIGHT = LETTER[1]
 
 
 @dataclass(frozen=True)
@@ -129,43 +132,93 @@ class PageStamp:
     # The exhibit label again, small beside the Bates number, on its other pages: a page of a 20-page export
     # taken out of the bundle still says which exhibit it belongs to.
     exhibit: str | None = None
+    # (k, n) on each page of an image split across n pages: "part k of n" by the sticker or the exhibit label, and
+    # the "continued" notes in the bands the converter left clear above and below the slice.
+    part: tuple[int, int] | None = None
 
 
-def stamp_stream(stamp: PageStamp, width: float) -> bytes:
-    """Content that draws the stamps; everything stays below y = 66, inside the bottom band."""
+MARGIN, BASELINE, UPPER = 36.0, 26.0, 43.0
+GAP = 12.0  # between two stamps on one line
+BATES_SIZE, LABEL_SIZE, SMALLEST = 10.0, 8.0, 6.0
+
+
+def stamp_stream(stamp: PageStamp, width: float, height: float = LETTER_HEIGHT) -> bytes:
+    """Content that draws the stamps, inside the bottom band (below y = 66); on the page of a split image, also the
+    "continued" notes in the clear bands at the top and bottom of the content area.
+
+    The Bates number, with the small exhibit label beside it, has the room right of the centred page counter. A long
+    prefix shrinks them together, the Bates number from 10 pt down to 6 pt; past that (a prefix of some thirty wide
+    letters) the counter moves up to the sticker line and they have the whole line right of the legend. Nothing is
+    ever printed over the counter."""
     font = stamp_font()
-    margin, baseline = 36.0, 26.0
     parts = [b"q 0 g 0 G\n"]
     bates = encode(stamp.bates)
-    bates_x = width - margin - font.width(bates, 10)
-    parts.append(_text(bates_x, baseline, 10, bates))
-    if stamp.exhibit and not stamp.sticker:
-        label = encode(stamp.exhibit)
-        parts.append(_text(bates_x - 10 - font.width(label, 8), baseline, 8, label))
+    # The full label is on the exhibit's sticker; beside the Bates number at most a quarter of the line is given to it.
+    label = _clipped(font, encode(stamp.exhibit), LABEL_SIZE, width / 4) if stamp.exhibit and not stamp.sticker else b""
     counter = encode(f"Page {stamp.page_number} of {stamp.page_total}")
-    parts.append(_text((width - font.width(counter, 8)) / 2, baseline, 8, counter))
+    counter_y, counter_width = BASELINE, font.width(counter, 8)
+    natural = font.width(bates, BATES_SIZE) + (10 + font.width(label, LABEL_SIZE) if label else 0)
+    factor = min(1.0, (width - MARGIN - (width + counter_width) / 2 - GAP) / natural)
+    if factor * BATES_SIZE < SMALLEST:
+        counter_y = UPPER
+        legend_end = MARGIN + (font.width(encode(stamp.legend), 8) + GAP if stamp.legend else 0)
+        factor = min(1.0, (width - MARGIN - legend_end) / natural)
+    bates_x = width - MARGIN - font.width(bates, BATES_SIZE * factor)
+    parts.append(_text(bates_x, BASELINE, BATES_SIZE * factor, bates))
+    if label:
+        size = LABEL_SIZE * factor
+        parts.append(_text(bates_x - 10 * factor - font.width(label, size), BASELINE, size, label))
+    parts.append(_text((width - counter_width) / 2, counter_y, 8, counter))
     if stamp.legend:
-        parts.append(_text(margin, baseline, 8, encode(stamp.legend)))
+        parts.append(_text(MARGIN, BASELINE, 8, encode(stamp.legend)))
+    part_end = width - MARGIN  # "part k of n" ends at the right margin, or just left of the sticker
     if stamp.sticker:
         label, caption = encode(stamp.sticker), b"EXHIBIT"
         box_width = max(font.width(label, 11), font.width(caption, 6)) + 14
-        x0, y0, height = width - margin - box_width, 38.0, 26.0
+        x0, y0, box_height = width - MARGIN - box_width, 38.0, 26.0
         parts.append(
             b"1 g %.2f %.2f %.2f %.2f re f 0 g 1 w %.2f %.2f %.2f %.2f re S\n"
-            % (x0, y0, box_width, height, x0, y0, box_width, height)
+            % (x0, y0, box_width, box_height, x0, y0, box_width, box_height)
         )
         parts.append(_text(x0 + (box_width - font.width(caption, 6)) / 2, y0 + 17, 6, caption))
         parts.append(_text(x0 + (box_width - font.width(label, 11)) / 2, y0 + 5, 11, label))
+        part_end = x0 - 8
+    if stamp.part:
+        part = encode(f"part {stamp.part[0]} of {stamp.part[1]}")
+        parts.append(_text(part_end - font.width(part, 8), UPPER, 8, part))
+        parts.append(_continued(font, stamp.part, width, height))
     parts.append(b"Q\n")
     return b"".join(parts)
+
+
+def _clipped(font: StampFont, text: bytes, size: float, room: float) -> bytes:
+    """The text, cut short with "..." if it is wider than `room` at `size`."""
+    if font.width(text, size) <= room:
+        return text
+    while text and font.width(text + b"...", size) > room:
+        text = text[:-1]
+    return text + b"..."
+
+
+def _continued(font: StampFont, part: tuple[int, int], width: float, height: float) -> bytes:
+    """The notes in the clear bands of a slice's page: where the image comes from and where it goes on."""
+    x0, y0, x1, y1 = content_box(width > height)
+    notes = [b"0.3 g\n"]
+    if part[0] > 1:
+        notes.append(_text(x0, y1 - CONTINUED_BAND + 4, 7, b"Continued from the previous page"))
+    if part[0] < part[1]:
+        text = b"Continued on the next page"
+        notes.append(_text(x1 - font.width(text, 7), y0 + 4, 7, text))
+    return b"".join(notes) + b"0 g\n"
 
 
 def apply(pdf: pikepdf.Pdf, page: pikepdf.Page, font: pikepdf.Object, stamp: PageStamp) -> None:
     """Wrap the page's own content in q/Q (so its state cannot leak) and draw the stamps over the band."""
     page.add_resource(font, Name.Font, FONT_NAME)
-    width = float(page.mediabox[2]) - float(page.mediabox[0])
+    box = page.mediabox
+    width, height = float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
     page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
-    page.contents_add(pdf.make_stream(b"Q\n" + stamp_stream(stamp, width)))
+    page.contents_add(pdf.make_stream(b"Q\n" + stamp_stream(stamp, width, height)))
 
 
 def page_labels(prefix: str, digits: int, first_number: int, count: int) -> Dictionary:

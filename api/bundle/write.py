@@ -35,6 +35,7 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
         font = stamp.font_object(out)
         owners: list[int | None] = []  # exhibit seq of each page, None for front and certificate pages
         stickers: list[bool] = []
+        slices: dict[int, tuple[int, int]] = {}  # page index: (k, n) of a split image's part on it
         marks: list[tuple[str, int]] = []  # bookmarks other than the exhibits': (title, page index)
         if "front" in opened:
             cover = front_sections[("cover", number)]
@@ -66,6 +67,8 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                     conv_pages[(ref.seq, ref.index)] = len(out.pages) - 1
                     if ref.links:
                         pending_links.append((len(out.pages) - 1, ref.seq, ref.links))
+                if ref.parts:
+                    slices[len(out.pages) - 1] = (ref.part, ref.parts)
                 owners.append(ref.seq)
                 stickers.append(ref.first_content and part.number == 1)
         closing: list[tuple[str, int]] = []
@@ -99,6 +102,7 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                     legend=by_seq[seq].legend if seq is not None else spec.legend,
                     sticker=by_seq[seq].label if stickers[i] else None,
                     exhibit=by_seq[seq].label if seq is not None else None,
+                    part=slices.get(i),
                 ),
             )
             done += 1

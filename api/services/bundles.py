@@ -8,6 +8,8 @@ from collections.abc import Callable
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from api.bundle import volume_limit
+from api.bundle.spec import BuildProblem
 from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import access, audit, holds, work_queue
@@ -16,6 +18,7 @@ from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
 from models.case import Case
 from models.common import utcnow
+from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
 from models.user import User
 
@@ -42,6 +45,8 @@ def create_bundle(session: Session, *, case: Case, actor: User, data: BundleRequ
         if foreign:
             raise UnprocessableEntity(f"exhibit_ids not in this case: {', '.join(foreign)}")
         exhibit_ids = data.exhibit_ids
+    if data.max_volume_mb:
+        _refuse_oversize_pages(session, exhibit_ids, int(data.max_volume_mb * 1_000_000))
     params = data.model_dump(mode="json") | {
         "exhibit_ids": [str(i) for i in exhibit_ids],
         "bates_prefix": data.bates_prefix or default_prefix(case),
@@ -58,6 +63,19 @@ def create_bundle(session: Session, *, case: Case, actor: User, data: BundleRequ
     session.flush()
     record(session, "bundle.build", actor, bundle, {"title": bundle.title, "exhibits": len(exhibit_ids)})
     return bundle
+
+
+def _refuse_oversize_pages(session: Session, exhibit_ids: list[uuid.UUID], limit_bytes: int) -> None:
+    """422 when a page of one of these exhibits is known, before building, to be larger than a volume may be."""
+    originals = session.exec(
+        select(Exhibit.label, EvidenceItem.media_type, EvidenceItem.size_bytes)
+        .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
+        .where(Exhibit.id.in_(exhibit_ids), EvidenceItem.size_bytes > limit_bytes)
+        .order_by(Exhibit.position, Exhibit.id)
+    ).all()
+    reason = volume_limit.oversize_originals(limit_bytes, [tuple(row) for row in originals])
+    if reason:
+        raise UnprocessableEntity(reason)
 
 
 def record(session: Session, action: str, actor: User | None, bundle: Bundle, details: dict | None = None) -> None:
@@ -222,7 +240,10 @@ def timed_out(limit_seconds: float) -> str:
 
 
 def failure_reason(exc: BaseException) -> str:
-    """A build's exception as the bundle's error: a full disk said in words, anything else as raised."""
+    """A build's exception as the bundle's error: a full disk said in words, a build that cannot be done as asked
+    in the words it gives, anything else as raised."""
+    if isinstance(exc, BuildProblem):
+        return str(exc)
     seen, current = set(), exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
