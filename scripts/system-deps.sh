@@ -3,6 +3,8 @@
 # DejaVu fonts for rendered pages. Installs only what is missing, and only where apt-get can.
 set -euo pipefail
 needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core)
+# The tests read bundle pages back the way a reader's tools do: pdftotext, pdftoppm and pdffonts.
+needed+=(poppler-utils)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

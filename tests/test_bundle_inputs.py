@@ -264,7 +264,10 @@ def test_a_build_that_fails_is_marked_failed_with_a_reason_and_leaves_no_files(a
     from tests.test_bundles import wait_done
 
     bundle = wait_done(alice, r.json()["id"])
-    assert bundle["status"] == "failed" and "No such file" in bundle["error"]
+    # Said in words, naming the exhibit: no exception, no path on the server.
+    assert bundle["status"] == "failed" and "is missing from the evidence store" in bundle["error"]
+    assert f"Exhibit {item['exhibit']['label']} (refunds.csv, SHA-256 {item['sha256']})" in bundle["error"]
+    assert str(blob_root) not in bundle["error"] and "Error" not in bundle["error"]
     assert bundle["sha256"] is None and bundle["volumes"] == []
     assert alice.get(f"/api/v1/bundles/{bundle['id']}/pdf").status_code == 409
     assert not [p for p in (blob_root / "tmp").iterdir() if p.name.startswith("bundle-")]
