@@ -248,3 +248,32 @@ def test_a_table_past_the_page_limit_is_truncated_said_and_its_native_file_ident
             what="the rebuild",
         )
         assert again["validation"]["ok"] is True and again["sha256"] == accepted["sha256"]
+
+
+def test_text_past_the_character_limit_and_e_mail_attachments_are_said_to_be_left_off(tmp_path):
+    from api.bundle import records
+    from api.bundle.spec import RecordLimits
+
+    path = tmp_path / "notes.txt"
+    text = "".join(f"line {n} of the seller's notes\n" for n in range(1, 1001))
+    path.write_text(text)
+    view = records.view("text", path, RecordLimits(text_chars=5000))
+    assert "\n".join(view["blocks"]) == text[:5000]  # printed in blocks, as it is, up to the limit
+    shown = text[:5000].count("\n") + 1
+    assert view["losses"] == [
+        f"the text is longer than the 5,000-character limit for printed text: from line {shown} of 1,000 on, it is "
+        "not printed"
+    ]
+    assert view["note"].startswith("Not all of this file is printed: the text is longer")
+
+    mail = tmp_path / "offer.eml"
+    mail.write_bytes(
+        b"From: deals@acme-store.example\r\nTo: buyer@mail.example\r\nSubject: Refund\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nFull refund for a 5-star review.\r\n--b\r\n"
+        b'Content-Type: image/png\r\nContent-Disposition: attachment; filename="review.png"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n"
+    )
+    view = records.view("email", mail)
+    assert view["losses"] == ["its 1 attachment is listed by name, not reproduced"]
+    assert view["parts"][-1] == {"label": "Attachments (listed, not reproduced)", "blocks": ["review.png"]}

@@ -140,8 +140,13 @@ def _render_exhibits(
     requests, generated = [], {}
     for ex in spec.exhibits:
         kind = kinds[ex.seq]
-        record = records.view(kind, ex.blob_path, spec.limits) if kind in ("csv", "json", "email", "text") else None
-        page = None
+        record, page = None, None
+        if kind in ("csv", "json", "email", "text"):
+            try:
+                record = records.view(kind, ex.blob_path, spec.limits)
+            except Exception:  # noqa: BLE001 - one original that cannot be read must not sink the bundle
+                log.warning("exhibit %s could not be read as %s", ex.label, kind, exc_info=True)
+                ex, page = completeness.not_reproduced(ex, records.UNREADABLE)
         if kind == "native":
             ex, page = completeness.native(ex)
         elif record and record["losses"]:
@@ -157,7 +162,7 @@ def _render_exhibits(
             slips[ex.seq] = len(drawn.pages) - 1
         if record and record.get("pages", 0) > PART_PAGES:
             requests.append(ExhibitPageRequest(ex, spec.slip_sheets and not fast))
-            parts = _parts(record)
+            parts = records.parts(record, PART_PAGES)
             for n, part in enumerate(parts):
                 closing = page if n == len(parts) - 1 else None  # the native file's page follows the last part
                 request = ExhibitPageRequest(ex, False, part, closing)
@@ -167,21 +172,6 @@ def _render_exhibits(
             requests.append(ExhibitPageRequest(ex, spec.slip_sheets and not fast, record, page))
     generated["ex"] = render_pdf("exhibits.html", render.exhibits_context(requests))
     return generated, slips, drawn, marked
-
-
-def _parts(record: dict) -> list[dict]:
-    """A long record in parts of about PART_PAGES pages, each part after the first marked "continued": a table by
-    its runs of rows, a text by its blocks."""
-    if record["type"] == "table":
-        per_run = len(record["groups"])
-        step = max(1, PART_PAGES // per_run)
-        runs = record["runs"]
-        return [record | {"runs": runs[i : i + step], "continued": i > 0} for i in range(0, len(runs), step)]
-    if record["type"] == "text":
-        blocks = record["blocks"]
-        step = max(1, len(blocks) * PART_PAGES // max(1, record["pages"]))
-        return [record | {"blocks": blocks[i : i + step], "continued": i > 0} for i in range(0, len(blocks), step)]
-    return [record]
 
 
 def _pages_of(

@@ -6,12 +6,11 @@ The limits are the CASEBINDER_BUNDLE_* settings (RecordLimits)."""
 
 import csv
 import json
-from email import policy
-from email.parser import BytesParser
 from itertools import chain, islice
 from pathlib import Path
 
-from api.bundle.record_table import CUT_MARK, FILE_LINES, SPREADSHEET_ROWS, cut, table_view
+from api.bundle.record_table import FILE_LINES, SPREADSHEET_ROWS, table_view
+from api.bundle.record_text import email_view, text_view
 from api.bundle.spec import RecordLimits
 from api.bundle.tables import MEASURED_ROWS
 
@@ -69,7 +68,7 @@ def view(kind: str, path: Path, limits: RecordLimits | None = None) -> dict:
         return _csv_view(path, limits)
     data, size = _read(path, limits.text_chars * BYTES_PER_CHAR)
     if kind == "email":
-        return _email_view(data, size, limits)
+        return _noted(email_view(data, size, limits), None)
     cut_short = len(data) < size
     text, encoding_note = _decode(data, cut_short)
     if kind == "json":
@@ -82,7 +81,7 @@ def view(kind: str, path: Path, limits: RecordLimits | None = None) -> dict:
                 f"{lines:,} are not printed",
             )
     else:
-        found = _text(text, limits, _line_count(path) if cut_short else None)
+        found = text_view(text, limits, _line_count(path) if cut_short else None)
     return _noted(found, encoding_note)
 
 
@@ -191,7 +190,7 @@ def _json_view(text: str, cut_short: bool, limits: RecordLimits) -> dict:
     keys in all and every value fits a cell whole, else one pretty-printed block per record."""
     if not cut_short:
         try:
-            return _text(json.dumps(json.loads(text), indent=2, ensure_ascii=False), limits)
+            return text_view(json.dumps(json.loads(text), indent=2, ensure_ascii=False), limits)
         except (ValueError, RecursionError):
             pass  # not one document: JSON Lines, or not JSON at all
     if cut_short:
@@ -204,13 +203,13 @@ def _json_view(text: str, cut_short: bool, limits: RecordLimits) -> dict:
         table = _json_lines_table(values, [n for n, _ in numbered], limits, noted=cut_short)
         if table is not None:
             return table
-        return _text("\n\n".join(_dumps(value, line) for line, value in zip(records, values, strict=True)), limits)
+        return text_view("\n\n".join(_dumps(value, line) for line, value in zip(records, values, strict=True)), limits)
     # Not JSON Lines throughout: the text line by line as it is, with the lines that are JSON pretty-printed.
     lines = []
     for line in text.splitlines():
         value = _loads(line) if line.strip() else _NOT_JSON
         lines.append(line if value is _NOT_JSON else _dumps(value, line))
-    return _text("\n".join(lines), limits)
+    return text_view("\n".join(lines), limits)
 
 
 def _json_lines_table(values: list, lines: list[int], limits: RecordLimits, *, noted: bool) -> dict | None:
@@ -252,77 +251,16 @@ def _json_cell(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _text(text: str, limits: RecordLimits, total_lines: int | None = None) -> dict:
-    """Text up to the character limit. `total_lines` counts the file's lines when only its start was read."""
-    losses = []
-    if len(text) > limits.text_chars or total_lines is not None:
-        total = total_lines or text.count("\n") + 1
-        text = text[: limits.text_chars]
-        shown = text.count("\n") + 1
-        losses.append(
-            f"the text is longer than the {limits.text_chars:,}-character limit for printed text: from line "
-            f"{shown:,} of {total:,} on, it is not printed"
-        )
-    # Pages, roughly (8 pt monospace: about 75 lines of about 95 characters), to tell a long text from a short one.
-    pages = text.count("\n") // 75 + len(text) // 7000
-    return {"type": "text", "text": text, "blocks": blocks(text), "losses": losses, "pages": pages}
-
-
-BLOCK_LINES, BLOCK_CHARS = 40, 4000
-
-
-def blocks(text: str) -> list[str]:
-    """The text in pieces of at most BLOCK_LINES lines and about BLOCK_CHARS characters, one <pre> each: the
-    renderer lays out one long block in time that grows with the square of its length. A line longer than that
-    is divided at a space where it has one (where it would wrap anyway), else where it must be."""
-    out, lines, size = [], [], 0
-    for line in text.split("\n"):
-        while len(line) > BLOCK_CHARS:
-            cut = line.rfind(" ", BLOCK_CHARS // 2, BLOCK_CHARS) + 1 or BLOCK_CHARS
-            out.append("\n".join([*lines, line[:cut]]))
-            lines, size, line = [], 0, line[cut:]
-        if lines and (len(lines) == BLOCK_LINES or size + len(line) > BLOCK_CHARS):
-            out.append("\n".join(lines))
-            lines, size = [], 0
-        lines.append(line)
-        size += len(line) + 1
-    if lines:
-        out.append("\n".join(lines))
-    return out
-
-
-def _email_view(data: bytes, size: int, limits: RecordLimits) -> dict:
-    message = BytesParser(policy=policy.default).parsebytes(data)
-    headers = [
-        (name, str(message[name])) for name in ("From", "To", "Cc", "Date", "Subject", "Message-ID") if message[name]
-    ]
-    long_headers = [name for name, value in headers if len(value) > limits.cell_chars]
-    headers = [(name, cut(value, limits.cell_chars)) for name, value in headers]
-    parts, attachments, losses = [], [], []
-    if len(data) < size:
-        losses.append(f"only the first {len(data):,} of the message's {size:,} bytes are read")
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        if part.get_content_disposition() == "attachment":
-            attachments.append(part.get_filename() or part.get_content_type())
-            continue
-        if part.get_content_maintype() == "text":
-            try:
-                body = part.get_content()
-            except (LookupError, ValueError):
-                body = part.get_payload(decode=True).decode("utf-8", errors="replace")
-            label = "Message text" if part.get_content_subtype() == "plain" else "HTML part, shown as source"
-            if len(body) > limits.text_chars:
-                losses.append(f"the {label.split(',')[0].lower()} is cut at {limits.text_chars:,} characters")
-            parts.append({"label": label, "blocks": blocks(body[: limits.text_chars])})
-    if attachments:
-        parts.append({"label": "Attachments (listed, not reproduced)", "blocks": blocks("\n".join(attachments))})
-        count = len(attachments)
-        losses.append(f"its {count} attachment{'s are' if count > 1 else ' is'} listed by name, not reproduced")
-    if long_headers:
-        losses.append(
-            f"headers longer than {limits.cell_chars:,} characters ({', '.join(long_headers)}) are cut short, "
-            f"marked {CUT_MARK.strip()}"
-        )
-    return _noted({"type": "email", "headers": headers, "parts": parts, "losses": losses}, None)
+def parts(record: dict, pages: int) -> list[dict]:
+    """A long record in parts of about `pages` pages, for renders of their own, each part after the first marked
+    "continued": a table by its runs of rows, a text by its blocks."""
+    if record["type"] == "table":
+        per_run = len(record["groups"])
+        step = max(1, pages // per_run)
+        runs = record["runs"]
+        return [record | {"runs": runs[i : i + step], "continued": i > 0} for i in range(0, len(runs), step)]
+    if record["type"] == "text":
+        blocks = record["blocks"]
+        step = max(1, len(blocks) * pages // max(1, record["pages"]))
+        return [record | {"blocks": blocks[i : i + step], "continued": i > 0} for i in range(0, len(blocks), step)]
+    return [record]
