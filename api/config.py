@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     bundle_text_max_chars: int = Field(
         1_000_000,
         gt=0,
-        description="Most characters of a plain-text, JSON or e-mail original printed (about 130 pages of text).",
+        description="Most characters of a plain-text, JSON or e-mail original printed (some 130 to 250 pages).",
     )
     bundle_cell_max_chars: int = Field(
         2_000, gt=0, description="Most characters printed of one table cell or e-mail header; a longer one is cut."

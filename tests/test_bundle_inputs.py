@@ -119,8 +119,10 @@ def test_encrypted_broken_bomb_and_native_files_become_placeholder_pages(alice):
     assert bundle["status"] == "done"
     texts = extract(download(alice, bundle))
     for placed, (name, _, reason) in zip(bundle["exhibits"], uploads, strict=True):
-        pages = "\n".join(texts[placed["start_page"] - 1 : placed["start_page"] - 1 + placed["page_count"]])
+        pages = " ".join(texts[placed["start_page"] - 1 : placed["start_page"] - 1 + placed["page_count"]])
+        pages = " ".join(pages.split())  # the reason's words, however its lines wrap
         assert name in pages and reason in pages, (name, pages[:500])
+        assert placed["rendering"] == "placeholder" and reason in placed["rendering_reason"]
 
 
 def test_user_text_is_printed_literally_and_nothing_is_fetched(alice):

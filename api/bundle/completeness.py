@@ -26,8 +26,8 @@ def _sentence(text: str) -> str:
 def native(ex: ExhibitSource) -> tuple[ExhibitSource, tuple[str, str]]:
     """A file that cannot be shown on paper: its placeholder page, and the exhibit marked as such."""
     reason = (
-        f"Not printed: a file of this type cannot be shown on paper. It is produced natively as Exhibit "
-        f"{ex.label}'s file, {_file(ex)}, identified on its placeholder page."
+        f"Not printed: a file of this type cannot be shown on paper. It is produced in its native format as "
+        f"Exhibit {ex.label}'s file, {_file(ex)}, identified on its placeholder page."
     )
     return replace(ex, rendering=Rendering.placeholder, rendering_reason=reason), (NATIVE_HEADING, NATIVE_TEXT)
 
@@ -50,7 +50,7 @@ def printed_in_part(ex: ExhibitSource, losses: list[str]) -> tuple[ExhibitSource
 def not_reproduced(ex: ExhibitSource, why: str) -> tuple[ExhibitSource, tuple[str, str]]:
     """An original that could not be converted: its placeholder page and the exhibit marked as a placeholder.
     `why` is already in words (see convert.py): no path, no exception, nothing from a stack."""
-    reason = f"Not reproduced: {_sentence(why)} The file is Exhibit {ex.label}'s file, {_file(ex)}."
+    reason = f"Not reproduced: {why.rstrip('.')}. The file is Exhibit {ex.label}'s file, {_file(ex)}."
     page = f"{_sentence(why)} The file is identified below by name, type, size and SHA-256."
     return replace(ex, rendering=Rendering.placeholder, rendering_reason=reason), (NOT_REPRODUCED_HEADING, page)
 
