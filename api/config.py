@@ -65,6 +65,22 @@ class Settings(BaseSettings):
     bundle_convert_timeout: float = Field(
         60, gt=0, description="Seconds one original may take to convert before it becomes a placeholder page."
     )
+    # What a bundle prints of a text-like original (CSV, JSON, e-mail, plain text). Past a limit the exhibit is
+    # "truncated": the bundle says so, and its native file is identified on a page of its own.
+    bundle_table_max_pages: int = Field(
+        200,
+        gt=0,
+        description="Most pages one printed table (a CSV, or JSON Lines shown as a table) may take; the rows past "
+        "it are not printed.",
+    )
+    bundle_text_max_chars: int = Field(
+        1_000_000,
+        gt=0,
+        description="Most characters of a plain-text, JSON or e-mail original printed (some 130 to 250 pages).",
+    )
+    bundle_cell_max_chars: int = Field(
+        2_000, gt=0, description="Most characters printed of one table cell or e-mail header; a longer one is cut."
+    )
     import_max_manifest_bytes: int = Field(
         256 * 1024**2, gt=0, description="Largest manifest.json `casebinder import` reads (it is parsed in memory)."
     )

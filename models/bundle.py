@@ -29,6 +29,14 @@ class BundleStatus(StrEnum):
     failed = "failed"
 
 
+class Rendering(StrEnum):
+    """How much of an exhibit a built bundle reproduces on paper."""
+
+    complete = "complete"  # every page, row and character of the original
+    truncated = "truncated"  # printed in part; a page after what is printed identifies the native file
+    placeholder = "placeholder"  # not printed: a page identifies the file and says why
+
+
 class Legend(StrEnum):
     confidential = "CONFIDENTIAL"
     attorneys_eyes_only = "CONFIDENTIAL - ATTORNEYS' EYES ONLY"
@@ -55,6 +63,11 @@ class BundleRequest(SQLModel):
     certificate: bool = True
     legend: Legend | None = Field(default=None, description="Default: per exhibit, from its designation.")
     max_volume_mb: VolumeMegabytes | None = Field(default=None, description="Split into volumes of this size.")
+    allow_incomplete: bool = Field(
+        default=False,
+        description="Accept exhibits not reproduced in full (rendering truncated or placeholder): validation.ok "
+        "stays true, and validation.warnings still lists them.",
+    )
 
     @field_validator("bates_prefix")
     @classmethod
@@ -124,6 +137,9 @@ class BundleExhibit(SQLModel, table=True):
     bates_last: str = Field(max_length=50)
     bates_first_number: int = Field(sa_type=BigInteger)
     volume: int = 1
+    # A Rendering value; None for a bundle built before this was recorded (rendering_reason then says so).
+    rendering: str | None = Field(default=None, sa_type=String(20))
+    rendering_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class BundleExhibitPublic(SQLModel):
@@ -137,6 +153,15 @@ class BundleExhibitPublic(SQLModel):
     bates_first: str
     bates_last: str
     volume: int
+    rendering: Rendering | None = Field(
+        default=None,
+        description="complete: reproduced in full; truncated: printed in part (the rest is in the native file, "
+        "identified on a page after it); placeholder: not printed, a page identifies the file. None for a bundle "
+        "built before this was recorded: rebuild it to know.",
+    )
+    rendering_reason: str | None = Field(
+        default=None, description="In words, what is not printed and why; None when complete."
+    )
 
 
 class VolumePublic(SQLModel):

@@ -119,8 +119,10 @@ def test_encrypted_broken_bomb_and_native_files_become_placeholder_pages(alice):
     assert bundle["status"] == "done"
     texts = extract(download(alice, bundle))
     for placed, (name, _, reason) in zip(bundle["exhibits"], uploads, strict=True):
-        pages = "\n".join(texts[placed["start_page"] - 1 : placed["start_page"] - 1 + placed["page_count"]])
+        pages = " ".join(texts[placed["start_page"] - 1 : placed["start_page"] - 1 + placed["page_count"]])
+        pages = " ".join(pages.split())  # the reason's words, however its lines wrap
         assert name in pages and reason in pages, (name, pages[:500])
+        assert placed["rendering"] == "placeholder" and reason in placed["rendering_reason"]
 
 
 def test_user_text_is_printed_literally_and_nothing_is_fetched(alice):
@@ -264,7 +266,10 @@ def test_a_build_that_fails_is_marked_failed_with_a_reason_and_leaves_no_files(a
     from tests.test_bundles import wait_done
 
     bundle = wait_done(alice, r.json()["id"])
-    assert bundle["status"] == "failed" and "No such file" in bundle["error"]
+    # Said in words, naming the exhibit: no exception, no path on the server.
+    assert bundle["status"] == "failed" and "is missing from the evidence store" in bundle["error"]
+    assert f"Exhibit {item['exhibit']['label']} (refunds.csv, SHA-256 {item['sha256']})" in bundle["error"]
+    assert str(blob_root) not in bundle["error"] and "Error" not in bundle["error"]
     assert bundle["sha256"] is None and bundle["volumes"] == []
     assert alice.get(f"/api/v1/bundles/{bundle['id']}/pdf").status_code == 409
     assert not [p for p in (blob_root / "tmp").iterdir() if p.name.startswith("bundle-")]

@@ -159,7 +159,8 @@ def test_long_unbroken_strings_on_generated_pages_are_shown_cut(alice):
     message = "".join(
         texts[placed[email["exhibit"]["label"]]["start_page"] : placed[email["exhibit"]["label"]]["start_page"] + 2]
     )
-    assert "rrrrrrrr" in message and "Headers longer than 2,000 characters (To) are shortened here" in message
+    assert "rrrrrrrr" in message
+    assert "headers longer than 2,000 characters (To) are cut short" in " ".join(message.split())
     first = next(n for n, t in enumerate(texts) if "stored unaltered" in t)
     certificate = "".join(texts[first:]).replace("\n", "")
     assert "n" * 100 + ELLIPSIS in certificate and "c" * 100 + ELLIPSIS in certificate

@@ -12,8 +12,8 @@ import pytest
 from pikepdf import Matrix, Name
 from PIL import Image, ImageDraw
 
-from api.bundle import records
-from api.bundle.spec import IMAGE_DPI, content_box
+from api.bundle import records, tables
+from api.bundle.spec import IMAGE_DPI, RecordLimits, content_box
 from api.demo_data import write_activity_csv, write_exchanges_jsonl
 from tests.test_bundles import build, download, extract
 
@@ -156,6 +156,8 @@ def test_a_json_lines_exhibit_is_reproduced_one_message_per_row(alice, tmp_path)
 
 
 def test_csv_rows_never_split_across_pages_and_words_stay_whole(alice, tmp_path):
+    """A PayPal export's 15 columns do not fit across a page at 8 pt: they are printed in two groups, a row's two
+    halves on consecutive pages, each page with its own header row and the row number and transaction ID."""
     path = tmp_path / "paypal_activity.csv"
     write_activity_csv(path, [], 150, random.Random("pages:csv"))
     with path.open(newline="") as f:
@@ -169,18 +171,22 @@ def test_csv_rows_never_split_across_pages_and_words_stay_whole(alice, tmp_path)
     # The sticker on the first page, and the label beside the Bates number on every other: a page taken out of
     # the bundle still says which exhibit it belongs to.
     assert all(label in page for page in pages), [i for i, page in enumerate(pages) if label not in page]
-    for page in pages:  # the whole header, its words unbroken, repeated on every page
-        assert "Date Time TimeZone Name Type Status Currency Gross Fee Net" in page
-        assert "Transaction ID" in page and "From Email Address" in page
+    groups = [re.search(r"columns (\d+)\u2013(\d+) of 15", page) for page in pages]
+    assert all(groups)
+    spans = sorted({(int(g[1]), int(g[2])) for g in groups})
+    assert len(spans) == 2 and spans[0][0] == 1 and spans[0][1] + 1 == spans[1][0] and spans[1][1] == 15
+    for page, group in zip(pages, groups, strict=True):  # each group's header, its words unbroken, on its pages
+        names = header[int(group[1]) - 1 : int(group[2])]
+        assert " ".join(names) in page and "Transaction ID" in page and "Row" in page, (names, page[:300])
     for row in rows:
         date, time, _, name, kind, status, _, gross, _, _, payer, payee, txn, item, note = row
-        # The transaction ID is printed whole on exactly one page, and the rest of its row is on that page too
-        # (a line may break after a hyphen that a letter follows, "deals@acme-" / "store.example").
-        holding = [page for page in pages if txn in page]
-        assert len(holding) == 1, (txn, len(holding))
-        page = _unhyphenate(holding[0])
+        # The transaction ID is printed whole on two consecutive pages, one per group, and the rest of its row is
+        # on those pages (a line may break after a hyphen that a letter follows, "deals@acme-" / "store.example").
+        holding = [i for i, page in enumerate(pages) if txn in page]
+        assert len(holding) == 2 and holding[1] == holding[0] + 1, (txn, holding)
+        both = _unhyphenate(" ".join(pages[i] for i in holding))
         for value in (f"{date} {time} UTC", name, kind, status, gross, payer, payee, item, note):
-            assert _unhyphenate(value) in page, (txn, value)
+            assert _unhyphenate(value) in both, (txn, value)
     text = " ".join(pages)
     assert text.count("Completed") == len(rows)
     assert text.count(" Payment") == len(rows)  # "Payment Refund" and "General Payment", never "Paymen t"
@@ -205,31 +211,39 @@ def test_classify_accepts_json_lines_by_type_and_name(media_type, filename, kind
     assert records.classify(media_type, filename) == kind
 
 
-def test_oversize_json_lines_are_bounded_like_other_records(tmp_path, monkeypatch):
+def test_oversize_json_lines_are_bounded_like_other_records(tmp_path):
     path = tmp_path / "big.jsonl"
-    path.write_text("".join(json.dumps({"n": n, "message": f"message {n}"}) + "\n" for n in range(50)))
-    monkeypatch.setattr(records, "MAX_ROWS", 20)
-    view = records.view("json", path)
-    # Each record numbered by its line in the file, in a first column.
-    assert view["type"] == "csv" and len(view["rows"]) == 20 and view["rows"][-1] == ["20", "19", "message 19"]
+    path.write_text("".join(json.dumps({"n": n, "message": f"message {n}"}) + "\n" for n in range(500)))
+    view = records.view("json", path, RecordLimits(table_pages=1))
+    # Each record numbered by its line in the file, in a first column; the page limit stops the table, and says so.
+    shown = [row for run in view["runs"] for row in run["rows"]]
+    assert (
+        view["type"] == "table"
+        and 20 < len(shown) < 500
+        and shown[-1][1:] == [str(len(shown) - 1), f"message {len(shown) - 1}"]
+    )
     assert view["headers"] == ["Line", "n", "message"] and view["key"] == "Line: the record's line in the file."
     assert view["numeric"] == [True, True, False]
-    assert "first 20 records" in view["note"]
+    assert view["losses"] == [
+        f"records {len(shown) + 1:,} to 500 of 500 (lines {len(shown) + 1:,} to 500 of the file) are not printed: "
+        "the table would run past the 1-page limit for a printed table"
+    ]
+    assert view["note"].startswith("Not all of this file is printed: records")
 
-    # Cut mid-record by the byte limit: the partial last line is left out, not shown in half.
-    monkeypatch.setattr(records, "MAX_ROWS", 2000)
-    monkeypatch.setattr(records, "MAX_BYTES", 1000)
-    view = records.view("json", path)
-    assert view["type"] == "csv" and view["note"]
-    last = view["rows"][-1]
+    # Cut mid-record by the read limit: the partial last line is left out, not shown in half, and the lines not
+    # read are counted.
+    view = records.view("json", path, RecordLimits(text_chars=250))
+    shown = [row for run in view["runs"] for row in run["rows"]]
+    assert view["type"] == "table" and view["losses"][0].startswith("only the first 1,000 of its ")
+    assert view["losses"][0].endswith(f"lines {len(shown) + 1:,} to 500 of 500 are not printed")
+    last = shown[-1]
     assert json.dumps({"n": int(last[1]), "message": last[2]}) in path.read_text()
 
     # A value too long for a cell: each record becomes a pretty-printed block, nothing cut short.
-    monkeypatch.setattr(records, "MAX_BYTES", 4 * 1024 * 1024)
-    long = "x" * (records.MAX_CELL + 50)
+    long = "x" * (RecordLimits().cell_chars + 50)
     path.write_text(json.dumps({"message": long}) + "\n" + json.dumps({"message": "short"}) + "\n")
     view = records.view("json", path)
-    assert view["type"] == "text" and long in view["text"] and view["note"] is None
+    assert view["type"] == "text" and long in view["text"] and view["note"] is None and view["losses"] == []
 
     # Not JSON throughout: the text as it is, its indentation and blank lines kept.
     path.write_text('{"a": 1}\n\n    not json\n')
@@ -238,35 +252,46 @@ def test_oversize_json_lines_are_bounded_like_other_records(tmp_path, monkeypatc
 
 
 def test_column_widths_give_every_word_room_and_fill_the_table():
-    headers = ["Date", "Name", "Transaction ID", "Note"]
-    rows = [["01/04/2021", "Jennifer Johnson", "NNDBEDS6EWWOBCCAN", "review reward " * 8]] * 3
-    widths, size, wide = records._column_widths(headers, rows)
-    assert sum(widths) == pytest.approx(100, abs=0.05) and not wide and size == 7.5
-    page = records.PAGE_WIDTHS[wide]
-    regular = records._advances(False)
-    for width, word in zip(widths, ["01/04/2021", "Johnson", "NNDBEDS6EWWOBCCAN"], strict=False):
-        assert width * page / 100 >= records._em(word, regular) * size + 3
+    headers = ["Row", "Date", "Name", "Transaction ID", "Note"]
+    rows = [["2", "01/04/2021", "Jennifer Johnson", "NNDBEDS6EWWOBCCAN", "review reward " * 8]] * 3
+    table = tables.layout(headers, rows)
+    assert len(table.groups) == 1 and not table.landscape and table.size == 9
+    group = table.groups[0]
+    assert sum(group.percents) == pytest.approx(100, abs=0.05)
+    regular = tables.advances(False)
+    for inner, word in zip(group.points[1:], ["01/04/2021", "Johnson", "NNDBEDS6EWWOBCCAN"], strict=False):
+        assert inner >= tables.em(word, regular) * table.size
 
 
-def test_a_cut_csv_shows_only_whole_rows_and_says_what_was_shortened(tmp_path, monkeypatch):
-    """A CSV past the read limit loses its partial last row, not half of it; a shortened cell is announced."""
+def test_a_cut_table_shows_only_whole_rows_and_says_what_was_shortened(tmp_path):
+    """Rows past the page limit are left off whole and counted; a shortened cell is announced."""
     path = tmp_path / "export.csv"
-    rows = [f"{n},TXN-{n:05d},{'note ' * 20}" for n in range(200)]
+    rows = [f"{n},TXN-{n:05d},{'note ' * 20}" for n in range(2000)]
     path.write_text("n,transaction,note\n" + "\n".join(rows) + "\n")
     whole = records.view("csv", path)
-    assert len(whole["rows"]) == 200 and whole["note"] is None
+    assert sum(len(run["rows"]) for run in whole["runs"]) == 2000 and whole["note"] is None and not whole["losses"]
 
-    cut_at = len(("n,transaction,note\n" + "\n".join(rows[:50])).encode()) + 8  # eight bytes into row 51
-    monkeypatch.setattr(records, "MAX_BYTES", cut_at)
-    cut = records.view("csv", path)
-    assert [row[2] for row in cut["rows"]] == [f"TXN-{n:05d}" for n in range(50)]
+    cut = records.view("csv", path, RecordLimits(table_pages=2))
+    shown = [row for run in cut["runs"] for row in run["rows"]]
+    assert [row[2] for row in shown] == [f"TXN-{n:05d}" for n in range(len(shown))]
     # Rows numbered as a spreadsheet shows them: the column names are row 1.
-    assert [row[0] for row in cut["rows"]] == [str(n) for n in range(2, 52)] and cut["headers"][0] == "Row"
+    assert [row[0] for row in shown] == [str(n) for n in range(2, len(shown) + 2)] and cut["headers"][0] == "Row"
     assert cut["numeric"] == [True, True, False, False]
-    assert cut["note"].startswith("Only the first 50 rows are reproduced here")
+    assert cut["losses"] == [
+        f"records {len(shown) + 1:,} to 2,000 of 2,000 (spreadsheet rows {len(shown) + 2:,} to 2,001) are not "
+        "printed: the table would run past the 2-page limit for a printed table"
+    ]
 
-    monkeypatch.setattr(records, "MAX_BYTES", 4 * 1024 * 1024)
-    path.write_text("n,note\n1," + "y" * (records.MAX_CELL + 1) + "\n2,short\n")
-    long = records.view("csv", path)
-    assert long["rows"][0][2].endswith("[...]") and len(long["rows"][0][2]) < records.MAX_CELL + 10
-    assert f"Cells longer than {records.MAX_CELL} characters are shortened here, marked [...]." in long["note"]
+    path.write_text("n,note\n1," + "y" * 101 + "\n2,short\n")
+    long = records.view("csv", path, RecordLimits(cell_chars=100))
+    first = long["runs"][0]["rows"][0]
+    assert first[2] == "y" * 100 + " [...]"
+    assert long["losses"] == ["1 cell longer than 100 characters is cut short, marked [...]"]
+
+
+def test_a_csv_that_is_not_utf8_is_read_as_windows_1252_and_says_so(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes("Name,City\nJosé Núñez,Málaga\n".encode("cp1252"))
+    view = records.view("csv", path)
+    assert view["runs"][0]["rows"] == [["2", "José Núñez", "Málaga"]] and view["losses"] == []
+    assert "read as Windows-1252" in view["note"]

@@ -120,7 +120,7 @@ def test_a_page_larger_than_the_volume_limit_fails_the_build_with_a_reason(alice
     error = bundle["error"]
     assert f"exhibit {label}" in error and "max_volume_mb" in error and "HUGE0000" in error, error
     assert "more than the limit on its own" in error
-    for internal in ("Error", "Exception", "Traceback", "/", "BuildProblem"):
+    for internal in ("Error", "Exception", "Traceback", "/", "BundleError"):
         assert internal not in error, error
     assert alice.get(f"/api/v1/bundles/{bundle['id']}/pdf").status_code in (404, 409)
 

@@ -8,31 +8,38 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pikepdf
 
-from api.bundle import draw, records, render, stamp, volume_limit
+from api.bundle import completeness, draw, records, render, stamp, volume_limit
 from api.bundle.convert import Converted
 from api.bundle.converter import Converter, Job
 from api.bundle.plan import SAFETY, PageRef, Part, split_volumes
 from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
-from api.bundle.spec import BuildResult, BuildSpec, PlacedExhibit
+from api.bundle.spec import BuildResult, BuildSpec, BundleError, ExhibitSource, PlacedExhibit
 from api.bundle.validate import validate
 from api.bundle.write import write_volumes
 from api.lifelines import give_back_memory
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger("casebinder.bundle")
-NATIVE = (
-    "Native file",
-    "This exhibit is produced in its native format; it cannot be shown on paper. "
-    "The file is identified below by name, type, size and SHA-256.",
-)
+# A record longer than this many pages is laid out in renders of its own of about this many pages each: the
+# renderer holds every page of a render until it is written (some 6 MB a page of table), so a 200-page table in
+# one render would take over a gigabyte.
+PART_PAGES = 20
 
 
 def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progress) -> BuildResult:
     """Build every volume of the bundle under `workdir` and describe where each exhibit landed."""
+    missing = [ex for ex in spec.exhibits if not ex.blob_path.exists()]
+    if missing:
+        ex = missing[0]
+        raise BundleError(
+            f"the original of Exhibit {ex.label} ({ex.original_filename}, SHA-256 {ex.sha256}) is missing from the "
+            "evidence store, so the bundle was not built; `casebinder verify` checks the whole store"
+        )
     kinds = {ex.seq: records.classify(ex.media_type, ex.original_filename) for ex in spec.exhibits}
     steps = len(spec.exhibits) * 2
     mark = _stopwatch()
@@ -51,7 +58,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     worker = threading.Thread(target=converter.run_all, args=(jobs, converted_one, stop), name="bundle-convert")
     worker.start()
     try:
-        generated, slips, drawn = _render_exhibits(spec, kinds)
+        generated, slips, drawn, marked = _render_exhibits(spec, kinds)
         # Here rather than in a process of its own: a third process would only share the two cores with these two,
         # and hold a second copy of WeasyPrint and its fonts.
         certificate = render_pdf("certificate.html", render.certificate_context(spec)) if spec.certificate else None
@@ -62,18 +69,16 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
         raise
     worker.join()
     mark("slip sheets, records, certificate and conversions done")
-    by_seq = {ex.seq: ex for ex in spec.exhibits}
-    failed = {seq: result.placeholder for seq, result in converted.items() if result.placeholder}
-    if failed:
-        generated["late"] = render_pdf(
-            "exhibits.html",
-            render.exhibits_context(
-                [
-                    ExhibitPageRequest(by_seq[seq], False, None, ("Exhibit could not be reproduced", reason))
-                    for seq, reason in failed.items()
-                ]
-            ),
-        )
+    late = []
+    for seq, result in sorted(converted.items()):
+        if result.placeholder:
+            log.warning("exhibit %s not reproduced: %s", marked[seq].label, result.detail or result.placeholder)
+            marked[seq], page = completeness.not_reproduced(marked[seq], result.placeholder)
+            late.append(ExhibitPageRequest(marked[seq], False, None, page))
+    if late:
+        generated["late"] = render_pdf("exhibits.html", render.exhibits_context(late))
+    # From here on each exhibit says how much of it is reproduced: the index marks it, validation warns of it.
+    spec = replace(spec, exhibits=[marked[ex.seq] for ex in spec.exhibits])
     sections = {key: render.exhibit_sections(r) for key, r in generated.items()}
     exhibit_pages = [_pages_of(ex.seq, slips, sections, converted) for ex in spec.exhibits]
     if certificate:
@@ -139,15 +144,30 @@ def _stopwatch():
     return mark
 
 
-def _render_exhibits(spec: BuildSpec, kinds: dict[int, str]) -> tuple[dict[str, Rendered], dict[int, int], pikepdf.Pdf]:
-    """Slip sheets (drawn where the font allows, else rendered), record pages and native-file placeholders."""
+def _render_exhibits(
+    spec: BuildSpec, kinds: dict[int, str]
+) -> tuple[dict[str, Rendered], dict[int, int], pikepdf.Pdf, dict[int, ExhibitSource]]:
+    """Slip sheets (drawn where the font allows, else rendered), record pages and native-file pages; and each
+    exhibit as far as its rendering is known (a conversion may still make it a placeholder)."""
     drawn = pikepdf.new()
     drawn_font = stamp.font_object(drawn)
     slips: dict[int, int] = {}
-    requests = []
+    marked: dict[int, ExhibitSource] = {}
+    requests, generated = [], {}
     for ex in spec.exhibits:
         kind = kinds[ex.seq]
-        record = records.view(kind, ex.blob_path) if kind in ("csv", "json", "email", "text") else None
+        record, page = None, None
+        if kind in ("csv", "json", "email", "text"):
+            try:
+                record = records.view(kind, ex.blob_path, spec.limits)
+            except Exception:  # noqa: BLE001 - one original that cannot be read must not sink the bundle
+                log.warning("exhibit %s could not be read as %s", ex.label, kind, exc_info=True)
+                ex, page = completeness.not_reproduced(ex, records.UNREADABLE)
+        if kind == "native":
+            ex, page = completeness.native(ex)
+        elif record and record["losses"]:
+            ex, page = completeness.printed_in_part(ex, record["losses"])
+        marked[ex.seq] = ex
         fast = spec.slip_sheets and draw.drawable(
             ex.label, ex.title, ex.source_url, ex.custodian, ex.original_filename, ex.occurred_display
         )
@@ -156,10 +176,18 @@ def _render_exhibits(spec: BuildSpec, kinds: dict[int, str]) -> tuple[dict[str, 
                 drawn, drawn_font, ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
             )
             slips[ex.seq] = len(drawn.pages) - 1
-        requests.append(
-            ExhibitPageRequest(ex, spec.slip_sheets and not fast, record, NATIVE if kind == "native" else None)
-        )
-    return {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}, slips, drawn
+        if record and record.get("pages", 0) > PART_PAGES:
+            requests.append(ExhibitPageRequest(ex, spec.slip_sheets and not fast))
+            parts = records.parts(record, PART_PAGES)
+            for n, part in enumerate(parts):
+                closing = page if n == len(parts) - 1 else None  # the native file's page follows the last part
+                request = ExhibitPageRequest(ex, False, part, closing)
+                generated[f"rec-{ex.seq}-{n}"] = render_pdf("exhibits.html", render.exhibits_context([request]))
+                give_back_memory()
+        else:
+            requests.append(ExhibitPageRequest(ex, spec.slip_sheets and not fast, record, page))
+    generated["ex"] = render_pdf("exhibits.html", render.exhibits_context(requests))
+    return generated, slips, drawn, marked
 
 
 def _pages_of(
@@ -167,12 +195,15 @@ def _pages_of(
 ) -> list[PageRef]:
     """An exhibit's pages in order: slip sheet, record or placeholder pages, then its converted original."""
     pages: list[PageRef] = [PageRef("draw", slips[seq], seq)] if seq in slips else []
-    section = sections["ex"].get(seq)
-    if section:
-        pages += [
-            PageRef("ex", i, seq, first_content=(i == section.content))
-            for i in range(section.first, section.first + section.count)
-        ]
+    # The exhibits' render (a slip sheet, a short record, a placeholder), then a long record's parts in order.
+    for key in ("ex", *(key for key in sections if key.startswith(f"rec-{seq}-"))):
+        section = sections[key].get(seq)
+        if section:
+            opens = key == "ex" or key.endswith("-0")
+            pages += [
+                PageRef(key, i, seq, first_content=opens and i == section.content)
+                for i in range(section.first, section.first + section.count)
+            ]
     result = converted.get(seq)
     if result and not result.placeholder:
         size = result.path.stat().st_size // max(1, len(result.pages))
@@ -206,6 +237,7 @@ class _Layout:
         self.volume_pages: list[int] = []
         self.exhibits: dict[int, PlacedExhibit] = {}
         self.textless: list[int] = []
+        by_seq = {ex.seq: ex for ex in spec.exhibits}
         page = 1
         for number, parts in enumerate(volumes, 1):
             start = page
@@ -214,6 +246,7 @@ class _Layout:
                 placed = self.exhibits.get(part.seq)
                 if placed is None:
                     content = next((i for i, p in enumerate(part.pages) if p.first_content), 0)
+                    source = by_seq[part.seq]
                     placed = self.exhibits[part.seq] = PlacedExhibit(
                         seq=part.seq,
                         start_page=page,
@@ -222,6 +255,8 @@ class _Layout:
                         bates_first=spec.bates_start + page - 1,
                         bates_last=0,
                         volume=number,
+                        rendering=source.rendering,
+                        rendering_reason=source.rendering_reason,
                     )
                 for ref in part.pages:
                     if not ref.has_text:
@@ -245,7 +280,7 @@ class _Layout:
                 where = f"{placed.volume}:{placed.start_page - sum(self.volume_pages[: placed.volume - 1])}"
             cells = (
                 ex.label,
-                ex.title,
+                ex.index_title,
                 render.SHORT_KINDS.get(ex.kind, ex.kind),
                 ex.occurred_short or "",
                 f"{spec.bates(placed.bates_first)}-{spec.bates(placed.bates_last)}",

@@ -36,7 +36,10 @@ class PageInfo:
 class Converted:
     path: Path | None
     pages: list[PageInfo]
+    # Why the original could not be placed, in words for its placeholder page: what went wrong, never a path, an
+    # exception's name or its text. `detail` holds those, for the server log only.
     placeholder: str | None = None
+    detail: str | None = None
 
 
 def convert(source: Path, media_type: str, out_path: Path, *, max_pixels: int) -> Converted:
@@ -46,21 +49,27 @@ def convert(source: Path, media_type: str, out_path: Path, *, max_pixels: int) -
             with pikepdf.open(source) as src:
                 return _place_pages(src, out_path, has_text=None)
         return _convert_image(source, out_path, max_pixels)
-    except pikepdf.PasswordError:
-        return Converted(None, [], "the PDF is encrypted with a password, so its pages cannot be reproduced")
+    except pikepdf.PasswordError as exc:
+        return Converted(None, [], ENCRYPTED, _detail(exc))
     except pikepdf.PdfError as exc:
-        return Converted(None, [], f"the PDF is damaged and could not be read ({_short(exc)})")
+        return Converted(None, [], DAMAGED_PDF, _detail(exc))
     except _ImageRefused as exc:
-        return Converted(None, [], str(exc))
+        return Converted(None, [], exc.args[0], exc.args[1])
+
+
+ENCRYPTED = "the PDF is encrypted with a password, so its pages cannot be reproduced"
+DAMAGED_PDF = "the PDF is damaged and could not be read, so its pages cannot be reproduced"
+UNREADABLE_IMAGE = (
+    "the image could not be read: it is damaged, or in a form this server cannot decode, so it cannot be reproduced"
+)
 
 
 class _ImageRefused(Exception):
-    pass
+    """args: the reason in words, and the detail for the log."""
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+def _detail(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 def _convert_image(source: Path, out_path: Path, max_pixels: int) -> Converted:
@@ -70,12 +79,17 @@ def _convert_image(source: Path, out_path: Path, max_pixels: int) -> Converted:
             with Image.open(source) as im:
                 width, height = im.size
         except Image.DecompressionBombError as exc:
-            raise _ImageRefused(f"{exc} The image was not decoded.") from None
+            raise _ImageRefused(
+                "the image claims far more pixels than a picture this server decodes safely, so it was not decoded",
+                _detail(exc),
+            ) from None
         except Exception as exc:  # noqa: BLE001 - any decoder complaint means "not a usable image"
-            raise _ImageRefused(f"the image could not be read ({_short(exc)})") from None
+            raise _ImageRefused(UNREADABLE_IMAGE, _detail(exc)) from None
     if width * height > max_pixels:
         raise _ImageRefused(
-            f"the image claims {width:,} x {height:,} pixels, over the limit of {max_pixels:,}; it was not decoded"
+            f"the image claims {width:,} x {height:,} pixels, more than the {max_pixels:,} this server decodes; "
+            "it was not decoded",
+            f"{width} x {height} pixels, limit {max_pixels}",
         )
 
     def layout(_px_width, _px_height, _dpi):

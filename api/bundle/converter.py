@@ -12,6 +12,7 @@ does not slow the conversions down, and one child is all a build needs.
 import multiprocessing
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -21,6 +22,13 @@ from api.bundle.convert import Converted, convert
 from api.lifelines import die_with_parent
 
 LOOK = 0.5  # seconds between looks at the stop flag while the child works
+# Placeholder reasons, in words for the page: what the technical detail was goes to the server log only.
+UNEXPECTED = "an unexpected problem stopped this file from being converted, so it cannot be reproduced"
+CRASHED = "converting this file stopped the converter, so it cannot be reproduced"
+
+
+def too_slow(timeout: float) -> str:
+    return f"converting this file took longer than the {timeout:g}-second limit, so it was stopped"
 
 
 @dataclass(frozen=True)
@@ -38,8 +46,8 @@ def _convert_each(jobs: list[Job], conn: Connection, max_pixels: int) -> None:
         conn.send(("start", job.key))
         try:
             result = convert(job.source, job.media_type, job.out_path, max_pixels=max_pixels)
-        except Exception as exc:  # noqa: BLE001 - an unexpected failure on one original must not sink the bundle
-            result = Converted(None, [], f"this file could not be reproduced ({type(exc).__name__}: {str(exc)[:200]})")
+        except Exception:  # noqa: BLE001 - an unexpected failure on one original must not sink the bundle
+            result = Converted(None, [], UNEXPECTED, traceback.format_exc()[-4000:])
         conn.send(("done", job.key, result))
     conn.close()
 
@@ -81,7 +89,7 @@ class Converter:
                     try:
                         message = ours.recv()
                     except (EOFError, OSError):  # it died: the original it was on (or about to start) is the cause
-                        done(pending[0].key, Converted(None, [], "processing this file crashed the converter"))
+                        done(pending[0].key, Converted(None, [], CRASHED, "the converter process ended"))
                         return pending[1:]
                     if message[0] == "start":
                         started = time.monotonic()
@@ -89,14 +97,7 @@ class Converter:
                         done(message[1], message[2])
                         pending, started = pending[1:], None
                 elif started is not None and time.monotonic() - started >= self.timeout:
-                    done(
-                        pending[0].key,
-                        Converted(
-                            None,
-                            [],
-                            f"processing this file took longer than {self.timeout:.0f} seconds and was stopped",
-                        ),
-                    )
+                    done(pending[0].key, Converted(None, [], too_slow(self.timeout), "time limit"))
                     return pending[1:]
             return pending
         finally:

@@ -174,7 +174,8 @@ def plan_cells(spec: BuildSpec) -> list[tuple[str, str, str, str, str, str]]:
     """The index's rows as far as they are known before the pages are numbered (no Bates, no page): enough
     to know their wrapped heights, which is all the index's length depends on."""
     rows = [
-        (ex.label, ex.title, SHORT_KINDS.get(ex.kind, ex.kind), ex.occurred_short or "", "", "") for ex in spec.exhibits
+        (ex.label, ex.index_title, SHORT_KINDS.get(ex.kind, ex.kind), ex.occurred_short or "", "", "")
+        for ex in spec.exhibits
     ]
     if spec.certificate:
         rows += [("", title, "", "", "", "") for _, title in CERTIFICATE_ROWS]

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from api.bundle.assemble import build
 from api.bundle.converter import Converter
-from api.bundle.spec import BuildResult, BuildSpec, CaseCaption, ExhibitSource, Volume
+from api.bundle.spec import BuildResult, BuildSpec, BundleError, CaseCaption, ExhibitSource, RecordLimits, Volume
 from api.config import get_settings
 from api.db import get_engine, on_commit, session_scope
 from api.deps import get_blob_store
@@ -52,6 +52,8 @@ def run(bundle_id: str, workdir: str) -> None:
         result = build(spec, scratch, converter, _progress_writer(bundle_uuid))
         _record(bundle_uuid, spec, result)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
+        # The bundle's error is in words; what the exception was, and where, is for the server log.
+        log.error("bundle %s failed", bundle_id, exc_info=True)
         error = bundle_service.failure_reason(exc)
     finally:
         converter.close()
@@ -103,7 +105,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
         }
         missing = [str(i) for i in ids if i not in rows]
         if missing:
-            raise ValueError(f"exhibits no longer in the case: {', '.join(missing)}")
+            raise BundleError(f"exhibits no longer in the case: {', '.join(missing)}")
         exhibits = []
         for seq, exhibit_id in enumerate(ids, 1):
             ex, ev = rows[exhibit_id]
@@ -135,6 +137,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                 )
             )
         max_mb = params.get("max_volume_mb")
+        settings = get_settings()
         return BuildSpec(
             bundle_title=bundle.title,
             caption=CaseCaption(case.title, case.court, case.docket_number, list(case.parties or [])),
@@ -153,6 +156,12 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
             created_at=dated.astimezone(dates.zone(tz_name)),
             created_display=dates.display(dated, dated, Precision.day, tz_name),
             volume_basename=f"{params['bates_prefix']}_{bundle.title}",
+            limits=RecordLimits(
+                table_pages=settings.bundle_table_max_pages,
+                text_chars=settings.bundle_text_max_chars,
+                cell_chars=settings.bundle_cell_max_chars,
+            ),
+            allow_incomplete=bool(params.get("allow_incomplete", False)),
         )
 
 
@@ -223,6 +232,8 @@ def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
                         bates_last=spec.bates(placed.bates_last),
                         bates_first_number=placed.bates_first,
                         volume=placed.volume,
+                        rendering=placed.rendering,
+                        rendering_reason=placed.rendering_reason,
                     )
                 )
             bundle.status = BundleStatus.done

@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from models.bundle import Rendering
+
 # Letter, in points. The top half inch stays clear for the court's ECF header; stamps live in the
 # bottom band, and content is shrunk into what is left.
 LETTER = (612.0, 792.0)
@@ -33,15 +35,27 @@ CONTINUED_BAND = 14.0
 SLICE_OVERLAP = 24.0
 
 
-class BuildProblem(Exception):
-    """A build that cannot be done as asked; its message is the bundle's error, in words a lawyer reads (no
-    exception name, no path)."""
-
-
 def content_box(landscape: bool) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) of the stamp-free area of a letter page."""
     width, height = (LETTER[1], LETTER[0]) if landscape else LETTER
     return (SIDE_MARGIN, BOTTOM_BAND, width - SIDE_MARGIN, height - TOP_CLEAR)
+
+
+# What the index prints before the title of an exhibit that is not reproduced in full.
+INDEX_MARKS = {Rendering.truncated: "[Printed in part]", Rendering.placeholder: "[Not reproduced]"}
+
+
+@dataclass(frozen=True)
+class RecordLimits:
+    """How much of a text-like original is printed (the CASEBINDER_BUNDLE_* settings)."""
+
+    table_pages: int = 200
+    text_chars: int = 1_000_000
+    cell_chars: int = 2_000
+
+
+class BundleError(Exception):
+    """A build that cannot go on, with a reason in words for the bundle's error."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,15 @@ class ExhibitSource:
     acquired_at: datetime
     acquired_display: str
     blob_path: Path
+    # Known once the exhibit's pages are made (assemble.build fills these in).
+    rendering: Rendering = Rendering.complete
+    rendering_reason: str | None = None
+
+    @property
+    def index_title(self) -> str:
+        """The title as the index lists it: marked when the exhibit is not reproduced in full."""
+        mark = INDEX_MARKS.get(self.rendering)
+        return f"{mark} {self.title}" if mark else self.title
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,9 @@ class BuildSpec:
     created_at: datetime
     created_display: str
     volume_basename: str
+    limits: RecordLimits = field(default_factory=RecordLimits)
+    # Whether the request accepted exhibits not reproduced in full: validation then stays ok, with the warnings.
+    allow_incomplete: bool = False
 
     def bates(self, number: int) -> str:
         return f"{self.bates_prefix}{number:0{self.bates_digits}d}"
@@ -109,6 +135,8 @@ class PlacedExhibit:
     bates_first: int
     bates_last: int
     volume: int
+    rendering: Rendering = Rendering.complete
+    rendering_reason: str | None = None
 
 
 @dataclass

@@ -3,6 +3,7 @@
 import pikepdf
 from pikepdf import Name
 
+from api.bundle.completeness import warnings
 from api.bundle.spec import BuildResult, BuildSpec
 
 FORBIDDEN_KEYS = {
@@ -58,6 +59,8 @@ def scan(path) -> dict:
 
 
 def validate(result: BuildResult, spec: BuildSpec, textless_bates: list[int]) -> dict:
+    """What an e-filing system would refuse, and whether every exhibit is reproduced in full: `ok` is false when
+    one is not (each is listed in `warnings`), unless the request allowed that (`allow_incomplete`)."""
     volumes = []
     for volume in result.volumes:
         found = scan(volume.path)
@@ -70,9 +73,13 @@ def validate(result: BuildResult, spec: BuildSpec, textless_bates: list[int]) ->
                 **found,
             }
         )
+    incomplete = warnings(spec)
+    fileable = all(not v["forbidden"] and not v["encrypted"] and v["within_size_limit"] for v in volumes)
     return {
-        "ok": all(not v["forbidden"] and not v["encrypted"] and v["within_size_limit"] for v in volumes),
+        "ok": fileable and (not incomplete or spec.allow_incomplete),
         "volumes": volumes,
         "forbidden_objects": sorted({f for v in volumes for f in v["forbidden"]}),
         "pages_without_text": [spec.bates(n) for n in textless_bates],
+        "warnings": incomplete,
+        "incomplete_allowed": spec.allow_incomplete,
     }

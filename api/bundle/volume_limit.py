@@ -12,7 +12,7 @@ import math
 import pikepdf
 
 from api.bundle.plan import PageRef, Part, groups
-from api.bundle.spec import BuildProblem, BuildResult, BuildSpec, Volume
+from api.bundle.spec import BuildResult, BuildSpec, BundleError, Volume
 
 ATTEMPTS = 4  # packings tried before giving up
 MARGIN = 0.95  # each packing again leaves this much less room than the last one overshot by
@@ -22,7 +22,7 @@ def refit(
     spec: BuildSpec, volumes: list[list[Part]], fronts: list[int], result: BuildResult, safety: float, attempt: int
 ) -> float | None:
     """None when every volume is within the limit; else the safety factor to pack the volumes again with, once the
-    pages of the volumes over it carry their measured sizes. Raises BuildProblem when packing again cannot help.
+    pages of the volumes over it carry their measured sizes. Raises BundleError when packing again cannot help.
     `fronts`: how many cover and index pages open each volume."""
     limit = spec.max_volume_bytes
     over = [
@@ -34,7 +34,7 @@ def refit(
         return None
     for written, parts, _ in over:
         if sum(len(groups(part.pages)) for part in parts) <= 1 or attempt + 1 >= ATTEMPTS:
-            raise BuildProblem(_too_large(spec, result, written, attempt + 1 < ATTEMPTS))
+            raise BundleError(_too_large(spec, result, written, attempt + 1 < ATTEMPTS))
     for written, parts, front in over:
         _measure(written, [ref for part in parts for ref in part.pages], front)
     return safety * limit / max(written.size_bytes for written, _, _ in over) * MARGIN

@@ -9,7 +9,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from api.bundle import volume_limit
-from api.bundle.spec import BuildProblem
+from api.bundle.spec import BundleError
 from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import access, audit, holds, work_queue
@@ -239,11 +239,15 @@ def timed_out(limit_seconds: float) -> str:
     )
 
 
+UNEXPECTED = (
+    "the build stopped on an unexpected problem, so nothing of it was kept; rebuild the bundle, and if it fails "
+    "again, the server log (under the bundle's id) says what went wrong"
+)
+
+
 def failure_reason(exc: BaseException) -> str:
-    """A build's exception as the bundle's error: a full disk said in words, a build that cannot be done as asked
-    in the words it gives, anything else as raised."""
-    if isinstance(exc, BuildProblem):
-        return str(exc)
+    """A build's exception as the bundle's error, in words: a full disk, or a reason the build gave (BundleError),
+    else a general one. Never an exception's name, its text or a path: those are in the server log."""
     seen, current = set(), exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
@@ -254,7 +258,9 @@ def failure_reason(exc: BaseException) -> str:
     # qpdf and other libraries report a full disk in their own exception types, with the system's words.
     if os.strerror(errno.ENOSPC) in text or os.strerror(errno.EDQUOT) in text:
         return DISK_FULL
-    return text
+    if isinstance(exc, BundleError):
+        return str(exc)
+    return UNEXPECTED
 
 
 def fail_interrupted(session: Session, *, still_building: Callable[[uuid.UUID], bool]) -> int:
