@@ -1,7 +1,8 @@
 """A case marks the bundle it has filed: its chronology cites that bundle's Bates numbers by default.
 
 Bundles cannot be deleted through the API, but a bundle row that goes (with its case, or by hand) clears the
-mark rather than blocking the delete: ON DELETE SET NULL.
+mark rather than blocking the delete: ON DELETE SET NULL. On SQLite, batch mode copies `cases`, which the
+migration environment does with foreign keys off (see migrations/env.py), so no row that hangs off a case goes.
 
 Revision ID: 0010
 Revises: 0009
