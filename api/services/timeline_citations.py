@@ -112,10 +112,10 @@ def cited_bundle(session: Session, case: Case, bundle_id: uuid.UUID | None) -> C
 
 
 def announced(bundle: CitedBundle | None) -> tuple[dict, dict]:
-    """The cited bundle as an export's audit details and as its response headers (a CSV has no place of its own
-    to say it; a PDF's first page says it too)."""
+    """The cited bundle as an export's audit details (none when it cited no bundle) and as its response headers
+    (a CSV has no place of its own to say it; a PDF's first page says it too)."""
     if bundle is None:
-        return {"bundle_id": None}, {"X-Cited-Bundle": "none"}
+        return {}, {"X-Cited-Bundle": "none"}
     details = {"bundle_id": str(bundle.id), "bundle_sha256": bundle.sha256}
     return details, {"X-Cited-Bundle": str(bundle.id), "X-Cited-Bundle-SHA256": bundle.sha256}
 
