@@ -38,9 +38,18 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode copies a table and drops the old one; with foreign keys on, that drop deletes every
+                # row that cascades from the old one (altering `cases` would empty its members, bundles and the
+                # rest). Off for the run (SQLite only takes it outside a transaction), and checked at the end.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
             _configure(conn)
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                    raise RuntimeError(f"the migration left rows naming rows that do not exist: {broken[:5]}")
     finally:
         engine.dispose()
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, Column, ForeignKey, String, Text, Uuid
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
@@ -117,6 +117,12 @@ class Case(CaseBase, table=True):
     legal_hold_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     legal_hold_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     legal_hold_reason: str | None = Field(default=None, sa_type=Text)
+    # The bundle the case has filed (or will): its chronology cites that bundle's Bates numbers by default.
+    # use_alter: bundles name their case too, so one of the two keys is added after both tables exist.
+    filed_bundle_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("bundles.id", ondelete="SET NULL", use_alter=True), nullable=True),
+    )
 
     @property
     def on_hold(self) -> bool:
@@ -195,6 +201,15 @@ class CasePublic(CaseBase):
     legal_hold: LegalHold | None = Field(
         default=None, description="Set while the case is on legal hold: nothing in it can be deleted or unlinked."
     )
+    filed_bundle_id: uuid.UUID | None = Field(
+        default=None,
+        description="The bundle marked as the one filed (PUT /cases/{case_id}/filed-bundle): the chronology cites "
+        "its Bates numbers unless asked for another.",
+    )
+
+
+class FiledBundleRequest(SQLModel):
+    bundle_id: uuid.UUID = Field(description="A done bundle of this case.")
 
 
 class CaseMember(SQLModel, table=True):

@@ -137,7 +137,10 @@ class Citation(BaseModel):
     exhibit_label: str | None = PydanticField(description="The evidence's exhibit label in this case, if it is one.")
     evidence_id: uuid.UUID
     page: int | None
-    bates: str | None = PydanticField(description="Bates number (or range) of the cited page in the case's bundle.")
+    bates: str | None = PydanticField(
+        description="Bates number (or range) of the cited page in the cited bundle; null when that bundle does not "
+        "hold the exhibit, or the case has no done bundle."
+    )
 
 
 class TimelineEventPublic(BaseModel):
@@ -162,9 +165,27 @@ class TimelineEventPublic(BaseModel):
     updated_at: datetime
 
 
+class CitedBundlePublic(BaseModel):
+    """The one bundle whose Bates numbers a chronology cites."""
+
+    id: uuid.UUID
+    title: str
+    sha256: str = PydanticField(description="The bundle's SHA-256 (of its volumes' SHA-256s, in order, if several).")
+    bates_first: str
+    bates_last: str
+    filed: bool = PydanticField(description="Whether it is the bundle the case has marked as filed.")
+
+
+CITED_BUNDLE = (
+    "The bundle every Bates cite here comes from: bundle_id if given, else the case's filed bundle, else its newest "
+    "done one; null while the case has no done bundle."
+)
+
+
 class TimelinePage(BaseModel):
     items: list[TimelineEventPublic]
     next_cursor: str | None = None
+    cited_bundle: CitedBundlePublic | None = PydanticField(default=None, description=CITED_BUNDLE)
 
 
 class MonthCount(BaseModel):
@@ -179,6 +200,7 @@ class TimelineSummary(BaseModel):
     by_month: list[MonthCount] = PydanticField(description="Events per month of their start, gaps included.")
     first: TimelineEventPublic | None
     last: TimelineEventPublic | None
+    cited_bundle: CitedBundlePublic | None = PydanticField(default=None, description=CITED_BUNDLE)
 
 
 class ImportResult(BaseModel):

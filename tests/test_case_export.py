@@ -183,6 +183,8 @@ def exported(client, owner, corpus, tmp_path_factory):
         r = editor.post(f"{base}/events", json=body)
         assert r.status_code == 201, r.text
     bundle = build(owner, case["id"], title="Plaintiff's Trial Exhibits")
+    r = owner.request("PUT", f"{base}/filed-bundle", json={"bundle_id": bundle["id"]})
+    assert r.status_code == 200, r.text
     with session_scope() as session:  # a hold and a soft delete, so the export carries those columns filled in
         owner_id = user_service.get_by_email(session, owner.email).id
         held = session.get(Case, uuid.UUID(case["id"]))
@@ -264,6 +266,7 @@ def test_export_manifest_lists_every_row_and_file(owner, exported):
     assert exported_bundle["sha256"] == bundle["sha256"] and exported_bundle["status"] == "done"
     # The rebuild under the hold: a second bundle, naming the filed one, byte for byte the same document.
     assert beside["rebuilt_from"] == bundle["id"] and beside["sha256"] == bundle["sha256"]
+    assert manifest["case"]["filed_bundle_id"] == bundle["id"]
     assert [p["bates_first"] for p in exported_bundle["placements"]] == [e["bates_first"] for e in bundle["exhibits"]]
     for volume in bundle["volumes"]:
         assert hashes[f"bundles/{bundle['id']}/volume-{volume['number']}.pdf"] == volume["sha256"]
@@ -324,6 +327,7 @@ def test_round_trip_into_an_empty_instance_gives_the_same_case(owner, exported, 
     for key in VOLATILE:
         first.pop(key), second.pop(key)
     assert second == remapped(first, mapping)
+    assert second["case"]["filed_bundle_id"] == mapping[exported["bundle"]["id"]]  # the same bundle, filed here
 
 
 def test_importing_the_same_export_twice_is_refused_unless_asked_for(target, imported, exported):
@@ -377,6 +381,11 @@ def _rebuilt_from_elsewhere(manifest):
 def _before_rebuilt_from(manifest):
     for bundle in manifest["bundles"]:
         del bundle["rebuilt_from"]
+    del manifest["case"]["filed_bundle_id"]
+
+
+def _filed_elsewhere(manifest):
+    manifest["case"]["filed_bundle_id"] = str(uuid.uuid4())
 
 
 BROKEN = {
@@ -412,6 +421,10 @@ BROKEN = {
     "rebuilt from a bundle not exported": (
         lambda ex: rezip(ex["zip"], edit=_rebuilt_from_elsewhere),
         "is not a bundle in the manifest",
+    ),
+    "filed bundle not exported": (
+        lambda ex: rezip(ex["zip"], edit=_filed_elsewhere),
+        "filed_bundle_id",
     ),
     "unknown version": (lambda ex: rezip(ex["zip"], edit=_version), "format_version 99 is not supported"),
     "not a zip": (lambda ex: b"PK\x03\x04 but then nothing", "not a readable ZIP"),
@@ -459,9 +472,11 @@ def test_an_export_from_before_bundles_named_their_source_imports(exported, tmp_
         try:
             with engine.connect() as conn:
                 sources = conn.execute(select(Bundle.rebuilt_from)).scalars().all()
+                filed = conn.execute(select(Case.filed_bundle_id)).scalars().all()
         finally:
             engine.dispose()
         assert len(sources) == 2 and sources == [None, None]
+        assert filed == [None]
     finally:
         drop()
 

@@ -62,3 +62,64 @@ def test_the_server_refuses_a_database_behind_its_schema_with_the_fix_in_the_mes
         assert migrate.schema_behind(engine) is None
     finally:
         engine.dispose()
+
+
+def test_altering_cases_keeps_every_row_that_hangs_off_a_case(tmp_path, database_url):
+    """SQLite alters a table by copying it and dropping the old one; with foreign keys on, that drop would delete
+    every row that cascades from a case. 0011 alters `cases`: its members and bundles must still be there, after
+    the upgrade and after the downgrade."""
+    url, drop = _empty_database(tmp_path)
+    engine = None
+    try:
+        migrate.upgrade(url, "0009")
+        engine = make_engine(url)
+        user, case, bundle = (uuid.uuid4().hex for _ in range(3))
+        now = "2026-12-02 14:00:00"
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email, password_hash, is_admin, is_active, created_at) "
+                    "VALUES (:id, 'old@firm.example', 'x', false, true, :now)"
+                ),
+                {"id": user, "now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cases (id, title, case_type, exhibit_label_template, timezone, parties, "
+                    "next_exhibit_number, created_by, created_at, updated_at) "
+                    "VALUES (:id, 'Old', 'other', 'PX-{n:03d}', 'UTC', '[]', 1, :user, :now, :now)"
+                ),
+                {"id": case, "user": user, "now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO case_members (case_id, user_id, role, added_at) VALUES (:case, :user, 'owner', :now)"
+                ),
+                {"case": case, "user": user, "now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO bundles (id, case_id, title, params, bates_prefix, status, progress_done, "
+                    "progress_total, volumes, validation, created_by, created_at) "
+                    "VALUES (:id, :case, 'Exhibits', '{}', 'OLD', 'done', 0, 0, '[]', '{}', :user, :now)"
+                ),
+                {"id": bundle, "case": case, "user": user, "now": now},
+            )
+
+        def counts() -> list[int]:
+            with engine.connect() as conn:
+                return [
+                    conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                    for t in ("cases", "case_members", "bundles")
+                ]
+
+        migrate.upgrade(url)
+        assert counts() == [1, 1, 1]
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT filed_bundle_id FROM cases")).scalar() is None
+        migrate.downgrade(url, "0009")
+        assert counts() == [1, 1, 1]
+    finally:
+        if engine is not None:
+            engine.dispose()
+        drop()

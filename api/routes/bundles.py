@@ -79,7 +79,7 @@ def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID)
 
     The bundle serves its last build until the new one is recorded, and keeps it if the rebuild fails. Under a
     legal hold the answer is a new bundle beside this one (`rebuilt_from`): nothing built for a held case is
-    replaced."""
+    replaced. So is the answer for the case's filed bundle: what was filed stays as it was."""
     bundle = bundle_service.get_visible(session, bundle_id, user)
     _, role = case_service.get_with_role(session, bundle.case_id, user)
     if role.rank < Role.editor.rank:

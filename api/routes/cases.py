@@ -7,11 +7,12 @@ from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import cases as case_service
-from api.services import holds
+from api.services import filed_bundle, holds
 from models.case import (
     CaseCreate,
     CasePublic,
     CaseUpdate,
+    FiledBundleRequest,
     LegalHoldRequest,
     LegalHoldState,
     MemberCreate,
@@ -49,6 +50,24 @@ def get_case(access: CaseViewer) -> CasePublic:
 def update_case(session: SessionDep, access: CaseEditor, data: CaseUpdate) -> CasePublic:
     """Change case details. Labels already issued keep their text if the label template changes."""
     return _public(case_service.update_case(session, access.case, data, actor=access.user), access.role)
+
+
+@router.put(
+    "/cases/{case_id}/filed-bundle", response_model=CasePublic, responses=error_responses(401, 403, 404, 409, 422)
+)
+def mark_filed_bundle(session: SessionDep, access: CaseEditor, data: FiledBundleRequest) -> CasePublic:
+    """Mark a done bundle of the case as the one filed (editors): the chronology (page, CSV, PDF, summary) cites
+    its Bates numbers unless asked for another, and a rebuild of it is made beside it. 404 for a bundle of
+    another case, 409 for one that is not done."""
+    return _public(filed_bundle.mark(session, access.case, data.bundle_id, actor=access.user), access.role)
+
+
+@router.delete(
+    "/cases/{case_id}/filed-bundle", response_model=CasePublic, responses=error_responses(401, 403, 404, 409)
+)
+def clear_filed_bundle(session: SessionDep, access: CaseEditor) -> CasePublic:
+    """Clear the mark (editors); 409 when no bundle is marked. The chronology then cites the newest done bundle."""
+    return _public(filed_bundle.clear(session, access.case, actor=access.user), access.role)
 
 
 def _member(member, user) -> MemberPublic:

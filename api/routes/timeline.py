@@ -19,6 +19,7 @@ from api.pagination import DEFAULT_LIMIT
 from api.request_body import body_chunks
 from api.services import import_jobs as job_service
 from api.services import timeline as timeline_service
+from api.services import timeline_citations as citations
 from api.services import timeline_csv as csv_service
 from api.services import timeline_import as import_service
 from api.services import timeline_pdf as pdf_service
@@ -74,6 +75,14 @@ async def timeline_filter(  # async: pure parsing, so no hop to the thread pool
 FilterDep = Annotated[query_service.TimelineFilter, Depends(timeline_filter)]
 
 
+# Named exactly so in the issue and the docs: the chronology outputs cite this one bundle's Bates numbers.
+BUNDLE_ID = Query(
+    None,
+    description="The bundle whose Bates numbers every cite comes from: a done bundle of this case (404 for any "
+    "other, 409 for one not done). Default: the bundle the case has filed, else its newest done one.",
+)
+
+
 def _wants_csv(fmt: str | None, accept: str) -> bool:
     if fmt is not None:
         return fmt == "csv"
@@ -89,7 +98,7 @@ def _filename(access, suffix: str) -> str:
 @router.get(
     "/cases/{case_id}/timeline",
     response_model=TimelinePage,
-    responses=error_responses(400, 401, 404, 422)
+    responses=error_responses(400, 401, 404, 409, 422)
     | {200: {"description": "A page of events, or the whole selection as CSV", "content": {"text/csv": {}}}},
 )
 def get_timeline(
@@ -100,41 +109,57 @@ def get_timeline(
     limit: int = DEFAULT_LIMIT,
     cursor: Cursor | None = None,
     format: Literal["json", "csv"] | None = Query(None, description="csv streams the whole selection."),
+    bundle_id: uuid.UUID | None = BUNDLE_ID,
 ):
-    """The case's chronology, ordered by time then id, a page at a time; or all of it as CSV."""
+    """The case's chronology, ordered by time then id, a page at a time; or all of it as CSV. Every Bates cite
+    comes from one bundle, named by `cited_bundle` (CSV: the X-Cited-Bundle header and the bates_bundle_id
+    column); a next_cursor keeps citing the bundle of the first page."""
     if _wants_csv(format, request.headers.get("accept", "")):
-        timeline_service.record_export(session, access.case, access.user, f, {"format": "csv"})
+        bundle = citations.cited_bundle(session, access.case, bundle_id)
+        details, headers = citations.announced(bundle)
+        timeline_service.record_export(session, access.case, access.user, f, {"format": "csv"} | details)
         return StreamingResponse(
-            csv_service.csv_stream(access.case, f),
+            csv_service.csv_stream(access.case, f, bundle),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{_filename(access, "csv")}"'},
+            headers={"Content-Disposition": f'attachment; filename="{_filename(access, "csv")}"'} | headers,
         )
-    items, next_cursor = query_service.page(session, access.case, f, limit=limit, cursor=cursor)
+    items, next_cursor, bundle = query_service.page(
+        session, access.case, f, limit=limit, cursor=cursor, bundle_id=bundle_id
+    )
     # The items are already JSON values in the TimelinePage shape (the tests hold them to it); validating a
     # model per event again would cost more than reading the page.
-    return FastJSONResponse({"items": items, "next_cursor": next_cursor})
+    cited = bundle.public() if bundle else None
+    return FastJSONResponse({"items": items, "next_cursor": next_cursor, "cited_bundle": cited})
 
 
 @router.get(
     "/cases/{case_id}/timeline.pdf",
     response_class=Response,
-    responses=error_responses(401, 404, 422) | {200: {"content": {"application/pdf": {}}}},
+    responses=error_responses(401, 404, 409, 422) | {200: {"content": {"application/pdf": {}}}},
 )
-def timeline_pdf(session: SessionDep, access: CaseViewer, f: FilterDep) -> Response:
-    """The selection as a summary chronology for court (FRE 1006): caption, entries, exhibits summarized."""
-    pdf = pdf_service.render_pdf(session, access.case, f)
-    details = {"format": "pdf", "sha256": hashlib.sha256(pdf).hexdigest(), "size_bytes": len(pdf)}
+def timeline_pdf(
+    session: SessionDep, access: CaseViewer, f: FilterDep, bundle_id: uuid.UUID | None = BUNDLE_ID
+) -> Response:
+    """The selection as a summary chronology for court (FRE 1006): caption, entries, exhibits summarized. Its
+    first page names the one bundle its Bates numbers come from, with that bundle's SHA-256."""
+    bundle = citations.cited_bundle(session, access.case, bundle_id)
+    pdf = pdf_service.render_pdf(session, access.case, f, bundle)
+    cited, headers = citations.announced(bundle)
+    details = {"format": "pdf", "sha256": hashlib.sha256(pdf).hexdigest(), "size_bytes": len(pdf)} | cited
     timeline_service.record_export(session, access.case, access.user, f, details)
     disposition = f'attachment; filename="{_filename(access, "pdf")}"'
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition} | headers)
 
 
 @router.get(
-    "/cases/{case_id}/timeline/summary", response_model=TimelineSummary, responses=error_responses(401, 404, 422)
+    "/cases/{case_id}/timeline/summary",
+    response_model=TimelineSummary,
+    responses=error_responses(401, 404, 409, 422),
 )
-def timeline_summary(session: SessionDep, access: CaseViewer, f: FilterDep):
-    """Counts per kind and per month, and the first and last event of the selection."""
-    return summary_service.summary(session, access.case, f)
+def timeline_summary(session: SessionDep, access: CaseViewer, f: FilterDep, bundle_id: uuid.UUID | None = BUNDLE_ID):
+    """Counts per kind and per month, and the first and last event of the selection, cited from one bundle."""
+    bundle = citations.cited_bundle(session, access.case, bundle_id)
+    return summary_service.summary(session, access.case, f, bundle)
 
 
 @router.post(

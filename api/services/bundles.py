@@ -12,7 +12,7 @@ from api.bundle import volume_limit
 from api.bundle.spec import BundleError
 from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import access, audit, holds, work_queue
+from api.services import access, audit, filed_bundle, holds, work_queue
 from api.services import exhibits as exhibit_service
 from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
@@ -95,15 +95,17 @@ def queue_rebuild(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
 
     Outside a legal hold the bundle is rebuilt in place: it serves its last build until the new one is recorded,
     and keeps it if the rebuild fails (see `mark_failed`). Under a hold nothing built for the case is replaced:
-    the rebuild is a new bundle beside this one (`rebuilt_from`), with the same parameters.
+    the rebuild is a new bundle beside this one (`rebuilt_from`), with the same parameters. So is a rebuild of
+    the bundle the case has filed: what was filed stays as it was filed.
     """
     hold = holds.case_hold(session, bundle.case_id)  # locks the case row: a hold being set lands first, or waits
     session.refresh(bundle)
     if bundle.status in (BundleStatus.queued, BundleStatus.running):
         raise Conflict(f"the bundle is {BundleStatus(bundle.status).value}; rebuild it once that build has finished")
-    if hold is not None:
+    filed = filed_bundle.is_filed(session, bundle)
+    if hold is not None or filed:
         beside = _beside(session, bundle, created_by=actor.id)
-        why = {"why": "legal hold", "hold": hold.details()}
+        why = {"why": "legal hold", "hold": hold.details()} if hold is not None else {"why": "filed bundle"}
         record(
             session,
             "bundle.rebuild",

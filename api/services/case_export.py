@@ -70,7 +70,10 @@ SECTIONS: dict[str, Table] = {
 
 
 # Nullable columns added since format version 1: an export made before them lacks them, and they import as null.
-ADDED_COLUMNS: dict[str, frozenset[str]] = {"bundles": frozenset({"rebuilt_from"})}
+ADDED_COLUMNS: dict[str, frozenset[str]] = {
+    "bundles": frozenset({"rebuilt_from"}),
+    "cases": frozenset({"filed_bundle_id"}),
+}
 
 
 def user_columns(table: Table) -> list[str]:

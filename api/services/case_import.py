@@ -104,7 +104,7 @@ def _check_zip(zf: zipfile.ZipFile, path: Path, limits: ImportLimits) -> ImportP
     sections = parse_sections(manifest, problems)
     placements = parse_placements(sections["bundles"], problems)
     check_users_named(case, sections, users, problems)
-    check_references(case_id, sections, problems)
+    check_references(case, sections, problems)
     audit_events = parse_events(manifest, "audit_events", problems)
     earlier = parse_events(manifest, "imported_history", problems)
     check_chain(manifest, audit_events, case_id, problems)

@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
@@ -122,7 +122,9 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
             row[name] = user_ids[email] if email is not None else None
         return row
 
-    session.execute(insert(spec.CASES), [with_users(spec.CASES, rows["case"])])
+    # The case names its filed bundle, which goes in after it: the name is set once the bundles are in.
+    filed = rows["case"]["filed_bundle_id"]
+    session.execute(insert(spec.CASES), [with_users(spec.CASES, rows["case"] | {"filed_bundle_id": None})])
     members = {
         m["email"]: {"case_id": case_id, "user_id": user_ids[m["email"]], "role": m["role"], "added_at": m["added_at"]}
         for m in plan.members
@@ -134,6 +136,8 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
     for name, table in spec.SECTIONS.items():
         _insert(session, table, [with_users(table, row) for row in rows[name]])
     _insert(session, spec.PLACEMENTS, rows["placements"])
+    if filed is not None:
+        session.execute(update(spec.CASES).where(spec.CASES.c.id == case_id).values(filed_bundle_id=filed))
     imported_at = utcnow()
     _insert(
         session,
@@ -221,7 +225,7 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
 
 def _rewritten(plan: ImportPlan, ids: IdMap, case_id: uuid.UUID) -> dict[str, list[dict] | dict]:
     """Every row under its fresh id, its references rewritten the same way, all of it in the new case."""
-    out: dict = {"case": plan.case | {"id": case_id}}
+    out: dict = {"case": plan.case | {"id": case_id, "filed_bundle_id": ids("bundles", plan.case["filed_bundle_id"])}}
     out["evidence"] = [
         row | {"id": ids("evidence", row["id"]), "case_id": case_id} for row in plan.sections["evidence"]
     ]

@@ -189,9 +189,11 @@ def check_users_named(case: dict | None, sections: dict, users: dict, problems: 
                     problems.add(f"{name} {row['id']}: {column}_email {email} is not in the manifest's users")
 
 
-def check_references(case_id, sections: dict[str, list[dict]], problems: Problems) -> None:
-    """Rows must belong to the exported case and point only at rows the manifest brings; an original a case
-    holds once; a purged item (deleted, its original gone) is history and no exhibit of the case."""
+def check_references(case: dict | None, sections: dict[str, list[dict]], problems: Problems) -> None:
+    """Rows must belong to the exported case and point only at rows the manifest brings (its filed bundle too);
+    an original a case holds once; a purged item (deleted, its original gone) is history and no exhibit of the
+    case."""
+    case_id = case.get("id") if case else None
     for name in ("exhibits", "timeline_events", "bundles"):
         for row in sections[name]:
             if row["case_id"] != case_id:
@@ -216,6 +218,8 @@ def check_references(case_id, sections: dict[str, list[dict]], problems: Problem
         if not isinstance(ids, list) or not all(isinstance(i, str) and _is_uuid(i) for i in ids):
             problems.add(f"bundle {row['id']}: params must be an object whose exhibit_ids is a list of ids")
     bundles = {row["id"] for row in sections["bundles"]}
+    if case is not None and case["filed_bundle_id"] is not None and case["filed_bundle_id"] not in bundles:
+        problems.add(f"case: filed_bundle_id {case['filed_bundle_id']} is not a bundle in the manifest")
     for row in sections["bundles"]:
         if row["rebuilt_from"] is not None and row["rebuilt_from"] not in bundles:
             problems.add(f"bundle {row['id']}: rebuilt_from {row['rebuilt_from']} is not a bundle in the manifest")

@@ -1,13 +1,22 @@
-"""Citations: which exhibit (label) and which Bates number prove an event."""
+"""Citations: which exhibit (label) and which Bates number prove an event, and which one bundle the numbers
+come from.
+
+A chronology (page, CSV, PDF, summary) cites one bundle only, never a mix: the one asked for, or by default the
+bundle the case has filed, else its newest done one (`cited_bundle`). Finding it is one small query, and the
+placements of the exhibits a page cites in it one more; never a query per event.
+"""
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
+from api.errors import Conflict, NotFound
 from models.bundle import Bundle, BundleExhibit, BundleStatus
+from models.case import Case
 from models.exhibit import Exhibit
 
 _REFS = select(Exhibit.evidence_id, Exhibit.id, Exhibit.label).where(Exhibit.case_id == bindparam("case_id"))
@@ -23,21 +32,104 @@ _PLACEMENTS = (
         BundleExhibit.bates_first_number,
         BundleExhibit.bates_first,
         BundleExhibit.bates_last,
-        Bundle.bates_prefix,
-        Bundle.params["bates_digits"].as_integer(),
     )
-    .join(Bundle, Bundle.id == BundleExhibit.bundle_id)
-    .where(Bundle.case_id == bindparam("case_id"), Bundle.status == BundleStatus.done)
-    .order_by(Bundle.finished_at.desc(), Bundle.id)
+    .where(BundleExhibit.bundle_id == bindparam("bundle_id"))
+    .order_by(BundleExhibit.seq)
 )
 _SOME_PLACEMENTS = _PLACEMENTS.where(BundleExhibit.exhibit_id.in_(bindparam("exhibit_ids", expanding=True)))
-# Rendering the expanding IN costs more than the query: a page of a case with no finished bundle skips it.
-_ANY_FINISHED = (
-    select(Bundle.id).where(Bundle.case_id == bindparam("case_id"), Bundle.status == BundleStatus.done).limit(1)
+_BUNDLE = select(
+    Bundle.id,
+    Bundle.title,
+    Bundle.sha256,
+    Bundle.bates_first,
+    Bundle.bates_last,
+    Bundle.page_count,
+    Bundle.volumes,
+    Bundle.bates_prefix,
+    Bundle.params["bates_digits"].as_integer(),
+    Bundle.status,
+    Bundle.finished_at,
+)
+_NAMED = _BUNDLE.where(Bundle.id == bindparam("bundle_id"), Bundle.case_id == bindparam("case_id"))
+# The filed bundle first when it is done, then the newest done one: one row, from the case's few bundles.
+_DEFAULT = (
+    _BUNDLE.where(Bundle.case_id == bindparam("case_id"), Bundle.status == BundleStatus.done)
+    .order_by((Bundle.id == bindparam("filed")).desc(), Bundle.finished_at.desc(), Bundle.id)
+    .limit(1)
 )
 
 
-def exhibit_refs(session: Session, case_id: uuid.UUID, evidence_ids: Iterable[str] | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CitedBundle:
+    """The bundle whose Bates numbers a chronology cites, as its first page and responses name it."""
+
+    id: uuid.UUID
+    title: str
+    sha256: str
+    bates_first: str
+    bates_last: str
+    page_count: int
+    volumes: list[dict]
+    bates_prefix: str
+    digits: int
+    finished_at: datetime | None
+    filed: bool
+
+    def public(self) -> dict:
+        """The `cited_bundle` of a page or summary, as JSON values."""
+        return {
+            "id": str(self.id),
+            "title": self.title,
+            "sha256": self.sha256,
+            "bates_first": self.bates_first,
+            "bates_last": self.bates_last,
+            "filed": self.filed,
+        }
+
+
+def _cited(row, case: Case) -> CitedBundle:
+    *values, _status, finished_at = row
+    return CitedBundle(*values, finished_at, filed=row[0] == case.filed_bundle_id)
+
+
+def cited_bundle(session: Session, case: Case, bundle_id: uuid.UUID | None) -> CitedBundle | None:
+    """The bundle a chronology of the case cites: `bundle_id`, or by default the case's filed bundle, else its
+    newest done one (None while it has none).
+
+    A `bundle_id` that is not a bundle of this case is 404, as for one that does not exist; one that is not done
+    (queued, building, failed, or being rebuilt) is 409: it has no Bates numbers to cite yet, or none at all."""
+    connection = session.connection()
+    if bundle_id is None:
+        row = connection.execute(_DEFAULT, {"case_id": case.id, "filed": case.filed_bundle_id}).first()
+        return None if row is None else _cited(row, case)
+    row = connection.execute(_NAMED, {"bundle_id": bundle_id, "case_id": case.id}).first()
+    if row is None:
+        raise NotFound("bundle not found")
+    status = BundleStatus(row.status)
+    if status != BundleStatus.done:
+        raise Conflict(not_done(status, rebuilding=row.sha256 is not None))
+    return _cited(row, case)
+
+
+def announced(bundle: CitedBundle | None) -> tuple[dict, dict]:
+    """The cited bundle as an export's audit details (none when it cited no bundle) and as its response headers
+    (a CSV has no place of its own to say it; a PDF's first page says it too)."""
+    if bundle is None:
+        return {}, {"X-Cited-Bundle": "none"}
+    details = {"bundle_id": str(bundle.id), "bundle_sha256": bundle.sha256}
+    return details, {"X-Cited-Bundle": str(bundle.id), "X-Cited-Bundle-SHA256": bundle.sha256}
+
+
+def not_done(status: BundleStatus, *, rebuilding: bool) -> str:
+    """Why a bundle that is not done cannot be cited (or marked filed)."""
+    if rebuilding:
+        return f"the bundle is being rebuilt ({status.value}); its Bates numbers can be cited once the rebuild is done"
+    if status == BundleStatus.failed:
+        return "the bundle is failed, not done: it has no Bates numbers; rebuild it, or choose a done bundle"
+    return f"the bundle is {status.value}, not done: its Bates numbers can be cited once its build has finished"
+
+
+def exhibit_refs(session: Session, case_id: uuid.UUID, evidence_ids: Iterable[str] | None) -> dict:
     """The case's exhibit (id, label) by evidence id text, for these evidence ids (None: every exhibit)."""
     if evidence_ids is None:
         rows = session.execute(_REFS, {"case_id": case_id})
@@ -49,24 +141,24 @@ def exhibit_refs(session: Session, case_id: uuid.UUID, evidence_ids: Iterable[st
     return {str(row.evidence_id): row for row in rows.all()}
 
 
-def placements(session: Session, case_id: uuid.UUID, exhibit_ids: Iterable[uuid.UUID] | None) -> dict[uuid.UUID, tuple]:
-    """Where each exhibit sits in the newest finished bundle of the case that holds it, for these exhibits
-    (None: every exhibit), by exhibit id; for bates_cite."""
+def placements(
+    session: Session, bundle: CitedBundle | None, exhibit_ids: Iterable[uuid.UUID] | None
+) -> dict[uuid.UUID, tuple]:
+    """Where each exhibit sits in the cited bundle, for these exhibits (None: every exhibit), by exhibit id;
+    for bates_cite. An exhibit the bundle does not hold is absent, as is every exhibit without a bundle."""
+    if bundle is None:
+        return {}
     if exhibit_ids is None:
-        result = session.connection().execute(_PLACEMENTS, {"case_id": case_id})
+        result = session.connection().execute(_PLACEMENTS, {"bundle_id": bundle.id})
     else:
         wanted = list(set(exhibit_ids))
         if not wanted:
             return {}
-        result = session.connection().execute(_SOME_PLACEMENTS, {"case_id": case_id, "exhibit_ids": wanted})
-    newest: dict[uuid.UUID, tuple] = {}
-    for exhibit_id, *placed in result.all():
-        newest.setdefault(exhibit_id, tuple(placed))
-    return newest
-
-
-def any_finished_bundle(session: Session, case_id: uuid.UUID) -> bool:
-    return session.connection().execute(_ANY_FINISHED, {"case_id": case_id}).first() is not None
+        result = session.connection().execute(_SOME_PLACEMENTS, {"bundle_id": bundle.id, "exhibit_ids": wanted})
+    placed: dict[uuid.UUID, tuple] = {}
+    for exhibit_id, *where in result.all():
+        placed.setdefault(exhibit_id, (*where, bundle.bates_prefix, bundle.digits))
+    return placed
 
 
 def bates_cite(placed: tuple, page: int | None) -> str:
@@ -100,18 +192,15 @@ def split_range(cite: str) -> tuple[str, str] | None:
 
 
 def citation_bates(
-    session: Session, case_id: uuid.UUID, refs: Iterable[tuple[uuid.UUID | str, int | None]]
+    session: Session, bundle: CitedBundle | None, refs: Iterable[tuple[uuid.UUID | str, int | None]]
 ) -> dict[tuple[uuid.UUID | str, int | None], str]:
-    """Bates cites for (exhibit_id, page) pairs: one number for a page, the range of the exhibit's
-    own pages for page None.
-    Ids may be UUIDs or their text (either form); the cites are keyed by the pairs as given.
-
-    The cite comes from the newest finished bundle of the case that holds the exhibit; without one, an event
-    has no Bates cite. Called once per page, never per event.
-    """
+    """Bates cites in the cited bundle for (exhibit_id, page) pairs: one number for a page, the range of the
+    exhibit's own pages for page None. Ids may be UUIDs or their text (either form); the cites are keyed by the
+    pairs as given. An exhibit the bundle does not hold has no cite, nor has any without a bundle.
+    Called once per page, never per event."""
     refs = set(refs)
-    if not refs or not any_finished_bundle(session, case_id):
+    if not refs or bundle is None:
         return {}
     ids = {e: e if isinstance(e, uuid.UUID) else uuid.UUID(e) for e, _ in refs}
-    newest = placements(session, case_id, ids.values())
-    return {(e, page): bates_cite(newest[ids[e]], page) for e, page in refs if ids[e] in newest}
+    placed = placements(session, bundle, ids.values())
+    return {(e, page): bates_cite(placed[ids[e]], page) for e, page in refs if ids[e] in placed}

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
+from api.services.timeline_citations import CitedBundle
 from api.services.timeline_rows import FORMULA_START
 from models.case import Case
 
@@ -25,6 +26,7 @@ CSV_COLUMNS = (
     "page",
     "bates",
     "event_id",
+    "bates_bundle_id",  # the bundle every bates value of the file comes from (the same on each row with one)
 )
 
 
@@ -54,11 +56,14 @@ def tags_cell(raw: str | None) -> str:
     return cell(json.dumps(tags) if any("," in t for t in tags) else ", ".join(tags))
 
 
-def csv_block(rows: list[tuple], cites: dict, clock: dates.EventClock, tag_cells: dict | None = None) -> str:
+def csv_block(
+    rows: list[tuple], cites: dict, clock: dates.EventClock, tag_cells: dict | None = None, bundle_id: str = ""
+) -> str:
     """A chunk of EXPORT_COLUMNS driver rows as CSV text: the export's hot loop, run once per event.
 
     `cites` maps (evidence id, page) as fetched to (evidence id text, label, Bates cite); `tag_cells` keeps the
-    cell of each tags text across chunks (an export has few distinct tag lists and a million rows)."""
+    cell of each tags text across chunks (an export has few distinct tag lists and a million rows); `bundle_id`
+    is the cited bundle's id, written beside each Bates cite."""
     lines, when = [], clock.csv_fields
     tag_cells = {} if tag_cells is None else tag_cells
     for event_id, at, until, precision, title, description, kind, source, tags, disputed, evidence_id, page in rows:
@@ -73,14 +78,16 @@ def csv_block(rows: list[tuple], cites: dict, clock: dates.EventClock, tag_cells
         lines.append(
             f"{when(at, until, precision)},{kind},{cell(title)},{cell(description) if description else ''},"
             f"{tags_text},{'true' if disputed else 'false'},{source},{cell(label) if label else ''},{evidence},"
-            f"{'' if page is None else page},{cell(bates) if bates else ''},{event_id}\r\n"
+            f"{'' if page is None else page},{cell(bates) if bates else ''},{event_id},"
+            f"{bundle_id if bates else ''}\r\n"
         )
     return "".join(lines)
 
 
-def csv_stream(case: Case, f: query.TimelineFilter) -> Iterator[bytes]:
-    """The header, then one encoded block per export chunk; never more than a chunk or two in memory."""
+def csv_stream(case: Case, f: query.TimelineFilter, bundle: CitedBundle | None) -> Iterator[bytes]:
+    """The header, then one encoded block per export chunk; never more than a chunk or two in memory. Every
+    Bates cite comes from `bundle` (none without one)."""
     yield (",".join(CSV_COLUMNS) + "\r\n").encode()
-    clock, tag_cells = dates.EventClock(case.timezone), {}
-    for rows, cites in query.iter_chunks(case, f):
-        yield csv_block(rows, cites, clock, tag_cells).encode()
+    clock, tag_cells, bundle_id = dates.EventClock(case.timezone), {}, str(bundle.id) if bundle else ""
+    for rows, cites in query.iter_chunks(case, f, bundle):
+        yield csv_block(rows, cites, clock, tag_cells, bundle_id).encode()

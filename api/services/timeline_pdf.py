@@ -10,7 +10,7 @@ from api import templating
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
-from api.services.timeline_citations import content_range, placements, split_range
+from api.services.timeline_citations import CitedBundle, content_range, placements, split_range
 from api.templating import render
 from models.case import Case
 from models.common import utcnow
@@ -20,6 +20,7 @@ from models.timeline import Precision
 
 MAX_PDF_EVENTS = 1000  # about 100 pages, rendered in ~15 s on a small server
 PDF_DESCRIPTION_CHARS = 1200
+NOT_IN_BUNDLE = "not in this bundle"  # beside an exhibit the cited bundle does not hold, in place of its Bates cite
 
 
 KIND_LABELS = {
@@ -35,14 +36,14 @@ KIND_LABELS = {
 }
 
 
-def _cite(citation: dict | None) -> str:
+def _cite(citation: dict | None, bundle: CitedBundle | None) -> str:
     if not citation:
         return ""
     if citation["exhibit_label"] is None:
         return f"Evidence {str(citation['evidence_id'])[:8]} (not an exhibit in this case)"
     text = citation["exhibit_label"] + (f", p. {citation['page']}" if citation["page"] else "")
     if not citation["bates"]:
-        return text
+        return f"{text}; {NOT_IN_BUNDLE}" if bundle else text
     ends = split_range(citation["bates"])  # a range reads with an en dash on paper, as on the cover
     return f"{text}; " + (f"{ends[0]}\u2013{ends[1]}" if ends else citation["bates"])
 
@@ -67,7 +68,7 @@ def _selection(case: Case, f: query.TimelineFilter) -> list[str]:
     return parts
 
 
-def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
+def _exhibits(session: Session, case: Case, events: list[dict], bundle: CitedBundle | None) -> list[dict]:
     counts = Counter(e["evidence_id"] for e in events if e["evidence_id"] is not None)
     cited = {uuid.UUID(evidence_id) for evidence_id in counts}
     if not cited:
@@ -78,9 +79,9 @@ def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
         .where(Exhibit.case_id == case.id, Exhibit.evidence_id.in_(cited))
         .order_by(Exhibit.position)
     ).all()
-    # As reproduced in the newest finished bundle holding each: its Bates range, and its page count where the
-    # original has none of its own (an e-mail, a spreadsheet).
-    placed = placements(session, case.id, [exhibit.id for exhibit, _ in rows])
+    # As reproduced in the cited bundle: its Bates range, and its page count where the original has none of its
+    # own (an e-mail, a spreadsheet).
+    placed = placements(session, bundle, [exhibit.id for exhibit, _ in rows])
     out = []
     for exhibit, item in rows:
         where = placed.get(exhibit.id)
@@ -93,6 +94,7 @@ def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
                 "filename": item.original_filename,
                 "pages": item.page_count or (page_count - (first_content_page - start_page) if where else None),
                 "bates": content_range(where) if where else None,
+                "not_in_bundle": bundle is not None and where is None,
                 "sha256": item.sha256,
                 "cited": counts[str(item.id)],
             }
@@ -100,18 +102,27 @@ def _exhibits(session: Session, case: Case, events: list[dict]) -> list[dict]:
     return out
 
 
-def render_pdf(session: Session, case: Case, f: query.TimelineFilter, *, now: datetime | None = None) -> bytes:
-    """Render the filtered chronology as a summary under FRE 1006: caption, dated entries citing exhibits."""
+def _built(bundle: CitedBundle | None, case: Case) -> str | None:
+    if bundle is None or bundle.finished_at is None:
+        return None
+    return dates.display(bundle.finished_at, bundle.finished_at, Precision.minute, case.timezone)
+
+
+def render_pdf(
+    session: Session, case: Case, f: query.TimelineFilter, bundle: CitedBundle | None, *, now: datetime | None = None
+) -> bytes:
+    """Render the filtered chronology as a summary under FRE 1006: caption, dated entries citing exhibits, every
+    Bates number from `bundle`, which the first page names with its SHA-256."""
     rows = query.fetch(session, case.id, f, after=None, limit=MAX_PDF_EVENTS + 1, labels=True)
     if len(rows) > MAX_PDF_EVENTS:
         raise UnprocessableEntity(
             f"a PDF summary holds at most {MAX_PDF_EVENTS:,} events and this selection has more: "
             "narrow it with start, end, kind, tag or q (the CSV export has no limit)"
         )
-    events = query.shape(session, case, rows)
+    events = query.shape(session, case, rows, bundle)
     for e in events:
         e["kind_label"] = KIND_LABELS[e["kind"]]
-        e["cite"] = _cite(e["citation"])
+        e["cite"] = _cite(e["citation"], bundle)
         timed = e["precision"] in (Precision.minute, Precision.second)
         e["date_line"], e["time_line"] = e["date_display"].rsplit(", ", 1) if timed else (e["date_display"], "")
         text = e["description"] or ""
@@ -123,7 +134,10 @@ def render_pdf(session: Session, case: Case, f: query.TimelineFilter, *, now: da
         plaintiffs=[p["name"] for p in case.parties if p.get("role", "").lower() in ("plaintiff", "petitioner")],
         defendants=[p["name"] for p in case.parties if p.get("role", "").lower() in ("defendant", "respondent")],
         events=events,
-        exhibits=_exhibits(session, case, events),
+        exhibits=_exhibits(session, case, events, bundle),
+        bundle=bundle,
+        built=_built(bundle, case),
+        not_in_bundle=NOT_IN_BUNDLE,
         selection=_selection(case, f),
         timezone=case.timezone,
         generated=dates.display(now, now, Precision.minute, case.timezone),

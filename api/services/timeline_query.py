@@ -15,9 +15,17 @@ from sqlalchemy import Integer, Text, and_, bindparam, cast, select, union, unio
 from sqlmodel import Session
 
 from api.db import session_scope
+from api.errors import BadRequest
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_uuid
 from api.services import timeline_dates as dates
-from api.services.timeline_citations import bates_cite, citation_bates, exhibit_refs, placements
+from api.services.timeline_citations import (
+    CitedBundle,
+    bates_cite,
+    citation_bates,
+    cited_bundle,
+    exhibit_refs,
+    placements,
+)
 from api.services.timeline_filter import (
     PRECISIONS,
     T,
@@ -212,25 +220,45 @@ def key_of(row: tuple, at: int = 2) -> tuple[datetime, uuid.UUID]:
     return as_utc(row[at]), uuid.UUID(as_uuid_text(row[0]))
 
 
+def _bundle_of(value) -> uuid.UUID | None:
+    return None if value is None else parse_uuid(value)
+
+
 def page(
-    session: Session, case: Case, f: TimelineFilter, *, limit: int, cursor: str | None
-) -> tuple[list[dict], str | None]:
-    """One page of events as TimelineEventPublic-shaped dicts, and the cursor of the next page."""
+    session: Session, case: Case, f: TimelineFilter, *, limit: int, cursor: str | None, bundle_id: uuid.UUID | None
+) -> tuple[list[dict], str | None, CitedBundle | None]:
+    """One page of events as TimelineEventPublic-shaped dicts, the cursor of the next page, and the bundle cited.
+
+    The cursor carries the bundle the first page cited (or that it cited none), so a listing read page by page
+    cites one bundle throughout, even if another is filed or finished meanwhile."""
     check_limit(limit)
     kind = f"timeline.{f.order}.{f.fingerprint()}"
-    after = tuple(decode_cursor(cursor, kind, [_aware, parse_uuid])) if cursor else None
+    after = None
+    if cursor:
+        at, event_id, pinned = decode_cursor(cursor, kind, [_aware, parse_uuid, _bundle_of])
+        after = (at, event_id)
+        if bundle_id is not None and bundle_id != pinned:
+            cited = f"bundle {pinned}" if pinned else "no bundle"
+            raise BadRequest(
+                f"this cursor continues pages that cite {cited}: pass that bundle_id (or none) with it, "
+                "or start again without a cursor to cite another"
+            )
+        bundle = None if pinned is None else cited_bundle(session, case, pinned)
+    else:
+        bundle = cited_bundle(session, case, bundle_id)
     rows = fetch(session, case.id, f, after=after, limit=limit + 1, labels=True)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(kind, key_of(rows[-1]))
-    return shape(session, case, rows), next_cursor
+        next_cursor = encode_cursor(kind, (*key_of(rows[-1]), bundle.id if bundle else None))
+    return shape(session, case, rows, bundle), next_cursor, bundle
 
 
-def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
+def shape(session: Session, case: Case, rows: Sequence[tuple], bundle: CitedBundle | None) -> list[dict]:
     """Rows fetched with labels -> TimelineEventPublic-shaped dicts of JSON values, written as the API writes
-    them (times in UTC with a Z, ids as canonical text), so a page is serialised without a model per event."""
-    bates = citation_bates(session, case.id, {(r[16], r[12]) for r in rows if r[16] is not None})
+    them (times in UTC with a Z, ids as canonical text), so a page is serialised without a model per event.
+    Bates cites come from `bundle` alone (none without one)."""
+    bates = citation_bates(session, bundle, {(r[16], r[12]) for r in rows if r[16] is not None})
     describe, utc_text, out = dates.page_clock(case.timezone).describe, dates.utc_text, []
     case_id_text = str(case.id)  # every row's: the rows are the case's
     # Few distinct ids (but the events'), tag lists and creation times per page: convert each once.
@@ -279,7 +307,7 @@ def shape(session: Session, case: Case, rows: Sequence[tuple]) -> list[dict]:
 
 
 def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
-    """One event of the case shaped like a timeline item, citation included."""
+    """One event of the case shaped like a timeline item, citation included (in the case's default bundle)."""
     result = session.connection().execute(
         select(*_as_selected(EVENT_COLUMNS), uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label)
         .outerjoin(Exhibit, and_(Exhibit.case_id == E.case_id, Exhibit.evidence_id == E.evidence_id))
@@ -287,7 +315,7 @@ def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     )
     rows = result.cursor.fetchall()
     result.close()
-    return shape(session, case, rows)[0]
+    return shape(session, case, rows, cited_bundle(session, case, None))[0]
 
 
 class ExportCitations(dict):
@@ -320,10 +348,12 @@ def _export_chunk(case: Case, f: TimelineFilter, after, chunk: int) -> list:
         return fetch(session, case.id, f, after=after, limit=chunk, columns="export")
 
 
-def iter_chunks(case: Case, f: TimelineFilter, *, chunk: int | None = None) -> Iterator[tuple[list, dict]]:
+def iter_chunks(
+    case: Case, f: TimelineFilter, bundle: CitedBundle | None, *, chunk: int | None = None
+) -> Iterator[tuple[list, dict]]:
     """The whole filtered chronology as (EXPORT_COLUMNS driver rows, citations) chunks, each read in its own
     short transaction, so an export streams without holding a transaction or more than two chunks in memory.
-    Every chunk comes with the same ExportCitations.
+    Every chunk comes with the same ExportCitations, whose Bates cites all come from `bundle`.
 
     The next chunk is read on a thread of its own while the caller formats this one: the database walk (scattered
     row reads, the driver's tuples) and the formatting each take about half an export, and overlap."""
@@ -331,7 +361,7 @@ def iter_chunks(case: Case, f: TimelineFilter, *, chunk: int | None = None) -> I
     with session_scope() as session:
         # Every exhibit of the case and its Bates placement at once: as many as the case has exhibits, however
         # many events cite them.
-        cites = ExportCitations(exhibit_refs(session, case.id, None), placements(session, case.id, None))
+        cites = ExportCitations(exhibit_refs(session, case.id, None), placements(session, bundle, None))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as reader:
         pending = reader.submit(_export_chunk, case, f, None, chunk)
         while True:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
 from api.services import timeline_query as query
+from api.services.timeline_citations import CitedBundle
 from api.services.timeline_filter import PRECISIONS, bind_values, body_range, filter_conditions, straddling_range
 from models.case import Case
 from models.timeline import TimelineEvent
@@ -29,15 +30,17 @@ def _bucket(column, bounds: list, lo: int, hi: int):
     return sql_case((column < bounds[mid], _bucket(column, bounds, lo, mid)), else_=_bucket(column, bounds, mid, hi))
 
 
-def summary(session: Session, case: Case, f: query.TimelineFilter) -> dict:
-    """Totals, per kind and per local month of each event's start, with the first and last event in time."""
+def summary(session: Session, case: Case, f: query.TimelineFilter, bundle: CitedBundle | None) -> dict:
+    """Totals, per kind and per local month of each event's start, with the first and last event in time, their
+    Bates cites from `bundle` (named as `cited_bundle`)."""
     asc, desc = replace(f, order="asc"), replace(f, order="desc")
     first = query.fetch(session, case.id, asc, after=None, limit=1, labels=True)
     last = query.fetch(session, case.id, desc, after=None, limit=1, labels=True)
     result = {"total": 0, "disputed": 0, "by_kind": {}, "by_month": [], "first": None, "last": None}
+    result["cited_bundle"] = bundle.public() if bundle else None
     if not first:
         return result
-    result["first"], result["last"] = query.shape(session, case, first + last)
+    result["first"], result["last"] = query.shape(session, case, first + last, bundle)
     months = dates.month_starts(query.as_utc(first[0][2]), query.as_utc(last[0][2]), case.timezone)
     if len(months) > MAX_MONTHS:
         raise UnprocessableEntity(
