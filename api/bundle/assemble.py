@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pikepdf
 
-from api.bundle import draw, records, render, stamp
+from api.bundle import front, records, render, stamp
 from api.bundle.convert import Converted
 from api.bundle.converter import Converter, Job
-from api.bundle.plan import PageRef, Part, split_volumes
+from api.bundle.plan import PageRef, split_volumes
 from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
-from api.bundle.spec import BuildResult, BuildSpec, PlacedExhibit
+from api.bundle.spec import BuildResult, BuildSpec
 from api.bundle.validate import validate
 from api.bundle.write import write_volumes
 from api.lifelines import give_back_memory
@@ -51,10 +51,11 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     worker = threading.Thread(target=converter.run_all, args=(jobs, converted_one, stop), name="bundle-convert")
     worker.start()
     try:
-        generated, slips, drawn = _render_exhibits(spec, kinds)
+        generated = _render_exhibits(spec, kinds)
         # Here rather than in a process of its own: a third process would only share the two cores with these two,
         # and hold a second copy of WeasyPrint and its fonts.
         certificate = render_pdf("certificate.html", render.certificate_context(spec)) if spec.certificate else None
+        labels = _label_sheet(spec)
         give_back_memory()  # what laying out the pages took, before the merge takes its share
     except BaseException:  # the conversion thread must be done before the caller closes the converter
         stop.set()
@@ -75,16 +76,18 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
             ),
         )
     sections = {key: render.exhibit_sections(r) for key, r in generated.items()}
-    exhibit_pages = [_pages_of(ex.seq, slips, sections, converted) for ex in spec.exhibits]
+    exhibit_pages = [_pages_of(ex.seq, sections, converted) for ex in spec.exhibits]
     volumes = split_volumes(exhibit_pages, spec.max_volume_bytes)
     if certificate:
         generated["cert"] = certificate
     cert_count = generated["cert"].page_count if certificate else 0
-    generated["front"], layout = _number(spec, volumes, cert_count)
+    cert_starts = _certificate_starts(certificate)
+    generated["front"], layout = front.number(spec, volumes, cert_count, cert_starts)
     mark("cover and index rendered")
     progress(len(spec.exhibits), steps)
     opened = {key: pikepdf.open(io.BytesIO(r.pdf)) for key, r in generated.items() if r is not None}
-    opened["draw"] = drawn
+    if labels:
+        opened["labels"] = pikepdf.open(io.BytesIO(labels[0]))
     sources = {seq: pikepdf.open(r.path) for seq, r in converted.items() if not r.placeholder}
     try:
         for pdf in opened.values():
@@ -101,6 +104,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
             sources,
             cert_count,
             lambda done: progress(len(spec.exhibits) + done * len(spec.exhibits) // layout.total, steps),
+            labels=labels[1] if labels else None,
         )
     finally:
         for pdf in (*opened.values(), *sources.values()):
@@ -123,34 +127,32 @@ def _stopwatch():
     return mark
 
 
-def _render_exhibits(spec: BuildSpec, kinds: dict[int, str]) -> tuple[dict[str, Rendered], dict[int, int], pikepdf.Pdf]:
-    """Slip sheets (drawn where the font allows, else rendered), record pages and native-file placeholders."""
-    drawn = pikepdf.new()
-    drawn_font = stamp.font_object(drawn)
-    slips: dict[int, int] = {}
+def _render_exhibits(spec: BuildSpec, kinds: dict[int, str]) -> dict[str, Rendered]:
+    """Slip sheets, record pages and native-file placeholders, all in one render."""
     requests = []
     for ex in spec.exhibits:
         kind = kinds[ex.seq]
         record = records.view(kind, ex.blob_path) if kind in ("csv", "json", "email", "text") else None
-        fast = spec.slip_sheets and draw.drawable(
-            ex.label, ex.title, ex.source_url, ex.custodian, ex.original_filename, ex.occurred_display
-        )
-        if fast:
-            draw.slip_page(
-                drawn, drawn_font, ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
-            )
-            slips[ex.seq] = len(drawn.pages) - 1
-        requests.append(
-            ExhibitPageRequest(ex, spec.slip_sheets and not fast, record, NATIVE if kind == "native" else None)
-        )
-    return {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}, slips, drawn
+        requests.append(ExhibitPageRequest(ex, spec.slip_sheets, record, NATIVE if kind == "native" else None))
+    return {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}
 
 
-def _pages_of(
-    seq: int, slips: dict[int, int], sections: dict[str, dict], converted: dict[int, Converted]
-) -> list[PageRef]:
+def _label_sheet(spec: BuildSpec) -> tuple[bytes, dict] | None:
+    """The exhibit labels the stamp font cannot show, shaped once each for the stamps; None when there are none."""
+    labels = sorted({ex.label for ex in spec.exhibits if not stamp.encodable(ex.label)})
+    return render.label_sheet(labels) if labels else None
+
+
+def _certificate_starts(certificate: Rendered | None) -> list[int]:
+    """First page of the hash certificate and of the certification, within the certificate's pages."""
+    if certificate is None:
+        return []
+    return [certificate.sections[("cert", n)].first for n in (1, 2)]
+
+
+def _pages_of(seq: int, sections: dict[str, dict], converted: dict[int, Converted]) -> list[PageRef]:
     """An exhibit's pages in order: slip sheet, record or placeholder pages, then its converted original."""
-    pages: list[PageRef] = [PageRef("draw", slips[seq], seq)] if seq in slips else []
+    pages: list[PageRef] = []
     section = sections["ex"].get(seq)
     if section:
         pages += [
@@ -170,96 +172,3 @@ def _pages_of(
             PageRef("late", i, seq, first_content=(i == late.first)) for i in range(late.first, late.first + late.count)
         ]
     return pages
-
-
-class _Layout:
-    """Numbers for every page: where each volume starts, each exhibit's range, the index rows."""
-
-    def __init__(self, spec: BuildSpec, volumes: list[list[Part]], fronts: list[int], cert_count: int):
-        self.fronts = fronts
-        self.volume_pages: list[int] = []
-        self.exhibits: dict[int, PlacedExhibit] = {}
-        self.textless: list[int] = []
-        page = 1
-        for number, parts in enumerate(volumes, 1):
-            start = page
-            page += fronts[number - 1]
-            for part in parts:
-                placed = self.exhibits.get(part.seq)
-                if placed is None:
-                    content = next((i for i, p in enumerate(part.pages) if p.first_content), 0)
-                    placed = self.exhibits[part.seq] = PlacedExhibit(
-                        seq=part.seq,
-                        start_page=page,
-                        page_count=0,
-                        first_content_page=page + content,
-                        bates_first=spec.bates_start + page - 1,
-                        bates_last=0,
-                        volume=number,
-                    )
-                for ref in part.pages:
-                    if not ref.has_text:
-                        self.textless.append(spec.bates_start + page - 1)
-                    page += 1
-                placed.page_count = page - placed.start_page
-                placed.bates_last = spec.bates_start + page - 2
-            if number == len(volumes):
-                page += cert_count
-            self.volume_pages.append(page - start)
-        self.total = page - 1
-
-    def rows(self, spec: BuildSpec, multi: bool) -> list[tuple[int, int, tuple[str, ...]]]:
-        rows = []
-        for ex in spec.exhibits:
-            placed = self.exhibits.get(ex.seq)
-            if placed is None:
-                continue
-            where = str(placed.start_page)
-            if multi:
-                where = f"{placed.volume}:{placed.start_page - sum(self.volume_pages[: placed.volume - 1])}"
-            cells = (
-                ex.label,
-                ex.title,
-                render.SHORT_KINDS.get(ex.kind, ex.kind),
-                ex.occurred_short or "",
-                f"{spec.bates(placed.bates_first)}-{spec.bates(placed.bates_last)}",
-                where,
-            )
-            rows.append((placed.volume, ex.seq, cells))
-        return rows
-
-
-def _number(spec: BuildSpec, volumes: list[list[Part]], cert_count: int) -> tuple[Rendered | None, _Layout]:
-    """Number every page. Covers are rendered until their page count matches the totals printed on them;
-    the index is drawn, so its length is known before anything is rendered."""
-    index = draw.index_page_count(draw.plan_cells(spec)) if spec.index else 0
-    covers = [1 if spec.cover else 0] * len(volumes)
-    for _ in range(4):
-        layout = _Layout(spec, volumes, [c + index for c in covers], cert_count)
-        layout.index_pages = index
-        if not spec.cover:
-            return None, layout
-        meta = [
-            {
-                "number": n,
-                "bates_first": spec.bates(spec.bates_start + sum(layout.volume_pages[: n - 1])),
-                "bates_last": spec.bates(spec.bates_start + sum(layout.volume_pages[:n]) - 1),
-            }
-            for n in range(1, len(volumes) + 1)
-        ]
-        rendered = render_pdf(
-            "front.html",
-            render.front_context(
-                spec,
-                meta,
-                [],
-                page_count=layout.total,
-                bates_first=spec.bates(spec.bates_start),
-                bates_last=spec.bates(spec.bates_start + layout.total - 1),
-            ),
-        )
-        counted = [rendered.sections[("cover", n)].count for n in range(1, len(volumes) + 1)]
-        if counted == covers:
-            return rendered, layout
-        covers = counted
-    raise RuntimeError("the covers did not settle on a page count")

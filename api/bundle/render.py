@@ -12,7 +12,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from api.bundle.lines import shown
 from api.bundle.spec import BuildSpec, CaseCaption, ExhibitSource
-from api.templating import TEMPLATES, refuse_all_fetcher, render
+from api.templating import refuse_all_fetcher, render
 
 KIND_NAMES = {
     "review_screenshot": "Review screenshot",
@@ -42,9 +42,8 @@ SHORT_KINDS = {
 def _styles() -> tuple[CSS, FontConfiguration]:
     """The stylesheet and font configuration, parsed once per process and shared by every render."""
     fonts = FontConfiguration()
-    css = CSS(
-        string=(TEMPLATES / "bundle" / "bundle.css").read_text(), font_config=fonts, url_fetcher=refuse_all_fetcher()
-    )
+    # Through Jinja for its font stacks (api/templating.py FONTS).
+    css = CSS(string=render("bundle/bundle.css"), font_config=fonts, url_fetcher=refuse_all_fetcher())
     return css, fonts
 
 
@@ -62,8 +61,8 @@ class Rendered:
     pdf: bytes
     page_count: int
     sections: dict[tuple[str, int], Section]
-    # Internal links to exhibits: (page index, rect in PDF points, exhibit seq).
-    links: list[tuple[int, tuple[float, float, float, float], int]]
+    # Internal links: (page index, rect in PDF points, exhibit seq or the name of what they point at).
+    links: list[tuple[int, tuple[float, float, float, float], int | str]]
 
 
 def render_pdf(template: str, context: dict) -> Rendered:
@@ -80,7 +79,7 @@ def _sections(document: Document) -> dict[tuple[str, int], Section]:
     for index, page in enumerate(document.pages):
         for name in page.anchors:
             kind, _, number = name.rpartition("-")
-            if number.isdigit() and kind in ("ex", "content", "cover", "index"):
+            if number.isdigit() and kind in ("ex", "content", "cover", "index", "cert"):
                 current = (kind, int(number))
                 found.setdefault(current, Section(index, 0))
         if current is not None:
@@ -88,18 +87,21 @@ def _sections(document: Document) -> dict[tuple[str, int], Section]:
     return found
 
 
-def _links(document: Document) -> list[tuple[int, tuple[float, float, float, float], int]]:
+def _links(document: Document) -> list[tuple[int, tuple[float, float, float, float], int | str]]:
+    """Every internal link to "#go-<key>": (page index, rect in PDF points, key); a key of digits is an exhibit's
+    seq, any other names what the link points at (a certificate section)."""
     links = []
     for index, page in enumerate(document.pages):
         for kind, target, rect, _box in page.links:
             if kind == "internal" and target.startswith("go-"):
                 x0, y0, x1, y1 = rect
+                key = target[3:]
                 # WeasyPrint measures CSS px from the top-left; PDF points go up from the bottom-left.
                 links.append(
                     (
                         index,
                         (x0 * 0.75, (page.height - y1) * 0.75, x1 * 0.75, (page.height - y0) * 0.75),
-                        int(target[3:]),
+                        int(key) if key.isdigit() else key,
                     )
                 )
     return links
@@ -142,52 +144,47 @@ def exhibits_context(requests: list[ExhibitPageRequest]) -> dict:
 
 def _exhibit_context(request: ExhibitPageRequest) -> dict:
     ex, placeholder = request.exhibit, request.placeholder
+    # The slip sheet gives a time in the case's zone, then its UTC equivalent on a line of its own.
+    date, _, utc = (ex.occurred_display or "").partition(" (")
     return {
         "seq": ex.seq,
         "label": ex.label,
-        "title": shown(ex.title),
+        "title": shown(ex.public_title),
         "kind": KIND_NAMES.get(ex.kind, ex.kind),
-        "date": ex.occurred_display,
-        "source": shown(ex.source_url or ex.original_filename),
+        "date": date or None,
+        "date_utc": f"({utc}" if utc else None,
+        "source": shown(ex.public(ex.source_url or ex.original_filename)),
         "custodian": shown(ex.custodian),
         "filename": shown(ex.original_filename),
+        "slip_filename": shown(ex.public(ex.original_filename)),
         "media_type": shown(ex.media_type),
         "size": human_size(ex.size_bytes),
         "sha256": ex.sha256,
+        "withheld": bool(ex.withheld),
         "slip": request.slip,
         "record": request.record,
         "placeholder": {"heading": placeholder[0], "reason": placeholder[1]} if placeholder else None,
     }
 
 
-@dataclass
-class IndexRow:
-    seq: int
-    label: str
-    title: str
-    kind: str
-    date: str | None
-    bates: str
-    page: str
-    volume: int
-
-
 def front_context(
-    spec: BuildSpec, volumes: list[dict], rows: list[IndexRow], *, page_count: int, bates_first: str, bates_last: str
+    spec: BuildSpec, volumes: list[dict], rows: list, *, page_count: int, bates: tuple[str, str], **notes
 ) -> dict:
+    """The cover and index: `rows` are front.IndexRow; `notes` what the index says about its columns."""
     return {
         "volumes": volumes,
         "rows": rows,
         "cover": spec.cover,
         "index": spec.index,
+        "legend": spec.legend,
         "caption": caption_shown(spec.caption),
         "bundle_title": shown(spec.bundle_title),
         "created_display": spec.created_display,
         "created_iso": spec.created_at.isoformat(),
         "exhibit_count": len(spec.exhibits),
         "page_count": page_count,
-        "bates_first": bates_first,
-        "bates_last": bates_last,
+        "bates": bates,
+        **notes,
     }
 
 
@@ -195,7 +192,7 @@ def certificate_context(spec: BuildSpec) -> dict:
     exhibits = [
         {
             "label": ex.label,
-            "filename": shown(ex.original_filename),
+            "filename": shown(ex.public(ex.original_filename)),
             "size_bytes": f"{ex.size_bytes:,}",
             "sha256": ex.sha256,
             "acquired": ex.acquired_display,
@@ -203,7 +200,7 @@ def certificate_context(spec: BuildSpec) -> dict:
         }
         for ex in spec.exhibits
     ]
-    return {"exhibits": exhibits, "caption": caption_shown(spec.caption)}
+    return {"exhibits": exhibits, "caption": caption_shown(spec.caption), "legend": spec.legend}
 
 
 def caption_shown(caption: CaseCaption) -> CaseCaption:
@@ -212,3 +209,32 @@ def caption_shown(caption: CaseCaption) -> CaseCaption:
         {key: shown(value) if isinstance(value, str) else value for key, value in p.items()} for p in caption.parties
     ]
     return CaseCaption(shown(caption.title), shown(caption.court), shown(caption.docket_number), parties)
+
+
+LABEL_SIZE = 10.0  # points: exhibit labels are rendered at this size, and scaled to the size of each stamp
+
+
+@dataclass(frozen=True)
+class LabelMetrics:
+    """Where a label sits on its page of the label sheet, in PDF points."""
+
+    page: int
+    x0: float
+    width: float  # at LABEL_SIZE
+    baseline: float  # up from the bottom of the page
+    size: float = LABEL_SIZE
+
+
+def label_sheet(labels: list[str]) -> tuple[bytes, dict[str, LabelMetrics]]:
+    """Exhibit labels the stamp font cannot show ("甲第1号証", "معرض ١"), each shaped by WeasyPrint on a page of its
+    own, to be placed as a form by the stamps. A link around the label gives its width; an empty box on the line
+    gives its baseline."""
+    css, fonts = _styles()
+    html = render("bundle/labels.html", labels=labels, size=LABEL_SIZE)
+    document = HTML(string=html, url_fetcher=refuse_all_fetcher()).render(stylesheets=[css], font_config=fonts)
+    rects = {(page, key): rect for page, rect, key in _links(document)}
+    metrics = {}
+    for n, label in enumerate(labels):
+        x0, _, x1, _ = rects[(n, f"w{n}")]
+        metrics[label] = LabelMetrics(n, x0, x1 - x0, rects[(n, f"b{n}")][1])
+    return document.write_pdf(), metrics

@@ -50,6 +50,17 @@ class ExhibitSource:
     acquired_at: datetime
     acquired_display: str
     blob_path: Path
+    # The designation in words ("Attorneys' Eyes Only") when the request withholds this exhibit's title: the index,
+    # bookmarks, slip sheet and certificate then print that instead of its title, file name and source.
+    withheld: str | None = None
+
+    @property
+    def public_title(self) -> str:
+        return f"Title withheld ({self.withheld})" if self.withheld else self.title
+
+    def public(self, text: str | None) -> str | None:
+        """A file name or source as the public parts print it: withheld with the title."""
+        return "Withheld" if self.withheld and text else text
 
 
 @dataclass(frozen=True)
@@ -73,10 +84,12 @@ class BuildSpec:
     slip_sheets: bool
     certificate: bool
     max_volume_bytes: int | None
-    legend: str | None  # for the cover, index and certificate; each exhibit carries its own
+    # For the cover, index and certificate: the most restrictive of the bundle's legend and its exhibits'.
+    legend: str | None
     created_at: datetime
     created_display: str
     volume_basename: str
+    author: str = "casebinder"  # the PDF's Author: the producing firm (CASEBINDER_PRODUCER_NAME)
 
     def bates(self, number: int) -> str:
         return f"{self.bates_prefix}{number:0{self.bates_digits}d}"

@@ -106,6 +106,15 @@ def font_object(pdf: pikepdf.Pdf) -> pikepdf.Object:
     )
 
 
+def encodable(text: str) -> bool:
+    """Whether the stamp font shows `text` as it is (Windows-1252)."""
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def encode(text: str) -> bytes:
     return text.encode("cp1252", errors="replace")
 
@@ -131,41 +140,96 @@ class PageStamp:
     exhibit: str | None = None
 
 
-def stamp_stream(stamp: PageStamp, width: float) -> bytes:
+@dataclass(frozen=True)
+class LabelForm:
+    """An exhibit label outside the stamp font, as a form from the label sheet (render.label_sheet)."""
+
+    name: Name  # its resource name on the pages it stamps
+    xobject: pikepdf.Object
+    x0: float
+    width: float  # at `size`
+    baseline: float
+    size: float
+
+
+def label_forms(pdf: pikepdf.Pdf, sheet: pikepdf.Pdf | None, metrics: dict | None) -> dict[str, LabelForm]:
+    """The label sheet's labels as forms of `pdf`, by label; copied once per volume, sharing the sheet's fonts."""
+    if sheet is None or not metrics:
+        return {}
+    forms = {}
+    for n, (label, where) in enumerate(metrics.items()):
+        form = pdf.copy_foreign(sheet.pages[where.page].as_form_xobject())
+        forms[label] = LabelForm(Name(f"/CBLabel{n}"), form, where.x0, where.width, where.baseline, where.size)
+    return forms
+
+
+def _label(font: StampFont, forms: dict[str, LabelForm], text: str, size: float) -> tuple[float, callable]:
+    """The width of an exhibit label at `size`, and what draws it with its left end on a baseline: in the stamp
+    font where it can show the label, else the label's form, scaled."""
+    form = forms.get(text)
+    if form is None:
+        data = encode(text)
+        return font.width(data, size), lambda x, y: _text(x, y, size, data)
+    scale = size / form.size
+    return (
+        form.width * scale,
+        lambda x, y: (
+            b"q %.4f 0 0 %.4f %.2f %.2f cm %s Do Q\n"
+            % (
+                scale,
+                scale,
+                x - form.x0 * scale,
+                y - form.baseline * scale,
+                bytes(str(form.name), "ascii"),
+            )
+        ),
+    )
+
+
+def stamp_stream(stamp: PageStamp, width: float, forms: dict[str, LabelForm] | None = None) -> bytes:
     """Content that draws the stamps; everything stays below y = 66, inside the bottom band."""
-    font = stamp_font()
+    font, forms = stamp_font(), forms or {}
     margin, baseline = 36.0, 26.0
     parts = [b"q 0 g 0 G\n"]
     bates = encode(stamp.bates)
     bates_x = width - margin - font.width(bates, 10)
     parts.append(_text(bates_x, baseline, 10, bates))
     if stamp.exhibit and not stamp.sticker:
-        label = encode(stamp.exhibit)
-        parts.append(_text(bates_x - 10 - font.width(label, 8), baseline, 8, label))
+        label_width, draw = _label(font, forms, stamp.exhibit, 8)
+        parts.append(draw(bates_x - 10 - label_width, baseline))
     counter = encode(f"Page {stamp.page_number} of {stamp.page_total}")
     parts.append(_text((width - font.width(counter, 8)) / 2, baseline, 8, counter))
     if stamp.legend:
         parts.append(_text(margin, baseline, 8, encode(stamp.legend)))
     if stamp.sticker:
-        label, caption = encode(stamp.sticker), b"EXHIBIT"
-        box_width = max(font.width(label, 11), font.width(caption, 6)) + 14
+        caption = b"EXHIBIT"
+        label_width, draw = _label(font, forms, stamp.sticker, 11)
+        box_width = max(label_width, font.width(caption, 6)) + 14
         x0, y0, height = width - margin - box_width, 38.0, 26.0
         parts.append(
             b"1 g %.2f %.2f %.2f %.2f re f 0 g 1 w %.2f %.2f %.2f %.2f re S\n"
             % (x0, y0, box_width, height, x0, y0, box_width, height)
         )
         parts.append(_text(x0 + (box_width - font.width(caption, 6)) / 2, y0 + 17, 6, caption))
-        parts.append(_text(x0 + (box_width - font.width(label, 11)) / 2, y0 + 5, 11, label))
+        parts.append(draw(x0 + (box_width - label_width) / 2, y0 + 5))
     parts.append(b"Q\n")
     return b"".join(parts)
 
 
-def apply(pdf: pikepdf.Pdf, page: pikepdf.Page, font: pikepdf.Object, stamp: PageStamp) -> None:
+def apply(
+    pdf: pikepdf.Pdf,
+    page: pikepdf.Page,
+    font: pikepdf.Object,
+    stamp: PageStamp,
+    forms: dict[str, LabelForm] | None = None,
+) -> None:
     """Wrap the page's own content in q/Q (so its state cannot leak) and draw the stamps over the band."""
     page.add_resource(font, Name.Font, FONT_NAME)
+    for label in {stamp.sticker, stamp.exhibit} & set(forms or ()):
+        page.add_resource(forms[label].xobject, Name.XObject, forms[label].name)
     width = float(page.mediabox[2]) - float(page.mediabox[0])
     page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
-    page.contents_add(pdf.make_stream(b"Q\n" + stamp_stream(stamp, width)))
+    page.contents_add(pdf.make_stream(b"Q\n" + stamp_stream(stamp, width, forms)))
 
 
 def page_labels(prefix: str, digits: int, first_number: int, count: int) -> Dictionary:
