@@ -35,16 +35,16 @@ KIND_LABELS = {
 }
 
 
-def _cite(citation: dict | None) -> str:
+def _cite(citation: dict | None) -> tuple[str, tuple[str, str] | None]:
+    """The exhibit a citation names, in words, and the Bates range it cites (its two ends, the same for a page)."""
     if not citation:
-        return ""
+        return "", None
     if citation["exhibit_label"] is None:
-        return f"Evidence {str(citation['evidence_id'])[:8]} (not an exhibit in this case)"
+        return f"Evidence {str(citation['evidence_id'])[:8]} (not an exhibit in this case)", None
     text = citation["exhibit_label"] + (f", p. {citation['page']}" if citation["page"] else "")
     if not citation["bates"]:
-        return text
-    ends = split_range(citation["bates"])  # a range reads with an en dash on paper, as on the cover
-    return f"{text}; " + (f"{ends[0]}\u2013{ends[1]}" if ends else citation["bates"])
+        return text, None
+    return text, split_range(citation["bates"]) or (citation["bates"], citation["bates"])
 
 
 def _selection(case: Case, f: query.TimelineFilter) -> list[str]:
@@ -111,7 +111,7 @@ def render_pdf(session: Session, case: Case, f: query.TimelineFilter, *, now: da
     events = query.shape(session, case, rows)
     for e in events:
         e["kind_label"] = KIND_LABELS[e["kind"]]
-        e["cite"] = _cite(e["citation"])
+        e["cite"], e["cite_bates"] = _cite(e["citation"])
         timed = e["precision"] in (Precision.minute, Precision.second)
         e["date_line"], e["time_line"] = e["date_display"].rsplit(", ", 1) if timed else (e["date_display"], "")
         text = e["description"] or ""
