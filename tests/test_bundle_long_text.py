@@ -1,14 +1,15 @@
-"""Text of any length reaches the bundle engine safely: the index and slip sheets show its start and an ellipsis
-(a title is cut to a few lines), generated pages show a bounded part of it, and the build takes no longer than for an
-ordinary title."""
+"""Text of any length reaches the bundle engine safely: the index and slip sheets show its start and an ellipsis,
+generated pages show a bounded part of it, and the build takes no longer than for an ordinary title."""
 
 import io
 import uuid
 
 import pikepdf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
-from api.bundle import lines
+from api.bundle import index, lines, stamp
 from api.db import session_scope
 from models.case import Case
 from models.evidence import EvidenceItem
@@ -16,6 +17,92 @@ from tests.test_bundles import build, download, extract, page_texts
 
 MEGABYTE = 1_000_000
 ELLIPSIS = "\u2026"
+# The title column's width inside its padding, as index.py lays it out.
+TITLE_WIDTH = index.COLUMNS[1][2] - 4
+
+
+def width(text: str, size: float) -> float:
+    return stamp.stamp_font().width(lines.plain(text), size)
+
+
+def test_a_megabyte_of_text_wraps_and_fits_in_a_few_lines():
+    shapes = {
+        "one word": "x" * MEGABYTE,
+        "short words": "word " * (MEGABYTE // 5),
+        "long words": ("W" * 70 + " ") * (MEGABYTE // 71),
+        "outside the font": "\u65e5" * MEGABYTE,
+        "accents outside the font": "e\u0301" * (MEGABYTE // 2),
+    }
+    for name, text in shapes.items():
+        cell = index._lines(text, TITLE_WIDTH + 4)
+        assert len(cell) == index.MAX_LINES and cell[-1].endswith(ELLIPSIS), (name, cell)
+        assert all(width(line, index.SIZE) <= TITLE_WIDTH for line in cell), name
+
+        slip = lines.wrap(text, 15, 468, 4)
+        assert len(slip) == 4 and slip[-1].endswith(ELLIPSIS), name
+        assert all(width(line, 15) <= 468 for line in slip), name
+
+        cut = lines.fit(text, 8, 100)
+        assert cut.endswith(ELLIPSIS) and width(cut, 8) <= 100, name
+        assert len(cut) < 100
+
+
+# The line breaker as it was, measuring every candidate from scratch: the reference for ordinary text.
+def _reference_wrap(text: str, size: float, width_: float, max_lines: int) -> list[str]:
+    out, line = [], ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if width(candidate, size) <= width_ or not line:
+            line = candidate
+        else:
+            out.append(line)
+            line = word
+    if line:
+        out.append(line)
+    if len(out) > max_lines:
+        out = out[:max_lines]
+        out[-1] = _reference_fit(out[-1] + " " + ELLIPSIS, size, width_)
+    return out
+
+
+def _reference_fit(text: str, size: float, width_: float) -> str:
+    if width(text, size) <= width_:
+        return text
+    while text and width(text + ELLIPSIS, size) > width_:
+        text = text[:-1]
+    return text + ELLIPSIS
+
+
+def _reference_cell(text: str, width_: float) -> list[str]:
+    out = []
+    for line in _reference_wrap(text, index.SIZE, width_, 10_000):
+        while width(line, index.SIZE) > width_ and len(line) > 1:
+            cut = len(line)
+            while cut > 1 and width(line[:cut], index.SIZE) > width_:
+                cut -= 1
+            out.append(line[:cut])
+            line = line[cut:]
+        out.append(line)
+    if len(out) > index.MAX_LINES:
+        out = out[: index.MAX_LINES]
+        out[-1] = _reference_fit(out[-1] + " " + ELLIPSIS, index.SIZE, width_)
+    return out or [""]
+
+
+words = st.text(alphabet="aiWm.-1\u00e9\u00c6$\u2026", min_size=1, max_size=40)
+titles = st.lists(st.tuples(words, st.sampled_from([" ", "  ", "\t", "\n", "\u00a0", " \u2003"])), max_size=40).map(
+    lambda parts: "".join(w + s for w, s in parts)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=titles, column=st.sampled_from([c[2] - 4 for c in index.COLUMNS[:4]]))
+def test_ordinary_titles_break_exactly_as_before(title, column):
+    assert index._lines(title, column + 4) == _reference_cell(title, column)
+    assert lines.fit(title, index.SIZE, column) == _reference_fit(title, index.SIZE, column)
+    # A slip sheet's title: its words fit the line, so nothing is broken inside a word.
+    short = " ".join(w[:20] for w in title.split())
+    assert lines.wrap(short, 15, 468, 4) == _reference_wrap(short, 15, 468, 4)
 
 
 def _set(evidence_id: str, **values) -> None:

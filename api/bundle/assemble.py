@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pikepdf
 
-from api.bundle import front, records, render, stamp
+from api.bundle import draw, front, index, pieces, records, render
 from api.bundle.convert import Converted
 from api.bundle.converter import Converter, Job
+from api.bundle.lines import shown
+from api.bundle.pieces import Sheet
 from api.bundle.plan import PageRef, split_volumes
 from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
 from api.bundle.spec import BuildResult, BuildSpec
@@ -51,11 +53,11 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     worker = threading.Thread(target=converter.run_all, args=(jobs, converted_one, stop), name="bundle-convert")
     worker.start()
     try:
-        generated = _render_exhibits(spec, kinds)
+        sheet = pieces.render_sheet(_pieces(spec))
+        generated, slips, drawn = _render_exhibits(spec, kinds, sheet)
         # Here rather than in a process of its own: a third process would only share the two cores with these two,
         # and hold a second copy of WeasyPrint and its fonts.
         certificate = render_pdf("certificate.html", render.certificate_context(spec)) if spec.certificate else None
-        labels = _label_sheet(spec)
         give_back_memory()  # what laying out the pages took, before the merge takes its share
     except BaseException:  # the conversion thread must be done before the caller closes the converter
         stop.set()
@@ -70,24 +72,23 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
             "exhibits.html",
             render.exhibits_context(
                 [
-                    ExhibitPageRequest(by_seq[seq], False, None, ("Exhibit could not be reproduced", reason))
+                    ExhibitPageRequest(by_seq[seq], None, ("Exhibit could not be reproduced", reason))
                     for seq, reason in failed.items()
                 ]
             ),
         )
     sections = {key: render.exhibit_sections(r) for key, r in generated.items()}
-    exhibit_pages = [_pages_of(ex.seq, sections, converted) for ex in spec.exhibits]
+    exhibit_pages = [_pages_of(ex.seq, slips, sections, converted) for ex in spec.exhibits]
     volumes = split_volumes(exhibit_pages, spec.max_volume_bytes)
     if certificate:
         generated["cert"] = certificate
     cert_count = generated["cert"].page_count if certificate else 0
     cert_starts = _certificate_starts(certificate)
-    generated["front"], layout = front.number(spec, volumes, cert_count, cert_starts)
+    generated["front"], layout = front.number(spec, volumes, cert_count, cert_starts, sheet)
     mark("cover and index rendered")
     progress(len(spec.exhibits), steps)
     opened = {key: pikepdf.open(io.BytesIO(r.pdf)) for key, r in generated.items() if r is not None}
-    if labels:
-        opened["labels"] = pikepdf.open(io.BytesIO(labels[0]))
+    opened["draw"] = drawn
     sources = {seq: pikepdf.open(r.path) for seq, r in converted.items() if not r.placeholder}
     try:
         for pdf in opened.values():
@@ -104,11 +105,13 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
             sources,
             cert_count,
             lambda done: progress(len(spec.exhibits) + done * len(spec.exhibits) // layout.total, steps),
-            labels=labels[1] if labels else None,
+            sheet,
         )
     finally:
         for pdf in (*opened.values(), *sources.values()):
             pdf.close()
+        if sheet:
+            sheet.close()
     mark("volumes merged, stamped and saved")
     result.validation = validate(result, spec, layout.textless)
     mark("validated")
@@ -127,20 +130,36 @@ def _stopwatch():
     return mark
 
 
-def _render_exhibits(spec: BuildSpec, kinds: dict[int, str]) -> dict[str, Rendered]:
-    """Slip sheets, record pages and native-file placeholders, all in one render."""
+def _pieces(spec: BuildSpec) -> list[pieces.Piece]:
+    """Every piece of user text the drawn pages (slip sheets, index, stamps) cannot set in their font."""
+    found = []
+    for ex in spec.exhibits:
+        if spec.slip_sheets:
+            found += draw.slip_pieces(ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes))
+        if spec.index:
+            found += index.row_pieces(ex.label, shown(ex.public_title, front.INDEX_TITLE_CHARS))
+        if pieces.wanted(ex.label):
+            found.append(pieces.label(ex.label))
+    return found
+
+
+def _render_exhibits(
+    spec: BuildSpec, kinds: dict[int, str], sheet: Sheet | None
+) -> tuple[dict[str, Rendered], dict[int, int], pikepdf.Pdf]:
+    """Slip sheets, drawn; record pages and native-file placeholders, rendered in one go."""
+    drawn = pikepdf.new()
+    fonts = draw.Fonts(drawn)
+    slips: dict[int, int] = {}
     requests = []
     for ex in spec.exhibits:
         kind = kinds[ex.seq]
+        if spec.slip_sheets:
+            kind_name, size = render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
+            draw.slip_page(drawn, fonts, ex, kind_name, size, sheet)
+            slips[ex.seq] = len(drawn.pages) - 1
         record = records.view(kind, ex.blob_path) if kind in ("csv", "json", "email", "text") else None
-        requests.append(ExhibitPageRequest(ex, spec.slip_sheets, record, NATIVE if kind == "native" else None))
-    return {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}
-
-
-def _label_sheet(spec: BuildSpec) -> tuple[bytes, dict] | None:
-    """The exhibit labels the stamp font cannot show, shaped once each for the stamps; None when there are none."""
-    labels = sorted({ex.label for ex in spec.exhibits if not stamp.encodable(ex.label)})
-    return render.label_sheet(labels) if labels else None
+        requests.append(ExhibitPageRequest(ex, record, NATIVE if kind == "native" else None))
+    return {"ex": render_pdf("exhibits.html", render.exhibits_context(requests))}, slips, drawn
 
 
 def _certificate_starts(certificate: Rendered | None) -> list[int]:
@@ -150,9 +169,11 @@ def _certificate_starts(certificate: Rendered | None) -> list[int]:
     return [certificate.sections[("cert", n)].first for n in (1, 2)]
 
 
-def _pages_of(seq: int, sections: dict[str, dict], converted: dict[int, Converted]) -> list[PageRef]:
+def _pages_of(
+    seq: int, slips: dict[int, int], sections: dict[str, dict], converted: dict[int, Converted]
+) -> list[PageRef]:
     """An exhibit's pages in order: slip sheet, record or placeholder pages, then its converted original."""
-    pages: list[PageRef] = []
+    pages: list[PageRef] = [PageRef("draw", slips[seq], seq)] if seq in slips else []
     section = sections["ex"].get(seq)
     if section:
         pages += [

@@ -1,15 +1,16 @@
-"""Front matter and page numbers: where every page falls, and the cover and index that print those numbers.
+"""Front matter and page numbers: where every page falls, the cover that prints the totals, the index's rows.
 
-The cover and the index are rendered together, by WeasyPrint, once per volume in one document. Their length
-depends on the numbers they print, and the numbers on their length: they are rendered with the numbers a guessed
-length gives, then again with the numbers their counted length gives, until the two agree. A number changes only its
-own cell (digits all have the same width), so that is two renders, or one when the guess was right.
+The index is drawn (index.py), so its length is known from its rows before any page is numbered; its rows' numbers
+change only their own cells (digits all have one width). The covers are rendered by WeasyPrint, until their page
+count matches the totals they print.
 """
 
 from dataclasses import dataclass
 
 from api.bundle import render, stamp
+from api.bundle.index import Index
 from api.bundle.lines import shown
+from api.bundle.pieces import Sheet
 from api.bundle.plan import Part
 from api.bundle.render import Rendered, render_pdf
 from api.bundle.spec import BuildSpec, PlacedExhibit
@@ -19,9 +20,8 @@ CERTIFICATE_ROWS = (
     ("certificate", "Hash Certificate of Exhibits"),
     ("certification", "Certification of Records (Fed. R. Evid. 902(11), 902(14))"),
 )
-ROWS_PER_PAGE = 20  # the first guess at the index's length: rows of one or two lines, at 10 pt
-BATES_ROOM = 104.0  # points inside the index's Bates column (front.html), for "ACME000001 to" on one line
-INDEX_TITLE_CHARS = 400  # five lines of the title column show fewer; the rest would only cost layout time
+BATES_ROOM = 180.0  # points for one end of a range on the cover, "ACME000001 to", on one line
+INDEX_TITLE_CHARS = 400  # five lines of the title column show fewer; the rest would only be measured
 
 
 def bates_range(first: str, last: str) -> str:
@@ -40,7 +40,6 @@ class IndexRow:
     last: str
     page: str  # where its first page is: "12", or "2:6" (volume 2, page 6) in a bundle of volumes
     volume: int
-    withheld: bool = False
 
 
 class Layout:
@@ -51,6 +50,7 @@ class Layout:
     ):
         self.fronts = fronts
         self.cert_count, self.cert_starts = cert_count, cert_starts
+        self.index_pages = 0  # set once numbered
         self.volume_pages: list[int] = []
         self.exhibits: dict[int, PlacedExhibit] = {}
         self.textless: list[int] = []
@@ -108,7 +108,6 @@ class Layout:
                     last=spec.bates(placed.bates_last),
                     page=self.where(placed.start_page, placed.volume),
                     volume=placed.volume,
-                    withheld=bool(ex.withheld),
                 )
             )
         volume, first = len(self.volume_pages), self.total - self.cert_count + 1
@@ -120,27 +119,61 @@ class Layout:
         return rows
 
 
+def index_notes(spec: BuildSpec, volumes: int) -> str:
+    """What the index says about its columns: the dates' zone, what a Bates range covers, how a page reads."""
+    zone = zone_name(spec)
+    notes = [
+        f"Dates are in the case time zone, {zone}; each slip sheet gives the exhibit's time with its zone and in UTC."
+    ]
+    if spec.slip_sheets:
+        notes.append(
+            "Each exhibit's Bates range covers its own pages, from the first page after its slip sheet to its last "
+            "page, as the summary chronology cites them; Page is where its slip sheet is."
+        )
+    else:
+        notes.append("Each exhibit's Bates range covers its pages, as the summary chronology cites them.")
+    if volumes > 1:
+        notes.append(
+            f"Page numbers read volume:page, so 2:6 is page 6 of Volume 2; Bates numbers run on through all "
+            f"{volumes} volumes."
+        )
+    return " ".join(notes)
+
+
+def zone_name(spec: BuildSpec) -> str:
+    return getattr(spec.created_at.tzinfo, "key", None) or spec.created_at.tzname() or ""
+
+
+def index_of(spec: BuildSpec, layout: "Layout", sheet: Sheet | None) -> Index:
+    return Index(
+        layout.rows(spec),
+        sheet,
+        legend=spec.legend,
+        zone=zone_name(spec),
+        notes=index_notes(spec, len(layout.volume_pages)),
+    )
+
+
 def number(
-    spec: BuildSpec, volumes: list[list[Part]], cert_count: int, cert_starts: list[int]
+    spec: BuildSpec, volumes: list[list[Part]], cert_count: int, cert_starts: list[int], sheet: Sheet | None
 ) -> tuple[Rendered | None, Layout]:
-    """Number every page, rendering the covers and indexes until their page counts match the numbers they print."""
-    if not spec.cover and not spec.index:
-        return None, Layout(spec, volumes, [0] * len(volumes), cert_count, cert_starts)
-    rows = len(spec.exhibits) + (len(CERTIFICATE_ROWS) if cert_count else 0)
-    covers = [1 if spec.cover else 0] * len(volumes)
-    indexes = [-(-rows // ROWS_PER_PAGE) if spec.index else 0] * len(volumes)
-    for _ in range(6):
-        fronts = [c + i for c, i in zip(covers, indexes, strict=True)]
-        layout = Layout(spec, volumes, fronts, cert_count, cert_starts)
+    """Number every page: the index's length from its rows (until the numbers they print keep it the same), the
+    covers' by rendering them until their page count matches the totals they print."""
+    covers, index = [1 if spec.cover else 0] * len(volumes), 0
+    for _ in range(8):
+        layout = Layout(spec, volumes, [c + index for c in covers], cert_count, cert_starts)
+        counted = index_of(spec, layout, sheet).page_count if spec.index else 0
+        if counted != index:
+            index = counted
+            continue
+        layout.index_pages = index
+        if not spec.cover:
+            return None, layout
         rendered = render_pdf("front.html", context(spec, layout))
-        found = rendered.sections
-        counted = [
-            [found[(kind, n)].count if (kind, n) in found else 0 for n in range(1, len(fronts) + 1)]
-            for kind in ("cover", "index")
-        ]
-        if counted == [covers, indexes]:
+        found = [rendered.sections[("cover", n)].count for n in range(1, len(volumes) + 1)]
+        if found == covers:
             return rendered, layout
-        covers, indexes = counted
+        covers = found
     raise RuntimeError("the cover and index did not settle on a page count")
 
 
@@ -156,20 +189,10 @@ def context(spec: BuildSpec, layout: Layout) -> dict:
         }
         for n in range(1, count + 1)
     ]
-    rows = layout.rows(spec) if spec.index else []
-    # A range keeps each end whole on a line where the end fits the index's column; a prefix too long for it wraps
-    # anywhere (court_macros.html bates_range).
     last = spec.bates(spec.bates_start + layout.total - 1)
-    widest = stamp.stamp_font().width(stamp.encode(f"{last} to"), 10)
-    zone = getattr(spec.created_at.tzinfo, "key", None) or spec.created_at.tzname()
+    # A range keeps each end whole on a line where it fits the cover's column; a prefix too long wraps anywhere
+    # (court_macros.html bates_range).
+    widest = stamp.stamp_font().width(stamp.encode(f"{last} to"), 11)
     return render.front_context(
-        spec,
-        meta,
-        rows,
-        page_count=layout.total,
-        bates=(spec.bates(spec.bates_start), last),
-        zone=zone,
-        zone_short=zone.rsplit("/", 1)[-1].replace("_", " ") if zone else "",
-        whole_ends=widest <= BATES_ROOM,
-        slip_sheets=spec.slip_sheets,
+        spec, meta, page_count=layout.total, bates=(spec.bates(spec.bates_start), last), whole_ends=widest <= BATES_ROOM
     )

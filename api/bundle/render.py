@@ -65,11 +65,16 @@ class Rendered:
     links: list[tuple[int, tuple[float, float, float, float], int | str]]
 
 
-def render_pdf(template: str, context: dict) -> Rendered:
-    """Render one template to PDF bytes, with its section anchors and exhibit links located."""
+def layout_document(template: str, context: dict) -> Document:
+    """Lay one template out in pages, with the bundle's stylesheet and fonts."""
     css, fonts = _styles()
     html = render(f"bundle/{template}", **context)
-    document = HTML(string=html, url_fetcher=refuse_all_fetcher()).render(stylesheets=[css], font_config=fonts)
+    return HTML(string=html, url_fetcher=refuse_all_fetcher()).render(stylesheets=[css], font_config=fonts)
+
+
+def render_pdf(template: str, context: dict) -> Rendered:
+    """Render one template to PDF bytes, with its section anchors and exhibit links located."""
+    document = layout_document(template, context)
     return Rendered(document.write_pdf(), len(document.pages), _sections(document), _links(document))
 
 
@@ -108,7 +113,7 @@ def _links(document: Document) -> list[tuple[int, tuple[float, float, float, flo
 
 
 def exhibit_sections(rendered: Rendered) -> dict[int, Section]:
-    """Each exhibit's slip sheet (`ex-<n>`) and content pages (`content-<n>`) as one run of pages."""
+    """Each exhibit's content pages (`content-<n>`; `ex-<n>` for anything before them) as one run of pages."""
     merged: dict[int, Section] = {}
     for (kind, seq), section in sorted(rendered.sections.items(), key=lambda item: item[1].first):
         if kind not in ("ex", "content"):
@@ -130,52 +135,36 @@ def human_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class ExhibitPageRequest:
-    """What to render for one exhibit: its slip sheet, a record view, a placeholder (heading, reason)."""
+    """What to render for one exhibit: a record view, a placeholder (heading, reason). Slip sheets are drawn."""
 
     exhibit: ExhibitSource
-    slip: bool
     record: dict | None = None
     placeholder: tuple[str, str] | None = None
 
 
 def exhibits_context(requests: list[ExhibitPageRequest]) -> dict:
-    return {"exhibits": [_exhibit_context(r) for r in requests if r.slip or r.record or r.placeholder]}
+    return {"exhibits": [_exhibit_context(r) for r in requests if r.record or r.placeholder]}
 
 
 def _exhibit_context(request: ExhibitPageRequest) -> dict:
     ex, placeholder = request.exhibit, request.placeholder
-    # The slip sheet gives a time in the case's zone, then its UTC equivalent on a line of its own.
-    date, _, utc = (ex.occurred_display or "").partition(" (")
     return {
         "seq": ex.seq,
         "label": ex.label,
-        "title": shown(ex.public_title),
-        "kind": KIND_NAMES.get(ex.kind, ex.kind),
-        "date": date or None,
-        "date_utc": f"({utc}" if utc else None,
-        "source": shown(ex.public(ex.source_url or ex.original_filename)),
-        "custodian": shown(ex.custodian),
         "filename": shown(ex.original_filename),
-        "slip_filename": shown(ex.public(ex.original_filename)),
         "media_type": shown(ex.media_type),
         "size": human_size(ex.size_bytes),
         "sha256": ex.sha256,
-        "withheld": bool(ex.withheld),
-        "slip": request.slip,
         "record": request.record,
         "placeholder": {"heading": placeholder[0], "reason": placeholder[1]} if placeholder else None,
     }
 
 
-def front_context(
-    spec: BuildSpec, volumes: list[dict], rows: list, *, page_count: int, bates: tuple[str, str], **notes
-) -> dict:
-    """The cover and index: `rows` are front.IndexRow; `notes` what the index says about its columns."""
+def front_context(spec: BuildSpec, volumes: list[dict], *, page_count: int, bates: tuple[str, str], **more) -> dict:
+    """The covers: one per volume, with the bundle's totals and `volumes`' own Bates ranges."""
     return {
         "volumes": volumes,
-        "rows": rows,
         "cover": spec.cover,
-        "index": spec.index,
         "legend": spec.legend,
         "caption": caption_shown(spec.caption),
         "bundle_title": shown(spec.bundle_title),
@@ -184,7 +173,7 @@ def front_context(
         "exhibit_count": len(spec.exhibits),
         "page_count": page_count,
         "bates": bates,
-        **notes,
+        **more,
     }
 
 
@@ -209,32 +198,3 @@ def caption_shown(caption: CaseCaption) -> CaseCaption:
         {key: shown(value) if isinstance(value, str) else value for key, value in p.items()} for p in caption.parties
     ]
     return CaseCaption(shown(caption.title), shown(caption.court), shown(caption.docket_number), parties)
-
-
-LABEL_SIZE = 10.0  # points: exhibit labels are rendered at this size, and scaled to the size of each stamp
-
-
-@dataclass(frozen=True)
-class LabelMetrics:
-    """Where a label sits on its page of the label sheet, in PDF points."""
-
-    page: int
-    x0: float
-    width: float  # at LABEL_SIZE
-    baseline: float  # up from the bottom of the page
-    size: float = LABEL_SIZE
-
-
-def label_sheet(labels: list[str]) -> tuple[bytes, dict[str, LabelMetrics]]:
-    """Exhibit labels the stamp font cannot show ("甲第1号証", "معرض ١"), each shaped by WeasyPrint on a page of its
-    own, to be placed as a form by the stamps. A link around the label gives its width; an empty box on the line
-    gives its baseline."""
-    css, fonts = _styles()
-    html = render("bundle/labels.html", labels=labels, size=LABEL_SIZE)
-    document = HTML(string=html, url_fetcher=refuse_all_fetcher()).render(stylesheets=[css], font_config=fonts)
-    rects = {(page, key): rect for page, rect, key in _links(document)}
-    metrics = {}
-    for n, label in enumerate(labels):
-        x0, _, x1, _ = rects[(n, f"w{n}")]
-        metrics[label] = LabelMetrics(n, x0, x1 - x0, rects[(n, f"b{n}")][1])
-    return document.write_pdf(), metrics

@@ -1,4 +1,5 @@
-"""Stamps in the bottom band: Bates number, "Page N of M", legend and exhibit sticker, in one embedded font."""
+"""Stamps in the bottom band: Bates number, "Page N of M", legend and exhibit sticker, in one embedded font; and that
+font, with its bold, for the drawn pages (draw.py, index.py)."""
 
 import io
 from dataclasses import dataclass
@@ -10,12 +11,11 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 from pikepdf import Array, Dictionary, Name
 
-FONT_PATHS = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
-)
-FONT_NAME = Name("/CBStamp")
-BASE_FONT = Name("/CBSTMP+DejaVuSans")  # subset tag: fixed, so rebuilds are byte-identical
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+FONT_PATHS = tuple(folder / "DejaVuSans.ttf" for folder in FONT_DIRS)
+FONT_NAME, BOLD_NAME = Name("/CBStamp"), Name("/CBStampB")
+# Subset tags fixed, so rebuilds are byte-identical.
+BASE_FONTS = {False: Name("/CBSTMP+DejaVuSans"), True: Name("/CBSTMB+DejaVuSans-Bold")}
 CODES = range(32, 256)  # WinAnsiEncoding
 
 
@@ -40,11 +40,12 @@ def _char(code: int) -> str | None:
 
 
 @lru_cache
-def stamp_font() -> StampFont:
-    """DejaVu Sans cut down to the WinAnsi characters (about 40 KB), built once per process."""
-    path = next((p for p in FONT_PATHS if p.exists()), None)
+def stamp_font(bold: bool = False) -> StampFont:
+    """DejaVu Sans (or Sans Bold) cut down to the WinAnsi characters (about 40 KB), built once per process."""
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    path = next((folder / name for folder in FONT_DIRS if (folder / name).exists()), None)
     if path is None:
-        raise RuntimeError("DejaVu Sans is missing: install the fonts-dejavu-core package")
+        raise RuntimeError(f"{name} is missing: install the fonts-dejavu-core package")
     font = TTFont(path, recalcTimestamp=False)  # saved with the face's own date, not today's: rebuilds match
     scale = 1000 / font["head"].unitsPerEm
     cmap = font.getBestCmap()
@@ -75,28 +76,28 @@ def stamp_font() -> StampFont:
     )
 
 
-def font_object(pdf: pikepdf.Pdf) -> pikepdf.Object:
-    """The stamp font as an indirect object of `pdf`: one copy shared by every page."""
-    font = stamp_font()
+def font_object(pdf: pikepdf.Pdf, bold: bool = False) -> pikepdf.Object:
+    """The stamp font (or its bold) as an indirect object of `pdf`: one copy shared by every page."""
+    font = stamp_font(bold)
     file = pdf.make_stream(font.data)
     file.Length1 = len(font.data)
     descriptor = Dictionary(
         Type=Name.FontDescriptor,
-        FontName=BASE_FONT,
+        FontName=BASE_FONTS[bold],
         Flags=32,
         FontBBox=Array(font.bbox),
         ItalicAngle=0,
         Ascent=font.ascent,
         Descent=font.descent,
         CapHeight=font.cap_height,
-        StemV=80,
+        StemV=140 if bold else 80,
         FontFile2=file,
     )
     return pdf.make_indirect(
         Dictionary(
             Type=Name.Font,
             Subtype=Name.TrueType,
-            BaseFont=BASE_FONT,
+            BaseFont=BASE_FONTS[bold],
             FirstChar=CODES[0],
             LastChar=CODES[-1],
             Widths=Array(font.widths),
@@ -140,62 +141,32 @@ class PageStamp:
     exhibit: str | None = None
 
 
-@dataclass(frozen=True)
-class LabelForm:
-    """An exhibit label outside the stamp font, as a form from the label sheet (render.label_sheet)."""
-
-    name: Name  # its resource name on the pages it stamps
-    xobject: pikepdf.Object
-    x0: float
-    width: float  # at `size`
-    baseline: float
-    size: float
-
-
-def label_forms(pdf: pikepdf.Pdf, sheet: pikepdf.Pdf | None, metrics: dict | None) -> dict[str, LabelForm]:
-    """The label sheet's labels as forms of `pdf`, by label; copied once per volume, sharing the sheet's fonts."""
-    if sheet is None or not metrics:
-        return {}
-    forms = {}
-    for n, (label, where) in enumerate(metrics.items()):
-        form = pdf.copy_foreign(sheet.pages[where.page].as_form_xobject())
-        forms[label] = LabelForm(Name(f"/CBLabel{n}"), form, where.x0, where.width, where.baseline, where.size)
-    return forms
-
-
-def _label(font: StampFont, forms: dict[str, LabelForm], text: str, size: float) -> tuple[float, callable]:
+def _label(font: StampFont, sheet, pdf: pikepdf.Pdf, text: str, size: float, used: dict):
     """The width of an exhibit label at `size`, and what draws it with its left end on a baseline: in the stamp
-    font where it can show the label, else the label's form, scaled."""
-    form = forms.get(text)
-    if form is None:
+    font where it can show the label, else the label's piece (pieces.py), scaled; `used` collects the forms."""
+    if encodable(text) or sheet is None:
         data = encode(text)
         return font.width(data, size), lambda x, y: _text(x, y, size, data)
-    scale = size / form.size
-    return (
-        form.width * scale,
-        lambda x, y: (
-            b"q %.4f 0 0 %.4f %.2f %.2f cm %s Do Q\n"
-            % (
-                scale,
-                scale,
-                x - form.x0 * scale,
-                y - form.baseline * scale,
-                bytes(str(form.name), "ascii"),
-            )
-        ),
-    )
+    piece = sheet.label(text)
+
+    def draw(x: float, y: float) -> bytes:
+        content, (name, form) = sheet.draw(pdf, piece, x, y, size)
+        used[name] = form
+        return content
+
+    return sheet.width(piece, size), draw
 
 
-def stamp_stream(stamp: PageStamp, width: float, forms: dict[str, LabelForm] | None = None) -> bytes:
+def stamp_stream(stamp: PageStamp, width: float, sheet=None, pdf: pikepdf.Pdf | None = None, used=None) -> bytes:
     """Content that draws the stamps; everything stays below y = 66, inside the bottom band."""
-    font, forms = stamp_font(), forms or {}
+    font, used = stamp_font(), {} if used is None else used
     margin, baseline = 36.0, 26.0
     parts = [b"q 0 g 0 G\n"]
     bates = encode(stamp.bates)
     bates_x = width - margin - font.width(bates, 10)
     parts.append(_text(bates_x, baseline, 10, bates))
     if stamp.exhibit and not stamp.sticker:
-        label_width, draw = _label(font, forms, stamp.exhibit, 8)
+        label_width, draw = _label(font, sheet, pdf, stamp.exhibit, 8, used)
         parts.append(draw(bates_x - 10 - label_width, baseline))
     counter = encode(f"Page {stamp.page_number} of {stamp.page_total}")
     parts.append(_text((width - font.width(counter, 8)) / 2, baseline, 8, counter))
@@ -203,7 +174,7 @@ def stamp_stream(stamp: PageStamp, width: float, forms: dict[str, LabelForm] | N
         parts.append(_text(margin, baseline, 8, encode(stamp.legend)))
     if stamp.sticker:
         caption = b"EXHIBIT"
-        label_width, draw = _label(font, forms, stamp.sticker, 11)
+        label_width, draw = _label(font, sheet, pdf, stamp.sticker, 11, used)
         box_width = max(label_width, font.width(caption, 6)) + 14
         x0, y0, height = width - margin - box_width, 38.0, 26.0
         parts.append(
@@ -216,20 +187,17 @@ def stamp_stream(stamp: PageStamp, width: float, forms: dict[str, LabelForm] | N
     return b"".join(parts)
 
 
-def apply(
-    pdf: pikepdf.Pdf,
-    page: pikepdf.Page,
-    font: pikepdf.Object,
-    stamp: PageStamp,
-    forms: dict[str, LabelForm] | None = None,
-) -> None:
-    """Wrap the page's own content in q/Q (so its state cannot leak) and draw the stamps over the band."""
+def apply(pdf: pikepdf.Pdf, page: pikepdf.Page, font: pikepdf.Object, stamp: PageStamp, sheet=None) -> None:
+    """Wrap the page's own content in q/Q (so its state cannot leak) and draw the stamps over the band; a label
+    outside the stamp font is placed from `sheet`, the build's pieces."""
     page.add_resource(font, Name.Font, FONT_NAME)
-    for label in {stamp.sticker, stamp.exhibit} & set(forms or ()):
-        page.add_resource(forms[label].xobject, Name.XObject, forms[label].name)
     width = float(page.mediabox[2]) - float(page.mediabox[0])
+    used: dict = {}
+    content = stamp_stream(stamp, width, sheet, pdf, used)
+    for name, form in used.items():
+        page.add_resource(form, Name.XObject, name)
     page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
-    page.contents_add(pdf.make_stream(b"Q\n" + stamp_stream(stamp, width, forms)))
+    page.contents_add(pdf.make_stream(b"Q\n" + content))
 
 
 def page_labels(prefix: str, digits: int, first_number: int, count: int) -> Dictionary:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem
 
-from api.bundle import front, render, stamp
+from api.bundle import draw, front, render, stamp
 from api.bundle.lines import shown
 from api.bundle.spec import BuildResult, BuildSpec, Volume
 
@@ -23,40 +23,36 @@ def volume_filename(spec: BuildSpec, number: int, count: int) -> str:
 
 
 def write_volumes(
-    spec, workdir, volumes, layout, generated, opened, sources, cert_count, progress, labels=None
+    spec, workdir, volumes, layout, generated, opened, sources, cert_count, progress, sheet=None
 ) -> BuildResult:
     by_seq = {ex.seq: ex for ex in spec.exhibits}
     written: list[Volume] = []
-    rendered_front = generated.get("front")
-    front_sections = rendered_front.sections if rendered_front else {}
+    front_sections = generated["front"].sections if generated.get("front") else {}
+    index = front.index_of(spec, layout, sheet) if spec.index else None
     global_page, done = 1, 0
     for number, parts in enumerate(volumes, 1):
         out = pikepdf.new()
         font = stamp.font_object(out)
-        forms = stamp.label_forms(out, opened.get("labels"), labels)
         owners: list[int | None] = []  # exhibit seq of each page, None for front and certificate pages
         stickers: list[bool] = []
         marks: list[tuple[str, int]] = []  # bookmarks other than the exhibits': (title, page index)
-        index_links = []
-        for kind, title in (("cover", "Cover"), ("index", "Index of Exhibits")):
-            section = front_sections.get((kind, number))
-            if section is None:
-                continue
-            start = len(out.pages)
-            if kind == "cover" and len(volumes) > 1:
-                title += f", Volume {number} of {len(volumes)}"
-            marks.append((title, start))
-            for i in range(section.first, section.first + section.count):
+        if "front" in opened:
+            cover = front_sections[("cover", number)]
+            marks.append(("Cover" + (f", Volume {number} of {len(volumes)}" if len(volumes) > 1 else ""), 0))
+            for i in range(cover.first, cover.first + cover.count):
                 out.pages.append(opened["front"].pages[i])
                 owners.append(None)
                 stickers.append(False)
-            if kind == "index":
-                last = section.first + section.count
-                index_links = [
-                    (start + page - section.first, rect, key)
-                    for page, rect, key in rendered_front.links
-                    if section.first <= page < last
-                ]
+        index_links = []
+        if spec.index:
+            start = len(out.pages)
+            pages, links = index.pages(out, draw.Fonts(out, font), number)
+            if len(pages) != layout.index_pages:  # the page numbers printed everywhere would be off
+                raise RuntimeError(f"the index took {len(pages)} pages where {layout.index_pages} were numbered")
+            marks.append(("Index of Exhibits", start))
+            owners += [None] * len(pages)
+            stickers += [False] * len(pages)
+            index_links = [(start + page, rect, key) for page, rect, key in links]
         first_page: dict[int | str, int] = {}
         conv_pages: dict[tuple[int, int], int] = {}
         pending_links = []
@@ -103,7 +99,7 @@ def write_volumes(
                     sticker=by_seq[seq].label if stickers[i] else None,
                     exhibit=by_seq[seq].label if seq is not None else None,
                 ),
-                forms,
+                sheet,
             )
             done += 1
             if done % 100 == 0:
