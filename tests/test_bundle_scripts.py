@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import pikepdf
 import pytest
 
-from tests.pdf_reading import embedded_font_bytes, fonts, holds, notdef_glyphs, page_texts
+from tests.pdf_reading import embedded_font_bytes, fonts, holds, notdef_glyphs, page_texts, walk_text
 from tests.test_bundles import build, download
 
 # name: (text, exhibit label, whether glyphs run in the order of the characters). Each text has what its script
@@ -157,3 +157,24 @@ def test_the_chronology_and_the_custody_report_print_every_script(alice, world_c
         report = "\n".join(_clean(r.content, f"custody report ({name})"))
         text = SCRIPTS[name][0]
         _check(report, name, text, PEOPLE[name], f"{text.split()[0]}.eml", table=True)
+
+
+def test_every_slip_sheet_has_one_layout_whatever_its_script(alice, world_case):
+    """The heading, the title and the facts sit at the same places on every slip sheet, drawn or shaped."""
+    case, _ = world_case
+    bundle = build(alice, case["id"])
+    data = download(alice, bundle)
+    layouts = {}
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        for placed in bundle["exhibits"]:
+            shown = [
+                (round(size, 1), round(y, 1), text)
+                for _, text, size, y in walk_text(pdf, pdf.pages[placed["start_page"] - 1])
+            ]
+            heading = [y for size, y, _ in shown if size == 34]
+            title = [y for size, y, _ in shown if size == 15]
+            names = [y for _, y, text in shown if text in (b"Kind", b"Date", b"Source", b"Custodian", b"SHA-256")]
+            layouts[placed["label"]] = (heading[0], title[0], names)
+    assert len(set(map(str, layouts.values()))) == 1, layouts  # one title line each: the same layout throughout
+    heading, title, names = layouts[SCRIPTS["latin"][1]]
+    assert (heading, title) == (560, 520) and len(names) == 5

@@ -148,14 +148,14 @@ def _render_exhibits(
 ) -> tuple[dict[str, Rendered], dict[int, int], pikepdf.Pdf]:
     """Slip sheets, drawn; record pages and native-file placeholders, rendered in one go."""
     drawn = pikepdf.new()
-    fonts = draw.Fonts(drawn)
+    fonts, forms = draw.Fonts(drawn), sheet.on(drawn) if sheet else None
     slips: dict[int, int] = {}
     requests = []
     for ex in spec.exhibits:
         kind = kinds[ex.seq]
         if spec.slip_sheets:
             kind_name, size = render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
-            draw.slip_page(drawn, fonts, ex, kind_name, size, sheet)
+            draw.slip_page(drawn, fonts, ex, kind_name, size, forms)
             slips[ex.seq] = len(drawn.pages) - 1
         record = records.view(kind, ex.blob_path) if kind in ("csv", "json", "email", "text") else None
         requests.append(ExhibitPageRequest(ex, record, NATIVE if kind == "native" else None))

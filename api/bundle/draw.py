@@ -10,15 +10,15 @@ from pikepdf import Name
 
 from api.bundle import stamp
 from api.bundle.lines import plain, shown, wrap
-from api.bundle.pieces import Piece, Sheet, wanted
+from api.bundle.pieces import Forms, Piece, wanted
 from api.bundle.spec import LETTER, SIDE_MARGIN, ExhibitSource
 
 
 class Canvas:
     """One drawn page: text in the stamp font, lines, rectangles, and pieces placed as forms."""
 
-    def __init__(self, pdf: pikepdf.Pdf, sheet: Sheet | None = None):
-        self.pdf, self.sheet = pdf, sheet
+    def __init__(self, pdf: pikepdf.Pdf, pieces: Forms | None = None):
+        self.pdf, self.pieces = pdf, pieces
         self.parts = [b"q 0 g 0 G\n"]
         self.forms: dict[Name, pikepdf.Object] = {}
 
@@ -37,12 +37,13 @@ class Canvas:
             % (colour, str(name).encode(), size, x, y, stamp.pdf_string(data))
         )
 
-    def piece(self, piece: Piece, x: float, y: float) -> int:
-        """Place a piece with its box's left edge at `x` and its first line on `y`; returns its lines."""
-        content, (name, form) = self.sheet.draw(self.pdf, piece, x, y)
+    def piece(self, piece: Piece, x: float, y: float, size: float | None = None) -> int:
+        """Place a piece with its box's left edge at `x` and its first line on `y` (scaled to `size`, if given);
+        returns its lines."""
+        content, (name, form) = self.pieces.draw(piece, x, y, size)
         self.parts.append(content)
         self.forms[name] = form
-        return self.sheet.placed[piece].lines
+        return self.pieces.sheet.placed[piece].lines
 
     def line(self, x0: float, y0: float, x1: float, y1: float, width: float = 0.5, grey: float = 0.6) -> None:
         self.parts.append(b"%.2f G %.2f w %.2f %.2f m %.2f %.2f l S 0 G\n" % (grey, width, x0, y0, x1, y1))
@@ -105,13 +106,17 @@ def slip_pieces(ex: ExhibitSource, kind: str, size: str) -> list[Piece]:
     return found + [_fact(value) for _, value in _facts(ex, kind, size) if wanted(value)]
 
 
-def slip_page(pdf: pikepdf.Pdf, fonts: Fonts, ex: ExhibitSource, kind: str, size: str, sheet: Sheet | None) -> None:
-    canvas, centre = Canvas(pdf, sheet), LETTER[0] / 2
+def slip_page(pdf: pikepdf.Pdf, fonts: Fonts, ex: ExhibitSource, kind: str, size: str, pieces: Forms | None) -> None:
+    canvas, centre, room = Canvas(pdf, pieces), LETTER[0] / 2, LETTER[0] - 2 * SIDE_MARGIN
+    # The heading at 34 pt, or smaller where a long label would run off the page.
     if wanted(ex.label):
-        heading = _heading(ex)
-        canvas.piece(heading, centre - sheet.width(heading) / 2, 560)
+        heading, sheet = _heading(ex), pieces.sheet
+        points = min(34, 34 * room / sheet.width(heading))
+        canvas.piece(heading, centre - sheet.width(heading, points) / 2, 560, points)
     else:
-        canvas.text(centre, 560, 34, f"EXHIBIT {ex.label}", bold=True, align="center")
+        text = f"EXHIBIT {ex.label}"
+        points = min(34, 34 * room / stamp.stamp_font(bold=True).width(plain(text), 34))
+        canvas.text(centre, 560, points, text, bold=True, align="center")
     y = 520
     if wanted(ex.public_title):
         y -= 20 * canvas.piece(_title(ex), centre - TITLE_WIDTH / 2, y)

@@ -9,7 +9,7 @@ import pikepdf
 
 from api.bundle.draw import Canvas, Fonts
 from api.bundle.lines import fit, wrap
-from api.bundle.pieces import Piece, Sheet, wanted
+from api.bundle.pieces import Forms, Piece, Sheet, wanted
 from api.bundle.spec import LETTER, SIDE_MARGIN
 
 TOP = LETTER[1] - 54.0  # below the ECF header band, as the generated pages' CSS margin
@@ -94,12 +94,14 @@ class Index:
             used += height
         return counts
 
-    def pages(self, pdf: pikepdf.Pdf, fonts: Fonts, volume: int) -> tuple[list[pikepdf.Page], list]:
+    def pages(
+        self, pdf: pikepdf.Pdf, fonts: Fonts, volume: int, pieces: Forms | None
+    ) -> tuple[list[pikepdf.Page], list]:
         """Draw the index for one volume; returns its pages and (page index, rect, key) for each row of the rows
         in this volume, which link to their pages."""
         pages, links, start, right = [], [], 0, SIDE_MARGIN + WIDTH
         for number, count in enumerate(self.counts):
-            canvas, y = Canvas(pdf, self.sheet), TOP
+            canvas, y = Canvas(pdf, pieces), TOP
             if number == 0:
                 if self.legend:
                     canvas.box(SIDE_MARGIN + 90, y - 24, WIDTH - 180, 22)

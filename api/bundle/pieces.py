@@ -8,14 +8,17 @@ it holds such a piece does it place the piece's page, whose text and fonts come 
 take one render, which a bundle in Windows-1252 text skips altogether.
 """
 
-from dataclasses import dataclass, field
+import io
+from dataclasses import dataclass
 
 import pikepdf
 from pikepdf import Name
 
 from api.bundle import stamp
 
-SHEET = (1500.0, 600.0)  # points: room for the longest one-line piece and the tallest wrapped one
+# A page of the sheet, in points: room for the longest one-line piece (a heading with a 100-character label, at
+# 34 pt) and the tallest wrapped one.
+SHEET = (4000.0, 600.0)
 LABEL_SIZE = 10.0  # an exhibit label for the stamps is shaped at this size, and scaled to each stamp's
 
 
@@ -34,7 +37,7 @@ class Piece:
         return self.leading or round(self.size * 1.2, 2)
 
 
-def label(text: str) -> "Piece":
+def label(text: str) -> Piece:
     return Piece(text, LABEL_SIZE)
 
 
@@ -62,42 +65,19 @@ class Sheet:
     pdf: bytes
     placed: dict[Piece, Placed]
     _opened: pikepdf.Pdf | None = None
-    _forms: dict = field(default_factory=dict)  # (id of the target PDF, piece) -> (name, form)
 
     def open(self) -> pikepdf.Pdf:
         if self._opened is None:
-            import io
-
             self._opened = pikepdf.open(io.BytesIO(self.pdf))
         return self._opened
 
     def close(self) -> None:
         if self._opened is not None:
             self._opened.close()
-        self._forms.clear()
 
-    def form(self, pdf: pikepdf.Pdf, piece: Piece) -> tuple[Name, pikepdf.Object]:
-        """The piece as a form of `pdf` (copied once per target PDF, its fonts shared with the other pieces)."""
-        key = (id(pdf), piece)
-        if key not in self._forms:
-            where = self.placed[piece]
-            form = pdf.copy_foreign(self.open().pages[where.page].as_form_xobject())
-            self._forms[key] = (Name(f"/CBPiece{where.page}"), form)
-        return self._forms[key]
-
-    def draw(self, pdf: pikepdf.Pdf, piece: Piece, x: float, baseline: float, size: float | None = None):
-        """Content placing `piece` with its box's left edge at `x` and its first line on `baseline`, scaled to
-        `size` if given; and the resource it needs, (name, form)."""
-        name, form = self.form(pdf, piece)
-        where, scale = self.placed[piece], (size or piece.size) / piece.size
-        content = b"q %.4f 0 0 %.4f %.2f %.2f cm %s Do Q\n" % (
-            scale,
-            scale,
-            x - where.x0 * scale,
-            baseline - where.baseline * scale,
-            str(name).encode(),
-        )
-        return content, (name, form)
+    def on(self, pdf: pikepdf.Pdf) -> "Forms":
+        """The pieces as forms of `pdf`, for the pages drawn or stamped in it."""
+        return Forms(self, pdf)
 
     @staticmethod
     def label(text: str) -> Piece:
@@ -106,6 +86,35 @@ class Sheet:
 
     def width(self, piece: Piece, size: float | None = None) -> float:
         return self.placed[piece].width * (size or piece.size) / piece.size
+
+
+class Forms:
+    """A sheet's pieces as forms of one PDF, each copied in once, sharing the fonts they came with."""
+
+    def __init__(self, sheet: Sheet, pdf: pikepdf.Pdf):
+        self.sheet, self.pdf = sheet, pdf
+        self._copied: dict[int, tuple[Name, pikepdf.Object]] = {}
+
+    def form(self, piece: Piece) -> tuple[Name, pikepdf.Object]:
+        page = self.sheet.placed[piece].page
+        if page not in self._copied:
+            form = self.pdf.copy_foreign(self.sheet.open().pages[page].as_form_xobject())
+            self._copied[page] = (Name(f"/CBPiece{page}"), form)
+        return self._copied[page]
+
+    def draw(self, piece: Piece, x: float, baseline: float, size: float | None = None):
+        """Content placing `piece` with its box's left edge at `x` and its first line on `baseline`, scaled to
+        `size` if given; and the resource it needs, (name, form)."""
+        name, form = self.form(piece)
+        where, scale = self.sheet.placed[piece], (size or piece.size) / piece.size
+        content = b"q %.4f 0 0 %.4f %.2f %.2f cm %s Do Q\n" % (
+            scale,
+            scale,
+            x - where.x0 * scale,
+            baseline - where.baseline * scale,
+            str(name).encode(),
+        )
+        return content, (name, form)
 
 
 def render_sheet(pieces: list[Piece]) -> Sheet | None:

@@ -141,24 +141,25 @@ class PageStamp:
     exhibit: str | None = None
 
 
-def _label(font: StampFont, sheet, pdf: pikepdf.Pdf, text: str, size: float, used: dict):
+def _label(font: StampFont, pieces, text: str, size: float, used: dict):
     """The width of an exhibit label at `size`, and what draws it with its left end on a baseline: in the stamp
     font where it can show the label, else the label's piece (pieces.py), scaled; `used` collects the forms."""
-    if encodable(text) or sheet is None:
+    if encodable(text) or pieces is None:
         data = encode(text)
         return font.width(data, size), lambda x, y: _text(x, y, size, data)
-    piece = sheet.label(text)
+    piece = pieces.sheet.label(text)
 
     def draw(x: float, y: float) -> bytes:
-        content, (name, form) = sheet.draw(pdf, piece, x, y, size)
+        content, (name, form) = pieces.draw(piece, x, y, size)
         used[name] = form
         return content
 
-    return sheet.width(piece, size), draw
+    return pieces.sheet.width(piece, size), draw
 
 
-def stamp_stream(stamp: PageStamp, width: float, sheet=None, pdf: pikepdf.Pdf | None = None, used=None) -> bytes:
-    """Content that draws the stamps; everything stays below y = 66, inside the bottom band."""
+def stamp_stream(stamp: PageStamp, width: float, pieces=None, used: dict | None = None) -> bytes:
+    """Content that draws the stamps; everything stays below y = 66, inside the bottom band. A label the font
+    cannot show is placed from `pieces` (pieces.Forms), its form added to `used`."""
     font, used = stamp_font(), {} if used is None else used
     margin, baseline = 36.0, 26.0
     parts = [b"q 0 g 0 G\n"]
@@ -166,7 +167,7 @@ def stamp_stream(stamp: PageStamp, width: float, sheet=None, pdf: pikepdf.Pdf | 
     bates_x = width - margin - font.width(bates, 10)
     parts.append(_text(bates_x, baseline, 10, bates))
     if stamp.exhibit and not stamp.sticker:
-        label_width, draw = _label(font, sheet, pdf, stamp.exhibit, 8, used)
+        label_width, draw = _label(font, pieces, stamp.exhibit, 8, used)
         parts.append(draw(bates_x - 10 - label_width, baseline))
     counter = encode(f"Page {stamp.page_number} of {stamp.page_total}")
     parts.append(_text((width - font.width(counter, 8)) / 2, baseline, 8, counter))
@@ -174,7 +175,7 @@ def stamp_stream(stamp: PageStamp, width: float, sheet=None, pdf: pikepdf.Pdf | 
         parts.append(_text(margin, baseline, 8, encode(stamp.legend)))
     if stamp.sticker:
         caption = b"EXHIBIT"
-        label_width, draw = _label(font, sheet, pdf, stamp.sticker, 11, used)
+        label_width, draw = _label(font, pieces, stamp.sticker, 11, used)
         box_width = max(label_width, font.width(caption, 6)) + 14
         x0, y0, height = width - margin - box_width, 38.0, 26.0
         parts.append(
@@ -187,13 +188,13 @@ def stamp_stream(stamp: PageStamp, width: float, sheet=None, pdf: pikepdf.Pdf | 
     return b"".join(parts)
 
 
-def apply(pdf: pikepdf.Pdf, page: pikepdf.Page, font: pikepdf.Object, stamp: PageStamp, sheet=None) -> None:
+def apply(pdf: pikepdf.Pdf, page: pikepdf.Page, font: pikepdf.Object, stamp: PageStamp, pieces=None) -> None:
     """Wrap the page's own content in q/Q (so its state cannot leak) and draw the stamps over the band; a label
-    outside the stamp font is placed from `sheet`, the build's pieces."""
+    outside the stamp font is placed from `pieces`, the build's pieces as forms of `pdf`."""
     page.add_resource(font, Name.Font, FONT_NAME)
     width = float(page.mediabox[2]) - float(page.mediabox[0])
     used: dict = {}
-    content = stamp_stream(stamp, width, sheet, pdf, used)
+    content = stamp_stream(stamp, width, pieces, used)
     for name, form in used.items():
         page.add_resource(form, Name.XObject, name)
     page.contents_add(pdf.make_stream(b"q\n"), prepend=True)

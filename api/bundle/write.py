@@ -33,6 +33,7 @@ def write_volumes(
     for number, parts in enumerate(volumes, 1):
         out = pikepdf.new()
         font = stamp.font_object(out)
+        pieces = sheet.on(out) if sheet else None
         owners: list[int | None] = []  # exhibit seq of each page, None for front and certificate pages
         stickers: list[bool] = []
         marks: list[tuple[str, int]] = []  # bookmarks other than the exhibits': (title, page index)
@@ -46,7 +47,7 @@ def write_volumes(
         index_links = []
         if spec.index:
             start = len(out.pages)
-            pages, links = index.pages(out, draw.Fonts(out, font), number)
+            pages, links = index.pages(out, draw.Fonts(out, font), number, pieces)
             if len(pages) != layout.index_pages:  # the page numbers printed everywhere would be off
                 raise RuntimeError(f"the index took {len(pages)} pages where {layout.index_pages} were numbered")
             marks.append(("Index of Exhibits", start))
@@ -99,7 +100,7 @@ def write_volumes(
                     sticker=by_seq[seq].label if stickers[i] else None,
                     exhibit=by_seq[seq].label if seq is not None else None,
                 ),
-                sheet,
+                pieces,
             )
             done += 1
             if done % 100 == 0:
