@@ -3,6 +3,7 @@ themselves for the glyphs each page draws and the size it draws them at."""
 
 import io
 import math
+import re
 import subprocess
 import tempfile
 import unicodedata
@@ -72,12 +73,17 @@ def _multiply(a: list[float], b: list[float]) -> list[float]:
 
 
 class _Font:
-    """What a font dictionary's codes draw: glyph ids for a Type0 (Identity-H) font, characters for a simple one."""
+    """What a font dictionary's codes draw: glyph ids for a Type0 font (through its encoding CMap, Identity-H or
+    WeasyPrint's own, which maps a character no face has to CID 0), characters for a simple one."""
 
     def __init__(self, font: pikepdf.Dictionary):
         self.composite = font.Subtype == Name.Type0
         self.name = str(font.get("/BaseFont", ""))
+        self.cids: dict[int, int] | None = None  # code -> CID; None: Identity-H, the code is the CID
         if self.composite:
+            encoding = font.get("/Encoding")
+            if isinstance(encoding, pikepdf.Stream):
+                self.cids = _cmap_cids(encoding.read_bytes().decode("latin-1"))
             cid = font.DescendantFonts[0]
             to_gid = cid.get("/CIDToGIDMap", Name.Identity)
             self.gids = None if to_gid == Name.Identity else to_gid.read_bytes()
@@ -91,12 +97,26 @@ class _Font:
         """Codes in `data` that draw .notdef (glyph 0)."""
         if self.composite:
             codes = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data) - 1, 2)]
-            gids = codes if self.gids is None else [int.from_bytes(self.gids[2 * c : 2 * c + 2], "big") for c in codes]
+            cids = codes if self.cids is None else [self.cids.get(code, 0) for code in codes]
+            gids = cids if self.gids is None else [int.from_bytes(self.gids[2 * c : 2 * c + 2], "big") for c in cids]
             return [code for code, gid in zip(codes, gids, strict=True) if gid == 0]
         if self.cmap is None:
             return []
         text = data.decode("cp1252", "replace")
         return [ch for ch in text if ord(ch) >= 32 and ord(ch) not in self.cmap]
+
+
+def _cmap_cids(cmap: str) -> dict[int, int]:
+    """code -> CID from a CMap's cidchar and cidrange sections."""
+    cids = {}
+    for section in re.findall(r"begincidchar(.*?)endcidchar", cmap, re.S):
+        for code, cid in re.findall(r"<([0-9a-fA-F]+)>\s+(\d+)", section):
+            cids[int(code, 16)] = int(cid)
+    for section in re.findall(r"begincidrange(.*?)endcidrange", cmap, re.S):
+        for low, high, cid in re.findall(r"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>\s+(\d+)", section):
+            for offset in range(int(high, 16) - int(low, 16) + 1):
+                cids[int(low, 16) + offset] = int(cid) + offset
+    return cids
 
 
 def walk_text(pdf: pikepdf.Pdf, page: pikepdf.Page):

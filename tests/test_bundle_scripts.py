@@ -178,3 +178,12 @@ def test_every_slip_sheet_has_one_layout_whatever_its_script(alice, world_case):
     assert len(set(map(str, layouts.values()))) == 1, layouts  # one title line each: the same layout throughout
     heading, title, names = layouts[SCRIPTS["latin"][1]]
     assert (heading, title) == (560, 520) and len(names) == 5
+
+
+def test_the_notdef_check_sees_a_character_no_face_has():
+    """The check above is not vacuous: a character no installed face has is drawn as .notdef, and found."""
+    from api.templating import render_pdf
+
+    data = render_pdf("<p>Plane 16: \U0010fffd, and Thai: \u0e02\u0e49\u0e2d</p>")
+    found = notdef_glyphs(data)
+    assert len(found) == 1 and len(found[0][2]) == 1, found
