@@ -7,11 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Pango and HarfBuzz for WeasyPrint, libmagic for type sniffing, DejaVu fonts for rendered pages
-# (the run-time list of scripts/system-deps.sh); tini as PID 1, which reaps what a stopped bundle build leaves.
+# Pango and HarfBuzz for WeasyPrint, libmagic for type sniffing, DejaVu and Noto fonts for rendered pages in any
+# script (the same list as scripts/system-deps.sh, less poppler-utils, which only the tests use); tini as PID 1,
+# which reaps what a stopped bundle build leaves.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core tini \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core \
+        fonts-noto-core fonts-noto-mono fonts-noto-cjk tini \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 casebinder \

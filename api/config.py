@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Most bytes of files one `casebinder import` may bring (each file at most max_upload_bytes).",
     )
+    producer_name: str = Field(
+        "casebinder",
+        min_length=1,
+        max_length=200,
+        description="The firm or producing party named as Author in the document information of bundle PDFs.",
+    )
     bundle_build_timeout_seconds: float = Field(
         1800, gt=0, description="Seconds one bundle build may take; a build still going then is stopped and fails."
     )

@@ -5,19 +5,57 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 import templates
 
 TEMPLATES = Path(templates.__file__).resolve().parent
 
 
+def _stack(*families: str) -> Markup:
+    return Markup(", ".join(f'"{family}"' for family in families))
+
+
+# The font stacks of every page we render, for `{{ fonts.sans }}` in a stylesheet. DejaVu (Noto Sans Mono where
+# text is monospaced) shows Latin, Greek and Cyrillic, and DejaVu Sans Arabic too; for the scripts they lack,
+# fontconfig takes the first face of the stack that has the character: Noto for Arabic, Hebrew, Devanagari and Thai,
+# Noto CJK for Chinese, Japanese and Korean (its simplified Chinese forms, one face for all three: a title's language
+# is not known). WeasyPrint embeds only the glyphs a document uses.
+_WORLD_SANS = (
+    "Noto Sans",
+    "Noto Sans Arabic",
+    "Noto Sans Hebrew",
+    "Noto Sans Devanagari",
+    "Noto Sans Thai",
+    "Noto Sans CJK SC",
+)
+FONTS = {
+    "sans": _stack("DejaVu Sans", *_WORLD_SANS) + Markup(", sans-serif"),
+    "serif": _stack(
+        "DejaVu Serif",
+        "Noto Serif",
+        "Noto Naskh Arabic",
+        "Noto Serif Hebrew",
+        "Noto Serif Devanagari",
+        "Noto Serif Thai",
+        "Noto Serif CJK SC",
+        *_WORLD_SANS,
+    )
+    + Markup(", serif"),
+    # Not DejaVu Sans Mono first: its Arabic letters, each in a cell of the same width, leave gaps where they join.
+    "mono": _stack("Noto Sans Mono", *_WORLD_SANS, "DejaVu Sans Mono") + Markup(", monospace"),
+}
+
+
 @lru_cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
     )
+    env.globals["fonts"] = FONTS
+    return env
 
 
 def render(name: str, **context) -> str:

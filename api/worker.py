@@ -37,10 +37,11 @@ def _build_in_child(bundle_id: str, workdir: str) -> None:
 
 def _warm_up() -> None:
     """What every build needs first, done by a build process before it is given its bundle: the imports (WeasyPrint,
-    pikepdf, the models) and the stamp font's subset, a second or more that no build then waits for."""
+    pikepdf, the models) and the stamp font's subsets, a second or more that no build then waits for."""
     from api.bundle import job, stamp  # noqa: F401 - imported in build processes only
 
     stamp.stamp_font()
+    stamp.stamp_font(bold=True)
 
 
 CANCELLED = "cancelled"

@@ -38,8 +38,18 @@ class Rendering(StrEnum):
 
 
 class Legend(StrEnum):
+    """Legends from the least restrictive to the most: front matter carries the last one any exhibit has."""
+
     confidential = "CONFIDENTIAL"
     attorneys_eyes_only = "CONFIDENTIAL - ATTORNEYS' EYES ONLY"
+
+
+class WithheldTitles(StrEnum):
+    """Designations whose exhibits' titles `redact_titles_of` keeps off the bundle's public parts. Each covers the
+    more restrictive ones too: withholding confidential titles withholds attorneys'-eyes-only ones as well."""
+
+    confidential = "confidential"
+    aeo = "aeo"
 
 
 BATES_PREFIX_RE = re.compile(r"^[A-Z0-9_-]*[A-Z_-]$")
@@ -68,6 +78,25 @@ class BundleRequest(SQLModel):
         description="Accept exhibits not reproduced in full (rendering truncated or placeholder): validation.ok "
         "stays true, and validation.warnings still lists them.",
     )
+    redact_titles_of: list[WithheldTitles] = Field(
+        default_factory=list,
+        max_length=len(WithheldTitles),
+        description="Designations (`aeo`, `confidential`) whose exhibits' titles, file names and sources are "
+        "withheld from the index, bookmarks, slip sheets and certificate; the exhibit pages themselves are unchanged.",
+    )
+
+    @field_validator("redact_titles_of", mode="before")
+    @classmethod
+    def _withheld(cls, value):
+        # The designation's own name is accepted for aeo, as the exhibit resource spells it.
+        if isinstance(value, list):
+            value = ["aeo" if v == "attorneys_eyes_only" else v for v in value]
+        return value
+
+    @field_validator("redact_titles_of")
+    @classmethod
+    def _withheld_once(cls, value: list[WithheldTitles]) -> list[WithheldTitles]:
+        return list(dict.fromkeys(value))
 
     @field_validator("bates_prefix")
     @classmethod

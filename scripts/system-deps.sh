@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages casebinder needs at run time: Pango for WeasyPrint, libmagic for type sniffing,
-# DejaVu fonts for rendered pages. And for the tests only: poppler-utils, whose pdftoppm renders built pages
-# to images (the scale of text on split screenshots is measured on them) and pdftotext reads them back.
-# Installs only what is missing, and only where apt-get can.
+# Debian packages casebinder needs: Pango for WeasyPrint, libmagic for type sniffing, and fonts for rendered pages
+# (DejaVu and Noto Sans Mono for Latin, Greek and Cyrillic; Noto for Arabic, Hebrew, Devanagari, Thai and the rest of the world's
+# scripts, Noto CJK for Chinese, Japanese and Korean); poppler-utils for the tests that read pages back (pdffonts,
+# pdftotext, pdftoppm). The fonts and libraries are the Dockerfile's list too. Installs only what is missing, and
+# only where apt-get can.
 set -euo pipefail
-needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core)
-needed+=(poppler-utils)
+needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core
+  fonts-noto-core fonts-noto-mono fonts-noto-cjk poppler-utils)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

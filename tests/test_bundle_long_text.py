@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from api.bundle import draw, lines, stamp
+from api.bundle import index, lines, stamp
 from api.db import session_scope
 from models.case import Case
 from models.evidence import EvidenceItem
@@ -17,8 +17,8 @@ from tests.test_bundles import build, download, extract, page_texts
 
 MEGABYTE = 1_000_000
 ELLIPSIS = "\u2026"
-# The title column's width inside its padding, as draw.py lays it out.
-TITLE_WIDTH = draw.COLUMNS[1][2] - 4
+# The title column's width inside its padding, as index.py lays it out.
+TITLE_WIDTH = index.COLUMNS[1][2] - 4
 
 
 def width(text: str, size: float) -> float:
@@ -34,9 +34,9 @@ def test_a_megabyte_of_text_wraps_and_fits_in_a_few_lines():
         "accents outside the font": "e\u0301" * (MEGABYTE // 2),
     }
     for name, text in shapes.items():
-        cell = draw._cell_lines(text, TITLE_WIDTH)
-        assert len(cell) == draw.INDEX_MAX_LINES and cell[-1].endswith(ELLIPSIS), (name, cell)
-        assert all(width(line, draw.INDEX_SIZE) <= TITLE_WIDTH for line in cell), name
+        cell = index._lines(text, TITLE_WIDTH + 4)
+        assert len(cell) == index.MAX_LINES and cell[-1].endswith(ELLIPSIS), (name, cell)
+        assert all(width(line, index.SIZE) <= TITLE_WIDTH for line in cell), name
 
         slip = lines.wrap(text, 15, 468, 4)
         assert len(slip) == 4 and slip[-1].endswith(ELLIPSIS), name
@@ -75,17 +75,17 @@ def _reference_fit(text: str, size: float, width_: float) -> str:
 
 def _reference_cell(text: str, width_: float) -> list[str]:
     out = []
-    for line in _reference_wrap(text, draw.INDEX_SIZE, width_, 10_000):
-        while width(line, draw.INDEX_SIZE) > width_ and len(line) > 1:
+    for line in _reference_wrap(text, index.SIZE, width_, 10_000):
+        while width(line, index.SIZE) > width_ and len(line) > 1:
             cut = len(line)
-            while cut > 1 and width(line[:cut], draw.INDEX_SIZE) > width_:
+            while cut > 1 and width(line[:cut], index.SIZE) > width_:
                 cut -= 1
             out.append(line[:cut])
             line = line[cut:]
         out.append(line)
-    if len(out) > draw.INDEX_MAX_LINES:
-        out = out[: draw.INDEX_MAX_LINES]
-        out[-1] = _reference_fit(out[-1] + " " + ELLIPSIS, draw.INDEX_SIZE, width_)
+    if len(out) > index.MAX_LINES:
+        out = out[: index.MAX_LINES]
+        out[-1] = _reference_fit(out[-1] + " " + ELLIPSIS, index.SIZE, width_)
     return out or [""]
 
 
@@ -96,10 +96,10 @@ titles = st.lists(st.tuples(words, st.sampled_from([" ", "  ", "\t", "\n", "\u00
 
 
 @settings(max_examples=300, deadline=None)
-@given(title=titles, column=st.sampled_from([c[2] - 4 for c in draw.COLUMNS[:4]]))
+@given(title=titles, column=st.sampled_from([c[2] - 4 for c in index.COLUMNS[:4]]))
 def test_ordinary_titles_break_exactly_as_before(title, column):
-    assert draw._cell_lines(title, column) == _reference_cell(title, column)
-    assert lines.fit(title, draw.INDEX_SIZE, column) == _reference_fit(title, draw.INDEX_SIZE, column)
+    assert index._lines(title, column + 4) == _reference_cell(title, column)
+    assert lines.fit(title, index.SIZE, column) == _reference_fit(title, index.SIZE, column)
     # A slip sheet's title: its words fit the line, so nothing is broken inside a word.
     short = " ".join(w[:20] for w in title.split())
     assert lines.wrap(short, 15, 468, 4) == _reference_wrap(short, 15, 468, 4)
@@ -137,7 +137,7 @@ def test_a_megabyte_title_builds_and_the_index_shows_its_start_and_an_ellipsis(a
 
 
 def test_long_unbroken_strings_on_generated_pages_are_shown_cut(alice):
-    """Text outside the stamp font (its slip sheet goes through WeasyPrint), a file name and a custodian of 100,000
+    """A Greek title of a megabyte (its slip sheet), a file name and a custodian of 100,000
     characters without a space (the certificate's table, a native file's placeholder page), an e-mail header as long
     (its record page) and a party's name as long (the cover)."""
     case = alice.make_case(bates_prefix="WIDE")
@@ -163,6 +163,7 @@ def test_long_unbroken_strings_on_generated_pages_are_shown_cut(alice):
     assert "headers longer than 2,000 characters (To) are cut short" in " ".join(message.split())
     first = next(n for n, t in enumerate(texts) if "stored unaltered" in t)
     certificate = "".join(texts[first:]).replace("\n", "")
-    assert "n" * 100 + ELLIPSIS in certificate and "c" * 100 + ELLIPSIS in certificate
+    # Each cut where it ends, after the lines of its cell (the custodian's run on to the next page).
+    assert "n" * 50 + ELLIPSIS in certificate and "c" * 50 + ELLIPSIS in certificate
     assert "Acme" in texts[0] and "Y" * 50 in texts[0] and texts[0].count("Y") < 2 * lines.MAX_SHOWN
     assert sum(t.count("n") for t in texts) < 4 * lines.MAX_SHOWN  # the name is shown cut, wherever it appears

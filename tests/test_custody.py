@@ -138,7 +138,7 @@ def test_pdf_shows_hash_filename_bates_range_and_records_its_own_digest(alice, c
     assert item["sha256"] in text.replace("\n", "")  # a long monospace hash may wrap
     assert w["file"].path.name in flat
     [listed] = [x for x in w["bundle"]["exhibits"] if x["evidence_id"] == item["id"]]
-    assert f"{listed['bates_first']} – {listed['bates_last']}" in flat
+    assert f"{listed['bates_first']} to {listed['bates_last']}" in flat
     assert "Metadata changed" in flat and "Refund receipt, order 113-4471" in flat
     assert "MATCH" in flat and "Page 1 of" in flat
 

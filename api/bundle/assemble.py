@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pikepdf
 
-from api.bundle import completeness, draw, records, render, stamp, volume_limit
+from api.bundle import completeness, draw, front, index, pieces, records, render, volume_limit
 from api.bundle.convert import Converted
 from api.bundle.converter import Converter, Job
-from api.bundle.plan import SAFETY, PageRef, Part, split_volumes
+from api.bundle.lines import shown
+from api.bundle.pieces import Sheet
+from api.bundle.plan import SAFETY, PageRef, split_volumes
 from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
-from api.bundle.spec import BuildResult, BuildSpec, BundleError, ExhibitSource, PlacedExhibit
+from api.bundle.spec import INDEX_MARKS, BuildResult, BuildSpec, BundleError, ExhibitSource
 from api.bundle.validate import validate
 from api.bundle.write import write_volumes
 from api.lifelines import give_back_memory
@@ -58,7 +60,8 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     worker = threading.Thread(target=converter.run_all, args=(jobs, converted_one, stop), name="bundle-convert")
     worker.start()
     try:
-        generated, slips, drawn, marked = _render_exhibits(spec, kinds)
+        sheet = pieces.render_sheet(_pieces(spec))
+        generated, slips, drawn, marked = _render_exhibits(spec, kinds, sheet)
         # Here rather than in a process of its own: a third process would only share the two cores with these two,
         # and hold a second copy of WeasyPrint and its fonts.
         certificate = render_pdf("certificate.html", render.certificate_context(spec)) if spec.certificate else None
@@ -74,7 +77,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
         if result.placeholder:
             log.warning("exhibit %s not reproduced: %s", marked[seq].label, result.detail or result.placeholder)
             marked[seq], page = completeness.not_reproduced(marked[seq], result.placeholder)
-            late.append(ExhibitPageRequest(marked[seq], False, None, page))
+            late.append(ExhibitPageRequest(marked[seq], None, page))
     if late:
         generated["late"] = render_pdf("exhibits.html", render.exhibits_context(late))
     # From here on each exhibit says how much of it is reproduced: the index marks it, validation warns of it.
@@ -84,6 +87,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     if certificate:
         generated["cert"] = certificate
     cert_count = generated["cert"].page_count if certificate else 0
+    cert_starts = _certificate_starts(certificate)
     opened = {key: _open(r) for key, r in generated.items() if r is not None}
     opened["draw"] = drawn
     sources = {seq: pikepdf.open(r.path) for seq, r in converted.items() if not r.placeholder}
@@ -91,7 +95,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     try:
         for attempt in range(volume_limit.ATTEMPTS):
             volumes = split_volumes(exhibit_pages, spec.max_volume_bytes, safety)
-            generated["front"], layout = _number(spec, volumes, cert_count)
+            generated["front"], layout = front.number(spec, volumes, cert_count, cert_starts, sheet)
             mark("cover and index rendered")
             progress(len(spec.exhibits), steps)
             if generated["front"]:
@@ -108,6 +112,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
                 lambda done, total=layout.total: progress(
                     len(spec.exhibits) + done * len(spec.exhibits) // total, steps
                 ),
+                sheet,
             )
             if "front" in opened:
                 opened.pop("front").close()
@@ -118,6 +123,8 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     finally:
         for pdf in (*opened.values(), *sources.values()):
             pdf.close()
+        if sheet:
+            sheet.close()
     mark("volumes merged, stamped and saved")
     result.validation = validate(result, spec, layout.textless)
     mark("validated")
@@ -144,13 +151,28 @@ def _stopwatch():
     return mark
 
 
+def _pieces(spec: BuildSpec) -> list[pieces.Piece]:
+    """Every piece of user text the drawn pages (slip sheets, index, stamps) cannot set in their font. An index
+    title is shaped with each mark it may get (a conversion that fails later marks it "[Not reproduced]")."""
+    found = []
+    for ex in spec.exhibits:
+        if spec.slip_sheets:
+            found += draw.slip_pieces(ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes))
+        if spec.index:
+            for title in (ex.public_title, *(f"{mark} {ex.public_title}" for mark in INDEX_MARKS.values())):
+                found += index.row_pieces(ex.label, shown(title, front.INDEX_TITLE_CHARS))
+        if pieces.wanted(ex.label):
+            found.append(pieces.label(ex.label))
+    return found
+
+
 def _render_exhibits(
-    spec: BuildSpec, kinds: dict[int, str]
+    spec: BuildSpec, kinds: dict[int, str], sheet: Sheet | None
 ) -> tuple[dict[str, Rendered], dict[int, int], pikepdf.Pdf, dict[int, ExhibitSource]]:
-    """Slip sheets (drawn where the font allows, else rendered), record pages and native-file pages; and each
-    exhibit as far as its rendering is known (a conversion may still make it a placeholder)."""
+    """Slip sheets, drawn; record pages and native-file pages, rendered; and each exhibit as far as its rendering
+    is known (a conversion may still make it a placeholder)."""
     drawn = pikepdf.new()
-    drawn_font = stamp.font_object(drawn)
+    fonts, forms = draw.Fonts(drawn), sheet.on(drawn) if sheet else None
     slips: dict[int, int] = {}
     marked: dict[int, ExhibitSource] = {}
     requests, generated = [], {}
@@ -168,26 +190,28 @@ def _render_exhibits(
         elif record and record["losses"]:
             ex, page = completeness.printed_in_part(ex, record["losses"])
         marked[ex.seq] = ex
-        fast = spec.slip_sheets and draw.drawable(
-            ex.label, ex.title, ex.source_url, ex.custodian, ex.original_filename, ex.occurred_display
-        )
-        if fast:
-            draw.slip_page(
-                drawn, drawn_font, ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
-            )
+        if spec.slip_sheets:
+            kind_name, size = render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes)
+            draw.slip_page(drawn, fonts, ex, kind_name, size, forms)
             slips[ex.seq] = len(drawn.pages) - 1
         if record and record.get("pages", 0) > PART_PAGES:
-            requests.append(ExhibitPageRequest(ex, spec.slip_sheets and not fast))
             parts = records.parts(record, PART_PAGES)
             for n, part in enumerate(parts):
                 closing = page if n == len(parts) - 1 else None  # the native file's page follows the last part
-                request = ExhibitPageRequest(ex, False, part, closing)
+                request = ExhibitPageRequest(ex, part, closing)
                 generated[f"rec-{ex.seq}-{n}"] = render_pdf("exhibits.html", render.exhibits_context([request]))
                 give_back_memory()
         else:
-            requests.append(ExhibitPageRequest(ex, spec.slip_sheets and not fast, record, page))
+            requests.append(ExhibitPageRequest(ex, record, page))
     generated["ex"] = render_pdf("exhibits.html", render.exhibits_context(requests))
     return generated, slips, drawn, marked
+
+
+def _certificate_starts(certificate: Rendered | None) -> list[int]:
+    """First page of the hash certificate and of the certification, within the certificate's pages."""
+    if certificate is None:
+        return []
+    return [certificate.sections[("cert", n)].first for n in (1, 2)]
 
 
 def _pages_of(
@@ -227,100 +251,3 @@ def _pages_of(
             PageRef("late", i, seq, first_content=(i == late.first)) for i in range(late.first, late.first + late.count)
         ]
     return pages
-
-
-class _Layout:
-    """Numbers for every page: where each volume starts, each exhibit's range, the index rows."""
-
-    def __init__(self, spec: BuildSpec, volumes: list[list[Part]], fronts: list[int], cert_count: int):
-        self.fronts = fronts
-        self.volume_pages: list[int] = []
-        self.exhibits: dict[int, PlacedExhibit] = {}
-        self.textless: list[int] = []
-        by_seq = {ex.seq: ex for ex in spec.exhibits}
-        page = 1
-        for number, parts in enumerate(volumes, 1):
-            start = page
-            page += fronts[number - 1]
-            for part in parts:
-                placed = self.exhibits.get(part.seq)
-                if placed is None:
-                    content = next((i for i, p in enumerate(part.pages) if p.first_content), 0)
-                    source = by_seq[part.seq]
-                    placed = self.exhibits[part.seq] = PlacedExhibit(
-                        seq=part.seq,
-                        start_page=page,
-                        page_count=0,
-                        first_content_page=page + content,
-                        bates_first=spec.bates_start + page - 1,
-                        bates_last=0,
-                        volume=number,
-                        rendering=source.rendering,
-                        rendering_reason=source.rendering_reason,
-                    )
-                for ref in part.pages:
-                    if not ref.has_text:
-                        self.textless.append(spec.bates_start + page - 1)
-                    page += 1
-                placed.page_count = page - placed.start_page
-                placed.bates_last = spec.bates_start + page - 2
-            if number == len(volumes):
-                page += cert_count
-            self.volume_pages.append(page - start)
-        self.total = page - 1
-
-    def rows(self, spec: BuildSpec, multi: bool) -> list[tuple[int, int, tuple[str, ...]]]:
-        rows = []
-        for ex in spec.exhibits:
-            placed = self.exhibits.get(ex.seq)
-            if placed is None:
-                continue
-            where = str(placed.start_page)
-            if multi:
-                where = f"{placed.volume}:{placed.start_page - sum(self.volume_pages[: placed.volume - 1])}"
-            cells = (
-                ex.label,
-                ex.index_title,
-                render.SHORT_KINDS.get(ex.kind, ex.kind),
-                ex.occurred_short or "",
-                f"{spec.bates(placed.bates_first)}-{spec.bates(placed.bates_last)}",
-                where,
-            )
-            rows.append((placed.volume, ex.seq, cells))
-        return rows
-
-
-def _number(spec: BuildSpec, volumes: list[list[Part]], cert_count: int) -> tuple[Rendered | None, _Layout]:
-    """Number every page. Covers are rendered until their page count matches the totals printed on them;
-    the index is drawn, so its length is known before anything is rendered."""
-    index = draw.index_page_count(draw.plan_cells(spec)) if spec.index else 0
-    covers = [1 if spec.cover else 0] * len(volumes)
-    for _ in range(4):
-        layout = _Layout(spec, volumes, [c + index for c in covers], cert_count)
-        layout.index_pages = index
-        if not spec.cover:
-            return None, layout
-        meta = [
-            {
-                "number": n,
-                "bates_first": spec.bates(spec.bates_start + sum(layout.volume_pages[: n - 1])),
-                "bates_last": spec.bates(spec.bates_start + sum(layout.volume_pages[:n]) - 1),
-            }
-            for n in range(1, len(volumes) + 1)
-        ]
-        rendered = render_pdf(
-            "front.html",
-            render.front_context(
-                spec,
-                meta,
-                [],
-                page_count=layout.total,
-                bates_first=spec.bates(spec.bates_start),
-                bates_last=spec.bates(spec.bates_start + layout.total - 1),
-            ),
-        )
-        counted = [rendered.sections[("cover", n)].count for n in range(1, len(volumes) + 1)]
-        if counted == covers:
-            return rendered, layout
-        covers = counted
-    raise RuntimeError("the covers did not settle on a page count")

@@ -35,6 +35,19 @@ DESIGNATION_LEGENDS = {
     Designation.confidential: Legend.confidential.value,
     Designation.attorneys_eyes_only: Legend.attorneys_eyes_only.value,
 }
+DESIGNATION_WORDS = {Designation.confidential: "Confidential", Designation.attorneys_eyes_only: "Attorneys' Eyes Only"}
+# The designations whose titles each `redact_titles_of` value withholds: itself and the more restrictive ones.
+WITHHOLDS = {
+    "confidential": {Designation.confidential, Designation.attorneys_eyes_only},
+    "aeo": {Designation.attorneys_eyes_only},
+}
+
+
+def strictest(*legends: str | None) -> str | None:
+    """The most restrictive of these legends (None when there is none)."""
+    order = list(Legend)
+    found = [Legend(legend) for legend in legends if legend]
+    return max(found, key=order.index).value if found else None
 
 
 def run(bundle_id: str, workdir: str) -> None:
@@ -103,6 +116,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                 .where(Exhibit.id.in_(ids))
             )
         }
+        withheld = set().union(*(WITHHOLDS[name] for name in params.get("redact_titles_of") or []))
         missing = [str(i) for i in ids if i not in rows]
         if missing:
             raise BundleError(f"exhibits no longer in the case: {', '.join(missing)}")
@@ -124,7 +138,8 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                     occurred_short=(
                         ev.occurred_at.astimezone(dates.zone(tz_name)).date().isoformat() if ev.occurred_at else None
                     ),
-                    legend=params.get("legend") or DESIGNATION_LEGENDS.get(ex.designation),
+                    # A bundle legend adds to an exhibit's own designation; it never lowers it.
+                    legend=strictest(params.get("legend"), DESIGNATION_LEGENDS.get(ex.designation)),
                     sha256=ev.sha256,
                     size_bytes=ev.size_bytes,
                     media_type=ev.media_type,
@@ -134,6 +149,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                     acquired_at=ev.created_at,
                     acquired_display=dates.display(ev.created_at, ev.created_at, Precision.minute, tz_name),
                     blob_path=store.path_for(ev.sha256),
+                    withheld=DESIGNATION_WORDS[ex.designation] if ex.designation in withheld else None,
                 )
             )
         max_mb = params.get("max_volume_mb")
@@ -150,7 +166,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
             slip_sheets=params["slip_sheets"],
             certificate=params["certificate"],
             max_volume_bytes=int(max_mb * 1_000_000) if max_mb else None,
-            legend=params.get("legend"),
+            legend=strictest(params.get("legend"), *(ex.legend for ex in exhibits)),
             # In the case timezone, not UTC: the PDF's creation date then falls on the day the cover prints,
             # and the index can name the zone its dates are in. Stored, so a rebuild keeps the same date.
             created_at=dated.astimezone(dates.zone(tz_name)),
@@ -162,6 +178,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                 cell_chars=settings.bundle_cell_max_chars,
             ),
             allow_incomplete=bool(params.get("allow_incomplete", False)),
+            author=settings.producer_name,
         )
 
 

@@ -12,7 +12,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from api.bundle.lines import shown
 from api.bundle.spec import BuildSpec, CaseCaption, ExhibitSource
-from api.templating import TEMPLATES, refuse_all_fetcher, render
+from api.templating import refuse_all_fetcher, render
 
 KIND_NAMES = {
     "review_screenshot": "Review screenshot",
@@ -42,9 +42,8 @@ SHORT_KINDS = {
 def _styles() -> tuple[CSS, FontConfiguration]:
     """The stylesheet and font configuration, parsed once per process and shared by every render."""
     fonts = FontConfiguration()
-    css = CSS(
-        string=(TEMPLATES / "bundle" / "bundle.css").read_text(), font_config=fonts, url_fetcher=refuse_all_fetcher()
-    )
+    # Through Jinja for its font stacks (api/templating.py FONTS).
+    css = CSS(string=render("bundle/bundle.css"), font_config=fonts, url_fetcher=refuse_all_fetcher())
     return css, fonts
 
 
@@ -62,15 +61,20 @@ class Rendered:
     pdf: bytes
     page_count: int
     sections: dict[tuple[str, int], Section]
-    # Internal links to exhibits: (page index, rect in PDF points, exhibit seq).
-    links: list[tuple[int, tuple[float, float, float, float], int]]
+    # Internal links: (page index, rect in PDF points, exhibit seq or the name of what they point at).
+    links: list[tuple[int, tuple[float, float, float, float], int | str]]
+
+
+def layout_document(template: str, context: dict) -> Document:
+    """Lay one template out in pages, with the bundle's stylesheet and fonts."""
+    css, fonts = _styles()
+    html = render(f"bundle/{template}", **context)
+    return HTML(string=html, url_fetcher=refuse_all_fetcher()).render(stylesheets=[css], font_config=fonts)
 
 
 def render_pdf(template: str, context: dict) -> Rendered:
     """Render one template to PDF bytes, with its section anchors and exhibit links located."""
-    css, fonts = _styles()
-    html = render(f"bundle/{template}", **context)
-    document = HTML(string=html, url_fetcher=refuse_all_fetcher()).render(stylesheets=[css], font_config=fonts)
+    document = layout_document(template, context)
     return Rendered(document.write_pdf(), len(document.pages), _sections(document), _links(document))
 
 
@@ -80,7 +84,7 @@ def _sections(document: Document) -> dict[tuple[str, int], Section]:
     for index, page in enumerate(document.pages):
         for name in page.anchors:
             kind, _, number = name.rpartition("-")
-            if number.isdigit() and kind in ("ex", "content", "cover", "index"):
+            if number.isdigit() and kind in ("ex", "content", "cover", "index", "cert"):
                 current = (kind, int(number))
                 found.setdefault(current, Section(index, 0))
         if current is not None:
@@ -88,25 +92,28 @@ def _sections(document: Document) -> dict[tuple[str, int], Section]:
     return found
 
 
-def _links(document: Document) -> list[tuple[int, tuple[float, float, float, float], int]]:
+def _links(document: Document) -> list[tuple[int, tuple[float, float, float, float], int | str]]:
+    """Every internal link to "#go-<key>": (page index, rect in PDF points, key); a key of digits is an exhibit's
+    seq, any other names what the link points at (a certificate section)."""
     links = []
     for index, page in enumerate(document.pages):
         for kind, target, rect, _box in page.links:
             if kind == "internal" and target.startswith("go-"):
                 x0, y0, x1, y1 = rect
+                key = target[3:]
                 # WeasyPrint measures CSS px from the top-left; PDF points go up from the bottom-left.
                 links.append(
                     (
                         index,
                         (x0 * 0.75, (page.height - y1) * 0.75, x1 * 0.75, (page.height - y0) * 0.75),
-                        int(target[3:]),
+                        int(key) if key.isdigit() else key,
                     )
                 )
     return links
 
 
 def exhibit_sections(rendered: Rendered) -> dict[int, Section]:
-    """Each exhibit's slip sheet (`ex-<n>`) and content pages (`content-<n>`) as one run of pages."""
+    """Each exhibit's content pages (`content-<n>`; `ex-<n>` for anything before them) as one run of pages."""
     merged: dict[int, Section] = {}
     for (kind, seq), section in sorted(rendered.sections.items(), key=lambda item: item[1].first):
         if kind not in ("ex", "content"):
@@ -128,16 +135,15 @@ def human_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class ExhibitPageRequest:
-    """What to render for one exhibit: its slip sheet, a record view, a placeholder (heading, reason)."""
+    """What to render for one exhibit: a record view, a placeholder (heading, reason). Slip sheets are drawn."""
 
     exhibit: ExhibitSource
-    slip: bool
     record: dict | None = None
     placeholder: tuple[str, str] | None = None
 
 
 def exhibits_context(requests: list[ExhibitPageRequest]) -> dict:
-    return {"exhibits": [_exhibit_context(r) for r in requests if r.slip or r.record or r.placeholder]}
+    return {"exhibits": [_exhibit_context(r) for r in requests if r.record or r.placeholder]}
 
 
 def _exhibit_context(request: ExhibitPageRequest) -> dict:
@@ -145,49 +151,29 @@ def _exhibit_context(request: ExhibitPageRequest) -> dict:
     return {
         "seq": ex.seq,
         "label": ex.label,
-        "title": shown(ex.title),
-        "kind": KIND_NAMES.get(ex.kind, ex.kind),
-        "date": ex.occurred_display,
-        "source": shown(ex.source_url or ex.original_filename),
-        "custodian": shown(ex.custodian),
         "filename": shown(ex.original_filename),
         "media_type": shown(ex.media_type),
         "size": human_size(ex.size_bytes),
         "sha256": ex.sha256,
-        "slip": request.slip,
         "record": request.record,
         "placeholder": {"heading": placeholder[0], "reason": placeholder[1]} if placeholder else None,
     }
 
 
-@dataclass
-class IndexRow:
-    seq: int
-    label: str
-    title: str
-    kind: str
-    date: str | None
-    bates: str
-    page: str
-    volume: int
-
-
-def front_context(
-    spec: BuildSpec, volumes: list[dict], rows: list[IndexRow], *, page_count: int, bates_first: str, bates_last: str
-) -> dict:
+def front_context(spec: BuildSpec, volumes: list[dict], *, page_count: int, bates: tuple[str, str], **more) -> dict:
+    """The covers: one per volume, with the bundle's totals and `volumes`' own Bates ranges."""
     return {
         "volumes": volumes,
-        "rows": rows,
         "cover": spec.cover,
-        "index": spec.index,
+        "legend": spec.legend,
         "caption": caption_shown(spec.caption),
         "bundle_title": shown(spec.bundle_title),
         "created_display": spec.created_display,
         "created_iso": spec.created_at.isoformat(),
         "exhibit_count": len(spec.exhibits),
         "page_count": page_count,
-        "bates_first": bates_first,
-        "bates_last": bates_last,
+        "bates": bates,
+        **more,
     }
 
 
@@ -195,7 +181,7 @@ def certificate_context(spec: BuildSpec) -> dict:
     exhibits = [
         {
             "label": ex.label,
-            "filename": shown(ex.original_filename),
+            "filename": shown(ex.public(ex.original_filename)),
             "size_bytes": f"{ex.size_bytes:,}",
             "sha256": ex.sha256,
             "acquired": ex.acquired_display,
@@ -203,7 +189,7 @@ def certificate_context(spec: BuildSpec) -> dict:
         }
         for ex in spec.exhibits
     ]
-    return {"exhibits": exhibits, "caption": caption_shown(spec.caption)}
+    return {"exhibits": exhibits, "caption": caption_shown(spec.caption), "legend": spec.legend}
 
 
 def caption_shown(caption: CaseCaption) -> CaseCaption:

@@ -88,9 +88,22 @@ class ExhibitSource:
 
     @property
     def index_title(self) -> str:
-        """The title as the index lists it: marked when the exhibit is not reproduced in full."""
+        """The title as the index lists it (withheld where the request says so): marked when the exhibit is not
+        reproduced in full."""
         mark = INDEX_MARKS.get(self.rendering)
-        return f"{mark} {self.title}" if mark else self.title
+        return f"{mark} {self.public_title}" if mark else self.public_title
+
+    # The designation in words ("Attorneys' Eyes Only") when the request withholds this exhibit's title: the index,
+    # bookmarks, slip sheet and certificate then print that instead of its title, file name and source.
+    withheld: str | None = None
+
+    @property
+    def public_title(self) -> str:
+        return f"Title withheld ({self.withheld})" if self.withheld else self.title
+
+    def public(self, text: str | None) -> str | None:
+        """A file name or source as the public parts print it: withheld with the title."""
+        return "Withheld" if self.withheld and text else text
 
 
 @dataclass(frozen=True)
@@ -114,13 +127,15 @@ class BuildSpec:
     slip_sheets: bool
     certificate: bool
     max_volume_bytes: int | None
-    legend: str | None  # for the cover, index and certificate; each exhibit carries its own
+    # For the cover, index and certificate: the most restrictive of the bundle's legend and its exhibits'.
+    legend: str | None
     created_at: datetime
     created_display: str
     volume_basename: str
     limits: RecordLimits = field(default_factory=RecordLimits)
     # Whether the request accepted exhibits not reproduced in full: validation then stays ok, with the warnings.
     allow_incomplete: bool = False
+    author: str = "casebinder"  # the PDF's Author: the producing firm (CASEBINDER_PRODUCER_NAME)
 
     def bates(self, number: int) -> str:
         return f"{self.bates_prefix}{number:0{self.bates_digits}d}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem
 
-from api.bundle import draw, render, stamp
+from api.bundle import draw, front, render, stamp
 from api.bundle.lines import shown
 from api.bundle.spec import BuildResult, BuildSpec, Volume
 
@@ -22,17 +22,18 @@ def volume_filename(spec: BuildSpec, number: int, count: int) -> str:
     return f"{base[: 50 - len(suffix) - 4]}{suffix}.pdf"
 
 
-def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, cert_count, progress) -> BuildResult:
+def write_volumes(
+    spec, workdir, volumes, layout, generated, opened, sources, cert_count, progress, sheet=None
+) -> BuildResult:
     by_seq = {ex.seq: ex for ex in spec.exhibits}
     written: list[Volume] = []
     front_sections = generated["front"].sections if generated.get("front") else {}
-    cert_starts = _certificate_starts(opened.get("cert"), cert_count)
-    index_rows = layout.rows(spec, len(volumes) > 1) + _certificate_rows(spec, layout, cert_starts, cert_count)
-    zone = getattr(spec.created_at.tzinfo, "key", None) or spec.created_at.tzname()
+    index = front.index_of(spec, layout, sheet) if spec.index else None
     global_page, done = 1, 0
     for number, parts in enumerate(volumes, 1):
         out = pikepdf.new()
         font = stamp.font_object(out)
+        pieces = sheet.on(out) if sheet else None
         owners: list[int | None] = []  # exhibit seq of each page, None for front and certificate pages
         stickers: list[bool] = []
         slices: dict[int, tuple[int, int]] = {}  # page index: (k, n) of a split image's part on it
@@ -46,9 +47,8 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                 stickers.append(False)
         index_links = []
         if spec.index:
-            rows = [draw.IndexRow(key, cells, volume == number) for volume, key, cells in index_rows]
             start = len(out.pages)
-            pages, links = draw.index_pages(out, font, rows, zone)
+            pages, links = index.pages(out, draw.Fonts(out, font), number, pieces)
             if len(pages) != layout.index_pages:  # the page numbers printed everywhere would be off
                 raise RuntimeError(f"the index took {len(pages)} pages where {layout.index_pages} were numbered")
             marks.append(("Index of Exhibits", start))
@@ -73,7 +73,7 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                 stickers.append(ref.first_content and part.number == 1)
         closing: list[tuple[str, int]] = []
         if number == len(volumes) and cert_count:
-            for (key, title), offset in zip(draw.CERTIFICATE_ROWS, cert_starts, strict=True):
+            for (key, title), offset in zip(front.CERTIFICATE_ROWS, layout.cert_starts, strict=True):
                 first_page[key] = len(out.pages) + offset
                 closing.append((title, first_page[key]))
             for i in range(cert_count):
@@ -104,6 +104,7 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                     exhibit=by_seq[seq].label if seq is not None else None,
                     part=slices.get(i),
                 ),
+                pieces,
             )
             done += 1
             if done % 100 == 0:
@@ -113,7 +114,7 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
                 outline.root.append(OutlineItem(title, page_index))
             for part in parts:
                 suffix = f" (Part {part.number} of {part.of})" if part.of > 1 else ""
-                title = f"{by_seq[part.seq].label} \u2014 {shown(by_seq[part.seq].title)}{suffix}"
+                title = f"{by_seq[part.seq].label} \u2014 {shown(by_seq[part.seq].public_title)}{suffix}"
                 outline.root.append(
                     OutlineItem(title, first_page[part.seq] if part.number == 1 else owners.index(part.seq))
                 )
@@ -157,49 +158,12 @@ def write_volumes(spec, workdir, volumes, layout, generated, opened, sources, ce
     )
 
 
-def _certificate_starts(cert: pikepdf.Pdf | None, cert_count: int) -> list[int]:
-    """First page of the hash certificate and of the certification, within the certificate's pages.
-
-    Their headings leave bookmarks in the rendered certificate; without them, the certification is taken to
-    be its last page.
-    """
-    if cert is None or not cert_count:
-        return []
-    index = {page.objgen: i for i, page in enumerate(cert.pages)}
-    starts = []
-    for item in cert.open_outline().root:
-        target = item.destination[0] if item.destination else None
-        if isinstance(target, pikepdf.Dictionary) and target.objgen in index:
-            starts.append(index[target.objgen])
-    if len(starts) != len(draw.CERTIFICATE_ROWS) or starts[0] != 0:
-        starts = [0, cert_count - 1]
-    return starts
-
-
-def _certificate_rows(spec: BuildSpec, layout, starts: list[int], cert_count: int) -> list[tuple]:
-    """Index rows for the certificate's sections, at the end of the last volume: (volume, key, cells)."""
-    if not starts:
-        return []
-    volume = len(layout.volume_pages)
-    first = layout.total - cert_count + 1  # 1-based page in the whole bundle
-    ends = [*starts[1:], cert_count]
-    rows = []
-    for (key, title), start, end in zip(draw.CERTIFICATE_ROWS, starts, ends, strict=True):
-        page = first + start
-        where = str(page)
-        if volume > 1:
-            where = f"{volume}:{page - sum(layout.volume_pages[:-1])}"
-        last = first + max(start, end - 1)
-        bates = f"{spec.bates(spec.bates_start + page - 1)}-{spec.bates(spec.bates_start + last - 1)}"
-        rows.append((volume, key, ("", title, "", "", bates, where)))
-    return rows
-
-
 def _document_info(spec: BuildSpec, number: int, count: int, first_bates: int, pages: int) -> Dictionary:
-    """Title with the Bates range, the case as author, docket and court as subject, dated like the cover."""
+    """Title with the case and Bates range, the producing firm as author, docket and court as subject, dated like
+    the cover."""
     caption = render.caption_shown(spec.caption)
     volume = f", Volume {number} of {count}" if count > 1 else ""
-    bates = f"{spec.bates(first_bates)}\u2013{spec.bates(first_bates + pages - 1)}"
+    bates = front.bates_range(spec.bates(first_bates), spec.bates(first_bates + pages - 1))
     title = f"{caption.title} \u2014 {shown(spec.bundle_title)}{volume} ({bates})"
     subject = ", ".join(
         p for p in (f"Case No. {caption.docket_number}" if caption.docket_number else None, caption.court) if p
@@ -207,7 +171,7 @@ def _document_info(spec: BuildSpec, number: int, count: int, first_bates: int, p
     created = _pdf_date(spec.created_at)
     info = Dictionary(
         Title=pikepdf.String(title),
-        Author=pikepdf.String(caption.title),
+        Author=pikepdf.String(spec.author),
         Creator=pikepdf.String("casebinder"),
         Producer=pikepdf.String("casebinder"),
         CreationDate=pikepdf.String(created),

@@ -179,8 +179,11 @@ def content_range(placed: tuple) -> tuple[str, str]:
 
 
 def split_range(cite: str) -> tuple[str, str] | None:
-    """The two ends of a range cite ("ACME-000004-ACME-000006"), whose halves have the same prefix and digits
-    and so the same length; None for a single number."""
+    """The two ends of a range cite: "ACME-000004-ACME-000006" as the API gives it (halves of the same prefix and
+    digits, so the same length), or "ACME-000004 to ACME-000006" as pages print it; None for a single number."""
+    first, to, last = cite.partition(" to ")
+    if to:
+        return (first, last) if first.rstrip("0123456789") == last.rstrip("0123456789") else None
     middle = (len(cite) - 1) // 2
     if (
         len(cite) % 2

@@ -36,16 +36,17 @@ KIND_LABELS = {
 }
 
 
-def _cite(citation: dict | None, bundle: CitedBundle | None) -> str:
+def _cite(citation: dict | None, bundle: CitedBundle | None) -> tuple[str, tuple[str, str] | None]:
+    """The exhibit a citation names, in words, and the Bates range it cites (its two ends, the same for a page);
+    an exhibit the cited bundle does not hold is marked so."""
     if not citation:
-        return ""
+        return "", None
     if citation["exhibit_label"] is None:
-        return f"Evidence {str(citation['evidence_id'])[:8]} (not an exhibit in this case)"
+        return f"Evidence {str(citation['evidence_id'])[:8]} (not an exhibit in this case)", None
     text = citation["exhibit_label"] + (f", p. {citation['page']}" if citation["page"] else "")
     if not citation["bates"]:
-        return f"{text}; {NOT_IN_BUNDLE}" if bundle else text
-    ends = split_range(citation["bates"])  # a range reads with an en dash on paper, as on the cover
-    return f"{text}; " + (f"{ends[0]}\u2013{ends[1]}" if ends else citation["bates"])
+        return (f"{text}; {NOT_IN_BUNDLE}" if bundle else text), None
+    return text, split_range(citation["bates"]) or (citation["bates"], citation["bates"])
 
 
 def _selection(case: Case, f: query.TimelineFilter) -> list[str]:
@@ -122,7 +123,7 @@ def render_pdf(
     events = query.shape(session, case, rows, bundle)
     for e in events:
         e["kind_label"] = KIND_LABELS[e["kind"]]
-        e["cite"] = _cite(e["citation"], bundle)
+        e["cite"], e["cite_bates"] = _cite(e["citation"], bundle)
         timed = e["precision"] in (Precision.minute, Precision.second)
         e["date_line"], e["time_line"] = e["date_display"].rsplit(", ", 1) if timed else (e["date_display"], "")
         text = e["description"] or ""
