@@ -11,12 +11,11 @@ import re
 import subprocess
 import tempfile
 
-import pikepdf
 import pytest
-from pikepdf import Matrix, Name
 
-from tests.server_process import fresh_database, wait_for
-from tests.test_bundle_runner import TunedInstance
+from tests.pdf_reading import text_sizes
+from tests.server_process import wait_for
+from tests.test_bundle_runner import tuned_server
 from tests.test_bundles import build, download
 
 BARE = {"slip_sheets": False, "cover": False, "index": False, "certificate": False}
@@ -35,41 +34,6 @@ def pdftotext(data: bytes) -> list[str]:
 def exhibit_pages(bundle: dict, texts: list[str], n: int) -> list[str]:
     placed = bundle["exhibits"][n]
     return texts[placed["start_page"] - 1 : placed["start_page"] - 1 + placed["page_count"]]
-
-
-def type_sizes(page: pikepdf.Page) -> set[float]:
-    """The size text is drawn at on the page, in points, through any forms it draws (the Bates stamp's font aside):
-    each Tf size scaled by the text matrix and the current transformation."""
-    sizes = set()
-
-    def walk(stream, resources, ctm: Matrix) -> None:
-        saved, tm, size, font = [], Matrix(), 0.0, None
-        xobjects = resources.get("/XObject", {}) if resources is not None else {}
-        for operands, operator in pikepdf.parse_content_stream(stream):
-            op = str(operator)
-            if op == "q":
-                saved.append(ctm)
-            elif op == "Q":
-                ctm = saved.pop()
-            elif op == "cm":
-                ctm = Matrix(*(float(v) for v in operands)) @ ctm
-            elif op == "BT":
-                tm = Matrix()
-            elif op == "Tm":
-                tm = Matrix(*(float(v) for v in operands))
-            elif op == "Tf":
-                font, size = str(operands[0]), float(operands[1])
-            elif op in ("Tj", "TJ", "'", '"') and font != "/CBStamp":
-                m = tm @ ctm
-                sizes.add(round(size * (m.c**2 + m.d**2) ** 0.5, 2))
-            elif op == "Do":
-                xobject = xobjects[operands[0]]
-                if xobject.Subtype == Name.Form:
-                    own = Matrix(*(float(v) for v in xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])))
-                    walk(xobject, xobject.get("/Resources"), own @ ctm)
-
-    walk(page, page.obj.get("/Resources"), Matrix())
-    return sizes
 
 
 def orders_csv(rows: int, columns: int, seed: str) -> tuple[bytes, list[list[str]]]:
@@ -147,11 +111,9 @@ def test_wide_tables_split_into_column_groups_that_repeat_the_row_and_its_key_at
             # Every value on those pages, its words whole (a cell wraps between words).
             words = set("\n".join(pages[i] for i in holding).split())
             assert all(set(value.split()) <= words for value in row), (number, row)
-    with pikepdf.open(io.BytesIO(data)) as pdf:
-        for placed in bundle["exhibits"]:
-            for index in range(placed["start_page"] - 1, placed["start_page"] - 1 + placed["page_count"]):
-                sizes = type_sizes(pdf.pages[index])
-                assert sizes and min(sizes) >= 8, (index, sorted(sizes))
+    pages = [n for p in bundle["exhibits"] for n in range(p["start_page"], p["start_page"] + p["page_count"])]
+    smallest = text_sizes(data, pages)
+    assert all(size >= 8 for size in smallest.values()), smallest
 
 
 def test_damaged_originals_get_a_page_in_words_without_paths_or_exceptions(alice, blob_root):
@@ -182,14 +144,7 @@ def test_damaged_originals_get_a_page_in_words_without_paths_or_exceptions(alice
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
     """A server whose printed tables stop at PAGE_LIMIT pages."""
-    root = tmp_path_factory.mktemp("limited")
-    url, drop = fresh_database(root)
-    server = TunedInstance(url, root / "blobs", extra={"CASEBINDER_BUNDLE_TABLE_MAX_PAGES": str(PAGE_LIMIT)})
-    server.add_user()
-    server.start()
-    yield server
-    server.kill()
-    drop()
+    yield from tuned_server(tmp_path_factory, "limited", {"CASEBINDER_BUNDLE_TABLE_MAX_PAGES": str(PAGE_LIMIT)})
 
 
 def _built(http, case: dict, **body) -> dict:

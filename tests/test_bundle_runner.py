@@ -35,16 +35,22 @@ class TunedInstance(Instance):
         return super().env | self.extra
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runner")
+def tuned_server(tmp_path_factory, name: str, extra: dict):
+    """A started server of its own (database, blobs, a user) with these settings; for a module-scoped fixture to
+    yield from."""
+    root = tmp_path_factory.mktemp(name)
     url, drop = fresh_database(root)
-    instance = TunedInstance(url, root / "blobs", extra={"CASEBINDER_BUNDLE_BUILD_TIMEOUT_SECONDS": str(LIMIT_SECONDS)})
+    instance = TunedInstance(url, root / "blobs", extra=extra)
     instance.add_user()
     instance.start()
     yield instance
     instance.kill()
     drop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from tuned_server(tmp_path_factory, "runner", {"CASEBINDER_BUNDLE_BUILD_TIMEOUT_SECONDS": str(LIMIT_SECONDS)})
 
 
 def _hung_and_plain(server: TunedInstance, http) -> tuple[dict, dict, dict]:
