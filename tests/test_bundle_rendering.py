@@ -113,7 +113,7 @@ def test_wide_tables_split_into_column_groups_that_repeat_the_row_and_its_key_at
             assert all(set(value.split()) <= words for value in row), (number, row)
     pages = [n for p in bundle["exhibits"] for n in range(p["start_page"], p["start_page"] + p["page_count"])]
     smallest = text_sizes(data, pages)
-    assert all(size >= 8 for size in smallest.values()), smallest
+    assert all(round(size, 2) >= 8 for size in smallest.values()), smallest  # 7.9995: float error in the matrices
 
 
 def test_damaged_originals_get_a_page_in_words_without_paths_or_exceptions(alice, blob_root):
