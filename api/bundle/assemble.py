@@ -20,7 +20,7 @@ from api.bundle.lines import shown
 from api.bundle.pieces import Sheet
 from api.bundle.plan import SAFETY, PageRef, split_volumes
 from api.bundle.render import ExhibitPageRequest, Rendered, render_pdf
-from api.bundle.spec import INDEX_MARKS, BuildResult, BuildSpec, BundleError, ExhibitSource
+from api.bundle.spec import BuildResult, BuildSpec, BundleError, ExhibitSource, Rendering
 from api.bundle.validate import validate
 from api.bundle.write import write_volumes
 from api.lifelines import give_back_memory
@@ -60,7 +60,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     worker = threading.Thread(target=converter.run_all, args=(jobs, converted_one, stop), name="bundle-convert")
     worker.start()
     try:
-        sheet = pieces.render_sheet(_pieces(spec))
+        sheet = pieces.render_sheet(_pieces(spec, kinds))
         generated, slips, drawn, marked = _render_exhibits(spec, kinds, sheet)
         # Here rather than in a process of its own: a third process would only share the two cores with these two,
         # and hold a second copy of WeasyPrint and its fonts.
@@ -151,15 +151,26 @@ def _stopwatch():
     return mark
 
 
-def _pieces(spec: BuildSpec) -> list[pieces.Piece]:
+# The renderings an exhibit of each kind may end with (see completeness.py): a conversion can still fail late, a
+# record can be cut short or be unreadable, a native file is never printed.
+RENDERINGS = {
+    "native": (Rendering.placeholder,),
+    "pdf": (Rendering.complete, Rendering.placeholder),
+    "image": (Rendering.complete, Rendering.placeholder),
+}
+RECORD_RENDERINGS = tuple(Rendering)
+
+
+def _pieces(spec: BuildSpec, kinds: dict[int, str]) -> list[pieces.Piece]:
     """Every piece of user text the drawn pages (slip sheets, index, stamps) cannot set in their font. An index
-    title is shaped with each mark it may get (a conversion that fails later marks it "[Not reproduced]")."""
+    title is shaped as each rendering its kind may end with marks it, before the conversions have said which."""
     found = []
     for ex in spec.exhibits:
         if spec.slip_sheets:
             found += draw.slip_pieces(ex, render.KIND_NAMES.get(ex.kind, ex.kind), render.human_size(ex.size_bytes))
         if spec.index:
-            for title in (ex.public_title, *(f"{mark} {ex.public_title}" for mark in INDEX_MARKS.values())):
+            for rendering in RENDERINGS.get(kinds[ex.seq], RECORD_RENDERINGS):
+                title = replace(ex, rendering=rendering).index_title
                 found += index.row_pieces(ex.label, shown(title, front.INDEX_TITLE_CHARS))
         if pieces.wanted(ex.label):
             found.append(pieces.label(ex.label))
