@@ -215,7 +215,7 @@ def import_case(
     2 when it cannot run (a database it cannot use, a full disk: nothing written).
     """
     from api.deps import get_blob_store
-    from api.services import case_import
+    from api.services.transfer import importer as case_import
 
     try:
         with _database_or_exit():

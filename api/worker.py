@@ -22,8 +22,8 @@ from api.deps import get_blob_store
 from api.lifelines import Child
 from api.runners import QueueRunner
 from api.services import bundles as bundle_service
-from api.services import import_jobs as import_job_service
 from api.services import verify_runs as verify_run_service
+from api.services.timeline import import_jobs as import_job_service
 from models.bundle import BundleStatus
 
 log = logging.getLogger("casebinder.worker")

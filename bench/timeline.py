@@ -25,7 +25,7 @@ import httpx
 from sqlalchemy import event
 
 from api.db import get_engine, session_scope
-from api.services import timeline_query as query
+from api.services.timeline import query
 from bench import timeline_data as data
 from bench.common import RssSampler, median, p95, server, spread, wait_healthy
 from bench.setup import make_workspace

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import insert, update
 
 from api.db import get_engine, session_scope
-from api.services.timeline_import import STATISTICS
+from api.services.timeline.importer import STATISTICS
 from bench import timeline_data as data
 from models.case import Case
 from models.common import utcnow

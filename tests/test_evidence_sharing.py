@@ -16,7 +16,7 @@ import zipfile
 from sqlmodel import select
 
 from api.db import session_scope
-from api.services import case_import
+from api.services.transfer import importer as case_import
 from models.exhibit import Exhibit
 
 

@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import event, text
 
 from api.db import get_engine, session_scope
-from api.services import timeline_query as query
+from api.services.timeline import query
 from models.case import Case
 from tests.timeline_support import add_event, all_pages, import_file, titles
 

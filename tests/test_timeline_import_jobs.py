@@ -9,9 +9,9 @@ import uuid
 from sqlalchemy import text
 
 from api.db import session_scope
-from api.services import timeline_import as import_service
-from api.services.timeline import case_evidence_ids
-from api.services.timeline_stored import FAST_COLUMNS, RowBuilder, StoredForm
+from api.services.timeline import importer as import_service
+from api.services.timeline.events import case_evidence_ids
+from api.services.timeline.stored import FAST_COLUMNS, RowBuilder, StoredForm
 from models.case import Case
 from models.common import utcnow
 from tests.server_process import serving, wait_for

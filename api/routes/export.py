@@ -6,7 +6,7 @@ from api.deps import BlobStoreDep, CaseOwner, SessionDep
 from api.downloads import content_disposition
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
-from api.services import case_export
+from api.services.transfer import export as case_export
 
 router = APIRouter(tags=["export"], route_class=CheckedJSONRoute)
 

@@ -8,7 +8,7 @@ from api.deps import CaseViewer, CurrentUser, SessionDep
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
-from api.services import import_jobs as job_service
+from api.services.timeline import import_jobs as job_service
 from models.import_job import ImportJobPublic
 from models.inputs import Cursor
 

@@ -17,14 +17,14 @@ from api.json_body import CheckedJSONRoute
 from api.json_response import FastJSONResponse
 from api.pagination import DEFAULT_LIMIT
 from api.request_body import body_chunks
-from api.services import import_jobs as job_service
-from api.services import timeline as timeline_service
-from api.services import timeline_citations as citations
-from api.services import timeline_csv as csv_service
-from api.services import timeline_import as import_service
-from api.services import timeline_pdf as pdf_service
-from api.services import timeline_query as query_service
-from api.services import timeline_summary as summary_service
+from api.services.timeline import citations
+from api.services.timeline import csv as csv_service
+from api.services.timeline import events as timeline_service
+from api.services.timeline import import_jobs as job_service
+from api.services.timeline import importer as import_service
+from api.services.timeline import pdf as pdf_service
+from api.services.timeline import query as query_service
+from api.services.timeline import summary as summary_service
 from api.storage import full_disk_refused
 from api.worker import import_runner
 from models.import_job import ImportJobPublic

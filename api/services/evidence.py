@@ -13,9 +13,10 @@ from sqlmodel import Session, select
 from api.config import get_settings
 from api.db import on_commit, on_rollback
 from api.errors import Conflict, Forbidden, Gone, NotFound, UnprocessableEntity
-from api.services import audit, holds, timeline_derived
+from api.services import audit, holds
 from api.services import exhibits as exhibit_service
 from api.services.inspect import inspect_blob
+from api.services.timeline import derived as timeline_derived
 from api.storage import BlobStore, StagedBlob, stage_stream
 from api.timeutil import as_utc, parse_instant
 from models.bundle import Bundle, BundleExhibit

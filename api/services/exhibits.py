@@ -7,7 +7,8 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_int, parse_uuid
-from api.services import audit, holds, timeline_derived
+from api.services import audit, holds
+from api.services.timeline import derived as timeline_derived
 from models.case import Case, CaseMember, Role, exhibit_label
 from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit, ExhibitEvidence, ExhibitPublic, ExhibitUpdate

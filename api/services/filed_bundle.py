@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from api.errors import Conflict, NotFound
 from api.services import audit, holds
-from api.services.timeline_citations import not_done
+from api.services.timeline.citations import not_done
 from models.bundle import Bundle, BundleStatus
 from models.case import Case
 from models.common import utcnow

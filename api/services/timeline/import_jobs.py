@@ -22,8 +22,8 @@ from api.db import session_scope
 from api.errors import DomainError
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import access, work_queue
-from api.services import timeline_import as import_service
-from api.services.timeline import case_evidence_ids
+from api.services.timeline import importer as import_service
+from api.services.timeline.events import case_evidence_ids
 from models.case import Case
 from models.common import utcnow
 from models.import_job import ImportJob, ImportJobPublic, ImportJobStatus, ImportPhase, ImportProgress

@@ -26,12 +26,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from api.db import session_scope
-from api.services import case_export as spec
 from api.services import users as user_service
-from api.services.import_files import check_files, check_names, needed_blobs
-from api.services.import_manifest import ImportLimits, ImportRefused, Problems, read_manifest
-from api.services.import_restore import ImportFailed, ImportResult, restore
-from api.services.import_rows import (
+from api.services.transfer import export as spec
+from api.services.transfer.files import check_files, check_names, needed_blobs
+from api.services.transfer.manifest import ImportLimits, ImportRefused, Problems, read_manifest
+from api.services.transfer.restore import ImportFailed, ImportResult, restore
+from api.services.transfer.rows import (
     check_chain,
     check_references,
     check_users_named,

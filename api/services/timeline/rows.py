@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from api.services import timeline_dates as dates
-from api.services.timeline import clean_tags, clean_text
+from api.services.timeline.events import clean_tags, clean_text
 from models.inputs import PAGE_MAX
 from models.timeline import MAX_TEXT, EventKind, Precision
 

@@ -28,9 +28,9 @@ from api.config import get_settings
 from api.db import on_commit, release_connection
 from api.errors import DomainError, PayloadTooLarge, UnprocessableEntity
 from api.services import audit
-from api.services.timeline import case_evidence_ids
-from api.services.timeline_rows import FieldError, header_problems
-from api.services.timeline_stored import (
+from api.services.timeline.events import case_evidence_ids
+from api.services.timeline.rows import FieldError, header_problems
+from api.services.timeline.stored import (
     ALIAS_NAMES,
     COLUMNS,
     FAST_COLUMNS,

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.services import audit, holds
 from api.services import timeline_dates as dates
-from api.services import timeline_query as query
+from api.services.timeline import query
 from models.case import Case
 from models.common import utcnow
 from models.evidence import EvidenceItem

@@ -18,7 +18,7 @@ from api.db import session_scope
 from api.errors import BadRequest
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_uuid
 from api.services import timeline_dates as dates
-from api.services.timeline_citations import (
+from api.services.timeline.citations import (
     CitedBundle,
     bates_cite,
     citation_bates,
@@ -26,7 +26,7 @@ from api.services.timeline_citations import (
     exhibit_refs,
     placements,
 )
-from api.services.timeline_filter import (
+from api.services.timeline.filter import (
     PRECISIONS,
     T,
     TimelineFilter,
@@ -39,7 +39,7 @@ from api.services.timeline_filter import (
     parse_filter,
     straddling_range,
 )
-from api.services.timeline_sql import stored_utc_text, uuid_any_text
+from api.services.timeline.sql import stored_utc_text, uuid_any_text
 from models.case import Case
 from models.exhibit import Exhibit
 from models.timeline import TimelineEvent

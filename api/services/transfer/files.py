@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from api.db import on_commit, on_rollback
-from api.services import case_export as spec
-from api.services.import_manifest import ImportLimits, ImportRefused, Problems
-from api.services.import_rows import listed
+from api.services.transfer import export as spec
+from api.services.transfer.manifest import ImportLimits, ImportRefused, Problems
+from api.services.transfer.rows import listed
 from api.storage import BlobStore, StagedBlob, stage_stream
 from models.bundle import Bundle, BundleStatus
 from models.common import is_sha256_hex

@@ -4,9 +4,9 @@ import json
 from collections.abc import Iterator
 
 from api.services import timeline_dates as dates
-from api.services import timeline_query as query
-from api.services.timeline_citations import CitedBundle
-from api.services.timeline_rows import FORMULA_START
+from api.services.timeline import query
+from api.services.timeline.citations import CitedBundle
+from api.services.timeline.rows import FORMULA_START
 from models.case import Case
 
 TAG_CELLS = 10_000  # distinct tag lists whose cell an export keeps

@@ -21,7 +21,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from api.services import timeline_dates as dates
-from api.services.timeline_rows import ALIASES, FORMULA_START, FieldError, normalize_row
+from api.services.timeline.rows import ALIASES, FORMULA_START, FieldError, normalize_row
 from models.case import Case
 from models.inputs import PAGE_MAX, TAG_CHARS, text_problem
 from models.timeline import MAX_TAGS, MAX_TEXT, EventKind, EventSource, TimelineEvent

@@ -12,9 +12,9 @@ from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table, Uuid
 
 from api.errors import DomainError
 from api.services import audit
-from api.services import case_export as spec
 from api.services import users as user_service
-from api.services.import_manifest import Problems
+from api.services.transfer import export as spec
+from api.services.transfer.manifest import Problems
 from models.audit import AuditEvent
 from models.case import CaseMember, Role
 from models.common import UTCDateTime, is_sha256_hex

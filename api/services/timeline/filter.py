@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, exists, func, or_
 
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
-from api.services.timeline_sql import unindexed
+from api.services.timeline.sql import unindexed
 from models.case import Case
 from models.evidence import EvidenceItem, EvidenceKind
 from models.inputs import FILTER_VALUES_MAX, SEARCH_CHARS, TAG_CHARS, text_problem

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 from api import templating
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
-from api.services import timeline_query as query
-from api.services.timeline_citations import CitedBundle, content_range, placements, split_range
+from api.services.timeline import query
+from api.services.timeline.citations import CitedBundle, content_range, placements, split_range
 from api.templating import render
 from models.case import Case
 from models.common import utcnow

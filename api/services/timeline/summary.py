@@ -9,9 +9,9 @@ from sqlmodel import Session
 
 from api.errors import UnprocessableEntity
 from api.services import timeline_dates as dates
-from api.services import timeline_query as query
-from api.services.timeline_citations import CitedBundle
-from api.services.timeline_filter import PRECISIONS, bind_values, body_range, filter_conditions, straddling_range
+from api.services.timeline import query
+from api.services.timeline.citations import CitedBundle
+from api.services.timeline.filter import PRECISIONS, bind_values, body_range, filter_conditions, straddling_range
 from models.case import Case
 from models.timeline import TimelineEvent
 

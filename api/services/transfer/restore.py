@@ -26,17 +26,17 @@ from sqlmodel import Session
 from api.db import session_scope
 from api.errors import InsufficientStorage
 from api.services import audit
-from api.services import case_export as spec
 from api.services import users as user_service
-from api.services.import_files import check_space, stage_blobs
-from api.services.import_manifest import ImportRefused
+from api.services.transfer import export as spec
+from api.services.transfer.files import check_space, stage_blobs
+from api.services.transfer.manifest import ImportRefused
 from api.storage import BlobStore
 from models.case import Role
 from models.common import utcnow
 from models.user import User
 
 if TYPE_CHECKING:
-    from api.services.case_import import ImportPlan
+    from api.services.transfer.importer import ImportPlan
 
 # Not an argon2 hash, so no password ever verifies against it; the account is inactive as well.
 UNUSABLE_PASSWORD = "!imported"

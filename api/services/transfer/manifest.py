@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 
 from api.config import get_settings
-from api.services import case_export as spec
+from api.services.transfer import export as spec
 
 MAX_PROBLEMS = 50
 # No export nests deeper than about ten levels (manifest, list, row, details, before/after, facts, list).

@@ -1,0 +1,1 @@
+"""The chronology of a case: its events, how they are read, filtered, cited, imported and exported."""
