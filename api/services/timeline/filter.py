@@ -1,7 +1,7 @@
 """Timeline filters: query parameters checked into a TimelineFilter, and the SQL conditions for it.
 
 The conditions use named bind parameters only, never values, so a statement's structure depends on which
-filters are present, not on their values, and each structure is built and compiled once (timeline_query).
+filters are present, not on their values, and each structure is built and compiled once (timeline.query).
 
 An event with a coarse precision matches a range its span overlaps, so a range [start, end) is two groups:
 - straddling events began before `start` and their span reaches past it. Each precision can only start
@@ -148,7 +148,7 @@ def _like(text: str) -> str:
 
 def filter_conditions(f: TimelineFilter, *, driven: bool = False) -> list:
     """Case and filters, as conditions on named parameters (see bind_values). `driven`: leave out the condition
-    the body's driving index already applies (timeline_query puts it on each branch)."""
+    the body's driving index already applies (timeline.query puts it on each branch)."""
     where = [E.case_id == bindparam("case_id")]
     skip = f.driver if driven else None
     # Kind and disputed have indexes of their own, used only when they drive the body (see driving): as mere

@@ -2,7 +2,7 @@
 
 The body is staged to a file under the data dir (its size and SHA-256 taken as it arrives), a job row is queued
 and the client follows it at GET /imports/{id}. The import runner takes one job at a time and runs the same
-two passes as a synchronous import (api/services/timeline_import.py), reporting rows and bytes read as it goes.
+two passes as a synchronous import (api/services/timeline/importer.py), reporting rows and bytes read as it goes.
 All or nothing still: the events, the audit event and the job's success commit in one transaction, so a job
 that failed, or was cut short by a server stopping, has stored no event. The staged file goes when the job ends.
 """

@@ -1,7 +1,7 @@
 """Importing events from CSV or JSON Lines: streamed, checked row by row, then stored all at once or not at all.
 
 Pass 1 reads the file as it arrives, checks every row and spools the valid ones in the form the columns store
-(api/services/timeline_stored.py) to a temporary file, so memory stays flat and a bad file never touches the
+(api/services/timeline/stored.py) to a temporary file, so memory stays flat and a bad file never touches the
 database. Pass 2 loads the spool with the driver's bulk path (COPY on PostgreSQL, executemany on SQLite) in one
 transaction, which holds SQLite's write lock only for the load itself.
 """

@@ -1,7 +1,7 @@
 """Reading a case's chronology: keyset pages in either order, export chunks, events shaped for the API.
 
 Rows are read as the database driver returns them (see EVENT_COLUMNS), and each statement structure is
-built once (timeline_filter explains the two groups a range is read as).
+built once (timeline.filter explains the two groups a range is read as).
 """
 
 import json
@@ -69,7 +69,7 @@ EVENT_COLUMNS = (
     E.created_at,
     E.updated_at,
 )
-# The CSV export unpacks its rows in this order (timeline_csv.csv_block).
+# The CSV export unpacks its rows in this order (timeline.csv.csv_block).
 EXPORT_COLUMNS = (EVENT_COLUMNS[0],) + EVENT_COLUMNS[2:13]
 _COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
 _IDS = {"id", "case_id", "evidence_id", "created_by", "exhibit_id"}

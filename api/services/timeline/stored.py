@@ -3,7 +3,7 @@
 A million-row import spends its time on each row's checks and conversions, so the rows of the common shapes
 (ISO times in UTC, plain text, tags separated by commas, the case's own evidence) take a fast path here that
 works on the text with lookups cached per file. Anything else, and every row with a problem, goes through
-`timeline_rows.normalize_row`, which gives the messages; the fast path accepts only what it would accept, and
+`rows.normalize_row`, which gives the messages; the fast path accepts only what it would accept, and
 stores it the same way.
 
 Rows are built without their ids: they are stored in time order, and given time-ordered ids (StoredForm.new_ids)

@@ -1,11 +1,11 @@
-"""Case import: restore a case export (api/services/case_export) into this instance as a new case, whole or
+"""Case import: restore a case export (transfer.export) into this instance as a new case, whole or
 not at all.
 
 `check` reads the ZIP and the database and writes nothing: the manifest must fit the limits (its size and
-nesting, each file's size, all files together; import_manifest), parse and match this schema (import_rows);
+nesting, each file's size, all files together; transfer.manifest), parse and match this schema (transfer.rows);
 every file must be listed, safely named, present and hash to its listed SHA-256 and size, and every original
-and bundle volume the rows need must be among them (import_files); every audit event must match its own hash.
-Only then does `restore` (import_restore) write: every row in one transaction under fresh ids, with the
+and bundle volume the rows need must be among them (transfer.files); every audit event must match its own hash.
+Only then does `restore` (transfer.restore) write: every row in one transaction under fresh ids, with the
 originals staged into the store and put in place just before it commits (as an upload is), so a committed
 row never lacks its file and a rollback takes back the files it brought.
 
@@ -19,7 +19,6 @@ another chain and cannot join this one. This instance records the import itself 
 
 import uuid
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -29,7 +28,7 @@ from api.db import session_scope
 from api.services import users as user_service
 from api.services.transfer import export as spec
 from api.services.transfer.files import check_files, check_names, needed_blobs
-from api.services.transfer.manifest import ImportLimits, ImportRefused, Problems, read_manifest
+from api.services.transfer.manifest import ImportLimits, ImportPlan, ImportRefused, Problems, read_manifest
 from api.services.transfer.restore import ImportFailed, ImportResult, restore
 from api.services.transfer.rows import (
     check_chain,
@@ -47,25 +46,6 @@ from models.audit import AuditEvent
 __all__ = ["ImportFailed", "ImportLimits", "ImportPlan", "ImportRefused", "ImportResult", "check", "restore"]
 
 SUPPORTED_VERSIONS = {1}
-
-
-@dataclass
-class ImportPlan:
-    """What `check` found: the parsed rows (with their source ids), ready to insert, and the files to bring."""
-
-    path: Path
-    manifest_sha256: str
-    manifest: dict
-    case: dict
-    users: list[dict]
-    members: list[dict]
-    sections: dict[str, list[dict]]
-    placements: list[dict]
-    history: list[dict]  # earlier imported history first, then the source's own events
-    files: dict[str, dict]  # path -> {"sha256", "size"}
-    blobs: dict[str, str]  # sha256 -> the path to read it from
-    as_email: str | None = None
-    again: bool = False
 
 
 def check(

@@ -1,9 +1,10 @@
-"""Import, first step: read a case export's manifest within limits, and what every refusal is made of.
+"""Import, first step: read a case export's manifest within limits; what every refusal is made of, and the
+ImportPlan the checks hand to the restore.
 
 Nothing here touches the database or the store. The manifest is read a chunk at a time and refused past
 `ImportLimits.manifest_bytes` (the ZIP's directory may understate it), then parsed and refused when nested
 deeper than any real export is, so a crafted ZIP can neither exhaust memory nor crash the parser. Its rows
-are checked by import_rows, its files by import_files.
+are checked by transfer.rows, its files by transfer.files.
 """
 
 import hashlib
@@ -11,6 +12,7 @@ import json
 import zipfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from api.config import get_settings
 from api.services.transfer import export as spec
@@ -58,6 +60,25 @@ class ImportLimits:
     def from_settings(cls) -> "ImportLimits":
         s = get_settings()
         return cls(s.import_max_manifest_bytes, s.max_upload_bytes, s.import_max_total_bytes)
+
+
+@dataclass
+class ImportPlan:
+    """What `check` found: the parsed rows (with their source ids), ready to insert, and the files to bring."""
+
+    path: Path
+    manifest_sha256: str
+    manifest: dict
+    case: dict
+    users: list[dict]
+    members: list[dict]
+    sections: dict[str, list[dict]]
+    placements: list[dict]
+    history: list[dict]  # earlier imported history first, then the source's own events
+    files: dict[str, dict]  # path -> {"sha256", "size"}
+    blobs: dict[str, str]  # sha256 -> the path to read it from
+    as_email: str | None = None
+    again: bool = False
 
 
 def read_manifest(zf: zipfile.ZipFile, limits: ImportLimits) -> tuple[str, dict]:

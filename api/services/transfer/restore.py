@@ -17,7 +17,6 @@ import errno
 import uuid
 import zipfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -29,14 +28,11 @@ from api.services import audit
 from api.services import users as user_service
 from api.services.transfer import export as spec
 from api.services.transfer.files import check_space, stage_blobs
-from api.services.transfer.manifest import ImportRefused
+from api.services.transfer.manifest import ImportPlan, ImportRefused
 from api.storage import BlobStore
 from models.case import Role
 from models.common import utcnow
 from models.user import User
-
-if TYPE_CHECKING:
-    from api.services.transfer.importer import ImportPlan
 
 # Not an argon2 hash, so no password ever verifies against it; the account is inactive as well.
 UNUSABLE_PASSWORD = "!imported"

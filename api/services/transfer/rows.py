@@ -2,7 +2,7 @@
 to belong to the exported case and to refer only to rows the manifest brings.
 
 Ids are only checked to be well formed and consistent here: the restore replaces every one of them with a
-fresh id (import_restore), so no id in a manifest can reach a row that is already here.
+fresh id (transfer.restore), so no id in a manifest can reach a row that is already here.
 """
 
 import uuid
