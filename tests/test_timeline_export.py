@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pikepdf
 import pytest
 
+from api.event_clock import EventClock, stored_text
 from api.services.timeline import query as timeline_query
 from api.services.timeline.csv import CSV_COLUMNS
 from api.services.timeline.pdf import MAX_PDF_EVENTS
-from api.services.timeline_dates import EventClock, stored_text
 from api.templating import refuse_all_fetcher
 from tests.test_bundles import build
 from tests.timeline_support import add_event, import_file, pdf_text, squash, timeline, titles

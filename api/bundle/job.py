@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import select
 
+from api import dates
 from api.bundle.assemble import build
 from api.bundle.converter import Converter
 from api.bundle.spec import BuildResult, BuildSpec, BundleError, CaseCaption, ExhibitSource, RecordLimits, Volume
@@ -20,7 +21,6 @@ from api.db import get_engine, on_commit, session_scope
 from api.deps import get_blob_store
 from api.services import bundles as bundle_service
 from api.services import purge
-from api.services import timeline_dates as dates
 from api.storage import LocalBlobStore, LocalStagedBlob
 from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
 from models.case import Case

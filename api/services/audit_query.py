@@ -8,9 +8,9 @@ from typing import Literal
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from api.dates import parse_instant
 from api.errors import UnprocessableEntity
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_int
-from api.timeutil import parse_instant
 from models.audit import AuditEvent
 from models.case import Case
 

@@ -11,6 +11,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from api.config import get_settings
+from api.dates import local_as_utc, parse_instant
 from api.db import on_commit, on_rollback
 from api.errors import Conflict, Forbidden, Gone, NotFound, UnprocessableEntity
 from api.services import audit, holds
@@ -18,7 +19,6 @@ from api.services import exhibits as exhibit_service
 from api.services.inspect import inspect_blob
 from api.services.timeline import derived as timeline_derived
 from api.storage import BlobStore, StagedBlob, stage_stream
-from api.timeutil import as_utc, parse_instant
 from models.bundle import Bundle, BundleExhibit
 from models.case import Case, CaseMember, Role
 from models.common import utcnow
@@ -447,7 +447,7 @@ def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate, 
         raise UnprocessableEntity(str(exc)) from None
     for name in ("occurred_at", "captured_at"):
         if changes.get(name) is not None:
-            changes[name] = as_utc(changes[name], case.timezone)
+            changes[name] = local_as_utc(changes[name], case.timezone)
     if "source_url" in changes:
         changes["source_url"] = _check_url(changes["source_url"])
     if "tags" in changes:

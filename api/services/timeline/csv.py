@@ -3,7 +3,7 @@
 import json
 from collections.abc import Iterator
 
-from api.services import timeline_dates as dates
+from api.event_clock import EventClock
 from api.services.timeline import query
 from api.services.timeline.citations import CitedBundle
 from api.services.timeline.rows import FORMULA_START
@@ -57,7 +57,7 @@ def tags_cell(raw: str | None) -> str:
 
 
 def csv_block(
-    rows: list[tuple], cites: dict, clock: dates.EventClock, tag_cells: dict | None = None, bundle_id: str = ""
+    rows: list[tuple], cites: dict, clock: EventClock, tag_cells: dict | None = None, bundle_id: str = ""
 ) -> str:
     """A chunk of EXPORT_COLUMNS driver rows as CSV text: the export's hot loop, run once per event.
 
@@ -88,6 +88,6 @@ def csv_stream(case: Case, f: query.TimelineFilter, bundle: CitedBundle | None) 
     """The header, then one encoded block per export chunk; never more than a chunk or two in memory. Every
     Bates cite comes from `bundle` (none without one)."""
     yield (",".join(CSV_COLUMNS) + "\r\n").encode()
-    clock, tag_cells, bundle_id = dates.EventClock(case.timezone), {}, str(bundle.id) if bundle else ""
+    clock, tag_cells, bundle_id = EventClock(case.timezone), {}, str(bundle.id) if bundle else ""
     for rows, cites in query.iter_chunks(case, f, bundle):
         yield csv_block(rows, cites, clock, tag_cells, bundle_id).encode()

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from api.services.timeline_dates import instant_span
+from api.dates import instant_span
 from models.case import Case
 from models.common import utcnow
 from models.evidence import EvidenceItem, EvidenceKind

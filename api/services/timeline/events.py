@@ -4,9 +4,9 @@ import uuid
 
 from sqlmodel import Session, select
 
+from api import dates
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.services import audit, holds
-from api.services import timeline_dates as dates
 from api.services.timeline import query
 from models.case import Case
 from models.common import utcnow

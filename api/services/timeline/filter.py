@@ -23,8 +23,8 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, exists, func, or_
 
+from api import dates
 from api.errors import UnprocessableEntity
-from api.services import timeline_dates as dates
 from api.services.timeline.sql import unindexed
 from models.case import Case
 from models.evidence import EvidenceItem, EvidenceKind

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from api import templating
+from api import dates, templating
 from api.errors import UnprocessableEntity
-from api.services import timeline_dates as dates
 from api.services.timeline import query
 from api.services.timeline.citations import CitedBundle, content_range, placements, split_range
 from api.templating import render

@@ -14,10 +14,10 @@ from functools import lru_cache
 from sqlalchemy import Integer, Text, and_, bindparam, cast, select, union, union_all
 from sqlmodel import Session
 
+from api import dates, event_clock
 from api.db import session_scope
 from api.errors import BadRequest
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_uuid
-from api.services import timeline_dates as dates
 from api.services.timeline.citations import (
     CitedBundle,
     bates_cite,
@@ -83,12 +83,6 @@ def _as_selected(columns) -> list:
         uuid_any_text(c).label(c.key) if c.key in _IDS else stored_utc_text(c).label(c.key) if c.key in _TIMES else c
         for c in columns
     ]
-
-
-def as_utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite's stored text
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def as_uuid_text(value) -> str | None:
@@ -217,7 +211,7 @@ def _aware(value) -> datetime:
 
 def key_of(row: tuple, at: int = 2) -> tuple[datetime, uuid.UUID]:
     """(occurred_at, id) of a row: the keyset position. EVENT_COLUMNS have occurred_at at 2, EXPORT_COLUMNS 1."""
-    return as_utc(row[at]), uuid.UUID(as_uuid_text(row[0]))
+    return dates.stored_as_utc(row[at]), uuid.UUID(as_uuid_text(row[0]))
 
 
 def _bundle_of(value) -> uuid.UUID | None:
@@ -259,7 +253,7 @@ def shape(session: Session, case: Case, rows: Sequence[tuple], bundle: CitedBund
     them (times in UTC with a Z, ids as canonical text), so a page is serialised without a model per event.
     Bates cites come from `bundle` alone (none without one)."""
     bates = citation_bates(session, bundle, {(r[16], r[12]) for r in rows if r[16] is not None})
-    describe, utc_text, out = dates.page_clock(case.timezone).describe, dates.utc_text, []
+    describe, utc_text, out = event_clock.page_clock(case.timezone).describe, event_clock.utc_text, []
     case_id_text = str(case.id)  # every row's: the rows are the case's
     # Few distinct ids (but the events'), tag lists and creation times per page: convert each once.
     ids: dict[str, str] = {}

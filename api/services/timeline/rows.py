@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from api.services import timeline_dates as dates
+from api import dates
 from api.services.timeline.events import clean_tags, clean_text
 from models.inputs import PAGE_MAX
 from models.timeline import MAX_TEXT, EventKind, Precision

@@ -20,7 +20,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from api.services import timeline_dates as dates
+from api import dates, event_clock
 from api.services.timeline.rows import ALIASES, FORMULA_START, FieldError, normalize_row
 from models.case import Case
 from models.inputs import PAGE_MAX, TAG_CHARS, text_problem
@@ -77,7 +77,7 @@ class StoredForm:
         return ids
 
     def time(self, value: datetime) -> str:
-        return dates.stored_text(value) + self.zone
+        return event_clock.stored_text(value) + self.zone
 
     def line(self, row: tuple) -> str:
         """A row as a line of PostgreSQL's COPY text format."""

@@ -7,8 +7,8 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import func, literal, select
 from sqlmodel import Session
 
+from api import dates
 from api.errors import UnprocessableEntity
-from api.services import timeline_dates as dates
 from api.services.timeline import query
 from api.services.timeline.citations import CitedBundle
 from api.services.timeline.filter import PRECISIONS, bind_values, body_range, filter_conditions, straddling_range
@@ -41,7 +41,7 @@ def summary(session: Session, case: Case, f: query.TimelineFilter, bundle: Cited
     if not first:
         return result
     result["first"], result["last"] = query.shape(session, case, first + last, bundle)
-    months = dates.month_starts(query.as_utc(first[0][2]), query.as_utc(last[0][2]), case.timezone)
+    months = dates.month_starts(dates.stored_as_utc(first[0][2]), dates.stored_as_utc(last[0][2]), case.timezone)
     if len(months) > MAX_MONTHS:
         raise UnprocessableEntity(
             f"these events span {len(months)} months; narrow them with start and end to at most {MAX_MONTHS}"
