@@ -1,7 +1,7 @@
 """Seeding the timeline benchmark: the case's exhibits, and the import route's floor, which loads the same events
 straight into the table: SQLite, the driver's executemany of stored-form tuples in one transaction; PostgreSQL,
 COPY of the TSV; then the statistics statements the import runs after a load that size
-(api/services/timeline/importer.STATISTICS), so both sides do the same work. The benchmark runs no other ANALYZE:
+(api/services/timeline/bulk_load.STATISTICS), so both sides do the same work. The benchmark runs no other ANALYZE:
 what the planner knows is what the product gives it.
 
 The files (bench/timeline_data.py) are written once per database kind and size, for a placeholder case and user,
@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import insert, update
 
 from api.db import get_engine, session_scope
-from api.services.timeline.importer import STATISTICS
+from api.services.timeline.bulk_load import STATISTICS
 from bench import timeline_data as data
 from models.case import Case
 from models.common import utcnow

@@ -10,7 +10,7 @@ import pikepdf
 import pytest
 
 from api.event_clock import EventClock, stored_text
-from api.services.timeline import query as timeline_query
+from api.services.timeline import csv as timeline_csv
 from api.services.timeline.csv import CSV_COLUMNS
 from api.services.timeline.pdf import MAX_PDF_EVENTS
 from api.templating import refuse_all_fetcher
@@ -90,10 +90,10 @@ def test_csv_export_reads_back_and_imports_again(alice):
 
 
 def test_csv_export_streams_the_whole_selection_across_chunks(alice, monkeypatch):
-    monkeypatch.setattr(timeline_query, "EXPORT_CHUNK", 400)  # three chunks, the last one short
+    monkeypatch.setattr(timeline_csv, "EXPORT_CHUNK", 400)  # three chunks, the last one short
     case = alice.make_case()
     cid = case["id"]
-    count = 2 * timeline_query.EXPORT_CHUNK + 300
+    count = 2 * timeline_csv.EXPORT_CHUNK + 300
     lines = ["occurred_at,title,kind"] + [
         f"2021-{1 + i // 1000:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z,Event {i},review_posted"
         for i in range(count)

@@ -1,14 +1,21 @@
-"""The chronology as CSV: streamed in keyset chunks, so a million events take the memory of one chunk."""
+"""The chronology as CSV: streamed in keyset chunks, so a million events take the memory of one chunk.
+
+Each chunk is read in a short transaction of its own (iter_chunks) while the previous one is formatted
+(csv_block), with the citations of the whole export worked out once (ExportCitations).
+"""
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
+from api.db import session_scope
 from api.event_clock import EventClock
-from api.services.timeline import query
-from api.services.timeline.citations import CitedBundle
+from api.services.timeline.citations import CitedBundle, bates_cite, exhibit_refs, placements
+from api.services.timeline.query import TimelineFilter, as_uuid_text, fetch, key_of
 from api.services.timeline.rows import FORMULA_START
 from models.case import Case
 
+EXPORT_CHUNK = 5000  # rows per transaction and per block of the stream: bigger saves no time, costs memory
 TAG_CELLS = 10_000  # distinct tag lists whose cell an export keeps
 CSV_COLUMNS = (
     "occurred_at",
@@ -84,10 +91,66 @@ def csv_block(
     return "".join(lines)
 
 
-def csv_stream(case: Case, f: query.TimelineFilter, bundle: CitedBundle | None) -> Iterator[bytes]:
+class ExportCitations(dict):
+    """(evidence id as fetched, page) -> (evidence id text, exhibit label, Bates cite) for an export, worked out
+    the first time a row asks, from the case's exhibits and their Bates placements read once at the start."""
+
+    LIMIT = 100_000  # distinct (evidence, page) pairs kept: an export's memory stays flat
+
+    def __init__(self, refs: dict, placed: dict):
+        super().__init__()
+        self.refs, self.placed = refs, placed
+
+    def __missing__(self, key: tuple) -> tuple:
+        raw, page_number = key
+        text = as_uuid_text(raw)
+        ref = self.refs.get(text)
+        label, cite = None, None
+        if ref is not None:
+            label = ref.label
+            placed = self.placed.get(ref.id)
+            cite = bates_cite(placed, page_number) if placed is not None else None
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[key] = value = (text, label, cite)
+        return value
+
+
+def _export_chunk(case: Case, f: TimelineFilter, after, chunk: int) -> list:
+    with session_scope() as session:
+        return fetch(session, case.id, f, after=after, limit=chunk, columns="export")
+
+
+def iter_chunks(
+    case: Case, f: TimelineFilter, bundle: CitedBundle | None, *, chunk: int | None = None
+) -> Iterator[tuple[list, dict]]:
+    """The whole filtered chronology as (EXPORT_COLUMNS driver rows, citations) chunks, each read in its own
+    short transaction, so an export streams without holding a transaction or more than two chunks in memory.
+    Every chunk comes with the same ExportCitations, whose Bates cites all come from `bundle`.
+
+    The next chunk is read on a thread of its own while the caller formats this one: the database walk (scattered
+    row reads, the driver's tuples) and the formatting each take about half an export, and overlap."""
+    chunk = chunk or EXPORT_CHUNK
+    with session_scope() as session:
+        # Every exhibit of the case and its Bates placement at once: as many as the case has exhibits, however
+        # many events cite them.
+        cites = ExportCitations(exhibit_refs(session, case.id, None), placements(session, bundle, None))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as reader:
+        pending = reader.submit(_export_chunk, case, f, None, chunk)
+        while True:
+            rows = pending.result()
+            if len(rows) == chunk:
+                pending = reader.submit(_export_chunk, case, f, key_of(rows[-1], at=1), chunk)
+            if rows:
+                yield rows, cites
+            if len(rows) < chunk:
+                return
+
+
+def csv_stream(case: Case, f: TimelineFilter, bundle: CitedBundle | None) -> Iterator[bytes]:
     """The header, then one encoded block per export chunk; never more than a chunk or two in memory. Every
     Bates cite comes from `bundle` (none without one)."""
     yield (",".join(CSV_COLUMNS) + "\r\n").encode()
     clock, tag_cells, bundle_id = EventClock(case.timezone), {}, str(bundle.id) if bundle else ""
-    for rows, cites in query.iter_chunks(case, f, bundle):
+    for rows, cites in iter_chunks(case, f, bundle):
         yield csv_block(rows, cites, clock, tag_cells, bundle_id).encode()

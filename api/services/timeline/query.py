@@ -1,4 +1,5 @@
-"""Reading a case's chronology: keyset pages in either order, export chunks, events shaped for the API.
+"""Reading a case's chronology: keyset pages in either order, the rows an export reads (timeline.csv reads
+them in chunks), events shaped for the API.
 
 Rows are read as the database driver returns them (see EVENT_COLUMNS), and each statement structure is
 built once (timeline.filter explains the two groups a range is read as).
@@ -6,8 +7,7 @@ built once (timeline.filter explains the two groups a range is read as).
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -15,17 +15,9 @@ from sqlalchemy import Integer, Text, and_, bindparam, cast, select, union, unio
 from sqlmodel import Session
 
 from api import dates, event_clock
-from api.db import session_scope
 from api.errors import BadRequest
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_uuid
-from api.services.timeline.citations import (
-    CitedBundle,
-    bates_cite,
-    citation_bates,
-    cited_bundle,
-    exhibit_refs,
-    placements,
-)
+from api.services.timeline.citations import CitedBundle, citation_bates, cited_bundle
 from api.services.timeline.filter import (
     PRECISIONS,
     T,
@@ -44,7 +36,7 @@ from models.case import Case
 from models.exhibit import Exhibit
 from models.timeline import TimelineEvent
 
-__all__ = ["TimelineFilter", "parse_filter", "fetch", "page", "shape", "one", "iter_chunks"]
+__all__ = ["TimelineFilter", "parse_filter", "fetch", "page", "shape", "one"]
 
 E = TimelineEvent
 # Rows are the driver's own tuples, never converted column by column: that cost five times the query on a
@@ -74,7 +66,6 @@ EXPORT_COLUMNS = (EVENT_COLUMNS[0],) + EVENT_COLUMNS[2:13]
 _COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
 _IDS = {"id", "case_id", "evidence_id", "created_by", "exhibit_id"}
 _TIMES = {"occurred_at", "occurred_until", "created_at", "updated_at"}
-EXPORT_CHUNK = 5000  # rows per transaction and per block of the stream: bigger saves no time, costs memory
 
 
 def _as_selected(columns) -> list:
@@ -310,59 +301,3 @@ def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     rows = result.cursor.fetchall()
     result.close()
     return shape(session, case, rows, cited_bundle(session, case, None))[0]
-
-
-class ExportCitations(dict):
-    """(evidence id as fetched, page) -> (evidence id text, exhibit label, Bates cite) for an export, worked out
-    the first time a row asks, from the case's exhibits and their Bates placements read once at the start."""
-
-    LIMIT = 100_000  # distinct (evidence, page) pairs kept: an export's memory stays flat
-
-    def __init__(self, refs: dict, placed: dict):
-        super().__init__()
-        self.refs, self.placed = refs, placed
-
-    def __missing__(self, key: tuple) -> tuple:
-        raw, page_number = key
-        text = as_uuid_text(raw)
-        ref = self.refs.get(text)
-        label, cite = None, None
-        if ref is not None:
-            label = ref.label
-            placed = self.placed.get(ref.id)
-            cite = bates_cite(placed, page_number) if placed is not None else None
-        if len(self) >= self.LIMIT:
-            self.clear()
-        self[key] = value = (text, label, cite)
-        return value
-
-
-def _export_chunk(case: Case, f: TimelineFilter, after, chunk: int) -> list:
-    with session_scope() as session:
-        return fetch(session, case.id, f, after=after, limit=chunk, columns="export")
-
-
-def iter_chunks(
-    case: Case, f: TimelineFilter, bundle: CitedBundle | None, *, chunk: int | None = None
-) -> Iterator[tuple[list, dict]]:
-    """The whole filtered chronology as (EXPORT_COLUMNS driver rows, citations) chunks, each read in its own
-    short transaction, so an export streams without holding a transaction or more than two chunks in memory.
-    Every chunk comes with the same ExportCitations, whose Bates cites all come from `bundle`.
-
-    The next chunk is read on a thread of its own while the caller formats this one: the database walk (scattered
-    row reads, the driver's tuples) and the formatting each take about half an export, and overlap."""
-    chunk = chunk or EXPORT_CHUNK
-    with session_scope() as session:
-        # Every exhibit of the case and its Bates placement at once: as many as the case has exhibits, however
-        # many events cite them.
-        cites = ExportCitations(exhibit_refs(session, case.id, None), placements(session, bundle, None))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as reader:
-        pending = reader.submit(_export_chunk, case, f, None, chunk)
-        while True:
-            rows = pending.result()
-            if len(rows) == chunk:
-                pending = reader.submit(_export_chunk, case, f, key_of(rows[-1], at=1), chunk)
-            if rows:
-                yield rows, cites
-            if len(rows) < chunk:
-                return
