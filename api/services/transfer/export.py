@@ -7,7 +7,8 @@ the way out: a blob that no longer matches its name stops the stream instead of 
 is held in memory whole, so a case of any size exports in constant memory.
 
 Rows are written with every column, except that references to users become their e-mail addresses
-(`created_by` -> `created_by_email`): user ids differ between instances, addresses do not.
+(`created_by` -> `created_by_email`): user ids differ between instances, addresses do not. The format both
+sides share (paths in the ZIP, manifest sections, the columns that name users) is transfer.spec.
 """
 
 import hashlib
@@ -28,65 +29,39 @@ from api import __version__
 from api.db import read_snapshot
 from api.errors import Conflict
 from api.services import audit
+from api.services.transfer.spec import (
+    AUDIT,
+    BUNDLES,
+    CASES,
+    CHUNK_BYTES,
+    EVIDENCE,
+    EXHIBITS,
+    FORMAT,
+    FORMAT_VERSION,
+    IMPORTED,
+    MANIFEST,
+    PLACEMENTS,
+    SECTIONS,
+    TIMELINE,
+    evidence_path,
+    user_columns,
+    volume_path,
+)
 from api.storage import BlobStore
-from models.audit import AuditEvent, AuditHead
-from models.bundle import Bundle, BundleExhibit, BundleStatus
+from models.audit import AuditHead
+from models.bundle import Bundle, BundleStatus
 from models.case import Case, CaseMember
 from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
-from models.imported import ImportedAuditEvent
-from models.timeline import TimelineEvent
 from models.user import User
 
-FORMAT = "casebinder-case-export"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-CHUNK_BYTES = 1024 * 1024
 MANIFEST_MEMORY_BYTES = 8 * 1024 * 1024  # beyond this the manifest spills to disk
 BATCH = 1000
 
 # Formats that are compressed already: deflating them again costs time and saves nothing.
 _STORED_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "application/zip"}
 _STORED_PREFIXES = ("video/", "audio/")
-
-CASES: Table = Case.__table__
-MEMBERS: Table = CaseMember.__table__
-EVIDENCE: Table = EvidenceItem.__table__
-EXHIBITS: Table = Exhibit.__table__
-TIMELINE: Table = TimelineEvent.__table__
-BUNDLES: Table = Bundle.__table__
-PLACEMENTS: Table = BundleExhibit.__table__
-AUDIT: Table = AuditEvent.__table__
-IMPORTED: Table = ImportedAuditEvent.__table__
-
-# Manifest section -> table; the case, members, audit events and files have shapes of their own.
-SECTIONS: dict[str, Table] = {
-    "evidence": EVIDENCE,
-    "exhibits": EXHIBITS,
-    "timeline_events": TIMELINE,
-    "bundles": BUNDLES,
-}
-
-
-# Nullable columns added since format version 1: an export made before them lacks them, and they import as null.
-ADDED_COLUMNS: dict[str, frozenset[str]] = {
-    "bundles": frozenset({"rebuilt_from"}),
-    "cases": frozenset({"filed_bundle_id"}),
-}
-
-
-def user_columns(table: Table) -> list[str]:
-    """Columns that name a user: exported as `<column>_email`."""
-    return [c.name for c in table.columns if any(fk.column.table.name == "users" for fk in c.foreign_keys)]
-
-
-def evidence_path(sha256: str) -> str:
-    return f"evidence/{sha256}"
-
-
-def volume_path(bundle_id, number: int) -> str:
-    return f"bundles/{bundle_id}/volume-{number}.pdf"
 
 
 def plain(value):

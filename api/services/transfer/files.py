@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from api.db import on_commit, on_rollback
-from api.services.transfer import export as spec
+from api.services.transfer import spec
 from api.services.transfer.manifest import ImportLimits, ImportRefused, Problems
 from api.services.transfer.rows import listed
 from api.storage import BlobStore, StagedBlob, stage_stream

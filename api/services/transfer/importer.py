@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from api.db import session_scope
 from api.services import users as user_service
-from api.services.transfer import export as spec
+from api.services.transfer import spec
 from api.services.transfer.files import check_files, check_names, needed_blobs
 from api.services.transfer.manifest import ImportLimits, ImportPlan, ImportRefused, Problems, read_manifest
 from api.services.transfer.restore import ImportFailed, ImportResult, restore

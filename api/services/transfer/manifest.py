@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.config import get_settings
-from api.services.transfer import export as spec
+from api.services.transfer import spec
 
 MAX_PROBLEMS = 50
 # No export nests deeper than about ten levels (manifest, list, row, details, before/after, facts, list).

@@ -26,7 +26,7 @@ from api.db import session_scope
 from api.errors import InsufficientStorage
 from api.services import audit
 from api.services import users as user_service
-from api.services.transfer import export as spec
+from api.services.transfer import spec
 from api.services.transfer.files import check_space, stage_blobs
 from api.services.transfer.manifest import ImportPlan, ImportRefused
 from api.storage import BlobStore

@@ -13,7 +13,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table, Uuid
 from api.errors import DomainError
 from api.services import audit
 from api.services import users as user_service
-from api.services.transfer import export as spec
+from api.services.transfer import spec
 from api.services.transfer.manifest import Problems
 from models.audit import AuditEvent
 from models.case import CaseMember, Role

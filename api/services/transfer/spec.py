@@ -1,0 +1,57 @@
+"""The case export format: what an export ZIP holds and where, which tables its manifest sections come from,
+and the columns that name users. The export writes it (transfer.export) and the import reads it back
+(transfer.manifest, transfer.rows, transfer.files, transfer.restore), so neither side imports the other.
+"""
+
+from sqlalchemy import Table
+
+from models.audit import AuditEvent
+from models.bundle import Bundle, BundleExhibit
+from models.case import Case, CaseMember
+from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
+from models.imported import ImportedAuditEvent
+from models.timeline import TimelineEvent
+
+FORMAT = "casebinder-case-export"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CHUNK_BYTES = 1024 * 1024
+
+CASES: Table = Case.__table__
+MEMBERS: Table = CaseMember.__table__
+EVIDENCE: Table = EvidenceItem.__table__
+EXHIBITS: Table = Exhibit.__table__
+TIMELINE: Table = TimelineEvent.__table__
+BUNDLES: Table = Bundle.__table__
+PLACEMENTS: Table = BundleExhibit.__table__
+AUDIT: Table = AuditEvent.__table__
+IMPORTED: Table = ImportedAuditEvent.__table__
+
+# Manifest section -> table; the case, members, audit events and files have shapes of their own.
+SECTIONS: dict[str, Table] = {
+    "evidence": EVIDENCE,
+    "exhibits": EXHIBITS,
+    "timeline_events": TIMELINE,
+    "bundles": BUNDLES,
+}
+
+
+# Nullable columns added since format version 1: an export made before them lacks them, and they import as null.
+ADDED_COLUMNS: dict[str, frozenset[str]] = {
+    "bundles": frozenset({"rebuilt_from"}),
+    "cases": frozenset({"filed_bundle_id"}),
+}
+
+
+def user_columns(table: Table) -> list[str]:
+    """Columns that name a user: exported as `<column>_email`."""
+    return [c.name for c in table.columns if any(fk.column.table.name == "users" for fk in c.foreign_keys)]
+
+
+def evidence_path(sha256: str) -> str:
+    return f"evidence/{sha256}"
+
+
+def volume_path(bundle_id, number: int) -> str:
+    return f"bundles/{bundle_id}/volume-{number}.pdf"
