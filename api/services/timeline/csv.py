@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from api.db import session_scope
 from api.event_clock import EventClock
 from api.services.timeline.citations import CitedBundle, bates_cite, exhibit_refs, placements
-from api.services.timeline.query import TimelineFilter, as_uuid_text, fetch, key_of
+from api.services.timeline.query import EXPORT_ROW, TimelineFilter, as_uuid_text, fetch, key_of
 from api.services.timeline.rows import FORMULA_START
 from models.case import Case
 
@@ -140,7 +140,7 @@ def iter_chunks(
         while True:
             rows = pending.result()
             if len(rows) == chunk:
-                pending = reader.submit(_export_chunk, case, f, key_of(rows[-1], at=1), chunk)
+                pending = reader.submit(_export_chunk, case, f, key_of(rows[-1], EXPORT_ROW), chunk)
             if rows:
                 yield rows, cites
             if len(rows) < chunk:

@@ -61,11 +61,45 @@ EVENT_COLUMNS = (
     E.created_at,
     E.updated_at,
 )
+_BY_NAME = {c.key: c for c in EVENT_COLUMNS}
 # The CSV export unpacks its rows in this order (timeline.csv.csv_block).
-EXPORT_COLUMNS = (EVENT_COLUMNS[0],) + EVENT_COLUMNS[2:13]
+EXPORT_FIELDS = (
+    "id",
+    "occurred_at",
+    "occurred_until",
+    "precision",
+    "title",
+    "description",
+    "kind",
+    "source",
+    "tags",
+    "disputed",
+    "evidence_id",
+    "page",
+)
+EXPORT_COLUMNS = tuple(_BY_NAME[name] for name in EXPORT_FIELDS)
+# What fetch(labels=True) adds after the EVENT_COLUMNS: the evidence's exhibit in the case.
+LABEL_COLUMNS = (uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label.label("exhibit_label"))
 _COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
 _IDS = {"id", "case_id", "evidence_id", "created_by", "exhibit_id"}
 _TIMES = {"occurred_at", "occurred_until", "created_at", "updated_at"}
+
+
+class Positions:
+    """Where each field of a driver row sits, by the names its columns were selected under: code reads a row as
+    row[EVENT_ROW.occurred_at], never row[2], and stays right when a column list changes. The rows themselves
+    stay the driver's tuples (see EVENT_COLUMNS)."""
+
+    def __init__(self, *columns):
+        self.names = tuple(c.key for c in columns)
+        for position, name in enumerate(self.names):
+            setattr(self, name, position)
+
+
+EVENT_ROW = Positions(*EVENT_COLUMNS)
+LABELLED_ROW = Positions(*EVENT_COLUMNS, *LABEL_COLUMNS)  # fetch(labels=True), the rows shape() takes
+EXPORT_ROW = Positions(*EXPORT_COLUMNS)
+_ROWS = {"event": EVENT_ROW, "export": EXPORT_ROW}
 
 
 def _as_selected(columns) -> list:
@@ -118,8 +152,7 @@ def _statement(structure: tuple, group: str, after: bool, columns: str, labels: 
     selected = _as_selected(both.c)
     stmt = select(*selected)
     if labels:
-        exhibit = [uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label.label("exhibit_label")]
-        stmt = select(*selected, *exhibit).outerjoin(
+        stmt = select(*selected, *LABEL_COLUMNS).outerjoin(
             Exhibit, and_(Exhibit.case_id == both.c.case_id, Exhibit.evidence_id == both.c.evidence_id)
         )
     if group == "straddling":
@@ -178,7 +211,8 @@ def fetch(
     """Up to `limit` driver rows in the filter's order after the key `after`; `labels` adds exhibit_id and
     exhibit_label (the evidence's exhibit in this case) after the EVENT_COLUMNS. Each group is its own
     statement, read in the listing's order until `limit` rows are in."""
-    values, rows, at = bind_values(case_id, f, after), [], 2 if columns == "event" else 1
+    values, rows, fields = bind_values(case_id, f, after), [], _ROWS[columns]
+    at, event_id = fields.occurred_at, fields.id
     connection = session.connection()
     for group in groups(f, after):
         stmt = statement(f, group, after=after, columns=columns, labels=labels)
@@ -186,7 +220,7 @@ def fetch(
         found = result.cursor.fetchall()
         result.close()
         if group == "straddling":  # stored UTC text and id text both sort as the values do
-            found.sort(key=lambda row: (row[at], row[0]), reverse=f.order == "desc")
+            found.sort(key=lambda row: (row[at], row[event_id]), reverse=f.order == "desc")
         rows += found[: limit - len(rows)]
         if len(rows) >= limit:
             break
@@ -200,9 +234,9 @@ def _aware(value) -> datetime:
     return parsed
 
 
-def key_of(row: tuple, at: int = 2) -> tuple[datetime, uuid.UUID]:
-    """(occurred_at, id) of a row: the keyset position. EVENT_COLUMNS have occurred_at at 2, EXPORT_COLUMNS 1."""
-    return dates.stored_as_utc(row[at]), uuid.UUID(as_uuid_text(row[0]))
+def key_of(row: tuple, fields: Positions = EVENT_ROW) -> tuple[datetime, uuid.UUID]:
+    """(occurred_at, id) of a row with the given fields: the keyset position."""
+    return dates.stored_as_utc(row[fields.occurred_at]), uuid.UUID(as_uuid_text(row[fields.id]))
 
 
 def _bundle_of(value) -> uuid.UUID | None:
@@ -243,43 +277,51 @@ def shape(session: Session, case: Case, rows: Sequence[tuple], bundle: CitedBund
     """Rows fetched with labels -> TimelineEventPublic-shaped dicts of JSON values, written as the API writes
     them (times in UTC with a Z, ids as canonical text), so a page is serialised without a model per event.
     Bates cites come from `bundle` alone (none without one)."""
-    bates = citation_bates(session, bundle, {(r[16], r[12]) for r in rows if r[16] is not None})
+    col = LABELLED_ROW  # r[col.title] is the row's title, wherever the column list puts it
+    exhibit_at, page_at = col.exhibit_id, col.page
+    bates = citation_bates(session, bundle, {(r[exhibit_at], r[page_at]) for r in rows if r[exhibit_at] is not None})
     describe, utc_text, out = event_clock.page_clock(case.timezone).describe, event_clock.utc_text, []
     case_id_text = str(case.id)  # every row's: the rows are the case's
     # Few distinct ids (but the events'), tag lists and creation times per page: convert each once.
     ids: dict[str, str] = {}
     tag_lists: dict[str, list] = {}
     times: dict[str, str] = {}
-    for (
-        event_id, _case_id, at, until, precision, title, description, kind, source, tags, disputed, evidence_id,
-        page_number, created_by, created_at, updated_at, exhibit_id, exhibit_label,
-    ) in rows:  # fmt: skip
-        utc, local, date = describe(at, until, precision)
+    for r in rows:
+        until, precision, evidence_id, tags = r[col.occurred_until], r[col.precision], r[col.evidence_id], r[col.tags]
+        utc, local, date = describe(r[col.occurred_at], until, precision)
         citation = None
+        page_number = r[page_at]
         if evidence_id is not None:
             evidence_id = ids.get(evidence_id) or ids.setdefault(evidence_id, as_uuid_text(evidence_id))
+            exhibit_id = r[exhibit_at]
             cite = bates.get((exhibit_id, page_number)) if exhibit_id is not None else None
-            citation = {"exhibit_label": exhibit_label, "evidence_id": evidence_id, "page": page_number, "bates": cite}
+            citation = {
+                "exhibit_label": r[col.exhibit_label],
+                "evidence_id": evidence_id,
+                "page": page_number,
+                "bates": cite,
+            }
         tag_list = tag_lists.get(tags)
         if tag_list is None:
             tag_list = tag_lists[tags] = json.loads(tags)
+        created_at, updated_at, created_by = r[col.created_at], r[col.updated_at], r[col.created_by]
         created = times.get(created_at) or times.setdefault(created_at, utc_text(created_at))
         updated = times.get(updated_at) or times.setdefault(updated_at, utc_text(updated_at))
         out.append(
             {
-                "id": as_uuid_text(event_id),
+                "id": as_uuid_text(r[col.id]),
                 "case_id": case_id_text,
                 "occurred_at": utc,
                 "occurred_until": utc_text(until),
                 "occurred_at_local": local,
                 "precision": precision,
                 "date_display": date,
-                "title": title,
-                "description": description,
-                "kind": kind,
-                "source": source,
+                "title": r[col.title],
+                "description": r[col.description],
+                "kind": r[col.kind],
+                "source": r[col.source],
                 "tags": list(tag_list),
-                "disputed": bool(disputed),
+                "disputed": bool(r[col.disputed]),
                 "evidence_id": evidence_id,
                 "page": page_number,
                 "citation": citation,
@@ -294,7 +336,7 @@ def shape(session: Session, case: Case, rows: Sequence[tuple], bundle: CitedBund
 def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     """One event of the case shaped like a timeline item, citation included (in the case's default bundle)."""
     result = session.connection().execute(
-        select(*_as_selected(EVENT_COLUMNS), uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label)
+        select(*_as_selected(EVENT_COLUMNS), *LABEL_COLUMNS)
         .outerjoin(Exhibit, and_(Exhibit.case_id == E.case_id, Exhibit.evidence_id == E.evidence_id))
         .where(E.id == event_id, E.case_id == case.id)
     )

@@ -41,7 +41,8 @@ def summary(session: Session, case: Case, f: query.TimelineFilter, bundle: Cited
     if not first:
         return result
     result["first"], result["last"] = query.shape(session, case, first + last, bundle)
-    months = dates.month_starts(dates.stored_as_utc(first[0][2]), dates.stored_as_utc(last[0][2]), case.timezone)
+    at = query.LABELLED_ROW.occurred_at
+    months = dates.month_starts(dates.stored_as_utc(first[0][at]), dates.stored_as_utc(last[0][at]), case.timezone)
     if len(months) > MAX_MONTHS:
         raise UnprocessableEntity(
             f"these events span {len(months)} months; narrow them with start and end to at most {MAX_MONTHS}"
