@@ -30,15 +30,16 @@ log = logging.getLogger("casebinder.worker")
 
 
 def _build_in_child(bundle_id: str, workdir: str) -> None:
-    from api.bundle import job
+    from api.services import bundle_build
 
-    job.run(bundle_id, workdir)
+    bundle_build.run(bundle_id, workdir)
 
 
 def _warm_up() -> None:
     """What every build needs first, done by a build process before it is given its bundle: the imports (WeasyPrint,
     pikepdf, the models) and the stamp font's subsets, a second or more that no build then waits for."""
-    from api.bundle import job, stamp  # noqa: F401 - imported in build processes only
+    from api.bundle import stamp
+    from api.services import bundle_build  # noqa: F401 - imported in build processes only
 
     stamp.stamp_font()
     stamp.stamp_font(bold=True)

@@ -1,4 +1,5 @@
-"""One build, run in the worker process: load the case from the database, build, store, record."""
+"""One build, run in a build process: load the bundle's spec from the database, have the engine build it, store the
+volumes and record the outcome."""
 
 import logging
 import os
