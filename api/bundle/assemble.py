@@ -144,7 +144,7 @@ def _original(blobs: BlobStore, ex: ExhibitSource, workdir: Path) -> Path:
     file when the store keeps it on this disk (read in place, no second copy), else a copy in the scratch dir."""
     with blobs.open(ex.sha256) as stream:
         name = getattr(stream, "name", None)
-        if isinstance(name, str) and os.path.isabs(name) and os.path.isfile(name):
+        if isinstance(name, str | os.PathLike) and os.path.isabs(name) and os.path.isfile(name):
             return Path(name)
         copy = workdir / f"orig-{ex.seq}"
         with open(copy, "wb") as out:

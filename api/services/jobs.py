@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -26,6 +26,7 @@ from models.job import ACTIVE, FAILED, QUEUED, RUNNING, JobStatus
 PROGRESS_SECONDS = 0.5  # at most this often, a running job's progress is written
 REASON_CHARS = 2000  # a failure's reason is kept to this many characters
 
+Job = TypeVar("Job")
 # (session, job id, reason) -> whether the job was failed; False when it had ended already.
 Failing = Callable[[Session, uuid.UUID, str], bool]
 
@@ -44,9 +45,9 @@ class Queue:
     ended: Callable[[uuid.UUID], None] | None = None  # what else goes once a job has failed (a staged file, say)
     recovered: Callable[[Session], None] | None = None  # tidying once interrupted jobs are failed
 
-    def queue(self, session: Session, job: Any) -> Any:
+    def queue(self, session: Session, job: Job) -> Job:
         """Queue a new job, or one again (a rebuild): queued and not started, for a runner to claim."""
-        job.status, job.started_at = self.status(QUEUED), None
+        job.status, job.started_at = self.status(QUEUED), None  # type: ignore[attr-defined]
         session.add(job)
         session.flush()
         return job
