@@ -1,5 +1,6 @@
-"""The loop every background runner shares: one thread taking queued work of one kind, oldest first, one piece at
-a time, that outlives anything a round raises and keeps a heartbeat for the health checks.
+"""The one background runner: a thread taking queued jobs of one kind, oldest first, one at a time, that outlives
+anything a round raises and keeps a heartbeat for the health checks. A kind is described by a `Work`: its queue
+(finding, claiming, failing and recovering its jobs: api/services/jobs.py) and what running one of them means.
 
 A round that fails (a database outage, say) is logged and tried again after a pause that doubles with each failure
 in a row, up to a cap.
@@ -10,26 +11,37 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-
-from sqlmodel import Session
+from dataclasses import dataclass
 
 from api.config import get_settings
 from api.db import session_scope
 from api.lifelines import Lease
+from api.services.jobs import Queue
 
 log = logging.getLogger("casebinder.worker")
 IDLE_WAIT = 5.0  # seconds between looks for queued work nobody woke the runner for
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 30.0  # seconds to wait after a failed round, doubling each time up to the cap
 
 
-class QueueRunner:
-    """One thread taking queued work of one kind; subclasses say how to find, claim, run and fail it."""
+@dataclass(frozen=True)
+class Work:
+    """One kind of background job, as its runner sees it."""
 
-    kind = ""  # names the thread and the leases: "bundle" gives leases "bundle-<id>"
-    what = ""  # the work in log lines: "bundle build"
-    beats_while_busy = True  # whether its heartbeat goes on during a piece of work (else it is "busy" meanwhile)
+    kind: str  # names the thread and the leases: "bundle" gives leases "bundle-<id>"
+    what: str  # the work in log lines: "bundle build"
+    queue: Queue
+    # Runs a claimed job to its end, recording how it ended (`Runner.fail` for a failure it did not record itself).
+    run: Callable[["Runner", uuid.UUID], None]
+    beats_while_busy: bool = True  # whether its heartbeat goes on during a job (else it is "busy" meanwhile)
+    close: Callable[[], None] | None = None  # once the runner has stopped: lets go of what it keeps between jobs
 
-    def __init__(self):
+
+class Runner:
+    """One thread taking queued jobs of one kind."""
+
+    def __init__(self, work: Work):
+        self.work = work
+        self.kind = work.kind
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -48,9 +60,11 @@ class QueueRunner:
         """Mark work left running by a server that stopped failed; work whose lease a live process holds (another
         server on the same data dir) is left alone. Returns how many were marked."""
         with session_scope() as session:
-            interrupted = self._fail_interrupted(session, lambda work_id: self.lease(work_id).held_elsewhere())
+            interrupted = self.work.queue.fail_interrupted(
+                session, lambda work_id: self.lease(work_id).held_elsewhere()
+            )
         if interrupted:
-            log.warning("marked %d interrupted %s(s) failed", interrupted, self.what)
+            log.warning("marked %d interrupted %s(s) failed", interrupted, self.work.what)
         return interrupted
 
     def start(self) -> None:
@@ -72,6 +86,17 @@ class QueueRunner:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=30)
+        if self.work.close is not None:
+            self.work.close()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the runner is stopping: a job that can give up should."""
+        return self._stop.is_set()
+
+    def beat(self) -> None:
+        """The job going on is still alive: for a runner whose heartbeat goes on while busy."""
+        self._beat = time.monotonic()
 
     def problem(self, now: float | None = None) -> str | None:
         """What is wrong with this runner, in a sentence for /healthz, or None. In-memory only: no query."""
@@ -83,7 +108,7 @@ class QueueRunner:
         limit = get_settings().runner_stuck_seconds
         if self._failing_since is not None and now - self._failing_since > limit:
             return f"the {self.kind} runner has failed for {now - self._failing_since:.0f} s: {self._last_error}"
-        if self._waiting or (self._busy_since is not None and not self.beats_while_busy):
+        if self._waiting or (self._busy_since is not None and not self.work.beats_while_busy):
             return None  # waiting, for a bounded time; or in a verify run, which can take hours and is not watched
         if now - self._beat > limit:
             return f"the {self.kind} runner is stuck: its loop has not come round for {now - self._beat:.0f} s"
@@ -126,7 +151,7 @@ class QueueRunner:
         while not self._stop.is_set():
             self._beat = time.monotonic()
             with session_scope() as session:
-                work_id = self._next_queued(session)
+                work_id = self.work.queue.next_queued(session)
             if work_id is None:
                 return
             held = self.lease(work_id)
@@ -134,21 +159,22 @@ class QueueRunner:
                 continue
             try:
                 with session_scope() as session:
-                    claimed = self._claim(session, work_id)
+                    claimed = self.work.queue.claim(session, work_id)
                 if claimed:
                     self._busy_since = time.monotonic()
                     try:
-                        self._run(work_id)
+                        self.work.run(self, work_id)
                     finally:
                         self._busy_since = None
             finally:
                 held.release()
 
-    def _fail(self, work_id: uuid.UUID, message: str) -> None:
-        """Record a failure; if the database is away, keep it and record it on a later round."""
+    def fail(self, work_id: uuid.UUID, message: str) -> None:
+        """Record a job's failure (a no-op for a job that has ended); if the database is away, keep it and record it
+        on a later round."""
         try:
             with session_scope() as session:
-                self._mark_failed(session, work_id, message)
+                self.work.queue.mark_failed(session, work_id, message)
         except Exception:
             self._unsettled[work_id] = message
             raise
@@ -156,19 +182,4 @@ class QueueRunner:
 
     def _settle_unsettled(self) -> None:
         for work_id, message in list(self._unsettled.items()):
-            self._fail(work_id, message)
-
-    def _next_queued(self, session: Session) -> uuid.UUID | None:
-        raise NotImplementedError
-
-    def _claim(self, session: Session, work_id: uuid.UUID) -> bool:
-        raise NotImplementedError
-
-    def _fail_interrupted(self, session: Session, still_running: Callable[[uuid.UUID], bool]) -> int:
-        raise NotImplementedError
-
-    def _run(self, work_id: uuid.UUID) -> None:
-        raise NotImplementedError
-
-    def _mark_failed(self, session: Session, work_id: uuid.UUID, message: str) -> None:
-        raise NotImplementedError
+            self.fail(work_id, message)

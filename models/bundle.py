@@ -20,13 +20,14 @@ from models.inputs import (
     BundleTitle,
     VolumeMegabytes,
 )
+from models.job import FAILED, QUEUED, RUNNING, JobStatus
 
 
-class BundleStatus(StrEnum):
-    queued = "queued"
-    running = "running"
+class BundleStatus(JobStatus):
+    queued = QUEUED
+    running = RUNNING
     done = "done"
-    failed = "failed"
+    failed = FAILED
 
 
 class Rendering(StrEnum):

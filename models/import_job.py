@@ -11,13 +11,14 @@ from sqlalchemy import JSON, BigInteger, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field
+from models.job import FAILED, QUEUED, RUNNING, JobStatus
 
 
-class ImportJobStatus(StrEnum):
-    queued = "queued"
-    running = "running"
+class ImportJobStatus(JobStatus):
+    queued = QUEUED
+    running = RUNNING
     succeeded = "succeeded"
-    failed = "failed"
+    failed = FAILED
 
 
 class ImportPhase(StrEnum):

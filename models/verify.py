@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String, Text
@@ -10,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field
 from models.inputs import ANCHORS_MAX, Seq
+from models.job import FAILED, QUEUED, RUNNING, JobStatus
 
 
 class AuditAnchor(SQLModel):
@@ -59,11 +59,11 @@ class VerifyResult(SQLModel):
     )
 
 
-class VerifyRunStatus(StrEnum):
-    queued = "queued"
-    running = "running"
+class VerifyRunStatus(JobStatus):
+    queued = QUEUED
+    running = RUNNING
     done = "done"
-    failed = "failed"
+    failed = FAILED
 
 
 class VerifyRun(SQLModel, table=True):

@@ -1,10 +1,15 @@
 """Building the bundle: convert and render side by side, number the pages, then merge, link, stamp and save.
 
 Two processes work at once, no more: this one renders (record pages, the certificate) while the converter's child
-converts the originals; that child is gone before the pages are merged, the step that holds the most memory."""
+converts the originals; that child is gone before the pages are merged, the step that holds the most memory.
+
+The originals come from a blob store (api/storage.py BlobStore), by SHA-256: the engine knows nothing of the
+database, only the spec it is given and where to read the bytes it names."""
 
 import io
 import logging
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +29,7 @@ from api.bundle.spec import BuildResult, BuildSpec, BundleError, ExhibitSource, 
 from api.bundle.validate import validate
 from api.bundle.write import write_volumes
 from api.lifelines import give_back_memory
+from api.storage import BlobStore
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger("casebinder.bundle")
@@ -33,15 +39,17 @@ log = logging.getLogger("casebinder.bundle")
 PART_PAGES = 20
 
 
-def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progress) -> BuildResult:
-    """Build every volume of the bundle under `workdir` and describe where each exhibit landed."""
-    missing = [ex for ex in spec.exhibits if not ex.blob_path.exists()]
+def build(spec: BuildSpec, blobs: BlobStore, workdir: Path, converter: Converter, progress: Progress) -> BuildResult:
+    """Build every volume of the bundle under `workdir`, reading the originals from `blobs`, and describe where each
+    exhibit landed."""
+    missing = [ex for ex in spec.exhibits if not blobs.exists(ex.sha256)]
     if missing:
         ex = missing[0]
         raise BundleError(
             f"the original of Exhibit {ex.label} ({ex.original_filename}, SHA-256 {ex.sha256}) is missing from the "
             "evidence store, so the bundle was not built; `casebinder verify` checks the whole store"
         )
+    originals = {ex.seq: _original(blobs, ex, workdir) for ex in spec.exhibits}
     kinds = {ex.seq: records.classify(ex.media_type, ex.original_filename) for ex in spec.exhibits}
     steps = len(spec.exhibits) * 2
     mark = _stopwatch()
@@ -53,7 +61,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
         progress(len(converted), steps)
 
     jobs = [
-        Job(ex.seq, ex.blob_path, ex.media_type, workdir / f"conv-{ex.seq}.pdf")
+        Job(ex.seq, originals[ex.seq], ex.media_type, workdir / f"conv-{ex.seq}.pdf")
         for ex in spec.exhibits
         if kinds[ex.seq] in ("pdf", "image")
     ]
@@ -61,7 +69,7 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     worker.start()
     try:
         sheet = pieces.render_sheet(_pieces(spec, kinds))
-        generated, slips, drawn, marked = _render_exhibits(spec, kinds, sheet)
+        generated, slips, drawn, marked = _render_exhibits(spec, kinds, originals, sheet)
         # Here rather than in a process of its own: a third process would only share the two cores with these two,
         # and hold a second copy of WeasyPrint and its fonts.
         certificate = render_pdf("certificate.html", render.certificate_context(spec)) if spec.certificate else None
@@ -131,6 +139,19 @@ def build(spec: BuildSpec, workdir: Path, converter: Converter, progress: Progre
     return result
 
 
+def _original(blobs: BlobStore, ex: ExhibitSource, workdir: Path) -> Path:
+    """The exhibit's original as a file the converter's process and the record readers can open: the store's own
+    file when the store keeps it on this disk (read in place, no second copy), else a copy in the scratch dir."""
+    with blobs.open(ex.sha256) as stream:
+        name = getattr(stream, "name", None)
+        if isinstance(name, str | os.PathLike) and os.path.isabs(name) and os.path.isfile(name):
+            return Path(name)
+        copy = workdir / f"orig-{ex.seq}"
+        with open(copy, "wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+        return copy
+
+
 def _open(rendered: Rendered) -> pikepdf.Pdf:
     pdf = pikepdf.open(io.BytesIO(rendered.pdf))
     for page in pdf.pages:
@@ -178,7 +199,7 @@ def _pieces(spec: BuildSpec, kinds: dict[int, str]) -> list[pieces.Piece]:
 
 
 def _render_exhibits(
-    spec: BuildSpec, kinds: dict[int, str], sheet: Sheet | None
+    spec: BuildSpec, kinds: dict[int, str], originals: dict[int, Path], sheet: Sheet | None
 ) -> tuple[dict[str, Rendered], dict[int, int], pikepdf.Pdf, dict[int, ExhibitSource]]:
     """Slip sheets, drawn; record pages and native-file pages, rendered; and each exhibit as far as its rendering
     is known (a conversion may still make it a placeholder)."""
@@ -192,7 +213,7 @@ def _render_exhibits(
         record, page = None, None
         if kind in ("csv", "json", "email", "text"):
             try:
-                record = records.view(kind, ex.blob_path, spec.limits)
+                record = records.view(kind, originals[ex.seq], spec.limits)
             except Exception:  # noqa: BLE001 - one original that cannot be read must not sink the bundle
                 log.warning("exhibit %s could not be read as %s", ex.label, kind, exc_info=True)
                 ex, page = completeness.not_reproduced(ex, records.UNREADABLE)

@@ -81,7 +81,6 @@ class ExhibitSource:
     custodian: str | None
     acquired_at: datetime
     acquired_display: str
-    blob_path: Path
     # Known once the exhibit's pages are made (assemble.build fills these in).
     rendering: Rendering = Rendering.complete
     rendering_reason: str | None = None

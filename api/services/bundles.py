@@ -3,7 +3,6 @@
 import errno
 import os
 import uuid
-from collections.abc import Callable
 
 from sqlalchemy import func, update
 from sqlmodel import Session, select
@@ -12,7 +11,7 @@ from api.bundle import volume_limit
 from api.bundle.spec import BundleError
 from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import access, audit, filed_bundle, holds, work_queue
+from api.services import access, audit, filed_bundle, holds, jobs
 from api.services import exhibits as exhibit_service
 from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
@@ -59,8 +58,7 @@ def create_bundle(session: Session, *, case: Case, actor: User, data: BundleRequ
         created_by=actor.id,
         progress_total=len(exhibit_ids),
     )
-    session.add(bundle)
-    session.flush()
+    QUEUE.queue(session, bundle)
     record(session, "bundle.build", actor, bundle, {"title": bundle.title, "exhibits": len(exhibit_ids)})
     return bundle
 
@@ -114,11 +112,10 @@ def queue_rebuild(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
             {"rebuilt_from": bundle.id, "previous_sha256": bundle.sha256} | why,
         )
         return beside
-    bundle.status, bundle.error, bundle.progress_done, bundle.started_at = BundleStatus.queued, None, 0, None
+    bundle.error, bundle.progress_done = None, 0
     if bundle.sha256 is None:  # otherwise it still serves the build that finished then
         bundle.finished_at = None
-    session.add(bundle)
-    session.flush()
+    QUEUE.queue(session, bundle)
     record(session, "bundle.rebuild", actor, bundle, {"previous_sha256": bundle.sha256})
     return bundle
 
@@ -133,9 +130,7 @@ def _beside(session: Session, bundle: Bundle, *, created_by: uuid.UUID) -> Bundl
         progress_total=len(bundle.params["exhibit_ids"]),
         rebuilt_from=bundle.id,
     )
-    session.add(beside)
-    session.flush()
-    return beside
+    return QUEUE.queue(session, beside)
 
 
 def original(session: Session, bundle: Bundle) -> Bundle:
@@ -213,16 +208,6 @@ def next_bates_start(session: Session, case: Case, prefix: str) -> int:
     return (highest or 0) + 1
 
 
-def next_queued(session: Session) -> uuid.UUID | None:
-    """The oldest queued bundle (None when nothing waits)."""
-    return work_queue.oldest_queued(session, Bundle, Bundle.created_at, Bundle.id)
-
-
-def claim(session: Session, bundle_id: uuid.UUID) -> bool:
-    """Mark a queued bundle running; False when another runner claimed it first."""
-    return work_queue.claim(session, Bundle, bundle_id, started_at=utcnow())
-
-
 INTERRUPTED = "the build was interrupted because the server stopped; rebuild the bundle"
 CRASHED = "the build process stopped unexpectedly (out of memory or killed); rebuild it"
 DISK_FULL = (
@@ -265,17 +250,6 @@ def failure_reason(exc: BaseException) -> str:
     return UNEXPECTED
 
 
-def fail_interrupted(session: Session, *, still_building: Callable[[uuid.UUID], bool]) -> int:
-    """Bundles left running by a server that stopped mid-build: failed, with a reason, ready to rebuild.
-
-    `still_building` says whether a live process is building one (another server on the same data dir):
-    those are left alone. Marking is conditional on `running`, so a build that finishes meanwhile stays done;
-    a bundle that holds an earlier build goes back to it, as after any failed build.
-    """
-    running = session.exec(select(Bundle.id).where(Bundle.status == BundleStatus.running)).all()
-    return sum(mark_failed(session, bundle_id, INTERRUPTED) for bundle_id in running if not still_building(bundle_id))
-
-
 def _end_build(session: Session, bundle_id: uuid.UUID, was: BundleStatus, message: str, kept_why: str) -> bool | None:
     """End a build still `was` (queued or running). A bundle that holds an earlier build goes back to serving it:
     status done, `kept_why` and the message in `error`, so a rebuild that does not finish never takes away a PDF
@@ -295,10 +269,7 @@ def _end_build(session: Session, bundle_id: uuid.UUID, was: BundleStatus, messag
     ).rowcount
     if kept:
         return True
-    failed = session.execute(
-        stmt.where(Bundle.sha256.is_(None)).values(status=BundleStatus.failed, error=message, finished_at=utcnow())
-    ).rowcount
-    return False if failed else None
+    return False if QUEUE.fail(session, bundle_id, message, was=(was,)) else None
 
 
 def mark_failed(session: Session, bundle_id: uuid.UUID, message: str) -> bool:
@@ -317,25 +288,6 @@ def mark_failed(session: Session, bundle_id: uuid.UUID, message: str) -> bool:
         {"error": message[:2000]} | ({"kept_sha256": bundle.sha256} if kept else {}),
     )
     return True
-
-
-def status_of(session: Session, bundle_id: uuid.UUID) -> BundleStatus | None:
-    status = session.exec(select(Bundle.status).where(Bundle.id == bundle_id)).first()
-    return None if status is None else BundleStatus(status)
-
-
-def finishing(session: Session, bundle_id: uuid.UUID) -> Bundle | None:
-    """Mark a running build done and return the bundle, for its results to be filled in within the same
-    transaction; None, with nothing written, when the build was cancelled meanwhile.
-
-    The update comes first, so the row (on SQLite, the database) stays locked until the results commit: a cancel
-    either lands before and the results are dropped, or waits and finds the bundle done."""
-    done = session.execute(
-        update(Bundle)
-        .where(Bundle.id == bundle_id, Bundle.status == BundleStatus.running)
-        .values(status=BundleStatus.done)
-    ).rowcount
-    return session.get(Bundle, bundle_id) if done else None
 
 
 def cancel(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
@@ -360,3 +312,10 @@ def cancel(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
         session, "bundle.cancel", actor, bundle, {"was": was.value} | ({"kept_sha256": bundle.sha256} if kept else {})
     )
     return bundle
+
+
+# A bundle whose rebuild fails goes back to its earlier build (see `_end_build`); one a stopped server was building
+# too, ready to be rebuilt.
+QUEUE = jobs.Queue(
+    Bundle, BundleStatus, order=(Bundle.created_at, Bundle.id), interrupted=INTERRUPTED, failing=mark_failed
+)

@@ -6,29 +6,24 @@ would have answered (or why it failed), for as long as anyone wants to read it.
 """
 
 import uuid
-from collections.abc import Callable
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.errors import NotFound
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import audit, work_queue
+from api.services import audit, jobs
 from api.services import verify as verify_service
 from api.storage import LocalBlobStore
-from models.common import utcnow
 from models.user import User
 from models.verify import VerifyRun, VerifyRunStatus
 
 INTERRUPTED = "interrupted: the server stopped during the run; start a new one"
+QUEUE = jobs.Queue(VerifyRun, VerifyRunStatus, order=(VerifyRun.requested_at, VerifyRun.id), interrupted=INTERRUPTED)
 
 
 def create_run(session: Session, *, actor: User, anchors: list[audit.Anchor]) -> VerifyRun:
     """Queue a run; the anchors are kept as "SEQ:SHA256", as verify prints them."""
-    run = VerifyRun(requested_by=actor.id, anchors=[a.text() for a in anchors])
-    session.add(run)
-    session.flush()
-    return run
+    return QUEUE.queue(session, VerifyRun(requested_by=actor.id, anchors=[a.text() for a in anchors]))
 
 
 def _with_requester():
@@ -58,16 +53,6 @@ def list_runs(session: Session, *, limit: int, cursor: str | None):
     )
 
 
-def next_queued(session: Session) -> uuid.UUID | None:
-    """The oldest queued run (None when nothing waits)."""
-    return work_queue.oldest_queued(session, VerifyRun, VerifyRun.requested_at, VerifyRun.id)
-
-
-def claim(session: Session, run_id: uuid.UUID) -> bool:
-    """Mark a queued run running; False when another runner claimed it first."""
-    return work_queue.claim(session, VerifyRun, run_id, started_at=utcnow())
-
-
 def execute(session: Session, store: LocalBlobStore, run_id: uuid.UUID) -> None:
     """Run the check for a claimed run, as its requester, and keep the answer on the run.
 
@@ -77,33 +62,4 @@ def execute(session: Session, store: LocalBlobStore, run_id: uuid.UUID) -> None:
     actor = session.get(User, run.requested_by) if run.requested_by else None
     anchors = [audit.Anchor.parse(text) for text in run.anchors]
     report = verify_service.run(session, store, actor=actor, anchors=anchors)
-    run.result = verify_service.as_result(report).model_dump(mode="json")
-    run.status, run.finished_at = VerifyRunStatus.done, utcnow()
-    session.add(run)
-
-
-def fail_interrupted(session: Session, *, still_running: Callable[[uuid.UUID], bool]) -> int:
-    """Runs left running by a server that stopped mid-run: failed, with a reason.
-
-    `still_running` says whether a live process is running one (another server on the same data dir): those
-    are left alone. The update is conditional on `running`, so a run that finishes meanwhile stays done.
-    """
-    running = session.exec(select(VerifyRun.id).where(VerifyRun.status == VerifyRunStatus.running)).all()
-    failed = 0
-    for run_id in running:
-        if still_running(run_id):
-            continue
-        failed += session.execute(
-            update(VerifyRun)
-            .where(VerifyRun.id == run_id, VerifyRun.status == VerifyRunStatus.running)
-            .values(status=VerifyRunStatus.failed, finished_at=utcnow(), error=INTERRUPTED)
-        ).rowcount
-    return failed
-
-
-def mark_failed(session: Session, run_id: uuid.UUID, message: str) -> None:
-    session.execute(
-        update(VerifyRun)
-        .where(VerifyRun.id == run_id)
-        .values(status=VerifyRunStatus.failed, error=message[:2000], finished_at=utcnow())
-    )
+    QUEUE.finish(session, run_id, result=verify_service.as_result(report).model_dump(mode="json"))

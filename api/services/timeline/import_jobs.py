@@ -15,24 +15,22 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.db import session_scope
 from api.errors import DomainError
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import access, work_queue
+from api.services import access, jobs
 from api.services.timeline import importer as import_service
 from api.services.timeline.events import case_evidence_ids
 from models.case import Case
-from models.common import utcnow
 from models.import_job import ImportJob, ImportJobPublic, ImportJobStatus, ImportPhase, ImportProgress
+from models.job import ACTIVE
 from models.user import User
 
 log = logging.getLogger("casebinder.imports")
 INTERRUPTED = "interrupted: the server stopped during the import, so nothing was stored; send the file again"
 LOST = "the staged file of this import is missing, so nothing was stored; send the file again"
-PROGRESS_SECONDS = 0.5  # at most this often, the job's progress is written while its file is read
 READ_CHUNK = 1024 * 1024
 
 
@@ -90,8 +88,7 @@ def create_job(session: Session, *, case: Case, actor: User, body: StagedBody, f
     job = ImportJob(
         id=body.id, case_id=case.id, format=fmt, size_bytes=body.size, sha256=body.sha256, created_by=actor.id
     )
-    session.add(job)
-    session.flush()
+    QUEUE.queue(session, job)
     body.path.rename(staged_path(job.id))  # before the commit: a job row always has its file until it ends
     return job
 
@@ -139,56 +136,16 @@ def list_jobs(session: Session, case: Case, *, limit: int, cursor: str | None):
     )
 
 
-# The runner's side (api/worker.py ImportRunner).
-
-
-def next_queued(session: Session) -> uuid.UUID | None:
-    return work_queue.oldest_queued(session, ImportJob, ImportJob.created_at, ImportJob.id)
-
-
-def claim(session: Session, job_id: uuid.UUID) -> bool:
-    return work_queue.claim(session, ImportJob, job_id, phase=ImportPhase.reading, started_at=utcnow())
+# The runner's side (api/worker.py).
 
 
 def _end(job_id: uuid.UUID) -> None:
     staged_path(job_id).unlink(missing_ok=True)
 
 
-def mark_failed(session: Session, job_id: uuid.UUID, message: str, errors: list[dict] | None = None) -> None:
-    """Failed with a reason (and the rows' problems, if that is why); its staged file goes."""
-    session.execute(
-        update(ImportJob)
-        .where(ImportJob.id == job_id, ImportJob.status.in_([ImportJobStatus.queued, ImportJobStatus.running]))
-        .values(status=ImportJobStatus.failed, message=message[:2000], errors=errors or [], finished_at=utcnow())
-    )
-    _end(job_id)
-
-
-def fail_interrupted(session: Session, *, still_running: Callable[[uuid.UUID], bool]) -> int:
-    """Jobs left running by a server that stopped: failed (their transaction never committed, so nothing of
-    them is stored). Queued jobs stay queued and run, their files kept; files no job owns any more go."""
-    running = session.exec(select(ImportJob.id).where(ImportJob.status == ImportJobStatus.running)).all()
-    failed = 0
-    for job_id in running:
-        if still_running(job_id):
-            continue
-        failed += session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == ImportJobStatus.running)
-            .values(status=ImportJobStatus.failed, message=INTERRUPTED, finished_at=utcnow())
-        ).rowcount
-        _end(job_id)
-    _sweep(session)
-    return failed
-
-
 def _sweep(session: Session, older_than_seconds: float = 3600) -> None:
     """Files no job needs: bodies whose job has ended, and bodies a stopped server was still receiving."""
-    live = set(
-        session.exec(
-            select(ImportJob.id).where(ImportJob.status.in_([ImportJobStatus.queued, ImportJobStatus.running]))
-        )
-    )
+    live = set(session.exec(select(ImportJob.id).where(ImportJob.status.in_(ACTIVE))))
     cutoff = time.time() - older_than_seconds
     for path in staging_dir().iterdir():
         try:
@@ -200,16 +157,30 @@ def _sweep(session: Session, older_than_seconds: float = 3600) -> None:
             continue
 
 
+# A failed job's staged file goes; queued jobs a stopped server left keep theirs and run, and files no job owns go.
+QUEUE = jobs.Queue(
+    ImportJob,
+    ImportJobStatus,
+    order=(ImportJob.created_at, ImportJob.id),
+    interrupted=INTERRUPTED,
+    reason="message",
+    claimed={"phase": ImportPhase.reading},
+    ended=_end,
+    recovered=_sweep,
+)
+
+
+def mark_failed(session: Session, job_id: uuid.UUID, message: str, errors: list[dict] | None = None) -> None:
+    """Failed with a reason (and the rows' problems, if that is why); its staged file goes."""
+    QUEUE.fail(session, job_id, message, errors=errors or [])
+
+
 def _progress(job_id: uuid.UUID, tick: Callable[[], None]) -> Callable[[int, int], None]:
-    last = [0.0]
+    write = QUEUE.progress(job_id)
 
     def report(rows: int, size: int) -> None:
         tick()
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_SECONDS:
-            last[0] = now
-            with session_scope() as session:
-                session.execute(update(ImportJob).where(ImportJob.id == job_id).values(rows_read=rows, bytes_read=size))
+        write(rows_read=rows, bytes_read=size)
 
     return report
 
@@ -250,24 +221,19 @@ def execute(job_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             mark_failed(session, job_id, detail["message"], detail.get("errors"))
         return
     try:
-        with session_scope() as session:
-            session.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job_id)
-                .values(phase=ImportPhase.storing, rows_total=parsed.count, rows_read=parsed.count,
-                        bytes_read=job.size_bytes)
-            )  # fmt: skip
+        QUEUE.report(
+            job_id,
+            phase=ImportPhase.storing,
+            rows_total=parsed.count,
+            rows_read=parsed.count,
+            bytes_read=job.size_bytes,
+        )
         with session_scope() as session:
             import_service.store(session, parsed, tick=tick)
             import_service.record_import(
                 session, case=case, actor=actor, count=parsed.count, kind=parsed.kind, import_id=str(job_id)
             )
-            session.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job_id)
-                .values(status=ImportJobStatus.succeeded, phase=ImportPhase.done, imported=parsed.count,
-                        finished_at=utcnow())
-            )  # fmt: skip
+            QUEUE.finish(session, job_id, phase=ImportPhase.done, imported=parsed.count)
     finally:
         parsed.spool.close()
     _end(job_id)

@@ -1,15 +1,15 @@
-"""One build, run in the worker process: load the case from the database, build, store, record."""
+"""One build, run in a build process: load the bundle's spec from the database, have the engine build it, store the
+volumes and record the outcome."""
 
 import logging
 import os
 import shutil
-import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import update
 from sqlmodel import select
 
 from api import dates
@@ -18,7 +18,6 @@ from api.bundle.converter import Converter
 from api.bundle.spec import BuildResult, BuildSpec, BundleError, CaseCaption, ExhibitSource, RecordLimits, Volume
 from api.config import get_settings
 from api.db import get_engine, on_commit, session_scope
-from api.deps import get_blob_store
 from api.services import bundles as bundle_service
 from api.services import purge
 from api.storage import LocalBlobStore, LocalStagedBlob
@@ -50,7 +49,7 @@ def strictest(*legends: str | None) -> str | None:
     return max(found, key=order.index).value if found else None
 
 
-def run(bundle_id: str, workdir: str) -> None:
+def run(bundle_id: str, workdir: str, store: LocalBlobStore) -> None:
     """Build the bundle in `workdir` (made here, removed after); on any failure record a readable error and leave
     no file behind."""
     bundle_uuid = uuid.UUID(bundle_id)
@@ -62,8 +61,8 @@ def run(bundle_id: str, workdir: str) -> None:
     try:
         scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
         spec = _load_spec(bundle_uuid)
-        result = build(spec, scratch, converter, _progress_writer(bundle_uuid))
-        _record(bundle_uuid, spec, result)
+        result = build(spec, store, scratch, converter, _progress_writer(bundle_uuid))
+        _record(store, bundle_uuid, spec, result)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
         # The bundle's error is in words; what the exception was, and where, is for the server log.
         log.error("bundle %s failed", bundle_id, exc_info=True)
@@ -95,7 +94,6 @@ def _occurred(moment: datetime, tz_name: str) -> str:
 
 
 def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
-    store = get_blob_store()
     with session_scope() as session:
         bundle = session.get(Bundle, bundle_id)
         case = session.get(Case, bundle.case_id)
@@ -148,7 +146,6 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                     custodian=ev.custodian,
                     acquired_at=ev.created_at,
                     acquired_display=dates.display(ev.created_at, ev.created_at, Precision.minute, tz_name),
-                    blob_path=store.path_for(ev.sha256),
                     withheld=DESIGNATION_WORDS[ex.designation] if ex.designation in withheld else None,
                 )
             )
@@ -182,35 +179,26 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
         )
 
 
-def _progress_writer(bundle_id: uuid.UUID):
-    last = [0.0]
-
-    def write(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < 0.5 and done < total:
-            return
-        last[0] = now
-        with session_scope() as session:
-            session.execute(
-                update(Bundle).where(Bundle.id == bundle_id).values(progress_done=done, progress_total=total)
-            )
-
-    return write
+def _progress_writer(bundle_id: uuid.UUID) -> Callable[[int, int], None]:
+    write = bundle_service.QUEUE.progress(bundle_id)
+    return lambda done, total: write(final=done >= total, progress_done=done, progress_total=total)
 
 
-def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
+def _record(store: LocalBlobStore, bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
     """Store the volumes and the bundle's results together, unless the build was cancelled meanwhile.
 
     Each volume file becomes its blob by a rename within the data dir (no copy, so no second helping of disk),
     after the bundle is marked done and before that commits: a done bundle never names a missing file. Where the
     results go is `recording_target`'s call (a bundle beside this one when its case went on hold meanwhile); the
     volumes they supersede leave the store once recorded, and the ones stored here go if recording fails."""
-    store = get_blob_store()
     bind = get_engine()
     stored: list[str] = []
     try:
         with session_scope() as session:
-            if bundle_service.finishing(session, bundle_id) is None:
+            # Marked done first, so the row (on SQLite, the database) stays locked until the results commit: a cancel
+            # either lands before and the results are dropped, or waits and finds the bundle done. Its finish time
+            # is written with the results, to the bundle they go to (a bundle kept under a hold keeps its own).
+            if not bundle_service.QUEUE.finish(session, bundle_id, finished_at=Bundle.finished_at):
                 return
             bundle, superseded = bundle_service.recording_target(session, bundle_id)
             volumes = []
