@@ -1,10 +1,10 @@
 """One build, run in the worker process: load the case from the database, build, store, record."""
 
 import logging
-import os
 import shutil
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -18,10 +18,10 @@ from api.bundle.spec import BuildResult, BuildSpec, BundleError, CaseCaption, Ex
 from api.config import get_settings
 from api.db import get_engine, on_commit, session_scope
 from api.deps import get_blob_store
+from api.services import blobs
 from api.services import bundles as bundle_service
-from api.services import purge
 from api.services import timeline_dates as dates
-from api.storage import LocalBlobStore, LocalStagedBlob
+from api.storage import BlobStore
 from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
 from models.case import Case
 from models.common import utcnow
@@ -61,8 +61,9 @@ def run(bundle_id: str, workdir: str) -> None:
     error = None
     try:
         scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
-        spec = _load_spec(bundle_uuid)
-        result = build(spec, scratch, converter, _progress_writer(bundle_uuid))
+        with ExitStack() as originals:
+            spec = _load_spec(bundle_uuid, originals)
+            result = build(spec, scratch, converter, _progress_writer(bundle_uuid))
         _record(bundle_uuid, spec, result)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
         # The bundle's error is in words; what the exception was, and where, is for the server log.
@@ -94,7 +95,7 @@ def _occurred(moment: datetime, tz_name: str) -> str:
     )
 
 
-def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
+def _load_spec(bundle_id: uuid.UUID, originals: ExitStack) -> BuildSpec:
     store = get_blob_store()
     with session_scope() as session:
         bundle = session.get(Bundle, bundle_id)
@@ -148,7 +149,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                     custodian=ev.custodian,
                     acquired_at=ev.created_at,
                     acquired_display=dates.display(ev.created_at, ev.created_at, Precision.minute, tz_name),
-                    blob_path=store.path_for(ev.sha256),
+                    blob_path=originals.enter_context(store.local_copy(ev.sha256)),
                     withheld=DESIGNATION_WORDS[ex.designation] if ex.designation in withheld else None,
                 )
             )
@@ -270,21 +271,16 @@ def _record(bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
             )
             # The volumes this build replaced leave the store once it is recorded, unless something still uses them.
             for sha256 in sorted(set(superseded) - {v["sha256"] for v in volumes}):
-                on_commit(session, partial(purge.remove_blob, store, sha256, bind))
+                on_commit(session, partial(blobs.remove, store, sha256, bind))
     except BaseException:
         _discard(store, stored, bind)
         raise
 
 
-def _store_volume(store: LocalBlobStore, volume: Volume) -> bool:
-    """Put a finished volume file in the store under its SHA-256, durably (its bytes first, then the rename).
+def _store_volume(store: BlobStore, volume: Volume) -> bool:
+    """Put a finished volume file in the store under its SHA-256, durably.
     True when this stored it; False when the store held those bytes already."""
-    fd = os.open(volume.path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    staged = LocalStagedBlob(store, volume.path, volume.sha256, volume.size_bytes, b"")
+    staged = store.adopt(volume.path, volume.sha256, volume.size_bytes)
     created = staged.commit()
     staged.settle(committed=True)
     return created
@@ -294,6 +290,6 @@ def _discard(store, hashes: list[str], bind) -> None:
     """The build was not recorded: the volume files it stored go, unless something uses the same bytes."""
     for sha256 in hashes:
         try:
-            purge.remove_blob(store, sha256, bind)
+            blobs.remove(store, sha256, bind)
         except Exception:  # noqa: BLE001 - the build's own error is the one to report; purge --orphans clears these
             log.warning("could not remove the unrecorded bundle volume %s", sha256, exc_info=True)

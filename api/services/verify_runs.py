@@ -15,7 +15,7 @@ from api.errors import NotFound
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import audit, work_queue
 from api.services import verify as verify_service
-from api.storage import LocalBlobStore
+from api.storage import BlobStore
 from models.common import utcnow
 from models.user import User
 from models.verify import VerifyRun, VerifyRunStatus
@@ -68,7 +68,7 @@ def claim(session: Session, run_id: uuid.UUID) -> bool:
     return work_queue.claim(session, VerifyRun, run_id, started_at=utcnow())
 
 
-def execute(session: Session, store: LocalBlobStore, run_id: uuid.UUID) -> None:
+def execute(session: Session, store: BlobStore, run_id: uuid.UUID) -> None:
     """Run the check for a claimed run, as its requester, and keep the answer on the run.
 
     The `verify` audit event and the result commit together, so a run is never done without its event.
