@@ -3,6 +3,9 @@
 The protocol is what a second backend (an object store) implements: blobs are named by SHA-256 and read as
 streams; a local file is handed out only for the length of a `local_copy` block, for tools that need one (the
 PDF tools of a bundle build). Staging, the area a blob waits in while a transaction decides, is the store's own.
+
+The protocol and the local backend, the only one so far, share this file (hence its length): an object store
+goes in a module of its own, chosen by `open_store`.
 """
 
 import errno
