@@ -33,9 +33,7 @@ async def lifespan(_: FastAPI):
     behind = schema_behind(get_engine())
     if behind:
         raise RuntimeError(behind)  # before anything reads a table that is not there yet
-    store = get_blob_store()
-    if hasattr(store, "claim_staging"):
-        store.claim_staging()
+    get_blob_store().claim_staging()
     runner.start()
     verify_runner.start()
     import_runner.start()

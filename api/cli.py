@@ -85,14 +85,14 @@ def verify(
     """
     from api.services import audit
     from api.services import verify as verify_service
-    from api.storage import LocalBlobStore
+    from api.storage import open_store
 
     try:
         anchors = [audit.Anchor.parse(text) for text in anchor]
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    store = LocalBlobStore(_existing_data_dir())
+    store = open_store(_existing_data_dir())
     with _database_or_exit(), session_scope() as session:
         report = verify_service.run(session, store, anchors=anchors)
     for line in verify_service.render(report):
@@ -256,9 +256,9 @@ def purge(
     """
     from api.services import orphans as orphan_service
     from api.services import purge as purge_service
-    from api.storage import LocalBlobStore
+    from api.storage import open_store
 
-    store = LocalBlobStore(_existing_data_dir())
+    store = open_store(_existing_data_dir())
     with _database_or_exit(), session_scope() as session:
         if orphans:
             report = orphan_service.purge_orphans(session, store, actor_email="command line", dry_run=dry_run)

@@ -15,7 +15,7 @@ from api.db import get_session, release_connection
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.request_body import upload_slots
 from api.services import access as access_service
-from api.storage import BlobStore, LocalBlobStore
+from api.storage import BlobStore, open_store
 from models.case import Case, Role
 from models.user import ApiToken, User
 
@@ -27,8 +27,8 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 @lru_cache
-def _local_store() -> LocalBlobStore:
-    return LocalBlobStore(get_settings().data_dir)
+def _local_store() -> BlobStore:
+    return open_store(get_settings().data_dir)
 
 
 def get_blob_store() -> BlobStore:

@@ -1,4 +1,12 @@
-"""Content-addressed blob store. Routes and services see this interface, never paths."""
+"""Content-addressed blob store. Routes and services see the `BlobStore` protocol, never the local class.
+
+The protocol is what a second backend (an object store) implements: blobs are named by SHA-256 and read as
+streams; a local file is handed out only for the length of a `local_copy` block, for tools that need one (the
+PDF tools of a bundle build). Staging, the area a blob waits in while a transaction decides, is the store's own.
+
+The protocol and the local backend, the only one so far, share this file (hence its length): an object store
+goes in a module of its own, chosen by `open_store`.
+"""
 
 import errno
 import fcntl
@@ -7,8 +15,9 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -17,6 +26,8 @@ from api.errors import InsufficientStorage
 from models.common import is_sha256_hex
 
 SNIFF_BYTES = 64 * 1024
+# A blob on its way out waits in the staging area under this prefix while the last check runs.
+ASIDE_PREFIX = "purge-"
 
 
 @contextmanager
@@ -54,12 +65,78 @@ class BlobWriter(Protocol):
     def abort(self) -> None: ...
 
 
+class SetAside(Protocol):
+    """A blob taken out of the store but not yet deleted: put back, or dropped for good."""
+
+    sha256: str
+
+    def restore(self) -> None: ...
+    def drop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file found in the store's blob area (see `BlobStore.list_files`)."""
+
+    key: str  # its name within the store, e.g. "sha256/ab/cd/<hash>"
+    location: str  # where a person finds it: a path (a URL for a remote store)
+    sha256: str | None  # the blob it is; None when its name or place is not that of a blob of this store
+    size: int
+    modified: float  # seconds since the epoch
+
+
 class BlobStore(Protocol):
-    def writer(self) -> BlobWriter: ...
-    def open(self, sha256: str) -> BinaryIO: ...
+    def writer(self) -> BlobWriter:
+        """Stage a new blob from written chunks."""
+        ...
+
+    def adopt(self, path: Path, sha256: str, size: int) -> StagedBlob:
+        """Stage a finished local file whose hash is known (a built bundle volume); the file is moved, or
+        copied and removed, when the staged blob is committed."""
+        ...
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The stored bytes as a stream; FileNotFoundError when the blob is not stored."""
+        ...
+
+    def local_copy(self, sha256: str) -> AbstractContextManager[Path]:
+        """A local read-only file holding the blob, for the length of the block; when the blob is not stored, a
+        path where no file is, so the tool (or its caller) reports it missing in its own words. Only for tools
+        that take a file name: everything else reads `open`."""
+        ...
+
     def exists(self, sha256: str) -> bool: ...
     def size(self, sha256: str) -> int: ...
     def delete(self, sha256: str) -> None: ...
+
+    def set_aside(self, sha256: str) -> SetAside | None:
+        """Take a blob out of the store, restorably (None when it is not stored)."""
+        ...
+
+    def left_aside(self) -> Iterator[SetAside]:
+        """Blobs set aside and never restored or dropped (a process stopped in between)."""
+        ...
+
+    def list_files(self) -> Iterator[StoredFile]:
+        """Every file in the blob area, blobs or not, in key order."""
+        ...
+
+    def location(self, sha256: str | None = None) -> str:
+        """Where a blob is kept (the store itself when None), for reports a person reads."""
+        ...
+
+    def free_bytes(self) -> int | None:
+        """Room left for new blobs; None when the store sets no limit it can tell."""
+        ...
+
+    def scratch_path(self, name: str) -> Path:
+        """A local path for a job's work files (created and removed by the job), beside the staging area so a
+        finished file can be adopted without a copy; `claim_staging` clears what a crash left there."""
+        ...
+
+    def claim_staging(self) -> int:
+        """At server start-up: clear what crashed servers left in staging; returns how many entries went."""
+        ...
 
 
 def _fsync_dir(path: Path) -> None:
@@ -120,6 +197,23 @@ class LocalStagedBlob:
             os.chmod(self.tmp_path, 0o440)  # originals are read-only on disk
             os.replace(self.tmp_path, target)
             _fsync_dir(target.parent)
+
+
+@dataclass
+class LocalSetAside:
+    store: "LocalBlobStore"
+    path: Path
+    sha256: str
+
+    def restore(self) -> None:
+        """Put the blob back in its place, durably."""
+        target = self.store.path_for(self.sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path, target)
+        _fsync_dir(target.parent)
+
+    def drop(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class LocalBlobWriter:
@@ -186,19 +280,53 @@ class LocalBlobStore:
     def delete(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
 
-    def set_aside(self, sha256: str, name: str) -> Path:
-        """Move a blob into the staging area as `name`: gone from the store, yet restorable until deleted.
-        FileNotFoundError when the blob is not stored."""
-        moved = self.tmp_dir / name
-        os.replace(self.path_for(sha256), moved)
-        return moved
+    def adopt(self, path: Path, sha256: str, size: int) -> LocalStagedBlob:
+        """The file becomes the blob by a rename (it must be on the store's filesystem: see `scratch_path`),
+        after its bytes are flushed to disk."""
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return LocalStagedBlob(self, Path(path), sha256, size, b"")
 
-    def restore(self, moved: Path, sha256: str) -> None:
-        """Put a blob set aside back in its place, durably."""
-        target = self.path_for(sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(moved, target)
-        _fsync_dir(target.parent)
+    @contextmanager
+    def local_copy(self, sha256: str) -> Iterator[Path]:
+        """The stored file itself: it is read-only on disk, and a blob is never rewritten in place."""
+        yield self.path_for(sha256)
+
+    def set_aside(self, sha256: str) -> LocalSetAside | None:
+        """Move the blob into the staging area: gone from the store, yet restorable until dropped."""
+        moved = self.tmp_dir / f"{ASIDE_PREFIX}{sha256}-{uuid.uuid4().hex[:12]}"
+        try:
+            os.replace(self.path_for(sha256), moved)
+        except FileNotFoundError:
+            return None
+        return LocalSetAside(self, moved, sha256)
+
+    def left_aside(self) -> Iterator[LocalSetAside]:
+        for moved in sorted(self.tmp_dir.glob(ASIDE_PREFIX + "*")):
+            sha256 = moved.name[len(ASIDE_PREFIX) :][:64]
+            if is_sha256_hex(sha256):  # anything else is not ours
+                yield LocalSetAside(self, moved, sha256)
+
+    def list_files(self) -> Iterator[StoredFile]:
+        blob_dir = self.root / "sha256"
+        for path in sorted(blob_dir.rglob("*")) if blob_dir.exists() else []:
+            if not path.is_file():
+                continue
+            sha256 = path.name if is_sha256_hex(path.name) and self.path_for(path.name) == path else None
+            stat = path.stat()
+            yield StoredFile(str(path.relative_to(self.root)), str(path), sha256, stat.st_size, stat.st_mtime)
+
+    def location(self, sha256: str | None = None) -> str:
+        return str(self.root if sha256 is None else self.path_for(sha256))
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.root).free
+
+    def scratch_path(self, name: str) -> Path:
+        return self.tmp_dir / name
 
     def sweep_staging(self, older_than_seconds: float = 3600) -> int:
         """Remove staged uploads left by a crash. Live uploads keep their mtime fresh, so age tells them apart."""
@@ -230,6 +358,11 @@ class LocalBlobStore:
         fcntl.flock(lock, fcntl.LOCK_SH)
         self._staging_lock = lock
         return removed
+
+
+def open_store(data_dir: Path) -> BlobStore:
+    """The store the settings name: the one place a backend is chosen."""
+    return LocalBlobStore(data_dir)
 
 
 def stage_stream(store: BlobStore, stream: BinaryIO, chunk_size: int = 1024 * 1024) -> StagedBlob:

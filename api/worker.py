@@ -88,7 +88,7 @@ class Builds:
     def run(self, runner: Runner, bundle_id: uuid.UUID) -> None:
         """Build in a child process and watch it; whatever way it ends, its process and scratch files are gone
         before the outcome is recorded."""
-        workdir = get_blob_store().tmp_dir / f"bundle-{bundle_id}"
+        workdir = get_blob_store().scratch_path(f"bundle-{bundle_id}")
         child = self._child(bundle_id, workdir)
         reason = None
         try:

@@ -2,7 +2,6 @@
 volumes and record the outcome."""
 
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -18,9 +17,9 @@ from api.bundle.converter import Converter
 from api.bundle.spec import BuildResult, BuildSpec, BundleError, CaseCaption, ExhibitSource, RecordLimits, Volume
 from api.config import get_settings
 from api.db import get_engine, on_commit, session_scope
+from api.services import blobs
 from api.services import bundles as bundle_service
-from api.services import purge
-from api.storage import LocalBlobStore, LocalStagedBlob
+from api.storage import BlobStore
 from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
 from models.case import Case
 from models.common import utcnow
@@ -49,7 +48,7 @@ def strictest(*legends: str | None) -> str | None:
     return max(found, key=order.index).value if found else None
 
 
-def run(bundle_id: str, workdir: str, store: LocalBlobStore) -> None:
+def run(bundle_id: str, workdir: str, store: BlobStore) -> None:
     """Build the bundle in `workdir` (made here, removed after); on any failure record a readable error and leave
     no file behind."""
     bundle_uuid = uuid.UUID(bundle_id)
@@ -184,7 +183,7 @@ def _progress_writer(bundle_id: uuid.UUID) -> Callable[[int, int], None]:
     return lambda done, total: write(final=done >= total, progress_done=done, progress_total=total)
 
 
-def _record(store: LocalBlobStore, bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
+def _record(store: BlobStore, bundle_id: uuid.UUID, spec: BuildSpec, result: BuildResult) -> None:
     """Store the volumes and the bundle's results together, unless the build was cancelled meanwhile.
 
     Each volume file becomes its blob by a rename within the data dir (no copy, so no second helping of disk),
@@ -258,21 +257,16 @@ def _record(store: LocalBlobStore, bundle_id: uuid.UUID, spec: BuildSpec, result
             )
             # The volumes this build replaced leave the store once it is recorded, unless something still uses them.
             for sha256 in sorted(set(superseded) - {v["sha256"] for v in volumes}):
-                on_commit(session, partial(purge.remove_blob, store, sha256, bind))
+                on_commit(session, partial(blobs.remove, store, sha256, bind))
     except BaseException:
         _discard(store, stored, bind)
         raise
 
 
-def _store_volume(store: LocalBlobStore, volume: Volume) -> bool:
-    """Put a finished volume file in the store under its SHA-256, durably (its bytes first, then the rename).
+def _store_volume(store: BlobStore, volume: Volume) -> bool:
+    """Put a finished volume file in the store under its SHA-256, durably.
     True when this stored it; False when the store held those bytes already."""
-    fd = os.open(volume.path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    staged = LocalStagedBlob(store, volume.path, volume.sha256, volume.size_bytes, b"")
+    staged = store.adopt(volume.path, volume.sha256, volume.size_bytes)
     created = staged.commit()
     staged.settle(committed=True)
     return created
@@ -282,6 +276,6 @@ def _discard(store, hashes: list[str], bind) -> None:
     """The build was not recorded: the volume files it stored go, unless something uses the same bytes."""
     for sha256 in hashes:
         try:
-            purge.remove_blob(store, sha256, bind)
+            blobs.remove(store, sha256, bind)
         except Exception:  # noqa: BLE001 - the build's own error is the one to report; purge --orphans clears these
             log.warning("could not remove the unrecorded bundle volume %s", sha256, exc_info=True)

@@ -22,8 +22,7 @@ from sqlmodel import Session, select
 
 from api import templating
 from api.errors import NotFound, UnprocessableEntity
-from api.services import audit
-from api.services.verify import hash_file
+from api.services import audit, blobs
 from api.storage import BlobStore
 from api.templating import render
 from models.audit import AuditEvent
@@ -256,8 +255,8 @@ def _verification(session: Session, item: EvidenceItem, acquired_seq: int | None
 
 def rehash(store: BlobStore, sha256: str) -> dict:
     """Hash the stored original now: the report attests to the bytes as they are, not as they were."""
-    path = store.path_for(sha256)
-    actual = hash_file(path) if path.is_file() else None
+    found = blobs.rehash(store, sha256)
+    actual = found.sha256 if found else None
     status = "missing" if actual is None else "match" if actual == sha256 else "mismatch"
     return {
         "at": utcnow(),

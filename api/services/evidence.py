@@ -12,13 +12,12 @@ from sqlmodel import Session, select
 
 from api.config import get_settings
 from api.dates import local_as_utc, parse_instant
-from api.db import on_commit, on_rollback
 from api.errors import Conflict, Forbidden, Gone, NotFound, UnprocessableEntity
-from api.services import audit, holds
+from api.services import audit, blobs, holds
 from api.services import exhibits as exhibit_service
 from api.services.inspect import inspect_blob
 from api.services.timeline import derived as timeline_derived
-from api.storage import BlobStore, StagedBlob, stage_stream
+from api.storage import BlobStore, StagedBlob
 from models.bundle import Bundle, BundleExhibit
 from models.case import Case, CaseMember, Role
 from models.common import utcnow
@@ -178,10 +177,7 @@ def ingest(
         session.flush()
         _record_upload(session, actor, item, original_filename, duplicate=False)
     exhibit = exhibit_service.link(session, case=case, evidence=item, actor=actor)
-    created = staged.commit()
-    bind = session.get_bind()
-    on_commit(session, lambda: staged.settle(committed=True))
-    on_rollback(session, lambda: _undo_blob(store, staged, created, bind))
+    blobs.commit_with(session, store, staged)
     return item, exhibit, False
 
 
@@ -230,9 +226,7 @@ def _record_upload(session: Session, actor: User, item: EvidenceItem, filename: 
 
 def ingest_file(session: Session, store: BlobStore, *, case: Case, actor: User, path, meta: EvidenceMeta):
     """Ingest a file from local disk (the demo, benchmarks) exactly as an upload of the same bytes."""
-    with open(path, "rb") as f:
-        staged = stage_stream(store, f)
-    try:
+    with open(path, "rb") as f, blobs.staging(store, f) as staged:
         return ingest(
             session,
             store,
@@ -243,19 +237,6 @@ def ingest_file(session: Session, store: BlobStore, *, case: Case, actor: User, 
             original_filename=Path(path).name,
             max_image_pixels=get_settings().max_image_pixels,
         )
-    finally:
-        staged.discard()
-
-
-def _undo_blob(store: BlobStore, staged: StagedBlob, created: bool, bind) -> None:
-    """After a rollback: drop the staged copy, and the stored blob if this request made it and no row uses it."""
-    staged.settle(committed=False)
-    if not created:
-        return
-    with Session(bind) as check:
-        in_use = select(EvidenceItem.id).where(EvidenceItem.sha256 == staged.sha256, EvidenceItem.purged_at.is_(None))
-        if check.exec(in_use).first() is None:
-            store.delete(staged.sha256)
 
 
 def role_for(session: Session, item: EvidenceItem, user: User) -> Role | None:

@@ -1,4 +1,4 @@
-"""Orphans: files in the blob store that nothing uses, by the one rule of `purge.in_use`.
+"""Orphans: files in the blob store that nothing uses, by the one rule of `blobs.still_used`.
 
 `scan` is what `verify` reports as "blobs without rows"; `purge_orphans` (`casebinder purge --orphans`) clears
 them. Two kinds of file are listed but never removed: a blob written within the last hour (an upload, import or
@@ -9,14 +9,12 @@ whose name or place is not that of a blob of this store (nothing of ours put it 
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 from sqlmodel import Session
 
 from api.db import on_commit
-from api.services import audit
-from api.services.purge import in_use, remove_blob
-from api.storage import LocalBlobStore
+from api.services import audit, blobs
+from api.storage import BlobStore, StoredFile
 
 GRACE_SECONDS = 3600
 # At most this many hashes per list go into the audit event of a run (the printed report has them all).
@@ -26,7 +24,7 @@ RECORDED_HASHES = 1000
 @dataclass
 class Orphan:
     sha256: str
-    path: Path
+    location: str  # where the store keeps it (a path)
     size: int
     modified: float  # the file's mtime
 
@@ -35,7 +33,7 @@ class Orphan:
 class Scan:
     files: int = 0  # every file under the store's blob directory
     orphans: list[Orphan] = field(default_factory=list)  # blobs nothing uses
-    strays: list[Path] = field(default_factory=list)  # files that are not a blob of this store
+    strays: list[StoredFile] = field(default_factory=list)  # files that are not a blob of this store
 
 
 @dataclass
@@ -43,43 +41,35 @@ class OrphanReport:
     dry_run: bool
     removed: list[Orphan] = field(default_factory=list)  # removed, or to be removed in a dry run
     too_new: list[Orphan] = field(default_factory=list)
-    strays: list[Path] = field(default_factory=list)
+    strays: list[StoredFile] = field(default_factory=list)
 
     @property
     def bytes_freed(self) -> int:
         return sum(o.size for o in self.removed)
 
 
-def scan(session: Session, store: LocalBlobStore) -> Scan:
-    """Every file in the store that `in_use` says nothing uses, and every file that is not a blob at all."""
+def scan(session: Session, store: BlobStore) -> Scan:
+    """Every file in the store that `blobs.still_used` says nothing uses, and every file that is not a blob."""
     found, named = Scan(), {}
-    blob_dir = store.root / "sha256"
-    for path in sorted(blob_dir.rglob("*")) if blob_dir.exists() else []:
-        if not path.is_file():
-            continue
+    for stored in store.list_files():
         found.files += 1
-        try:
-            at_its_place = store.path_for(path.name) == path
-        except ValueError:
-            at_its_place = False
-        if at_its_place:
-            named[path.name] = path
+        if stored.sha256 is None:
+            found.strays.append(stored)
         else:
-            found.strays.append(path)
-    used = in_use(session, named)
-    for sha256, path in named.items():
+            named[stored.sha256] = stored
+    used = blobs.still_used(session, named)
+    for sha256, stored in named.items():
         if sha256 not in used:
-            stat = path.stat()
-            found.orphans.append(Orphan(sha256, path, stat.st_size, stat.st_mtime))
+            found.orphans.append(Orphan(sha256, stored.location, stored.size, stored.modified))
     return found
 
 
 def purge_orphans(
-    session: Session, store: LocalBlobStore, *, actor_email: str, dry_run: bool, now: float | None = None
+    session: Session, store: BlobStore, *, actor_email: str, dry_run: bool, now: float | None = None
 ) -> OrphanReport:
     """Remove the orphans older than an hour, after the commit of an audit event naming them (none in a dry run).
 
-    Each removal checks `in_use` once more with the blob moved aside, so bytes taken up meanwhile (the same file
+    Each removal checks `blobs.in_use` once more with the blob moved aside, so bytes taken up meanwhile (the same file
     uploaded again) are put back.
     """
     now = time.time() if now is None else now
@@ -98,12 +88,12 @@ def purge_orphans(
             "removed_count": len(report.removed),
             "bytes_freed": report.bytes_freed,
             "kept_too_new": [o.sha256 for o in report.too_new][:RECORDED_HASHES],
-            "not_blobs": [str(p.relative_to(store.root)) for p in report.strays][:RECORDED_HASHES],
+            "not_blobs": [p.key for p in report.strays][:RECORDED_HASHES],
         },
     )
     bind = session.get_bind()
     for orphan in report.removed:
-        on_commit(session, partial(remove_blob, store, orphan.sha256, bind))
+        on_commit(session, partial(blobs.remove, store, orphan.sha256, bind))
     return report
 
 
@@ -118,7 +108,9 @@ def render(report: OrphanReport) -> list[str]:
         f"KEPT     {o.sha256}: written less than an hour ago (an upload or build may not have recorded it yet)"
         for o in report.too_new
     ]
-    lines += [f"KEPT     {p}: not a blob of this store (name or place); look at it by hand" for p in report.strays]
+    lines += [
+        f"KEPT     {p.location}: not a blob of this store (name or place); look at it by hand" for p in report.strays
+    ]
     summary = (
         f"{len(report.removed)} orphan blob(s), {report.bytes_freed} bytes freed; kept {len(report.too_new)} "
         f"written in the last hour and {len(report.strays)} file(s) that are not blobs"

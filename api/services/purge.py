@@ -2,38 +2,28 @@
 another row still uses the same bytes.
 
 Each purged item gets purged_at and an evidence.purge event; an item under hold is skipped with a
-delete.refused event. A blob goes only when, after the run, `in_use` (the one rule for every blob removal)
-says nothing uses it. Blobs are removed after the commit, so a rollback never leaves a row without its original;
-a run that stops before removing them leaves purged rows whose blobs the next run removes.
+delete.refused event. A blob goes only when, after the run, `blobs.still_used` (the one rule for every blob
+removal) says nothing uses it. Blobs are removed after the commit, so a rollback never leaves a row without its
+original; a run that stops before removing them leaves purged rows whose blobs the next run removes.
 """
 
-import logging
-import uuid
-from collections.abc import Iterable
 from functools import partial
 
-from sqlalchemy import Engine, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.db import on_commit
-from api.services import audit, holds
-from api.storage import LocalBlobStore
-from models.bundle import Bundle
+from api.services import audit, blobs, holds
+from api.storage import BlobStore
 from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.purge import PurgedItem, PurgeReport, SkippedItem
 from models.user import User
 
-log = logging.getLogger(__name__)
-
-# A blob on its way out waits in the staging dir under this prefix while the last check runs.
-TOMB_PREFIX = "purge-"
-BATCH = 1000
-
 
 def purge(
     session: Session,
-    store: LocalBlobStore,
+    store: BlobStore,
     *,
     actor: User | None = None,
     actor_email: str | None = None,
@@ -43,8 +33,7 @@ def purge(
     report = PurgeReport(dry_run=dry_run)
     bind = session.get_bind()
     if not dry_run:
-        for tomb in sorted(store.tmp_dir.glob(TOMB_PREFIX + "*")):
-            _settle(store, tomb, tomb.name[len(TOMB_PREFIX) :][:64], bind)
+        blobs.settle_left_aside(store, bind)
     items = list(
         session.exec(
             select(EvidenceItem)
@@ -85,7 +74,7 @@ def purge(
     # Hashes that may go: this run's, and those of items purged earlier whose blob is still there.
     earlier = session.exec(select(EvidenceItem.sha256).where(EvidenceItem.purged_at.is_not(None)).distinct())
     candidates = {item.sha256 for item in purged} | {sha for sha in earlier if store.exists(sha)}
-    used = in_use(session, candidates, excluding={item.id for item in purged})
+    used = blobs.still_used(session, candidates, excluding={item.id for item in purged})
     removable = sorted(sha for sha in candidates - used if store.exists(sha))
     report.blobs_removed = removable
     report.bytes_freed = sum(store.size(sha) for sha in removable)
@@ -117,7 +106,7 @@ def purge(
             )
     if not dry_run:
         for sha in removable:
-            on_commit(session, partial(remove_blob, store, sha, bind))
+            on_commit(session, partial(blobs.remove, store, sha, bind))
     return report
 
 
@@ -130,70 +119,6 @@ def _mark_purged(session: Session, item: EvidenceItem, now) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
-
-
-def in_use(session: Session, hashes: Iterable[str], *, excluding: set[uuid.UUID] = frozenset()) -> set[str]:
-    """Those of the hashes whose blob is still used: the one answer to "may this blob leave the store?".
-
-    A blob is used while its SHA-256 is named by
-    - an evidence row that is not purged: a live item, or a soft-deleted one (its original stays until a purge);
-    - a volume of any bundle, whatever its status (a bundle being rebuilt keeps serving its last build);
-    - an evidence row of an item under legal hold, purged or not: nothing a hold covers leaves the store.
-    Every other blob is an orphan. `excluding` leaves out evidence rows (the items a purge is purging now).
-    """
-    hashes = sorted(set(hashes))
-    if not hashes:
-        return set()
-    found, purged = set(), []
-    for i in range(0, len(hashes), BATCH):
-        rows = session.exec(
-            select(EvidenceItem.id, EvidenceItem.case_id, EvidenceItem.sha256, EvidenceItem.purged_at).where(
-                EvidenceItem.sha256.in_(hashes[i : i + BATCH])
-            )
-        )
-        for item in rows:
-            if item.id in excluding:
-                continue
-            if item.purged_at is None:
-                found.add(item.sha256)
-            else:
-                purged.append(item)
-    held = holds.evidence_holds(session, [item for item in purged if item.sha256 not in found], lock=False)
-    found |= {item.sha256 for item in purged if item.id in held}
-    wanted = set(hashes)
-    for volumes in session.exec(select(Bundle.volumes)):
-        found |= {v["sha256"] for v in volumes or [] if v.get("sha256") in wanted}
-    return found
-
-
-def remove_blob(store: LocalBlobStore, sha256: str, bind: Engine) -> None:
-    """After the commit: move the blob aside, check again that nothing took the bytes up meanwhile (an upload
-    of the same bytes into another case), then delete it, or put it back."""
-    try:
-        tomb = store.set_aside(sha256, f"{TOMB_PREFIX}{sha256}-{uuid.uuid4().hex[:12]}")
-    except FileNotFoundError:
-        return
-    except OSError as exc:  # the rows are committed; the next run removes what this one could not
-        log.warning("purge: could not remove the blob %s: %s", sha256, exc)
-        return
-    _settle(store, tomb, sha256, bind)
-
-
-def _settle(store: LocalBlobStore, tomb, sha256: str, bind: Engine) -> None:
-    """Delete a blob moved aside, or move it back if a row uses its hash again."""
-    try:
-        store.path_for(sha256)
-    except ValueError:
-        return  # not a tomb of ours
-    with Session(bind) as check:
-        used = bool(in_use(check, [sha256]))
-    try:
-        if used and not store.exists(sha256):
-            store.restore(tomb, sha256)
-        else:
-            tomb.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("purge: could not settle %s: %s", tomb, exc)
 
 
 def render(report: PurgeReport) -> list[str]:

@@ -3,20 +3,17 @@ compared with the rows that refer to it, the audit chain walked link by link, an
 exhibits compared with what the chain says happened to them (verify_rows). It deletes and repairs nothing;
 the only thing it writes is the audit event of its own run."""
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlmodel import Session, select
 
-from api.services import audit, orphans, verify_rows
-from api.storage import LocalBlobStore
+from api.services import audit, blobs, orphans, verify_rows
+from api.storage import BlobStore
 from models.bundle import Bundle, BundleStatus
+from models.common import is_sha256_hex
 from models.evidence import EvidenceItem
 from models.verify import AuditAnchor, VerifyFinding, VerifyResult
-
-CHUNK_BYTES = 1024 * 1024
 
 # Each check has a name, so a report says what was looked at.
 CHECK_ORIGINALS = "originals re-hashed"
@@ -32,7 +29,7 @@ RECORDED_HASHES = 1000
 @dataclass
 class Finding:
     problem: str  # "missing", "corrupt", "orphan", "broken" (the audit chain) or "mismatch" (a row and the chain)
-    path: Path | None
+    path: str | None  # where the store keeps the blob
     sha256: str | None = None
     refs: list[str] = field(default_factory=list)  # "evidence <id>", "bundle <id> volume <n>", "audit seq <n>"
     detail: str = ""
@@ -65,29 +62,19 @@ class VerifyReport:
         return not self.findings
 
 
-def hash_file(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _check_blob(report: VerifyReport, store: LocalBlobStore, sha256: str, refs: list[str]) -> None:
-    try:
-        path = store.path_for(sha256)
-    except ValueError:
-        report.findings.append(Finding("missing", Path("-"), sha256, refs, f"recorded hash {sha256!r} is not a hash"))
+def _check_blob(report: VerifyReport, store: BlobStore, sha256: str, refs: list[str]) -> None:
+    if not is_sha256_hex(sha256):
+        report.findings.append(Finding("missing", "-", sha256, refs, f"recorded hash {sha256!r} is not a hash"))
         return
-    if not path.is_file():
-        report.findings.append(Finding("missing", path, sha256, refs, f"no file for sha256 {sha256}"))
+    where = store.location(sha256)
+    found = blobs.rehash(store, sha256)
+    if found is None:
+        report.findings.append(Finding("missing", where, sha256, refs, f"no file for sha256 {sha256}"))
         return
-    actual = hash_file(path)
-    report.bytes_hashed += path.stat().st_size
-    if actual != sha256:
-        detail = f"bytes hash to {actual}, not {sha256}"
-        report.findings.append(Finding("corrupt", path, sha256, refs, detail))
+    report.bytes_hashed += found.size
+    if found.sha256 != sha256:
+        detail = f"bytes hash to {found.sha256}, not {sha256}"
+        report.findings.append(Finding("corrupt", where, sha256, refs, detail))
 
 
 def _evidence_refs(session: Session) -> dict[str, list[str]]:
@@ -107,7 +94,7 @@ def _volume_refs(session: Session) -> dict[str, list[str]]:
     return done
 
 
-def verify_store(session: Session, store: LocalBlobStore, anchors: list[audit.Anchor] = ()) -> VerifyReport:
+def verify_store(session: Session, store: BlobStore, anchors: list[audit.Anchor] = ()) -> VerifyReport:
     """Re-hash every original and done bundle volume; list rows without blobs and blobs without rows; walk the
     audit chain and compare it with the anchors given (events and hashes kept from earlier runs or reports)."""
     checks = [CHECK_ORIGINALS, CHECK_VOLUMES, CHECK_ORPHANS, CHECK_CHAIN] + ([CHECK_ANCHORS] if anchors else [])
@@ -122,8 +109,8 @@ def verify_store(session: Session, store: LocalBlobStore, anchors: list[audit.An
     # Orphans by the same rule the purges remove them by (an evidence row, a bundle volume or a hold uses a blob).
     found = orphans.scan(session, store)
     report.files_on_disk = found.files
-    for path in sorted([o.path for o in found.orphans] + found.strays):
-        report.findings.append(Finding("orphan", path, None, [], "no evidence item or bundle volume refers to it"))
+    for where in sorted([o.location for o in found.orphans] + [s.location for s in found.strays]):
+        report.findings.append(Finding("orphan", where, None, [], "no evidence item or bundle volume refers to it"))
 
     chain = audit.walk_chain(session)
     report.audit_events = chain.events
@@ -151,7 +138,7 @@ def _check_rows(session: Session, report: VerifyReport) -> None:
     report.rows_compared, report.exhibits, report.rows_not_covered = rows.evidence_rows, rows.exhibits, rows.not_covered
 
 
-def run(session: Session, store: LocalBlobStore, *, actor=None, anchors: list[audit.Anchor] = ()) -> VerifyReport:
+def run(session: Session, store: BlobStore, *, actor=None, anchors: list[audit.Anchor] = ()) -> VerifyReport:
     """Verify, and record the run in the audit trail (what the custody report shows as the latest check)."""
     report = verify_store(session, store, anchors)
     details = {"ok": report.ok, "checks": report.checks, "counts": counts(report)}
@@ -173,9 +160,7 @@ def run(session: Session, store: LocalBlobStore, *, actor=None, anchors: list[au
 def as_result(report: VerifyReport) -> VerifyResult:
     """The report as the API gives it: one shape for POST /admin/verify and for a background run's result."""
     findings = [
-        VerifyFinding(
-            problem=f.problem, refs=f.refs, sha256=f.sha256, detail=f.detail, path=str(f.path) if f.path else None
-        )
+        VerifyFinding(problem=f.problem, refs=f.refs, sha256=f.sha256, detail=f.detail, path=f.path)
         for f in report.findings
     ]
     numbers = {name: getattr(report, name) for name in VerifyResult.model_fields if hasattr(report, name)}

@@ -13,7 +13,7 @@ from api.errors import NotFound
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import audit, jobs
 from api.services import verify as verify_service
-from api.storage import LocalBlobStore
+from api.storage import BlobStore
 from models.user import User
 from models.verify import VerifyRun, VerifyRunStatus
 
@@ -53,7 +53,7 @@ def list_runs(session: Session, *, limit: int, cursor: str | None):
     )
 
 
-def execute(session: Session, store: LocalBlobStore, run_id: uuid.UUID) -> None:
+def execute(session: Session, store: BlobStore, run_id: uuid.UUID) -> None:
     """Run the check for a claimed run, as its requester, and keep the answer on the run.
 
     The `verify` audit event and the result commit together, so a run is never done without its event.

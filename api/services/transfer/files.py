@@ -8,21 +8,18 @@ directory's declared size against the listed one, and the bytes counted while th
 
 import hashlib
 import re
-import shutil
 import zipfile
 import zlib
 
-from sqlalchemy import select
 from sqlmodel import Session
 
-from api.db import on_commit, on_rollback
+from api.services.blobs import commit_with, staging
 from api.services.transfer import spec
 from api.services.transfer.manifest import ImportLimits, ImportRefused, Problems
 from api.services.transfer.rows import listed
-from api.storage import BlobStore, StagedBlob, stage_stream
-from models.bundle import Bundle, BundleStatus
+from api.storage import BlobStore
+from models.bundle import BundleStatus
 from models.common import is_sha256_hex
-from models.evidence import EvidenceItem
 
 
 def unsafe_name(name: str) -> str | None:
@@ -169,14 +166,14 @@ def needed_blobs(sections: dict[str, list[dict]], files: dict[str, dict], proble
 
 def check_space(store: BlobStore, blobs: dict[str, str], files: dict[str, dict]) -> None:
     """Refuse up front when the store's disk cannot hold the files this import adds."""
-    root = getattr(store, "root", None)
-    if root is None:
+    free = store.free_bytes()
+    if free is None:
         return
     needed = sum(files[path]["size"] for sha256, path in blobs.items() if not store.exists(sha256))
-    free = shutil.disk_usage(root).free
     if needed > free:
+        where = store.location()
         raise ImportRefused(
-            [f"the import adds {needed} bytes of files, but the disk holding {root} has {free} bytes free"]
+            [f"the import adds {needed} bytes of files, but the disk holding {where} has {free} bytes free"]
         )
 
 
@@ -196,37 +193,10 @@ class _Capped:
 
 def stage_blobs(session: Session, store: BlobStore, zf: zipfile.ZipFile, blobs: dict[str, str], files) -> int:
     """Copy each needed file into the store; in place before the commit, taken back if the transaction rolls back."""
-    bind = session.get_bind()
     added = 0
     for sha256, name in blobs.items():
-        with zf.open(name) as member:
-            staged = stage_stream(store, _Capped(member, name, files[name]["size"]))
-        if staged.sha256 != sha256:  # the ZIP changed since it was checked
-            staged.discard()
-            raise ImportRefused([f"{name}: changed while it was being imported"])
-        try:
-            created = staged.commit()
-        except BaseException:  # a full disk while putting it in place: the staged copy goes too
-            staged.settle(committed=False)
-            raise
-        added += created
-        on_commit(session, lambda s=staged: s.settle(committed=True))
-        on_rollback(session, lambda s=staged, c=created: _undo_blob(store, s, c, bind))
+        with zf.open(name) as member, staging(store, _Capped(member, name, files[name]["size"])) as staged:
+            if staged.sha256 != sha256:  # the ZIP changed since it was checked
+                raise ImportRefused([f"{name}: changed while it was being imported"])
+            added += commit_with(session, store, staged)
     return added
-
-
-def _undo_blob(store: BlobStore, staged: StagedBlob, created: bool, bind) -> None:
-    """After a rollback: drop the staged copy, and the stored blob if this import made it and nothing uses it."""
-    staged.settle(committed=False)
-    if not created:
-        return
-    with Session(bind) as check_session:
-        kept = select(EvidenceItem.id).where(EvidenceItem.sha256 == staged.sha256, EvidenceItem.purged_at.is_(None))
-        if check_session.execute(kept).first():
-            return
-        for volumes in check_session.execute(
-            select(Bundle.volumes).where(Bundle.status == BundleStatus.done)
-        ).scalars():
-            if any(v.get("sha256") == staged.sha256 for v in volumes or []):
-                return
-    store.delete(staged.sha256)
