@@ -7,7 +7,7 @@ from fastapi.responses import Response, StreamingResponse
 from api.db import on_commit
 from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, SessionDep
 from api.downloads import content_disposition, file_response
-from api.errors import Conflict, Forbidden, NotFound, error_responses
+from api.errors import BundleNotDone, BundleNotFinished, Forbidden, NotFound, error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit
@@ -72,7 +72,7 @@ def get_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> 
     "/bundles/{bundle_id}/rebuild",
     response_model=BundlePublic,
     status_code=202,
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(401, 403, 404, BundleNotFinished),
 )
 def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> BundlePublic:
     """Build again from the stored parameters; unchanged evidence gives a byte-identical PDF (same sha256).
@@ -92,7 +92,7 @@ def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID)
 @router.post(
     "/bundles/{bundle_id}/cancel",
     response_model=BundlePublic,
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(401, 403, 404, bundle_service.NothingToCancel),
 )
 def cancel_bundle(session: SessionDep, user: CurrentUser, bundle: EditableBundle) -> BundlePublic:
     """Cancel a queued or running build: the bundle is failed at once with an error naming who cancelled it and
@@ -104,15 +104,15 @@ def _done(bundle: Bundle) -> None:
     # A bundle rebuilt in place serves its last build until the new one is recorded.
     rebuilding = bundle.status in (BundleStatus.queued, BundleStatus.running) and bundle.volumes
     if bundle.status != BundleStatus.done and not rebuilding:
-        raise Conflict(
+        raise BundleNotDone(
             f"the bundle is {BundleStatus(bundle.status).value}, not done"
             + (f": {bundle.error}" if bundle.error else "")
         )
 
 
-PDF_RESPONSES = error_responses(401, 404, 409, 500) | {
-    200: {"content": {"application/pdf": {}}, "description": "The PDF"}
-}
+PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF"}}
+PDF_RESPONSES = error_responses(401, 404, BundleNotDone, bundle_service.BundleHasVolumes, 500) | PDF
+VOLUME_RESPONSES = error_responses(401, 404, BundleNotDone, 500) | PDF
 
 
 @router.get("/bundles/{bundle_id}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
@@ -121,14 +121,16 @@ def bundle_pdf(session: SessionDep, user: CurrentUser, store: BlobStoreDep, requ
     bundle = bundle_service.get_visible(session, bundle_id, user)
     _done(bundle)
     if len(bundle.volumes) > 1:
-        raise Conflict(f"this bundle is split into {len(bundle.volumes)} volumes: download /volumes/{{n}}/pdf")
+        raise bundle_service.BundleHasVolumes(
+            f"this bundle is split into {len(bundle.volumes)} volumes: download /volumes/{{n}}/pdf"
+        )
     bundle_service.record(
         session, "bundle.download", user, bundle, {"volume": 1, "sha256": bundle.volumes[0]["sha256"]}
     )
     return _volume_response(session, store, request, user, bundle, bundle.volumes[0])
 
 
-@router.get("/bundles/{bundle_id}/volumes/{number}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
+@router.get("/bundles/{bundle_id}/volumes/{number}/pdf", response_class=StreamingResponse, responses=VOLUME_RESPONSES)
 def volume_pdf(
     session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, bundle_id: uuid.UUID, number: int
 ):

@@ -11,6 +11,7 @@ from api.downloads import content_disposition, file_response
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.services import evidence as evidence_service
+from api.services.holds import CaseOnHold
 from api.upload import read_upload
 from models.case import Role
 from models.evidence import EvidenceItem, EvidencePublic, EvidenceUpdate, EvidenceUploadForm, ExhibitRef
@@ -103,7 +104,11 @@ def update_evidence(
     return _public(session, evidence_service.update_metadata(session, item, data, actor=user))
 
 
-@router.delete("/evidence/{evidence_id}", status_code=204, responses=error_responses(401, 403, 404, 409, 410, 422))
+@router.delete(
+    "/evidence/{evidence_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, CaseOnHold, evidence_service.EvidenceStillCited, 410, 422),
+)
 def delete_evidence(
     session: SessionDep,
     user: CurrentUser,

@@ -8,6 +8,7 @@ from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import evidence as evidence_service
 from api.services import exhibits as exhibit_service
+from api.services.holds import CaseOnHold
 from models.exhibit import ExhibitCreate, ExhibitPublic, ExhibitUpdate
 from models.inputs import Cursor
 
@@ -25,7 +26,7 @@ def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_
     "/cases/{case_id}/exhibits",
     response_model=ExhibitPublic,
     status_code=201,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, exhibit_service.EvidenceAlreadyExhibit, 422),
 )
 def link_exhibit(session: SessionDep, access: CaseEditor, data: ExhibitCreate) -> ExhibitPublic:
     """Link evidence you can see into this case under its next label. Evidence uploaded into another case also
@@ -44,7 +45,7 @@ def get_exhibit(session: SessionDep, access: CaseViewer, exhibit_id: uuid.UUID) 
 @router.patch(
     "/cases/{case_id}/exhibits/{exhibit_id}",
     response_model=ExhibitPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, exhibit_service.ExhibitLabelTaken, 422),
 )
 def update_exhibit(
     session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID, data: ExhibitUpdate
@@ -55,7 +56,11 @@ def update_exhibit(
     return exhibit_service.to_public(exhibit, evidence_service.get_item(session, exhibit.evidence_id))
 
 
-@router.delete("/cases/{case_id}/exhibits/{exhibit_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
+@router.delete(
+    "/cases/{case_id}/exhibits/{exhibit_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, CaseOnHold, exhibit_service.ExhibitStillCited),
+)
 def unlink_exhibit(session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID) -> None:
     """Unlink the exhibit. The evidence and its original stay; the label is never handed out again.
     Refused (409) while the case is on legal hold, and while a manual event of this case cites the exhibit's

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api.config import get_settings
 from api.db import on_commit
 from api.deps import CaseEditor, CaseUploader, CaseViewer, SessionDep
-from api.errors import PayloadTooLarge, error_responses
+from api.errors import BundleNotDone, PayloadTooLarge, error_responses
 from api.json_body import CheckedJSONRoute
 from api.json_response import FastJSONResponse
 from api.pagination import DEFAULT_LIMIT
@@ -25,6 +25,7 @@ from api.services import timeline_import as import_service
 from api.services import timeline_pdf as pdf_service
 from api.services import timeline_query as query_service
 from api.services import timeline_summary as summary_service
+from api.services.holds import CaseOnHold
 from api.storage import full_disk_refused
 from api.worker import import_runner
 from models.import_job import ImportJobPublic
@@ -98,7 +99,7 @@ def _filename(access, suffix: str) -> str:
 @router.get(
     "/cases/{case_id}/timeline",
     response_model=TimelinePage,
-    responses=error_responses(400, 401, 404, 409, 422)
+    responses=error_responses(400, 401, 404, BundleNotDone, 422)
     | {200: {"description": "A page of events, or the whole selection as CSV", "content": {"text/csv": {}}}},
 )
 def get_timeline(
@@ -135,7 +136,7 @@ def get_timeline(
 @router.get(
     "/cases/{case_id}/timeline.pdf",
     response_class=Response,
-    responses=error_responses(401, 404, 409, 422) | {200: {"content": {"application/pdf": {}}}},
+    responses=error_responses(401, 404, BundleNotDone, 422) | {200: {"content": {"application/pdf": {}}}},
 )
 def timeline_pdf(
     session: SessionDep, access: CaseViewer, f: FilterDep, bundle_id: uuid.UUID | None = BUNDLE_ID
@@ -154,7 +155,7 @@ def timeline_pdf(
 @router.get(
     "/cases/{case_id}/timeline/summary",
     response_model=TimelineSummary,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 404, BundleNotDone, 422),
 )
 def timeline_summary(session: SessionDep, access: CaseViewer, f: FilterDep, bundle_id: uuid.UUID | None = BUNDLE_ID):
     """Counts per kind and per month, and the first and last event of the selection, cited from one bundle."""
@@ -185,7 +186,7 @@ def get_event(session: SessionDep, access: CaseViewer, event_id: uuid.UUID):
 @router.patch(
     "/cases/{case_id}/events/{event_id}",
     response_model=TimelineEventPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, timeline_service.EventDerived, 422),
 )
 def update_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID, data: EventUpdate):
     """Edit an event. A derived event takes only `disputed`; edit its evidence for the rest."""
@@ -194,7 +195,11 @@ def update_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID, d
     return timeline_service.to_public(session, access.case, event)
 
 
-@router.delete("/cases/{case_id}/events/{event_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
+@router.delete(
+    "/cases/{case_id}/events/{event_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, timeline_service.EventDerived, CaseOnHold),
+)
 def delete_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID) -> None:
     """Delete a manual or imported event (a derived one goes with its exhibit); not while the case is on hold."""
     event = timeline_service.get_event(session, access.case, event_id)

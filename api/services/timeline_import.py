@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from api.config import get_settings
 from api.db import on_commit, release_connection
-from api.errors import DomainError, PayloadTooLarge, UnprocessableEntity
+from api.errors import PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType
 from api.services import audit
 from api.services.timeline import case_evidence_ids
 from api.services.timeline_rows import FieldError, header_problems
@@ -210,7 +210,7 @@ def _format(fmt: str | None, content_type: str | None, first: str) -> str:
     if media in JSONL_TYPES:
         return "jsonl"
     if media not in ("", "application/octet-stream", "text/plain"):
-        raise DomainError(f"cannot import {media}: send text/csv or application/x-ndjson (JSON Lines)", 415)
+        raise UnsupportedMediaType(f"cannot import {media}: send text/csv or application/x-ndjson (JSON Lines)")
     return "jsonl" if first.lstrip().startswith("{") else "csv"
 
 

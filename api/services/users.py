@@ -16,6 +16,13 @@ from models.common import utcnow
 from models.inputs import text_problem
 from models.user import ApiToken, User, UserCreate
 
+
+class EmailTaken(Conflict):
+    """An account with this email already exists."""
+
+    code = "email_taken"
+
+
 TOKEN_PREFIX = "cb_"
 _PROFILES = {
     "rfc9106_low_memory": profiles.RFC_9106_LOW_MEMORY,
@@ -59,7 +66,7 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None = None
     """Create a user with an argon2-hashed password (actor: the admin who asked; None from the command line)."""
     email = normalize_email(data.email)
     if get_by_email(session, email):
-        raise Conflict(f"a user with email {email} already exists")
+        raise EmailTaken(f"a user with email {email} already exists")
     user = User(
         email=email, full_name=data.full_name, is_admin=data.is_admin, password_hash=_hasher().hash(data.password)
     )
