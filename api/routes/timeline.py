@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.config import get_settings
 from api.db import on_commit
-from api.deps import CaseEditor, CaseUploader, CaseViewer, SessionDep
+from api.deps import CaseEditor, CaseEvent, CaseUploader, CaseViewer, EditableEvent, SessionDep
 from api.errors import BundleNotDone, PayloadTooLarge, error_responses
 from api.json_body import CheckedJSONRoute
 from api.json_response import FastJSONResponse
@@ -178,8 +178,7 @@ def create_event(session: SessionDep, access: CaseEditor, data: EventCreate):
 @router.get(
     "/cases/{case_id}/events/{event_id}", response_model=TimelineEventPublic, responses=error_responses(401, 404)
 )
-def get_event(session: SessionDep, access: CaseViewer, event_id: uuid.UUID):
-    event = timeline_service.get_event(session, access.case, event_id)
+def get_event(session: SessionDep, event: CaseEvent, access: CaseViewer):
     return timeline_service.to_public(session, access.case, event)
 
 
@@ -188,9 +187,8 @@ def get_event(session: SessionDep, access: CaseViewer, event_id: uuid.UUID):
     response_model=TimelineEventPublic,
     responses=error_responses(401, 403, 404, timeline_service.EventDerived, 422),
 )
-def update_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID, data: EventUpdate):
+def update_event(session: SessionDep, event: EditableEvent, access: CaseEditor, data: EventUpdate):
     """Edit an event. A derived event takes only `disputed`; edit its evidence for the rest."""
-    event = timeline_service.get_event(session, access.case, event_id)
     event = timeline_service.update_event(session, access.case, event, data, actor=access.user)
     return timeline_service.to_public(session, access.case, event)
 
@@ -200,9 +198,8 @@ def update_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID, d
     status_code=204,
     responses=error_responses(401, 403, 404, timeline_service.EventDerived, CaseOnHold),
 )
-def delete_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID) -> None:
+def delete_event(session: SessionDep, event: EditableEvent, access: CaseEditor) -> None:
     """Delete a manual or imported event (a derived one goes with its exhibit); not while the case is on hold."""
-    event = timeline_service.get_event(session, access.case, event_id)
     timeline_service.delete_event(session, event, actor=access.user)
 
 

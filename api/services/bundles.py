@@ -16,7 +16,7 @@ from api.services import access, audit, filed_bundle, holds, work_queue
 from api.services import exhibits as exhibit_service
 from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
-from models.case import Case
+from models.case import Case, Role
 from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
@@ -189,9 +189,10 @@ def recording_target(session: Session, bundle_id: uuid.UUID) -> tuple[Bundle, li
     return beside, []
 
 
-def get_visible(session: Session, bundle_id: uuid.UUID, user: User) -> Bundle:
-    """The bundle if the user is a member of its case; 404 otherwise, as for a missing one."""
-    return access.case_object(session, Bundle, bundle_id, user, "bundle")
+def get_visible(session: Session, bundle_id: uuid.UUID, user: User, *, role: Role = Role.viewer) -> Bundle:
+    """The bundle if the user is a member of its case holding `role` (403 for a lesser role); 404 otherwise, as
+    for a missing one."""
+    return access.case_object(session, Bundle, bundle_id, user, "bundle", role)
 
 
 def list_bundles(session: Session, case: Case, *, limit: int, cursor: str | None):
