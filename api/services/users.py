@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from api.config import get_settings
-from api.errors import BadRequest, Conflict, Unauthorized
+from api.errors import BadRequest, Conflict, Unauthorized, UnprocessableEntity
 from api.services import audit, ratelimit
 from models.common import utcnow
 from models.inputs import text_problem
@@ -52,7 +52,7 @@ def normalize_email(email: str) -> str:
     local, at, domain = email.partition("@")
     unprintable = any(c.isspace() or not c.isprintable() for c in email)  # NUL included
     if not at or not local or "." not in domain or "@" in domain or unprintable:
-        raise BadRequest(f"not a valid email address: {email!r}", 422)
+        raise UnprocessableEntity(f"not a valid email address: {email!r}")
     return email
 
 
