@@ -1,4 +1,5 @@
-"""Request dependencies: the session, the caller, and case access checked once for every route."""
+"""Request dependencies: the session, the caller, and access to a case and to the objects in it, each checked
+once here, so no route handler repeats "404 unless a member, 403 unless the role"."""
 
 import uuid
 from collections.abc import Iterator
@@ -8,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.config import get_settings
@@ -15,8 +17,16 @@ from api.db import get_session, release_connection
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.request_body import upload_slots
 from api.services import access as access_service
+from api.services import bundles as bundle_service
+from api.services import evidence as evidence_service
+from api.services import exhibits as exhibit_service
+from api.services.timeline import events as timeline_service
 from api.storage import BlobStore, open_store
+from models.bundle import Bundle
 from models.case import Case, Role
+from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
+from models.timeline import TimelineEvent
 from models.user import ApiToken, User
 
 # scope="function": commit before the response is sent, so a 201 always means the row is durable.
@@ -84,10 +94,12 @@ def _membership(request: Request, session: SessionDep, credentials: BearerDep) -
 MembershipDep = Annotated[access_service.Membership, Depends(_membership)]
 
 
+@lru_cache
 def case_for(role: Role = Role.viewer):
     """Dependency factory: the case in the path, if the caller holds at least `role` in it.
 
-    A non-member gets the same 404 as for a missing case, so existence never leaks.
+    A non-member gets the same 404 as for a missing case, so existence never leaks. One dependency per role, so
+    a route that also asks for an object of the case (`exhibit_for`, `event_for`) checks the case once.
     """
 
     async def dependency(case_id: uuid.UUID, member: MembershipDep) -> CaseAccess:  # async: already read
@@ -122,3 +134,70 @@ def case_for_upload(role: Role = Role.editor):
 
 
 CaseUploader = Annotated[CaseAccess, Depends(case_for_upload(Role.editor), scope="function")]
+
+
+def exhibit_for(role: Role = Role.viewer):
+    """Dependency factory: the exhibit in the path, in the path's case, for a caller with `role` there."""
+
+    def dependency(
+        exhibit_id: uuid.UUID, access: Annotated[CaseAccess, Depends(case_for(role))], session: SessionDep
+    ) -> Exhibit:
+        return exhibit_service.get(session, access.case, exhibit_id)
+
+    return dependency
+
+
+CaseExhibit = Annotated[Exhibit, Depends(exhibit_for(Role.viewer))]
+EditableExhibit = Annotated[Exhibit, Depends(exhibit_for(Role.editor))]
+
+
+def event_for(role: Role = Role.viewer):
+    """Dependency factory: the timeline event in the path, in the path's case, for a caller with `role` there."""
+
+    def dependency(
+        event_id: uuid.UUID, access: Annotated[CaseAccess, Depends(case_for(role))], session: SessionDep
+    ) -> TimelineEvent:
+        return timeline_service.get_event(session, access.case, event_id)
+
+    return dependency
+
+
+CaseEvent = Annotated[TimelineEvent, Depends(event_for(Role.viewer))]
+EditableEvent = Annotated[TimelineEvent, Depends(event_for(Role.editor))]
+
+
+def bundle_for(role: Role = Role.viewer):
+    """Dependency factory: the bundle in the path, if the caller holds at least `role` in its case (404 for a
+    non-member, as for a missing bundle)."""
+
+    def dependency(bundle_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Bundle:
+        return bundle_service.get_visible(session, bundle_id, user, role=role)
+
+    return dependency
+
+
+VisibleBundle = Annotated[Bundle, Depends(bundle_for(Role.viewer))]
+EditableBundle = Annotated[Bundle, Depends(bundle_for(Role.editor))]
+
+
+def evidence_for(role: Role = Role.viewer, *, body: type[BaseModel] | None = None):
+    """Dependency factory: the evidence item in the path, if the caller may read it and holds `role` for it (see
+    `evidence.get_visible`); a deleted item answers 410.
+
+    `body`: the route's body model, declared here as well so that FastAPI validates the body before this check
+    runs: a malformed edit is a 422 whoever sends it, and only a well-formed one is checked for access.
+    """
+    if body is None:
+
+        def dependency(evidence_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> EvidenceItem:
+            return evidence_service.get_live(session, evidence_id, user, role=role)
+
+        return dependency
+
+    def after_body(evidence_id: uuid.UUID, session: SessionDep, user: CurrentUser, data: body) -> EvidenceItem:
+        return evidence_service.get_live(session, evidence_id, user, role=role)
+
+    return after_body
+
+
+VisibleEvidence = Annotated[EvidenceItem, Depends(evidence_for(Role.viewer))]

@@ -1,13 +1,21 @@
-"""Domain errors: raised by services, rendered in one place as {"detail": ...}."""
+"""Domain errors: raised by services, rendered in one place as {"detail": ..., "code": ...}.
+
+`detail` is written for a person and may change; `code` is stable and is what a client branches on. Each kind of
+conflict is its own class with its own code, defined beside the service that raises it; `error_responses` puts
+the codes a route can answer with into its OpenAPI responses, one schema per error class. A 400, 401, 403, 404 or
+500 says all there is to branch on with its status, and keeps the body clients compare whole: {"detail": ...}.
+"""
 
 import logging
 import uuid
+from functools import cache
+from typing import Annotated, Literal, Union
 
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.routing import Match
 
@@ -18,6 +26,7 @@ log = logging.getLogger("casebinder.errors")
 
 class DomainError(Exception):
     status_code = 400
+    code: str | None = None  # stable and machine-readable, sent beside the detail; None: no code in the body
     headers: dict[str, str] | None = None  # sent with the error's response
 
     def __init__(self, message: str, status_code: int | None = None):
@@ -49,23 +58,33 @@ class Conflict(DomainError):
 
 class RequestTimeout(DomainError):
     status_code = 408
+    code = "request_timeout"
     headers = {"Connection": "close"}  # the rest of the body is not read: the connection cannot be reused
 
 
 class Gone(DomainError):
     status_code = 410
+    code = "deleted"
 
 
 class PayloadTooLarge(DomainError):
     status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    code = "unsupported_media_type"
 
 
 class UnprocessableEntity(DomainError):
     status_code = 422
+    code = "validation_error"
 
 
 class TooManyRequests(DomainError):
     status_code = 429
+    code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
@@ -83,6 +102,18 @@ class ServerFault(DomainError):
         super().__init__(f"{message} (error {self.error_id}): tell your administrator")
 
 
+class BundleNotDone(Conflict):
+    """The bundle has no finished build to serve or cite: it is queued, building, failed, or being rebuilt."""
+
+    code = "bundle_not_done"
+
+
+class BundleNotFinished(Conflict):
+    """A bundle build is queued or running: try again once it has finished."""
+
+    code = "bundle_not_finished"
+
+
 def new_error_id() -> str:
     return str(uuid.uuid4())
 
@@ -91,18 +122,54 @@ class InsufficientStorage(DomainError):
     """The server's disk is full: nothing of the request was kept."""
 
     status_code = 507
+    code = "insufficient_storage"
 
 
-def error_responses(*codes: int) -> dict[int | str, dict]:
-    """OpenAPI `responses=` entries for the domain errors a route can raise."""
-    return {code: {"description": _DESCRIPTIONS.get(code, "Error"), "model": ErrorBody} for code in codes}
+def error_responses(*errors: int | type[DomainError]) -> dict[int | str, dict]:
+    """OpenAPI `responses=` entries for the errors a route can raise: a status (its generic error, 404 say), or
+    an error class (a kind of conflict). Each status is documented with the schema of each error class it can
+    carry, so the document lists every code the route can answer with."""
+    classes: dict[int, list[type[DomainError]]] = {}
+    for error in errors:
+        if isinstance(error, int):
+            classes.setdefault(error, [])
+            generic = _GENERIC.get(error)
+            error = generic if generic is not None else None
+        if error is not None and error not in classes.setdefault(error.status_code, []):
+            classes[error.status_code].append(error)
+    return {
+        status: {"description": _DESCRIPTIONS.get(status, "Error"), "model": _status_model(tuple(found))}
+        for status, found in sorted(classes.items())
+    }
+
+
+def _status_model(classes: tuple[type[DomainError], ...]):
+    if not classes:
+        return ErrorBody
+    if len(classes) == 1:
+        return error_model(classes[0])
+    return Annotated[Union[tuple(error_model(c) for c in classes)], Field(discriminator="code")]  # noqa: UP007
+
+
+@cache
+def error_model(error: type[DomainError]) -> type[BaseModel]:
+    """The body of one error class, named after it: its `code` as a constant."""
+    if error.code is None:
+        raise TypeError(f"{error.__name__} has no code to document")
+    detail = str | list | dict if issubclass(error, UnprocessableEntity) else str
+    return create_model(
+        error.__name__,
+        __doc__=(error.__doc__ or "").strip() or None,
+        detail=(detail, ...),
+        code=(Literal[error.code], ...),
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _render(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
-        body = {"detail": exc.message}
+        body = {"detail": exc.message} | ({"code": exc.code} if exc.code else {})
         if isinstance(exc, ServerFault):
             log.error("error %s on %s %s: %s", exc.error_id, request.method, request.url.path, exc.message)
             body["error_id"] = exc.error_id
@@ -138,7 +205,8 @@ def install_error_handlers(app: FastAPI) -> None:
         # FastAPI's own answer, but the values echoed back as `input` are made printable first: a body that is
         # not text (bytes that are not UTF-8) or holds an unpaired surrogate would otherwise fail to encode.
         errors = [err | {"input": _printable(err["input"])} if "input" in err else err for err in exc.errors()]
-        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+        body = {"detail": jsonable_encoder(errors), "code": UnprocessableEntity.code}
+        return JSONResponse(body, status_code=422)
 
     _document_error_shapes(app)
 
@@ -193,9 +261,23 @@ def _document_error_shapes(app: FastAPI) -> None:
             if validation is not None:
                 listed = validation["properties"]["detail"]
                 validation["properties"]["detail"] = {"anyOf": [listed, {"type": "string"}], "title": "Detail"}
+                code = {"const": UnprocessableEntity.code, "type": "string", "title": "Code"}
+                validation["properties"]["code"] = code
+                validation["required"] = [*validation.get("required", []), "code"]
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+_GENERIC: dict[int, type[DomainError]] = {
+    408: RequestTimeout,
+    410: Gone,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    422: UnprocessableEntity,
+    429: TooManyRequests,
+    507: InsufficientStorage,
+}
 
 
 class ErrorBody(BaseModel):

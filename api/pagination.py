@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import literal, tuple_
 from sqlalchemy.sql import Select
 
-from api.errors import BadRequest
+from api.errors import BadRequest, UnprocessableEntity
 from models.safe_json import load_json
 
 T = TypeVar("T")
@@ -54,7 +54,7 @@ def decode_cursor(cursor: str, kind: str, parsers: Sequence[Callable[[Any], Any]
 
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", 422)
+        raise UnprocessableEntity(f"limit must be between 1 and {MAX_LIMIT}")
     return limit
 
 

@@ -38,7 +38,12 @@ def me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.post("/users", response_model=UserPublic, status_code=201, responses=error_responses(401, 403, 409, 422))
+@router.post(
+    "/users",
+    response_model=UserPublic,
+    status_code=201,
+    responses=error_responses(401, 403, user_service.EmailTaken, 422),
+)
 def create_user(session: SessionDep, user: CurrentUser, data: UserCreate) -> UserPublic:
     """Create an account (administrators only)."""
     if not user.is_admin:

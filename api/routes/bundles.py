@@ -1,21 +1,18 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.db import on_commit
-from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, SessionDep
+from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, EditableBundle, SessionDep, VisibleBundle
 from api.downloads import content_disposition, file_response
-from api.errors import Conflict, Forbidden, NotFound, error_responses
+from api.errors import BundleNotDone, BundleNotFinished, NotFound, error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit
 from api.services import bundles as bundle_service
-from api.services import cases as case_service
 from api.worker import runner
 from models.bundle import Bundle, BundleProgress, BundlePublic, BundleRequest, BundleStatus
-from models.case import Role
 from models.inputs import Cursor
 
 router = APIRouter(tags=["bundles"], route_class=CheckedJSONRoute)
@@ -30,18 +27,6 @@ def _public(session, bundle: Bundle) -> BundlePublic:
             "volumes": bundle.volumes,
         },
     )
-
-
-def _editable(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> Bundle:
-    """The bundle, for an editor of its case: 404 for anyone else in no role there, 403 for a viewer."""
-    bundle = bundle_service.get_visible(session, bundle_id, user)
-    _, role = case_service.get_with_role(session, bundle.case_id, user)
-    if role.rank < Role.editor.rank:
-        raise Forbidden("this needs the editor role in the case")
-    return bundle
-
-
-EditableBundle = Annotated[Bundle, Depends(_editable)]
 
 
 @router.post(
@@ -64,26 +49,22 @@ def list_bundles(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_L
 
 
 @router.get("/bundles/{bundle_id}", response_model=BundlePublic, responses=error_responses(401, 404))
-def get_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> BundlePublic:
-    return _public(session, bundle_service.get_visible(session, bundle_id, user))
+def get_bundle(session: SessionDep, bundle: VisibleBundle) -> BundlePublic:
+    return _public(session, bundle)
 
 
 @router.post(
     "/bundles/{bundle_id}/rebuild",
     response_model=BundlePublic,
     status_code=202,
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(401, 403, 404, BundleNotFinished),
 )
-def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID) -> BundlePublic:
+def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle: EditableBundle) -> BundlePublic:
     """Build again from the stored parameters; unchanged evidence gives a byte-identical PDF (same sha256).
 
     The bundle serves its last build until the new one is recorded, and keeps it if the rebuild fails. Under a
     legal hold the answer is a new bundle beside this one (`rebuilt_from`): nothing built for a held case is
     replaced. So is the answer for the case's filed bundle: what was filed stays as it was."""
-    bundle = bundle_service.get_visible(session, bundle_id, user)
-    _, role = case_service.get_with_role(session, bundle.case_id, user)
-    if role.rank < Role.editor.rank:
-        raise Forbidden("this needs the editor role in the case")
     queued = bundle_service.queue_rebuild(session, bundle, actor=user)
     on_commit(session, runner.wake)
     return _public(session, queued)
@@ -92,7 +73,7 @@ def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle_id: uuid.UUID)
 @router.post(
     "/bundles/{bundle_id}/cancel",
     response_model=BundlePublic,
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(401, 403, 404, bundle_service.NothingToCancel),
 )
 def cancel_bundle(session: SessionDep, user: CurrentUser, bundle: EditableBundle) -> BundlePublic:
     """Cancel a queued or running build: the bundle is failed at once with an error naming who cancelled it and
@@ -104,34 +85,37 @@ def _done(bundle: Bundle) -> None:
     # A bundle rebuilt in place serves its last build until the new one is recorded.
     rebuilding = bundle.status in (BundleStatus.queued, BundleStatus.running) and bundle.volumes
     if bundle.status != BundleStatus.done and not rebuilding:
-        raise Conflict(
+        raise BundleNotDone(
             f"the bundle is {BundleStatus(bundle.status).value}, not done"
             + (f": {bundle.error}" if bundle.error else "")
         )
 
 
-PDF_RESPONSES = error_responses(401, 404, 409, 500) | {
-    200: {"content": {"application/pdf": {}}, "description": "The PDF"}
-}
+PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF"}}
+PDF_RESPONSES = error_responses(401, 404, BundleNotDone, bundle_service.BundleHasVolumes, 500) | PDF
+VOLUME_RESPONSES = error_responses(401, 404, BundleNotDone, 500) | PDF
 
 
 @router.get("/bundles/{bundle_id}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
-def bundle_pdf(session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, bundle_id: uuid.UUID):
+def bundle_pdf(session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, bundle: VisibleBundle):
     """The bundle as one PDF (ETag = its SHA-256). A bundle split into volumes is downloaded volume by volume."""
-    bundle = bundle_service.get_visible(session, bundle_id, user)
     _done(bundle)
     if len(bundle.volumes) > 1:
-        raise Conflict(f"this bundle is split into {len(bundle.volumes)} volumes: download /volumes/{{n}}/pdf")
+        raise bundle_service.BundleHasVolumes(
+            f"this bundle is split into {len(bundle.volumes)} volumes: download /volumes/{{n}}/pdf"
+        )
     bundle_service.record(
         session, "bundle.download", user, bundle, {"volume": 1, "sha256": bundle.volumes[0]["sha256"]}
     )
     return _volume_response(session, store, request, user, bundle, bundle.volumes[0])
 
 
-@router.get("/bundles/{bundle_id}/volumes/{number}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
+@router.get("/bundles/{bundle_id}/volumes/{number}/pdf", response_class=StreamingResponse, responses=VOLUME_RESPONSES)
 def volume_pdf(
     session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, bundle_id: uuid.UUID, number: int
 ):
+    # Looked up here rather than by `bundle_for`: the document lists a route's own parameters before those of
+    # its dependencies, and it names bundle_id before number.
     bundle = bundle_service.get_visible(session, bundle_id, user)
     _done(bundle)
     volume = next((v for v in bundle.volumes if v["number"] == number), None)

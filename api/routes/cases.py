@@ -3,7 +3,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from api.deps import CaseEditor, CaseOwner, CaseViewer, CurrentUser, SessionDep
-from api.errors import error_responses
+from api.errors import BundleNotDone, error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import cases as case_service
@@ -53,7 +53,9 @@ def update_case(session: SessionDep, access: CaseEditor, data: CaseUpdate) -> Ca
 
 
 @router.put(
-    "/cases/{case_id}/filed-bundle", response_model=CasePublic, responses=error_responses(401, 403, 404, 409, 422)
+    "/cases/{case_id}/filed-bundle",
+    response_model=CasePublic,
+    responses=error_responses(401, 403, 404, BundleNotDone, 422),
 )
 def mark_filed_bundle(session: SessionDep, access: CaseEditor, data: FiledBundleRequest) -> CasePublic:
     """Mark a done bundle of the case as the one filed (editors): the chronology (page, CSV, PDF, summary) cites
@@ -63,7 +65,9 @@ def mark_filed_bundle(session: SessionDep, access: CaseEditor, data: FiledBundle
 
 
 @router.delete(
-    "/cases/{case_id}/filed-bundle", response_model=CasePublic, responses=error_responses(401, 403, 404, 409)
+    "/cases/{case_id}/filed-bundle",
+    response_model=CasePublic,
+    responses=error_responses(401, 403, 404, filed_bundle.NoFiledBundle),
 )
 def clear_filed_bundle(session: SessionDep, access: CaseEditor) -> CasePublic:
     """Clear the mark (editors); 409 when no bundle is marked. The chronology then cites the newest done bundle."""
@@ -86,7 +90,8 @@ def list_members(session: SessionDep, access: CaseViewer):
     "/cases/{case_id}/members",
     response_model=MemberPublic,
     status_code=201,
-    responses=error_responses(401, 403, 404, 409, 422) | {200: {"description": "Role of an existing member changed"}},
+    responses=error_responses(401, 403, 404, case_service.LastOwner, 422)
+    | {200: {"description": "Role of an existing member changed"}},
 )
 def add_member(session: SessionDep, access: CaseOwner, data: MemberCreate, response: Response) -> MemberPublic:
     """Give a user a role in the case (owners only). Posting an existing member changes their role (200)."""
@@ -96,14 +101,20 @@ def add_member(session: SessionDep, access: CaseOwner, data: MemberCreate, respo
     return _member(member, user)
 
 
-@router.delete("/cases/{case_id}/members/{user_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
+@router.delete(
+    "/cases/{case_id}/members/{user_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, case_service.LastOwner),
+)
 def remove_member(session: SessionDep, access: CaseViewer, user_id: uuid.UUID) -> None:
     """Remove a member (owners), or leave the case yourself. The last owner cannot be removed."""
     case_service.remove_member(session, access.case, actor=access.user, actor_role=access.role, user_id=user_id)
 
 
 @router.post(
-    "/cases/{case_id}/legal-hold", response_model=LegalHoldState, responses=error_responses(401, 403, 404, 409, 422)
+    "/cases/{case_id}/legal-hold",
+    response_model=LegalHoldState,
+    responses=error_responses(401, 403, 404, holds.CaseAlreadyOnHold, 422),
 )
 def set_legal_hold(session: SessionDep, access: CaseOwner, data: LegalHoldRequest) -> LegalHoldState:
     """Put the case on legal hold (owners only). While held, nothing in it, and no evidence linked into it, can
@@ -113,7 +124,9 @@ def set_legal_hold(session: SessionDep, access: CaseOwner, data: LegalHoldReques
 
 
 @router.delete(
-    "/cases/{case_id}/legal-hold", response_model=LegalHoldState, responses=error_responses(401, 403, 404, 409)
+    "/cases/{case_id}/legal-hold",
+    response_model=LegalHoldState,
+    responses=error_responses(401, 403, 404, holds.CaseNotOnHold),
 )
 def release_legal_hold(session: SessionDep, access: CaseOwner) -> LegalHoldState:
     """Release the hold (owners only); 409 when the case is not on hold."""

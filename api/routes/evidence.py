@@ -1,16 +1,17 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.config import get_settings
-from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep
+from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep, VisibleEvidence, evidence_for
 from api.downloads import content_disposition, file_response
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.services import evidence as evidence_service
+from api.services.holds import CaseOnHold
 from api.upload import read_upload
 from models.case import Role
 from models.evidence import EvidenceItem, EvidencePublic, EvidenceUpdate, EvidenceUploadForm, ExhibitRef
@@ -33,6 +34,9 @@ def _form_schema(model) -> dict:
             properties[name]["description"] = prop["description"]
     return {"type": "object", "required": ["file", *schema["required"]], "properties": properties}
 
+
+# Its body is validated before its access is checked (see `evidence_for`).
+EditableEvidence = Annotated[EvidenceItem, Depends(evidence_for(Role.editor, body=EvidenceUpdate))]
 
 UPLOAD_DOC = {
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _form_schema(EvidenceUploadForm)}}}
@@ -84,9 +88,8 @@ async def upload_evidence(
 
 
 @router.get("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 404, 410))
-def get_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID) -> EvidencePublic:
+def get_evidence(session: SessionDep, user: CurrentUser, item: VisibleEvidence) -> EvidencePublic:
     """The item, for a member of any case it is in: the one it was uploaded into or one it is linked into."""
-    item = evidence_service.get_live(session, evidence_id, user)
     evidence_service.record_access(session, "evidence.view", item, user)
     return _public(session, item)
 
@@ -95,15 +98,18 @@ def get_evidence(session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID)
     "/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 403, 404, 410, 422)
 )
 def update_evidence(
-    session: SessionDep, user: CurrentUser, evidence_id: uuid.UUID, data: EvidenceUpdate
+    session: SessionDep, user: CurrentUser, item: EditableEvidence, data: EvidenceUpdate
 ) -> EvidencePublic:
     """Edit metadata (editor role in the case the item was uploaded into: every case it is linked into shows the
     same metadata). The original bytes, their hash and the sniffed type never change."""
-    item = evidence_service.get_live(session, evidence_id, user, role=Role.editor)
     return _public(session, evidence_service.update_metadata(session, item, data, actor=user))
 
 
-@router.delete("/evidence/{evidence_id}", status_code=204, responses=error_responses(401, 403, 404, 409, 410, 422))
+@router.delete(
+    "/evidence/{evidence_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, CaseOnHold, evidence_service.EvidenceStillCited, 410, 422),
+)
 def delete_evidence(
     session: SessionDep,
     user: CurrentUser,
@@ -136,10 +142,9 @@ def _download_name(item: EvidenceItem) -> str:
     },
 )
 def download_evidence(
-    session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, evidence_id: uuid.UUID
+    session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, item: VisibleEvidence
 ):
     """The original bytes exactly as uploaded, always as an attachment."""
-    item = evidence_service.get_live(session, evidence_id, user)
     evidence_service.record_access(
         session, "evidence.download", item, user, {"if_none_match": request.headers.get("if-none-match")}
     )

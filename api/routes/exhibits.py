@@ -1,13 +1,12 @@
-import uuid
-
 from fastapi import APIRouter
 
-from api.deps import CaseEditor, CaseViewer, SessionDep
+from api.deps import CaseEditor, CaseExhibit, CaseViewer, EditableExhibit, SessionDep
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import evidence as evidence_service
 from api.services import exhibits as exhibit_service
+from api.services.holds import CaseOnHold
 from models.exhibit import ExhibitCreate, ExhibitPublic, ExhibitUpdate
 from models.inputs import Cursor
 
@@ -25,7 +24,7 @@ def list_exhibits(session: SessionDep, access: CaseViewer, limit: int = DEFAULT_
     "/cases/{case_id}/exhibits",
     response_model=ExhibitPublic,
     status_code=201,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, exhibit_service.EvidenceAlreadyExhibit, 422),
 )
 def link_exhibit(session: SessionDep, access: CaseEditor, data: ExhibitCreate) -> ExhibitPublic:
     """Link evidence you can see into this case under its next label. Evidence uploaded into another case also
@@ -36,29 +35,30 @@ def link_exhibit(session: SessionDep, access: CaseEditor, data: ExhibitCreate) -
 
 
 @router.get("/cases/{case_id}/exhibits/{exhibit_id}", response_model=ExhibitPublic, responses=error_responses(401, 404))
-def get_exhibit(session: SessionDep, access: CaseViewer, exhibit_id: uuid.UUID) -> ExhibitPublic:
-    exhibit = exhibit_service.get(session, access.case, exhibit_id)
+def get_exhibit(session: SessionDep, exhibit: CaseExhibit) -> ExhibitPublic:
     return exhibit_service.to_public(exhibit, evidence_service.get_item(session, exhibit.evidence_id))
 
 
 @router.patch(
     "/cases/{case_id}/exhibits/{exhibit_id}",
     response_model=ExhibitPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, exhibit_service.ExhibitLabelTaken, 422),
 )
 def update_exhibit(
-    session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID, data: ExhibitUpdate
+    session: SessionDep, exhibit: EditableExhibit, access: CaseEditor, data: ExhibitUpdate
 ) -> ExhibitPublic:
     """Move, relabel, designate or annotate. No other exhibit is renumbered."""
-    exhibit = exhibit_service.get(session, access.case, exhibit_id)
     exhibit = exhibit_service.update_exhibit(session, access.case, exhibit, data, actor=access.user)
     return exhibit_service.to_public(exhibit, evidence_service.get_item(session, exhibit.evidence_id))
 
 
-@router.delete("/cases/{case_id}/exhibits/{exhibit_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
-def unlink_exhibit(session: SessionDep, access: CaseEditor, exhibit_id: uuid.UUID) -> None:
+@router.delete(
+    "/cases/{case_id}/exhibits/{exhibit_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, CaseOnHold, exhibit_service.ExhibitStillCited),
+)
+def unlink_exhibit(session: SessionDep, exhibit: EditableExhibit, access: CaseEditor) -> None:
     """Unlink the exhibit. The evidence and its original stay; the label is never handed out again.
     Refused (409) while the case is on legal hold, and while a manual event of this case cites the exhibit's
     evidence and that evidence was uploaded into another case (a case's timeline cites only its own evidence)."""
-    exhibit = exhibit_service.get(session, access.case, exhibit_id)
     exhibit_service.unlink(session, access.case, exhibit, actor=access.user)

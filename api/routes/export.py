@@ -4,13 +4,13 @@ from fastapi.responses import StreamingResponse
 from api.db import on_rollback
 from api.deps import BlobStoreDep, CaseOwner, SessionDep
 from api.downloads import content_disposition
-from api.errors import error_responses
+from api.errors import BundleNotFinished, error_responses
 from api.json_body import CheckedJSONRoute
 from api.services.transfer import export as case_export
 
 router = APIRouter(tags=["export"], route_class=CheckedJSONRoute)
 
-ZIP_RESPONSES = error_responses(401, 403, 404, 409) | {
+ZIP_RESPONSES = error_responses(401, 403, 404, case_export.StoredFileMissing, BundleNotFinished) | {
     200: {"content": {"application/zip": {}}, "description": "The case as a ZIP: manifest.json and its files"}
 }
 

@@ -11,12 +11,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.config import get_settings
 from api.db import on_commit
-from api.deps import CaseEditor, CaseUploader, CaseViewer, SessionDep
-from api.errors import PayloadTooLarge, error_responses
+from api.deps import CaseEditor, CaseEvent, CaseUploader, CaseViewer, EditableEvent, SessionDep
+from api.errors import BundleNotDone, PayloadTooLarge, error_responses
 from api.json_body import CheckedJSONRoute
 from api.json_response import FastJSONResponse
 from api.pagination import DEFAULT_LIMIT
 from api.request_body import body_chunks
+from api.services.holds import CaseOnHold
 from api.services.timeline import citations
 from api.services.timeline import csv as csv_service
 from api.services.timeline import events as timeline_service
@@ -98,7 +99,7 @@ def _filename(access, suffix: str) -> str:
 @router.get(
     "/cases/{case_id}/timeline",
     response_model=TimelinePage,
-    responses=error_responses(400, 401, 404, 409, 422)
+    responses=error_responses(400, 401, 404, BundleNotDone, 422)
     | {200: {"description": "A page of events, or the whole selection as CSV", "content": {"text/csv": {}}}},
 )
 def get_timeline(
@@ -135,7 +136,7 @@ def get_timeline(
 @router.get(
     "/cases/{case_id}/timeline.pdf",
     response_class=Response,
-    responses=error_responses(401, 404, 409, 422) | {200: {"content": {"application/pdf": {}}}},
+    responses=error_responses(401, 404, BundleNotDone, 422) | {200: {"content": {"application/pdf": {}}}},
 )
 def timeline_pdf(
     session: SessionDep, access: CaseViewer, f: FilterDep, bundle_id: uuid.UUID | None = BUNDLE_ID
@@ -154,7 +155,7 @@ def timeline_pdf(
 @router.get(
     "/cases/{case_id}/timeline/summary",
     response_model=TimelineSummary,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 404, BundleNotDone, 422),
 )
 def timeline_summary(session: SessionDep, access: CaseViewer, f: FilterDep, bundle_id: uuid.UUID | None = BUNDLE_ID):
     """Counts per kind and per month, and the first and last event of the selection, cited from one bundle."""
@@ -177,27 +178,28 @@ def create_event(session: SessionDep, access: CaseEditor, data: EventCreate):
 @router.get(
     "/cases/{case_id}/events/{event_id}", response_model=TimelineEventPublic, responses=error_responses(401, 404)
 )
-def get_event(session: SessionDep, access: CaseViewer, event_id: uuid.UUID):
-    event = timeline_service.get_event(session, access.case, event_id)
+def get_event(session: SessionDep, event: CaseEvent, access: CaseViewer):
     return timeline_service.to_public(session, access.case, event)
 
 
 @router.patch(
     "/cases/{case_id}/events/{event_id}",
     response_model=TimelineEventPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, timeline_service.EventDerived, 422),
 )
-def update_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID, data: EventUpdate):
+def update_event(session: SessionDep, event: EditableEvent, access: CaseEditor, data: EventUpdate):
     """Edit an event. A derived event takes only `disputed`; edit its evidence for the rest."""
-    event = timeline_service.get_event(session, access.case, event_id)
     event = timeline_service.update_event(session, access.case, event, data, actor=access.user)
     return timeline_service.to_public(session, access.case, event)
 
 
-@router.delete("/cases/{case_id}/events/{event_id}", status_code=204, responses=error_responses(401, 403, 404, 409))
-def delete_event(session: SessionDep, access: CaseEditor, event_id: uuid.UUID) -> None:
+@router.delete(
+    "/cases/{case_id}/events/{event_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, timeline_service.EventDerived, CaseOnHold),
+)
+def delete_event(session: SessionDep, event: EditableEvent, access: CaseEditor) -> None:
     """Delete a manual or imported event (a derived one goes with its exhibit); not while the case is on hold."""
-    event = timeline_service.get_event(session, access.case, event_id)
     timeline_service.delete_event(session, event, actor=access.user)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session
 
-from api.errors import NotFound, Unauthorized
+from api.errors import Forbidden, NotFound, Unauthorized
 from api.services.users import token_digest
 from models.case import Case, CaseMember, Role
 from models.common import utcnow
@@ -72,14 +72,18 @@ def membership(session: Session, token: str, case_id: str | uuid.UUID | None) ->
     return Membership(user, case, Role(role))
 
 
-def case_object(session: Session, model: type, object_id: uuid.UUID, user: User, what: str):
-    """A row of a case-scoped table (one with case_id) if the user is a member of its case, any role; 404 saying
-    `what` was not found otherwise, exactly as for a missing one, so ids of other cases' objects give nothing away."""
-    row = session.scalars(
-        select(model)
+def case_object(session: Session, model: type, object_id: uuid.UUID, user: User, what: str, role: Role = Role.viewer):
+    """A row of a case-scoped table (one with case_id) if the user is a member of its case holding at least `role`
+    (403 for a lesser role); 404 saying `what` was not found for anyone else, exactly as for a missing one, so ids
+    of other cases' objects give nothing away."""
+    found = session.execute(
+        select(model, CaseMember.role)
         .join(CaseMember, CaseMember.case_id == model.case_id)
         .where(model.id == object_id, CaseMember.user_id == user.id)
     ).first()
-    if row is None:
+    if found is None:
         raise NotFound(f"{what} not found")
+    row, held = found
+    if Role(held).rank < role.rank:
+        raise Forbidden(f"this needs the {role.value} role in the case")
     return row

@@ -9,17 +9,30 @@ from sqlmodel import Session, select
 
 from api.bundle import volume_limit
 from api.bundle.spec import BundleError
-from api.errors import Conflict, UnprocessableEntity
+from api.errors import BundleNotFinished, Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import access, audit, filed_bundle, holds, jobs
 from api.services import exhibits as exhibit_service
 from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
-from models.case import Case
+from models.case import Case, Role
 from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
 from models.user import User
+
+
+class NothingToCancel(Conflict):
+    """The bundle's build has already ended: there is nothing to cancel."""
+
+    code = "nothing_to_cancel"
+
+
+class BundleHasVolumes(Conflict):
+    """The bundle is split into volumes: download it volume by volume."""
+
+    code = "bundle_has_volumes"
+
 
 DEFAULT_PREFIX = "CB"
 
@@ -99,7 +112,9 @@ def queue_rebuild(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
     hold = holds.case_hold(session, bundle.case_id)  # locks the case row: a hold being set lands first, or waits
     session.refresh(bundle)
     if bundle.status in (BundleStatus.queued, BundleStatus.running):
-        raise Conflict(f"the bundle is {BundleStatus(bundle.status).value}; rebuild it once that build has finished")
+        raise BundleNotFinished(
+            f"the bundle is {BundleStatus(bundle.status).value}; rebuild it once that build has finished"
+        )
     filed = filed_bundle.is_filed(session, bundle)
     if hold is not None or filed:
         beside = _beside(session, bundle, created_by=actor.id)
@@ -169,9 +184,10 @@ def recording_target(session: Session, bundle_id: uuid.UUID) -> tuple[Bundle, li
     return beside, []
 
 
-def get_visible(session: Session, bundle_id: uuid.UUID, user: User) -> Bundle:
-    """The bundle if the user is a member of its case; 404 otherwise, as for a missing one."""
-    return access.case_object(session, Bundle, bundle_id, user, "bundle")
+def get_visible(session: Session, bundle_id: uuid.UUID, user: User, *, role: Role = Role.viewer) -> Bundle:
+    """The bundle if the user is a member of its case holding `role` (403 for a lesser role); 404 otherwise, as
+    for a missing one."""
+    return access.case_object(session, Bundle, bundle_id, user, "bundle", role)
 
 
 def list_bundles(session: Session, case: Case, *, limit: int, cursor: str | None):
@@ -297,7 +313,7 @@ def cancel(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
     was = BundleStatus(bundle.status)
     if was not in (BundleStatus.queued, BundleStatus.running):
         why = "it has been built" if was == BundleStatus.done else "its build has already ended"
-        raise Conflict(f"the bundle is {was.value}: {why}, so there is nothing to cancel")
+        raise NothingToCancel(f"the bundle is {was.value}: {why}, so there is nothing to cancel")
     now = utcnow()
     message = f"cancelled by {actor.email} at {now:%Y-%m-%d %H:%M:%S} UTC; rebuild the bundle to build it again"
     kept = _end_build(session, bundle.id, was, message, "the rebuild was cancelled")
@@ -305,7 +321,7 @@ def cancel(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
     if kept is None:  # it moved on meanwhile (started, finished or failed): say what it is now
         if bundle.status in (BundleStatus.queued, BundleStatus.running):
             return cancel(session, bundle, actor=actor)
-        raise Conflict(
+        raise NothingToCancel(
             f"the bundle is {BundleStatus(bundle.status).value}: its build ended before it could be cancelled"
         )
     record(

@@ -14,6 +14,12 @@ from models.common import utcnow
 from models.user import User
 
 
+class LastOwner(Conflict):
+    """A case needs at least one owner: add another owner first."""
+
+    code = "last_owner"
+
+
 def create_case(session: Session, *, actor: User, data: CaseCreate) -> Case:
     """Create a case; its creator becomes its owner."""
     case = Case.model_validate(
@@ -122,7 +128,7 @@ def add_member(session: Session, case: Case, data: MemberCreate, *, actor: User)
         _record_member(session, "member.add", case, actor, user, {"role": data.role})
         return member, user, True
     if member.role == Role.owner and data.role != Role.owner and _owner_count(session, case) <= 1:
-        raise Conflict("a case needs at least one owner: add another owner before demoting this one")
+        raise LastOwner("a case needs at least one owner: add another owner before demoting this one")
     before = member.role
     member.role = data.role
     session.add(member)
@@ -153,7 +159,7 @@ def remove_member(session: Session, case: Case, *, actor: User, actor_role: Role
     if member is None:
         raise NotFound("that user is not a member of this case")
     if member.role == Role.owner and _owner_count(session, case) <= 1:
-        raise Conflict("a case needs at least one owner: add another owner before removing this one")
+        raise LastOwner("a case needs at least one owner: add another owner before removing this one")
     role = member.role
     session.delete(member)
     session.flush()

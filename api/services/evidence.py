@@ -29,6 +29,13 @@ from models.safe_json import JSONRefused, load_json
 from models.timeline import TimelineEvent
 from models.user import User
 
+
+class EvidenceStillCited(Conflict):
+    """A bundle, a timeline event, or an exhibit the caller cannot unlink still cites the evidence."""
+
+    code = "evidence_still_cited"
+
+
 MAX_TAGS = TAGS_MAX
 DELETE_REASON_CHARS = REASON_CHARS
 
@@ -408,7 +415,7 @@ def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> list[t
         then = f" A delete does not unlink the exhibits of a bundle that was built: to delete it anyway, unlink {then}."
     elif then:
         then = f" Once nothing else cites it, deleting it unlinks {then} with it."
-    raise Conflict(
+    raise EvidenceStillCited(
         f"evidence {item.id} is still cited, so bundles and timelines would cite a deleted item: {text}.{then}"
     )
 

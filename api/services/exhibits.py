@@ -16,6 +16,24 @@ from models.timeline import TimelineEvent
 from models.user import User
 
 
+class EvidenceAlreadyExhibit(Conflict):
+    """The evidence is already an exhibit in this case."""
+
+    code = "evidence_already_exhibit"
+
+
+class ExhibitLabelTaken(Conflict):
+    """Another exhibit in the case has this label."""
+
+    code = "exhibit_label_taken"
+
+
+class ExhibitStillCited(Conflict):
+    """The exhibit is evidence from another case that this case's timeline cites: remove the citation first."""
+
+    code = "exhibit_still_cited"
+
+
 def _next_number(session: Session, case: Case) -> int:
     """Take the case's next exhibit number. The UPDATE locks the case row until commit, so concurrent
     requests queue here (a row lock on PostgreSQL, the write lock on SQLite) and never share a number."""
@@ -55,7 +73,7 @@ def link(
         select(Exhibit).where(Exhibit.case_id == case.id, Exhibit.evidence_id == evidence.id)
     ).first()
     if existing:
-        raise Conflict(f"this evidence is already exhibit {existing.label} in the case")
+        raise EvidenceAlreadyExhibit(f"this evidence is already exhibit {existing.label} in the case")
     while True:  # skip numbers whose label someone already gave an exhibit by hand
         number = _next_number(session, case)
         try:
@@ -119,7 +137,7 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
         if not label:
             raise UnprocessableEntity("label cannot be blank")
         if _label_taken(session, case.id, label):
-            raise Conflict(f"label {label} is already used by another exhibit in this case")
+            raise ExhibitLabelTaken(f"label {label} is already used by another exhibit in this case")
         exhibit.label = label
     if changes.get("position") is not None:
         lock_case(session, case)
@@ -201,7 +219,7 @@ def _refuse_if_cited_here(session: Session, case: Case, exhibit: Exhibit) -> Non
         return
     named = "; ".join(f"{title!r} ({event_id})" for event_id, title in events[:MAX_NAMED])
     more = "; and more" if len(events) > MAX_NAMED else ""
-    raise Conflict(
+    raise ExhibitStillCited(
         f"exhibit {exhibit.label} is evidence from another case that this case's timeline cites: {named}{more}. "
         "Remove the citation from those events (or delete them) first"
     )

@@ -5,13 +5,19 @@ import uuid
 
 from sqlmodel import Session, select
 
-from api.errors import Conflict, NotFound
+from api.errors import BundleNotDone, Conflict, NotFound
 from api.services import audit, holds
 from api.services.timeline.citations import not_done
 from models.bundle import Bundle, BundleStatus
 from models.case import Case
 from models.common import utcnow
 from models.user import User
+
+
+class NoFiledBundle(Conflict):
+    """The case has no filed bundle to clear."""
+
+    code = "no_filed_bundle"
 
 
 def mark(session: Session, case: Case, bundle_id: uuid.UUID, *, actor: User) -> Case:
@@ -27,7 +33,7 @@ def mark(session: Session, case: Case, bundle_id: uuid.UUID, *, actor: User) -> 
     session.refresh(bundle)
     session.refresh(case)
     if bundle.status != BundleStatus.done:
-        raise Conflict(not_done(BundleStatus(bundle.status), rebuilding=bundle.sha256 is not None))
+        raise BundleNotDone(not_done(BundleStatus(bundle.status), rebuilding=bundle.sha256 is not None))
     previous = case.filed_bundle_id
     if previous == bundle.id:
         return case
@@ -50,7 +56,7 @@ def clear(session: Session, case: Case, *, actor: User) -> Case:
     session.refresh(case)
     previous = case.filed_bundle_id
     if previous is None:
-        raise Conflict("the case has no filed bundle to clear")
+        raise NoFiledBundle("the case has no filed bundle to clear")
     case.filed_bundle_id, case.updated_at = None, utcnow()
     session.add(case)
     session.flush()

@@ -27,6 +27,25 @@ from models.exhibit import Exhibit
 from models.user import User
 
 
+class CaseOnHold(Conflict):
+    """The case, or a case the evidence is linked into, is on legal hold: nothing in it can be deleted,
+    unlinked or purged until an owner releases the hold."""
+
+    code = "case_on_hold"
+
+
+class CaseAlreadyOnHold(Conflict):
+    """The case is already on legal hold: release it first to set it again with another reason."""
+
+    code = "case_already_on_hold"
+
+
+class CaseNotOnHold(Conflict):
+    """The case is not on legal hold, so there is no hold to release."""
+
+    code = "case_not_on_hold"
+
+
 @dataclass(frozen=True)
 class Hold:
     case_id: uuid.UUID
@@ -171,8 +190,8 @@ def refuse_if_held(
     )
     if actor is not None and not _member(session, hold.case_id, actor):
         # The item is also an exhibit in a case the caller cannot see: say so without naming it.
-        raise Conflict(f"cannot {target}: it is an exhibit in a case you are not a member of, which is on legal hold")
-    raise Conflict(f"cannot {target}: {hold.describe()}. An owner of the case must release the hold first.")
+        raise CaseOnHold(f"cannot {target}: it is an exhibit in a case you are not a member of, which is on legal hold")
+    raise CaseOnHold(f"cannot {target}: {hold.describe()}. An owner of the case must release the hold first.")
 
 
 def _member(session: Session, case_id: uuid.UUID, user: User) -> bool:
@@ -197,7 +216,7 @@ def set_hold(session: Session, case: Case, reason: str, *, actor: User) -> Case:
     session.refresh(case)
     if case.on_hold:
         hold = case_hold(session, case.id, lock=False)
-        raise Conflict(f"{hold.describe()}. Release the hold first to set it again with another reason.")
+        raise CaseAlreadyOnHold(f"{hold.describe()}. Release the hold first to set it again with another reason.")
     case.legal_hold_at, case.legal_hold_by, case.legal_hold_reason = utcnow(), actor.id, reason
     session.add(case)
     session.flush()
@@ -218,7 +237,7 @@ def release_hold(session: Session, case: Case, *, actor: User) -> Case:
     _lock(session, [case.id])
     session.refresh(case)
     if not case.on_hold:
-        raise Conflict(f"case {case.title!r} ({case.id}) is not on legal hold")
+        raise CaseNotOnHold(f"case {case.title!r} ({case.id}) is not on legal hold")
     released = {"reason": case.legal_hold_reason, "set_at": case.legal_hold_at, "set_by": case.legal_hold_by}
     case.legal_hold_at = case.legal_hold_by = case.legal_hold_reason = None
     session.add(case)

@@ -10,11 +10,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from api.config import get_settings
-from api.errors import BadRequest, Conflict, Unauthorized
+from api.errors import BadRequest, Conflict, Unauthorized, UnprocessableEntity
 from api.services import audit, ratelimit
 from models.common import utcnow
 from models.inputs import text_problem
 from models.user import ApiToken, User, UserCreate
+
+
+class EmailTaken(Conflict):
+    """An account with this email already exists."""
+
+    code = "email_taken"
+
 
 TOKEN_PREFIX = "cb_"
 _PROFILES = {
@@ -45,7 +52,7 @@ def normalize_email(email: str) -> str:
     local, at, domain = email.partition("@")
     unprintable = any(c.isspace() or not c.isprintable() for c in email)  # NUL included
     if not at or not local or "." not in domain or "@" in domain or unprintable:
-        raise BadRequest(f"not a valid email address: {email!r}", 422)
+        raise UnprocessableEntity(f"not a valid email address: {email!r}")
     return email
 
 
@@ -59,7 +66,7 @@ def create_user(session: Session, data: UserCreate, *, actor: User | None = None
     """Create a user with an argon2-hashed password (actor: the admin who asked; None from the command line)."""
     email = normalize_email(data.email)
     if get_by_email(session, email):
-        raise Conflict(f"a user with email {email} already exists")
+        raise EmailTaken(f"a user with email {email} already exists")
     user = User(
         email=email, full_name=data.full_name, is_admin=data.is_admin, password_hash=_hasher().hash(data.password)
     )

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
-from api.errors import Conflict, NotFound
+from api.errors import BundleNotDone, NotFound
 from models.bundle import Bundle, BundleExhibit, BundleStatus
 from models.case import Case
 from models.exhibit import Exhibit
@@ -107,7 +107,7 @@ def cited_bundle(session: Session, case: Case, bundle_id: uuid.UUID | None) -> C
         raise NotFound("bundle not found")
     status = BundleStatus(row.status)
     if status != BundleStatus.done:
-        raise Conflict(not_done(status, rebuilding=row.sha256 is not None))
+        raise BundleNotDone(not_done(status, rebuilding=row.sha256 is not None))
     return _cited(row, case)
 
 

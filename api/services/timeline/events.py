@@ -17,6 +17,12 @@ from models.timeline import MAX_TAGS, EventCreate, EventSource, EventUpdate, Tim
 from models.user import User
 
 
+class EventDerived(Conflict):
+    """The event is derived from an exhibit: it follows its evidence, and only `disputed` can be set on it."""
+
+    code = "event_derived"
+
+
 def record_export(session: Session, case: Case, actor: User, f: query.TimelineFilter, details: dict) -> None:
     """An export of the chronology (CSV or PDF) in the case's audit trail: who took it, which selection, what.
 
@@ -162,7 +168,7 @@ def update_event(
     changes = data.model_dump(exclude_unset=True)
     was = _stated(event)
     if event.source == EventSource.derived and set(changes) - {"disputed"}:
-        raise Conflict(
+        raise EventDerived(
             "this event is derived from an exhibit: edit its evidence (PATCH /api/v1/evidence/"
             f"{event.evidence_id}) to change it; only disputed can be set here"
         )
@@ -205,7 +211,7 @@ def delete_event(session: Session, event: TimelineEvent, *, actor: User | None =
     """Remove a manual or imported event. A derived event goes only with its exhibit or evidence date.
     Refused (409) while the case is on legal hold."""
     if event.source == EventSource.derived:
-        raise Conflict(
+        raise EventDerived(
             "this event is derived from an exhibit: unlink the exhibit, or clear its evidence's occurred_at, "
             "to remove it; or mark it disputed"
         )

@@ -9,7 +9,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 
-from api.errors import DomainError, PayloadTooLarge, UnprocessableEntity
+from api.errors import PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType
 from api.services.timeline.rows import FieldError, header_problems
 from models.safe_json import JSONRefused, load_json
 from models.timeline import MAX_TEXT
@@ -153,7 +153,7 @@ def choose_format(fmt: str | None, content_type: str | None, first: str) -> str:
     if media in JSONL_TYPES:
         return "jsonl"
     if media not in ("", "application/octet-stream", "text/plain"):
-        raise DomainError(f"cannot import {media}: send text/csv or application/x-ndjson (JSON Lines)", 415)
+        raise UnsupportedMediaType(f"cannot import {media}: send text/csv or application/x-ndjson (JSON Lines)")
     return "jsonl" if first.lstrip().startswith("{") else "csv"
 
 

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from api import __version__
 from api.db import read_snapshot
-from api.errors import Conflict
+from api.errors import BundleNotFinished, Conflict
 from api.services import audit
 from api.services.transfer.spec import (
     AUDIT,
@@ -55,6 +55,13 @@ from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
 from models.user import User
+
+
+class StoredFileMissing(Conflict):
+    """A file the case needs is missing from the blob store: `casebinder verify` reports what is damaged."""
+
+    code = "stored_file_missing"
+
 
 MANIFEST_MEMORY_BYTES = 8 * 1024 * 1024  # beyond this the manifest spills to disk
 BATCH = 1000
@@ -230,7 +237,7 @@ def _with_emails(row: dict, table: Table, users: dict[uuid.UUID, dict]) -> dict:
 
 def _check_blob(store: BlobStore, sha256: str, what: str) -> None:
     if not store.exists(sha256):
-        raise Conflict(f"the stored file of {what} (sha256 {sha256}) is missing: run `casebinder verify`")
+        raise StoredFileMissing(f"the stored file of {what} (sha256 {sha256}) is missing: run `casebinder verify`")
 
 
 def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> CaseExport:
@@ -246,7 +253,7 @@ def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> C
                 )
             ).first()
             if building is not None:
-                raise Conflict(f"bundle {building.id} is being built; export the case once it has finished")
+                raise BundleNotFinished(f"bundle {building.id} is being built; export the case once it has finished")
             files, counts = _write_manifest(snap, store, out, case.id, exported_at, actor)
     except BaseException:
         spool.close()
