@@ -72,6 +72,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check api models tests bench migrations scripts
 	$(BIN)/ruff format --check api models tests bench migrations scripts
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
