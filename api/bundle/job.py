@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.bundle.assemble import build
 from api.bundle.converter import Converter
@@ -112,8 +112,8 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
             ex.id: (ex, ev)
             for ex, ev in session.exec(
                 select(Exhibit, EvidenceItem)
-                .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
-                .where(Exhibit.id.in_(ids))
+                .join(EvidenceItem, col(EvidenceItem.id) == Exhibit.evidence_id)
+                .where(col(Exhibit.id).in_(ids))
             )
         }
         withheld = set().union(*(WITHHOLDS[name] for name in params.get("redact_titles_of") or []))
@@ -192,7 +192,7 @@ def _progress_writer(bundle_id: uuid.UUID):
         last[0] = now
         with session_scope() as session:
             session.execute(
-                update(Bundle).where(Bundle.id == bundle_id).values(progress_done=done, progress_total=total)
+                update(Bundle).where(col(Bundle.id) == bundle_id).values(progress_done=done, progress_total=total)
             )
 
     return write

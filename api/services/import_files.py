@@ -13,7 +13,7 @@ import zipfile
 import zlib
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.db import on_commit, on_rollback
 from api.services import case_export as spec
@@ -221,7 +221,9 @@ def _undo_blob(store: BlobStore, staged: StagedBlob, created: bool, bind) -> Non
     if not created:
         return
     with Session(bind) as check_session:
-        kept = select(EvidenceItem.id).where(EvidenceItem.sha256 == staged.sha256, EvidenceItem.purged_at.is_(None))
+        kept = select(EvidenceItem.id).where(
+            col(EvidenceItem.sha256) == staged.sha256, col(EvidenceItem.purged_at).is_(None)
+        )
         if check_session.execute(kept).first():
             return
         for volumes in check_session.execute(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.db import session_scope
 from api.errors import DomainError
@@ -158,7 +158,9 @@ def mark_failed(session: Session, job_id: uuid.UUID, message: str, errors: list[
     """Failed with a reason (and the rows' problems, if that is why); its staged file goes."""
     session.execute(
         update(ImportJob)
-        .where(ImportJob.id == job_id, ImportJob.status.in_([ImportJobStatus.queued, ImportJobStatus.running]))
+        .where(
+            col(ImportJob.id) == job_id, col(ImportJob.status).in_([ImportJobStatus.queued, ImportJobStatus.running])
+        )
         .values(status=ImportJobStatus.failed, message=message[:2000], errors=errors or [], finished_at=utcnow())
     )
     _end(job_id)
@@ -174,7 +176,7 @@ def fail_interrupted(session: Session, *, still_running: Callable[[uuid.UUID], b
             continue
         failed += session.execute(
             update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == ImportJobStatus.running)
+            .where(col(ImportJob.id) == job_id, col(ImportJob.status) == ImportJobStatus.running)
             .values(status=ImportJobStatus.failed, message=INTERRUPTED, finished_at=utcnow())
         ).rowcount
         _end(job_id)
@@ -186,7 +188,7 @@ def _sweep(session: Session, older_than_seconds: float = 3600) -> None:
     """Files no job needs: bodies whose job has ended, and bodies a stopped server was still receiving."""
     live = set(
         session.exec(
-            select(ImportJob.id).where(ImportJob.status.in_([ImportJobStatus.queued, ImportJobStatus.running]))
+            select(ImportJob.id).where(col(ImportJob.status).in_([ImportJobStatus.queued, ImportJobStatus.running]))
         )
     )
     cutoff = time.time() - older_than_seconds
@@ -209,7 +211,9 @@ def _progress(job_id: uuid.UUID, tick: Callable[[], None]) -> Callable[[int, int
         if now - last[0] >= PROGRESS_SECONDS:
             last[0] = now
             with session_scope() as session:
-                session.execute(update(ImportJob).where(ImportJob.id == job_id).values(rows_read=rows, bytes_read=size))
+                session.execute(
+                    update(ImportJob).where(col(ImportJob.id) == job_id).values(rows_read=rows, bytes_read=size)
+                )
 
     return report
 
@@ -253,7 +257,7 @@ def execute(job_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         with session_scope() as session:
             session.execute(
                 update(ImportJob)
-                .where(ImportJob.id == job_id)
+                .where(col(ImportJob.id) == job_id)
                 .values(phase=ImportPhase.storing, rows_total=parsed.count, rows_read=parsed.count,
                         bytes_read=job.size_bytes)
             )  # fmt: skip
@@ -264,7 +268,7 @@ def execute(job_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             )
             session.execute(
                 update(ImportJob)
-                .where(ImportJob.id == job_id)
+                .where(col(ImportJob.id) == job_id)
                 .values(status=ImportJobStatus.succeeded, phase=ImportPhase.done, imported=parsed.count,
                         finished_at=utcnow())
             )  # fmt: skip

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from functools import partial
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.db import on_commit
 from api.services import audit, holds
@@ -48,8 +48,8 @@ def purge(
     items = list(
         session.exec(
             select(EvidenceItem)
-            .where(EvidenceItem.deleted_at.is_not(None), EvidenceItem.purged_at.is_(None))
-            .order_by(EvidenceItem.deleted_at, EvidenceItem.id)
+            .where(col(EvidenceItem.deleted_at).is_not(None), col(EvidenceItem.purged_at).is_(None))
+            .order_by(col(EvidenceItem.deleted_at), col(EvidenceItem.id))
         )
     )
     held = holds.evidence_holds(session, items, lock=not dry_run)
@@ -83,7 +83,7 @@ def purge(
         purged.append(item)
 
     # Hashes that may go: this run's, and those of items purged earlier whose blob is still there.
-    earlier = session.exec(select(EvidenceItem.sha256).where(EvidenceItem.purged_at.is_not(None)).distinct())
+    earlier = session.exec(select(EvidenceItem.sha256).where(col(EvidenceItem.purged_at).is_not(None)).distinct())
     candidates = {item.sha256 for item in purged} | {sha for sha in earlier if store.exists(sha)}
     used = in_use(session, candidates, excluding={item.id for item in purged})
     removable = sorted(sha for sha in candidates - used if store.exists(sha))
@@ -125,7 +125,11 @@ def _mark_purged(session: Session, item: EvidenceItem, now) -> bool:
     """Set purged_at only if the item is still deleted and unpurged: a restore committed meanwhile wins."""
     result = session.execute(
         update(EvidenceItem)
-        .where(EvidenceItem.id == item.id, EvidenceItem.deleted_at.is_not(None), EvidenceItem.purged_at.is_(None))
+        .where(
+            col(EvidenceItem.id) == item.id,
+            col(EvidenceItem.deleted_at).is_not(None),
+            col(EvidenceItem.purged_at).is_(None),
+        )
         .values(purged_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -148,7 +152,7 @@ def in_use(session: Session, hashes: Iterable[str], *, excluding: set[uuid.UUID]
     for i in range(0, len(hashes), BATCH):
         rows = session.exec(
             select(EvidenceItem.id, EvidenceItem.case_id, EvidenceItem.sha256, EvidenceItem.purged_at).where(
-                EvidenceItem.sha256.in_(hashes[i : i + BATCH])
+                col(EvidenceItem.sha256).in_(hashes[i : i + BATCH])
             )
         )
         for item in rows:

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import Integer, Text, and_, bindparam, cast, select, union, union_all
-from sqlmodel import Session
+from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, select, union, union_all
+from sqlmodel import Session, col
 
 from api.db import session_scope
 from api.errors import BadRequest
@@ -100,7 +100,7 @@ def as_uuid_text(value) -> str | None:
     return str(value)
 
 
-def _branch(f: TimelineFilter, group: str, branch, after: bool, columns):
+def _branch(f: TimelineFilter, group: str, branch, after: bool, columns) -> Select:
     """One SELECT: a straddling precision (`branch` names it), or one branch of the body's driving index (the
     branch-th tag or kind) read in the listing's order and cut to the `limit` parameter."""
     desc = f.order == "desc"
@@ -114,7 +114,7 @@ def _branch(f: TimelineFilter, group: str, branch, after: bool, columns):
     ordered = (key[0].desc(), key[1].desc()) if desc else key
     part = select(*columns)
     if f.driver == "tag":
-        part = part.select_from(T).join(E, E.id == T.event_id)
+        part = part.select_from(T).join(E, col(E.id) == T.event_id)
     return part.where(*where).order_by(*ordered).limit(bindparam("limit", type_=Integer))
 
 
@@ -133,9 +133,9 @@ def _statement(structure: tuple, group: str, after: bool, columns: str, labels: 
     selected = _as_selected(both.c)
     stmt = select(*selected)
     if labels:
-        exhibit = [uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label.label("exhibit_label")]
+        exhibit = [uuid_any_text(Exhibit.id).label("exhibit_id"), col(Exhibit.label).label("exhibit_label")]
         stmt = select(*selected, *exhibit).outerjoin(
-            Exhibit, and_(Exhibit.case_id == both.c.case_id, Exhibit.evidence_id == both.c.evidence_id)
+            Exhibit, and_(col(Exhibit.case_id) == both.c.case_id, col(Exhibit.evidence_id) == both.c.evidence_id)
         )
     if group == "straddling":
         # Few (bounded by the spans) and left unordered: asked for an order, the planners walked the time index
@@ -310,7 +310,7 @@ def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     """One event of the case shaped like a timeline item, citation included (in the case's default bundle)."""
     result = session.connection().execute(
         select(*_as_selected(EVENT_COLUMNS), uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label)
-        .outerjoin(Exhibit, and_(Exhibit.case_id == E.case_id, Exhibit.evidence_id == E.evidence_id))
+        .outerjoin(Exhibit, and_(col(Exhibit.case_id) == E.case_id, col(Exhibit.evidence_id) == E.evidence_id))
         .where(E.id == event_id, E.case_id == case.id)
     )
     rows = result.cursor.fetchall()

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.services import audit, orphans, verify_rows
 from api.storage import LocalBlobStore
@@ -92,7 +92,7 @@ def _check_blob(report: VerifyReport, store: LocalBlobStore, sha256: str, refs: 
 
 def _evidence_refs(session: Session) -> dict[str, list[str]]:
     refs: dict[str, list[str]] = defaultdict(list)
-    kept = select(EvidenceItem.id, EvidenceItem.sha256).where(EvidenceItem.purged_at.is_(None))  # purged: no blob
+    kept = select(EvidenceItem.id, EvidenceItem.sha256).where(col(EvidenceItem.purged_at).is_(None))  # purged: no blob
     for item_id, sha256 in session.exec(kept.order_by(EvidenceItem.sha256)):
         refs[sha256].append(f"evidence {item_id}")
     return refs

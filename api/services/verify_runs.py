@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import NotFound
 from api.pagination import keyset_page, parse_datetime, parse_uuid
@@ -32,7 +32,7 @@ def create_run(session: Session, *, actor: User, anchors: list[audit.Anchor]) ->
 
 
 def _with_requester():
-    return select(VerifyRun, User.email).outerjoin(User, User.id == VerifyRun.requested_by)
+    return select(VerifyRun, User.email).outerjoin(User, col(User.id) == VerifyRun.requested_by)
 
 
 def get_run(session: Session, run_id: uuid.UUID) -> tuple[VerifyRun, str | None]:
@@ -95,7 +95,7 @@ def fail_interrupted(session: Session, *, still_running: Callable[[uuid.UUID], b
             continue
         failed += session.execute(
             update(VerifyRun)
-            .where(VerifyRun.id == run_id, VerifyRun.status == VerifyRunStatus.running)
+            .where(col(VerifyRun.id) == run_id, col(VerifyRun.status) == VerifyRunStatus.running)
             .values(status=VerifyRunStatus.failed, finished_at=utcnow(), error=INTERRUPTED)
         ).rowcount
     return failed
@@ -104,6 +104,6 @@ def fail_interrupted(session: Session, *, still_running: Callable[[uuid.UUID], b
 def mark_failed(session: Session, run_id: uuid.UUID, message: str) -> None:
     session.execute(
         update(VerifyRun)
-        .where(VerifyRun.id == run_id)
+        .where(col(VerifyRun.id) == run_id)
         .values(status=VerifyRunStatus.failed, error=message[:2000], finished_at=utcnow())
     )
