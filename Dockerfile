@@ -20,10 +20,16 @@ RUN groupadd --system --gid 10001 casebinder \
     && useradd --system --uid 10001 --gid casebinder --home-dir /data --no-create-home \
         --shell /usr/sbin/nologin casebinder
 
+# The locked dependencies come first, in a layer of their own: a change to the source reuses it and installs only
+# the package itself. `pip check` fails the build if the lock no longer satisfies pyproject.toml.
+COPY requirements/server.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt && rm /tmp/requirements.txt
+
 # Migrations and templates ship inside the package, so a plain install migrates from any directory.
 WORKDIR /src
 COPY . /src
-RUN pip install --no-cache-dir /src \
+RUN pip install --no-cache-dir --no-deps /src \
+    && pip check \
     && rm -rf /src \
     && cd / && python -c "import api.migrate as m; assert (m.SCRIPTS / 'env.py').is_file(), m.SCRIPTS" \
     && python -c "import pathlib, templates; assert (pathlib.Path(templates.__file__).parent / 'bundle' / 'front.html').is_file()"

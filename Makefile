@@ -4,22 +4,41 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEPS_STAMP := $(VENV)/.locked
+# Pinned, hashed dependencies: the server's, and the server's plus the tools' for development and CI.
+LOCK_SERVER := requirements/server.txt
+LOCK_DEV := requirements/dev.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # The PostgreSQL leg of `make test`; skipped when unreachable, except under CI where it must run.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres bench lint clean system-deps
+.PHONY: install lock run test test-sqlite test-postgres bench lint clean system-deps
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The locked dependencies, then the project over them; `pip check` catches a lock older than pyproject.toml.
+$(DEPS_STAMP): $(LOCK_DEV)
 	@bash scripts/system-deps.sh
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "casebinder needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK_DEV)
+	@touch $(DEPS_STAMP)
+
+$(STAMP): pyproject.toml $(DEPS_STAMP)
+	$(BIN)/pip install --quiet --no-deps -e .
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "$(LOCK_DEV) does not satisfy pyproject.toml: run make lock" >&2; exit 1; }
 	@touch $(STAMP)
+
+# Re-resolves the locks from pyproject.toml, keeping every pin that still fits; pass LOCK_FLAGS=--upgrade (or
+# --upgrade-package NAME) to move pins on. The server's lock is resolved within the dev lock, so both agree.
+LOCK_FLAGS ?=
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' $(LOCK_FLAGS)
+lock: $(DEPS_STAMP)
+	$(UV_COMPILE) pyproject.toml --extra dev -o $(LOCK_DEV)
+	$(UV_COMPILE) pyproject.toml -c $(LOCK_DEV) -o $(LOCK_SERVER)
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -53,6 +72,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check api models tests bench migrations scripts
 	$(BIN)/ruff format --check api models tests bench migrations scripts
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.config import get_settings
 from api.db import session_scope
@@ -82,7 +82,7 @@ def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
         token, _ = user_service.issue_token(session, user, ttl=timedelta(days=30), name="demo")
         count = exhibit_service.count(session, case)
         bundle = session.exec(
-            select(Bundle).where(Bundle.case_id == case.id).order_by(Bundle.created_at.desc(), Bundle.id)
+            select(Bundle).where(col(Bundle.case_id) == case.id).order_by(col(Bundle.created_at).desc(), col(Bundle.id))
         ).first()
         bundle_id = str(bundle.id) if bundle is not None else None
     return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, token, str(case.id), case.title, count, bundle_id)

@@ -12,24 +12,25 @@ from sqlmodel import Field, SQLModel
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
 from models.inputs import (
     BATES_PREFIX_CHARS,
+    BATES_PREFIX_PATTERN,
     CASE_TITLE_CHARS,
     COURT_CHARS,
     DOCKET_NUMBER_CHARS,
     LABEL_TEMPLATE_CHARS,
     PARTIES_MAX,
-    PARTY_NAME_CHARS,
-    PARTY_ROLE_CHARS,
     REASON_CHARS,
     TIMEZONE_CHARS,
+    CaseBatesPrefix,
     CaseTitle,
     Court,
     DocketNumber,
     Email,
     LabelTemplate,
+    PartyName,
+    PartyRole,
     Reason,
     Timezone,
     label_problem,
-    text,
 )
 
 
@@ -53,8 +54,8 @@ class Role(StrEnum):
 
 
 class Party(SQLModel):
-    name: text(PARTY_NAME_CHARS, min_chars=1)
-    role: text(PARTY_ROLE_CHARS, min_chars=1) = Field(description="e.g. plaintiff, defendant, seller, reviewer")
+    name: PartyName
+    role: PartyRole = Field(description="e.g. plaintiff, defendant, seller, reviewer")
 
 
 class PartyPublic(SQLModel):
@@ -63,9 +64,6 @@ class PartyPublic(SQLModel):
 
 
 DEFAULT_LABEL_TEMPLATE = "PX-{n:03d}"
-# Printed on every bundle page: letters, digits, "-" and "_" only.
-BATES_PREFIX_PATTERN = r"^[A-Za-z0-9_\-]*$"
-CaseBatesPrefix = text(BATES_PREFIX_CHARS, pattern=BATES_PREFIX_PATTERN)
 
 
 def check_label_template(template: str) -> str:

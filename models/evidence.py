@@ -11,17 +11,16 @@ from sqlmodel import Field, SQLModel
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
 from models.inputs import (
     FACT_KEYS_MAX,
-    FACTS_JSON_CHARS,
     TAGS_MAX,
-    TAGS_TEXT_CHARS,
     Custodian,
     EvidenceTitle,
+    FactsJson,
     Instant,
     Note,
     SourceUrl,
     Tag,
+    TagsText,
     WrittenDate,
-    text,
 )
 
 
@@ -99,8 +98,8 @@ class EvidenceUploadForm(SQLModel):
     captured_at: WrittenDate | None = Field(default=None, description="ISO 8601; without an offset, case timezone")
     source_url: SourceUrl | None = Field(default=None, description="absolute http(s) URL")
     custodian: Custodian | None = None
-    tags: text(TAGS_TEXT_CHARS) | None = Field(default=None, description="comma-separated")
-    facts: text(FACTS_JSON_CHARS) | None = Field(default=None, description="JSON object; keys validated per kind")
+    tags: TagsText | None = Field(default=None, description="comma-separated")
+    facts: FactsJson | None = Field(default=None, description="JSON object; keys validated per kind")
 
 
 class ExhibitRef(SQLModel):

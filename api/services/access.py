@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.services.users import token_digest
@@ -20,12 +20,12 @@ from models.user import ApiToken, User
 INVALID_TOKEN = "invalid, expired or revoked token"
 
 _BY_HASH = ApiToken.token_hash == bindparam("token_hash")
-_CALLER = select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(_BY_HASH)
+_CALLER = select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id).where(_BY_HASH)
 # Outer joins: a row for every known token, with the case and role only when the user is a member of it.
 _MEMBER = (
     select(ApiToken.expires_at, ApiToken.revoked_at, User, Case, CaseMember.role)
     .join(User, User.id == ApiToken.user_id)
-    .outerjoin(CaseMember, and_(CaseMember.user_id == User.id, CaseMember.case_id == bindparam("case_id")))
+    .outerjoin(CaseMember, and_(col(CaseMember.user_id) == User.id, col(CaseMember.case_id) == bindparam("case_id")))
     .outerjoin(Case, Case.id == CaseMember.case_id)
     .where(_BY_HASH)
 )
@@ -79,7 +79,7 @@ def case_object(session: Session, model: type, object_id: uuid.UUID, user: User,
     found = session.execute(
         select(model, CaseMember.role)
         .join(CaseMember, CaseMember.case_id == model.case_id)
-        .where(model.id == object_id, CaseMember.user_id == user.id)
+        .where(model.id == object_id, col(CaseMember.user_id) == user.id)
     ).first()
     if found is None:
         raise NotFound(f"{what} not found")

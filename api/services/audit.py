@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.audit import GENESIS_HASH, AuditEvent, AuditHead
 from models.common import is_sha256_hex, utcnow
@@ -170,14 +170,14 @@ def _append_pending(session: OrmSession) -> None:
         return
     conn = session.connection()
     # Lock the head before reading it: the UPDATE takes the row lock (PostgreSQL) or the writer lock (SQLite).
-    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+    conn.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq))
     seq, prev = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     for row in rows:
         seq += 1
         row |= {"seq": seq, "prev_hash": prev}
         row["hash"] = prev = chain_hash(prev, row)
     conn.execute(insert(AuditEvent), rows)
-    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    conn.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev))
 
 
 def _drop_pending(session: OrmSession) -> None:
@@ -269,7 +269,7 @@ def _rows(session: Session) -> Iterator[dict]:
     """Every event in seq order, a batch at a time (keyset on seq)."""
     after = None
     while True:
-        stmt = select(*_COLUMNS).order_by(AuditEvent.seq).limit(CHAIN_BATCH)
+        stmt = select(*_COLUMNS).order_by(col(AuditEvent.seq)).limit(CHAIN_BATCH)
         if after is not None:
             stmt = stmt.where(AuditEvent.seq > after)
         batch = session.connection().execute(stmt).mappings().all()

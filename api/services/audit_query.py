@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.dates import parse_instant
 from api.errors import UnprocessableEntity
@@ -98,14 +98,14 @@ def _split(values: list[str] | None) -> list[str]:
 def _conditions(case: Case, f: AuditFilter) -> list:
     E = AuditEvent
     where = [E.case_id == case.id]
-    actors = ([E.actor_id.in_(f.actor_ids)] if f.actor_ids else []) + (
-        [E.actor_email.in_(f.actor_emails)] if f.actor_emails else []
+    actors = ([col(E.actor_id).in_(f.actor_ids)] if f.actor_ids else []) + (
+        [col(E.actor_email).in_(f.actor_emails)] if f.actor_emails else []
     )
     if actors:
         where.append(or_(*actors))
     # A prefix compares the leading characters exactly: LIKE would treat "_" as a wildcard and, on SQLite,
     # ignore case.
-    actions = ([E.action.in_(f.actions)] if f.actions else []) + [
+    actions = ([col(E.action).in_(f.actions)] if f.actions else []) + [
         func.substr(E.action, 1, len(p)) == p for p in f.prefixes
     ]
     if actions:
@@ -135,7 +135,7 @@ def page(
     if cursor:
         [after] = decode_cursor(cursor, kind, [_parse_seq])
         stmt = stmt.where(AuditEvent.seq > after if f.order == "asc" else AuditEvent.seq < after)
-    key = AuditEvent.seq if f.order == "asc" else AuditEvent.seq.desc()
+    key = AuditEvent.seq if f.order == "asc" else col(AuditEvent.seq).desc()
     rows = list(session.exec(stmt.order_by(key).limit(limit + 1)).all())
     next_cursor = None
     if len(rows) > limit:

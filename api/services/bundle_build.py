@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api import dates
 from api.bundle.assemble import build
@@ -109,8 +109,8 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
             ex.id: (ex, ev)
             for ex, ev in session.exec(
                 select(Exhibit, EvidenceItem)
-                .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
-                .where(Exhibit.id.in_(ids))
+                .join(EvidenceItem, col(EvidenceItem.id) == Exhibit.evidence_id)
+                .where(col(Exhibit.id).in_(ids))
             )
         }
         withheld = set().union(*(WITHHOLDS[name] for name in params.get("redact_titles_of") or []))

@@ -5,7 +5,7 @@ import os
 import uuid
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.bundle import volume_limit
 from api.bundle.spec import BundleError
@@ -45,7 +45,11 @@ def default_prefix(case: Case) -> str:
 def create_bundle(session: Session, *, case: Case, actor: User, data: BundleRequest) -> Bundle:
     """Queue a bundle of the given exhibits (default: all, in case order), with every option resolved and kept."""
     in_case = list(
-        session.exec(select(Exhibit.id).where(Exhibit.case_id == case.id).order_by(Exhibit.position, Exhibit.id))
+        session.exec(
+            select(col(Exhibit.id))
+            .where(col(Exhibit.case_id) == case.id)
+            .order_by(col(Exhibit.position), col(Exhibit.id))
+        )
     )
     if data.exhibit_ids is None:
         if not in_case:
@@ -80,9 +84,9 @@ def _refuse_oversize_pages(session: Session, exhibit_ids: list[uuid.UUID], limit
     """422 when a page of one of these exhibits is known, before building, to be larger than a volume may be."""
     originals = session.exec(
         select(Exhibit.label, EvidenceItem.media_type, EvidenceItem.size_bytes)
-        .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
-        .where(Exhibit.id.in_(exhibit_ids), EvidenceItem.size_bytes > limit_bytes)
-        .order_by(Exhibit.position, Exhibit.id)
+        .join(EvidenceItem, col(EvidenceItem.id) == Exhibit.evidence_id)
+        .where(col(Exhibit.id).in_(exhibit_ids), col(EvidenceItem.size_bytes) > limit_bytes)
+        .order_by(col(Exhibit.position), col(Exhibit.id))
     ).all()
     reason = volume_limit.oversize_originals(limit_bytes, [tuple(row) for row in originals])
     if reason:
@@ -173,7 +177,7 @@ def recording_target(session: Session, bundle_id: uuid.UUID) -> tuple[Bundle, li
     requested = session.exec(
         select(AuditEvent.actor_id)
         .where(AuditEvent.object_id == str(bundle.id), AuditEvent.action == "bundle.rebuild")
-        .order_by(AuditEvent.seq.desc())
+        .order_by(col(AuditEvent.seq).desc())
     ).first()
     beside = _beside(session, bundle, created_by=requested or bundle.created_by)
     bundle.status, bundle.error = BundleStatus.done, None
@@ -206,7 +210,9 @@ def list_bundles(session: Session, case: Case, *, limit: int, cursor: str | None
 
 def placements(session: Session, bundle: Bundle) -> list[BundleExhibit]:
     return list(
-        session.exec(select(BundleExhibit).where(BundleExhibit.bundle_id == bundle.id).order_by(BundleExhibit.seq))
+        session.exec(
+            select(BundleExhibit).where(col(BundleExhibit.bundle_id) == bundle.id).order_by(col(BundleExhibit.seq))
+        )
     )
 
 
@@ -217,7 +223,7 @@ def next_bates_start(session: Session, case: Case, prefix: str) -> int:
         select(func.max(Bundle.bates_last_number)).where(
             # Any bundle that was ever built, whatever it is doing now (a rebuild keeps the numbers it issued).
             Bundle.case_id == case.id,
-            Bundle.bates_last_number.is_not(None),
+            col(Bundle.bates_last_number).is_not(None),
             Bundle.bates_prefix == prefix,
         )
     ).one()
@@ -274,9 +280,9 @@ def _end_build(session: Session, bundle_id: uuid.UUID, was: BundleStatus, messag
     True when an earlier build was kept, False when the bundle failed, None when it is no longer `was` (nothing
     written: a build cancelled, or failed already, keeps the reason it was given first)."""
     message = message[:2000]
-    stmt = update(Bundle).where(Bundle.id == bundle_id, Bundle.status == was)
+    stmt = update(Bundle).where(col(Bundle.id) == bundle_id, col(Bundle.status) == was)
     kept = session.execute(
-        stmt.where(Bundle.sha256.is_not(None)).values(
+        stmt.where(col(Bundle.sha256).is_not(None)).values(
             status=BundleStatus.done,
             error=f"{kept_why}, so the bundle keeps its previous build: {message}"[:2000],
             progress_done=Bundle.page_count,

@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
@@ -46,7 +46,7 @@ def get_with_role(session: Session, case_id: uuid.UUID, user: User) -> tuple[Cas
     """The case and the user's role in it; (None, None) when missing or not a member."""
     row = session.exec(
         select(Case, CaseMember.role)
-        .join(CaseMember, CaseMember.case_id == Case.id)
+        .join(CaseMember, col(CaseMember.case_id) == Case.id)
         .where(Case.id == case_id, CaseMember.user_id == user.id)
     ).first()
     return (row[0], Role(row[1])) if row else (None, None)
@@ -56,7 +56,7 @@ def list_cases(session: Session, *, user: User, limit: int, cursor: str | None):
     """Cases the user is a member of, oldest first, with the user's role."""
     stmt = (
         select(Case, CaseMember.role)
-        .join(CaseMember, CaseMember.case_id == Case.id)
+        .join(CaseMember, col(CaseMember.case_id) == Case.id)
         .where(CaseMember.user_id == user.id)
     )
     return keyset_page(
@@ -100,9 +100,9 @@ def list_members(session: Session, case: Case) -> list[tuple[CaseMember, User]]:
     return list(
         session.exec(
             select(CaseMember, User)
-            .join(User, User.id == CaseMember.user_id)
+            .join(User, col(User.id) == CaseMember.user_id)
             .where(CaseMember.case_id == case.id)
-            .order_by(CaseMember.added_at, User.email)
+            .order_by(col(CaseMember.added_at), col(User.email))
         ).all()
     )
 

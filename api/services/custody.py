@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api import templating
 from api.errors import NotFound, UnprocessableEntity
@@ -133,8 +133,8 @@ def caption_case(session: Session, item: EvidenceItem, user: User, case_id: uuid
         return session.get(Case, item.case_id)
     first = session.exec(
         select(Exhibit.case_id)
-        .where(Exhibit.evidence_id == item.id, Exhibit.case_id.in_(mine))
-        .order_by(Exhibit.created_at, Exhibit.id)
+        .where(col(Exhibit.evidence_id) == item.id, col(Exhibit.case_id).in_(mine))
+        .order_by(col(Exhibit.created_at), col(Exhibit.id))
     ).first()
     return session.get(Case, first)
 
@@ -146,7 +146,7 @@ def _events(session: Session, item: EvidenceItem, user: User) -> list[dict]:
         select(*_EVENT_COLUMNS)
         .where(
             E.evidence_id == item.id,
-            or_(E.object_type == "evidence", E.case_id.is_(None), E.case_id.in_(_member_cases(user))),
+            or_(col(E.object_type) == "evidence", col(E.case_id).is_(None), col(E.case_id).in_(_member_cases(user))),
         )
         .order_by(E.seq)
     )
@@ -196,9 +196,9 @@ def _acquisition(session: Session, item: EvidenceItem, events: list[dict], users
 def _bundles(session: Session, item: EvidenceItem, user: User) -> list[dict]:
     rows = session.exec(
         select(BundleExhibit, Bundle)
-        .join(Bundle, Bundle.id == BundleExhibit.bundle_id)
-        .where(BundleExhibit.evidence_id == item.id, Bundle.case_id.in_(_member_cases(user)))
-        .order_by(Bundle.created_at, Bundle.id, BundleExhibit.seq)
+        .join(Bundle, col(Bundle.id) == BundleExhibit.bundle_id)
+        .where(col(BundleExhibit.evidence_id) == item.id, col(Bundle.case_id).in_(_member_cases(user)))
+        .order_by(col(Bundle.created_at), col(Bundle.id), col(BundleExhibit.seq))
     ).all()
     out = []
     for placed, bundle in rows:
@@ -225,7 +225,9 @@ def _bundles(session: Session, item: EvidenceItem, user: User) -> list[dict]:
 
 def _verification(session: Session, item: EvidenceItem, acquired_seq: int | None) -> dict | None:
     """The latest integrity check (a `verify` event) and what it said about this item's hash."""
-    run = session.exec(select(AuditEvent).where(AuditEvent.action == "verify").order_by(AuditEvent.seq.desc())).first()
+    run = session.exec(
+        select(AuditEvent).where(col(AuditEvent.action) == "verify").order_by(col(AuditEvent.seq).desc())
+    ).first()
     if run is None:
         return None
     d = run.details or {}
@@ -285,16 +287,20 @@ def build(
             "use the JSON report (GET /evidence/{id}/custody) or the case's audit trail"
         )
     actor_ids = {e["actor_id"] for e in events if e["actor_id"]} | {item.uploaded_by}
-    users = {u.id: u for u in session.exec(select(User).where(User.id.in_(actor_ids)))}
+    users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(actor_ids)))}
     acquisition = _acquisition(session, item, events, users)
     bundles = _bundles(session, item, user)
     mine = set(session.exec(_member_cases(user)))
     exhibits = session.exec(
-        select(Exhibit).where(Exhibit.evidence_id == item.id, Exhibit.case_id.in_(mine)).order_by(Exhibit.created_at)
+        select(Exhibit)
+        .where(col(Exhibit.evidence_id) == item.id, col(Exhibit.case_id).in_(mine))
+        .order_by(col(Exhibit.created_at))
     ).all()
     covered = {item.case_id} | {x.case_id for x in exhibits} | {e["case_id"] for e in events if e["case_id"]}
     covered = (covered | {b["case_id"] for b in bundles}) & mine
-    cases = sorted(session.exec(select(Case).where(Case.id.in_(covered))).all(), key=lambda c: (c.created_at, c.id))
+    cases = sorted(
+        session.exec(select(Case).where(col(Case.id).in_(covered))).all(), key=lambda c: (c.created_at, c.id)
+    )
     shaped = []
     for e in events:
         details = e["details"] or {}

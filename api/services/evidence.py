@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.config import get_settings
 from api.dates import local_as_utc, parse_instant
@@ -130,8 +130,11 @@ def find_in_case(session: Session, case: Case, sha256: str) -> EvidenceItem | No
     linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case.id)
     return session.exec(
         select(EvidenceItem)
-        .where(EvidenceItem.sha256 == sha256, or_(EvidenceItem.case_id == case.id, EvidenceItem.id.in_(linked)))
-        .order_by(EvidenceItem.deleted_at.is_not(None))
+        .where(
+            col(EvidenceItem.sha256) == sha256,
+            or_(col(EvidenceItem.case_id) == case.id, col(EvidenceItem.id).in_(linked)),
+        )
+        .order_by(col(EvidenceItem.deleted_at).is_not(None))
     ).first()
 
 
@@ -200,7 +203,7 @@ def _restore(session: Session, item: EvidenceItem, *, actor: User, original_file
     # Every column written, so a purge committing meanwhile cannot leave purged_at set on a live item.
     session.execute(
         update(EvidenceItem)
-        .where(EvidenceItem.id == item.id)
+        .where(col(EvidenceItem.id) == item.id)
         .values(deleted_at=None, deleted_by=None, deleted_reason=None, purged_at=None, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -252,7 +255,8 @@ def role_for(session: Session, item: EvidenceItem, user: User) -> Role | None:
     linked = select(Exhibit.case_id).where(Exhibit.evidence_id == item.id)
     roles = session.exec(
         select(CaseMember.role).where(
-            CaseMember.user_id == user.id, or_(CaseMember.case_id == item.case_id, CaseMember.case_id.in_(linked))
+            col(CaseMember.user_id) == user.id,
+            or_(col(CaseMember.case_id) == item.case_id, col(CaseMember.case_id).in_(linked)),
         )
     ).all()
     return max((Role(r) for r in roles), key=lambda r: r.rank, default=None)
@@ -356,15 +360,15 @@ def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> list[t
     exhibits to unlink, a bundle whose placements name it (whatever the bundle's status)."""
     exhibits = session.exec(
         select(Exhibit, Case)
-        .join(Case, Case.id == Exhibit.case_id)
+        .join(Case, col(Case.id) == Exhibit.case_id)
         .where(Exhibit.evidence_id == item.id)
         .order_by(Case.title, Exhibit.label)
     ).all()
     events = session.exec(
         select(TimelineEvent.id, TimelineEvent.title, Case.id, Case.title)
-        .join(Case, Case.id == TimelineEvent.case_id)
-        .where(TimelineEvent.evidence_id == item.id, TimelineEvent.exhibit_id.is_(None))
-        .order_by(Case.title, TimelineEvent.occurred_at, TimelineEvent.id)
+        .join(Case, col(Case.id) == TimelineEvent.case_id)
+        .where(col(TimelineEvent.evidence_id) == item.id, col(TimelineEvent.exhibit_id).is_(None))
+        .order_by(col(Case.title), col(TimelineEvent.occurred_at), col(TimelineEvent.id))
     ).all()
     bundles = session.exec(
         select(Bundle.id, Bundle.title, Case.id, Case.title, Bundle.created_at)
@@ -378,7 +382,7 @@ def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> list[t
     roles = dict(
         session.exec(
             select(CaseMember.case_id, CaseMember.role).where(
-                CaseMember.user_id == user.id, CaseMember.case_id.in_(cases)
+                col(CaseMember.user_id) == user.id, col(CaseMember.case_id).in_(cases)
             )
         ).all()
     )

@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_int, parse_uuid
@@ -39,7 +39,7 @@ def _next_number(session: Session, case: Case) -> int:
     requests queue here (a row lock on PostgreSQL, the write lock on SQLite) and never share a number."""
     taken = session.execute(
         update(Case)
-        .where(Case.id == case.id)
+        .where(col(Case.id) == case.id)
         .values(next_exhibit_number=Case.next_exhibit_number + 1)
         .returning(Case.next_exhibit_number)
         .execution_options(synchronize_session=False)
@@ -121,7 +121,7 @@ def get(session: Session, case: Case, exhibit_id: uuid.UUID) -> Exhibit:
 
 def lock_case(session: Session, case: Case) -> None:
     """Serialise changes to a case's exhibits (labels, order, duplicate checks) on the case row until commit."""
-    session.execute(update(Case).where(Case.id == case.id).values(next_exhibit_number=Case.next_exhibit_number))
+    session.execute(update(Case).where(col(Case.id) == case.id).values(next_exhibit_number=Case.next_exhibit_number))
 
 
 def count(session: Session, case: Case) -> int:
@@ -148,7 +148,7 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
             step, low, high = (1, target, current - 1) if target < current else (-1, current + 1, target)
             session.execute(
                 update(Exhibit)
-                .where(Exhibit.case_id == case.id, Exhibit.position.between(low, high))
+                .where(col(Exhibit.case_id) == case.id, Exhibit.position.between(low, high))
                 .values(position=Exhibit.position + step)
                 .execution_options(synchronize_session=False)
             )
@@ -191,7 +191,7 @@ def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User, detai
     session.flush()
     session.execute(
         update(Exhibit)
-        .where(Exhibit.case_id == case.id, Exhibit.position > position)
+        .where(col(Exhibit.case_id) == case.id, col(Exhibit.position) > position)
         .values(position=Exhibit.position - 1)
         .execution_options(synchronize_session=False)
     )
@@ -210,9 +210,9 @@ def _refuse_if_cited_here(session: Session, case: Case, exhibit: Exhibit) -> Non
         .where(
             TimelineEvent.case_id == case.id,
             TimelineEvent.evidence_id == exhibit.evidence_id,
-            TimelineEvent.exhibit_id.is_(None),
+            col(TimelineEvent.exhibit_id).is_(None),
         )
-        .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.id))
         .limit(MAX_NAMED + 1)
     ).all()
     if not events:

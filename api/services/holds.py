@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import Conflict
 from api.services import audit
@@ -77,7 +77,7 @@ def _lock(session: Session, case_ids: Iterable[uuid.UUID]) -> None:
     for case_id in sorted(set(case_ids)):
         session.execute(
             update(Case)
-            .where(Case.id == case_id)
+            .where(col(Case.id) == case_id)
             .values(legal_hold_at=Case.legal_hold_at)
             .execution_options(synchronize_session=False)
         )
@@ -93,7 +93,7 @@ def holds_on(session: Session, case_ids: Iterable[uuid.UUID], *, lock: bool = Tr
     rows = session.execute(
         select(Case.id, Case.title, Case.legal_hold_reason, Case.legal_hold_at, Case.legal_hold_by, User.email)
         .outerjoin(User, User.id == Case.legal_hold_by)
-        .where(Case.id.in_(ids), Case.legal_hold_at.is_not(None))
+        .where(col(Case.id).in_(ids), col(Case.legal_hold_at).is_not(None))
     ).all()
     return {row[0]: Hold(*row) for row in rows}
 
@@ -108,7 +108,7 @@ def cases_of(session: Session, items: list[EvidenceItem]) -> dict[uuid.UUID, set
     ids = list(found)
     for i in range(0, len(ids), 1000):
         for evidence_id, case_id in session.execute(
-            select(Exhibit.evidence_id, Exhibit.case_id).where(Exhibit.evidence_id.in_(ids[i : i + 1000]))
+            select(Exhibit.evidence_id, Exhibit.case_id).where(col(Exhibit.evidence_id).in_(ids[i : i + 1000]))
         ):
             found[evidence_id].add(case_id)
     return found

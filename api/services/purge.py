@@ -10,7 +10,7 @@ original; a run that stops before removing them leaves purged rows whose blobs t
 from functools import partial
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.db import on_commit
 from api.services import audit, blobs, holds
@@ -37,8 +37,8 @@ def purge(
     items = list(
         session.exec(
             select(EvidenceItem)
-            .where(EvidenceItem.deleted_at.is_not(None), EvidenceItem.purged_at.is_(None))
-            .order_by(EvidenceItem.deleted_at, EvidenceItem.id)
+            .where(col(EvidenceItem.deleted_at).is_not(None), col(EvidenceItem.purged_at).is_(None))
+            .order_by(col(EvidenceItem.deleted_at), col(EvidenceItem.id))
         )
     )
     held = holds.evidence_holds(session, items, lock=not dry_run)
@@ -72,7 +72,7 @@ def purge(
         purged.append(item)
 
     # Hashes that may go: this run's, and those of items purged earlier whose blob is still there.
-    earlier = session.exec(select(EvidenceItem.sha256).where(EvidenceItem.purged_at.is_not(None)).distinct())
+    earlier = session.exec(select(EvidenceItem.sha256).where(col(EvidenceItem.purged_at).is_not(None)).distinct())
     candidates = {item.sha256 for item in purged} | {sha for sha in earlier if store.exists(sha)}
     used = blobs.still_used(session, candidates, excluding={item.id for item in purged})
     removable = sorted(sha for sha in candidates - used if store.exists(sha))
@@ -114,7 +114,11 @@ def _mark_purged(session: Session, item: EvidenceItem, now) -> bool:
     """Set purged_at only if the item is still deleted and unpurged: a restore committed meanwhile wins."""
     result = session.execute(
         update(EvidenceItem)
-        .where(EvidenceItem.id == item.id, EvidenceItem.deleted_at.is_not(None), EvidenceItem.purged_at.is_(None))
+        .where(
+            col(EvidenceItem.id) == item.id,
+            col(EvidenceItem.deleted_at).is_not(None),
+            col(EvidenceItem.purged_at).is_(None),
+        )
         .values(purged_at=now)
         .execution_options(synchronize_session=False)
     )

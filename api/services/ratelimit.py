@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.config import get_settings
 from api.errors import TooManyRequests
@@ -51,7 +51,7 @@ def _recent_failures(session: Session, column, value: str, since: datetime, limi
     stmt = (
         select(AuditEvent.at)
         .where(column == value, AuditEvent.action == "login_failed", AuditEvent.at > since)
-        .order_by(AuditEvent.at.desc())
+        .order_by(col(AuditEvent.at).desc())
         .limit(limit)
     )
     return list(session.execute(stmt).scalars())
@@ -62,10 +62,10 @@ def _counting_since(session: Session, key: str, now: datetime, window: timedelta
     unlock within the window, whichever is latest."""
     start = now - window
     success = select(func.max(AuditEvent.at)).where(
-        AuditEvent.actor_email == key, AuditEvent.action == "login", AuditEvent.at > start
+        col(AuditEvent.actor_email) == key, col(AuditEvent.action) == "login", col(AuditEvent.at) > start
     )
     unlock = select(func.max(AuditEvent.at)).where(
-        AuditEvent.object_id == key, AuditEvent.action == UNLOCK, AuditEvent.at > start
+        col(AuditEvent.object_id) == key, col(AuditEvent.action) == UNLOCK, col(AuditEvent.at) > start
     )
     resets = (session.execute(success).scalar_one(), session.execute(unlock).scalar_one())
     return max([start, *(at for at in resets if at)])
@@ -84,7 +84,7 @@ def unlock(session: Session, email: str, *, actor=None) -> int:
     since = _counting_since(session, key, now, window)
     cleared = session.execute(
         select(func.count()).where(
-            AuditEvent.actor_email == key, AuditEvent.action == "login_failed", AuditEvent.at > since
+            col(AuditEvent.actor_email) == key, col(AuditEvent.action) == "login_failed", col(AuditEvent.at) > since
         )
     ).scalar_one()
     audit.record(

@@ -6,7 +6,7 @@ the only thing it writes is the audit event of its own run."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.services import audit, blobs, orphans, verify_rows
 from api.storage import BlobStore
@@ -79,7 +79,7 @@ def _check_blob(report: VerifyReport, store: BlobStore, sha256: str, refs: list[
 
 def _evidence_refs(session: Session) -> dict[str, list[str]]:
     refs: dict[str, list[str]] = defaultdict(list)
-    kept = select(EvidenceItem.id, EvidenceItem.sha256).where(EvidenceItem.purged_at.is_(None))  # purged: no blob
+    kept = select(EvidenceItem.id, EvidenceItem.sha256).where(col(EvidenceItem.purged_at).is_(None))  # purged: no blob
     for item_id, sha256 in session.exec(kept.order_by(EvidenceItem.sha256)):
         refs[sha256].append(f"evidence {item_id}")
     return refs

@@ -7,7 +7,7 @@ would have answered (or why it failed), for as long as anyone wants to read it.
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.errors import NotFound
 from api.pagination import keyset_page, parse_datetime, parse_uuid
@@ -27,7 +27,7 @@ def create_run(session: Session, *, actor: User, anchors: list[audit.Anchor]) ->
 
 
 def _with_requester():
-    return select(VerifyRun, User.email).outerjoin(User, User.id == VerifyRun.requested_by)
+    return select(VerifyRun, User.email).outerjoin(User, col(User.id) == VerifyRun.requested_by)
 
 
 def get_run(session: Session, run_id: uuid.UUID) -> tuple[VerifyRun, str | None]:

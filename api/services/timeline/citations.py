@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.errors import BundleNotDone, NotFound
 from models.bundle import Bundle, BundleExhibit, BundleStatus
@@ -21,7 +21,7 @@ from models.exhibit import Exhibit
 
 _REFS = select(Exhibit.evidence_id, Exhibit.id, Exhibit.label).where(Exhibit.case_id == bindparam("case_id"))
 # One cached statement whatever the number of ids (an expanding IN), rather than one coerced literal per id.
-_SOME_REFS = _REFS.where(Exhibit.evidence_id.in_(bindparam("ids", expanding=True)))
+_SOME_REFS = _REFS.where(col(Exhibit.evidence_id).in_(bindparam("ids", expanding=True)))
 # Built once and run as plain rows (no ORM objects).
 _PLACEMENTS = (
     select(
@@ -36,7 +36,7 @@ _PLACEMENTS = (
     .where(BundleExhibit.bundle_id == bindparam("bundle_id"))
     .order_by(BundleExhibit.seq)
 )
-_SOME_PLACEMENTS = _PLACEMENTS.where(BundleExhibit.exhibit_id.in_(bindparam("exhibit_ids", expanding=True)))
+_SOME_PLACEMENTS = _PLACEMENTS.where(col(BundleExhibit.exhibit_id).in_(bindparam("exhibit_ids", expanding=True)))
 _BUNDLE = select(
     Bundle.id,
     Bundle.title,
@@ -54,7 +54,7 @@ _NAMED = _BUNDLE.where(Bundle.id == bindparam("bundle_id"), Bundle.case_id == bi
 # The filed bundle first when it is done, then the newest done one: one row, from the case's few bundles.
 _DEFAULT = (
     _BUNDLE.where(Bundle.case_id == bindparam("case_id"), Bundle.status == BundleStatus.done)
-    .order_by((Bundle.id == bindparam("filed")).desc(), Bundle.finished_at.desc(), Bundle.id)
+    .order_by((col(Bundle.id) == bindparam("filed")).desc(), col(Bundle.finished_at).desc(), col(Bundle.id))
     .limit(1)
 )
 

@@ -7,7 +7,7 @@ exhibit or not at all.
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.dates import instant_span
 from models.case import Case
@@ -132,7 +132,7 @@ def sync_exhibit(session: Session, *, case: Case, exhibit: Exhibit, item: Eviden
 def sync_evidence(session: Session, item: EvidenceItem) -> None:
     """After an evidence edit: bring the derived event of every exhibit of the item, in every case, up to date."""
     rows = session.exec(
-        select(Exhibit, Case).join(Case, Case.id == Exhibit.case_id).where(Exhibit.evidence_id == item.id)
+        select(Exhibit, Case).join(Case, col(Case.id) == Exhibit.case_id).where(col(Exhibit.evidence_id) == item.id)
     )
     for exhibit, case in rows.all():
         sync_exhibit(session, case=case, exhibit=exhibit, item=item)
@@ -142,6 +142,6 @@ def drop_for_exhibit(session: Session, exhibit: Exhibit) -> None:
     """Before an exhibit is unlinked: its derived event goes with it."""
     session.execute(
         delete(TimelineEvent)
-        .where(TimelineEvent.exhibit_id == exhibit.id)
+        .where(col(TimelineEvent.exhibit_id) == exhibit.id)
         .execution_options(synchronize_session="fetch")
     )

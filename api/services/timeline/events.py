@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api import dates
 from api.errors import Conflict, NotFound, UnprocessableEntity
@@ -97,12 +97,16 @@ def evidence_ids_in_case(session: Session, case: Case, evidence_ids: set[uuid.UU
         found |= set(
             session.exec(
                 select(EvidenceItem.id).where(
-                    EvidenceItem.id.in_(batch), EvidenceItem.case_id == case.id, EvidenceItem.deleted_at.is_(None)
+                    col(EvidenceItem.id).in_(batch),
+                    col(EvidenceItem.case_id) == case.id,
+                    col(EvidenceItem.deleted_at).is_(None),
                 )
             )
         )
         found |= set(
-            session.exec(select(Exhibit.evidence_id).where(Exhibit.evidence_id.in_(batch), Exhibit.case_id == case.id))
+            session.exec(
+                select(Exhibit.evidence_id).where(col(Exhibit.evidence_id).in_(batch), col(Exhibit.case_id) == case.id)
+            )
         )
     return found
 
@@ -110,7 +114,9 @@ def evidence_ids_in_case(session: Session, case: Case, evidence_ids: set[uuid.UU
 def case_evidence_ids(session: Session, case: Case) -> set[str]:
     """Every evidence id (as text) the case's events may cite: live evidence uploaded into it, and evidence
     linked into it as an exhibit. An import loads them once and checks each row against them."""
-    uploaded = select(EvidenceItem.id).where(EvidenceItem.case_id == case.id, EvidenceItem.deleted_at.is_(None))
+    uploaded = select(EvidenceItem.id).where(
+        col(EvidenceItem.case_id) == case.id, col(EvidenceItem.deleted_at).is_(None)
+    )
     linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case.id)
     return {str(i) for i in session.exec(uploaded)} | {str(i) for i in session.exec(linked)}
 

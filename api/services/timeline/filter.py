@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import bindparam, exists, func, or_
+from sqlmodel import col
 
 from api import dates
 from api.errors import UnprocessableEntity
@@ -157,11 +158,11 @@ def filter_conditions(f: TimelineFilter, *, driven: bool = False) -> list:
         where.append(unindexed(E.kind).in_(bindparam("kinds", expanding=True)))
     if f.tags and skip != "tag":
         # One of the filter's tags among the event's rows of timeline_event_tags (a primary-key lookup each).
-        tag_keys = T.tag_key.in_(bindparam("tag_keys", expanding=True))
-        where.append(exists().where(T.event_id == E.id, tag_keys).correlate(E))
+        tag_keys = col(T.tag_key).in_(bindparam("tag_keys", expanding=True))
+        where.append(exists().where(col(T.event_id) == E.id, tag_keys).correlate(E))
     if f.evidence_kinds:
-        evidence_kind = EvidenceItem.kind.in_(bindparam("evidence_kinds", expanding=True))
-        where.append(exists().where(EvidenceItem.id == E.evidence_id, evidence_kind).correlate(E))
+        evidence_kind = col(EvidenceItem.kind).in_(bindparam("evidence_kinds", expanding=True))
+        where.append(exists().where(col(EvidenceItem.id) == E.evidence_id, evidence_kind).correlate(E))
     if f.disputed is not None and skip != "disputed":
         where.append(unindexed(E.disputed) == bindparam("disputed"))
     if f.q:

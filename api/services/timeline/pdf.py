@@ -4,7 +4,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api import dates, templating
 from api.errors import UnprocessableEntity
@@ -75,9 +75,9 @@ def _exhibits(session: Session, case: Case, events: list[dict], bundle: CitedBun
         return []
     rows = session.exec(
         select(Exhibit, EvidenceItem)
-        .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
-        .where(Exhibit.case_id == case.id, Exhibit.evidence_id.in_(cited))
-        .order_by(Exhibit.position)
+        .join(EvidenceItem, col(EvidenceItem.id) == Exhibit.evidence_id)
+        .where(col(Exhibit.case_id) == case.id, col(Exhibit.evidence_id).in_(cited))
+        .order_by(col(Exhibit.position))
     ).all()
     # As reproduced in the cited bundle: its Bates range, and its page count where the original has none of its
     # own (an e-mail, a spreadsheet).

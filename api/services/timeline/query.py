@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import Integer, Text, and_, bindparam, cast, select, union, union_all
-from sqlmodel import Session
+from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, select, union, union_all
+from sqlmodel import Session, col
 
 from api import dates, event_clock
 from api.errors import BadRequest
@@ -119,7 +119,7 @@ def as_uuid_text(value) -> str | None:
     return str(value)
 
 
-def _branch(f: TimelineFilter, group: str, branch, after: bool, columns):
+def _branch(f: TimelineFilter, group: str, branch, after: bool, columns) -> Select:
     """One SELECT: a straddling precision (`branch` names it), or one branch of the body's driving index (the
     branch-th tag or kind) read in the listing's order and cut to the `limit` parameter."""
     desc = f.order == "desc"
@@ -133,7 +133,7 @@ def _branch(f: TimelineFilter, group: str, branch, after: bool, columns):
     ordered = (key[0].desc(), key[1].desc()) if desc else key
     part = select(*columns)
     if f.driver == "tag":
-        part = part.select_from(T).join(E, E.id == T.event_id)
+        part = part.select_from(T).join(E, col(E.id) == T.event_id)
     return part.where(*where).order_by(*ordered).limit(bindparam("limit", type_=Integer))
 
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from sqlalchemy import case as sql_case
 from sqlalchemy import func, literal, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api import dates
 from api.errors import UnprocessableEntity
@@ -54,8 +54,8 @@ def summary(session: Session, case: Case, f: query.TimelineFilter, bundle: Cited
         rows = (
             select(
                 _bucket(E.occurred_at, bounds, 0, len(bounds)).label("month"),
-                E.kind.label("kind"),
-                E.disputed.label("disputed"),
+                col(E.kind).label("kind"),
+                col(E.disputed).label("disputed"),
             )
             .where(*filter_conditions(f), *extra)
             .subquery()

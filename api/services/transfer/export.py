@@ -23,7 +23,7 @@ from enum import Enum
 from typing import BinaryIO
 
 from sqlalchemy import Table, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api import __version__
 from api.db import read_snapshot
@@ -195,7 +195,7 @@ def _evidence_filter(case_id: uuid.UUID):
     """Evidence of the case, exactly what its members can read through it: uploaded into it, or linked into it as
     an exhibit. (A timeline event citing anything else exports without that citation.)"""
     linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case_id)
-    return or_(EvidenceItem.case_id == case_id, EvidenceItem.id.in_(linked))
+    return or_(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.id).in_(linked))
 
 
 def _section_queries(case_id: uuid.UUID) -> dict[str, object]:
@@ -222,7 +222,7 @@ def _referenced_users(session: Session, case_row: dict, queries: dict) -> dict[u
     users: dict[uuid.UUID, dict] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), BATCH):
-        batch = select(User.id, User.email, User.full_name).where(User.id.in_(ordered[start : start + BATCH]))
+        batch = select(User.id, User.email, User.full_name).where(col(User.id).in_(ordered[start : start + BATCH]))
         for user_id, email, full_name in session.execute(batch):
             users[user_id] = {"email": email, "full_name": full_name}
     return users
@@ -249,7 +249,7 @@ def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> C
         with read_snapshot(session.get_bind()) as snap:
             building = snap.execute(
                 select(Bundle.id).where(
-                    Bundle.case_id == case.id, Bundle.status.in_([BundleStatus.queued, BundleStatus.running])
+                    col(Bundle.case_id) == case.id, col(Bundle.status).in_([BundleStatus.queued, BundleStatus.running])
                 )
             ).first()
             if building is not None:
