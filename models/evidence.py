@@ -36,19 +36,40 @@ class EvidenceKind(StrEnum):
     other = "other"
 
 
-class EvidenceItem(SQLModel, table=True):
+class EvidenceBase(SQLModel):
+    """The fields a stored item and its API form share. Every one is required here, so a response always carries
+    them all; the table gives the defaults an upload leaves out and adds the delete state."""
+
+    id: uuid.UUID
+    # The case the item was uploaded into; exhibits may link it into further cases.
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    sha256: str = Field(sa_type=String(64), index=True)
+    size_bytes: int = Field(sa_type=BigInteger)
+    media_type: str = Field(sa_type=String(200))
+    original_filename: str = Field(sa_type=Text)
+    kind: EvidenceKind = Field(sa_type=String(40))
+    title: str = Field(sa_type=Text)
+    description: str | None = Field(sa_type=Text)
+    occurred_at: datetime | None = Field(sa_type=UTCDateTime)
+    captured_at: datetime | None = Field(sa_type=UTCDateTime)
+    source_url: str | None = Field(sa_type=Text)
+    custodian: str | None = Field(sa_type=Text)
+    tags: list[str] = Field(sa_type=JSON)
+    facts: dict = Field(sa_type=JSON)
+    page_count: int | None
+    width: int | None
+    height: int | None
+    inspection_note: str | None = Field(sa_type=Text)
+    uploaded_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EvidenceItem(EvidenceBase, table=True):
     __tablename__ = "evidence_items"
     __table_args__ = (UniqueConstraint("case_id", "sha256"),)
 
     id: uuid.UUID = id_field()
-    # The case the item was uploaded into; exhibits may link it into further cases.
-    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
-    sha256: str = Field(max_length=64, index=True)
-    size_bytes: int = Field(sa_type=BigInteger)
-    media_type: str = Field(max_length=200)
-    original_filename: str = Field(sa_type=Text)
-    kind: EvidenceKind = Field(sa_type=String(40))
-    title: str = Field(sa_type=Text)
     description: str | None = Field(default=None, sa_type=Text)
     occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     captured_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -60,7 +81,6 @@ class EvidenceItem(SQLModel, table=True):
     width: int | None = None
     height: int | None = None
     inspection_note: str | None = Field(default=None, sa_type=Text)
-    uploaded_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # Soft delete: the row stays (its custody with it); the blob goes only with an explicit admin purge.
@@ -108,28 +128,6 @@ class ExhibitRef(SQLModel):
     label: str
 
 
-class EvidencePublic(SQLModel):
-    id: uuid.UUID
-    case_id: uuid.UUID
-    sha256: str
-    size_bytes: int
-    media_type: str
-    original_filename: str
-    kind: EvidenceKind
-    title: str
-    description: str | None
-    occurred_at: datetime | None
-    captured_at: datetime | None
-    source_url: str | None
-    custodian: str | None
-    tags: list[str]
-    facts: dict
-    page_count: int | None
-    width: int | None
-    height: int | None
-    inspection_note: str | None
-    uploaded_by: uuid.UUID
-    created_at: datetime
-    updated_at: datetime
+class EvidencePublic(EvidenceBase):
     exhibit: ExhibitRef | None = Field(default=None, description="This item's exhibit in the case it was uploaded to.")
     duplicate: bool = Field(default=False, description="True when these bytes were already evidence in the case.")
