@@ -3,8 +3,9 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import JSON, BigInteger, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -16,6 +17,7 @@ from models.inputs import (
     TAGS_TEXT_CHARS,
     Custodian,
     EvidenceTitle,
+    FormRefused,
     Instant,
     Note,
     SourceUrl,
@@ -108,7 +110,10 @@ class EvidenceUpdate(SQLModel):
 
 class EvidenceUploadForm(SQLModel):
     """The metadata fields of an upload, as its multipart form sends them (text), held to the limits PATCH
-    applies. The upload's OpenAPI schema is made from this model."""
+    applies. The upload's OpenAPI schema is made from this model.
+
+    A field sent blank counts as not sent. A form without a kind or a title, or with a field this model does not
+    have, is refused as a whole (FormRefused), before any field's limits are checked."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -121,6 +126,31 @@ class EvidenceUploadForm(SQLModel):
     custodian: Custodian | None = None
     tags: text(TAGS_TEXT_CHARS) | None = Field(default=None, description="comma-separated")
     facts: text(FACTS_JSON_CHARS) | None = Field(default=None, description="JSON object; keys validated per kind")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sent(cls, fields: Any) -> Any:
+        if not isinstance(fields, dict):
+            return fields
+        unknown = set(fields) - set(cls.model_fields)
+        if unknown:
+            raise FormRefused(f"unknown form field(s): {', '.join(sorted(unknown))}")
+        kinds = ", ".join(k.value for k in EvidenceKind)
+        kind = fields.get("kind", "").strip()
+        if not kind:
+            raise FormRefused(f"kind is required: one of {kinds}")
+        try:
+            kind = EvidenceKind(kind)
+        except ValueError:
+            raise FormRefused(f"unknown kind {kind[:100]!r}: use one of {kinds}") from None
+        if not fields.get("title", "").strip():
+            raise FormRefused("title is required")
+        return {name: value for name, value in fields.items() if value.strip()} | {"kind": kind}
+
+    @field_validator("title", "custodian")
+    @classmethod
+    def _trimmed(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
 
 
 class ExhibitRef(SQLModel):
