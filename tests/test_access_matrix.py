@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.test_bundles import build
+from tests.helpers import build
 
 PREFIX = "/api/v1"
 OBJECT_IDS = ("case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id", "import_id")

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pikepdf
 
-from tests.test_bundles import build, download, extract, page_texts
+from tests.helpers import build, download, extract, page_texts
 
 # Three lines in the index's title column: the order number that tells it from similar exhibits is on the last.
 LONG_TITLE = (

@@ -7,8 +7,8 @@ import re
 import pikepdf
 
 from api.config import Settings, get_settings
+from tests.helpers import build, download, wait_done
 from tests.pdf_reading import page_texts, text_sizes
-from tests.test_bundles import build, download, wait_done
 
 AEO = "CONFIDENTIAL - ATTORNEYS' EYES ONLY"
 SECRET_TITLE = "Margin analysis of the Mpow Direct supplier contract"

@@ -13,7 +13,7 @@ from api.bundle import index, lines, stamp
 from api.db import session_scope
 from models.case import Case
 from models.evidence import EvidenceItem
-from tests.test_bundles import build, download, extract, page_texts
+from tests.helpers import build, download, extract, page_texts
 
 MEGABYTE = 1_000_000
 ELLIPSIS = "\u2026"

@@ -12,7 +12,7 @@ import pikepdf
 from PIL import Image
 
 from api.bundle.plan import GENERATED_PAGE_BYTES, PageRef, split_volumes
-from tests.test_bundles import build, download, extract, wait_done
+from tests.helpers import build, download, extract, wait_done
 
 
 def _noise(size: tuple[int, int], fmt: str, seed: str) -> bytes:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import rows
 from tests.server_process import Instance, fresh_database
-from tests.test_crash import rows
 
 KiB = 1024
 

@@ -14,7 +14,7 @@ from api.services.timeline_csv import CSV_COLUMNS
 from api.services.timeline_dates import EventClock, stored_text
 from api.services.timeline_pdf import MAX_PDF_EVENTS
 from api.templating import refuse_all_fetcher
-from tests.test_bundles import build
+from tests.helpers import build
 from tests.timeline_support import add_event, import_file, pdf_text, squash, timeline, titles
 
 CAPTION = {
