@@ -17,6 +17,8 @@ import pytest
 
 from tests.helpers import build
 
+pytestmark = pytest.mark.slow
+
 PREFIX = "/api/v1"
 OBJECT_IDS = ("case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id", "import_id")
 # Operations that name no case object: what they may do is tested in test_auth.py and test_cases.py.

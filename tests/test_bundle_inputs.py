@@ -5,6 +5,7 @@ import threading
 import zipfile
 
 import pikepdf
+import pytest
 from pikepdf import Array, Dictionary, Name
 from PIL import Image
 
@@ -12,6 +13,8 @@ from api.bundle.converter import Converter, Job
 from api.bundle.validate import FORBIDDEN_KEYS
 from api.templating import refuse_all_fetcher
 from tests.helpers import build, download, extract
+
+pytestmark = pytest.mark.slow
 
 
 def _active_pdf() -> bytes:

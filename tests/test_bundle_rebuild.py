@@ -7,6 +7,7 @@ import uuid
 import zipfile
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import MetaData
 
@@ -27,6 +28,8 @@ from tests.helpers import (
     worker_held_off,
 )
 from tests.server_process import fresh_database
+
+pytestmark = pytest.mark.slow
 
 
 def text_case(owner, *titles: str, **fields) -> tuple[dict, list[dict]]:

@@ -20,6 +20,8 @@ from api.services import bundles as bundle_service
 from tests.helpers import TunedInstance, build, tuned_server
 from tests.server_process import wait_for
 
+pytestmark = pytest.mark.slow
+
 LIMIT_SECONDS = 10
 
 

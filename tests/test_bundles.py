@@ -8,6 +8,8 @@ import pytest
 from api.bundle.stamp import stamp_font  # noqa: F401 - fails early if the stamp font is missing
 from tests.helpers import build, download, extract, wait_done
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def bundle_case(alice, corpus):

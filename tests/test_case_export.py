@@ -24,6 +24,8 @@ from tests.conftest import PASSWORD, Actor, live_client
 from tests.helpers import build, new_actor, rezip, snapshot, wait_done
 from tests.server_process import Instance, fresh_database
 
+pytestmark = pytest.mark.slow
+
 # Differ between any two exports by design: when, and from which instance and by whom.
 VOLATILE = ("exported_at", "source")
 

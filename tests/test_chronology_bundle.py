@@ -15,6 +15,8 @@ import pytest
 from tests.helpers import add_member, build, events, rebuild, unique_bytes, wait_done, worker_held_off
 from tests.timeline_support import add_event, pdf_text, squash
 
+pytestmark = pytest.mark.slow
+
 PREFIX = "CHRON"
 BATES = re.compile(rf"{PREFIX}\d{{6}}")
 NOT_IN_BUNDLE = "not in this bundle"

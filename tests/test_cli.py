@@ -2,8 +2,12 @@
 
 import uuid
 
+import pytest
+
 from tests.conftest import Actor
 from tests.helpers import run_cli, wait_done
+
+pytestmark = pytest.mark.slow
 
 
 def test_user_and_token_commands(client):

@@ -14,6 +14,8 @@ from api.demo_data import generate
 from tests.helpers import rows
 from tests.server_process import Instance, finished_bundle, serving, wait_for
 
+pytestmark = pytest.mark.slow
+
 MiB = 1024 * 1024
 UPLOAD_BYTES = 200 * MiB
 

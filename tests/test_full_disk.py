@@ -13,6 +13,8 @@ import pytest
 from tests.helpers import rows
 from tests.server_process import Instance, fresh_database
 
+pytestmark = pytest.mark.slow
+
 KiB = 1024
 
 

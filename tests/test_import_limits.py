@@ -18,6 +18,8 @@ import pytest
 from tests.helpers import new_actor, rezip, snapshot
 from tests.server_process import BIN, ROOT, Instance, fresh_database
 
+pytestmark = pytest.mark.slow
+
 MiB = 1024 * 1024
 
 

@@ -15,6 +15,8 @@ from models.audit import AuditEvent
 from tests.helpers import REASON, blob
 from tests.server_process import Instance, finished_bundle, serving
 
+pytestmark = pytest.mark.slow
+
 HOUR = 3600
 
 

@@ -28,6 +28,8 @@ from models.verify import VerifyRun
 from tests.helpers import TunedInstance, wait_done
 from tests.server_process import fresh_database, wait_for
 
+pytestmark = pytest.mark.slow
+
 
 def _postgres(url: str) -> bool:
     return url.startswith("postgresql")

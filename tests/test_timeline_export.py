@@ -17,6 +17,8 @@ from api.templating import refuse_all_fetcher
 from tests.helpers import build
 from tests.timeline_support import add_event, import_file, pdf_text, squash, timeline, titles
 
+pytestmark = pytest.mark.slow
+
 CAPTION = {
     "title": "Acme Audio LLC v. Mpow Direct et al.",
     "docket_number": "2:21-cv-04417",

@@ -22,6 +22,8 @@ from tests.conftest import count_rows, live_client
 from tests.helpers import BOUNDARY, blob_snapshot, multipart_headers, settled
 from tests.server_process import serving, wait_for
 
+pytestmark = pytest.mark.slow
+
 MB = 1_000_000
 DECLARED = 100 * MB
 STALLED = 64

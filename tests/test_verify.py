@@ -20,6 +20,8 @@ from models.audit import AuditEvent
 from tests.helpers import audit_rows, rechain, restore_chain
 from tests.server_process import Instance, finished_bundle, fresh_database
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, corpus):

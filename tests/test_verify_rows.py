@@ -19,6 +19,8 @@ from models.exhibit import Exhibit
 from tests.helpers import audit_rows, rechain, restore_chain
 from tests.server_process import Instance, fresh_database
 
+pytestmark = pytest.mark.slow
+
 
 def unique(label: str) -> bytes:
     return f"{label} {uuid.uuid4()}".encode()
