@@ -1,4 +1,5 @@
-# casebinder — `make run` serves the demo, `make test` runs the suite, `make bench` prints the benchmarks.
+# casebinder — `make run` serves the demo, `make test` runs the suite (`make test-fast`: the quick part, on SQLite, while
+# developing; `make test` stays the gate), `make bench` prints the benchmarks.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ PORT ?= 8000
 # The PostgreSQL leg of `make test`; skipped when unreachable, except under CI where it must run.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install lock run test test-sqlite test-postgres bench lint clean system-deps
+.PHONY: install lock run test test-fast test-sqlite test-postgres bench lint clean system-deps
 
 install: $(STAMP)
 
@@ -51,6 +52,10 @@ run: install
 # each leg's output is printed whole when it ends.
 test: install
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+
+test-fast: install
+	@echo "== quick tests on SQLite (not marked slow)"
+	$(BIN)/python -m pytest -m "not slow"
 
 test-sqlite: install
 	@echo "== test suite on SQLite"

@@ -1,4 +1,4 @@
-"""Shared helpers: start a server as its own process, sample its memory, summarise timings."""
+"""Shared helpers: start a server as its own process, sample its memory, summarise timings, seed exhibits."""
 
 import os
 import signal
@@ -8,7 +8,10 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterable
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -126,3 +129,52 @@ def wait_healthy(base: str) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{base} is not healthy")
+
+
+def insert_exhibits(
+    case: uuid.UUID,
+    user_id: uuid.UUID,
+    numbered: Iterable[tuple[int, uuid.UUID, dict]],
+    *,
+    now: datetime,
+    label_digits: int,
+) -> None:
+    """Bulk-insert a review screenshot and its exhibit for each (number, evidence id, evidence fields), in one
+    transaction: how the benchmarks seed cases far larger than uploading through the API could make in time."""
+    from sqlalchemy import insert
+
+    from api.db import get_engine
+    from models.evidence import EvidenceItem
+    from models.exhibit import Exhibit
+
+    items, exhibits = [], []
+    for n, evidence_id, fields in numbered:
+        items.append(
+            {
+                "id": evidence_id,
+                "case_id": case,
+                "sha256": f"{n:064x}",
+                "media_type": "image/png",
+                "kind": "review_screenshot",
+                "uploaded_by": user_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            | fields
+        )
+        exhibits.append(
+            {
+                "id": uuid.uuid4(),
+                "case_id": case,
+                "evidence_id": evidence_id,
+                "number": n,
+                "label": f"PX-{n:0{label_digits}d}",
+                "position": n,
+                "designation": "none",
+                "created_by": user_id,
+                "created_at": now,
+            }
+        )
+    with get_engine().begin() as conn:
+        conn.execute(insert(EvidenceItem), items)
+        conn.execute(insert(Exhibit), exhibits)

@@ -13,14 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
 from api.db import get_engine, session_scope
-from bench.common import median, p95, server, wait_healthy
+from bench.common import insert_exhibits, median, p95, server, wait_healthy
 from bench.setup import make_workspace
 from models.common import utcnow
 from models.evidence import EvidenceItem
-from models.exhibit import Exhibit
 
 
 def seed(case_id: str, count: int) -> float:
@@ -35,46 +34,25 @@ def seed(case_id: str, count: int) -> float:
     started, now = time.perf_counter(), utcnow()
     batch = 2000
     for offset in range(0, count, batch):
-        items, exhibits = [], []
-        for n in range(offset + 1, min(count, offset + batch) + 1):
-            evidence_id = uuid.uuid4()
-            items.append(
+        numbered = [
+            (
+                n,
+                uuid.uuid4(),
                 {
-                    "id": evidence_id,
-                    "case_id": case,
-                    "sha256": f"{n:064x}",
                     "size_bytes": 1000 + n,
-                    "media_type": "image/png",
                     "original_filename": f"review_{n:05d}.png",
-                    "kind": "review_screenshot",
                     "title": f"5-star review #{n}",
                     "tags": ["paid-review"],
                     "facts": {"rating": 5},
                     "occurred_at": now - timedelta(minutes=n),
-                    "uploaded_by": user_id,
-                    "created_at": now,
-                    "updated_at": now,
                     "page_count": 1,
                     "width": 1280,
                     "height": 860,
-                }
+                },
             )
-            exhibits.append(
-                {
-                    "id": uuid.uuid4(),
-                    "case_id": case,
-                    "evidence_id": evidence_id,
-                    "number": n,
-                    "label": f"PX-{n:05d}",
-                    "position": n,
-                    "designation": "none",
-                    "created_by": user_id,
-                    "created_at": now,
-                }
-            )
-        with get_engine().begin() as conn:
-            conn.execute(insert(EvidenceItem), items)
-            conn.execute(insert(Exhibit), exhibits)
+            for n in range(offset + 1, min(count, offset + batch) + 1)
+        ]
+        insert_exhibits(case, user_id, numbered, now=now, label_digits=5)
     # Refresh planner statistics, as autovacuum would shortly after a bulk load; without them PostgreSQL
     # guesses a handful of rows and sorts all 10,000 instead of walking the (case_id, position, id) index.
     with get_engine().begin() as conn:

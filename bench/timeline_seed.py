@@ -13,15 +13,14 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from api.db import get_engine, session_scope
 from api.services.timeline.bulk_load import STATISTICS
 from bench import timeline_data as data
+from bench.common import insert_exhibits
 from models.case import Case
 from models.common import utcnow
-from models.evidence import EvidenceItem
-from models.exhibit import Exhibit
 
 EVIDENCE = 1000
 BATCH = 20_000
@@ -36,41 +35,21 @@ def prepare_case(case_id: str) -> tuple[uuid.UUID, uuid.UUID]:
     with session_scope() as session:
         session.execute(update(Case).where(Case.id == case).values(timezone=data.TIMEZONE))
         user_id = session.get(Case, case).created_by
-    now, items, exhibits = utcnow(), [], []
-    for n, evidence_id in enumerate(EVIDENCE_IDS, start=1):
-        items.append(
+    numbered = [
+        (
+            n,
+            evidence_id,
             {
-                "id": evidence_id,
-                "case_id": case,
-                "sha256": f"{n:064x}",
                 "size_bytes": 1000,
-                "media_type": "image/png",
                 "original_filename": f"review_{n:04d}.png",
-                "kind": "review_screenshot",
                 "title": f"Review {n}",
                 "tags": [],
                 "facts": {},
-                "uploaded_by": user_id,
-                "created_at": now,
-                "updated_at": now,
-            }
+            },
         )
-        exhibits.append(
-            {
-                "id": uuid.uuid4(),
-                "case_id": case,
-                "evidence_id": evidence_id,
-                "number": n,
-                "label": f"PX-{n:04d}",
-                "position": n,
-                "designation": "none",
-                "created_by": user_id,
-                "created_at": now,
-            }
-        )
-    with get_engine().begin() as conn:
-        conn.execute(insert(EvidenceItem), items)
-        conn.execute(insert(Exhibit), exhibits)
+        for n, evidence_id in enumerate(EVIDENCE_IDS, start=1)
+    ]
+    insert_exhibits(case, user_id, numbered, now=utcnow(), label_digits=4)
     return case, user_id
 
 

@@ -1,5 +1,6 @@
 """Column types and helpers shared by every table, portable across SQLite and PostgreSQL."""
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -22,9 +23,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A SHA-256 digest as the store names blobs and the audit trail chains events: 64 lowercase hex digits. Both the
+# API's validation (a field pattern) and the checks on imported rows and blob names read this one definition.
+SHA256_HEX_PATTERN = "^[0-9a-f]{64}$"
+_SHA256_HEX = re.compile(SHA256_HEX_PATTERN)
+
+
 def is_sha256_hex(text: str) -> bool:
-    """A SHA-256 digest as the store names blobs and the audit trail chains events: 64 lowercase hex digits."""
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+    return _SHA256_HEX.fullmatch(text) is not None
 
 
 class UTCDateTime(TypeDecorator):

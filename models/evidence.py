@@ -3,8 +3,9 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import JSON, BigInteger, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -15,6 +16,7 @@ from models.inputs import (
     Custodian,
     EvidenceTitle,
     FactsJson,
+    FormRefused,
     Instant,
     Note,
     SourceUrl,
@@ -35,19 +37,40 @@ class EvidenceKind(StrEnum):
     other = "other"
 
 
-class EvidenceItem(SQLModel, table=True):
+class EvidenceBase(SQLModel):
+    """The fields a stored item and its API form share. Every one is required here, so a response always carries
+    them all; the table gives the defaults an upload leaves out and adds the delete state."""
+
+    id: uuid.UUID
+    # The case the item was uploaded into; exhibits may link it into further cases.
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    sha256: str = Field(sa_type=String(64), index=True)
+    size_bytes: int = Field(sa_type=BigInteger)
+    media_type: str = Field(sa_type=String(200))
+    original_filename: str = Field(sa_type=Text)
+    kind: EvidenceKind = Field(sa_type=String(40))
+    title: str = Field(sa_type=Text)
+    description: str | None = Field(sa_type=Text)
+    occurred_at: datetime | None = Field(sa_type=UTCDateTime)
+    captured_at: datetime | None = Field(sa_type=UTCDateTime)
+    source_url: str | None = Field(sa_type=Text)
+    custodian: str | None = Field(sa_type=Text)
+    tags: list[str] = Field(sa_type=JSON)
+    facts: dict = Field(sa_type=JSON)
+    page_count: int | None
+    width: int | None
+    height: int | None
+    inspection_note: str | None = Field(sa_type=Text)
+    uploaded_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EvidenceItem(EvidenceBase, table=True):
     __tablename__ = "evidence_items"
     __table_args__ = (UniqueConstraint("case_id", "sha256"),)
 
     id: uuid.UUID = id_field()
-    # The case the item was uploaded into; exhibits may link it into further cases.
-    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
-    sha256: str = Field(max_length=64, index=True)
-    size_bytes: int = Field(sa_type=BigInteger)
-    media_type: str = Field(max_length=200)
-    original_filename: str = Field(sa_type=Text)
-    kind: EvidenceKind = Field(sa_type=String(40))
-    title: str = Field(sa_type=Text)
     description: str | None = Field(default=None, sa_type=Text)
     occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     captured_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -59,7 +82,6 @@ class EvidenceItem(SQLModel, table=True):
     width: int | None = None
     height: int | None = None
     inspection_note: str | None = Field(default=None, sa_type=Text)
-    uploaded_by: uuid.UUID = Field(foreign_key="users.id")
     created_at: datetime = created_at_field()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # Soft delete: the row stays (its custody with it); the blob goes only with an explicit admin purge.
@@ -87,7 +109,10 @@ class EvidenceUpdate(SQLModel):
 
 class EvidenceUploadForm(SQLModel):
     """The metadata fields of an upload, as its multipart form sends them (text), held to the limits PATCH
-    applies. The upload's OpenAPI schema is made from this model."""
+    applies. The upload's OpenAPI schema is made from this model.
+
+    A field sent blank counts as not sent. A form without a kind or a title, or with a field this model does not
+    have, is refused as a whole (FormRefused), before any field's limits are checked."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -101,34 +126,37 @@ class EvidenceUploadForm(SQLModel):
     tags: TagsText | None = Field(default=None, description="comma-separated")
     facts: FactsJson | None = Field(default=None, description="JSON object; keys validated per kind")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sent(cls, fields: Any) -> Any:
+        if not isinstance(fields, dict):
+            return fields
+        unknown = set(fields) - set(cls.model_fields)
+        if unknown:
+            raise FormRefused(f"unknown form field(s): {', '.join(sorted(unknown))}")
+        kinds = ", ".join(k.value for k in EvidenceKind)
+        kind = fields.get("kind", "").strip()
+        if not kind:
+            raise FormRefused(f"kind is required: one of {kinds}")
+        try:
+            kind = EvidenceKind(kind)
+        except ValueError:
+            raise FormRefused(f"unknown kind {kind[:100]!r}: use one of {kinds}") from None
+        if not fields.get("title", "").strip():
+            raise FormRefused("title is required")
+        return {name: value for name, value in fields.items() if value.strip()} | {"kind": kind}
+
+    @field_validator("title", "custodian")
+    @classmethod
+    def _trimmed(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
+
 
 class ExhibitRef(SQLModel):
     id: uuid.UUID
     label: str
 
 
-class EvidencePublic(SQLModel):
-    id: uuid.UUID
-    case_id: uuid.UUID
-    sha256: str
-    size_bytes: int
-    media_type: str
-    original_filename: str
-    kind: EvidenceKind
-    title: str
-    description: str | None
-    occurred_at: datetime | None
-    captured_at: datetime | None
-    source_url: str | None
-    custodian: str | None
-    tags: list[str]
-    facts: dict
-    page_count: int | None
-    width: int | None
-    height: int | None
-    inspection_note: str | None
-    uploaded_by: uuid.UUID
-    created_at: datetime
-    updated_at: datetime
+class EvidencePublic(EvidenceBase):
     exhibit: ExhibitRef | None = Field(default=None, description="This item's exhibit in the case it was uploaded to.")
     duplicate: bool = Field(default=False, description="True when these bytes were already evidence in the case.")

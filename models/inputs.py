@@ -83,6 +83,12 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+class FormRefused(Exception):
+    """A form refused as a whole (a field it must have is missing, or one it cannot take is sent), with the one
+    message to answer. Not a ValueError on purpose: raised from a validator, pydantic passes it on as it is
+    instead of folding it into a ValidationError."""
+
+
 def _storable(value: Any) -> Any:
     if isinstance(value, str) and (problem := text_problem(value)):
         kind = "string_nul" if "NUL" in problem else "string_surrogate"

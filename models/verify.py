@@ -7,7 +7,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import JSON, String, Text
 from sqlmodel import Field, SQLModel
 
-from models.common import UTCDateTime, created_at_field, id_field
+from models.common import SHA256_HEX_PATTERN, UTCDateTime, created_at_field, id_field
 from models.inputs import ANCHORS_MAX, Seq
 from models.job import FAILED, QUEUED, RUNNING, JobStatus
 
@@ -17,7 +17,7 @@ class AuditAnchor(SQLModel):
 
     seq: Seq
     hash: str = PydanticField(
-        pattern="^[0-9a-f]{64}$", max_length=64, description="The event's SHA-256, lowercase hex."
+        pattern=SHA256_HEX_PATTERN, max_length=64, description="The event's SHA-256, lowercase hex."
     )
 
 

@@ -163,6 +163,25 @@ def bob(make_user) -> Actor:
     return make_user()
 
 
+@pytest.fixture(scope="module")
+def world(client):
+    """An administrator owning a New York case with an evidence item (its exhibit too) and a manual event. One
+    per module: hostile requests are refused, so they leave it as it was."""
+    from tests.helpers import send
+
+    email = f"hostile-{uuid.uuid4().hex[:10]}@firm.example"
+    with session_scope() as session:
+        user = user_service.create_user(session, UserCreate(email=email, password=PASSWORD, is_admin=True))
+        token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
+    owner = Actor(client, email, token)
+    case = owner.make_case(timezone="America/New_York")
+    item = owner.upload(case["id"], b"order record", kind="order_record", title="Order").json()
+    event = send(owner, "POST", f"/cases/{case['id']}/events", {"occurred_at": "2021-03", "title": "Refund"})
+    assert event.status_code == 201, event.text
+    ids = {"case": case["id"], "evidence": item["id"], "exhibit": item["exhibit"]["id"], "event": event.json()["id"]}
+    return owner, ids
+
+
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
     """A small generated evidence set: screenshots, insert-card photos, PDFs, an email, records."""

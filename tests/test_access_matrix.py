@@ -15,7 +15,9 @@ import uuid
 
 import pytest
 
-from tests.test_bundles import build
+from tests.helpers import build
+
+pytestmark = pytest.mark.slow
 
 PREFIX = "/api/v1"
 OBJECT_IDS = ("case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id", "import_id")

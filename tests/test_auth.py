@@ -52,6 +52,24 @@ def test_a_real_server_hashes_passwords_with_rfc_9106_parameters():
     assert user_service.password_hasher("cheapest").check_needs_rehash(made)  # and the other way round at login
 
 
+def test_a_hash_made_with_the_suites_profile_verifies_under_rfc_9106_and_is_made_again(
+    client, alice, settings, monkeypatch
+):
+    """The cheapest profile makes ordinary argon2id hashes: a server with the real parameters accepts the password
+    and re-makes the hash with its own parameters at that login."""
+
+    def stored() -> str:
+        with session_scope() as session:
+            return session.execute(select(User.password_hash).where(User.email == alice.email)).scalar_one()
+
+    cheap = stored()
+    assert cheap.startswith("$argon2id$") and not cheap.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    monkeypatch.setattr(settings, "password_hash_profile", "rfc9106_low_memory")
+    assert login(client, alice.email).status_code == 200
+    assert stored().startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert login(client, alice.email).status_code == 200
+
+
 def test_every_route_but_health_and_login_needs_a_token(client):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200

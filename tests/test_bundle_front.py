@@ -5,8 +5,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pikepdf
+import pytest
 
-from tests.test_bundles import build, download, extract, page_texts
+from tests.helpers import build, download, extract, page_texts
+
+pytestmark = pytest.mark.slow
 
 # Three lines in the index's title column: the order number that tells it from similar exhibits is on the last.
 LONG_TITLE = (

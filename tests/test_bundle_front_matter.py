@@ -5,10 +5,13 @@ import io
 import re
 
 import pikepdf
+import pytest
 
 from api.config import Settings, get_settings
+from tests.helpers import build, download, wait_done
 from tests.pdf_reading import page_texts, text_sizes
-from tests.test_bundles import build, download, wait_done
+
+pytestmark = pytest.mark.slow
 
 AEO = "CONFIDENTIAL - ATTORNEYS' EYES ONLY"
 SECRET_TITLE = "Margin analysis of the Mpow Direct supplier contract"

@@ -15,8 +15,9 @@ from PIL import Image, ImageDraw, ImageFont
 from api.bundle.image_pages import plan
 from api.bundle.spec import CONTINUED_BAND, READABLE_DPI, SLICE_OVERLAP, content_box
 from api.bundle.stamp import FONT_PATHS
-from tests.test_bundle_pages import BARE, placed_images
-from tests.test_bundles import build, download
+from tests.helpers import BARE, build, download, placed_images
+
+pytestmark = pytest.mark.slow
 
 DPI = 100  # pages are rendered at this resolution to measure them
 FLOOR_PT = 6.5  # the smallest text a reader is asked to read

@@ -5,13 +5,16 @@ import threading
 import zipfile
 
 import pikepdf
+import pytest
 from pikepdf import Array, Dictionary, Name
 from PIL import Image
 
 from api.bundle.converter import Converter, Job
 from api.bundle.validate import FORBIDDEN_KEYS
 from api.templating import refuse_all_fetcher
-from tests.test_bundles import build, download, extract
+from tests.helpers import build, download, extract
+
+pytestmark = pytest.mark.slow
 
 
 def _active_pdf() -> bytes:
@@ -101,7 +104,7 @@ def test_encrypted_broken_bomb_and_native_files_become_placeholder_pages(alice):
     bomb = io.BytesIO()
     Image.new("L", (1, 1)).save(bomb, "PNG")
     raw = bytearray(bomb.getvalue())
-    from tests.test_evidence import _png_claiming
+    from tests.helpers import png_claiming
 
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
@@ -109,7 +112,7 @@ def test_encrypted_broken_bomb_and_native_files_become_placeholder_pages(alice):
     uploads = [
         ("locked.pdf", secret.getvalue(), "encrypted"),
         ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> garbage trailer", "damaged"),
-        ("bomb.png", _png_claiming(20_000, 10_000), "not decoded"),
+        ("bomb.png", png_claiming(20_000, 10_000), "not decoded"),
         ("export.zip", archive.getvalue(), "native format"),
     ]
     for name, content, _ in uploads:
@@ -263,7 +266,7 @@ def test_a_build_that_fails_is_marked_failed_with_a_reason_and_leaves_no_files(a
     stored = blob_root / "sha256" / item["sha256"][:2] / item["sha256"][2:4] / item["sha256"]
     stored.unlink()  # the original vanished from disk: the build cannot read it
     r = alice.post(f"/api/v1/cases/{case['id']}/bundles", json={})
-    from tests.test_bundles import wait_done
+    from tests.helpers import wait_done
 
     bundle = wait_done(alice, r.json()["id"])
     # Said in words, naming the exhibit: no exception, no path on the server.

@@ -5,6 +5,7 @@ import io
 import uuid
 
 import pikepdf
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -13,7 +14,9 @@ from api.bundle import index, lines, stamp
 from api.db import session_scope
 from models.case import Case
 from models.evidence import EvidenceItem
-from tests.test_bundles import build, download, extract, page_texts
+from tests.helpers import build, download, extract, page_texts
+
+pytestmark = pytest.mark.slow
 
 MEGABYTE = 1_000_000
 ELLIPSIS = "\u2026"

@@ -9,44 +9,14 @@ import re
 
 import pikepdf
 import pytest
-from pikepdf import Matrix, Name
 from PIL import Image, ImageDraw
 
 from api.bundle import records, tables
 from api.bundle.spec import IMAGE_DPI, RecordLimits, content_box
 from api.demo_data import write_activity_csv, write_exchanges_jsonl
-from tests.test_bundles import build, download, extract
+from tests.helpers import BARE, build, download, extract, placed_images
 
-BARE = {"slip_sheets": False, "cover": False, "index": False, "certificate": False}
-
-
-def placed_images(page: pikepdf.Page) -> list[tuple[pikepdf.Object, float, float, float, float]]:
-    """Every image drawn on the page, through any forms that draw it: (image, x0, y0, x1, y1) in page points."""
-    found = []
-
-    def walk(stream, resources, ctm: Matrix) -> None:
-        saved = []
-        xobjects = resources.get("/XObject", {}) if resources is not None else {}
-        for operands, operator in pikepdf.parse_content_stream(stream):
-            op = str(operator)
-            if op == "q":
-                saved.append(ctm)
-            elif op == "Q":
-                ctm = saved.pop()
-            elif op == "cm":
-                ctm = Matrix(*(float(v) for v in operands)) @ ctm
-            elif op == "Do":
-                xobject = xobjects[operands[0]]
-                if xobject.Subtype == Name.Image:
-                    corners = [ctm.transform(p) for p in ((0, 0), (1, 0), (0, 1), (1, 1))]
-                    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
-                    found.append((xobject, min(xs), min(ys), max(xs), max(ys)))
-                elif xobject.Subtype == Name.Form:
-                    own = Matrix(*(float(v) for v in xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])))
-                    walk(xobject, xobject.get("/Resources"), own @ ctm)
-
-    walk(page, page.obj.get("/Resources"), Matrix())
-    return found
+pytestmark = pytest.mark.slow
 
 
 def _screenshot(width: int, height: int) -> bytes:

@@ -3,22 +3,33 @@ beside the filed one; outside a hold a bundle keeps serving its last good build 
 if the rebuild fails, and a superseded volume nothing else names leaves the store once the new one is recorded."""
 
 import io
-import time
 import uuid
 import zipfile
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import MetaData
 
 from api import migrate
 from api.db import make_engine
-from api.worker import runner
 from models.common import UTCDateTime
+from tests.helpers import (
+    REASON,
+    add_member,
+    blob,
+    build,
+    download,
+    events,
+    hold,
+    rebuild,
+    unique_bytes,
+    wait_done,
+    worker_held_off,
+)
 from tests.server_process import fresh_database
-from tests.test_bundles import build, download, wait_done
-from tests.test_legal_hold import REASON, add_member, blob, events, hold, unique_bytes
+
+pytestmark = pytest.mark.slow
 
 
 def text_case(owner, *titles: str, **fields) -> tuple[dict, list[dict]]:
@@ -30,27 +41,6 @@ def text_case(owner, *titles: str, **fields) -> tuple[dict, list[dict]]:
         assert r.status_code == 201, r.text
         items.append(r.json())
     return case, items
-
-
-@contextmanager
-def worker_held_off(bundle_id: str):
-    """Hold the bundle's build lease, as another server building it would: the build waits until the block ends."""
-    lease = runner.lease(uuid.UUID(bundle_id))
-    deadline = time.monotonic() + 30
-    while not lease.acquire():  # the runner lets go of it just after recording the last build
-        assert time.monotonic() < deadline, "the runner kept the build lease"
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        lease.release()
-        runner.wake()
-
-
-def rebuild(actor, bundle: dict) -> dict:
-    r = actor.post(f"/api/v1/bundles/{bundle['id']}/rebuild")
-    assert r.status_code == 202, r.text
-    return r.json()
 
 
 def exported_files(owner, case: dict) -> set[str]:

@@ -13,10 +13,11 @@ import tempfile
 
 import pytest
 
+from tests.helpers import build, download, tuned_server
 from tests.pdf_reading import text_sizes
 from tests.server_process import wait_for
-from tests.test_bundle_runner import tuned_server
-from tests.test_bundles import build, download
+
+pytestmark = pytest.mark.slow
 
 BARE = {"slip_sheets": False, "cover": False, "index": False, "certificate": False}
 PAGE_LIMIT = 4  # the tuned server's CASEBINDER_BUNDLE_TABLE_MAX_PAGES

@@ -12,40 +12,17 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from api.services import bundles as bundle_service
-from tests.server_process import Instance, fresh_database, wait_for
-from tests.test_bundles import build
+from tests.helpers import TunedInstance, build, tuned_server
+from tests.server_process import wait_for
+
+pytestmark = pytest.mark.slow
 
 LIMIT_SECONDS = 10
-
-
-@dataclass
-class TunedInstance(Instance):
-    """A server process with extra CASEBINDER_* settings."""
-
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def env(self) -> dict:
-        return super().env | self.extra
-
-
-def tuned_server(tmp_path_factory, name: str, extra: dict):
-    """A started server of its own (database, blobs, a user) with these settings; for a module-scoped fixture to
-    yield from."""
-    root = tmp_path_factory.mktemp(name)
-    url, drop = fresh_database(root)
-    instance = TunedInstance(url, root / "blobs", extra=extra)
-    instance.add_user()
-    instance.start()
-    yield instance
-    instance.kill()
-    drop()
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ from email.message import EmailMessage
 import pikepdf
 import pytest
 
+from tests.helpers import build, download
 from tests.pdf_reading import embedded_font_bytes, fonts, holds, notdef_glyphs, page_texts, walk_text
-from tests.test_bundles import build, download
+
+pytestmark = pytest.mark.slow
 
 # name: (text, exhibit label, whether glyphs run in the order of the characters). Each text has what its script
 # needs shaped: Arabic letters that join, Hebrew, a Devanagari conjunct (क्ष) and a vowel sign drawn before its

@@ -9,10 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pikepdf
+import pytest
 from PIL import Image
 
 from api.bundle.plan import GENERATED_PAGE_BYTES, PageRef, split_volumes
-from tests.test_bundles import build, download, extract, wait_done
+from tests.helpers import build, download, extract, wait_done
+
+pytestmark = pytest.mark.slow
 
 
 def _noise(size: tuple[int, int], fmt: str, seed: str) -> bytes:

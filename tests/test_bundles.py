@@ -1,28 +1,14 @@
 """Bundles: real PDFs built from real uploads, opened with pikepdf and read back."""
 
 import hashlib
-import time
 
 import pikepdf
 import pytest
 
 from api.bundle.stamp import stamp_font  # noqa: F401 - fails early if the stamp font is missing
+from tests.helpers import build, download, extract, wait_done
 
-
-def wait_done(actor, bundle_id: str, *, seconds: float = 180) -> dict:
-    """Poll until the build finishes (a wait for a background job, not a performance limit)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        body = actor.get(f"/api/v1/bundles/{bundle_id}").json()
-        if body["status"] in ("done", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.1)
-
-
-def page_texts(data: bytes) -> list[str]:
-    """Text of every page in the order it is drawn (pypdf, through the fonts' ToUnicode maps), whitespace run
-    together: the lines of a table cell stay together, as they do not in pdftotext's reading order."""
-    return [" ".join(text.split()) for text in extract(data)]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -59,32 +45,6 @@ def bundle_case(alice, corpus):
         ).json()
     )
     return case, items
-
-
-def extract(data: bytes) -> list[str]:
-    """Every page's text, including the WeasyPrint pages (their fonts carry ToUnicode maps)."""
-    import io
-
-    from pypdf import PdfReader
-
-    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
-
-
-def build(actor, case_id: str, **body) -> dict:
-    r = actor.post(f"/api/v1/cases/{case_id}/bundles", json=body)
-    assert r.status_code == 202, r.text
-    assert r.json()["status"] in ("queued", "running", "done")
-    done = wait_done(actor, r.json()["id"])
-    assert done["status"] == "done", done
-    return done
-
-
-def download(actor, bundle: dict, volume: int | None = None) -> bytes:
-    path = f"/api/v1/bundles/{bundle['id']}/" + (f"volumes/{volume}/pdf" if volume else "pdf")
-    r = actor.get(path)
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"] == "application/pdf"
-    return r.content
 
 
 def test_bundle_pages_bates_labels_outline_links_and_certificate(alice, bundle_case):

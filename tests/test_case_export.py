@@ -7,10 +7,9 @@ import io
 import json
 import uuid
 import zipfile
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 from sqlmodel import select
 
 from api.db import make_engine, session_scope
@@ -21,21 +20,14 @@ from models.case import Case
 from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
-from models.user import UserCreate
 from tests.conftest import PASSWORD, Actor, live_client
+from tests.helpers import build, new_actor, rezip, snapshot, wait_done
 from tests.server_process import Instance, fresh_database
-from tests.test_bundles import build, wait_done
+
+pytestmark = pytest.mark.slow
 
 # Differ between any two exports by design: when, and from which instance and by whom.
 VOLATILE = ("exported_at", "source")
-
-
-def new_actor(client) -> Actor:
-    email = f"export-{uuid.uuid4().hex[:12]}@firm.example"
-    with session_scope() as session:
-        user = user_service.create_user(session, UserCreate(email=email, password=PASSWORD))
-        token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=2))
-    return Actor(client, email, token)
 
 
 def read_zip(data: bytes) -> tuple[bytes, dict, dict[str, str]]:
@@ -44,24 +36,6 @@ def read_zip(data: bytes) -> tuple[bytes, dict, dict[str, str]]:
         raw = zf.read("manifest.json")
         hashes = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist() if n != "manifest.json"}
     return raw, json.loads(raw), hashes
-
-
-def rezip(data: bytes, *, drop=(), add=None, edit=None) -> bytes:
-    """A copy of an export with members dropped or added, and the manifest changed by `edit`."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            if info.filename in drop:
-                continue
-            body = src.read(info.filename)
-            if info.filename == "manifest.json" and edit is not None:
-                manifest = json.loads(body)
-                edit(manifest)
-                body = json.dumps(manifest).encode()
-            dst.writestr(info.filename, body)
-        for name, body in (add or {}).items():
-            dst.writestr(name, body)
-    return out.getvalue()
 
 
 def flip_byte_in(data: bytes, member: str) -> bytes:
@@ -73,20 +47,6 @@ def flip_byte_in(data: bytes, member: str) -> bytes:
     extra_len = int.from_bytes(data[header + 28 : header + 30], "little")
     at = header + 30 + name_len + extra_len + info.compress_size // 2
     return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
-
-
-def snapshot(instance: Instance) -> tuple[dict[str, int], list[str]]:
-    """Rows in every table, and every file under the data dir: what "nothing written" is checked against."""
-    engine = make_engine(instance.database_url)
-    try:
-        with engine.connect() as conn:
-            tables = sorted(inspect(conn).get_table_names())
-            rows = {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
-    finally:
-        engine.dispose()
-    root = instance.data_dir
-    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
-    return rows, files
 
 
 def import_records(instance: Instance) -> list[tuple[uuid.UUID, dict]]:

@@ -12,10 +12,10 @@ import uuid
 
 import pytest
 
-from tests.test_bundle_rebuild import rebuild, worker_held_off
-from tests.test_bundles import build, wait_done
-from tests.test_legal_hold import add_member, events, unique_bytes
+from tests.helpers import add_member, build, events, rebuild, unique_bytes, wait_done, worker_held_off
 from tests.timeline_support import add_event, pdf_text, squash
+
+pytestmark = pytest.mark.slow
 
 PREFIX = "CHRON"
 BATES = re.compile(rf"{PREFIX}\d{{6}}")

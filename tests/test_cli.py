@@ -1,42 +1,35 @@
 """The `casebinder` command line, run as a real process against the test database."""
 
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
+
+import pytest
 
 from tests.conftest import Actor
-from tests.test_bundles import wait_done
+from tests.helpers import run_cli, wait_done
 
-BIN = Path(sys.executable).parent / "casebinder"
-
-
-def run(*args, env_extra=None, input_text=None):
-    env = os.environ | (env_extra or {})
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, input=input_text, timeout=300)
+pytestmark = pytest.mark.slow
 
 
 def test_user_and_token_commands(client):
     email = f"cli-{uuid.uuid4().hex[:8]}@firm.example"
-    made = run("user", "create", email, "--password", "a long password", "--name", "Pat Paralegal")
+    made = run_cli("user", "create", email, "--password", "a long password", "--name", "Pat Paralegal")
     assert made.returncode == 0, made.stderr
-    assert run("user", "create", email, "--password", "a long password").returncode == 1
+    assert run_cli("user", "create", email, "--password", "a long password").returncode == 1
 
-    issued = run("token", "create", email)
+    issued = run_cli("token", "create", email)
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip()
     assert issued.stdout == token + "\n" and token.startswith("cb_")  # the token and nothing else
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["full_name"] == "Pat Paralegal"
 
-    missing = run("token", "create", "nobody@firm.example")
+    missing = run_cli("token", "create", "nobody@firm.example")
     assert missing.returncode == 1 and missing.stdout == "" and "no user" in missing.stderr
 
 
 def test_demo_seeds_a_case_once_and_prints_a_working_login(client):
     # The test's own database and blob store: the in-process server's runner builds the demo's queued bundle.
-    first = run("demo")
+    first = run_cli("demo")
     assert first.returncode == 0, first.stderr
     lines = dict(line.strip().split(":", 1) for line in first.stdout.splitlines() if ":" in line)
     token = lines["token"].strip()
@@ -65,7 +58,7 @@ def test_demo_seeds_a_case_once_and_prints_a_working_login(client):
     assert len(cited) == len(exhibits) - 2
     assert client.get(f"/api/v1/cases/{demo['id']}/timeline.pdf", headers=headers).status_code == 200
 
-    second = run("demo")
+    second = run_cli("demo")
     assert second.returncode == 0, second.stderr
     again = client.get("/api/v1/cases", headers=headers).json()["items"]
     assert [c["id"] for c in again if c["title"].startswith("Acme Audio")] == [demo["id"]]
@@ -74,7 +67,7 @@ def test_demo_seeds_a_case_once_and_prints_a_working_login(client):
 
 
 def test_help_lists_the_commands():
-    out = run("--help").stdout
+    out = run_cli("--help").stdout
     for command in ("serve", "migrate", "user", "token", "demo"):
         assert command in out
 
@@ -86,8 +79,8 @@ def test_store_commands_exit_2_with_a_reason_when_they_cannot_run(tmp_path):
     unmigrated = {"CASEBINDER_DATABASE_URL": f"sqlite:///{empty_db}", "CASEBINDER_DATA_DIR": str(data_dir)}
     missing_dir = unmigrated | {"CASEBINDER_DATA_DIR": str(tmp_path / "typo")}
 
-    r = run("verify", env_extra=missing_dir)
+    r = run_cli("verify", env_extra=missing_dir)
     assert (r.returncode, r.stdout) == (2, "") and f"the data dir {tmp_path / 'typo'} does not exist" in r.stderr
     assert not (tmp_path / "typo").exists()  # not created on the way
-    r = run("purge", "--dry-run", env_extra=unmigrated)
+    r = run_cli("purge", "--dry-run", env_extra=unmigrated)
     assert (r.returncode, r.stdout) == (2, "") and "cannot use the database (is it migrated?)" in r.stderr

@@ -9,11 +9,12 @@ import socket
 import uuid
 
 import pytest
-from sqlalchemy import text
 
-from api.db import make_engine
 from api.demo_data import generate
+from tests.helpers import rows
 from tests.server_process import Instance, finished_bundle, serving, wait_for
+
+pytestmark = pytest.mark.slow
 
 MiB = 1024 * 1024
 UPLOAD_BYTES = 200 * MiB
@@ -23,15 +24,6 @@ UPLOAD_BYTES = 200 * MiB
 def instance(tmp_path):
     with serving(tmp_path) as server:
         yield server
-
-
-def rows(instance: Instance, sql: str) -> list:
-    engine = make_engine(instance.database_url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql)))
-    finally:
-        engine.dispose()
 
 
 def staged(instance: Instance) -> list:

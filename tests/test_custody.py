@@ -19,7 +19,7 @@ from api.services import custody as custody_service
 from api.services import evidence as evidence_service
 from models.evidence import EvidenceItem
 from models.user import User
-from tests.test_bundles import build, extract
+from tests.helpers import build, extract
 
 
 @pytest.fixture

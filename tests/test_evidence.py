@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import count_rows, staged_files, stored_blobs
+from tests.helpers import png_claiming
 
 
 def _by_kind(corpus, kind, suffix):
@@ -138,20 +139,9 @@ def test_html_named_png_is_sniffed_as_html_and_served_only_as_attachment(alice):
     assert "sandbox" in r.headers["content-security-policy"]
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
 def test_image_claiming_200_million_pixels_is_stored_but_not_measured(alice, blob_root):
     case = alice.make_case()
-    bomb = _png_claiming(20_000, 10_000)
+    bomb = png_claiming(20_000, 10_000)
     r = alice.upload(case["id"], bomb, filename="bomb.png", kind="review_screenshot", title="Huge")
     assert r.status_code == 201, r.text
     item = r.json()

@@ -4,8 +4,7 @@ nothing."""
 
 import uuid
 
-from tests.test_bundles import build
-from tests.test_legal_hold import add_member, events, hold, row, unique_bytes
+from tests.helpers import add_member, build, events, hold, row, unique_bytes
 
 REASON = "uploaded into the wrong case"
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import rows
 from tests.server_process import Instance, fresh_database
-from tests.test_crash import rows
+
+pytestmark = pytest.mark.slow
 
 KiB = 1024
 

@@ -4,52 +4,15 @@ escapes (no UTF-8 spelling), text over the field's limit, dates that leave the c
 past their column, booleans passed as numbers, and label templates that make unusable labels."""
 
 import json
-import uuid
-from datetime import timedelta
 
 import pytest
 
-from api.db import session_scope
-from api.services import users as user_service
-from models.user import UserCreate
-from tests.conftest import PASSWORD, Actor
-from tests.test_hostile_uploads import BOUNDARY, _part
+from tests.conftest import PASSWORD
+from tests.helpers import BOUNDARY, multipart_part, refused, send, upload
 
 NUL, LONE = "a\x00b", "a\ud800b"
 # What the 422 says about each kind of value (case-insensitively), besides the field's name.
 SAYS = {NUL: "nul", LONE: "surrogate"}
-
-
-def send(actor, method: str, path: str, body) -> object:
-    """JSON as raw text: json.dumps writes a lone surrogate as the escape \\ud800, as a hostile client would."""
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return actor.request(method, f"/api/v1{path}", content=raw, headers={"Content-Type": "application/json"})
-
-
-def refused(response, field: str, *words: str) -> None:
-    """A 422 whose detail names the field and says what is wrong with it."""
-    assert response.status_code == 422, f"{response.status_code}: {response.text[:500]}"
-    text = json.dumps(response.json()["detail"]).lower()
-    assert field.lower() in text, text[:500]
-    for word in words:
-        assert word.lower() in text, text[:500]
-
-
-@pytest.fixture(scope="module")
-def world(client):
-    """An administrator owning a New York case with an evidence item (its exhibit too) and a manual event. One
-    per module: hostile requests are refused, so they leave it as it was."""
-    email = f"hostile-{uuid.uuid4().hex[:10]}@firm.example"
-    with session_scope() as session:
-        user = user_service.create_user(session, UserCreate(email=email, password=PASSWORD, is_admin=True))
-        token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
-    owner = Actor(client, email, token)
-    case = owner.make_case(timezone="America/New_York")
-    item = owner.upload(case["id"], b"order record", kind="order_record", title="Order").json()
-    event = send(owner, "POST", f"/cases/{case['id']}/events", {"occurred_at": "2021-03", "title": "Refund"})
-    assert event.status_code == 201, event.text
-    ids = {"case": case["id"], "evidence": item["id"], "exhibit": item["exhibit"]["id"], "event": event.json()["id"]}
-    return owner, ids
 
 
 # (method, path, body with V where the hostile value goes, the field the 422 must name)
@@ -105,12 +68,6 @@ def test_text_in_query_parameters_is_checked_too(world):
     refused(owner.get(timeline, params={"tag": NUL}), "tag", "nul")
     refused(owner.get(timeline, params={"q": "x" * 501}), "q", "500")
     refused(owner.get(f"/api/v1/cases/{ids['case']}/timeline.pdf", params={"q": NUL}), "q", "nul")
-
-
-def upload(actor, case_id: str, **fields):
-    data = {"kind": "other", "title": "Evidence"} | fields
-    content = f"evidence {uuid.uuid4()}".encode()  # new bytes each time: never a duplicate of an earlier upload
-    return actor.post(f"/api/v1/cases/{case_id}/evidence", files={"file": ("e.txt", content)}, data=data)
 
 
 @pytest.mark.parametrize("field", ["title", "description", "custodian", "source_url", "tags", "occurred_at"])
@@ -210,7 +167,7 @@ def test_label_templates_that_make_unusable_labels_are_refused(world, template, 
 def test_a_multipart_boundary_past_the_parsers_limit_is_refused(world):
     owner, ids = world
     boundary = BOUNDARY * 20  # 300 characters
-    body = _part(b"kind", b"other").replace(BOUNDARY, boundary) + b"--" + boundary + b"--\r\n"
+    body = multipart_part(b"kind", b"other").replace(BOUNDARY, boundary) + b"--" + boundary + b"--\r\n"
     r = owner.post(
         f"/api/v1/cases/{ids['case']}/evidence",
         content=body,

@@ -7,8 +7,7 @@ import base64
 
 import pytest
 
-from tests.test_cli import run
-from tests.test_hostile_input import refused, send, upload, world  # noqa: F401 - world is a fixture
+from tests.helpers import refused, run_cli, send, upload
 from tests.timeline_support import import_file
 
 DEEP = "[" * 5000 + "]" * 5000  # RecursionError in json.loads
@@ -84,15 +83,15 @@ def test_a_cursor_longer_than_any_the_api_hands_out_is_a_422(world):  # noqa: F8
 
 def test_the_command_line_refuses_values_out_of_range_with_a_message(client):
     email = "cli-range@firm.example"  # refused before any account is looked up
-    days = run("token", "create", email, "--days", "99999999")
+    days = run_cli("token", "create", email, "--days", "99999999")
     assert days.returncode == 2 and "Traceback" not in days.stderr and "--days" in days.stderr, days.stderr
-    name = run("token", "create", email, "--name", "x" * 101)
+    name = run_cli("token", "create", email, "--name", "x" * 101)
     assert name.returncode == 2 and "Traceback" not in name.stderr and "--name" in name.stderr, name.stderr
-    full_name = run(
+    full_name = run_cli(
         "user", "create", "cli-range-2@firm.example", "--password", "a long password", "--name", "a\tb" * 101
     )
     assert full_name.returncode == 1 and "full_name" in full_name.stderr, full_name.stderr
-    anchor = run("verify", "--anchor", f"{2**63}:{'0' * 64}")
+    anchor = run_cli("verify", "--anchor", f"{2**63}:{'0' * 64}")
     assert anchor.returncode == 2 and "Traceback" not in anchor.stderr and "anchor" in anchor.stderr, anchor.stderr
 
 

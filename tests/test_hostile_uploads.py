@@ -16,20 +16,19 @@ from PIL import Image
 
 from api.upload import MAX_FIELD_BYTES, MAX_PARTS
 from models.inputs import NOTE_CHARS
-from tests.test_upload_stream import _settled, _snapshot
+from tests.helpers import BOUNDARY, blob_snapshot, multipart_part, settled
 
-BOUNDARY = b"hostileBOUNDARY"
 CLIENT_TIMEOUT = 60
-
-
-def _part(name: bytes, value: bytes, filename: bytes | None = None) -> bytes:
-    disposition = b'form-data; name="' + name + b'"' + (b'; filename="' + filename + b'"' if filename else b"")
-    return b"--" + BOUNDARY + b"\r\nContent-Disposition: " + disposition + b"\r\n\r\n" + value + b"\r\n"
 
 
 def _form(content: bytes, filename: bytes, *, kind: bytes = b"other", title: bytes = b"Hostile") -> bytes:
     return (
-        _part(b"kind", kind) + _part(b"title", title) + _part(b"file", content, filename) + b"--" + BOUNDARY + b"--\r\n"
+        multipart_part(b"kind", kind)
+        + multipart_part(b"title", title)
+        + multipart_part(b"file", content, filename)
+        + b"--"
+        + BOUNDARY
+        + b"--\r\n"
     )
 
 
@@ -89,23 +88,25 @@ def _evidence_url(case: dict) -> str:
 
 def test_ten_thousand_parts_are_refused_at_the_first_part_too_many(alice, bob, live_server, blob_root):
     case = alice.make_case()
-    before = _snapshot(blob_root)
-    parts = [_part(b"file", b"evidence bytes", b"e.txt")] + [_part(b"f%d" % i, b"x") for i in range(9_999)]
+    before = blob_snapshot(blob_root)
+    parts = [multipart_part(b"file", b"evidence bytes", b"e.txt")] + [
+        multipart_part(b"f%d" % i, b"x") for i in range(9_999)
+    ]
     body = b"".join(parts) + b"--" + BOUNDARY + b"--\r\n"
     r = _hostile_post(live_server, alice, _evidence_url(case), body, other=bob)
     assert r.status == 422
     assert r.detail == f"too many parts in the multipart body: at most {MAX_PARTS} (the file and up to 50 fields)"
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
 
 
 def test_the_same_field_repeated_thousands_of_times_is_refused_at_the_second(alice, bob, live_server, blob_root):
     case = alice.make_case()
-    before = _snapshot(blob_root)
-    body = b"".join(_part(b"title", b"t%d" % i) for i in range(10_000))
-    body += _part(b"kind", b"other") + _part(b"file", b"x", b"x.txt") + b"--" + BOUNDARY + b"--\r\n"
+    before = blob_snapshot(blob_root)
+    body = b"".join(multipart_part(b"title", b"t%d" % i) for i in range(10_000))
+    body += multipart_part(b"kind", b"other") + multipart_part(b"file", b"x", b"x.txt") + b"--" + BOUNDARY + b"--\r\n"
     r = _hostile_post(live_server, alice, _evidence_url(case), body, other=bob)
     assert r.status == 422 and r.detail == "form field 'title' is sent more than once: send each field once"
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
 
 
 @pytest.mark.parametrize("junk_start", [b"J", b"\r\n"], ids=["junk", "newline-then-junk"])
@@ -113,22 +114,22 @@ def test_a_megabyte_of_junk_before_the_first_boundary_is_a_malformed_body(
     alice, bob, live_server, blob_root, junk_start
 ):
     case = alice.make_case()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     junk = (junk_start + b"not a boundary " * 70_000)[: 1024 * 1024]
     body = junk + _form(b"never reached", b"late.txt")
     r = _hostile_post(live_server, alice, _evidence_url(case), body, other=bob, split=512 * 1024)
     assert r.status == 400 and r.detail.startswith("malformed multipart body: Expected boundary character")
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
 
 
 def test_a_two_megabyte_form_field_is_413_naming_the_field(alice, bob, live_server, blob_root):
     case = alice.make_case()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     body = (
-        _part(b"file", b"small original", b"small.txt")
-        + _part(b"kind", b"other")
-        + _part(b"description", b"D" * (2 * 1024 * 1024))
-        + _part(b"title", b"Huge description")
+        multipart_part(b"file", b"small original", b"small.txt")
+        + multipart_part(b"kind", b"other")
+        + multipart_part(b"description", b"D" * (2 * 1024 * 1024))
+        + multipart_part(b"title", b"Huge description")
         + b"--"
         + BOUNDARY
         + b"--\r\n"
@@ -136,7 +137,7 @@ def test_a_two_megabyte_form_field_is_413_naming_the_field(alice, bob, live_serv
     r = _hostile_post(live_server, alice, _evidence_url(case), body, other=bob)
     assert r.status == 413
     assert r.detail == f"form field 'description' is larger than {MAX_FIELD_BYTES:,} bytes"
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
 
 
 def test_a_field_of_exactly_the_limit_is_read_and_then_held_to_its_own_limit(alice, blob_root):
@@ -155,7 +156,7 @@ def test_a_negative_or_garbled_content_length_is_refused_by_the_http_layer(
     alice, bob, live_server, blob_root, declared
 ):
     case = alice.make_case()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     parts = urlsplit(live_server)
     head = (
         f"POST {_evidence_url(case)} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {alice.token}\r\n"
@@ -169,7 +170,7 @@ def test_a_negative_or_garbled_content_length_is_refused_by_the_http_layer(
         status, text = response.status, response.read()
     assert status == 400 and b"Invalid HTTP request" in text
     _others_are_answered(live_server, bob)
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
 
 
 # --- hostile files: stored unchanged as the original, with what inspection could (not) learn recorded ---
@@ -178,10 +179,10 @@ def test_a_negative_or_garbled_content_length_is_refused_by_the_http_layer(
 def _stored_as_is(actor, reply: Reply, content: bytes, blob_root) -> dict:
     assert reply.status == 201, reply.body
     item = json.loads(reply.body)
-    assert item["size_bytes"] == len(content) and item["sha256"] in _snapshot(blob_root)[0]
+    assert item["size_bytes"] == len(content) and item["sha256"] in blob_snapshot(blob_root)[0]
     download = actor.get(f"/api/v1/evidence/{item['id']}/content")
     assert download.status_code == 200 and download.content == content
-    assert _settled(blob_root, _snapshot(blob_root))  # nothing left in staging
+    assert settled(blob_root, blob_snapshot(blob_root))  # nothing left in staging
     return item
 
 

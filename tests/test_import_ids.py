@@ -24,6 +24,8 @@ from models.timeline import TimelineEvent
 from tests.conftest import count_rows
 from tests.server_process import BIN, ROOT
 
+pytestmark = pytest.mark.slow
+
 PURGED_AT = "2024-01-02T03:04:05+00:00"
 
 

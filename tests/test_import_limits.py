@@ -15,8 +15,10 @@ import zipfile
 
 import pytest
 
+from tests.helpers import new_actor, rezip, snapshot
 from tests.server_process import BIN, ROOT, Instance, fresh_database
-from tests.test_case_export import new_actor, rezip, snapshot
+
+pytestmark = pytest.mark.slow
 
 MiB = 1024 * 1024
 

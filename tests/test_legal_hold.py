@@ -14,46 +14,14 @@ from api.db import make_engine, session_scope
 from api.deps import get_blob_store
 from api.services import purge as purge_service
 from models.audit import AuditEvent
-from models.evidence import EvidenceItem
+from tests.helpers import REASON, add_member, blob, events, hold, row, unique_bytes
 from tests.server_process import serving
-
-REASON = "Preservation letter from Mpow Direct's counsel, 2024-03-01"
-
-
-def events(action: str, **where) -> list[AuditEvent]:
-    with session_scope() as session:
-        stmt = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-        for name, value in where.items():
-            stmt = stmt.where(getattr(AuditEvent, name) == value)
-        return list(session.exec(stmt))
-
-
-def row(evidence_id) -> EvidenceItem:
-    with session_scope() as session:
-        return session.get(EvidenceItem, uuid.UUID(str(evidence_id)))
-
-
-def blob(root, sha256: str):
-    return root / "sha256" / sha256[:2] / sha256[2:4] / sha256
-
-
-def unique_bytes(label: str) -> bytes:
-    return f"{label} {uuid.uuid4()}\n".encode()
-
-
-def add_member(owner, case_id: str, actor, role: str) -> None:
-    r = owner.post(f"/api/v1/cases/{case_id}/members", json={"email": actor.email, "role": role})
-    assert r.status_code == 201, r.text
 
 
 def upload(actor, case_id: str, content: bytes) -> dict:
     r = actor.upload(case_id, content)
     assert r.status_code == 201, r.text
     return r.json()
-
-
-def hold(actor, case_id: str, reason: str = REASON):
-    return actor.post(f"/api/v1/cases/{case_id}/legal-hold", json={"reason": reason})
 
 
 def unlink(actor, item: dict):

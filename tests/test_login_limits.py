@@ -19,7 +19,7 @@ from api.db import session_scope
 from api.services import ratelimit
 from models.audit import AuditEvent
 from tests.conftest import PASSWORD
-from tests.test_cli import run
+from tests.helpers import run_cli
 
 _hosts = itertools.count(1)
 
@@ -169,9 +169,9 @@ def test_an_admin_or_the_command_line_unlocks_an_account_at_once(alice, make_use
     assert (event.actor_email, event.object_type, event.details) == (admin.email, "login", {"failures_cleared": 10})
 
     lock()  # the count starts again from the unlock
-    done = run("user", "unlock", alice.email.upper())
+    done = run_cli("user", "unlock", alice.email.upper())
     assert done.returncode == 0 and "unlocked" in done.stderr and "10 failed login(s)" in done.stderr, done.stderr
     assert login(client, alice.email).status_code == 200
     assert events(action="login.unlock")[-1].actor_email == "command line"
-    missing = run("user", "unlock", "nobody@firm.example")
+    missing = run_cli("user", "unlock", "nobody@firm.example")
     assert missing.returncode == 1 and "no user" in missing.stderr

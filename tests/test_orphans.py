@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from api.db import make_engine
 from models.audit import AuditEvent
+from tests.helpers import REASON, blob
 from tests.server_process import Instance, finished_bundle, serving
-from tests.test_legal_hold import REASON, blob
+
+pytestmark = pytest.mark.slow
 
 HOUR = 3600
 

@@ -25,9 +25,10 @@ from models.bundle import Bundle, BundleRequest
 from models.exhibit import Exhibit
 from models.user import User
 from models.verify import VerifyRun
+from tests.helpers import TunedInstance, wait_done
 from tests.server_process import fresh_database, wait_for
-from tests.test_bundle_runner import TunedInstance
-from tests.test_bundles import wait_done
+
+pytestmark = pytest.mark.slow
 
 
 def _postgres(url: str) -> bool:

@@ -34,6 +34,8 @@ from models.user import UserCreate
 from tests.conftest import PASSWORD, Actor
 from tests.hostile_cases import Builder
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = 20
 # Generated requests come from this address, so their failed logins never count against other tests' limits.
 CLIENT_ADDRESS = "192.0.2.99"

@@ -14,8 +14,10 @@ from api.services.timeline import csv as timeline_csv
 from api.services.timeline.csv import CSV_COLUMNS
 from api.services.timeline.pdf import MAX_PDF_EVENTS
 from api.templating import refuse_all_fetcher
-from tests.test_bundles import build
+from tests.helpers import build
 from tests.timeline_support import add_event, import_file, pdf_text, squash, timeline, titles
+
+pytestmark = pytest.mark.slow
 
 CAPTION = {
     "title": "Acme Audio LLC v. Mpow Direct et al.",

@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 
+import pytest
 from sqlalchemy import text
 
 from api.db import session_scope
@@ -16,6 +17,8 @@ from models.case import Case
 from models.common import utcnow
 from tests.server_process import serving, wait_for
 from tests.timeline_support import all_pages, finished_import, import_file
+
+pytestmark = pytest.mark.slow
 
 ASYNC = {"Prefer": "respond-async"}
 

@@ -19,8 +19,10 @@ from sqlalchemy.pool import NullPool
 
 from api.db import get_engine
 from tests.conftest import count_rows, live_client
+from tests.helpers import BOUNDARY, blob_snapshot, multipart_headers, settled
 from tests.server_process import serving, wait_for
-from tests.test_upload_stream import BOUNDARY, _headers, _settled, _snapshot
+
+pytestmark = pytest.mark.slow
 
 MB = 1_000_000
 DECLARED = 100 * MB
@@ -46,7 +48,7 @@ def _open(live_server: str, path: str, headers: dict, first: bytes) -> socket.so
 
 
 def stalled_upload(live_server: str, actor, case_id: str) -> socket.socket:
-    return _open(live_server, f"/api/v1/cases/{case_id}/evidence", _headers(actor), _fields() + b"S" * 1024)
+    return _open(live_server, f"/api/v1/cases/{case_id}/evidence", multipart_headers(actor), _fields() + b"S" * 1024)
 
 
 def stalled_import(live_server: str, actor, case_id: str) -> socket.socket:
@@ -87,7 +89,7 @@ def test_sixty_four_stalled_uploads_hold_no_connection_and_every_route_keeps_ans
     case = alice.make_case()
     theirs = bob.make_case()
     item = bob.upload(theirs["id"], b"an earlier capture of the listing").json()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     socks = []
     try:
         socks = [stalled_upload(live_server, alice, case["id"]) for _ in range(STALLED)]
@@ -116,14 +118,14 @@ def test_sixty_four_stalled_uploads_hold_no_connection_and_every_route_keeps_ans
     finally:
         for sock in socks:
             sock.close()
-    stored = _snapshot(blob_root)[0]
-    assert _settled(blob_root, (stored, before[1] + 1))  # the small upload, and nothing of the stalled ones
+    stored = blob_snapshot(blob_root)[0]
+    assert settled(blob_root, (stored, before[1] + 1))  # the small upload, and nothing of the stalled ones
 
 
 def test_a_stalled_upload_gets_408_and_its_staged_file_is_removed(alice, live_server, settings, monkeypatch, blob_root):
     monkeypatch.setattr(settings, "upload_stall_timeout_seconds", 0.5)
     case = alice.make_case()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     sock = stalled_upload(live_server, alice, case["id"])
     try:
         status, headers, body = reply(sock)
@@ -132,7 +134,7 @@ def test_a_stalled_upload_gets_408_and_its_staged_file_is_removed(alice, live_se
     assert status == 408, body
     assert "stopped arriving" in body["detail"] and "send the file again" in body["detail"]
     assert headers["Connection"] == "close"
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
     # Its slot is free again: the same user uploads at once.
     assert alice.upload(case["id"], b"sent again, whole").status_code == 201
 

@@ -6,9 +6,8 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-from tests.conftest import count_rows, staged_files, stored_blobs
-
-BOUNDARY = b"streamBOUNDARY"
+from tests.conftest import count_rows
+from tests.helpers import BOUNDARY, blob_snapshot, multipart_headers, settled
 
 
 def _multipart(content: bytes) -> bytes:
@@ -30,69 +29,54 @@ def _connection(live_server) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
 
 
-def _headers(actor, **extra) -> dict:
-    return {
-        "Authorization": f"Bearer {actor.token}",
-        "Content-Type": f"multipart/form-data; boundary={BOUNDARY.decode()}",
-    } | extra
-
-
-def _snapshot(blob_root):
-    return stored_blobs(blob_root), count_rows("evidence_items")
-
-
-def _settled(blob_root, before, *, wait: float = 10.0) -> bool:
-    """True once nothing new is stored and no staged file remains (cleanup runs as the request ends)."""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if _snapshot(blob_root) == before and staged_files(blob_root) == []:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_declared_length_over_the_limit_is_refused_before_the_body(
     alice, live_server, settings, monkeypatch, blob_root
 ):
     monkeypatch.setattr(settings, "max_upload_bytes", 64 * 1024)
     case = alice.make_case()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     conn = _connection(live_server)
     conn.putrequest("POST", f"/api/v1/cases/{case['id']}/evidence")
-    for k, v in _headers(alice, **{"Content-Length": str(10**12)}).items():
+    for k, v in multipart_headers(alice, **{"Content-Length": str(10**12)}).items():
         conn.putheader(k, v)
     conn.endheaders()  # not one byte of the terabyte is sent
     r = conn.getresponse()
     assert r.status == 413 and "upload limit" in json.loads(r.read())["detail"]
     conn.close()
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
 
 
 def test_chunked_body_without_length_is_cut_off_at_the_limit(alice, live_server, settings, monkeypatch, blob_root):
     monkeypatch.setattr(settings, "max_upload_bytes", 256 * 1024)
     case = alice.make_case()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     body = _multipart(b"A" * (2 * 1024 * 1024))
     conn = _connection(live_server)
     chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
     try:
         conn.request(
-            "POST", f"/api/v1/cases/{case['id']}/evidence", body=chunks, headers=_headers(alice), encode_chunked=True
+            "POST",
+            f"/api/v1/cases/{case['id']}/evidence",
+            body=chunks,
+            headers=multipart_headers(alice),
+            encode_chunked=True,
         )
         r = conn.getresponse()
         assert r.status == 413 and "262,144 bytes" in json.loads(r.read())["detail"]
     except (BrokenPipeError, ConnectionResetError):
         pass  # the server may close the socket before the client finishes sending; the check below still holds
     conn.close()
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
 
 
 def test_lying_short_content_length_is_an_incomplete_upload(alice, live_server, blob_root):
     case = alice.make_case()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     body = _multipart(b"B" * 50_000)
     sock = socket.create_connection((urlsplit(live_server).hostname, urlsplit(live_server).port), timeout=30)
-    head = "".join(f"{k}: {v}\r\n" for k, v in _headers(alice, **{"Content-Length": str(len(body) // 2)}).items())
+    head = "".join(
+        f"{k}: {v}\r\n" for k, v in multipart_headers(alice, **{"Content-Length": str(len(body) // 2)}).items()
+    )
     sock.sendall(
         f"POST /api/v1/cases/{case['id']}/evidence HTTP/1.1\r\nHost: test\r\n{head}Connection: close\r\n\r\n".encode()
         + body
@@ -102,18 +86,18 @@ def test_lying_short_content_length_is_an_incomplete_upload(alice, live_server, 
         reply += chunk
     sock.close()
     assert reply.startswith(b"HTTP/1.1 400") and b"closing boundary" in reply
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
 
 
 def test_client_that_disconnects_mid_upload_leaves_nothing(alice, live_server, blob_root):
     case = alice.make_case()
-    before = _snapshot(blob_root)
+    before = blob_snapshot(blob_root)
     body = _multipart(b"C" * 3_000_000)
     sock = socket.create_connection((urlsplit(live_server).hostname, urlsplit(live_server).port), timeout=30)
-    head = "".join(f"{k}: {v}\r\n" for k, v in _headers(alice, **{"Content-Length": str(len(body))}).items())
+    head = "".join(f"{k}: {v}\r\n" for k, v in multipart_headers(alice, **{"Content-Length": str(len(body))}).items())
     sock.sendall(f"POST /api/v1/cases/{case['id']}/evidence HTTP/1.1\r\nHost: test\r\n{head}\r\n".encode())
     sock.sendall(body[: len(body) // 2])
     time.sleep(0.2)  # let the server start staging the file part
     sock.close()
-    assert _settled(blob_root, before)
+    assert settled(blob_root, before)
     assert count_rows("evidence_items") == before[1]

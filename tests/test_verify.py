@@ -10,15 +10,17 @@ import re
 import time
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, update
 from sqlmodel import Session
 
 from api.db import make_engine
-from api.services import audit
 from api.services import verify as verify_service
 from api.storage import LocalBlobStore
-from models.audit import GENESIS_HASH, AuditEvent, AuditHead
+from models.audit import AuditEvent
+from tests.helpers import audit_rows, rechain, restore_chain
 from tests.server_process import Instance, finished_bundle, fresh_database
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -154,11 +156,6 @@ def db(store):
     engine.dispose()
 
 
-def audit_rows(engine) -> list[dict]:
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(AuditEvent.__table__).order_by(AuditEvent.seq)).mappings()]
-
-
 def verify_here(instance: Instance, db) -> str:
     """The verify report, from the same service the command runs, without a process start per check."""
     with Session(db) as session:
@@ -261,31 +258,6 @@ def test_events_cut_off_the_end_are_reported_against_the_head(store, db):
     assert intact(instance, db)
 
 
-def rechain(db, seq: int, details: dict | None = None) -> list[dict]:
-    """Recompute every hash from event `seq` on, and the head, after changing that event's details: what someone
-    able to write the database and read this code could do. Returns the rows as they were."""
-    table, head = AuditEvent.__table__, AuditHead.__table__
-    rows = audit_rows(db)
-    before = [r for r in rows if r["seq"] >= seq]
-    prev = next((r["hash"] for r in rows if r["seq"] == seq - 1), GENESIS_HASH)
-    with db.begin() as conn:
-        for row in before:
-            changed = row | ({"details": details} if details and row["seq"] == seq else {}) | {"prev_hash": prev}
-            prev = changed["hash"] = audit.chain_hash(prev, changed)
-            conn.execute(update(table).where(table.c.seq == row["seq"]).values(changed))
-        conn.execute(update(head).where(head.c.id == 1).values(hash=prev))
-    return before
-
-
-def restore(db, rows: list[dict]) -> None:
-    """Put rechain()'s rows back, and link the events recorded since (verify runs) to them again."""
-    table = AuditEvent.__table__
-    with db.begin() as conn:
-        for row in rows:
-            conn.execute(update(table).where(table.c.seq == row["seq"]).values(row))
-    rechain(db, rows[-1]["seq"] + 1)
-
-
 def test_a_rewritten_chain_passes_the_walk_but_not_an_anchor_kept_from_before(store, db):
     instance = store[0]
     run, _ = verify(instance)
@@ -309,7 +281,7 @@ def test_a_rewritten_chain_passes_the_walk_but_not_an_anchor_kept_from_before(st
         assert f"the trail has no event {10**9}" in lines[1]
         assert not any(line.startswith("anchor: ") for line in result.stdout.splitlines())  # none for a bad chain
     finally:
-        restore(db, original)
+        restore_chain(db, original)
     assert intact(instance, db)
     recorded = [r for r in audit_rows(db) if r["action"] == "verify"][-1]["details"]
     assert recorded["anchors"] == sorted([anchor, f"{10**9}:{'a' * 64}"], key=lambda a: int(a.split(":")[0]))

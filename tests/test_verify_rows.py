@@ -16,9 +16,10 @@ from sqlalchemy import delete, insert, select, update
 from api.db import make_engine
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
+from tests.helpers import audit_rows, rechain, restore_chain
 from tests.server_process import Instance, fresh_database
-from tests.test_verify import audit_rows, rechain
-from tests.test_verify import restore as restore_chain
+
+pytestmark = pytest.mark.slow
 
 
 def unique(label: str) -> bytes:

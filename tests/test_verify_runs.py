@@ -26,6 +26,8 @@ from models.verify import VerifyRun, VerifyRunStatus
 from tests.conftest import count_rows
 from tests.server_process import Instance, fresh_database, wait_for
 
+pytestmark = pytest.mark.slow
+
 RUNS = "/api/v1/admin/verify-runs"
 # What a run and a check made right after it on an unchanged store both count.
 STORE_COUNTS = ("checks", "originals", "evidence_rows", "volumes", "files_on_disk", "bytes_hashed", "findings")

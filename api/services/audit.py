@@ -164,6 +164,11 @@ def record(
         on_rollback(session, write_alone)
 
 
+def record_case(session: Session, action: str, case_id: uuid.UUID, **fields) -> None:
+    """Queue an event about a case as a whole: the case is both where it happened and what it is about."""
+    record(session, action, case_id=case_id, object_type="case", object_id=case_id, **fields)
+
+
 def _append_pending(session: OrmSession) -> None:
     rows = session.info.pop(_PENDING, None)
     if not rows:

@@ -30,14 +30,8 @@ def create_case(session: Session, *, actor: User, data: CaseCreate) -> Case:
     session.flush()
     session.add(CaseMember(case_id=case.id, user_id=actor.id, role=Role.owner))
     session.flush()
-    audit.record(
-        session,
-        "case.create",
-        actor=actor,
-        case_id=case.id,
-        object_type="case",
-        object_id=case.id,
-        details={"title": case.title, "case_type": case.case_type},
+    audit.record_case(
+        session, "case.create", case.id, actor=actor, details={"title": case.title, "case_type": case.case_type}
     )
     return case
 
@@ -84,15 +78,7 @@ def update_case(session: Session, case: Case, data: CaseUpdate, *, actor: User) 
     case.updated_at = utcnow()
     session.add(case)
     session.flush()
-    audit.record(
-        session,
-        "case.update",
-        actor=actor,
-        case_id=case.id,
-        object_type="case",
-        object_id=case.id,
-        details={"before": before, "after": after},
-    )
+    audit.record_case(session, "case.update", case.id, actor=actor, details={"before": before, "after": after})
     return case
 
 

@@ -24,7 +24,7 @@ from models.common import utcnow
 from models.evidence import EvidenceItem, EvidenceKind, EvidenceUpdate, EvidenceUploadForm
 from models.exhibit import Exhibit
 from models.facts import validate_facts  # noqa: F401 - re-exported for callers seeding evidence
-from models.inputs import REASON_CHARS, TAG_CHARS, TAGS_MAX, describe_errors
+from models.inputs import REASON_CHARS, TAG_CHARS, TAGS_MAX, FormRefused, describe_errors
 from models.safe_json import JSONRefused, load_json
 from models.timeline import TimelineEvent
 from models.user import User
@@ -74,26 +74,12 @@ def _clean_tags(tags: list[str]) -> list[str]:
 def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
     """Turn multipart form fields into EvidenceMeta, with a 422 naming the first bad field.
 
-    The fields are held to EvidenceUploadForm (the limits PATCH applies, no NUL characters); a field sent blank
-    counts as not sent."""
-    unknown = set(fields) - set(EvidenceUploadForm.model_fields)
-    if unknown:
-        raise UnprocessableEntity(f"unknown form field(s): {', '.join(sorted(unknown))}")
-    kind_text = fields.get("kind", "").strip()
-    if not kind_text:
-        raise UnprocessableEntity("kind is required: one of " + ", ".join(k.value for k in EvidenceKind))
+    EvidenceUploadForm checks the fields as sent; what needs the case (its timezone, the facts its kind takes)
+    or the decoded JSON is checked here."""
     try:
-        kind = EvidenceKind(kind_text)
-    except ValueError:
-        raise UnprocessableEntity(
-            f"unknown kind {kind_text[:100]!r}: use one of " + ", ".join(k.value for k in EvidenceKind)
-        ) from None
-    title = fields.get("title", "").strip()
-    if not title:
-        raise UnprocessableEntity("title is required")
-    try:
-        sent = {name: value for name, value in fields.items() if value.strip()}
-        form = EvidenceUploadForm.model_validate(sent | {"kind": kind})
+        form = EvidenceUploadForm.model_validate(fields)
+    except FormRefused as exc:
+        raise UnprocessableEntity(str(exc)) from None
     except ValueError as exc:  # pydantic's ValidationError
         raise UnprocessableEntity(describe_errors(exc)) from None
     facts = None
@@ -106,8 +92,8 @@ def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
             raise UnprocessableEntity(f"{exc.where('facts')} {exc.message}") from None
     try:
         return EvidenceMeta(
-            kind=kind,
-            title=title,
+            kind=form.kind,
+            title=form.title,
             description=form.description,
             occurred_at=parse_instant(form.occurred_at, case.timezone, field="occurred_at")
             if form.occurred_at
@@ -116,9 +102,9 @@ def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
             if form.captured_at
             else None,
             source_url=_check_url(form.source_url),
-            custodian=(form.custodian or "").strip() or None,
+            custodian=form.custodian,
             tags=_clean_tags((form.tags or "").split(",")),
-            facts=validate_facts(kind, facts) if facts is not None else {},
+            facts=validate_facts(form.kind, facts) if facts is not None else {},
         )
     except ValueError as exc:
         raise UnprocessableEntity(str(exc)) from None

@@ -142,15 +142,13 @@ def record_refusal(
     details: dict | None = None,
 ) -> None:
     """A durable delete.refused event: written even though the request that was refused rolls back."""
-    audit.record(
+    audit.record_case(
         session,
         "delete.refused",
+        hold.case_id,
         actor=actor,
         actor_email=actor_email,
-        case_id=hold.case_id,
         evidence_id=evidence_id,
-        object_type="case",
-        object_id=hold.case_id,
         details={"attempted": attempted, "target": target, "why": "legal hold", "hold": hold.details()}
         | (details or {}),
         durable=True,
@@ -220,15 +218,7 @@ def set_hold(session: Session, case: Case, reason: str, *, actor: User) -> Case:
     case.legal_hold_at, case.legal_hold_by, case.legal_hold_reason = utcnow(), actor.id, reason
     session.add(case)
     session.flush()
-    audit.record(
-        session,
-        "hold.set",
-        actor=actor,
-        case_id=case.id,
-        object_type="case",
-        object_id=case.id,
-        details={"reason": reason},
-    )
+    audit.record_case(session, "hold.set", case.id, actor=actor, details={"reason": reason})
     return case
 
 
@@ -242,7 +232,5 @@ def release_hold(session: Session, case: Case, *, actor: User) -> Case:
     case.legal_hold_at = case.legal_hold_by = case.legal_hold_reason = None
     session.add(case)
     session.flush()
-    audit.record(
-        session, "hold.release", actor=actor, case_id=case.id, object_type="case", object_id=case.id, details=released
-    )
+    audit.record_case(session, "hold.release", case.id, actor=actor, details=released)
     return case

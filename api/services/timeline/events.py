@@ -28,15 +28,7 @@ def record_export(session: Session, case: Case, actor: User, f: query.TimelineFi
 
     Written when the export is handed out; a CSV stream the client abandons part-way is still recorded.
     """
-    audit.record(
-        session,
-        "timeline.export",
-        actor=actor,
-        case_id=case.id,
-        object_type="case",
-        object_id=case.id,
-        details=details | {"filter": f.described()},
-    )
+    audit.record_case(session, "timeline.export", case.id, actor=actor, details=details | {"filter": f.described()})
 
 
 # What an event states: recorded whole when it is added or deleted, as before and after when it changes.

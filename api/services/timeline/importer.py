@@ -178,9 +178,7 @@ def parse(
 def record_import(session: Session, *, case: Case, actor: User, count: int, kind: str, **more) -> dict:
     """One audit event for the whole import: the rows themselves are in the case's timeline, marked `imported`."""
     details = {"imported": count, "format": kind} | more
-    audit.record(
-        session, "events.import", actor=actor, case_id=case.id, object_type="case", object_id=case.id, details=details
-    )
+    audit.record_case(session, "events.import", case.id, actor=actor, details=details)
     return {"imported": count, "format": kind}
 
 

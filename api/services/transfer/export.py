@@ -269,13 +269,11 @@ def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> C
         store=store,
         counts=counts,
     )
-    audit.record(
+    audit.record_case(
         session,
         "case.export",
+        case.id,
         actor=actor,
-        case_id=case.id,
-        object_type="case",
-        object_id=case.id,
         details={
             "manifest_sha256": export.manifest_sha256,
             "format_version": FORMAT_VERSION,

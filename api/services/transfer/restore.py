@@ -167,14 +167,12 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
         str(ids("evidence", row["id"])) for row in plan.sections["evidence"] if row["case_id"] != plan.case["id"]
     ]
     source = plan.manifest.get("source") if isinstance(plan.manifest.get("source"), dict) else {}
-    audit.record(
+    audit.record_case(
         session,
         "case.import",
+        case_id,
         actor=actor,
         actor_email=None if actor else "command line",
-        case_id=case_id,
-        object_type="case",
-        object_id=case_id,
         details={
             "source_manifest_sha256": plan.manifest_sha256,
             "source_exported_at": plan.manifest.get("exported_at"),
