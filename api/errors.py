@@ -29,7 +29,8 @@ class DomainError(Exception):
     code: str | None = None  # stable and machine-readable, sent beside the detail; None: no code in the body
     headers: dict[str, str] | None = None  # sent with the error's response
 
-    def __init__(self, message: str, status_code: int | None = None):
+    # The body's detail: a sentence, or (a 422) the problems found, as a list or a dict, like FastAPI's own.
+    def __init__(self, message: str | list | dict, status_code: int | None = None):
         super().__init__(message)
         self.message = message
         if status_code is not None:

@@ -3,8 +3,10 @@ million, so the text is joined from pieces worked out once per UTC hour (EventCl
 conversion per row. One time at a time, and date parsing, are api/dates.py.
 """
 
+import enum
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Final, cast
 
 from api.dates import COARSE, MONTHS, LocalClock, stored_as_utc
 
@@ -15,17 +17,23 @@ def stored_text(value: datetime | str) -> str:
     """A stored time as SQLite keeps it ("2021-03-04 17:30:00.000000", UTC), whichever driver read it."""
     if type(value) is str:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return cast(datetime, value).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def utc_text(value: datetime | str) -> str:
     """ISO 8601 in UTC with a Z, as the API writes times: "2021-03-04T17:30:00Z" (microseconds if any)."""
     if type(value) is str:
         return f"{value[:10]}T{value[11:19]}{'' if value.endswith('.000000') else value[19:]}Z"
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    return cast(datetime, value).astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
-_UNSEEN = object()
+class _Unseen(enum.Enum):
+    """A cache entry not worked out yet (None is an entry: an hour formatted one event at a time)."""
+
+    UNSEEN = enum.auto()
+
+
+_UNSEEN: Final = _Unseen.UNSEEN
 _TWO_DIGITS = [f"{h:02d}" for h in range(24)]
 _CLOCK_HOURS = [str(h % 12 or 12) for h in range(24)]
 
@@ -77,7 +85,8 @@ class EventClock:
         for h in range(first, last):
             local = bounds[h]
             entry = None
-            if offsets[h] == offsets[h + 1] and not offsets[h] % _HOUR:
+            offset = offsets[h]
+            if offset is not None and offset == offsets[h + 1] and not offset % _HOUR:
                 year, month, mday, hour = local.year, local.month, local.day, local.hour
                 prefixes = dates.get((year, month, mday))
                 if prefixes is None:

@@ -291,8 +291,7 @@ async def import_events(
             if as_job or body.size > threshold:
                 queue = partial(_queue, session, access, body, format, content_type, asked)
                 return await anyio.to_thread.run_sync(queue)
-            chunks = body.chunks()
-            run = partial(_import_now, session, access, chunks, format, content_type)
+            run = partial(_import_now, session, access, body.chunks(), format, content_type)
             return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)
         finally:
             body.discard()  # a queued job's file has been renamed away by then

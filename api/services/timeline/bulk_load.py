@@ -126,6 +126,7 @@ def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None =
     statistics, in the same transaction, once the import is big enough to change the query plans (and, on
     PostgreSQL, a VACUUM once it has committed: UPKEEP_AFTER_COMMIT)."""
     raw = session.connection().connection.driver_connection
+    assert raw is not None, "a connection just checked out has its driver's connection"
     names = ", ".join(COLUMNS)
     if parsed.spool.form.postgres:
         with raw.cursor() as cursor:
@@ -137,7 +138,7 @@ def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None =
             if parsed.count >= STATISTICS_AFTER_ROWS:
                 for statement in STATISTICS["postgresql"]:
                     cursor.execute(statement)
-                bind = session.get_bind()
+                bind = session.get_bind().engine  # the session's engine (get_bind may also give a connection)
                 on_commit(session, lambda: _upkeep(bind))
         return
     cursor = raw.cursor()

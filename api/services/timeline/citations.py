@@ -19,41 +19,43 @@ from models.bundle import Bundle, BundleExhibit, BundleStatus
 from models.case import Case
 from models.exhibit import Exhibit
 
-_REFS = select(Exhibit.evidence_id, Exhibit.id, Exhibit.label).where(Exhibit.case_id == bindparam("case_id"))
+_REFS = select(col(Exhibit.evidence_id), col(Exhibit.id), col(Exhibit.label)).where(
+    col(Exhibit.case_id) == bindparam("case_id")
+)
 # One cached statement whatever the number of ids (an expanding IN), rather than one coerced literal per id.
 _SOME_REFS = _REFS.where(col(Exhibit.evidence_id).in_(bindparam("ids", expanding=True)))
 # Built once and run as plain rows (no ORM objects).
 _PLACEMENTS = (
     select(
-        BundleExhibit.exhibit_id,
-        BundleExhibit.start_page,
-        BundleExhibit.page_count,
-        BundleExhibit.first_content_page,
-        BundleExhibit.bates_first_number,
-        BundleExhibit.bates_first,
-        BundleExhibit.bates_last,
+        col(BundleExhibit.exhibit_id),
+        col(BundleExhibit.start_page),
+        col(BundleExhibit.page_count),
+        col(BundleExhibit.first_content_page),
+        col(BundleExhibit.bates_first_number),
+        col(BundleExhibit.bates_first),
+        col(BundleExhibit.bates_last),
     )
-    .where(BundleExhibit.bundle_id == bindparam("bundle_id"))
-    .order_by(BundleExhibit.seq)
+    .where(col(BundleExhibit.bundle_id) == bindparam("bundle_id"))
+    .order_by(col(BundleExhibit.seq))
 )
 _SOME_PLACEMENTS = _PLACEMENTS.where(col(BundleExhibit.exhibit_id).in_(bindparam("exhibit_ids", expanding=True)))
 _BUNDLE = select(
-    Bundle.id,
-    Bundle.title,
-    Bundle.sha256,
-    Bundle.bates_first,
-    Bundle.bates_last,
-    Bundle.page_count,
-    Bundle.volumes,
-    Bundle.bates_prefix,
-    Bundle.params["bates_digits"].as_integer(),
-    Bundle.status,
-    Bundle.finished_at,
+    col(Bundle.id),
+    col(Bundle.title),
+    col(Bundle.sha256),
+    col(Bundle.bates_first),
+    col(Bundle.bates_last),
+    col(Bundle.page_count),
+    col(Bundle.volumes),
+    col(Bundle.bates_prefix),
+    col(Bundle.params)["bates_digits"].as_integer(),
+    col(Bundle.status),
+    col(Bundle.finished_at),
 )
-_NAMED = _BUNDLE.where(Bundle.id == bindparam("bundle_id"), Bundle.case_id == bindparam("case_id"))
+_NAMED = _BUNDLE.where(col(Bundle.id) == bindparam("bundle_id"), col(Bundle.case_id) == bindparam("case_id"))
 # The filed bundle first when it is done, then the newest done one: one row, from the case's few bundles.
 _DEFAULT = (
-    _BUNDLE.where(Bundle.case_id == bindparam("case_id"), Bundle.status == BundleStatus.done)
+    _BUNDLE.where(col(Bundle.case_id) == bindparam("case_id"), col(Bundle.status) == BundleStatus.done)
     .order_by((col(Bundle.id) == bindparam("filed")).desc(), col(Bundle.finished_at).desc(), col(Bundle.id))
     .limit(1)
 )
@@ -88,8 +90,20 @@ class CitedBundle:
 
 
 def _cited(row, case: Case) -> CitedBundle:
-    *values, _status, finished_at = row
-    return CitedBundle(*values, finished_at, filed=row[0] == case.filed_bundle_id)
+    bundle_id, title, sha256, bates_first, bates_last, page_count, volumes, prefix, digits, _status, finished_at = row
+    return CitedBundle(
+        bundle_id,
+        title,
+        sha256,
+        bates_first,
+        bates_last,
+        page_count,
+        volumes,
+        prefix,
+        digits,
+        finished_at,
+        filed=bundle_id == case.filed_bundle_id,
+    )
 
 
 def cited_bundle(session: Session, case: Case, bundle_id: uuid.UUID | None) -> CitedBundle | None:

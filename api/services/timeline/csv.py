@@ -151,6 +151,7 @@ def csv_stream(case: Case, f: TimelineFilter, bundle: CitedBundle | None) -> Ite
     """The header, then one encoded block per export chunk; never more than a chunk or two in memory. Every
     Bates cite comes from `bundle` (none without one)."""
     yield (",".join(CSV_COLUMNS) + "\r\n").encode()
-    clock, tag_cells, bundle_id = EventClock(case.timezone), {}, str(bundle.id) if bundle else ""
+    clock, bundle_id = EventClock(case.timezone), str(bundle.id) if bundle else ""
+    tag_cells: dict[str, str] = {}
     for rows, cites in iter_chunks(case, f, bundle):
         yield csv_block(rows, cites, clock, tag_cells, bundle_id).encode()

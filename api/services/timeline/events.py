@@ -1,6 +1,7 @@
 """Manual timeline events: create, edit, delete. Derived events change only through their evidence."""
 
 import uuid
+from typing import Literal, overload
 
 from sqlmodel import Session, col, select
 
@@ -59,6 +60,10 @@ def _record_change(session: Session, action: str, event: TimelineEvent, actor: U
     )
 
 
+@overload
+def clean_text(value: str | None, name: str, *, required: Literal[True]) -> str: ...
+@overload
+def clean_text(value: str | None, name: str, *, required: bool = False) -> str | None: ...
 def clean_text(value: str | None, name: str, *, required: bool = False) -> str | None:
     """Trimmed text; NUL characters and unpaired surrogates are refused (no database stores them), blank required
     text too."""

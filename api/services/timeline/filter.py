@@ -20,8 +20,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import bindparam, exists, func, or_
+from sqlalchemy import BindParameter, ColumnElement, bindparam, exists, func, or_
 from sqlmodel import col
 
 from api import dates
@@ -84,7 +85,7 @@ class TimelineFilter:
         return "disputed" if self.disputed is not None else "time"
 
 
-def _choices(values: Sequence[str] | None, allowed: type, name: str) -> tuple[str, ...]:
+def _choices(values: Sequence[str] | None, allowed: type[StrEnum], name: str) -> tuple[str, ...]:
     out = []
     for value in values or ():
         for part in value.split(","):
@@ -150,7 +151,7 @@ def _like(text: str) -> str:
 def filter_conditions(f: TimelineFilter, *, driven: bool = False) -> list:
     """Case and filters, as conditions on named parameters (see bind_values). `driven`: leave out the condition
     the body's driving index already applies (timeline.query puts it on each branch)."""
-    where = [E.case_id == bindparam("case_id")]
+    where: list[ColumnElement[bool]] = [col(E.case_id) == bindparam("case_id")]
     skip = f.driver if driven else None
     # Kind and disputed have indexes of their own, used only when they drive the body (see driving): as mere
     # checks, SQLite would otherwise walk a year of a kind to find a few straddling events.
@@ -166,7 +167,7 @@ def filter_conditions(f: TimelineFilter, *, driven: bool = False) -> list:
     if f.disputed is not None and skip != "disputed":
         where.append(unindexed(E.disputed) == bindparam("disputed"))
     if f.q:
-        pattern = bindparam("q")
+        pattern: BindParameter[str] = bindparam("q")
         where.append(
             or_(func.lower(E.title).like(pattern, escape="\\"), func.lower(E.description).like(pattern, escape="\\"))
         )
@@ -195,7 +196,9 @@ def driving_branches(f: TimelineFilter) -> range:
 
 def after_conditions(desc: bool, key: tuple = (E.occurred_at, E.id)) -> list:
     """Keyset: strictly after (after_at, after_id) in the listing's order."""
-    (at_column, id_column), at, event_id = key, bindparam("after_at"), bindparam("after_id")
+    at_column, id_column = key
+    at: BindParameter[datetime] = bindparam("after_at")
+    event_id: BindParameter[uuid.UUID] = bindparam("after_id")
     if desc:
         return [at_column <= at, or_(at_column < at, id_column < event_id)]
     return [at_column >= at, or_(at_column > at, id_column > event_id)]

@@ -14,8 +14,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.db import session_scope
 from api.errors import DomainError
@@ -24,7 +25,14 @@ from api.services import access, jobs
 from api.services.timeline import importer as import_service
 from api.services.timeline.events import case_evidence_ids
 from models.case import Case
-from models.import_job import ImportJob, ImportJobPublic, ImportJobStatus, ImportPhase, ImportProgress
+from models.import_job import (
+    ImportJob,
+    ImportJobPublic,
+    ImportJobStatus,
+    ImportPhase,
+    ImportProgress,
+    ImportRowError,
+)
 from models.job import ACTIVE
 from models.user import User
 
@@ -109,7 +117,7 @@ def public(job: ImportJob) -> ImportJobPublic:
             bytes_total=job.size_bytes,
         ),
         imported=job.imported,
-        errors=job.errors or [],
+        errors=[ImportRowError.model_validate(e) for e in job.errors or []],
         message=job.message,
         created_by=job.created_by,
         created_at=job.created_at,
@@ -145,7 +153,7 @@ def _end(job_id: uuid.UUID) -> None:
 
 def _sweep(session: Session, older_than_seconds: float = 3600) -> None:
     """Files no job needs: bodies whose job has ended, and bodies a stopped server was still receiving."""
-    live = set(session.exec(select(ImportJob.id).where(ImportJob.status.in_(ACTIVE))))
+    live = set(session.exec(select(ImportJob.id).where(col(ImportJob.status).in_(ACTIVE))))
     cutoff = time.time() - older_than_seconds
     for path in staging_dir().iterdir():
         try:
@@ -190,7 +198,10 @@ def execute(job_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     A file with bad rows (or of a refused type) fails the job with the problems a 422 would list."""
     with session_scope() as session:
         job = session.get(ImportJob, job_id)
+        assert job is not None, "a claimed job's row is there"
         case, actor = session.get(Case, job.case_id), session.get(User, job.created_by)
+        if case is None or actor is None:
+            raise LookupError("the case of the import, or the user who sent it, is gone")
         known = case_evidence_ids(session, case)
         postgres = session.get_bind().dialect.name == "postgresql"
     path = staged_path(job_id)
@@ -216,7 +227,9 @@ def execute(job_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             progress=_progress(job_id, tick),
         )
     except DomainError as exc:
-        detail = exc.message if isinstance(exc.message, dict) else {"message": str(exc.message), "errors": []}
+        detail: dict[str, Any] = (
+            exc.message if isinstance(exc.message, dict) else {"message": str(exc.message), "errors": []}
+        )
         with session_scope() as session:
             mark_failed(session, job_id, detail["message"], detail.get("errors"))
         return

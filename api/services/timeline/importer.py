@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
+from typing import Any, Literal
 
 from sqlmodel import Session
 
@@ -125,14 +126,14 @@ def parse(
         kind = choose_format(fmt, content_type, first)
         builder = RowBuilder(case, actor_id, form, known_evidence, now=utcnow(), strict_text=kind == "jsonl")
         header: list[str] = []
-        pick = None  # the fast path's columns of a CSV record, once the header is known
+        pick: itemgetter[Any] | Literal[False] | None = None  # the fast path's columns of a CSV record, once known
         seen = 0
         for row, values, problems in records(kind, _chain(first, pieces), header):
             if problems:
                 errors += problems
             if values is not None:
                 stored = None
-                if kind == "csv":
+                if isinstance(values, list):  # a CSV record (a JSON Lines one is a dict)
                     if pick is None:
                         layout = fast_layout(header)
                         pick = itemgetter(*(-1 if i is None else i for i in layout)) if layout else False
@@ -144,7 +145,7 @@ def parse(
                     stored = builder.fast(record) if record else None
                 if stored is None:
                     stored, row_errors, cited = builder.slow(
-                        dict(zip(header, values, strict=False)) if kind == "csv" else values, row
+                        dict(zip(header, values, strict=False)) if isinstance(values, list) else values, row
                     )
                     errors += row_errors
                     if cited is not None:

@@ -10,8 +10,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
+from typing import cast as type_cast
 
-from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, select, union, union_all
+from sqlalchemy import Integer, Label, Select, Text, and_, bindparam, cast, select, union, union_all
 from sqlmodel import Session, col
 
 from api import dates, event_clock
@@ -42,8 +44,8 @@ E = TimelineEvent
 # Rows are the driver's own tuples, never converted column by column: that cost five times the query on a
 # page of 1,000 or an export. Ids are selected as text (uuid_any_text: SQLite's 32 hex digits, PostgreSQL's
 # canonical form; as_uuid_text reads both), times as UTC text in SQLite's stored form (stored_utc_text), tags
-# as their JSON text, on both databases.
-EVENT_COLUMNS = (
+# as their JSON text, on both databases. Mapped attributes (SQLModel types them as their values) and a label.
+EVENT_COLUMNS: tuple[Any, ...] = (
     E.id,
     E.case_id,
     E.occurred_at,
@@ -79,7 +81,10 @@ EXPORT_FIELDS = (
 )
 EXPORT_COLUMNS = tuple(_BY_NAME[name] for name in EXPORT_FIELDS)
 # What fetch(labels=True) adds after the EVENT_COLUMNS: the evidence's exhibit in the case.
-LABEL_COLUMNS = (uuid_any_text(Exhibit.id).label("exhibit_id"), Exhibit.label.label("exhibit_label"))
+LABEL_COLUMNS: tuple[Label[str], ...] = (
+    uuid_any_text(Exhibit.id).label("exhibit_id"),
+    col(Exhibit.label).label("exhibit_label"),
+)
 _COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
 _IDS = {"id", "case_id", "evidence_id", "created_by", "exhibit_id"}
 _TIMES = {"occurred_at", "occurred_until", "created_at", "updated_at"}
@@ -89,6 +94,26 @@ class Positions:
     """Where each field of a driver row sits, by the names its columns were selected under: code reads a row as
     row[EVENT_ROW.occurred_at], never row[2], and stays right when a column list changes. The rows themselves
     stay the driver's tuples (see EVENT_COLUMNS)."""
+
+    # The names a column list may select (each set only when selected): EVENT_COLUMNS, then LABEL_COLUMNS.
+    id: int
+    case_id: int
+    occurred_at: int
+    occurred_until: int
+    precision: int
+    title: int
+    description: int
+    kind: int
+    source: int
+    tags: int
+    disputed: int
+    evidence_id: int
+    page: int
+    created_by: int
+    created_at: int
+    updated_at: int
+    exhibit_id: int
+    exhibit_label: int
 
     def __init__(self, *columns):
         self.names = tuple(c.key for c in columns)
@@ -153,7 +178,7 @@ def _statement(structure: tuple, group: str, after: bool, columns: str, labels: 
     stmt = select(*selected)
     if labels:
         stmt = select(*selected, *LABEL_COLUMNS).outerjoin(
-            Exhibit, and_(Exhibit.case_id == both.c.case_id, Exhibit.evidence_id == both.c.evidence_id)
+            Exhibit, and_(col(Exhibit.case_id) == both.c.case_id, col(Exhibit.evidence_id) == both.c.evidence_id)
         )
     if group == "straddling":
         # Few (bounded by the spans) and left unordered: asked for an order, the planners walked the time index
@@ -211,13 +236,14 @@ def fetch(
     """Up to `limit` driver rows in the filter's order after the key `after`; `labels` adds exhibit_id and
     exhibit_label (the evidence's exhibit in this case) after the EVENT_COLUMNS. Each group is its own
     statement, read in the listing's order until `limit` rows are in."""
-    values, rows, fields = bind_values(case_id, f, after), [], _ROWS[columns]
+    values, fields = bind_values(case_id, f, after), _ROWS[columns]
+    rows: list[tuple] = []
     at, event_id = fields.occurred_at, fields.id
     connection = session.connection()
     for group in groups(f, after):
         stmt = statement(f, group, after=after, columns=columns, labels=labels)
         result = connection.execute(stmt, values | {"limit": limit - len(rows)})
-        found = result.cursor.fetchall()
+        found = type_cast(list[tuple], result.cursor.fetchall())  # a list from either driver
         result.close()
         if group == "straddling":  # stored UTC text and id text both sort as the values do
             found.sort(key=lambda row: (row[at], row[event_id]), reverse=f.order == "desc")
@@ -283,7 +309,7 @@ def shape(session: Session, case: Case, rows: Sequence[tuple], bundle: CitedBund
     describe, utc_text, out = event_clock.page_clock(case.timezone).describe, event_clock.utc_text, []
     case_id_text = str(case.id)  # every row's: the rows are the case's
     # Few distinct ids (but the events'), tag lists and creation times per page: convert each once.
-    ids: dict[str, str] = {}
+    ids: dict[str, str | None] = {}
     tag_lists: dict[str, list] = {}
     times: dict[str, str] = {}
     for r in rows:
@@ -337,8 +363,8 @@ def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     """One event of the case shaped like a timeline item, citation included (in the case's default bundle)."""
     result = session.connection().execute(
         select(*_as_selected(EVENT_COLUMNS), *LABEL_COLUMNS)
-        .outerjoin(Exhibit, and_(Exhibit.case_id == E.case_id, Exhibit.evidence_id == E.evidence_id))
-        .where(E.id == event_id, E.case_id == case.id)
+        .outerjoin(Exhibit, and_(col(Exhibit.case_id) == E.case_id, col(Exhibit.evidence_id) == E.evidence_id))
+        .where(col(E.id) == event_id, col(E.case_id) == case.id)
     )
     rows = result.cursor.fetchall()
     result.close()

@@ -5,12 +5,15 @@ The SQL differs by dialect (SQLAlchemy compiles each construct for the database 
 them does not.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy import String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeEngine
 
 
-class stored_utc_text(FunctionElement):
+class stored_utc_text(FunctionElement[str]):
     """A timestamp as the text SQLite stores, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC, from either database, so
     both hand the formatters the same text (PostgreSQL would otherwise build a datetime object per value)."""
 
@@ -29,7 +32,7 @@ def _stored_utc_text_postgresql(element, compiler, **kw):
     return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
 
 
-class uuid_any_text(FunctionElement):
+class uuid_any_text(FunctionElement[str]):
     """A UUID column as text in the form the database gives cheapest: SQLite's stored 32 hex digits as they
     are, PostgreSQL's canonical text (rather than a UUID object per value). Hyphenating in Python where the
     canonical text is needed costs less than SQLite's substr(); timeline.query.as_uuid_text reads both."""
@@ -57,10 +60,13 @@ class unindexed(FunctionElement):
 
     name = "unindexed"
     inherit_cache = True
+    type: TypeEngine[Any]  # the column's: computed below, declared as SQLAlchemy declares its own computed types
 
-    @property
-    def type(self):
-        return self.clauses.clauses[0].type
+    if not TYPE_CHECKING:
+
+        @property
+        def type(self):
+            return self.clauses.clauses[0].type
 
 
 @compiles(unindexed)

@@ -18,6 +18,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from api import dates, event_clock
@@ -26,7 +27,7 @@ from models.case import Case
 from models.inputs import PAGE_MAX, TAG_CHARS, text_problem
 from models.timeline import MAX_TAGS, MAX_TEXT, EventKind, EventSource, TimelineEvent
 
-COLUMNS = [c.name for c in TimelineEvent.__table__.columns]
+COLUMNS = [c.name for c in TimelineEvent.metadata.tables["timeline_events"].columns]
 assert (
     COLUMNS
     == (
@@ -54,7 +55,8 @@ class StoredForm:
     def __init__(self, postgres: bool):
         self.postgres = postgres
         self.zone = "+00" if postgres else ""
-        self.true, self.false = ("t", "f") if postgres else (1, 0)
+        self.true: str | int = "t" if postgres else 1
+        self.false: str | int = "f" if postgres else 0
         self._millis = 0
 
     def ident(self, value: uuid.UUID | str) -> str:
@@ -141,8 +143,10 @@ class RowBuilder:
 
     # The fast way: the same result for the rows it takes, None for any it does not.
 
-    def fast(self, record: list[str]) -> tuple | None:
+    def fast(self, record: Sequence[str]) -> tuple | None:
         """A row given as strings in FAST_COLUMNS order ("" for absent); None sends it the full way."""
+        title: str | bool  # and description: the text as _text gives it (False: the full way must look at it)
+        description: str | bool | None
         at, title, kind, description, tags, evidence, page, disputed, precision = record
         if precision:
             return None

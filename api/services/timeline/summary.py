@@ -48,7 +48,9 @@ def summary(session: Session, case: Case, f: query.TimelineFilter, bundle: Cited
             f"these events span {len(months)} months; narrow them with start and end to at most {MAX_MONTHS}"
         )
     bounds = [start for _, start in months]
-    by_kind, by_month, disputed = Counter(), Counter(), 0
+    by_kind: Counter[str] = Counter()
+    by_month: Counter[int] = Counter()
+    disputed = 0
     groups = [body_range(f)] + ([straddling_range(p) for p in PRECISIONS] if f.start else [])
     for extra in groups:
         rows = (
