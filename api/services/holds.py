@@ -115,7 +115,9 @@ def cases_of(session: Session, items: list[EvidenceItem]) -> dict[uuid.UUID, set
     ids = list(found)
     for i in range(0, len(ids), 1000):
         for evidence_id, case_id in session.execute(
-            select(col(Exhibit.evidence_id), col(Exhibit.case_id)).where(col(Exhibit.evidence_id).in_(ids[i : i + 1000]))
+            select(col(Exhibit.evidence_id), col(Exhibit.case_id)).where(
+                col(Exhibit.evidence_id).in_(ids[i : i + 1000])
+            )
         ):
             found[evidence_id].add(case_id)
     return found
