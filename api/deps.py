@@ -103,7 +103,7 @@ def case_for(role: Role = Role.viewer):
     """
 
     async def dependency(case_id: uuid.UUID, member: MembershipDep) -> CaseAccess:  # async: already read
-        if member.case is None or member.case.id != case_id:
+        if member.case is None or member.role is None or member.case.id != case_id:
             raise NotFound("case not found")
         if member.role.rank < role.rank:
             raise Forbidden(f"this needs the {role.value} role in the case; you are {member.role.value}")
@@ -194,7 +194,13 @@ def evidence_for(role: Role = Role.viewer, *, body: type[BaseModel] | None = Non
 
         return dependency
 
-    def after_body(evidence_id: uuid.UUID, session: SessionDep, user: CurrentUser, data: body) -> EvidenceItem:
+    # The body model is chosen at run time, for FastAPI to validate the body with: no static type can name it.
+    def after_body(
+        evidence_id: uuid.UUID,
+        session: SessionDep,
+        user: CurrentUser,
+        data: body,  # type: ignore[valid-type]
+    ) -> EvidenceItem:
         return evidence_service.get_live(session, evidence_id, user, role=role)
 
     return after_body

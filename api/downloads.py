@@ -60,7 +60,7 @@ def _open_checked(store: BlobStore, sha256: str, size: int, on_damaged: Callable
     try:
         f = store.open(sha256)
     except FileNotFoundError:
-        found = {"missing": True}
+        found: dict[str, bool | int] = {"missing": True}
     else:
         found_size = f.seek(0, 2)
         if found_size == size:

@@ -25,7 +25,10 @@ def _head() -> str:
     """This version's newest revision (read from the migration scripts once)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration scripts in {SCRIPTS}: this installation of casebinder is incomplete")
+    return head
 
 
 def schema_behind(engine) -> str | None:

@@ -48,6 +48,12 @@ def full_disk_refused(what: str = "the file") -> Iterator[None]:
         ) from exc
 
 
+class Readable(Protocol):
+    """What staging reads: a file, or any stream that hands out bytes a chunk at a time (a ZIP member)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class StagedBlob(Protocol):
     sha256: str
     size: int
@@ -365,7 +371,7 @@ def open_store(data_dir: Path) -> BlobStore:
     return LocalBlobStore(data_dir)
 
 
-def stage_stream(store: BlobStore, stream: BinaryIO, chunk_size: int = 1024 * 1024) -> StagedBlob:
+def stage_stream(store: BlobStore, stream: Readable, chunk_size: int = 1024 * 1024) -> StagedBlob:
     """Stage a readable stream (a local file, say) the same way an HTTP upload is staged."""
     writer = store.writer()
     try:

@@ -10,6 +10,7 @@ import asyncio
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from anyio import to_thread
 from python_multipart.exceptions import MultipartParseError
@@ -19,6 +20,9 @@ from starlette.requests import ClientDisconnect, Request
 from api.errors import BadRequest, PayloadTooLarge, UnprocessableEntity
 from api.request_body import body_chunks
 from api.storage import BlobStore, BlobWriter, StagedBlob
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_FIELD_BYTES = 1024 * 1024
 MAX_FIELDS = 50
@@ -57,7 +61,7 @@ class _FormReader:
         self.parts = 0
         self.ended = False
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> "MultipartCallbacks":
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._header_field,
@@ -161,6 +165,7 @@ async def read_upload(
                 raise PayloadTooLarge(f"request body is over the upload limit of {max_file_bytes:,} bytes")
             parser.write(chunk)
             if reader.pending_bytes >= FLUSH_BYTES:
+                assert reader.writer is not None  # only a file part's bytes are pending, and it opened the writer
                 await disk.submit(reader.writer.write, reader.take_pending())
         parser.finalize()
         if not reader.ended:

@@ -5,9 +5,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, BigInteger, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
 
 from models.common import UTCDateTime, created_at_field, id_field, utcnow
 from models.inputs import (
@@ -114,7 +115,7 @@ class EvidenceUploadForm(SQLModel):
     A field sent blank counts as not sent. A form without a kind or a title, or with a field this model does not
     have, is refused as a whole (FormRefused), before any field's limits are checked."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SQLModelConfig(extra="forbid")
 
     kind: EvidenceKind
     title: EvidenceTitle

@@ -67,6 +67,8 @@ async def upload_evidence(
     the whole file is staged."""
     settings = get_settings()
     form = await read_upload(request, store, max_file_bytes=settings.max_upload_bytes)
+    staged = form.staged
+    assert staged is not None  # read_upload returns once the file is staged, and refuses a form without one
     try:
         meta = evidence_service.parse_upload_fields(form.fields, access.case)
         item, exhibit, duplicate = await run_in_threadpool(
@@ -75,13 +77,13 @@ async def upload_evidence(
             store,
             case=access.case,
             actor=access.user,
-            staged=form.staged,
+            staged=staged,
             meta=meta,
             original_filename=form.filename,
             max_image_pixels=settings.max_image_pixels,
         )
     finally:
-        form.staged.discard()  # no-op once committed into the store
+        staged.discard()  # no-op once committed into the store
     if duplicate:
         response.status_code = 200
     return _public(session, item, duplicate=duplicate, exhibit=exhibit)

@@ -7,6 +7,7 @@ the membership are joined and come back in one row.
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session, col
@@ -19,14 +20,14 @@ from models.user import ApiToken, User
 
 INVALID_TOKEN = "invalid, expired or revoked token"
 
-_BY_HASH = ApiToken.token_hash == bindparam("token_hash")
+_BY_HASH = col(ApiToken.token_hash) == bindparam("token_hash")
 _CALLER = select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id).where(_BY_HASH)
 # Outer joins: a row for every known token, with the case and role only when the user is a member of it.
 _MEMBER = (
-    select(ApiToken.expires_at, ApiToken.revoked_at, User, Case, CaseMember.role)
-    .join(User, User.id == ApiToken.user_id)
+    select(col(ApiToken.expires_at), col(ApiToken.revoked_at), User, Case, col(CaseMember.role))
+    .join(User, col(User.id) == ApiToken.user_id)
     .outerjoin(CaseMember, and_(col(CaseMember.user_id) == User.id, col(CaseMember.case_id) == bindparam("case_id")))
-    .outerjoin(Case, Case.id == CaseMember.case_id)
+    .outerjoin(Case, col(Case.id) == CaseMember.case_id)
     .where(_BY_HASH)
 )
 
@@ -72,14 +73,24 @@ def membership(session: Session, token: str, case_id: str | uuid.UUID | None) ->
     return Membership(user, case, Role(role))
 
 
-def case_object(session: Session, model: type, object_id: uuid.UUID, user: User, what: str, role: Role = Role.viewer):
+class _CaseScoped(Protocol):
+    id: uuid.UUID
+    case_id: uuid.UUID
+
+
+_Row = TypeVar("_Row", bound=_CaseScoped)
+
+
+def case_object(
+    session: Session, model: type[_Row], object_id: uuid.UUID, user: User, what: str, role: Role = Role.viewer
+) -> _Row:
     """A row of a case-scoped table (one with case_id) if the user is a member of its case holding at least `role`
     (403 for a lesser role); 404 saying `what` was not found for anyone else, exactly as for a missing one, so ids
     of other cases' objects give nothing away."""
     found = session.execute(
-        select(model, CaseMember.role)
-        .join(CaseMember, CaseMember.case_id == model.case_id)
-        .where(model.id == object_id, col(CaseMember.user_id) == user.id)
+        select(model, col(CaseMember.role))
+        .join(CaseMember, col(CaseMember.case_id) == model.case_id)
+        .where(col(model.id) == object_id, col(CaseMember.user_id) == user.id)
     ).first()
     if found is None:
         raise NotFound(f"{what} not found")

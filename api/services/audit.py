@@ -18,9 +18,9 @@ from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, insert, update
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from models.audit import GENESIS_HASH, AuditEvent, AuditHead
 from models.common import is_sha256_hex, utcnow
@@ -176,7 +176,7 @@ def _append_pending(session: OrmSession) -> None:
     conn = session.connection()
     # Lock the head before reading it: the UPDATE takes the row lock (PostgreSQL) or the writer lock (SQLite).
     conn.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq))
-    seq, prev = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+    seq, prev = conn.execute(select(col(AuditHead.seq), col(AuditHead.hash)).where(col(AuditHead.id) == 1)).one()
     for row in rows:
         seq += 1
         row |= {"seq": seq, "prev_hash": prev}
@@ -251,22 +251,27 @@ def check_anchors(session: Session, anchors: list[Anchor]) -> list[ChainBreak]:
     """Each anchor whose event is gone or no longer has the anchored hash."""
     breaks = []
     for anchor in sorted(set(anchors), key=lambda a: a.seq):
-        row = session.exec(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.seq == anchor.seq)).first()
-        if row is None:
+        found = session.exec(
+            select(col(AuditEvent.id), col(AuditEvent.hash)).where(col(AuditEvent.seq) == anchor.seq)
+        ).first()
+        if found is None:
             last = head(session).seq
             problem = f"anchored at {anchor.text()}, but the trail has no event {anchor.seq} (it ends at {last})"
-        elif row.hash != anchor.hash:
+            event_id = None
+        else:
+            found_id, found_hash = found
+            if found_hash == anchor.hash:
+                continue
             problem = (
-                f"anchored at {anchor.text()}, but the event now has hash {row.hash}: the trail was changed or "
+                f"anchored at {anchor.text()}, but the event now has hash {found_hash}: the trail was changed or "
                 f"rewritten at or before seq {anchor.seq}"
             )
-        else:
-            continue
-        breaks.append(ChainBreak(anchor.seq, str(row.id) if row is not None else None, problem))
+            event_id = str(found_id)
+        breaks.append(ChainBreak(anchor.seq, event_id, problem))
     return breaks
 
 
-_COLUMNS = [c for c in AuditEvent.__table__.columns]
+_COLUMNS = list(AuditEvent.metadata.tables[AuditEvent.__tablename__].columns)
 CHAIN_BATCH = 2000
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from api.dates import parse_instant
@@ -95,9 +95,9 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
-def _conditions(case: Case, f: AuditFilter) -> list:
+def _conditions(case: Case, f: AuditFilter) -> list[ColumnElement[bool]]:
     E = AuditEvent
-    where = [E.case_id == case.id]
+    where: list[ColumnElement[bool]] = [col(E.case_id) == case.id]
     actors = ([col(E.actor_id).in_(f.actor_ids)] if f.actor_ids else []) + (
         [col(E.actor_email).in_(f.actor_emails)] if f.actor_emails else []
     )
@@ -111,13 +111,13 @@ def _conditions(case: Case, f: AuditFilter) -> list:
     if actions:
         where.append(or_(*actions))
     if f.object_id is not None:
-        where.append(E.object_id == f.object_id)
+        where.append(col(E.object_id) == f.object_id)
     if f.evidence_id is not None:
-        where.append(E.evidence_id == f.evidence_id)
+        where.append(col(E.evidence_id) == f.evidence_id)
     if f.start is not None:
-        where.append(E.at >= f.start)
+        where.append(col(E.at) >= f.start)
     if f.end is not None:
-        where.append(E.at < f.end)
+        where.append(col(E.at) < f.end)
     return where
 
 
@@ -135,7 +135,7 @@ def page(
     if cursor:
         [after] = decode_cursor(cursor, kind, [_parse_seq])
         stmt = stmt.where(AuditEvent.seq > after if f.order == "asc" else AuditEvent.seq < after)
-    key = AuditEvent.seq if f.order == "asc" else col(AuditEvent.seq).desc()
+    key = col(AuditEvent.seq) if f.order == "asc" else col(AuditEvent.seq).desc()
     rows = list(session.exec(stmt.order_by(key).limit(limit + 1)).all())
     next_cursor = None
     if len(rows) > limit:

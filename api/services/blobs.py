@@ -12,14 +12,13 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.db import on_commit, on_rollback
 from api.services import holds
-from api.storage import BlobStore, SetAside, StagedBlob, stage_stream
+from api.storage import BlobStore, Readable, SetAside, StagedBlob, stage_stream
 from models.bundle import Bundle
 from models.evidence import EvidenceItem
 
@@ -78,7 +77,7 @@ def in_use(session: Session, sha256: str) -> bool:
 
 
 @contextmanager
-def staging(store: BlobStore, stream: BinaryIO) -> Iterator[StagedBlob]:
+def staging(store: BlobStore, stream: Readable) -> Iterator[StagedBlob]:
     """Stage a stream in the store for the length of the block: its bytes go at the end, unless `commit_with`
     put them in place meanwhile."""
     staged = stage_stream(store, stream)

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
@@ -80,7 +81,7 @@ def parse_upload_fields(fields: dict[str, str], case: Case) -> EvidenceMeta:
         form = EvidenceUploadForm.model_validate(fields)
     except FormRefused as exc:
         raise UnprocessableEntity(str(exc)) from None
-    except ValueError as exc:  # pydantic's ValidationError
+    except ValidationError as exc:
         raise UnprocessableEntity(describe_errors(exc)) from None
     facts = None
     if form.facts is not None:
@@ -357,7 +358,8 @@ def _refuse_if_cited(session: Session, item: EvidenceItem, user: User) -> list[t
         .order_by(col(Case.title), col(TimelineEvent.occurred_at), col(TimelineEvent.id))
     ).all()
     bundles = session.exec(
-        select(Bundle.id, Bundle.title, Case.id, Case.title, Bundle.created_at)
+        # sqlmodel's select() takes any number of columns, but its stubs only spell out up to four.
+        select(Bundle.id, Bundle.title, Case.id, Case.title, Bundle.created_at)  # type: ignore[call-overload]
         .join(BundleExhibit, BundleExhibit.bundle_id == Bundle.id)
         .join(Case, Case.id == Bundle.case_id)
         .where(BundleExhibit.evidence_id == item.id)
@@ -416,7 +418,7 @@ def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate, 
     for name in ("kind", "title"):
         if name in changes and changes[name] is None:
             raise UnprocessableEntity(f"{name} cannot be cleared")
-    case = session.get(Case, item.case_id)
+    case = case_of(session, item)
     kind = changes.get("kind") or item.kind
     try:
         if "facts" in changes or "kind" in changes:
@@ -458,7 +460,9 @@ def record_access(
 
 
 def case_of(session: Session, item: EvidenceItem) -> Case:
-    return session.get(Case, item.case_id)
+    case = session.get(Case, item.case_id)
+    assert case is not None  # evidence_items.case_id is a foreign key to cases
+    return case
 
 
 def get_item(session: Session, evidence_id: uuid.UUID) -> EvidenceItem:

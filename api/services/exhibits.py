@@ -1,8 +1,11 @@
 """Exhibits: labels handed out once from the case's counter, never reused, never renumbered."""
 
 import uuid
+from typing import Any, cast
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sql_select
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
@@ -41,7 +44,7 @@ def _next_number(session: Session, case: Case) -> int:
         update(Case)
         .where(col(Case.id) == case.id)
         .values(next_exhibit_number=Case.next_exhibit_number + 1)
-        .returning(Case.next_exhibit_number)
+        .returning(col(Case.next_exhibit_number))
         .execution_options(synchronize_session=False)
     ).scalar_one()
     return taken - 1
@@ -148,7 +151,7 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
             step, low, high = (1, target, current - 1) if target < current else (-1, current + 1, target)
             session.execute(
                 update(Exhibit)
-                .where(col(Exhibit.case_id) == case.id, Exhibit.position.between(low, high))
+                .where(col(Exhibit.case_id) == case.id, col(Exhibit.position).between(low, high))
                 .values(position=Exhibit.position + step)
                 .execution_options(synchronize_session=False)
             )
@@ -203,7 +206,9 @@ MAX_NAMED = 10
 def _refuse_if_cited_here(session: Session, case: Case, exhibit: Exhibit) -> None:
     """409 while a manual event of the case cites the exhibit's evidence and the case is not its home: a case's
     timeline cites only evidence in the case, which its members can read and its export carries."""
-    if session.get(EvidenceItem, exhibit.evidence_id).case_id == case.id:
+    evidence = session.get(EvidenceItem, exhibit.evidence_id)
+    assert evidence is not None  # exhibits.evidence_id is a foreign key to evidence_items
+    if evidence.case_id == case.id:
         return  # unlinked, it is still evidence of its own case
     events = session.exec(
         select(TimelineEvent.id, TimelineEvent.title)
@@ -232,25 +237,32 @@ def to_public(exhibit: Exhibit, evidence: EvidenceItem | None = None) -> Exhibit
     return public
 
 
-_EXHIBIT_COLUMNS = (
-    Exhibit.id,
-    Exhibit.case_id,
-    Exhibit.evidence_id,
-    Exhibit.label,
-    Exhibit.position,
-    Exhibit.designation,
-    Exhibit.note,
-    Exhibit.created_at,
+# Class attributes of a table model are its columns (InstrumentedAttribute), which sqlmodel types as the values.
+_EXHIBIT_COLUMNS = cast(
+    tuple[InstrumentedAttribute[Any], ...],
+    (
+        Exhibit.id,
+        Exhibit.case_id,
+        Exhibit.evidence_id,
+        Exhibit.label,
+        Exhibit.position,
+        Exhibit.designation,
+        Exhibit.note,
+        Exhibit.created_at,
+    ),
 )
-_SUMMARY_COLUMNS = (
-    EvidenceItem.title,
-    EvidenceItem.kind,
-    EvidenceItem.media_type,
-    EvidenceItem.sha256,
-    EvidenceItem.size_bytes,
-    EvidenceItem.original_filename,
-    EvidenceItem.occurred_at,
-    EvidenceItem.page_count,
+_SUMMARY_COLUMNS = cast(
+    tuple[InstrumentedAttribute[Any], ...],
+    (
+        EvidenceItem.title,
+        EvidenceItem.kind,
+        EvidenceItem.media_type,
+        EvidenceItem.sha256,
+        EvidenceItem.size_bytes,
+        EvidenceItem.original_filename,
+        EvidenceItem.occurred_at,
+        EvidenceItem.page_count,
+    ),
 )
 
 
@@ -259,9 +271,9 @@ def list_exhibits(session: Session, case: Case, *, limit: int, cursor: str | Non
     # Plain columns and dicts, not ORM entities and models: on a page of 100, building and validating
     # objects twice cost more than the query. The route's response model validates them once.
     stmt = (
-        select(*_EXHIBIT_COLUMNS, *_SUMMARY_COLUMNS)
-        .join(EvidenceItem, EvidenceItem.id == Exhibit.evidence_id)
-        .where(Exhibit.case_id == case.id)
+        sql_select(*_EXHIBIT_COLUMNS, *_SUMMARY_COLUMNS)
+        .join(EvidenceItem, col(EvidenceItem.id) == Exhibit.evidence_id)
+        .where(col(Exhibit.case_id) == case.id)
     )
     rows, next_cursor = keyset_page(
         session,

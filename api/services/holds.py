@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import select, update
+from sqlmodel import Session, col
 
 from api.errors import Conflict
 from api.services import audit
@@ -91,8 +91,15 @@ def holds_on(session: Session, case_ids: Iterable[uuid.UUID], *, lock: bool = Tr
     if lock:
         _lock(session, ids)
     rows = session.execute(
-        select(Case.id, Case.title, Case.legal_hold_reason, Case.legal_hold_at, Case.legal_hold_by, User.email)
-        .outerjoin(User, User.id == Case.legal_hold_by)
+        select(
+            col(Case.id),
+            col(Case.title),
+            col(Case.legal_hold_reason),
+            col(Case.legal_hold_at),
+            col(Case.legal_hold_by),
+            col(User.email),
+        )
+        .outerjoin(User, col(User.id) == Case.legal_hold_by)
         .where(col(Case.id).in_(ids), col(Case.legal_hold_at).is_not(None))
     ).all()
     return {row[0]: Hold(*row) for row in rows}
@@ -108,7 +115,9 @@ def cases_of(session: Session, items: list[EvidenceItem]) -> dict[uuid.UUID, set
     ids = list(found)
     for i in range(0, len(ids), 1000):
         for evidence_id, case_id in session.execute(
-            select(Exhibit.evidence_id, Exhibit.case_id).where(col(Exhibit.evidence_id).in_(ids[i : i + 1000]))
+            select(col(Exhibit.evidence_id), col(Exhibit.case_id)).where(
+                col(Exhibit.evidence_id).in_(ids[i : i + 1000])
+            )
         ):
             found[evidence_id].add(case_id)
     return found
@@ -171,9 +180,12 @@ def refuse_if_held(
     `attempted` is the action refused (exhibit.unlink, evidence.delete...), `target` what it was aimed at,
     in words ("exhibit PX-003").
     """
-    if (case_id is None) == (evidence is None):
+    if evidence is not None and case_id is None:
+        hold = evidence_hold(session, evidence)
+    elif case_id is not None and evidence is None:
+        hold = case_hold(session, case_id)
+    else:
         raise ValueError("refuse_if_held needs a case_id or an evidence item, not both")
-    hold = evidence_hold(session, evidence) if evidence is not None else case_hold(session, case_id)
     if hold is None:
         return
     record_refusal(
@@ -200,6 +212,8 @@ def public(case: Case) -> LegalHold | None:
     """The hold as CasePublic shows it."""
     if case.legal_hold_at is None:
         return None
+    if case.legal_hold_reason is None:
+        raise ValueError(f"case {case.id} is on legal hold without a reason on record")
     return LegalHold(reason=case.legal_hold_reason, set_at=case.legal_hold_at, set_by=case.legal_hold_by)
 
 
@@ -214,6 +228,7 @@ def set_hold(session: Session, case: Case, reason: str, *, actor: User) -> Case:
     session.refresh(case)
     if case.on_hold:
         hold = case_hold(session, case.id, lock=False)
+        assert hold is not None  # the row was just locked and re-read, and it is on hold
         raise CaseAlreadyOnHold(f"{hold.describe()}. Release the hold first to set it again with another reason.")
     case.legal_hold_at, case.legal_hold_by, case.legal_hold_reason = utcnow(), actor.id, reason
     session.add(case)

@@ -49,8 +49,8 @@ def has_control_characters(text: str) -> bool:
 def _recent_failures(session: Session, column, value: str, since: datetime, limit: int) -> list[datetime]:
     """When the newest `limit` failures after `since` happened, newest first (an index walk on (column, at))."""
     stmt = (
-        select(AuditEvent.at)
-        .where(column == value, AuditEvent.action == "login_failed", AuditEvent.at > since)
+        select(col(AuditEvent.at))
+        .where(column == value, col(AuditEvent.action) == "login_failed", col(AuditEvent.at) > since)
         .order_by(col(AuditEvent.at).desc())
         .limit(limit)
     )

@@ -4,6 +4,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 from functools import lru_cache
+from typing import NoReturn
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -102,7 +103,7 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
-def _refuse_login(session: Session, email: str, user: User | None, why: str):
+def _refuse_login(session: Session, email: str, user: User | None, why: str) -> NoReturn:
     audit.record(
         session,
         "login_failed",

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import Table, or_, select
 from sqlmodel import Session, col
@@ -100,7 +100,7 @@ class ExportFile:
 class _HashingWriter:
     """Writes text to a binary file and hashes what it wrote."""
 
-    def __init__(self, target: BinaryIO):
+    def __init__(self, target: IO[bytes]):
         self.target, self.digest, self.size = target, hashlib.sha256(), 0
 
     def write(self, text: str) -> None:
@@ -117,7 +117,7 @@ class CaseExport:
     case_id: uuid.UUID
     filename: str
     exported_at: datetime
-    manifest: BinaryIO
+    manifest: IO[bytes]
     manifest_sha256: str
     manifest_size: int
     files: list[ExportFile]
@@ -141,7 +141,7 @@ class CaseExport:
         finally:
             self.close()
 
-    def _member(self, zf, sink, name: str, source: BinaryIO, *, deflate: bool, expect: ExportFile | None = None):
+    def _member(self, zf, sink, name: str, source: IO[bytes], *, deflate: bool, expect: ExportFile | None = None):
         info = zipfile.ZipInfo(name, date_time=self.exported_at.timetuple()[:6])
         info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
         info.external_attr = 0o644 << 16
@@ -174,6 +174,9 @@ class _Sink:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass  # the chunks already drained are the stream's; there is nothing to release
+
     def drain(self) -> Iterator[bytes]:
         if self._parts:
             data, self._parts = b"".join(self._parts), []
@@ -194,7 +197,7 @@ def _rows(session: Session, stmt) -> Iterator[dict]:
 def _evidence_filter(case_id: uuid.UUID):
     """Evidence of the case, exactly what its members can read through it: uploaded into it, or linked into it as
     an exhibit. (A timeline event citing anything else exports without that citation.)"""
-    linked = select(Exhibit.evidence_id).where(Exhibit.case_id == case_id)
+    linked = select(col(Exhibit.evidence_id)).where(col(Exhibit.case_id) == case_id)
     return or_(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.id).in_(linked))
 
 
@@ -211,7 +214,7 @@ def _section_queries(case_id: uuid.UUID) -> dict[str, object]:
 
 def _referenced_users(session: Session, case_row: dict, queries: dict) -> dict[uuid.UUID, dict]:
     """Every user a row of the case names (members, uploaders, creators...): id -> {email, full_name}."""
-    members = select(CaseMember.user_id).where(CaseMember.case_id == case_row["id"])
+    members = select(col(CaseMember.user_id)).where(col(CaseMember.case_id) == case_row["id"])
     ids: set[uuid.UUID] = set(session.execute(members).scalars())
     ids |= {case_row[name] for name in user_columns(CASES)}
     for section, stmt in queries.items():
@@ -222,7 +225,9 @@ def _referenced_users(session: Session, case_row: dict, queries: dict) -> dict[u
     users: dict[uuid.UUID, dict] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), BATCH):
-        batch = select(User.id, User.email, User.full_name).where(col(User.id).in_(ordered[start : start + BATCH]))
+        batch = select(col(User.id), col(User.email), col(User.full_name)).where(
+            col(User.id).in_(ordered[start : start + BATCH])
+        )
         for user_id, email, full_name in session.execute(batch):
             users[user_id] = {"email": email, "full_name": full_name}
     return users
@@ -246,9 +251,9 @@ def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> C
     spool = tempfile.SpooledTemporaryFile(max_size=MANIFEST_MEMORY_BYTES, mode="w+b")
     out = _HashingWriter(spool)
     try:
-        with read_snapshot(session.get_bind()) as snap:
+        with read_snapshot(session.get_bind().engine) as snap:
             building = snap.execute(
-                select(Bundle.id).where(
+                select(col(Bundle.id)).where(
                     col(Bundle.case_id) == case.id, col(Bundle.status).in_([BundleStatus.queued, BundleStatus.running])
                 )
             ).first()
@@ -307,10 +312,10 @@ def _write_manifest(session: Session, store: BlobStore, out: _HashingWriter, cas
     out.write(f'"case":{dumps(_with_emails(case_row, CASES, users))},\n')
     _write_list(out, "users", sorted(users.values(), key=lambda u: u["email"]))
     members = session.execute(
-        select(CaseMember.role, CaseMember.added_at, User.email, User.full_name)
-        .join(User, User.id == CaseMember.user_id)
-        .where(CaseMember.case_id == case_id)
-        .order_by(User.email)
+        select(col(CaseMember.role), col(CaseMember.added_at), col(User.email), col(User.full_name))
+        .join(User, col(User.id) == CaseMember.user_id)
+        .where(col(CaseMember.case_id) == case_id)
+        .order_by(col(User.email))
     ).mappings()
     counts["members"] = _write_list(out, "members", (dict(m) for m in members))
 

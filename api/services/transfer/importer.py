@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.db import session_scope
 from api.services import users as user_service
@@ -95,6 +95,7 @@ def _check_zip(zf: zipfile.ZipFile, path: Path, limits: ImportLimits) -> ImportP
     files = check_files(zf, manifest, names, limits, problems)
     blobs = needed_blobs(sections, files, problems)
     problems.refuse_if_any()
+    assert case is not None  # a case row that did not parse added its problems, and refuse_if_any raised
     return ImportPlan(
         path=path,
         manifest_sha256=manifest_sha256,
@@ -113,8 +114,8 @@ def _check_zip(zf: zipfile.ZipFile, path: Path, limits: ImportLimits) -> ImportP
 def imported_before(session: Session, manifest_sha256: str) -> list[uuid.UUID]:
     """The cases made here by importing this very manifest."""
     found = session.execute(
-        select(AuditEvent.case_id).where(
-            AuditEvent.action == "case.import",
+        select(col(AuditEvent.case_id)).where(
+            col(AuditEvent.action) == "case.import",
             AuditEvent.details["source_manifest_sha256"].as_string() == manifest_sha256,
         )
     )

@@ -16,7 +16,9 @@ from __future__ import annotations
 import errno
 import uuid
 import zipfile
+from collections.abc import Set
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -70,7 +72,7 @@ class IdMap:
         source = source if isinstance(source, uuid.UUID) else uuid.UUID(source)
         return self.fresh.setdefault(kind, {}).setdefault(source, uuid.uuid4())
 
-    def provenance(self, kind: str, listed: set[uuid.UUID] = frozenset()) -> dict[str, str]:
+    def provenance(self, kind: str, listed: Set[uuid.UUID] = frozenset()) -> dict[str, str]:
         """Source id -> fresh id as text, for the ids of this kind not `listed` elsewhere."""
         return {str(source): str(new) for source, new in self.fresh.get(kind, {}).items() if source not in listed}
 
@@ -109,6 +111,7 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
     user_ids, created = _resolve_users(session, plan, actor)
     ids = IdMap()
     case_id = ids("case", plan.case["id"])
+    assert case_id is not None  # the manifest's checks refuse a case without an id
     rows = _rewritten(plan, ids, case_id)
 
     def with_users(table: Table, row: dict) -> dict:
@@ -166,7 +169,9 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
     rehomed = [
         str(ids("evidence", row["id"])) for row in plan.sections["evidence"] if row["case_id"] != plan.case["id"]
     ]
-    source = plan.manifest.get("source") if isinstance(plan.manifest.get("source"), dict) else {}
+    source = plan.manifest.get("source")
+    if not isinstance(source, dict):
+        source = {}
     audit.record_case(
         session,
         "case.import",
@@ -217,7 +222,7 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
     )
 
 
-def _rewritten(plan: ImportPlan, ids: IdMap, case_id: uuid.UUID) -> dict[str, list[dict] | dict]:
+def _rewritten(plan: ImportPlan, ids: IdMap, case_id: uuid.UUID) -> dict[str, Any]:
     """Every row under its fresh id, its references rewritten the same way, all of it in the new case."""
     out: dict = {"case": plan.case | {"id": case_id, "filed_bundle_id": ids("bundles", plan.case["filed_bundle_id"])}}
     out["evidence"] = [

@@ -15,8 +15,7 @@ from api.services import audit
 from api.services import users as user_service
 from api.services.transfer import spec
 from api.services.transfer.manifest import Problems
-from models.audit import AuditEvent
-from models.case import CaseMember, Role
+from models.case import Role
 from models.common import UTCDateTime, is_sha256_hex
 from models.inputs import text_problem, year_problem
 from models.safe_json import check_json
@@ -154,7 +153,7 @@ def parse_members(manifest: dict, users: dict, problems: Problems) -> list[dict]
         seen.add(row["email"])
         if row["role"] not in {r.value for r in Role}:
             problems.add(f"members[{i}]: unknown role {row['role']!r}")
-        added = parse_value(CaseMember.__table__.c.added_at, row["added_at"], f"members[{i}].added_at", problems)
+        added = parse_value(spec.MEMBERS.c.added_at, row["added_at"], f"members[{i}].added_at", problems)
         members.append({"email": row["email"], "role": row["role"], "added_at": added})
     if members and not any(m["role"] == Role.owner for m in members):
         problems.add("members: the case has no owner")
@@ -253,7 +252,7 @@ def parse_events(manifest: dict, name: str, problems: Problems) -> list[dict]:
     """Audit events, parsed for hashing but kept verbatim (`raw`) for storage."""
     events = []
     for i, raw in enumerate(listed(manifest, name, problems)):
-        row = parse_row(AuditEvent.__table__, raw, f"{name}[{i}]", problems)
+        row = parse_row(spec.AUDIT, raw, f"{name}[{i}]", problems)
         if row is None:
             continue
         if not (is_sha256_hex(row["hash"] or "") and is_sha256_hex(row["prev_hash"] or "")):

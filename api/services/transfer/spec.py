@@ -18,15 +18,15 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CHUNK_BYTES = 1024 * 1024
 
-CASES: Table = Case.__table__
-MEMBERS: Table = CaseMember.__table__
-EVIDENCE: Table = EvidenceItem.__table__
-EXHIBITS: Table = Exhibit.__table__
-TIMELINE: Table = TimelineEvent.__table__
-BUNDLES: Table = Bundle.__table__
-PLACEMENTS: Table = BundleExhibit.__table__
-AUDIT: Table = AuditEvent.__table__
-IMPORTED: Table = ImportedAuditEvent.__table__
+CASES: Table = Case.metadata.tables[Case.__tablename__]
+MEMBERS: Table = CaseMember.metadata.tables[CaseMember.__tablename__]
+EVIDENCE: Table = EvidenceItem.metadata.tables[EvidenceItem.__tablename__]
+EXHIBITS: Table = Exhibit.metadata.tables[Exhibit.__tablename__]
+TIMELINE: Table = TimelineEvent.metadata.tables[TimelineEvent.__tablename__]
+BUNDLES: Table = Bundle.metadata.tables[Bundle.__tablename__]
+PLACEMENTS: Table = BundleExhibit.metadata.tables[BundleExhibit.__tablename__]
+AUDIT: Table = AuditEvent.metadata.tables[AuditEvent.__tablename__]
+IMPORTED: Table = ImportedAuditEvent.metadata.tables[ImportedAuditEvent.__tablename__]
 
 # Manifest section -> table; the case, members, audit events and files have shapes of their own.
 SECTIONS: dict[str, Table] = {
