@@ -10,6 +10,7 @@ from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep, Visibl
 from api.downloads import content_disposition, file_response
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
+from api.services import deletion
 from api.services import evidence as evidence_service
 from api.services.holds import CaseOnHold
 from api.upload import read_upload
@@ -110,7 +111,7 @@ def update_evidence(
 @router.delete(
     "/evidence/{evidence_id}",
     status_code=204,
-    responses=error_responses(401, 403, 404, CaseOnHold, evidence_service.EvidenceStillCited, 410, 422),
+    responses=error_responses(401, 403, 404, CaseOnHold, deletion.EvidenceStillCited, 410, 422),
 )
 def delete_evidence(
     session: SessionDep,
@@ -122,7 +123,7 @@ def delete_evidence(
     original goes only with an admin purge. Refused (409) while the item is under legal hold (in its own case or
     any case it is linked into), and while it is an exhibit or cited by a timeline event: unlink it first. Then
     it answers 410; uploading the same bytes into its case again restores it."""
-    evidence_service.delete(session, evidence_id, user, reason=reason)
+    deletion.delete(session, evidence_id, user, reason=reason)
 
 
 def _download_name(item: EvidenceItem) -> str:
