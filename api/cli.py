@@ -261,10 +261,12 @@ def purge(
     store = open_store(_existing_data_dir())
     with _database_or_exit(), session_scope() as session:
         if orphans:
-            report = orphan_service.purge_orphans(session, store, actor_email="command line", dry_run=dry_run)
+            orphan_report = orphan_service.purge_orphans(session, store, actor_email="command line", dry_run=dry_run)
+            lines = orphan_service.render(orphan_report)
         else:
-            report = purge_service.purge(session, store, actor_email="command line", dry_run=dry_run)
-    for line in (orphan_service if orphans else purge_service).render(report):
+            purge_report = purge_service.purge(session, store, actor_email="command line", dry_run=dry_run)
+            lines = purge_service.render(purge_report)
+    for line in lines:
         typer.echo(line)
 
 

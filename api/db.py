@@ -3,8 +3,9 @@
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import Engine, event
+from sqlalchemy import CursorResult, Engine, Result, event
 from sqlmodel import Session, create_engine
 
 from api.config import get_settings
@@ -56,6 +57,21 @@ def get_session() -> Iterator[Session]:
 
 
 session_scope = contextmanager(get_session)
+
+
+def engine_of(session: Session) -> Engine:
+    """The engine a session runs on. casebinder makes every session on an engine, never on a connection, which
+    `Session.get_bind` cannot promise; a connection here is a mistake, and said so."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        raise TypeError(f"the session is bound to {type(bind).__name__}, not to an engine")
+    return bind
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. `Session.execute` runs them as a cursor result, but its stubs
+    promise only a `Result`, which has no row count."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def release_connection(session: Session) -> None:

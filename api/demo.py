@@ -16,6 +16,7 @@ from api.services import exhibits as exhibit_service
 from api.services import users as user_service
 from models.bundle import Bundle, BundleRequest
 from models.case import Case, CaseCreate, CaseType, Party
+from models.evidence import EvidenceKind
 from models.user import UserCreate
 
 DEMO_EMAIL = "demo@casebinder.example"
@@ -63,15 +64,16 @@ def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
             case = case_service.create_case(session, actor=user, data=_demo_case())
             corpus = settings.data_dir.parent / "demo-corpus"
             for item in generate(corpus, exhibits=exhibits, records=records):
+                kind = EvidenceKind(item.kind)
                 meta = evidence_service.EvidenceMeta(
-                    kind=item.kind,
+                    kind=kind,
                     title=item.title,
                     description=item.description,
                     occurred_at=item.occurred_at,
                     source_url=item.source_url,
                     custodian=item.custodian,
                     tags=item.tags,
-                    facts=evidence_service.validate_facts(item.kind, item.facts),
+                    facts=evidence_service.validate_facts(kind, item.facts),
                 )
                 evidence_service.ingest_file(session, store, case=case, actor=user, path=item.path, meta=meta)
             # Queued, not built: the server builds it as it starts. Its Bates numbers then appear in the

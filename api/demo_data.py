@@ -407,7 +407,7 @@ def write_activity_csv(path: Path, refunds: list[tuple[DemoFile, dict]], records
     """Write a PayPal activity export that includes the exhibit refunds among random ones."""
     rows = [
         (
-            f.occurred_at,
+            _dated(f),
             c["reviewer"],
             "Payment Refund",
             f.facts["amount"],
@@ -487,6 +487,13 @@ def write_activity_csv(path: Path, refunds: list[tuple[DemoFile, dict]], records
         ["paypal", "export", "bulk"],
         {"processor": "PayPal"},
     )
+
+
+def _dated(f: DemoFile) -> datetime:
+    """When an exhibit happened, for one that is dated (a refund is)."""
+    if f.occurred_at is None:
+        raise ValueError(f"{f.title} has no date")
+    return f.occurred_at
 
 
 def _span(moments: list[datetime]) -> str:

@@ -9,7 +9,7 @@ the codes a route can answer with into its OpenAPI responses, one schema per err
 import logging
 import uuid
 from functools import cache
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -134,10 +134,11 @@ def error_responses(*errors: int | type[DomainError]) -> dict[int | str, dict]:
     for error in errors:
         if isinstance(error, int):
             classes.setdefault(error, [])
-            generic = _GENERIC.get(error)
-            error = generic if generic is not None else None
-        if error is not None and error not in classes.setdefault(error.status_code, []):
-            classes[error.status_code].append(error)
+            cls = _GENERIC.get(error)
+        else:
+            cls = error
+        if cls is not None and cls not in classes.setdefault(cls.status_code, []):
+            classes[cls.status_code].append(cls)
     return {
         status: {"description": _DESCRIPTIONS.get(status, "Error"), "model": _status_model(tuple(found))}
         for status, found in sorted(classes.items())
@@ -148,8 +149,9 @@ def _status_model(classes: tuple[type[DomainError], ...]):
     if not classes:
         return ErrorBody
     if len(classes) == 1:
-        return error_model(classes[0])
-    return Annotated[Union[tuple(error_model(c) for c in classes)], Field(discriminator="code")]  # noqa: UP007
+        return error_model(classes[0])  # type: ignore[arg-type]  # mypy takes a class for not Hashable
+    models = tuple(error_model(c) for c in classes)  # type: ignore[arg-type]  # as above
+    return Annotated[Union[models], Field(discriminator="code")]  # noqa: UP007
 
 
 @cache
@@ -158,12 +160,9 @@ def error_model(error: type[DomainError]) -> type[BaseModel]:
     if error.code is None:
         raise TypeError(f"{error.__name__} has no code to document")
     detail = str | list | dict if issubclass(error, UnprocessableEntity) else str
-    return create_model(
-        error.__name__,
-        __doc__=(error.__doc__ or "").strip() or None,
-        detail=(detail, ...),
-        code=(Literal[error.code], ...),
-    )
+    # Types made at run time (a Literal of this class's code): to a checker they are values, not type expressions.
+    fields: dict[str, Any] = {"detail": (detail, ...), "code": (Literal[error.code], ...)}
+    return create_model(error.__name__, __doc__=(error.__doc__ or "").strip() or None, **fields)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -250,8 +249,9 @@ def _document_error_shapes(app: FastAPI) -> None:
     as an out-of-range limit)."""
     generate = app.openapi
 
-    def openapi() -> dict:
-        if app.openapi_schema is None:
+    def openapi() -> dict[str, Any]:
+        schema = app.openapi_schema
+        if schema is None:
             schema = generate()
             for operations in schema["paths"].values():
                 for operation in operations.values():
@@ -265,9 +265,9 @@ def _document_error_shapes(app: FastAPI) -> None:
                 code = {"const": UnprocessableEntity.code, "type": "string", "title": "Code"}
                 validation["properties"]["code"] = code
                 validation["required"] = [*validation.get("required", []), "code"]
-        return app.openapi_schema
+        return schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend its schema
 
 
 _GENERIC: dict[int, type[DomainError]] = {

@@ -206,6 +206,7 @@ class Lease:
         if not self.path.exists():
             return False
         if probe.acquire():
+            assert probe._fd is not None  # acquire() keeps the descriptor it locked
             os.close(probe._fd)  # keep the file: its holder-to-be may have it open already
             return False
         return True

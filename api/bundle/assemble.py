@@ -81,10 +81,10 @@ def build(spec: BuildSpec, blobs: BlobStore, workdir: Path, converter: Converter
     worker.join()
     mark("slip sheets, records, certificate and conversions done")
     late = []
-    for seq, result in sorted(converted.items()):
-        if result.placeholder:
-            log.warning("exhibit %s not reproduced: %s", marked[seq].label, result.detail or result.placeholder)
-            marked[seq], page = completeness.not_reproduced(marked[seq], result.placeholder)
+    for seq, outcome in sorted(converted.items()):
+        if outcome.placeholder:
+            log.warning("exhibit %s not reproduced: %s", marked[seq].label, outcome.detail or outcome.placeholder)
+            marked[seq], page = completeness.not_reproduced(marked[seq], outcome.placeholder)
             late.append(ExhibitPageRequest(marked[seq], None, page))
     if late:
         generated["late"] = render_pdf("exhibits.html", render.exhibits_context(late))
@@ -98,16 +98,17 @@ def build(spec: BuildSpec, blobs: BlobStore, workdir: Path, converter: Converter
     cert_starts = _certificate_starts(certificate)
     opened = {key: _open(r) for key, r in generated.items() if r is not None}
     opened["draw"] = drawn
-    sources = {seq: pikepdf.open(r.path) for seq, r in converted.items() if not r.placeholder}
+    sources = {seq: pikepdf.open(r.pdf) for seq, r in converted.items() if not r.placeholder}
     safety = SAFETY
     try:
         for attempt in range(volume_limit.ATTEMPTS):
             volumes = split_volumes(exhibit_pages, spec.max_volume_bytes, safety)
-            generated["front"], layout = front.number(spec, volumes, cert_count, cert_starts, sheet)
+            covers, layout = front.number(spec, volumes, cert_count, cert_starts, sheet)
             mark("cover and index rendered")
             progress(len(spec.exhibits), steps)
-            if generated["front"]:
-                opened["front"] = _open(generated["front"])
+            if covers:  # None without a cover, on every attempt
+                generated["front"] = covers
+                opened["front"] = _open(covers)
             result = write_volumes(
                 spec,
                 workdir,
@@ -124,9 +125,10 @@ def build(spec: BuildSpec, blobs: BlobStore, workdir: Path, converter: Converter
             )
             if "front" in opened:
                 opened.pop("front").close()
-            safety = volume_limit.refit(spec, volumes, layout.fronts, result, safety, attempt)
-            if safety is None:
+            refit = volume_limit.refit(spec, volumes, layout.fronts, result, safety, attempt)
+            if refit is None:
                 break
+            safety = refit
             log.info("bundle build: a volume came out over the size limit; packing again with %.2f", safety)
     finally:
         for pdf in (*opened.values(), *sources.values()):
@@ -262,7 +264,7 @@ def _pages_of(
             ]
     result = converted.get(seq)
     if result and not result.placeholder:
-        size = result.path.stat().st_size // max(1, len(result.pages))
+        size = result.pdf.stat().st_size // max(1, len(result.pages))
         pages += [
             PageRef(
                 "conv",

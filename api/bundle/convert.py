@@ -41,6 +41,13 @@ class Converted:
     placeholder: str | None = None
     detail: str | None = None
 
+    @property
+    def pdf(self) -> Path:
+        """The file of the converted pages, which every original not made a placeholder has."""
+        if self.path is None:
+            raise ValueError(f"the original was not converted: {self.placeholder}")
+        return self.path
+
 
 def convert(source: Path, media_type: str, out_path: Path, *, max_pixels: int) -> Converted:
     """Convert a PDF or image original; anything it cannot place comes back as a placeholder reason."""
@@ -111,8 +118,8 @@ def _convert_image(source: Path, out_path: Path, max_pixels: int) -> Converted:
 
 def _as_png(source: Path) -> bytes:
     """Decode once with Pillow: EXIF rotation applied, alpha composited on white, first frame of animations."""
-    with Image.open(source) as im:
-        im = ImageOps.exif_transpose(im)
+    with Image.open(source) as original:
+        im = ImageOps.exif_transpose(original)
         if im.mode in ("RGBA", "LA", "P"):
             im = im.convert("RGBA")
             flat = Image.new("RGB", im.size, "white")
@@ -183,7 +190,8 @@ def _centred(formx: pikepdf.Object, box: tuple[float, float, float, float]) -> M
     """The cm that shrinks the form (as drawn through its own matrix) to fit the box, centred; never enlarged.
 
     `Do` applies the form's /Matrix (its rotation) first; links on the source page map through both."""
-    x0, y0, x1, y1 = _transform_rect(_form_matrix(formx), tuple(float(v) for v in formx.BBox))
+    bx0, by0, bx1, by1 = (float(v) for v in formx.BBox)
+    x0, y0, x1, y1 = _transform_rect(_form_matrix(formx), (bx0, by0, bx1, by1))
     width, height = x1 - x0, y1 - y0
     box_width, box_height = box[2] - box[0], box[3] - box[1]
     fit = min(box_width / width, box_height / height) if width > 0 and height > 0 else 1.0

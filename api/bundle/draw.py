@@ -40,10 +40,17 @@ class Canvas:
     def piece(self, piece: Piece, x: float, y: float, size: float | None = None) -> int:
         """Place a piece with its box's left edge at `x` and its first line on `y` (scaled to `size`, if given);
         returns its lines."""
-        content, (name, form) = self.pieces.draw(piece, x, y, size)
+        forms = self.sheet_forms()
+        content, (name, form) = forms.draw(piece, x, y, size)
         self.parts.append(content)
         self.forms[name] = form
-        return self.pieces.sheet.placed[piece].lines
+        return forms.sheet.placed[piece].lines
+
+    def sheet_forms(self) -> Forms:
+        """The build's pieces, as forms of this page's PDF: there whenever some text needs a piece (`wanted`)."""
+        if self.pieces is None:
+            raise RuntimeError("a piece is placed on a page drawn without the build's pieces")
+        return self.pieces
 
     def line(self, x0: float, y0: float, x1: float, y1: float, width: float = 0.5, grey: float = 0.6) -> None:
         self.parts.append(b"%.2f G %.2f w %.2f %.2f m %.2f %.2f l S 0 G\n" % (grey, width, x0, y0, x1, y1))
@@ -110,7 +117,7 @@ def slip_page(pdf: pikepdf.Pdf, fonts: Fonts, ex: ExhibitSource, kind: str, size
     canvas, centre, room = Canvas(pdf, pieces), LETTER[0] / 2, LETTER[0] - 2 * SIDE_MARGIN
     # The heading at 34 pt, or smaller where a long label would run off the page.
     if wanted(ex.label):
-        heading, sheet = _heading(ex), pieces.sheet
+        heading, sheet = _heading(ex), canvas.sheet_forms().sheet
         points = min(34, 34 * room / sheet.width(heading))
         canvas.piece(heading, centre - sheet.width(heading, points) / 2, 560, points)
     else:

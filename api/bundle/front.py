@@ -118,8 +118,8 @@ class Layout:
         ends = [*self.cert_starts[1:], self.cert_count]
         for (key, title), start, end in zip(CERTIFICATE_ROWS, self.cert_starts, ends, strict=False):
             page, last = first + start, first + max(start, end - 1)
-            bates = [spec.bates(spec.bates_start + p - 1) for p in (page, last)]
-            rows.append(IndexRow(key, "", title, "", "", *bates, self.where(page, volume), volume))
+            bates_first, bates_last = (spec.bates(spec.bates_start + p - 1) for p in (page, last))
+            rows.append(IndexRow(key, "", title, "", "", bates_first, bates_last, self.where(page, volume), volume))
         return rows
 
 

@@ -9,7 +9,7 @@ import pikepdf
 
 from api.bundle.draw import Canvas, Fonts
 from api.bundle.lines import fit, wrap
-from api.bundle.pieces import Forms, Piece, Sheet, wanted
+from api.bundle.pieces import Forms, Piece, Placed, Sheet, wanted
 from api.bundle.spec import LETTER, SIDE_MARGIN
 
 TOP = LETTER[1] - 54.0  # below the ECF header band, as the generated pages' CSS margin
@@ -75,8 +75,14 @@ class Index:
             piece = cell_piece(text, column) if column < 2 and wanted(text) else None
             # Labels are bold, some tenth wider than the regular face the line breaker measures.
             width = COLUMNS[column][2] * (0.9 if column == 0 else 1)
-            cells.append([None] * self.sheet.placed[piece].lines if piece else _lines(text, width))
+            cells.append([None] * self._placed(piece).lines if piece else _lines(text, width))
         return [*cells, _bates(row), _lines(row.page, COLUMNS[5][2], 3)]
+
+    def _placed(self, piece: Piece) -> Placed:
+        """Where a piece fell: every text that needs one (`wanted`) has one on the build's sheet."""
+        if self.sheet is None:
+            raise RuntimeError("an index row needs a piece, but the build has no sheet of pieces")
+        return self.sheet.placed[piece]
 
     def _preamble(self, first: bool) -> float:
         if not first:

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import islice
+from typing import overload
 
 from api.bundle import stamp
 
@@ -21,6 +22,12 @@ MAX_SHOWN = 1_000
 _WORD = re.compile(r"\S+")  # the words str.split() gives, found one at a time
 
 
+@overload
+def shown(text: str, limit: int = MAX_SHOWN) -> str: ...
+@overload
+def shown(text: None, limit: int = MAX_SHOWN) -> None: ...
+@overload
+def shown(text: str | None, limit: int = MAX_SHOWN) -> str | None: ...
 def shown(text: str | None, limit: int = MAX_SHOWN) -> str | None:
     """`text`, cut to `limit` characters with an ellipsis when longer."""
     if text is None or len(text) <= limit:
@@ -93,6 +100,7 @@ def wrap(text: str, size: float, width: float, max_lines: int, *, hard_width: fl
 
 
 def _lines(text: str, size: float, width: float, hard_width: float) -> Iterator[str]:
+    line: list[str]
     space, line, used = _char_units(" "), [], 0
     for match in _WORD.finditer(text):
         word = match.group()

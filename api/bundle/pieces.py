@@ -10,6 +10,7 @@ take one render, which a bundle in Windows-1252 text skips altogether.
 
 import io
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import pikepdf
 from pikepdf import Name
@@ -41,9 +42,9 @@ def label(text: str) -> Piece:
     return Piece(text, LABEL_SIZE)
 
 
-def wanted(text: str | None) -> bool:
+def wanted(text: str | None) -> TypeGuard[str]:
     """Whether `text` needs a piece: it holds a character the drawn pages' font cannot show."""
-    return bool(text) and not stamp.encodable(text)
+    return text is not None and text != "" and not stamp.encodable(text)
 
 
 @dataclass(frozen=True)

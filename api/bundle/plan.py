@@ -70,6 +70,7 @@ def split_volumes(exhibits: list[list[PageRef]], limit: int | None, safety: floa
             volumes.append([Part(pages[0].seq, pages)])
             used = size
             continue
+        chunk: list[PageRef]
         chunks, chunk, chunk_size = [], [], 0
         for run in groups(pages):
             run_size = sum(p.est_bytes for p in run)

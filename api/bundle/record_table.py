@@ -127,7 +127,9 @@ def _runs(kept: list[list[str]], counts: list[int], table: tables.Layout, head: 
                 f"{len(table.groups)} for these {numbering.label.lower()}s"
             )
             if group.key_repeated:
-                caption += f" \u00b7 column {tables.column_name(table.key)} ({head[table.key]}) repeated at left"
+                key = table.key
+                assert key is not None  # a group repeats the key column only of a table that has one
+                caption += f" \u00b7 column {tables.column_name(key)} ({head[key]}) repeated at left"
             captions.append(caption)
         runs.append({"rows": rows, "captions": captions})
     return runs

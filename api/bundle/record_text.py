@@ -3,6 +3,7 @@ renderer lays out quickly, and what is not printed said in words."""
 
 from email import policy
 from email.parser import BytesParser
+from typing import cast
 
 from api.bundle.record_table import CUT_MARK, cut
 from api.bundle.spec import RecordLimits
@@ -31,6 +32,7 @@ def blocks(text: str) -> list[str]:
     """The text in pieces of at most BLOCK_LINES lines and about BLOCK_CHARS characters, one <pre> each: the
     renderer lays out one long block in time that grows with the square of its length. A line longer than that
     is divided at a space where it has one (where it would wrap anyway), else where it must be."""
+    lines: list[str]
     out, lines, size = [], [], 0
     for line in text.split("\n"):
         while len(line) > BLOCK_CHARS:
@@ -67,7 +69,8 @@ def email_view(data: bytes, size: int, limits: RecordLimits) -> dict:
             try:
                 body = part.get_content()
             except (LookupError, ValueError):
-                body = part.get_payload(decode=True).decode("utf-8", errors="replace")
+                # Decoded, a part that is not multipart is bytes (the stubs allow for a multipart's messages).
+                body = cast(bytes, part.get_payload(decode=True)).decode("utf-8", errors="replace")
             label = "Message text" if part.get_content_subtype() == "plain" else "HTML part, shown as source"
             if len(body) > limits.text_chars:
                 losses.append(f"the {label.split(',')[0].lower()} is cut at {limits.text_chars:,} characters")

@@ -34,6 +34,8 @@ JSON_LINES_TYPES = {
     "application/json-lines",
 }
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+# Why a text-like original that could not be read at all has a placeholder page (see completeness.not_reproduced).
+UNREADABLE = "the file could not be read: it is damaged, or not in the form its type says, so it cannot be reproduced"
 NOT_UTF8 = "The file is not UTF-8 text; it is read as Windows-1252, the encoding spreadsheets on Windows save in."
 
 

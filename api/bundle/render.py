@@ -125,7 +125,7 @@ def exhibit_sections(rendered: Rendered) -> dict[int, Section]:
     return merged
 
 
-def human_size(size: int) -> str:
+def human_size(size: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"

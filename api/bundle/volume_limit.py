@@ -25,16 +25,18 @@ def refit(
     pages of the volumes over it carry their measured sizes. Raises BundleError when packing again cannot help.
     `fronts`: how many cover and index pages open each volume."""
     limit = spec.max_volume_bytes
+    if not limit:
+        return None
     over = [
         (written, parts, front)
         for written, parts, front in zip(result.volumes, volumes, fronts, strict=True)
-        if limit and written.size_bytes > limit
+        if written.size_bytes > limit
     ]
     if not over:
         return None
     for written, parts, _ in over:
         if sum(len(groups(part.pages)) for part in parts) <= 1 or attempt + 1 >= ATTEMPTS:
-            raise BundleError(_too_large(spec, result, written, attempt + 1 < ATTEMPTS))
+            raise BundleError(_too_large(spec, limit, result, written, attempt + 1 < ATTEMPTS))
     for written, parts, front in over:
         _measure(written, [ref for part in parts for ref in part.pages], front)
     return safety * limit / max(written.size_bytes for written, _, _ in over) * MARGIN
@@ -50,7 +52,7 @@ def _measure(volume: Volume, refs: list[PageRef], front: int) -> None:
         ref.est_bytes = sizes[front + offset]
 
 
-def _too_large(spec: BuildSpec, result: BuildResult, volume: Volume, lone: bool) -> str:
+def _too_large(spec: BuildSpec, limit: int, result: BuildResult, volume: Volume, lone: bool) -> str:
     """Why the volume cannot be made small enough, with its largest page named by exhibit, page and Bates number."""
     index, page_size = _largest_page(volume)
     number = volume.bates_first + index
@@ -61,8 +63,8 @@ def _too_large(spec: BuildSpec, result: BuildResult, volume: Volume, lone: bool)
             label = by_seq[placed.seq].label
             where = f"page {number - placed.bates_first + 1} of exhibit {label} (Bates {spec.bates(number)})"
             break
-    limit_mb = spec.max_volume_bytes / 1_000_000
-    alone = ", more than the limit on its own" if page_size > spec.max_volume_bytes else ""
+    limit_mb = limit / 1_000_000
+    alone = ", more than the limit on its own" if page_size > limit else ""
     return (
         f"Volume {volume.number} would be {volume.size_bytes / 1_000_000:.1f} MB, over the {limit_mb:g} MB volume size "
         f"limit (max_volume_mb), and {'cannot be divided any further' if lone else 'could not be divided to fit'}: "

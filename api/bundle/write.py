@@ -46,7 +46,7 @@ def write_volumes(
                 owners.append(None)
                 stickers.append(False)
         index_links = []
-        if spec.index:
+        if index is not None:  # made when the spec asks for an index
             start = len(out.pages)
             pages, links = index.pages(out, draw.Fonts(out, font), number, pieces)
             if len(pages) != layout.index_pages:  # the page numbers printed everywhere would be off

@@ -1,3 +1,5 @@
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
@@ -11,7 +13,7 @@ from api.worker import import_runner, runner, verify_runner
 
 router = APIRouter(tags=["health"])
 
-UNHEALTHY = {
+UNHEALTHY: dict[int | str, dict[str, Any]] = {
     503: {
         "description": "Something is wrong; `problems` says what, in words.",
         "content": {

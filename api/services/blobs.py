@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Connection, Engine
+from sqlmodel import Session, col, select
 
 from api.db import on_commit, on_rollback
 from api.services import holds
@@ -26,6 +27,14 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 CHUNK_BYTES = 1024 * 1024
+
+
+class _Purged(NamedTuple):
+    """An evidence row whose original was purged: what the hold rules need of it, and its hash."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    sha256: str
 
 
 def still_used(session: Session, hashes: Iterable[str], *, excluding: Iterable[uuid.UUID] = ()) -> set[str]:
@@ -49,20 +58,20 @@ def still_used(session: Session, hashes: Iterable[str], *, excluding: Iterable[u
         return set()
     skip = set(excluding)
     found: set[str] = set()
-    purged = []
+    purged: list[_Purged] = []
     for i in range(0, len(hashes), BATCH):
         rows = session.exec(
             select(EvidenceItem.id, EvidenceItem.case_id, EvidenceItem.sha256, EvidenceItem.purged_at).where(
-                EvidenceItem.sha256.in_(hashes[i : i + BATCH])
+                col(EvidenceItem.sha256).in_(hashes[i : i + BATCH])
             )
         )
-        for item in rows:
-            if item.id in skip:
+        for item_id, case_id, sha256, purged_at in rows:
+            if item_id in skip:
                 continue
-            if item.purged_at is None:
-                found.add(item.sha256)
+            if purged_at is None:
+                found.add(sha256)
             else:
-                purged.append(item)
+                purged.append(_Purged(item_id, case_id, sha256))
     held = holds.evidence_holds(session, [item for item in purged if item.sha256 not in found], lock=False)
     found |= {item.sha256 for item in purged if item.id in held}
     wanted = set(hashes)
@@ -104,13 +113,13 @@ def commit_with(session: Session, store: BlobStore, staged: StagedBlob) -> bool:
     return created
 
 
-def _undo(store: BlobStore, staged: StagedBlob, created: bool, bind: Engine) -> None:
+def _undo(store: BlobStore, staged: StagedBlob, created: bool, bind: Engine | Connection) -> None:
     staged.settle(committed=False)
     if created:
         remove(store, staged.sha256, bind)
 
 
-def remove(store: BlobStore, sha256: str, bind: Engine) -> None:
+def remove(store: BlobStore, sha256: str, bind: Engine | Connection) -> None:
     """Remove a blob unless it is used: set it aside, check `in_use` (a row may have taken the bytes up since the
     caller looked: the same file uploaded into another case), then drop it, or put it back.
 
@@ -125,13 +134,13 @@ def remove(store: BlobStore, sha256: str, bind: Engine) -> None:
         _settle(store, aside, bind)
 
 
-def settle_left_aside(store: BlobStore, bind: Engine) -> None:
+def settle_left_aside(store: BlobStore, bind: Engine | Connection) -> None:
     """Finish the removals a stopped process left half done."""
     for aside in store.left_aside():
         _settle(store, aside, bind)
 
 
-def _settle(store: BlobStore, aside: SetAside, bind: Engine) -> None:
+def _settle(store: BlobStore, aside: SetAside, bind: Engine | Connection) -> None:
     with Session(bind) as check:
         used = in_use(check, aside.sha256)
     try:

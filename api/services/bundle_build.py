@@ -95,7 +95,9 @@ def _occurred(moment: datetime, tz_name: str) -> str:
 def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
     with session_scope() as session:
         bundle = session.get(Bundle, bundle_id)
+        assert bundle is not None  # this build claimed it, and bundles are never deleted
         case = session.get(Case, bundle.case_id)
+        assert case is not None  # the bundle's case, by its foreign key
         params = dict(bundle.params)
         if params.get("bates_start") is None:
             # Resolved once, under the case lock, and kept: a rebuild reuses the same numbers.

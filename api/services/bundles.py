@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from api.bundle import volume_limit
 from api.bundle.spec import BundleError
+from api.db import rowcount
 from api.errors import BundleNotFinished, Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import access, audit, filed_bundle, holds, jobs
@@ -88,7 +89,7 @@ def _refuse_oversize_pages(session: Session, exhibit_ids: list[uuid.UUID], limit
         .where(col(Exhibit.id).in_(exhibit_ids), col(EvidenceItem.size_bytes) > limit_bytes)
         .order_by(col(Exhibit.position), col(Exhibit.id))
     ).all()
-    reason = volume_limit.oversize_originals(limit_bytes, [tuple(row) for row in originals])
+    reason = volume_limit.oversize_originals(limit_bytes, [(label, kind, size) for label, kind, size in originals])
     if reason:
         raise UnprocessableEntity(reason)
 
@@ -171,6 +172,7 @@ def recording_target(session: Session, bundle_id: uuid.UUID) -> tuple[Bundle, li
     place, that build stays as it was, and the new one becomes a bundle beside it, as a rebuild under hold does.
     """
     bundle = session.get(Bundle, bundle_id)
+    assert bundle is not None  # the caller has just finished its build, so the row is there and locked
     hold = holds.case_hold(session, bundle.case_id)  # locked until the build is recorded: a hold waits for it
     if hold is None or bundle.sha256 is None:
         return bundle, [v["sha256"] for v in bundle.volumes or []]
@@ -181,6 +183,7 @@ def recording_target(session: Session, bundle_id: uuid.UUID) -> tuple[Bundle, li
     ).first()
     beside = _beside(session, bundle, created_by=requested or bundle.created_by)
     bundle.status, bundle.error = BundleStatus.done, None
+    assert bundle.page_count is not None  # recorded with the sha256 of the build the bundle keeps
     bundle.progress_done = bundle.progress_total = bundle.page_count
     session.add(bundle)
     why = {"why": "legal hold set while the rebuild waited", "hold": hold.details(), "requested_by": requested}
@@ -257,7 +260,8 @@ UNEXPECTED = (
 def failure_reason(exc: BaseException) -> str:
     """A build's exception as the bundle's error, in words: a full disk, or a reason the build gave (BundleError),
     else a general one. Never an exception's name, its text or a path: those are in the server log."""
-    seen, current = set(), exc
+    seen: set[int] = set()
+    current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -281,14 +285,16 @@ def _end_build(session: Session, bundle_id: uuid.UUID, was: BundleStatus, messag
     written: a build cancelled, or failed already, keeps the reason it was given first)."""
     message = message[:2000]
     stmt = update(Bundle).where(col(Bundle.id) == bundle_id, col(Bundle.status) == was)
-    kept = session.execute(
-        stmt.where(col(Bundle.sha256).is_not(None)).values(
-            status=BundleStatus.done,
-            error=f"{kept_why}, so the bundle keeps its previous build: {message}"[:2000],
-            progress_done=Bundle.page_count,
-            progress_total=Bundle.page_count,
+    kept = rowcount(
+        session.execute(
+            stmt.where(col(Bundle.sha256).is_not(None)).values(
+                status=BundleStatus.done,
+                error=f"{kept_why}, so the bundle keeps its previous build: {message}"[:2000],
+                progress_done=Bundle.page_count,
+                progress_total=Bundle.page_count,
+            )
         )
-    ).rowcount
+    )
     if kept:
         return True
     return False if QUEUE.fail(session, bundle_id, message, was=(was,)) else None
@@ -301,6 +307,7 @@ def mark_failed(session: Session, bundle_id: uuid.UUID, message: str) -> bool:
     if kept is None:
         return False
     bundle = session.get(Bundle, bundle_id)
+    assert bundle is not None  # `_end_build` has just updated the row
     session.refresh(bundle)
     record(
         session,

@@ -14,10 +14,11 @@ import threading
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
-from sqlalchemy import or_
+from sqlalchemy import inspect, or_
 from sqlmodel import Session, col, select
 
 from api import templating
@@ -54,7 +55,7 @@ ACTION_LABELS = {
     "exhibit.update": "Exhibit changed",
     "exhibit.relabel": "Exhibit relabelled",
 }
-_EVENT_COLUMNS = list(AuditEvent.__table__.columns)
+_EVENT_COLUMNS = list(inspect(AuditEvent).local_table.columns)
 
 
 def action_label(action: str, details: dict) -> str:
@@ -128,15 +129,19 @@ def caption_case(session: Session, item: EvidenceItem, user: User, case_id: uuid
             raise NotFound("case not found")
         if case_id != item.case_id and case_id not in linked:
             raise UnprocessableEntity("case_id: the evidence is not in that case; caption it in one of its cases")
-        return session.get(Case, case_id)
-    if item.case_id in mine:
-        return session.get(Case, item.case_id)
-    first = session.exec(
-        select(Exhibit.case_id)
-        .where(col(Exhibit.evidence_id) == item.id, col(Exhibit.case_id).in_(mine))
-        .order_by(col(Exhibit.created_at), col(Exhibit.id))
-    ).first()
-    return session.get(Case, first)
+        chosen: uuid.UUID | None = case_id
+    elif item.case_id in mine:
+        chosen = item.case_id
+    else:
+        chosen = session.exec(
+            select(Exhibit.case_id)
+            .where(col(Exhibit.evidence_id) == item.id, col(Exhibit.case_id).in_(mine))
+            .order_by(col(Exhibit.created_at), col(Exhibit.id))
+        ).first()
+    case = session.get(Case, chosen) if chosen is not None else None
+    if case is None:
+        raise NotFound("case not found")
+    return case
 
 
 def _events(session: Session, item: EvidenceItem, user: User) -> list[dict]:
@@ -148,7 +153,7 @@ def _events(session: Session, item: EvidenceItem, user: User) -> list[dict]:
             E.evidence_id == item.id,
             or_(col(E.object_type) == "evidence", col(E.case_id).is_(None), col(E.case_id).in_(_member_cases(user))),
         )
-        .order_by(E.seq)
+        .order_by(col(E.seq))
     )
     return [dict(row) for row in session.connection().execute(stmt).mappings()]
 
@@ -422,7 +427,12 @@ def render_pdf(report: dict) -> bytes:
         return templating.render_pdf(html)
 
 
-_collecting = {"renders": 0, "thresholds": None}
+class _Collecting(TypedDict):
+    renders: int
+    thresholds: tuple[int, int, int]  # the process's, while no render runs: restored when the last one ends
+
+
+_collecting: _Collecting = {"renders": 0, "thresholds": gc.get_threshold()}
 _collecting_lock = threading.Lock()
 
 

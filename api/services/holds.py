@@ -11,9 +11,10 @@ refuses it, or waits for it to finish.
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
@@ -109,7 +110,17 @@ def case_hold(session: Session, case_id: uuid.UUID, *, lock: bool = True) -> Hol
     return holds_on(session, [case_id], lock=lock).get(case_id)
 
 
-def cases_of(session: Session, items: list[EvidenceItem]) -> dict[uuid.UUID, set[uuid.UUID]]:
+class Placed(Protocol):
+    """What the hold rules read of an evidence item: an EvidenceItem, or a row of its id and upload case."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def case_id(self) -> uuid.UUID: ...
+
+
+def cases_of(session: Session, items: Sequence[Placed]) -> dict[uuid.UUID, set[uuid.UUID]]:
     """For each item, the case it was uploaded into and every case it is linked into as an exhibit."""
     found = {item.id: {item.case_id} for item in items}
     ids = list(found)
@@ -123,7 +134,7 @@ def cases_of(session: Session, items: list[EvidenceItem]) -> dict[uuid.UUID, set
     return found
 
 
-def evidence_holds(session: Session, items: list[EvidenceItem], *, lock: bool = True) -> dict[uuid.UUID, Hold]:
+def evidence_holds(session: Session, items: Sequence[Placed], *, lock: bool = True) -> dict[uuid.UUID, Hold]:
     """The hold that keeps each held item (the first by case id when several do); unheld items are absent."""
     cases = cases_of(session, items)
     holds = holds_on(session, set().union(*cases.values()) if cases else set(), lock=lock)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from api.db import session_scope
+from api.db import rowcount, session_scope
 from models.common import utcnow
 from models.job import ACTIVE, FAILED, QUEUED, RUNNING, JobStatus
 
@@ -63,7 +63,7 @@ class Queue:
             .where(self.model.id == job_id, self.model.status == QUEUED)
             .values(status=RUNNING, started_at=utcnow(), **self.claimed)
         )
-        return bool(session.execute(stmt).rowcount)
+        return bool(rowcount(session.execute(stmt)))
 
     def status_of(self, session: Session, job_id: uuid.UUID) -> JobStatus | None:
         status = session.exec(select(self.model.status).where(self.model.id == job_id)).first()
@@ -98,7 +98,7 @@ class Queue:
             .where(self.model.id == job_id, self.model.status == RUNNING)
             .values({"status": self.status.success(), "finished_at": utcnow()} | values)
         )
-        return bool(session.execute(stmt).rowcount)
+        return bool(rowcount(session.execute(stmt)))
 
     def fail(
         self, session: Session, job_id: uuid.UUID, message: str, *, was: tuple[str, ...] = ACTIVE, **values: Any
@@ -110,7 +110,7 @@ class Queue:
             .where(self.model.id == job_id, self.model.status.in_(was))
             .values(status=FAILED, finished_at=utcnow(), **{self.reason: message[:REASON_CHARS]}, **values)
         )
-        failed = bool(session.execute(stmt).rowcount)
+        failed = bool(rowcount(session.execute(stmt)))
         if self.ended is not None:
             self.ended(job_id)
         return failed

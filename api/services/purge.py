@@ -12,7 +12,7 @@ from functools import partial
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from api.db import on_commit
+from api.db import on_commit, rowcount
 from api.services import audit, blobs, holds
 from api.storage import BlobStore
 from models.common import utcnow
@@ -79,6 +79,7 @@ def purge(
     report.blobs_removed = removable
     report.bytes_freed = sum(store.size(sha) for sha in removable)
     for item in purged:
+        assert item.deleted_at is not None  # only soft-deleted items were selected
         entry = PurgedItem(
             evidence_id=item.id,
             case_id=item.case_id,
@@ -122,7 +123,7 @@ def _mark_purged(session: Session, item: EvidenceItem, now) -> bool:
         .values(purged_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def render(report: PurgeReport) -> list[str]:
@@ -131,8 +132,8 @@ def render(report: PurgeReport) -> list[str]:
     for item in report.purged:
         blob = "original removed" if item.blob_removed else "original kept: the same bytes are still in use"
         lines.append(f"PURGED   evidence {item.evidence_id} (case {item.case_id}): {item.size_bytes} bytes, {blob}")
-    for item in report.skipped:
-        lines.append(f"SKIPPED  evidence {item.evidence_id} (case {item.case_id}): {item.why}")
+    for skipped in report.skipped:
+        lines.append(f"SKIPPED  evidence {skipped.evidence_id} (case {skipped.case_id}): {skipped.why}")
     verb = "would purge" if report.dry_run else "purged"
     lines.append(
         f"{'dry run: ' if report.dry_run else ''}{verb} {len(report.purged)} item(s), "

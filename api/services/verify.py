@@ -4,10 +4,12 @@ exhibits compared with what the chain says happened to them (verify_rows). It de
 the only thing it writes is the audit event of its own run."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
+from api.db import engine_of
 from api.services import audit, blobs, orphans, verify_rows
 from api.storage import BlobStore
 from models.bundle import Bundle, BundleStatus
@@ -94,7 +96,7 @@ def _volume_refs(session: Session) -> dict[str, list[str]]:
     return done
 
 
-def verify_store(session: Session, store: BlobStore, anchors: list[audit.Anchor] = ()) -> VerifyReport:
+def verify_store(session: Session, store: BlobStore, anchors: Sequence[audit.Anchor] = ()) -> VerifyReport:
     """Re-hash every original and done bundle volume; list rows without blobs and blobs without rows; walk the
     audit chain and compare it with the anchors given (events and hashes kept from earlier runs or reports)."""
     checks = [CHECK_ORIGINALS, CHECK_VOLUMES, CHECK_ORPHANS, CHECK_CHAIN] + ([CHECK_ANCHORS] if anchors else [])
@@ -133,12 +135,12 @@ def _check_rows(session: Session, report: VerifyReport) -> None:
     if any(f.problem == "broken" for f in report.findings):
         return
     report.checks.append(CHECK_ROWS)
-    rows = verify_rows.check(session.get_bind())
+    rows = verify_rows.check(engine_of(session))
     report.findings += [Finding("mismatch", None, f.sha256, [f.ref], f.detail) for f in rows.findings]
     report.rows_compared, report.exhibits, report.rows_not_covered = rows.evidence_rows, rows.exhibits, rows.not_covered
 
 
-def run(session: Session, store: BlobStore, *, actor=None, anchors: list[audit.Anchor] = ()) -> VerifyReport:
+def run(session: Session, store: BlobStore, *, actor=None, anchors: Sequence[audit.Anchor] = ()) -> VerifyReport:
     """Verify, and record the run in the audit trail (what the custody report shows as the latest check)."""
     report = verify_store(session, store, anchors)
     details = {"ok": report.ok, "checks": report.checks, "counts": counts(report)}

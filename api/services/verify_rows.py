@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from api.db import read_snapshot
 from models.audit import AuditEvent
@@ -69,16 +69,22 @@ def check(engine: Engine) -> RowReport:
 
 def _events(session: Session):
     """The replayed events in seq order, a batch at a time."""
-    columns = (AuditEvent.seq, AuditEvent.action, AuditEvent.case_id, AuditEvent.evidence_id, AuditEvent.object_id)
+    columns = (
+        col(AuditEvent.seq),
+        col(AuditEvent.action),
+        col(AuditEvent.case_id),
+        col(AuditEvent.evidence_id),
+        col(AuditEvent.object_id),
+    )
     # `action || ''` keeps the planner off the (action, at) index: through it, every batch would sort all the
     # matching events again; walking seq in order reads each event once.
-    replayed = AuditEvent.action.concat("").in_(REPLAYED)
+    replayed = col(AuditEvent.action).concat("").in_(REPLAYED)
     after = 0
     while True:
         batch = session.execute(
-            select(*columns, AuditEvent.details)
-            .where(AuditEvent.seq > after, replayed)
-            .order_by(AuditEvent.seq)
+            select(*columns, col(AuditEvent.details))
+            .where(col(AuditEvent.seq) > after, replayed)
+            .order_by(col(AuditEvent.seq))
             .limit(BATCH)
         ).all()
         yield from batch

@@ -59,6 +59,7 @@ def execute(session: Session, store: BlobStore, run_id: uuid.UUID) -> None:
     The `verify` audit event and the result commit together, so a run is never done without its event.
     """
     run = session.get(VerifyRun, run_id)
+    assert run is not None  # claimed by this runner, so the row is there
     actor = session.get(User, run.requested_by) if run.requested_by else None
     anchors = [audit.Anchor.parse(text) for text in run.anchors]
     report = verify_service.run(session, store, actor=actor, anchors=anchors)
