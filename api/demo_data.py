@@ -1,4 +1,10 @@
-"""Deterministic synthetic fake-review evidence set for demos, tests and benchmarks."""
+"""Deterministic synthetic fake-review evidence set for demos, tests and benchmarks.
+
+One generator, read top to bottom: the seller's campaign, then each kind of evidence it leaves (screenshots,
+insert cards, refund PDFs, chat exports, the payment CSV, the message dump) and the manifest of facts in each.
+It is long because the kinds share one random stream and one cast of people: split apart, every piece would need
+the whole story passed to it, and the bytes it makes (which tests and benchmarks rely on) would be harder to keep
+the same."""
 
 from __future__ import annotations
 

@@ -17,8 +17,10 @@ import pikepdf
 
 from api.db import session_scope
 from api.deps import get_blob_store
-from api.services import audit, custody
+from api.services import audit
 from api.services import evidence as evidence_service
+from api.services.custody import pdf as custody_pdf
+from api.services.custody import report as custody
 from bench.common import median, spread
 from bench.setup import make_workspace
 from models.case import Case
@@ -61,7 +63,7 @@ def _once(ids: tuple) -> tuple[float, float, float, bytes]:
         report = custody.build(session, get_blob_store(), item, user, max_events=custody.MAX_PDF_EVENTS)
         built = time.perf_counter()
         cpu = time.process_time()
-        pdf = custody.render_pdf(report)
+        pdf = custody_pdf.render_pdf(report)
     return built - started, time.perf_counter() - built, time.process_time() - cpu, pdf
 
 

@@ -15,8 +15,8 @@ from sqlmodel import select
 from api.db import session_scope
 from api.deps import _local_store
 from api.services import audit
-from api.services import custody as custody_service
 from api.services import evidence as evidence_service
+from api.services.custody import report as custody_service
 from models.evidence import EvidenceItem
 from models.user import User
 from tests.helpers import build, extract

@@ -9,8 +9,9 @@ from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit_query
-from api.services import custody as custody_service
 from api.services import evidence as evidence_service
+from api.services.custody import pdf as custody_render
+from api.services.custody import report as custody_service
 from models.audit import AuditEventPublic
 from models.custody import CustodyReport
 from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound
@@ -95,13 +96,13 @@ def custody_pdf(
         session, store, item, user, case_id=case_id, max_events=custody_service.MAX_PDF_EVENTS
     )
     release_connection(session)  # laying out a long report takes seconds: no connection is held meanwhile
-    pdf = custody_service.render_pdf(report)
+    pdf = custody_render.render_pdf(report)
     evidence_service.record_access(
         session,
         "evidence.custody",
         item,
         user,
-        {"format": "pdf", "hash_check": report["current_check"]["status"], "sha256": custody_service.pdf_digest(pdf)},
+        {"format": "pdf", "hash_check": report["current_check"]["status"], "sha256": custody_render.pdf_digest(pdf)},
     )
     disposition = f'attachment; filename="custody-{item.sha256[:12]}.pdf"'
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})

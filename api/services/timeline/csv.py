@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from api.db import session_scope
 from api.event_clock import EventClock
 from api.services.timeline.citations import CitedBundle, bates_cite, exhibit_refs, placements
-from api.services.timeline.query import EXPORT_ROW, TimelineFilter, as_uuid_text, fetch, key_of
+from api.services.timeline.columns import EXPORT_ROW, as_uuid_text
+from api.services.timeline.query import TimelineFilter, fetch, key_of
 from api.services.timeline.rows import FORMULA_START
 from models.case import Case
 

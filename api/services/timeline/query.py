@@ -1,7 +1,7 @@
 """Reading a case's chronology: keyset pages in either order, the rows an export reads (timeline.csv reads
 them in chunks), events shaped for the API.
 
-Rows are read as the database driver returns them (see EVENT_COLUMNS), and each statement structure is
+Rows are read as the database driver returns them (see timeline.columns), and each statement structure is
 built once (timeline.filter explains the two groups a range is read as).
 """
 
@@ -10,16 +10,27 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
 from typing import cast as type_cast
 
-from sqlalchemy import Integer, Label, Select, Text, and_, bindparam, cast, select, union, union_all
+from sqlalchemy import Integer, Select, and_, bindparam, select, union, union_all
 from sqlmodel import Session, col
 
 from api import dates, event_clock
 from api.errors import BadRequest
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_uuid
 from api.services.timeline.citations import CitedBundle, citation_bates, cited_bundle
+from api.services.timeline.columns import (
+    COLUMNS,
+    EVENT_COLUMNS,
+    EVENT_ROW,
+    LABEL_COLUMNS,
+    LABELLED_ROW,
+    ROWS,
+    E,
+    Positions,
+    as_selected,
+    as_uuid_text,
+)
 from api.services.timeline.filter import (
     PRECISIONS,
     T,
@@ -33,115 +44,10 @@ from api.services.timeline.filter import (
     parse_filter,
     straddling_range,
 )
-from api.services.timeline.sql import stored_utc_text, uuid_any_text
 from models.case import Case
 from models.exhibit import Exhibit
-from models.timeline import TimelineEvent
 
 __all__ = ["TimelineFilter", "parse_filter", "fetch", "page", "shape", "one"]
-
-E = TimelineEvent
-# Rows are the driver's own tuples, never converted column by column: that cost five times the query on a
-# page of 1,000 or an export. Ids are selected as text (uuid_any_text: SQLite's 32 hex digits, PostgreSQL's
-# canonical form; as_uuid_text reads both), times as UTC text in SQLite's stored form (stored_utc_text), tags
-# as their JSON text, on both databases. Mapped attributes (SQLModel types them as their values) and a label.
-EVENT_COLUMNS: tuple[Any, ...] = (
-    E.id,
-    E.case_id,
-    E.occurred_at,
-    E.occurred_until,
-    E.precision,
-    E.title,
-    E.description,
-    E.kind,
-    E.source,
-    cast(E.tags, Text).label("tags"),
-    E.disputed,
-    E.evidence_id,
-    E.page,
-    E.created_by,
-    E.created_at,
-    E.updated_at,
-)
-_BY_NAME = {c.key: c for c in EVENT_COLUMNS}
-# The CSV export unpacks its rows in this order (timeline.csv.csv_block).
-EXPORT_FIELDS = (
-    "id",
-    "occurred_at",
-    "occurred_until",
-    "precision",
-    "title",
-    "description",
-    "kind",
-    "source",
-    "tags",
-    "disputed",
-    "evidence_id",
-    "page",
-)
-EXPORT_COLUMNS = tuple(_BY_NAME[name] for name in EXPORT_FIELDS)
-# What fetch(labels=True) adds after the EVENT_COLUMNS: the evidence's exhibit in the case.
-LABEL_COLUMNS: tuple[Label[str], ...] = (
-    uuid_any_text(Exhibit.id).label("exhibit_id"),
-    col(Exhibit.label).label("exhibit_label"),
-)
-_COLUMNS = {"event": EVENT_COLUMNS, "export": EXPORT_COLUMNS}
-_IDS = {"id", "case_id", "evidence_id", "created_by", "exhibit_id"}
-_TIMES = {"occurred_at", "occurred_until", "created_at", "updated_at"}
-
-
-class Positions:
-    """Where each field of a driver row sits, by the names its columns were selected under: code reads a row as
-    row[EVENT_ROW.occurred_at], never row[2], and stays right when a column list changes. The rows themselves
-    stay the driver's tuples (see EVENT_COLUMNS)."""
-
-    # The names a column list may select (each set only when selected): EVENT_COLUMNS, then LABEL_COLUMNS.
-    id: int
-    case_id: int
-    occurred_at: int
-    occurred_until: int
-    precision: int
-    title: int
-    description: int
-    kind: int
-    source: int
-    tags: int
-    disputed: int
-    evidence_id: int
-    page: int
-    created_by: int
-    created_at: int
-    updated_at: int
-    exhibit_id: int
-    exhibit_label: int
-
-    def __init__(self, *columns):
-        self.names = tuple(c.key for c in columns)
-        for position, name in enumerate(self.names):
-            setattr(self, name, position)
-
-
-EVENT_ROW = Positions(*EVENT_COLUMNS)
-LABELLED_ROW = Positions(*EVENT_COLUMNS, *LABEL_COLUMNS)  # fetch(labels=True), the rows shape() takes
-EXPORT_ROW = Positions(*EXPORT_COLUMNS)
-_ROWS = {"event": EVENT_ROW, "export": EXPORT_ROW}
-
-
-def _as_selected(columns) -> list:
-    """The columns as selected: ids and times as text. Ordering and joins still use the columns themselves."""
-    return [
-        uuid_any_text(c).label(c.key) if c.key in _IDS else stored_utc_text(c).label(c.key) if c.key in _TIMES else c
-        for c in columns
-    ]
-
-
-def as_uuid_text(value) -> str | None:
-    """Canonical text of an id: from 32 hex digits, the canonical text itself or a UUID object."""
-    if value is None:
-        return None
-    if isinstance(value, str) and len(value) == 32:
-        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
-    return str(value)
 
 
 def _branch(f: TimelineFilter, group: str, branch, after: bool, columns) -> Select:
@@ -169,12 +75,12 @@ def _statement(structure: tuple, group: str, after: bool, columns: str, labels: 
     desc = f.order == "desc"
     branches = PRECISIONS if group == "straddling" else driving_branches(f)
     if group == "body" and len(branches) == 1 and not labels:  # one index walk: nothing to wrap
-        return _branch(f, group, 0, after, _as_selected(_COLUMNS[columns]))
-    parts = [_branch(f, group, branch, after, _COLUMNS[columns]) for branch in branches]
+        return _branch(f, group, 0, after, as_selected(COLUMNS[columns]))
+    parts = [_branch(f, group, branch, after, COLUMNS[columns]) for branch in branches]
     # An event with two of the filter's tags comes up in both tags' branches: UNION keeps it once.
     combine = union if f.driver == "tag" and len(parts) > 1 and group == "body" else union_all
     both = (combine(*(p.subquery().select() for p in parts)) if len(parts) > 1 else parts[0]).subquery("events")
-    selected = _as_selected(both.c)
+    selected = as_selected(both.c)
     stmt = select(*selected)
     if labels:
         stmt = select(*selected, *LABEL_COLUMNS).outerjoin(
@@ -236,7 +142,7 @@ def fetch(
     """Up to `limit` driver rows in the filter's order after the key `after`; `labels` adds exhibit_id and
     exhibit_label (the evidence's exhibit in this case) after the EVENT_COLUMNS. Each group is its own
     statement, read in the listing's order until `limit` rows are in."""
-    values, fields = bind_values(case_id, f, after), _ROWS[columns]
+    values, fields = bind_values(case_id, f, after), ROWS[columns]
     rows: list[tuple] = []
     at, event_id = fields.occurred_at, fields.id
     connection = session.connection()
@@ -362,7 +268,7 @@ def shape(session: Session, case: Case, rows: Sequence[tuple], bundle: CitedBund
 def one(session: Session, case: Case, event_id: uuid.UUID) -> dict:
     """One event of the case shaped like a timeline item, citation included (in the case's default bundle)."""
     result = session.connection().execute(
-        select(*_as_selected(EVENT_COLUMNS), *LABEL_COLUMNS)
+        select(*as_selected(EVENT_COLUMNS), *LABEL_COLUMNS)
         .outerjoin(Exhibit, and_(col(Exhibit.case_id) == E.case_id, col(Exhibit.evidence_id) == E.evidence_id))
         .where(col(E.id) == event_id, col(E.case_id) == case.id)
     )

@@ -35,7 +35,7 @@ def _stored_utc_text_postgresql(element, compiler, **kw):
 class uuid_any_text(FunctionElement[str]):
     """A UUID column as text in the form the database gives cheapest: SQLite's stored 32 hex digits as they
     are, PostgreSQL's canonical text (rather than a UUID object per value). Hyphenating in Python where the
-    canonical text is needed costs less than SQLite's substr(); timeline.query.as_uuid_text reads both."""
+    canonical text is needed costs less than SQLite's substr(); timeline.columns.as_uuid_text reads both."""
 
     type = String()
     name = "uuid_any_text"

@@ -9,7 +9,7 @@ from sqlmodel import Session, col
 
 from api import dates
 from api.errors import UnprocessableEntity
-from api.services.timeline import query
+from api.services.timeline import columns, query
 from api.services.timeline.citations import CitedBundle
 from api.services.timeline.filter import PRECISIONS, bind_values, body_range, filter_conditions, straddling_range
 from models.case import Case
@@ -41,7 +41,7 @@ def summary(session: Session, case: Case, f: query.TimelineFilter, bundle: Cited
     if not first:
         return result
     result["first"], result["last"] = query.shape(session, case, first + last, bundle)
-    at = query.LABELLED_ROW.occurred_at
+    at = columns.LABELLED_ROW.occurred_at
     months = dates.month_starts(dates.stored_as_utc(first[0][at]), dates.stored_as_utc(last[0][at]), case.timezone)
     if len(months) > MAX_MONTHS:
         raise UnprocessableEntity(

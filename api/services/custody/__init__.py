@@ -1,0 +1,1 @@
+"""Chain of custody: the report of one evidence item (report) and its PDF (pdf)."""
