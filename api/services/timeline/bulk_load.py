@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from api.db import on_commit
+from api.db import engine_of, on_commit
 from api.services.timeline.stored import COLUMNS, WHEN, StoredForm
 
 STORE_BATCH = 4096  # rows per executemany or COPY write (and ids made at once: at most 4096)
@@ -138,8 +138,8 @@ def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None =
             if parsed.count >= STATISTICS_AFTER_ROWS:
                 for statement in STATISTICS["postgresql"]:
                     cursor.execute(statement)
-                bind = session.get_bind().engine  # the session's engine (get_bind may also give a connection)
-                on_commit(session, lambda: _upkeep(bind))
+                engine = engine_of(session)
+                on_commit(session, lambda: _upkeep(engine))
         return
     cursor = raw.cursor()
     try:

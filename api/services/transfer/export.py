@@ -24,7 +24,7 @@ from sqlalchemy import Table, or_, select
 from sqlmodel import Session, col
 
 from api import __version__
-from api.db import read_snapshot
+from api.db import engine_of, read_snapshot
 from api.errors import BundleNotFinished, Conflict
 from api.services import audit
 from api.services.transfer.spec import (
@@ -164,7 +164,7 @@ def prepare(session: Session, store: BlobStore, *, case: Case, actor: User) -> C
     spool = tempfile.SpooledTemporaryFile(max_size=MANIFEST_MEMORY_BYTES, mode="w+b")
     out = _HashingWriter(spool)
     try:
-        with read_snapshot(session.get_bind().engine) as snap:
+        with read_snapshot(engine_of(session)) as snap:
             building = snap.execute(
                 select(col(Bundle.id)).where(
                     col(Bundle.case_id) == case.id, col(Bundle.status).in_([BundleStatus.queued, BundleStatus.running])
