@@ -4,7 +4,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import __version__
+from api import __version__, web
 from api.db import get_engine
 from api.deps import get_blob_store
 from api.errors import install_error_handlers
@@ -54,6 +54,7 @@ def create_app() -> FastAPI:
     app.include_router(imports.router, prefix=API_PREFIX)
     app.include_router(export_routes.router, prefix=API_PREFIX)
     app.include_router(audit_routes.router, prefix=API_PREFIX)
+    web.install(app)
     return app
 
 

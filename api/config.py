@@ -20,6 +20,12 @@ class Settings(BaseSettings):
         100_000_000, gt=0, description="Images claiming more pixels are stored but not measured or decoded."
     )
     token_ttl_hours: int = Field(24 * 30, gt=0, description="Lifetime of API tokens issued at login.")
+    web_session_idle_minutes: int = Field(
+        30, gt=0, description="A browser session unused this long ends; the next page asks to sign in again."
+    )
+    web_session_max_hours: int = Field(
+        12, gt=0, description="A browser session ends this long after sign-in, however busy it has been."
+    )
     login_window_minutes: int = Field(15, gt=0, description="Failed logins count against the limits below this long.")
     login_max_failures_per_account: int = Field(
         10, gt=0, description="Failed logins for one email (since its last success) before attempts get 429."

@@ -11,3 +11,4 @@ from models.imported import ImportedAuditEvent  # noqa: F401
 from models.timeline import TimelineEvent, TimelineEventTag  # noqa: F401
 from models.user import ApiToken, User  # noqa: F401
 from models.verify import VerifyRun  # noqa: F401
+from models.web_session import WebSession  # noqa: F401

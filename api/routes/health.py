@@ -1,14 +1,12 @@
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import __version__
 from api.db import get_engine
 from api.migrate import schema_behind
-from api.templating import render
 from api.worker import import_runner, runner, verify_runner
 
 router = APIRouter(tags=["health"])
@@ -66,9 +64,3 @@ def readyz():
     are alive. 503 with `problems` otherwise; needs no token."""
     database = _database_problem(lambda: schema_behind(get_engine()))
     return _answer([p for p in (database,) if p] + _runner_problems(), "ready", "not ready")
-
-
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def index() -> HTMLResponse:
-    """A landing page for whoever opens the server in a browser."""
-    return HTMLResponse(render("index.html", version=__version__, database=get_engine().dialect.name))

@@ -3,13 +3,16 @@
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import func, update
+from sqlalchemy import cast as cast_
+from sqlalchemy import exists, func, literal, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, col, select
 
+from api.db import engine_of
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
-from api.pagination import keyset_page, parse_int, parse_uuid
+from api.pagination import keyset_page, parse_datetime, parse_int, parse_uuid
 from api.services import audit, holds
 from api.services.timeline import derived as timeline_derived
 from models.case import Case, CaseMember, Role, exhibit_label
@@ -266,29 +269,72 @@ _SUMMARY_COLUMNS = cast(
 )
 
 
-def list_exhibits(session: Session, case: Case, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-    """The case's exhibits in order, each with a summary of its evidence, as ExhibitPublic-shaped dicts."""
+# The orders a case's exhibits can be listed in: each a keyset of columns that ends with the exhibit's id.
+ORDERS = ("position", "label", "title", "date")
+
+
+def _order(order: str):
+    if order == "label":
+        return [Exhibit.label, Exhibit.id], [str, parse_uuid]
+    if order == "title":
+        return [EvidenceItem.title, Exhibit.id], [str, parse_uuid]
+    if order == "date":  # undated evidence sorts by when it arrived
+        when = func.coalesce(EvidenceItem.occurred_at, EvidenceItem.created_at)
+        return [when, Exhibit.id], [parse_datetime, parse_uuid]
+    return [Exhibit.position, Exhibit.id], [parse_int, parse_uuid]
+
+
+def has_tag(session: Session, tag: str):
+    """A condition: the evidence's tags (a JSON list) include `tag`."""
+    if engine_of(session).dialect.name == "postgresql":
+        return cast_(EvidenceItem.tags, JSONB).contains([tag])
+    value = func.json_each(EvidenceItem.tags).table_valued("value")
+    return exists(sql_select(literal(1)).select_from(value).where(value.c.value == tag))
+
+
+def list_exhibits(
+    session: Session,
+    case: Case,
+    *,
+    limit: int,
+    cursor: str | None,
+    order: str = "position",
+    descending: bool = False,
+    kind: str | None = None,
+    tag: str | None = None,
+) -> tuple[list[dict], str | None]:
+    """The case's exhibits in `order` (one of ORDERS), each with a summary of its evidence, as ExhibitPublic-shaped
+    dicts; only those of evidence `kind` or carrying `tag` when given."""
     # Plain columns and dicts, not ORM entities and models: on a page of 100, building and validating
     # objects twice cost more than the query. The route's response model validates them once.
+    if order not in ORDERS:
+        raise UnprocessableEntity(f"order must be one of {', '.join(ORDERS)}")
+    columns, parsers = _order(order)
     stmt = (
-        sql_select(*_EXHIBIT_COLUMNS, *_SUMMARY_COLUMNS)
+        sql_select(*_EXHIBIT_COLUMNS, *_SUMMARY_COLUMNS, columns[0].label("sort_key"))
         .join(EvidenceItem, col(EvidenceItem.id) == Exhibit.evidence_id)
         .where(col(Exhibit.case_id) == case.id)
     )
+    if kind:
+        stmt = stmt.where(col(EvidenceItem.kind) == kind)
+    if tag:
+        stmt = stmt.where(has_tag(session, tag))
     rows, next_cursor = keyset_page(
         session,
         stmt,
-        kind="exhibits",
-        columns=[Exhibit.position, Exhibit.id],
-        parsers=[parse_int, parse_uuid],
-        key=lambda row: (row.position, row.id),
+        kind="exhibits" if (order, descending) == ("position", False) else f"exhibits-{order}-{descending:d}",
+        columns=columns,
+        parsers=parsers,
+        key=lambda row: (row.sort_key, row.id),
         limit=limit,
         cursor=cursor,
+        descending=descending,
     )
     summary_keys = [c.key for c in _SUMMARY_COLUMNS]
     items = []
     for row in rows:
         values = dict(row._mapping)
+        del values["sort_key"]
         values["evidence"] = {key: values.pop(key) for key in summary_keys}
         items.append(values)
     return items, next_cursor

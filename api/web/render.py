@@ -1,0 +1,68 @@
+"""Pages and their fragments from templates/web: one template serves a whole page and, for htmx, a block of it."""
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from api.templating import environment
+from api.web.session import Viewer
+
+ERROR_TITLES = {
+    400: "That request could not be used",
+    403: "You do not have access to this",
+    404: "Page not found",
+    409: "That could not be done now",
+    413: "That file is too large",
+    422: "Some details need correcting",
+    429: "Too many attempts",
+}
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(name: str, *, block: str | None = None, **context) -> str:
+    template = environment().get_template(name)
+    if block is None:
+        return template.render(**context)
+    return "".join(template.blocks[block](template.new_context(context)))
+
+
+def page(
+    request: Request,
+    name: str,
+    viewer: Viewer | None,
+    *,
+    status: int = 200,
+    block: str | None = None,
+    headers: dict | None = None,
+    **context,
+) -> HTMLResponse:
+    """The template `name` (or just its `block`) with what every page needs: who is signed in, their CSRF token."""
+    html = render(
+        name,
+        block=block,
+        request=request,
+        viewer=viewer,
+        csrf=viewer.csrf_token if viewer else "",
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def sentence(text: str) -> str:
+    """A service's message ("case not found") as a sentence on a page ("Case not found.")."""
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def error_page(request: Request, status: int, message: str | list | dict) -> HTMLResponse:
+    """A refusal in words: the whole error page, or for htmx a notice in the page's alert area."""
+    text = sentence(message if isinstance(message, str) else "some details need correcting")
+    title = ERROR_TITLES.get(status, "Something went wrong")
+    if is_htmx(request):
+        html = render("web/error.html", block="notice", title=title, message=text)
+        return HTMLResponse(html, status_code=status, headers={"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
+    return page(request, "web/error.html", None, status=status, title=title, message=text)
