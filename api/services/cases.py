@@ -3,6 +3,7 @@
 import uuid
 
 from sqlalchemy import func
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
@@ -86,16 +87,16 @@ def list_overview(session: Session, *, user: User, limit: int, cursor: str | Non
     """Cases the user is a member of, newest first, each as (case, role, exhibits, events, bundles, last activity):
     what a list of one's cases shows, in one query."""
     stmt = (
-        select(
+        sql_select(
             Case,
-            CaseMember.role,
+            col(CaseMember.role),
             _counted(Exhibit).label("exhibits"),
             _counted(TimelineEvent).label("events"),
             _counted(Bundle).label("bundles"),
             _LAST_ACTIVITY.label("last_activity"),
         )
         .join(CaseMember, col(CaseMember.case_id) == Case.id)
-        .where(CaseMember.user_id == user.id)
+        .where(col(CaseMember.user_id) == user.id)
     )
     return keyset_page(
         session,

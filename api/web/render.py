@@ -22,10 +22,14 @@ def is_htmx(request: Request) -> bool:
 
 
 def render(name: str, *, block: str | None = None, **context) -> str:
+    """The template, or one block of it. A block rendered alone does not run the template's top-level imports, so
+    the shared macros (templates/web/macros.html) are handed to it directly."""
     template = environment().get_template(name)
     if block is None:
         return template.render(**context)
-    return "".join(template.blocks[block](template.new_context(context)))
+    macros = environment().get_template("web/macros.html").module
+    shared = {name: getattr(macros, name) for name in dir(macros) if not name.startswith("_")}
+    return "".join(template.blocks[block](template.new_context(shared | context)))
 
 
 def page(
