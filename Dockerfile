@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Pango and HarfBuzz for WeasyPrint, libmagic for type sniffing, DejaVu and Noto fonts for rendered pages in any
-# script (the same list as scripts/system-deps.sh, less poppler-utils, which only the tests use); tini as PID 1,
+# script (scripts/system-deps.sh's runtime list; its test-only poppler-utils and Chromium stay out); tini as PID 1,
 # which reaps what a stopped bundle build leaves.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \

@@ -22,6 +22,8 @@ from api.deps import _local_store
 from api.services import users as user_service
 from models.user import UserCreate
 
+pytest_plugins = ["tests.browser"]  # the browser tests' fixtures and hooks
+
 PASSWORD = "correct horse battery staple"
 # Thousands of test accounts: hashed with argon2's cheapest parameters, not the hundred milliseconds each that
 # protect a real one (tests/test_auth.py checks what a real server uses). Server processes inherit it.

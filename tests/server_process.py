@@ -1,4 +1,4 @@
-"""The real server as a separate process, on its own fresh database and data dir, for crash and CLI tests."""
+"""The real server as a separate process, on its own fresh database and data dir, for crash, CLI and browser tests."""
 
 import os
 import signal
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 from sqlmodel import Session
@@ -44,6 +45,28 @@ def fresh_database(tmp_path: Path) -> tuple[str, callable]:
     return url, drop
 
 
+class Account(NamedTuple):
+    """An account's sign-in details; unpacks as (email, password)."""
+
+    email: str
+    password: str
+
+
+def add_account(database_url: str, *, admin: bool = False, full_name: str | None = None) -> Account:
+    """A new account written straight into the database at `database_url`, as `casebinder user create` would."""
+    email = f"user-{uuid.uuid4().hex[:12]}@firm.example"
+    password = f"passphrase {uuid.uuid4().hex[:16]}"
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            data = UserCreate(email=email, password=password, full_name=full_name, is_admin=admin)
+            user_service.create_user(session, data)
+            session.commit()
+    finally:
+        engine.dispose()
+    return Account(email, password)
+
+
 @dataclass
 class Instance:
     """A database and data dir, and the server processes started on them (one at a time)."""
@@ -54,10 +77,12 @@ class Instance:
     port: int = 0
     proc: subprocess.Popen | None = None
     logs: list[Path] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # more CASEBINDER_* variables for its processes
 
     @property
     def env(self) -> dict:
-        return os.environ | {"CASEBINDER_DATABASE_URL": self.database_url, "CASEBINDER_DATA_DIR": str(self.data_dir)}
+        own = {"CASEBINDER_DATABASE_URL": self.database_url, "CASEBINDER_DATA_DIR": str(self.data_dir)}
+        return os.environ | own | self.settings
 
     @property
     def base_url(self) -> str:
@@ -81,11 +106,14 @@ class Instance:
         self.token = token
         return token
 
-    def start(self, *, seconds: float = 45) -> None:
+    def start(self, *, seconds: float = 45, cli: bool = False) -> None:
+        """Serve on a free port and wait for /healthz. `cli`: through `casebinder serve`, as an operator would,
+        rather than uvicorn itself."""
         self.port = free_port()
         log = self.data_dir.parent / f"server-{len(self.logs)}.log"
         self.logs.append(log)
-        cmd = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(self.port)]
+        where = ["--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [str(BIN), "serve", *where] if cli else [sys.executable, "-m", "uvicorn", "api.app:app", *where]
         # A session of its own, so a kill takes the bundle worker process with it, as a crash of the host would.
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=self.env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
@@ -102,6 +130,24 @@ class Instance:
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"the server did not answer within {seconds} s: {log.read_text()[-2000:]}")
+
+    def stop(self, *, seconds: float = 30) -> None:
+        """SIGTERM the server and everything it started, as a service manager would; SIGKILL if it lingers."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()  # whatever is left of its process group
+
+    def log_tail(self, chars: int = 4000) -> str:
+        """The end of the newest server log: what a failing test shows of the server's side."""
+        return self.logs[-1].read_text(errors="replace")[-chars:] if self.logs and self.logs[-1].exists() else ""
 
     def kill(self) -> None:
         """SIGKILL the server and everything it started; no shutdown code runs."""
