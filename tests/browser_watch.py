@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Error, Page, WebError
+from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Error, Page, Response, WebError
 
 # A securitypolicyviolation event reaches Python through a binding: it survives navigations, and neither the
 # binding nor the script that listens is subject to the page's own policy.
@@ -26,14 +26,21 @@ document.addEventListener("securitypolicyviolation", (e) => window.{REPORTER}({{
 class PageWatch:
     """Everything the pages of one context reported; `problems()` is what fails a test."""
 
-    console_errors: list[str] = field(default_factory=list)
+    console_errors: list[tuple[str, str]] = field(default_factory=list)  # (text, the URL it names)
+    # Pages the server answered with an error page on purpose (a 404 page, a refused form's 422): Chromium logs
+    # "Failed to load resource" for each, which is the answer the test asserts, not a fault of the page.
+    error_documents: set[str] = field(default_factory=set)
     csp_violations: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     dialogs: list[tuple[str, str]] = field(default_factory=list)  # (type, message), in the order they opened
 
     def problems(self) -> list[str]:
         return (
-            [f"console error: {text}" for text in self.console_errors]
+            [
+                f"console error: {text}" + (f" ({where[:200]})" if where else "")
+                for text, where in self.console_errors
+                if not (text.startswith("Failed to load resource") and where in self.error_documents)
+            ]
             + [f"CSP violation: {text}" for text in self.csp_violations]
             + [f"uncaught exception: {text}" for text in self.page_errors]
         )
@@ -54,7 +61,11 @@ def watch(context: BrowserContext) -> PageWatch:
             # Chromium asks for /favicon.ico on its own, after the page has loaded, and logs a 404 for it as an error:
             # reported or not depending on timing, and not the page's doing.
             if urlsplit(where).path != "/favicon.ico":
-                seen.console_errors.append(message.text + (f" ({where[:200]})" if where else ""))
+                seen.console_errors.append((message.text, where))
+
+    def on_response(response: Response) -> None:
+        if response.request.resource_type == "document" and response.status >= 400:
+            seen.error_documents.add(response.url)
 
     def on_violation(_source: dict, report: dict) -> None:
         what = f"{report['directive']} blocked {report['blocked'] or 'something'}"
@@ -68,6 +79,7 @@ def watch(context: BrowserContext) -> PageWatch:
         dialog.accept()
 
     context.on("console", on_console)
+    context.on("response", on_response)
     context.on("weberror", on_web_error)
     context.on("dialog", on_dialog)
     context.expose_binding(REPORTER, on_violation)

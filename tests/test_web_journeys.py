@@ -1,0 +1,107 @@
+"""Journeys through the web app in Chromium, against the real `casebinder serve`: what a paralegal does, and sees."""
+
+import re
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.browser import EXPECT_SECONDS, assert_no_horizontal_scroll, axe_check, sign_in
+
+HOSTILE_TITLE = 'Acme <script>alert("x")</script><img src=x onerror=alert(1)> v. 假评论 شركة'
+
+
+def _api(base_url: str, email: str, password: str) -> httpx.Client:
+    token = httpx.post(f"{base_url}/api/v1/auth/token", data={"username": email, "password": password})
+    token.raise_for_status()
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    return httpx.Client(base_url=base_url, headers=headers, timeout=60)
+
+
+def test_sign_in_create_a_case_and_open_it(web_server, account, page):
+    email, password = account()
+    sign_in(page, web_server.base_url, email, password)
+    expect(page.get_by_text("No cases yet")).to_be_visible()
+    axe_check(page)
+
+    page.get_by_role("link", name="Create your first case").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New case")
+    axe_check(page)
+    page.get_by_label("Title").fill(HOSTILE_TITLE)
+    page.get_by_label("Case type").select_option("lanham_act")
+    page.get_by_label("Court").fill("N.D. Cal.")
+    page.get_by_label("Docket number").fill("5:24-cv-01234")
+    page.get_by_role("button", name="Create case").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(HOSTILE_TITLE, timeout=EXPECT_SECONDS * 1000)
+    expect(page.get_by_role("link", name="Exhibits")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_text("No exhibits yet")).to_be_visible()
+    axe_check(page)
+
+    page.get_by_role("link", name="My cases").first.click()
+    row = page.locator("table.cases tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(HOSTILE_TITLE)
+    expect(row).to_contain_text("5:24-cv-01234")
+    # The hostile title was text, never markup: no dialog opened, no image element was made of it.
+    assert page.locator("table.cases img").count() == 0
+
+
+def test_a_refused_form_says_what_to_fix(web_server, account, page):
+    email, password = account()
+    sign_in(page, web_server.base_url, email, password)
+    page.goto("/cases/new")
+    page.get_by_label("Title").fill("Acme v. Mpow")
+    page.get_by_label("Time zone").fill("Mars/Olympus")
+    page.get_by_role("button", name="Create case").click()
+    expect(page.get_by_text("Unknown IANA timezone 'Mars/Olympus'")).to_be_visible()
+    expect(page.get_by_label("Title")).to_have_value("Acme v. Mpow")
+    axe_check(page)
+
+
+def test_a_non_member_gets_the_not_found_page(web_server, account, page):
+    owner_email, owner_password = account()
+    with _api(web_server.base_url, owner_email, owner_password) as api:
+        case = api.post("/api/v1/cases", json={"title": "Private matter", "case_type": "ftc_act"}).json()
+    email, password = account()
+    sign_in(page, web_server.base_url, email, password)
+    response = page.goto(f"/cases/{case['id']}")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    expect(page.get_by_text("Private matter")).to_have_count(0)
+    axe_check(page)
+
+
+def test_sign_out_and_the_back_button_shows_nothing_private(web_server, account, page):
+    email, password = account()
+    with _api(web_server.base_url, email, password) as api:
+        api.post("/api/v1/cases", json={"title": "Sealed settlement talks", "case_type": "lanham_act"})
+    sign_in(page, web_server.base_url, email, password)
+    expect(page.get_by_text("Sealed settlement talks")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    expect(page.get_by_text("Sealed settlement talks")).to_have_count(0)
+    page.goto("/")
+    assert re.search(r"/login", page.url)
+
+
+def test_the_pages_fit_a_phone(web_server, account, open_page):
+    email, password = account()
+    with _api(web_server.base_url, email, password) as api:
+        long_title = "Reviewer" + "x" * 180 + " 評論者 مراجع"
+        case = api.post("/api/v1/cases", json={"title": long_title, "case_type": "lanham_act"}).json()
+        api.post(
+            f"/api/v1/cases/{case['id']}/evidence",
+            files={"file": ("screenshot.png", b"\x89PNG not really")},
+            data={"kind": "review_screenshot", "title": "Five-star review " + "y" * 150},
+        )
+    phone = open_page("phone")
+    sign_in(phone, web_server.base_url, email, password)
+    assert_no_horizontal_scroll(phone)
+    phone.goto(f"/cases/{case['id']}")
+    expect(phone.get_by_role("heading", level=1)).to_contain_text("Reviewer")
+    assert_no_horizontal_scroll(phone)
+    axe_check(phone)
+    phone.goto("/cases/new")
+    assert_no_horizontal_scroll(phone)
