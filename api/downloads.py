@@ -14,6 +14,13 @@ from api.storage import BlobStore
 DAMAGED = "the stored file for this download is missing or damaged, so nothing was sent"
 
 
+def download_name(original_filename: str, sha256: str) -> str:
+    """The name an original downloads under: the stored name is metadata, so only its last path segment, never a
+    path; the hash's first digits when nothing is left of it."""
+    name = original_filename.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")[:150]
+    return name or f"evidence-{sha256[:12]}"
+
+
 def content_disposition(filename: str) -> str:
     """RFC 6266: an ASCII fallback plus the exact name in filename*."""
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in filename)

@@ -3,7 +3,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.db import release_connection
 from api.deps import BlobStoreDep, CaseOwner, CurrentUser, SessionDep
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
@@ -92,17 +91,6 @@ def custody_pdf(
     """The chain-of-custody report as a court-ready PDF. Its SHA-256 is recorded with the access, so a printed
     report can be matched to the trail."""
     item = evidence_service.get_visible(session, evidence_id, user)
-    report = custody_service.build(
-        session, store, item, user, case_id=case_id, max_events=custody_service.MAX_PDF_EVENTS
-    )
-    release_connection(session)  # laying out a long report takes seconds: no connection is held meanwhile
-    pdf = custody_render.render_pdf(report)
-    evidence_service.record_access(
-        session,
-        "evidence.custody",
-        item,
-        user,
-        {"format": "pdf", "hash_check": report["current_check"]["status"], "sha256": custody_render.pdf_digest(pdf)},
-    )
-    disposition = f'attachment; filename="custody-{item.sha256[:12]}.pdf"'
+    pdf, name = custody_render.issue(session, store, item, user, case_id)
+    disposition = f'attachment; filename="{name}"'
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})

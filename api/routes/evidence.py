@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.config import get_settings
 from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep, VisibleEvidence, evidence_for
-from api.downloads import content_disposition, file_response
+from api.downloads import content_disposition, download_name, file_response
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.services import deletion
@@ -126,12 +126,6 @@ def delete_evidence(
     deletion.delete(session, evidence_id, user, reason=reason)
 
 
-def _download_name(item: EvidenceItem) -> str:
-    # The stored name is metadata; the download name is its last path segment, never a path.
-    name = item.original_filename.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")[:150]
-    return name or f"evidence-{item.sha256[:12]}"
-
-
 @router.get(
     "/evidence/{evidence_id}/content",
     response_class=StreamingResponse,
@@ -157,7 +151,7 @@ def download_evidence(
         sha256=item.sha256,
         size=item.size_bytes,
         media_type=item.media_type,
-        disposition=content_disposition(_download_name(item)),
+        disposition=content_disposition(download_name(item.original_filename, item.sha256)),
         on_damaged=lambda details: evidence_service.record_access(
             session, "evidence.integrity_failure", item, user, details, durable=True
         ),

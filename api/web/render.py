@@ -1,5 +1,8 @@
 """Pages and their fragments from templates/web: one template serves a whole page and, for htmx, a block of it."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
@@ -11,6 +14,7 @@ ERROR_TITLES = {
     403: "You do not have access to this",
     404: "Page not found",
     409: "That could not be done now",
+    410: "This evidence was deleted",
     413: "That file is too large",
     422: "Some details need correcting",
     429: "Too many attempts",
@@ -32,6 +36,13 @@ def render(name: str, *, block: str | None = None, **context) -> str:
     return "".join(template.blocks[block](template.new_context(shared | context)))
 
 
+def local_time(value: datetime | None, timezone: str) -> str:
+    """An instant as the case reads it: its own time zone, with the zone's abbreviation."""
+    if value is None:
+        return "—"
+    return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def page(
     request: Request,
     name: str,
@@ -49,6 +60,7 @@ def page(
         request=request,
         viewer=viewer,
         csrf=viewer.csrf_token if viewer else "",
+        local_time=local_time,
         **context,
     )
     return HTMLResponse(html, status_code=status, headers=headers)

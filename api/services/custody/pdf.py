@@ -115,3 +115,18 @@ def _fewer_collections():
 
 def pdf_digest(pdf: bytes) -> str:
     return hashlib.sha256(pdf).hexdigest()
+
+
+def issue(session, store, item, user, case_id) -> tuple[bytes, str]:
+    """The report of `item` as a PDF, captioned in `case_id` (or its own case), recorded as an access with the
+    PDF's SHA-256 so a printed report can be matched to the trail; with the name to download it under."""
+    from api.db import release_connection
+    from api.services import evidence as evidence_service
+    from api.services.custody import report as custody_report
+
+    report = custody_report.build(session, store, item, user, case_id=case_id, max_events=custody_report.MAX_PDF_EVENTS)
+    release_connection(session)  # laying out a long report takes seconds: no connection is held meanwhile
+    pdf = render_pdf(report)
+    details = {"format": "pdf", "hash_check": report["current_check"]["status"], "sha256": pdf_digest(pdf)}
+    evidence_service.record_access(session, "evidence.custody", item, user, details)
+    return pdf, f"custody-{item.sha256[:12]}.pdf"

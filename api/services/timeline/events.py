@@ -231,6 +231,18 @@ def delete_event(session: Session, event: TimelineEvent, *, actor: User | None =
     session.flush()
 
 
+def citing(session: Session, case: Case, evidence_id: uuid.UUID, *, limit: int) -> list[TimelineEvent]:
+    """The case's events that cite one evidence item, in time order (the first `limit`)."""
+    return list(
+        session.exec(
+            select(TimelineEvent)
+            .where(col(TimelineEvent.case_id) == case.id, col(TimelineEvent.evidence_id) == evidence_id)
+            .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.id))
+            .limit(limit)
+        ).all()
+    )
+
+
 def to_public(session: Session, case: Case, event: TimelineEvent) -> dict:
     """One event shaped like a timeline item, citation included."""
     return query.one(session, case, event.id)

@@ -1,0 +1,172 @@
+"""The evidence page: the item's preview, details and facts (editable by editors), its SHA-256 and original, its
+chain of custody and the timeline events that cite it; in the case it is viewed from (`?case=`)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import BlobStoreDep, SessionDep
+from api.downloads import content_disposition, download_name, file_response
+from api.errors import NotFound, UnprocessableEntity
+from api.event_clock import EventClock
+from api.services import audit_query
+from api.services import cases as case_service
+from api.services import evidence as evidence_service
+from api.services.custody import pdf as custody_pdf_service
+from api.services.custody import report as custody_report
+from api.services.timeline import events as timeline_events
+from api.web import facts_form
+from api.web.case_page import DESIGNATIONS, KINDS
+from api.web.forms import field_errors
+from api.web.render import page
+from api.web.session import PageRoute, Viewer, ViewerDep
+from models.case import Case, Role
+from models.evidence import EvidenceItem, EvidenceKind, EvidenceUpdate
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+CUSTODY_ROWS = 25
+CITING_EVENTS = 50
+# Shown inline in the page, as an <img>: raster formats a browser draws and nothing in them runs.
+INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+DETAIL_FIELDS = ("kind", "title", "description", "occurred_at", "captured_at", "source_url", "custodian", "tags")
+
+CaseQuery = Annotated[uuid.UUID | None, Query(alias="case")]
+
+
+def _viewed(session, evidence_id: str, viewer: Viewer, case_id: uuid.UUID | None, role: Role = Role.viewer):
+    """The item, the case it is seen in and the viewer's role there, as the API would allow them."""
+    try:
+        wanted = uuid.UUID(evidence_id)
+    except ValueError:
+        raise NotFound("evidence not found") from None
+    item = evidence_service.get_live(session, wanted, viewer.user, role=role)
+    try:
+        case = custody_report.caption_case(session, item, viewer.user, case_id)
+    except UnprocessableEntity:  # a ?case= the item is not in: show it in its own
+        case = custody_report.caption_case(session, item, viewer.user, None)
+    _, held = case_service.get_with_role(session, case.id, viewer.user)
+    return item, case, held or Role.viewer
+
+
+def _context(session, item: EvidenceItem, case: Case, viewer: Viewer, cursor: str | None) -> dict:
+    trail, next_cursor = audit_query.page(
+        session, case, audit_query.parse_filter(evidence_id=item.id, order="desc"), limit=CUSTODY_ROWS, cursor=cursor
+    )
+    clock = EventClock(case.timezone, hourly=False)
+    events = [
+        (event, clock.describe(event.occurred_at, event.occurred_until, event.precision)[2])
+        for event in timeline_events.citing(session, case, item.id, limit=CITING_EVENTS)
+    ]
+    home_role = evidence_service.home_role(session, item, viewer.user)
+    return {
+        "item": item,
+        "case": case,
+        "exhibit": evidence_service.exhibit_in_case(session, case, item),
+        "can_edit": home_role is not None and home_role.rank >= Role.editor.rank,
+        "inline_image": item.media_type in INLINE_IMAGES,
+        "custody": [(row, custody_report.action_label(row.action, row.details or {})) for row in trail],
+        "custody_next": next_cursor,
+        "events": events,
+        "facts": facts_form.fields_for(EvidenceKind(item.kind), item.facts or {}),
+        "fact_labels": facts_form.LABELS,
+        "kinds": KINDS,
+        "designations": DESIGNATIONS,
+    }
+
+
+def _show(request, session, item, case, viewer, *, status=200, errors=None, values=None, cursor=None) -> Response:
+    context = _context(session, item, case, viewer, cursor)
+    return page(
+        request, "web/evidence.html", viewer, status=status, errors=errors or {}, values=values or {}, **context
+    )
+
+
+@router.get("/evidence/{evidence_id}")
+def evidence_page(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    evidence_id: str,
+    case_id: CaseQuery = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    item, case, _ = _viewed(session, evidence_id, viewer, case_id)
+    evidence_service.record_access(session, "evidence.view", item, viewer.user, {"via": "web"})
+    return _show(request, session, item, case, viewer, cursor=cursor)
+
+
+@router.get("/evidence/{evidence_id}/original")
+def original(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    store: BlobStoreDep,
+    evidence_id: str,
+    inline: bool = False,
+) -> Response:
+    """The original bytes: a download, or (`inline`, raster images only) the picture the page shows."""
+    item, _, _ = _viewed(session, evidence_id, viewer, None)
+    shown = inline and item.media_type in INLINE_IMAGES
+    action = "evidence.view" if shown else "evidence.download"
+    evidence_service.record_access(session, action, item, viewer.user, {"via": "web", "inline": shown})
+    disposition = "inline" if shown else content_disposition(download_name(item.original_filename, item.sha256))
+    return file_response(
+        store,
+        request,
+        sha256=item.sha256,
+        size=item.size_bytes,
+        media_type=item.media_type,
+        disposition=disposition,
+        on_damaged=lambda details: evidence_service.record_access(
+            session, "evidence.integrity_failure", item, viewer.user, details, durable=True
+        ),
+    )
+
+
+@router.post("/evidence/{evidence_id}/details")
+async def save_details(
+    request: Request, session: SessionDep, viewer: ViewerDep, evidence_id: str, case_id: CaseQuery = None
+) -> Response:
+    item, case, _ = _viewed(session, evidence_id, viewer, case_id, Role.editor)
+    form = await request.form()
+    values = {name: str(form.get(name, "")).strip() for name in DETAIL_FIELDS}
+    data: dict[str, object] = {name: value or None for name, value in values.items() if name not in ("kind", "title")}
+    data |= {"kind": values["kind"] or item.kind, "title": values["title"] or None}
+    data["tags"] = [tag.strip() for tag in values["tags"].split(",") if tag.strip()]
+    try:
+        update = EvidenceUpdate.model_validate(data)
+        evidence_service.update_metadata(session, item, update, actor=viewer.user)
+    except ValidationError as exc:
+        return _show(request, session, item, case, viewer, status=422, errors=field_errors(exc), values=values)
+    except UnprocessableEntity as exc:
+        return _show(request, session, item, case, viewer, status=422, errors={"form": str(exc.message)}, values=values)
+    return RedirectResponse(f"/evidence/{item.id}?case={case.id}#details", status_code=303)
+
+
+@router.post("/evidence/{evidence_id}/facts")
+async def save_facts(
+    request: Request, session: SessionDep, viewer: ViewerDep, evidence_id: str, case_id: CaseQuery = None
+) -> Response:
+    item, case, _ = _viewed(session, evidence_id, viewer, case_id, Role.editor)
+    form = await request.form()
+    facts = facts_form.read(EvidenceKind(item.kind), form)
+    try:
+        evidence_service.update_metadata(session, item, EvidenceUpdate(facts=facts), actor=viewer.user)
+    except UnprocessableEntity as exc:
+        shown = {f"fact_{k}": str(v) for k, v in form.items()}
+        return _show(request, session, item, case, viewer, status=422, errors={"facts": str(exc.message)}, values=shown)
+    return RedirectResponse(f"/evidence/{item.id}?case={case.id}#facts", status_code=303)
+
+
+@router.get("/evidence/{evidence_id}/custody.pdf")
+def custody_pdf(
+    session: SessionDep, viewer: ViewerDep, store: BlobStoreDep, evidence_id: str, case_id: CaseQuery = None
+) -> Response:
+    """The chain-of-custody PDF, made and recorded exactly as the API's."""
+    item, case, _ = _viewed(session, evidence_id, viewer, case_id)
+    pdf, name = custody_pdf_service.issue(session, store, item, viewer.user, case.id)
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": content_disposition(name)})
