@@ -4,8 +4,10 @@ show them; and what a preview leaves on disk."""
 
 import io
 import json
+import os
 import zlib
 from email.message import EmailMessage
+from pathlib import Path
 
 import pikepdf
 import pytest
@@ -346,3 +348,29 @@ def test_the_generated_corpus_previews_as_each_kind_should(alice, corpus):
         elif found["mode"] == "table":
             assert found["columns"] and len(found["rows"]) == 40 and not found["truncated"]
     assert seen == set(expected)
+
+
+def render_processes() -> list[Path]:
+    """The /proc entries of this process's render processes (they name themselves cb-render)."""
+    mine = str(os.getpid())
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if name == "cb-render" and fields[1] == mine:
+            found.append(proc)
+    return found
+
+
+def test_render_processes_run_under_the_memory_ceiling(alice, settings):
+    case = alice.make_case()
+    assert page_image(alice, upload(alice, case, numbered_pdf(1, "ceiling"), "ceiling.pdf"), 1).status_code == 200
+    processes = render_processes()
+    assert 1 <= len(processes) <= settings.preview_renderers
+    ceiling = str(settings.preview_render_memory_mib * 1024 * 1024)
+    for proc in processes:
+        limit = next(line for line in (proc / "limits").read_text().splitlines() if line.startswith("Max address"))
+        assert limit.split()[3:5] == [ceiling, ceiling], limit
