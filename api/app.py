@@ -9,11 +9,12 @@ from api.db import get_engine
 from api.deps import get_blob_store
 from api.errors import install_error_handlers
 from api.migrate import schema_behind
-from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports
+from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports, previews
 from api.routes import audit as audit_routes
 from api.routes import export as export_routes
 from api.routes import timeline as timeline_routes
 from api.services.audit import OriginMiddleware
+from api.services.previews.renderers import renderers
 from api.worker import import_runner, runner, verify_runner
 
 API_PREFIX = "/api/v1"
@@ -41,6 +42,7 @@ async def lifespan(_: FastAPI):
     import_runner.stop()
     verify_runner.stop()
     runner.stop()
+    renderers.close()
 
 
 def create_app() -> FastAPI:
@@ -48,8 +50,9 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(OriginMiddleware)
     app.include_router(health.router)
-    for router in (auth.router, cases.router, evidence.router, exhibits.router, bundles.router, admin.router):
+    for router in (auth.router, cases.router, evidence.router, previews.router, exhibits.router, bundles.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(admin.router, prefix=API_PREFIX)
     app.include_router(timeline_routes.router, prefix=API_PREFIX)
     app.include_router(imports.router, prefix=API_PREFIX)
     app.include_router(export_routes.router, prefix=API_PREFIX)

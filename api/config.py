@@ -87,6 +87,36 @@ class Settings(BaseSettings):
     bundle_cell_max_chars: int = Field(
         2_000, gt=0, description="Most characters printed of one table cell or e-mail header; a longer one is cut."
     )
+    # The evidence preview (GET /evidence/{id}/preview and its page images): what it shows of an original on screen.
+    preview_pdf_pages: int = Field(
+        20, gt=0, description="Pages of a PDF the preview shows as thumbnails, from the first; the rest are counted."
+    )
+    preview_text_chars: int = Field(
+        200_000,
+        gt=0,
+        description="Most characters of a text, JSON or e-mail original the preview shows; also the most characters "
+        "of cells in a table preview.",
+    )
+    preview_table_rows: int = Field(500, gt=0, description="Most rows of a CSV or JSON Lines table the preview shows.")
+    preview_render_timeout_seconds: float = Field(
+        20,
+        gt=0,
+        description="Seconds a render process may take to open a PDF or draw one page image; past it, it is stopped.",
+    )
+    preview_render_memory_mib: int = Field(
+        1024,
+        ge=256,
+        description="Address space, in MiB, of each render process: a PDF that needs more cannot be drawn, and the "
+        "server is unharmed.",
+    )
+    preview_renderers: int = Field(
+        2, gt=0, description="Render processes each server process keeps for PDF page images (pages drawn at once)."
+    )
+    preview_cache_dir: Path | None = Field(
+        None,
+        description="Where drawn page images are kept, by SHA-256, page and width; default `<data_dir>/previews`. "
+        "Only a cache: deleting it costs the next views a new drawing, nothing else.",
+    )
     import_max_manifest_bytes: int = Field(
         256 * 1024**2, gt=0, description="Largest manifest.json `casebinder import` reads (it is parsed in memory)."
     )

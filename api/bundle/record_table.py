@@ -9,8 +9,7 @@ from itertools import chain, islice
 
 from api.bundle import tables
 from api.bundle.spec import RecordLimits
-
-CUT_MARK = " [...]"
+from api.originals.text import CUT_MARK, cut
 
 
 @dataclass(frozen=True)
@@ -28,10 +27,6 @@ SPREADSHEET_ROWS = Numbering(
     "spreadsheet rows {first:,} to {last:,}",
 )
 FILE_LINES = Numbering("Line", "the record's line in the file", "lines {first:,} to {last:,} of the file")
-
-
-def cut(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[:limit] + CUT_MARK
 
 
 def table_view(

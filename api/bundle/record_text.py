@@ -1,12 +1,9 @@
 """Plain text, JSON pretty-printed and e-mail as the bundle prints them: up to the character limit, in blocks the
 renderer lays out quickly, and what is not printed said in words."""
 
-from email import policy
-from email.parser import BytesParser
-from typing import cast
-
-from api.bundle.record_table import CUT_MARK, cut
 from api.bundle.spec import RecordLimits
+from api.originals.email_parts import read_email
+from api.originals.text import CUT_MARK, cut
 
 
 def text_view(text: str, limits: RecordLimits, total_lines: int | None = None) -> dict:
@@ -50,32 +47,18 @@ def blocks(text: str) -> list[str]:
 
 
 def email_view(data: bytes, size: int, limits: RecordLimits) -> dict:
-    message = BytesParser(policy=policy.default).parsebytes(data)
-    headers = [
-        (name, str(message[name])) for name in ("From", "To", "Cc", "Date", "Subject", "Message-ID") if message[name]
-    ]
-    long_headers = [name for name, value in headers if len(value) > limits.cell_chars]
-    headers = [(name, cut(value, limits.cell_chars)) for name, value in headers]
-    parts, attachments, losses = [], [], []
+    message = read_email(data)
+    long_headers = [name for name, value in message.headers if len(value) > limits.cell_chars]
+    headers = [(name, cut(value, limits.cell_chars)) for name, value in message.headers]
+    parts, losses = [], []
     if len(data) < size:
         losses.append(f"only the first {len(data):,} of the message's {size:,} bytes are read")
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        if part.get_content_disposition() == "attachment":
-            attachments.append(part.get_filename() or part.get_content_type())
-            continue
-        if part.get_content_maintype() == "text":
-            try:
-                body = part.get_content()
-            except (LookupError, ValueError):
-                # Decoded, a part that is not multipart is bytes (the stubs allow for a multipart's messages).
-                body = cast(bytes, part.get_payload(decode=True)).decode("utf-8", errors="replace")
-            label = "Message text" if part.get_content_subtype() == "plain" else "HTML part, shown as source"
-            if len(body) > limits.text_chars:
-                losses.append(f"the {label.split(',')[0].lower()} is cut at {limits.text_chars:,} characters")
-            parts.append({"label": label, "blocks": blocks(body[: limits.text_chars])})
-    if attachments:
+    for part in message.parts:
+        label = "Message text" if part.subtype == "plain" else "HTML part, shown as source"
+        if len(part.body) > limits.text_chars:
+            losses.append(f"the {label.split(',')[0].lower()} is cut at {limits.text_chars:,} characters")
+        parts.append({"label": label, "blocks": blocks(part.body[: limits.text_chars])})
+    if attachments := message.attachments:
         parts.append({"label": "Attachments (listed, not reproduced)", "blocks": blocks("\n".join(attachments))})
         count = len(attachments)
         losses.append(f"its {count} attachment{'s are' if count > 1 else ' is'} listed by name, not reproduced")

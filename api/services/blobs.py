@@ -3,7 +3,7 @@ leaves the store, and re-hashing what is stored.
 
 Every removal of a blob (a purge, an orphan sweep, a superseded or unrecorded bundle volume, an upload or import
 rolled back) goes through `remove`, which asks `in_use` with the blob already set aside, so a row that takes the
-bytes up meanwhile gets them back. `in_use` is the one rule.
+bytes up meanwhile gets them back. `in_use` is the one rule. What previews drew from a blob goes with it.
 """
 
 import hashlib
@@ -17,6 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session, col, select
 
+from api import preview_cache
 from api.db import on_commit, on_rollback
 from api.services import holds
 from api.storage import BlobStore, Readable, SetAside, StagedBlob, stage_stream
@@ -148,6 +149,7 @@ def _settle(store: BlobStore, aside: SetAside, bind: Engine | Connection) -> Non
             aside.restore()
         else:
             aside.drop()
+            preview_cache.forget(aside.sha256)  # its page images are copies of it, in part: they go with it
     except OSError as exc:
         log.warning("could not settle the blob %s set aside: %s", aside.sha256, exc)
 

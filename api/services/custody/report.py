@@ -34,6 +34,7 @@ ACTION_LABELS = {
     "evidence.upload": "Acquired (uploaded)",
     "evidence.view": "Record viewed",
     "evidence.download": "Original downloaded",
+    "evidence.preview": "Previewed",
     "evidence.update": "Metadata changed",
     "evidence.custody": "Custody report produced",
     "evidence.delete": "Deleted",
