@@ -39,11 +39,11 @@ def test_the_page_shows_the_item_its_hash_facts_and_custody(app, make_user):
     assert item["sha256"] in html
     assert "PX-001" in html and "Noah Johnson" in html
     assert f'src="/evidence/{item["id"]}/original?inline=true"' in html
-    viewed = events("evidence.view", evidence_id=uuid.UUID(item["id"]))
-    assert viewed and viewed[-1].details == {"via": "web"}
+    viewed = events("evidence.preview", evidence_id=uuid.UUID(item["id"]))
+    assert viewed and viewed[-1].details == {"mode": "image"}
     # The next look shows the first one in the trail.
     again = browser.get(f"/evidence/{item['id']}?case={case['id']}").text
-    assert "Record viewed" in again
+    assert "Previewed" in again
     browser.close()
 
 

@@ -5,14 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import BlobStoreDep, CurrentUser, SessionDep, VisibleEvidence
+from api.downloads import page_image
 from api.errors import error_responses
 from api.services import previews as preview_service
 from models.preview import Preview
 
 router = APIRouter(tags=["evidence"])
-
-# A page image never changes for the evidence it is of (an original's bytes never do): the browser keeps it.
-PAGE_CACHE = "private, max-age=31536000, immutable"
 
 
 @router.get(
@@ -52,11 +50,4 @@ def get_page_image(
     """Page `page` of a PDF original (1 is the first) as a PNG, drawn on the server. 404 for a page the PDF does not
     have; 422 (`page_not_drawn`) when the PDF is encrypted or damaged, or the page could not be drawn in time."""
     width = preview_service.allowed_width(width)
-    headers = {
-        "Cache-Control": PAGE_CACHE,
-        "ETag": f'"{item.sha256}-{page}-{width}"',
-        "X-Content-Type-Options": "nosniff",
-    }
-    if headers["ETag"] in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(preview_service.thumbnail(store, item, page, width), media_type="image/png", headers=headers)
+    return page_image(request, item.sha256, page, width, lambda: preview_service.thumbnail(store, item, page, width))

@@ -9,12 +9,13 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import BlobStoreDep, SessionDep
-from api.downloads import content_disposition, download_name, file_response
+from api.downloads import content_disposition, download_name, file_response, page_image
 from api.errors import NotFound, UnprocessableEntity
 from api.event_clock import EventClock
 from api.services import audit_query
 from api.services import cases as case_service
 from api.services import evidence as evidence_service
+from api.services import previews as preview_service
 from api.services.custody import pdf as custody_pdf_service
 from api.services.custody import report as custody_report
 from api.services.timeline import events as timeline_events
@@ -30,8 +31,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 CUSTODY_ROWS = 25
 CITING_EVENTS = 50
-# Shown inline in the page, as an <img>: raster formats a browser draws and nothing in them runs.
-INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 DETAIL_FIELDS = ("kind", "title", "description", "occurred_at", "captured_at", "source_url", "custodian", "tags")
 
 CaseQuery = Annotated[uuid.UUID | None, Query(alias="case")]
@@ -52,7 +51,7 @@ def _viewed(session, evidence_id: str, viewer: Viewer, case_id: uuid.UUID | None
     return item, case, held or Role.viewer
 
 
-def _context(session, item: EvidenceItem, case: Case, viewer: Viewer, cursor: str | None) -> dict:
+def _context(session, item: EvidenceItem, case: Case, viewer: Viewer, cursor: str | None, preview=None) -> dict:
     trail, next_cursor = audit_query.page(
         session, case, audit_query.parse_filter(evidence_id=item.id, order="desc"), limit=CUSTODY_ROWS, cursor=cursor
     )
@@ -67,7 +66,7 @@ def _context(session, item: EvidenceItem, case: Case, viewer: Viewer, cursor: st
         "case": case,
         "exhibit": evidence_service.exhibit_in_case(session, case, item),
         "can_edit": home_role is not None and home_role.rank >= Role.editor.rank,
-        "inline_image": item.media_type in INLINE_IMAGES,
+        "preview": preview,
         "custody": [(row, custody_report.action_label(row.action, row.details or {})) for row in trail],
         "custody_next": next_cursor,
         "events": events,
@@ -78,8 +77,10 @@ def _context(session, item: EvidenceItem, case: Case, viewer: Viewer, cursor: st
     }
 
 
-def _show(request, session, item, case, viewer, *, status=200, errors=None, values=None, cursor=None) -> Response:
-    context = _context(session, item, case, viewer, cursor)
+def _show(
+    request, session, item, case, viewer, *, status=200, errors=None, values=None, cursor=None, preview=None
+) -> Response:
+    context = _context(session, item, case, viewer, cursor, preview)
     return page(
         request, "web/evidence.html", viewer, status=status, errors=errors or {}, values=values or {}, **context
     )
@@ -90,13 +91,30 @@ def evidence_page(
     request: Request,
     session: SessionDep,
     viewer: ViewerDep,
+    store: BlobStoreDep,
     evidence_id: str,
     case_id: CaseQuery = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     item, case, _ = _viewed(session, evidence_id, viewer, case_id)
-    evidence_service.record_access(session, "evidence.view", item, viewer.user, {"via": "web"})
-    return _show(request, session, item, case, viewer, cursor=cursor)
+    preview = preview_service.describe(session, store, item, actor=viewer.user)  # recorded as an access
+    return _show(request, session, item, case, viewer, cursor=cursor, preview=preview)
+
+
+@router.get("/evidence/{evidence_id}/pages/{page}.png")
+def page_png(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    store: BlobStoreDep,
+    evidence_id: str,
+    page: int,
+    width: Annotated[int, Query(ge=1, le=10_000)] = 320,
+) -> Response:
+    """A page of a PDF original as the preview shows it (the API's page image, for the signed-in browser)."""
+    item, _, _ = _viewed(session, evidence_id, viewer, None)
+    width = preview_service.allowed_width(width)
+    return page_image(request, item.sha256, page, width, lambda: preview_service.thumbnail(store, item, page, width))
 
 
 @router.get("/evidence/{evidence_id}/original")
@@ -110,7 +128,7 @@ def original(
 ) -> Response:
     """The original bytes: a download, or (`inline`, raster images only) the picture the page shows."""
     item, _, _ = _viewed(session, evidence_id, viewer, None)
-    shown = inline and item.media_type in INLINE_IMAGES
+    shown = inline and item.media_type in preview_service.BROWSER_IMAGES  # nothing in them runs
     action = "evidence.view" if shown else "evidence.download"
     evidence_service.record_access(session, action, item, viewer.user, {"via": "web", "inline": shown})
     disposition = "inline" if shown else content_disposition(download_name(item.original_filename, item.sha256))
