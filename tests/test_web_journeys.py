@@ -105,3 +105,48 @@ def test_the_pages_fit_a_phone(web_server, account, open_page):
     axe_check(phone)
     phone.goto("/cases/new")
     assert_no_horizontal_scroll(phone)
+
+
+def _small_pdf(pages: int) -> bytes:
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    for n in range(pages):
+        pdf.add_blank_page(page_size=(300, 400))
+        content = f"BT /F1 24 Tf 40 300 Td (Refund page {n + 1}) Tj ET".encode()
+        page = pdf.pages[-1]
+        page.Resources = pikepdf.Dictionary(
+            Font=pikepdf.Dictionary(
+                F1=pikepdf.Dictionary(
+                    Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+                )
+            )
+        )
+        page.Contents = pdf.make_stream(content)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_open_an_evidence_page_and_see_the_preview(web_server, account, page):
+    email, password = account()
+    with _api(web_server.base_url, email, password) as api:
+        case = api.post("/api/v1/cases", json={"title": "Acme v. Mpow", "case_type": "lanham_act"}).json()
+        refund = api.post(
+            f"/api/v1/cases/{case['id']}/evidence",
+            files={"file": ("refund.pdf", _small_pdf(2), "application/pdf")},
+            data={"kind": "refund_record", "title": "PayPal refund to 评论者", "facts": '{"amount": "17.48"}'},
+        ).json()
+    sign_in(page, web_server.base_url, email, password)
+    page.goto(f"/cases/{case['id']}")
+    page.get_by_role("link", name="PayPal refund to 评论者").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("PX-001")
+    thumbs = page.get_by_role("img", name=re.compile(r"^Page \d$"))
+    expect(thumbs).to_have_count(2)
+    expect(thumbs.first).to_have_js_property("complete", True, timeout=EXPECT_SECONDS * 1000)
+    assert thumbs.first.evaluate("img => img.naturalWidth") == 320
+    expect(page.get_by_text(refund["sha256"])).to_be_visible()
+    expect(page.get_by_text("17.48")).to_be_visible()
+    axe_check(page)
