@@ -147,6 +147,7 @@ def world(alice, make_user, corpus, client):
         # Another member (the owner): a viewer may remove only themself, so this is a write they may not make.
         "user_id": alice.get("/api/v1/auth/me").json()["id"],
         "number": 1,
+        "page": 1,
     }
     schema = client.get("/openapi.json").json()
     return schema, ids, viewer
@@ -166,7 +167,7 @@ def scoped(schema: dict) -> list[tuple[str, str, dict]]:
 
 def test_non_members_get_404_everywhere_as_for_missing_ids(world, bob):
     schema, ids, _ = world
-    ghosts = {name: uuid.uuid4() for name in OBJECT_IDS} | {"user_id": ids["user_id"], "number": 1}
+    ghosts = {name: uuid.uuid4() for name in OBJECT_IDS} | {"user_id": ids["user_id"], "number": 1, "page": 1}
     checked = 0
     for method, path, op in scoped(schema):
         kwargs = request_kwargs(schema, op, ids)
