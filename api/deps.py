@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.config import get_settings
-from api.db import get_session, release_connection
+from api.db import get_session
 from api.errors import Forbidden, NotFound, Unauthorized
-from api.request_body import upload_slots
+from api.request_body import receiving_body
 from api.services import access as access_service
 from api.services import bundles as bundle_service
 from api.services import evidence as evidence_service
@@ -126,8 +126,7 @@ def case_for_upload(role: Role = Role.editor):
     """
 
     def dependency(access: Annotated[CaseAccess, Depends(case_for(role))], session: SessionDep) -> Iterator[CaseAccess]:
-        release_connection(session)
-        with upload_slots.hold(access.user.id):
+        with receiving_body(session, access.user.id):
             yield access
 
     return dependency

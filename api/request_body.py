@@ -1,7 +1,8 @@
 """Long request bodies (uploads, imports): how they are received, whatever they carry.
 
 A body can take minutes to arrive, so nothing scarce is held while it does: the route's access check gives its
-database connection back before the first byte is read (`api.deps.case_for_upload`), a body that stops
+database connection back before the first byte is read (`receiving_body`, which `api.deps.case_for_upload` and the
+web app's uploader hold), a body that stops
 arriving is dropped after `upload_stall_timeout_seconds` (408), and each user has at most
 `max_concurrent_uploads_per_user` bodies in flight in this server process (429).
 """
@@ -13,9 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import anyio
+from sqlmodel import Session
 from starlette.requests import Request
 
 from api.config import get_settings
+from api.db import release_connection
 from api.errors import RequestTimeout, TooManyRequests
 
 # What a client over the cap is told to wait before trying again: long enough for a small upload to finish.
@@ -70,3 +73,13 @@ class UploadSlots:
 
 
 upload_slots = UploadSlots()
+
+
+@contextmanager
+def receiving_body(session: Session, user_id: uuid.UUID) -> Iterator[None]:
+    """For the life of the block, while a long body arrives: the session's connection is back in the pool (it is
+    checked out again when the session next queries, to record what arrived) and one of the user's upload slots
+    is held (429 when none is free)."""
+    release_connection(session)
+    with upload_slots.hold(user_id):
+        yield

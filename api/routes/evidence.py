@@ -3,17 +3,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from api.config import get_settings
 from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep, VisibleEvidence, evidence_for
 from api.downloads import content_disposition, download_name, file_response
 from api.errors import error_responses
+from api.intake import receive_evidence
 from api.json_body import CheckedJSONRoute
 from api.services import deletion
 from api.services import evidence as evidence_service
 from api.services.holds import CaseOnHold
-from api.upload import read_upload
 from models.case import Role
 from models.evidence import EvidenceItem, EvidencePublic, EvidenceUpdate, EvidenceUploadForm, ExhibitRef
 from models.inputs import Reason
@@ -66,28 +64,10 @@ async def upload_evidence(
 
     No database connection is held while the body arrives; the item is recorded in one short transaction once
     the whole file is staged."""
-    settings = get_settings()
-    form = await read_upload(request, store, max_file_bytes=settings.max_upload_bytes)
-    staged = form.staged
-    assert staged is not None  # read_upload returns once the file is staged, and refuses a form without one
-    try:
-        meta = evidence_service.parse_upload_fields(form.fields, access.case)
-        item, exhibit, duplicate = await run_in_threadpool(
-            evidence_service.ingest,
-            session,
-            store,
-            case=access.case,
-            actor=access.user,
-            staged=staged,
-            meta=meta,
-            original_filename=form.filename,
-            max_image_pixels=settings.max_image_pixels,
-        )
-    finally:
-        staged.discard()  # no-op once committed into the store
-    if duplicate:
+    received = await receive_evidence(request, session, store, case=access.case, actor=access.user)
+    if received.duplicate:
         response.status_code = 200
-    return _public(session, item, duplicate=duplicate, exhibit=exhibit)
+    return _public(session, received.item, duplicate=received.duplicate, exhibit=received.exhibit)
 
 
 @router.get("/evidence/{evidence_id}", response_model=EvidencePublic, responses=error_responses(401, 404, 410))

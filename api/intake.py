@@ -1,0 +1,70 @@
+"""An uploaded original, from the request's body to an evidence item and its exhibit.
+
+The one way in for the API's upload route and the web app's uploader, so a file sent from a page meets the same
+limits as one sent to the API: the largest size, counted while it streams; hashing as it arrives; the stall
+timeout; and nothing half-written (a refused or broken upload leaves no staged file and no row). The caller holds
+`api.request_body.receiving_body` around it, for the upload slot and the released connection.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from api.config import get_settings
+from api.services import evidence as evidence_service
+from api.storage import BlobStore
+from api.upload import UploadForm, read_upload
+from models.case import Case
+from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
+from models.user import User
+
+
+@dataclass
+class Received:
+    item: EvidenceItem
+    exhibit: Exhibit | None
+    duplicate: bool  # the bytes were already evidence in the case: `item` is that one, and nothing was stored
+
+
+def _as_sent(form: UploadForm) -> dict[str, str]:
+    return form.fields
+
+
+async def receive_evidence(
+    request: Request,
+    session: Session,
+    store: BlobStore,
+    *,
+    case: Case,
+    actor: User,
+    fields: Callable[[UploadForm], dict[str, str]] = _as_sent,
+) -> Received:
+    """Stream the request's multipart upload into the blob store and ingest it as evidence in `case`.
+
+    `fields` gives the metadata fields to check, from the form as read (the uploader fills in defaults there,
+    such as a title from the file's name). No database connection is used while the body arrives; the item is
+    recorded once the whole file is staged, and the staged file is gone whatever happens."""
+    settings = get_settings()
+    form = await read_upload(request, store, max_file_bytes=settings.max_upload_bytes)
+    staged = form.staged
+    assert staged is not None  # read_upload returns once the file is staged, and refuses a form without one
+    try:
+        meta = evidence_service.parse_upload_fields(fields(form), case)
+        item, exhibit, duplicate = await run_in_threadpool(
+            evidence_service.ingest,
+            session,
+            store,
+            case=case,
+            actor=actor,
+            staged=staged,
+            meta=meta,
+            original_filename=form.filename,
+            max_image_pixels=settings.max_image_pixels,
+        )
+    finally:
+        staged.discard()  # no-op once committed into the store
+    return Received(item, exhibit, duplicate)
