@@ -25,6 +25,11 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def wants_json(request: Request) -> bool:
+    """A page's own script asking (Accept: application/json) for an answer it reads, not a page to show."""
+    return not is_htmx(request) and "application/json" in request.headers.get("accept", "")
+
+
 def render(name: str, *, block: str | None = None, **context) -> str:
     """The template, or one block of it. A block rendered alone does not run the template's top-level imports, so
     the shared macros (templates/web/macros.html) are handed to it directly."""
@@ -74,11 +79,14 @@ def sentence(text: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
-def error_page(request: Request, status: int, message: str | list | dict) -> HTMLResponse:
-    """A refusal in words: the whole error page, or for htmx a notice in the page's alert area."""
+def error_page(
+    request: Request, status: int, message: str | list | dict, *, back: tuple[str, str] | None = None
+) -> HTMLResponse:
+    """A refusal in words: the whole error page, or for htmx a notice in the page's alert area. `back`: the
+    (address, words) of the page to go back to, when there is a better one than my cases."""
     text = sentence(message if isinstance(message, str) else "some details need correcting")
     title = ERROR_TITLES.get(status, "Something went wrong")
     if is_htmx(request):
         html = render("web/error.html", block="notice", title=title, message=text)
         return HTMLResponse(html, status_code=status, headers={"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
-    return page(request, "web/error.html", None, status=status, title=title, message=text)
+    return page(request, "web/error.html", None, status=status, title=title, message=text, back=back)
