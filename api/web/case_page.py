@@ -5,8 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.config import get_settings
 from api.deps import SessionDep
 from api.services import exhibits as exhibit_service
+from api.web import upload
 from api.web.cases import CASE_TYPES
 from api.web.render import is_htmx, page
 from api.web.session import CaseViewerPage, PageRoute
@@ -41,6 +43,8 @@ def exhibits_tab(
     kind: Annotated[str, Query(max_length=40)] = "",
     tag: Annotated[str, Query(max_length=100)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    added: Annotated[str, Query(max_length=40)] = "",
+    already: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
     sort = sort if sort in SORTS else "position"
     kind = kind if kind in KINDS else ""
@@ -68,4 +72,6 @@ def exhibits_tab(
         filters=filters,
         sorts=SORTS,
         designations=DESIGNATIONS,
+        upload_limit=get_settings().max_upload_bytes,
+        upload_notice=upload.notice(session, access.case, added=added, already=already) if added or already else None,
     )
