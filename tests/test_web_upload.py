@@ -285,3 +285,12 @@ def test_the_default_title_is_the_name_without_folder_or_extension(owner, alice,
     r = send(owner, case["id"], unique_bytes(filename), filename)
     assert r.status_code == 201, r.text
     assert alice.get(f"/api/v1/evidence/{r.json()['evidence_id']}").json()["title"] == title
+
+
+def test_the_exhibits_table_the_script_refreshes_lists_the_new_exhibit(owner, alice):
+    case = alice.make_case()
+    added = send(owner, case["id"], unique_bytes("refresh"), "chat log.txt", kind="chat_log").json()
+    fragment = owner.htmx("GET", f"/cases/{case['id']}/exhibits", headers={"HX-Target": "exhibit-results"})
+    assert fragment.status_code == 200, fragment.text
+    assert 'id="exhibit-table"' in fragment.text and "<html" not in fragment.text
+    assert f">{added['label']}</td>" in fragment.text and ">chat log</a>" in fragment.text
