@@ -105,11 +105,11 @@
     item.bar.value = 0;
     if (batch.indexOf(item) < 0) batch.push(item);
     queue.push(item);
+    summary.hidden = true; // until this batch is done
   }
 
   function add(files) {
     if (!files.length) return;
-    summary.hidden = true;
     files.forEach(function (file) {
       var item = makeRow(file);
       list.appendChild(item.li);
