@@ -30,16 +30,21 @@ class PageWatch:
     # Pages the server answered with an error page on purpose (a 404 page, a refused form's 422): Chromium logs
     # "Failed to load resource" for each, which is the answer the test asserts, not a fault of the page.
     error_documents: set[str] = field(default_factory=set)
+    # Paths a test expects a request to be refused at (an upload of an empty file): refused on purpose, and asserted.
+    refusals_expected: set[str] = field(default_factory=set)
     csp_violations: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     dialogs: list[tuple[str, str]] = field(default_factory=list)  # (type, message), in the order they opened
+
+    def _expected(self, url: str) -> bool:
+        return url in self.error_documents or urlsplit(url).path in self.refusals_expected
 
     def problems(self) -> list[str]:
         return (
             [
                 f"console error: {text}" + (f" ({where[:200]})" if where else "")
                 for text, where in self.console_errors
-                if not (text.startswith("Failed to load resource") and where in self.error_documents)
+                if not (text.startswith("Failed to load resource") and self._expected(where))
             ]
             + [f"CSP violation: {text}" for text in self.csp_violations]
             + [f"uncaught exception: {text}" for text in self.page_errors]

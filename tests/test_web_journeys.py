@@ -150,3 +150,48 @@ def test_open_an_evidence_page_and_see_the_preview(web_server, account, page):
     expect(page.get_by_text(refund["sha256"])).to_be_visible()
     expect(page.get_by_text("17.48")).to_be_visible()
     axe_check(page)
+
+
+def test_drop_five_files_and_see_each_ones_result(web_server, account, page, tmp_path):
+    from tests.browser_watch import watch_of
+
+    email, password = account()
+    with _api(web_server.base_url, email, password) as api:
+        case = api.post("/api/v1/cases", json={"title": "Acme v. Mpow", "case_type": "lanham_act"}).json()
+        first = api.post(
+            f"/api/v1/cases/{case['id']}/evidence",
+            files={"file": ("earlier.png", b"\x89PNG the same screenshot")},
+            data={"kind": "review_screenshot", "title": "Uploaded earlier"},
+        ).json()
+    files = {
+        "review 1.png": b"\x89PNG first review",
+        "insert card 假.png": b"\x89PNG insert card",
+        "refund.txt": b"PayPal refund of $17.48",
+        "same again.png": b"\x89PNG the same screenshot",
+        "empty.txt": b"",
+    }
+    paths = []
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        paths.append(tmp_path / name)
+    watch_of(page).refusals_expected.add(f"/cases/{case['id']}/upload")
+
+    sign_in(page, web_server.base_url, email, password)
+    page.goto(f"/cases/{case['id']}")
+    page.get_by_label("Kind for this batch").select_option("review_screenshot")
+    page.locator("#upload-file").set_input_files(paths)
+    summary = page.locator("#upload-summary")
+    expect(summary).to_have_text("5 files: 3 added, 1 already in the case, 1 failed.", timeout=EXPECT_SECONDS * 1000)
+    rows = page.locator("#upload-list li")
+    expect(rows.filter(has_text="same again.png")).to_contain_text(
+        f"Already in this case as {first['exhibit']['label']}"
+    )
+    expect(rows.filter(has_text="empty.txt")).to_contain_text("empty")
+    for name in ("review 1.png", "insert card 假.png", "refund.txt"):
+        expect(rows.filter(has_text=name)).to_contain_text(re.compile(r"Added as PX-00[234]"))
+    expect(page.locator("#status")).to_contain_text("3 added")
+    # The table below shows them, titled by their file names.
+    table = page.locator("#exhibit-table")
+    expect(table).to_contain_text("insert card 假")
+    expect(table.locator("tbody tr")).to_have_count(4)
+    axe_check(page)
