@@ -3,7 +3,8 @@
 Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (default 512),
 BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,000), BENCH_TIMELINE_REPEAT (times
 the import is measured, default 2),
-BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500),
+BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500), the web app's pages (10,000 exhibits,
+BENCH_TIMELINE_EVENTS events) and a 200 MB upload through the page in Chromium,
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
 """
@@ -12,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from bench import bundle, custody, exhibits, timeline, upload
+from bench import bundle, custody, exhibits, timeline, upload, web_pages, web_upload
 
 
 def _reachable(url: str) -> bool:
@@ -35,6 +36,9 @@ def main() -> None:
     bundle.run(exhibits=int(os.environ.get("BENCH_BUNDLE_EXHIBITS", 500)), repeat=3)
     print("== custody report PDF", flush=True)
     custody.run()
+    print("== web app: page render and browser upload", flush=True)
+    web_pages.run(postgres_url=postgres, events=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)), requests=200)
+    web_upload.run(size_mb=200, repeat=3)
     print("== case timeline", flush=True)
     timeline.run(
         count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)),
