@@ -4,6 +4,7 @@ API's own view of the case and its audit trail."""
 
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from markupsafe import escape
 
@@ -95,6 +96,18 @@ def test_moving_up_down_and_to_a_position_changes_the_order_the_api_shows(app, a
         assert refused.status_code == 422, typed
         assert "whole number" in html.unescape(refused.text)
     assert _order(alice, case_id) == ["PX-001", "PX-002", "PX-004", "PX-003"]
+
+
+def test_two_people_pressing_up_at_once_move_it_two_places(app, alice, make_user):
+    case_id, ids = _case(alice, count=4)
+    carol = make_user()
+    add_member(alice, case_id, carol, "editor")
+    people = [sign_in(app, alice.email), sign_in(app, carol.email)]
+    url = _url(case_id, ids["PX-004"], "move")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pressed = list(pool.map(lambda web: web.post(url, {"step": "up"}), people))
+    assert [r.status_code for r in pressed] == [303, 303]
+    assert _order(alice, case_id) == ["PX-001", "PX-004", "PX-002", "PX-003"]
 
 
 def test_a_moved_exhibit_is_shown_on_the_page_it_lands_on(app, alice):
