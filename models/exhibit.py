@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from models.common import created_at_field, id_field
 from models.evidence import EvidenceKind
-from models.inputs import EXHIBIT_LABEL_CHARS, ExhibitLabel, Note, Position
+from models.inputs import EXHIBIT_LABEL_CHARS, ExhibitLabel, Note, Position, Reason
 
 
 class Designation(StrEnum):
@@ -47,6 +47,13 @@ class ExhibitUpdate(SQLModel):
     label: ExhibitLabel | None = None
     designation: Designation | None = None
     note: Note | None = None
+
+
+class ExhibitRemoval(SQLModel):
+    """Why an exhibit is taken out of its case, as the web app asks before it unlinks one: kept in the unlink's
+    audit event, so the case's activity says who removed it and why."""
+
+    reason: Reason
 
 
 class ExhibitEvidence(SQLModel):

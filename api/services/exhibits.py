@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from api.db import engine_of
 from api.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_int, parse_uuid
-from api.services import audit, holds
+from api.services import audit, exhibit_order, holds
 from api.services.timeline import derived as timeline_derived
 from models.case import Case, CaseMember, Role, exhibit_label
 from models.evidence import EvidenceItem
@@ -88,13 +88,12 @@ def link(
             raise UnprocessableEntity(f"{exc}: change the case's exhibit_label_template to link exhibits") from None
         if not _label_taken(session, case.id, label):
             break
-    last = session.exec(select(func.max(Exhibit.position)).where(Exhibit.case_id == case.id)).one()
     exhibit = Exhibit(
         case_id=case.id,
         evidence_id=evidence.id,
         number=number,
         label=label,
-        position=(last or 0) + 1,
+        position=exhibit_order.last_position(session, case.id) + 1,
         designation=designation,
         created_by=actor.id,
     )
@@ -148,17 +147,7 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
     if changes.get("position") is not None:
         lock_case(session, case)
         session.refresh(exhibit)
-        target = min(changes["position"], count(session, case))
-        current = exhibit.position
-        if target != current:
-            step, low, high = (1, target, current - 1) if target < current else (-1, current + 1, target)
-            session.execute(
-                update(Exhibit)
-                .where(col(Exhibit.case_id) == case.id, col(Exhibit.position).between(low, high))
-                .values(position=Exhibit.position + step)
-                .execution_options(synchronize_session=False)
-            )
-            exhibit.position = target
+        exhibit_order.move(session, exhibit, changes["position"])
     if changes.get("designation") is not None:
         exhibit.designation = changes["designation"]
     if "note" in changes:
@@ -170,6 +159,15 @@ def update_exhibit(session: Session, case: Case, exhibit: Exhibit, data: Exhibit
         action = "exhibit.relabel" if "label" in old else "exhibit.update"
         _record(session, action, actor, exhibit, {"before": new, "after": old})
     return exhibit
+
+
+def move_by(session: Session, case: Case, exhibit: Exhibit, places: int, *, actor: User) -> Exhibit:
+    """Move an exhibit `places` earlier (negative) or later in the order, counted from where it is once the case
+    is locked, so two people pressing Move up at once move it two places rather than one place twice."""
+    lock_case(session, case)
+    session.refresh(exhibit)
+    target = max(1, exhibit.position + places)
+    return update_exhibit(session, case, exhibit, ExhibitUpdate(position=target), actor=actor)
 
 
 def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User, details: dict | None = None) -> None:
@@ -195,12 +193,7 @@ def unlink(session: Session, case: Case, exhibit: Exhibit, *, actor: User, detai
     timeline_derived.drop_for_exhibit(session, exhibit)
     session.delete(exhibit)
     session.flush()
-    session.execute(
-        update(Exhibit)
-        .where(col(Exhibit.case_id) == case.id, col(Exhibit.position) > position)
-        .values(position=Exhibit.position - 1)
-        .execution_options(synchronize_session=False)
-    )
+    exhibit_order.close_gap(session, case.id, position)
 
 
 MAX_NAMED = 10
@@ -319,10 +312,12 @@ def list_exhibits(
         stmt = stmt.where(col(EvidenceItem.kind) == kind)
     if tag:
         stmt = stmt.where(has_tag(session, tag))
+    in_order = (order, descending) == ("position", False)
+    list_kind = exhibit_order.LIST_KIND if in_order else f"{exhibit_order.LIST_KIND}-{order}-{descending:d}"
     rows, next_cursor = keyset_page(
         session,
         stmt,
-        kind="exhibits" if (order, descending) == ("position", False) else f"exhibits-{order}-{descending:d}",
+        kind=list_kind,
         columns=columns,
         parsers=parsers,
         key=lambda row: (row.sort_key, row.id),
