@@ -12,11 +12,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from api.web import case_page, cases, signin
+from api.web import activity, case_page, cases, members, signin
 from api.web.security import PageHeaders, is_page
 
 STATIC = Path(__file__).resolve().parent / "static"
-ROUTERS = (signin.router, cases.router, case_page.router)
+ROUTERS = (
+    signin.router,
+    cases.router,
+    case_page.router,
+    members.router,
+    activity.router,
+)
 
 
 def install(app: FastAPI) -> None:
