@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from api.web import activity, case_page, cases, members, signin
+from api.web import activity, admin, admin_verify, case_page, cases, members, signin
 from api.web.security import PageHeaders, is_page
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -22,6 +22,8 @@ ROUTERS = (
     case_page.router,
     members.router,
     activity.router,
+    admin.router,
+    admin_verify.router,
 )
 
 
