@@ -92,7 +92,8 @@ def list_overview(session: Session, *, user: User, limit: int, cursor: str | Non
     """Cases the user is a member of, newest first, each as (case, role, exhibits, events, bundles, last activity):
     what a list of one's cases shows, in one query."""
     stmt = (
-        select(
+        # sqlmodel's select() takes any number of columns, but its stubs only spell out up to four.
+        select(  # type: ignore[call-overload]
             Case,
             CaseMember.role,
             _counted(Exhibit).label("exhibits"),

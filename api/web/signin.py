@@ -75,7 +75,7 @@ def login(
         user = user_service.authenticate(session, email, password)
     except TooManyRequests as exc:
         session.commit()  # the failed attempt is on record whatever the answer
-        return _login_form(request, next=target, email=email, problem=exc.message, status=429)
+        return _login_form(request, next=target, email=email, problem=str(exc.message), status=429)
     except Unauthorized:
         session.commit()
         return _login_form(request, next=target, email=email, problem="Incorrect email or password.", status=401)
