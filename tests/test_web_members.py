@@ -150,6 +150,24 @@ def test_removing_asks_first_then_removes(alice, bob, browsers):
     assert member.get(f"/cases/{case['id']}/members").status_code == 404
 
 
+def test_an_owner_who_steps_down_or_leaves_is_sent_where_they_still_belong(alice, bob, browsers):
+    case = alice.make_case()
+    alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": bob.email, "role": "owner"})
+    owner = browsers(alice)
+    me = user_id(alice, case["id"], alice.email)
+
+    r = owner.htmx("POST", f"/cases/{case['id']}/members/{me}/role", data={"role": "editor"})
+    assert r.status_code == 204 and r.headers["HX-Redirect"] == f"/cases/{case['id']}/members?done=role"
+    page = owner.get(r.headers["HX-Redirect"])
+    assert "Role changed." in page.text and "Add a member" not in page.text  # the page as an editor sees it
+    assert members_of(bob, case["id"])[alice.email] == "editor"
+
+    bob.post(f"/api/v1/cases/{case['id']}/members", json={"email": alice.email, "role": "owner"})  # an owner again
+    r = owner.post(f"/cases/{case['id']}/members/{me}/remove", {"confirmed": "yes"})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert alice.email not in members_of(bob, case["id"]) and case["id"] not in owner.get("/").text
+
+
 def test_other_members_see_the_list_only_and_forcing_a_change_is_refused(alice, bob, make_user, browsers):
     case = alice.make_case()
     alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": bob.email, "role": "editor"})
