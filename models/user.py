@@ -43,6 +43,12 @@ class UserPublic(SQLModel):
     created_at: datetime
 
 
+class UserAccount(UserPublic):
+    """An account as administrators see it: whether it may sign in too."""
+
+    is_active: bool
+
+
 class LoginUnlock(SQLModel):
     email: str
     failures_cleared: int = Field(description="Failed logins that no longer count against the account.")

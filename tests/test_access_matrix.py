@@ -35,6 +35,9 @@ CASELESS = {
     ("GET", "/api/v1/admin/verify-runs"),
     ("GET", "/api/v1/admin/verify-runs/{run_id}"),
     ("POST", "/api/v1/admin/users/{user_id}/unlock"),  # admins only: tests/test_login_limits.py
+    ("GET", "/api/v1/admin/users"),  # admins only: tests/test_web_admin.py
+    ("POST", "/api/v1/admin/users/{user_id}/disable"),
+    ("POST", "/api/v1/admin/users/{user_id}/enable"),
 }
 METHODS = {"get", "post", "put", "patch", "delete"}
 # Values for required query parameters (DELETE /evidence/{id} needs a reason).

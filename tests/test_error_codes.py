@@ -12,6 +12,7 @@ from api.errors import DomainError
 from tests.conftest import live_client
 
 CONFLICT_CODES = {
+    "already_member",
     "bundle_has_volumes",
     "bundle_not_done",
     "bundle_not_finished",
@@ -27,6 +28,7 @@ CONFLICT_CODES = {
     "last_owner",
     "no_filed_bundle",
     "nothing_to_cancel",
+    "own_account",
     "stored_file_missing",
 }
 
@@ -145,6 +147,7 @@ def test_openapi_lists_the_codes_each_route_can_answer_with(http):
         ("/api/v1/bundles/{bundle_id}/cancel", "post"): {"nothing_to_cancel"},
         ("/api/v1/cases/{case_id}/export", "get"): {"stored_file_missing", "bundle_not_finished"},
         ("/api/v1/users", "post"): {"email_taken"},
+        ("/api/v1/admin/users/{user_id}/disable", "post"): {"own_account"},
     }
     for (path, method), codes in expected.items():
         assert _codes(doc, path, method, "409") == codes, (method, path)

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from api.db import on_commit
 from api.deps import BlobStoreDep, CurrentUser, SessionDep
@@ -12,12 +12,13 @@ from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import audit, ratelimit
 from api.services import purge as purge_service
+from api.services import users as user_service
 from api.services import verify as verify_service
 from api.services import verify_runs as verify_run_service
 from api.worker import verify_runner
-from models.inputs import Cursor
+from models.inputs import Cursor, SearchText
 from models.purge import PurgeReport
-from models.user import LoginUnlock, User
+from models.user import LoginUnlock, User, UserAccount
 from models.verify import VerifyRequest, VerifyResult, VerifyRun, VerifyRunPublic
 
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=CheckedJSONRoute)
@@ -78,6 +79,41 @@ def list_verify_runs(session: SessionDep, admin: AdminUser, limit: int = DEFAULT
 @router.get("/verify-runs/{run_id}", response_model=VerifyRunPublic, responses=error_responses(401, 403, 404))
 def get_verify_run(session: SessionDep, admin: AdminUser, run_id: uuid.UUID) -> VerifyRunPublic:
     return _run_public(*verify_run_service.get_run(session, run_id))
+
+
+@router.get("/users", response_model=Page[UserAccount], responses=error_responses(400, 401, 403))
+def list_users(
+    session: SessionDep,
+    admin: AdminUser,
+    search: SearchText | None = Query(None, description="Keep accounts whose email or name contains this."),
+    limit: int = DEFAULT_LIMIT,
+    cursor: Cursor | None = None,
+):
+    """Every account, newest first, with whether it may sign in."""
+    rows, next_cursor = user_service.list_users(session, limit=limit, cursor=cursor, search=search)
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+@router.post(
+    "/users/{user_id}/disable",
+    response_model=UserAccount,
+    responses=error_responses(401, 403, 404, user_service.OwnAccount),
+)
+def disable_user(session: SessionDep, admin: AdminUser, user_id: uuid.UUID) -> UserAccount:
+    """Stop an account from signing in. Its browser sessions end and its API tokens are revoked at once;
+    enabling it again does not revive them. You cannot disable your own account (409). Recorded as
+    `user.disable`."""
+    user = user_service.set_active(session, user_service.get(session, user_id), False, actor=admin)
+    return UserAccount.model_validate(user)
+
+
+@router.post("/users/{user_id}/enable", response_model=UserAccount, responses=error_responses(401, 403, 404))
+def enable_user(session: SessionDep, admin: AdminUser, user_id: uuid.UUID) -> UserAccount:
+    """Let a disabled account sign in again (with its password; old sessions and tokens stay ended).
+    Recorded as `user.enable`."""
+    return UserAccount.model_validate(
+        user_service.set_active(session, user_service.get(session, user_id), True, actor=admin)
+    )
 
 
 @router.post("/users/{user_id}/unlock", response_model=LoginUnlock, responses=error_responses(401, 403, 404, 422))

@@ -13,6 +13,8 @@ from api.errors import UnprocessableEntity
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_int
 from models.audit import AuditEvent
 from models.case import Case
+from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
 
 Order = Literal["asc", "desc"]
 MAX_ACTIONS = 50
@@ -142,3 +144,33 @@ def page(
         rows = rows[:limit]
         next_cursor = encode_cursor(kind, [rows[-1].seq])
     return rows, next_cursor
+
+
+@dataclass
+class Subjects:
+    """What a page of events is about, as it is now: evidence items by id (deleted ones too: rows are kept),
+    and which exhibits are still in their case."""
+
+    evidence: dict[uuid.UUID, EvidenceItem] = field(default_factory=dict)
+    live_exhibits: set[str] = field(default_factory=set)
+
+
+def subjects(session: Session, events: list[AuditEvent]) -> Subjects:
+    """The evidence and exhibits `events` name, in two queries, so a reader of the trail can be shown (and sent
+    to) what an event was about when it still exists."""
+    evidence_ids = {e.evidence_id for e in events if e.evidence_id is not None}
+    exhibit_ids = set()
+    for e in events:
+        if e.object_type == "exhibit" and e.object_id:
+            try:
+                exhibit_ids.add(uuid.UUID(e.object_id))
+            except ValueError:
+                continue
+    found = Subjects()
+    if evidence_ids:
+        items = session.exec(select(EvidenceItem).where(col(EvidenceItem.id).in_(evidence_ids))).all()
+        found.evidence = {item.id: item for item in items}
+    if exhibit_ids:
+        live = session.exec(select(Exhibit.id).where(col(Exhibit.id).in_(exhibit_ids))).all()
+        found.live_exhibits = {str(exhibit_id) for exhibit_id in live}
+    return found

@@ -25,6 +25,12 @@ class LastOwner(Conflict):
     code = "last_owner"
 
 
+class AlreadyMember(Conflict):
+    """The user is a member of the case already: change their role instead."""
+
+    code = "already_member"
+
+
 def create_case(session: Session, *, actor: User, data: CaseCreate) -> Case:
     """Create a case; its creator becomes its owner."""
     case = Case.model_validate(
@@ -145,8 +151,11 @@ def _owner_count(session: Session, case: Case) -> int:
     ).one()
 
 
-def add_member(session: Session, case: Case, data: MemberCreate, *, actor: User) -> tuple[CaseMember, User, bool]:
-    """Add a user by email, or change the role of one already in the case. Returns (member, user, created)."""
+def add_member(
+    session: Session, case: Case, data: MemberCreate, *, actor: User, new_only: bool = False
+) -> tuple[CaseMember, User, bool]:
+    """Add a user by email, or change the role of one already in the case (unless `new_only`: then a member is
+    refused, as a form that only adds people must not change a role unasked). Returns (member, user, created)."""
     user = user_service.get_by_email(session, data.email)
     if user is None:
         raise NotFound(
@@ -159,16 +168,31 @@ def add_member(session: Session, case: Case, data: MemberCreate, *, actor: User)
         session.flush()
         _record_member(session, "member.add", case, actor, user, {"role": data.role})
         return member, user, True
-    if member.role == Role.owner and data.role != Role.owner and _owner_count(session, case) <= 1:
+    if new_only:
+        raise AlreadyMember(
+            f"this case already has {user.email} as a member ({member.role}): change their role in the list instead"
+        )
+    return _set_role(session, case, member, user, data.role, actor=actor), user, False
+
+
+def change_role(session: Session, case: Case, user_id: uuid.UUID, role: Role, *, actor: User) -> CaseMember:
+    """Give a member of the case another role; the last owner keeps theirs."""
+    member = session.get(CaseMember, (case.id, user_id))
+    user = session.get(User, user_id)
+    if member is None or user is None:
+        raise NotFound("that user is not a member of this case")
+    return _set_role(session, case, member, user, role, actor=actor)
+
+
+def _set_role(session: Session, case: Case, member: CaseMember, user: User, role: Role, *, actor: User) -> CaseMember:
+    if member.role == Role.owner and role != Role.owner and _owner_count(session, case) <= 1:
         raise LastOwner("a case needs at least one owner: add another owner before demoting this one")
     before = member.role
-    member.role = data.role
+    member.role = role
     session.add(member)
     session.flush()
-    _record_member(
-        session, "member.role", case, actor, user, {"before": {"role": before}, "after": {"role": data.role}}
-    )
-    return member, user, False
+    _record_member(session, "member.role", case, actor, user, {"before": {"role": before}, "after": {"role": role}})
+    return member
 
 
 def _record_member(session: Session, action: str, case: Case, actor: User, user: User, details: dict) -> None:

@@ -8,11 +8,14 @@ from typing import NoReturn
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
 
 from api.config import get_settings
-from api.errors import BadRequest, Conflict, Unauthorized, UnprocessableEntity
-from api.services import audit, ratelimit
+from api.db import rowcount
+from api.errors import BadRequest, Conflict, NotFound, Unauthorized, UnprocessableEntity
+from api.pagination import keyset_page, parse_datetime, parse_uuid
+from api.services import audit, ratelimit, web_sessions
 from models.common import utcnow
 from models.inputs import text_problem
 from models.user import ApiToken, User, UserCreate
@@ -22,6 +25,12 @@ class EmailTaken(Conflict):
     """An account with this email already exists."""
 
     code = "email_taken"
+
+
+class OwnAccount(Conflict):
+    """An administrator cannot disable their own account: another administrator must."""
+
+    code = "own_account"
 
 
 TOKEN_PREFIX = "cb_"
@@ -140,3 +149,58 @@ def revoke_token(session: Session, token: ApiToken) -> None:
     audit.record(
         session, "logout", actor_email=None, object_type="token", object_id=token.id, details={"user_id": token.user_id}
     )
+
+
+def get(session: Session, user_id) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def list_users(session: Session, *, limit: int, cursor: str | None, search: str | None = None):
+    """Every account, newest first; `search` keeps those whose email or name contains it (any case)."""
+    stmt = select(User)
+    if search and not text_problem(search):
+        needle = search.strip().lower()
+        stmt = stmt.where(
+            col(User.email).contains(needle, autoescape=True)
+            | func.lower(col(User.full_name)).contains(needle, autoescape=True)
+        )
+    return keyset_page(
+        session,
+        stmt,
+        kind="users",
+        columns=[User.created_at, User.id],
+        parsers=[parse_datetime, parse_uuid],
+        key=lambda user: (user.created_at, user.id),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: User) -> User:
+    """Let an account sign in, or stop it. Disabling also ends its browser sessions and revokes its API tokens
+    at once, so enabling it later does not bring an old sign-in back to life. Recorded as `user.disable` or
+    `user.enable`; asking for the state it is already in changes and records nothing."""
+    if not active and user.id == actor.id:
+        raise OwnAccount("you cannot disable your own account: another administrator must")
+    if user.is_active == active:
+        return user
+    user.is_active = active
+    session.add(user)
+    session.flush()
+    details: dict = {"email": user.email}
+    if not active:
+        details["sessions_ended"] = web_sessions.end_all(session, user)
+        details["tokens_revoked"] = rowcount(
+            session.execute(
+                update(ApiToken)
+                .where(col(ApiToken.user_id) == user.id, col(ApiToken.revoked_at).is_(None))
+                .values(revoked_at=utcnow())
+            )
+        )
+    action = "user.enable" if active else "user.disable"
+    audit.record(session, action, actor=actor, object_type="user", object_id=user.id, details=details)
+    return user

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.config import get_settings
+from api.db import rowcount
 from api.services import audit
 from models.common import utcnow
 from models.user import User
@@ -95,6 +96,17 @@ def end_by_id(session: Session, session_id: str | None) -> None:
             .where(col(WebSession.id_hash) == digest(session_id), col(WebSession.ended_at).is_(None))
             .values(ended_at=utcnow())
         )
+
+
+def end_all(session: Session, user: User) -> int:
+    """End every live session of `user` (their account was disabled); returns how many were live."""
+    return rowcount(
+        session.execute(
+            update(WebSession)
+            .where(col(WebSession.user_id) == user.id, col(WebSession.ended_at).is_(None))
+            .values(ended_at=utcnow())
+        )
+    )
 
 
 def csrf_token(active: Active) -> str:

@@ -12,11 +12,22 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from api.web import case_page, cases, evidence, exhibit_actions, signin, upload
+from api.web import activity, admin, admin_verify, case_page, cases, evidence, exhibit_actions, members, signin, upload
 from api.web.security import PageHeaders, is_page
 
 STATIC = Path(__file__).resolve().parent / "static"
-ROUTERS = (signin.router, cases.router, case_page.router, exhibit_actions.router, evidence.router, upload.router)
+ROUTERS = (
+    signin.router,
+    cases.router,
+    case_page.router,
+    exhibit_actions.router,
+    upload.router,
+    evidence.router,
+    members.router,
+    activity.router,
+    admin.router,
+    admin_verify.router,
+)
 
 
 def install(app: FastAPI) -> None:
