@@ -12,11 +12,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from api.web import case_page, cases, evidence, signin, upload
+from api.web import bundle_builder, bundles, case_page, cases, evidence, signin, upload
 from api.web.security import PageHeaders, is_page
 
 STATIC = Path(__file__).resolve().parent / "static"
-ROUTERS = (signin.router, cases.router, case_page.router, evidence.router, upload.router)
+# The builder's /bundles/new before a bundle's /bundles/{bundle_id}, which would otherwise take "new" for an id.
+ROUTERS = (
+    signin.router,
+    cases.router,
+    case_page.router,
+    evidence.router,
+    upload.router,
+    bundle_builder.router,
+    bundles.router,
+)
 
 
 def install(app: FastAPI) -> None:
