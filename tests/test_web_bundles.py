@@ -310,13 +310,16 @@ def test_the_builder_without_javascript_shows_more_moves_rows_and_says_what_is_w
     form = _builder_form(moved.text) | {"action": "order", f"position-{first}": "999"}
     ordered = browser.post(base, data=form)
     assert _rows(ordered.text)[-1] == first and f'name="position-{first}" value="{ROWS_PER_PAGE + 2}"' in ordered.text
+    third = _rows(ordered.text)[2]  # given the number of the row before it: it takes that place
+    up = browser.post(base, data=_builder_form(ordered.text) | {"action": "order", f"position-{third}": "2"})
+    assert _rows(up.text)[:3] == [_rows(ordered.text)[0], third, _rows(ordered.text)[1]]
 
     # Refusals in words, beside their fields, and nothing built.
     wrong = _builder_form(ordered.text) | {"selection": "chosen", "include": [], "bates_prefix": "AB9"}
     wrong |= {"bates_start": "one", "volume": "other", "volume_other": "big"}
     refused = browser.post(base, data=wrong)
     assert refused.status_code == 422
-    for words in ("Tick at least one exhibit", "must not end in a digit", "Enter a whole number", "as a number"):
+    for words in ("Tick at least one exhibit", "do not end in a digit", "Enter a whole number", "as a number"):
         assert words in refused.text, words
     assert 'id="bates_prefix-error"' in refused.text and 'aria-invalid="true"' in refused.text
     forged = _builder_form(ordered.text) | {"selection": "chosen"}

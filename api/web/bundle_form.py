@@ -15,10 +15,14 @@ from starlette.datastructures import FormData
 from api.web.bundle_words import VOLUME_PRESETS
 from api.web.forms import parse
 from models.bundle import BundleRequest, WithheldTitles
+from models.inputs import BATES_PREFIX_CHARS
 
 TEXT_FIELDS = ("title", "legend", "bates_prefix", "bates_start", "bates_digits", "volume", "volume_other")
 FRONT_MATTER = ("cover", "index", "slip_sheets", "certificate")
 WHOLE = "Enter a whole number, such as 1"
+PREFIX_RULE = (
+    f"Use only letters A to Z, digits, “-” and “_”, up to {BATES_PREFIX_CHARS} of them, and do not end in a digit"
+)
 
 
 @dataclass
@@ -93,6 +97,8 @@ class BuilderForm:
                 errors["exhibit_ids"] = "Tick at least one exhibit, or choose to bundle all of them"
             data["exhibit_ids"] = chosen or None
         request, problems = parse(BundleRequest, data)
+        if "bates_prefix" in problems:  # the model names its field; the page names what to type
+            problems["bates_prefix"] = PREFIX_RULE
         errors = problems | errors
         return (request if not errors else None), errors
 
@@ -105,9 +111,12 @@ def _uuid(value) -> uuid.UUID | None:
 
 
 def _position(value, listed_at: int) -> float:
-    """A position number as typed; a blank or unreadable one counts as the place the row was listed at."""
+    """Where a row goes: the number typed (a blank or unreadable one counts as the place the row was listed at).
+    A row given another row's number lands at that number: after it when moved down, before it when moved up."""
     try:
         number = float(str(value))
     except ValueError:
         return listed_at
-    return number if math.isfinite(number) else listed_at
+    if not math.isfinite(number):
+        return listed_at
+    return number + (0.5 if number > listed_at else -0.5 if number < listed_at else 0)

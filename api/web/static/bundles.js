@@ -41,8 +41,11 @@
 
   function applyOrder(body) {
     var listed = rows(body).map(function (row, index) {
+      // As the server orders them without JavaScript: a row given another's number lands at that number.
       var typed = parseFloat(row.querySelector("input.position").value);
-      return { row: row, key: isFinite(typed) ? typed : index + 1, index: index };
+      var at = index + 1;
+      var key = isFinite(typed) ? typed + (typed > at ? 0.5 : typed < at ? -0.5 : 0) : at;
+      return { row: row, key: key, index: index };
     });
     listed.sort(function (a, b) { return a.key - b.key || a.index - b.index; });
     var more = document.getElementById("more-row");
