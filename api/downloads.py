@@ -2,14 +2,19 @@
 
 import base64
 from collections.abc import Callable
+from functools import partial
 from typing import BinaryIO
 from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 
 from api.errors import ServerFault, new_error_id
+from api.services import bundle_downloads
 from api.storage import BlobStore
+from models.bundle import Bundle
+from models.user import User
 
 DAMAGED = "the stored file for this download is missing or damaged, so nothing was sent"
 
@@ -61,6 +66,23 @@ def file_response(
     # original need not be.
     headers["Content-Type"] = media_type
     return StreamingResponse(_chunks(f), headers=headers)
+
+
+def bundle_volume(
+    session: Session, store: BlobStore, request: Request, user: User, bundle: Bundle, number: int | None
+) -> Response:
+    """A bundle's volume (`number` None: the whole bundle) as a download, checked and audited: what the API and the
+    web app's pages both serve."""
+    volume = bundle_downloads.served_volume(session, bundle, user, number)
+    return file_response(
+        store,
+        request,
+        sha256=volume["sha256"],
+        size=volume["size_bytes"],
+        media_type="application/pdf",
+        disposition=content_disposition(volume["filename"]),
+        on_damaged=partial(bundle_downloads.record_damaged, session, user, bundle, volume),
+    )
 
 
 def _open_checked(store: BlobStore, sha256: str, size: int, on_damaged: Callable[[dict], None]) -> BinaryIO:

@@ -1,18 +1,17 @@
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from api.db import on_commit
 from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, EditableBundle, SessionDep, VisibleBundle
-from api.downloads import content_disposition, file_response
-from api.errors import BundleNotDone, BundleNotFinished, NotFound, error_responses
+from api.downloads import bundle_volume
+from api.errors import BundleNotDone, BundleNotFinished, error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
-from api.services import audit
 from api.services import bundles as bundle_service
 from api.worker import runner
-from models.bundle import Bundle, BundleProgress, BundlePublic, BundleRequest, BundleStatus
+from models.bundle import Bundle, BundleProgress, BundlePublic, BundleRequest
 from models.inputs import Cursor
 
 router = APIRouter(tags=["bundles"], route_class=CheckedJSONRoute)
@@ -81,16 +80,6 @@ def cancel_bundle(session: SessionDep, user: CurrentUser, bundle: EditableBundle
     return _public(session, bundle_service.cancel(session, bundle, actor=user))
 
 
-def _done(bundle: Bundle) -> None:
-    # A bundle rebuilt in place serves its last build until the new one is recorded.
-    rebuilding = bundle.status in (BundleStatus.queued, BundleStatus.running) and bundle.volumes
-    if bundle.status != BundleStatus.done and not rebuilding:
-        raise BundleNotDone(
-            f"the bundle is {BundleStatus(bundle.status).value}, not done"
-            + (f": {bundle.error}" if bundle.error else "")
-        )
-
-
 PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF"}}
 PDF_RESPONSES = error_responses(401, 404, BundleNotDone, bundle_service.BundleHasVolumes, 500) | PDF
 VOLUME_RESPONSES = error_responses(401, 404, BundleNotDone, 500) | PDF
@@ -99,15 +88,7 @@ VOLUME_RESPONSES = error_responses(401, 404, BundleNotDone, 500) | PDF
 @router.get("/bundles/{bundle_id}/pdf", response_class=StreamingResponse, responses=PDF_RESPONSES)
 def bundle_pdf(session: SessionDep, user: CurrentUser, store: BlobStoreDep, request: Request, bundle: VisibleBundle):
     """The bundle as one PDF (ETag = its SHA-256). A bundle split into volumes is downloaded volume by volume."""
-    _done(bundle)
-    if len(bundle.volumes) > 1:
-        raise bundle_service.BundleHasVolumes(
-            f"this bundle is split into {len(bundle.volumes)} volumes: download /volumes/{{n}}/pdf"
-        )
-    bundle_service.record(
-        session, "bundle.download", user, bundle, {"volume": 1, "sha256": bundle.volumes[0]["sha256"]}
-    )
-    return _volume_response(session, store, request, user, bundle, bundle.volumes[0])
+    return bundle_volume(session, store, request, user, bundle, None)
 
 
 @router.get("/bundles/{bundle_id}/volumes/{number}/pdf", response_class=StreamingResponse, responses=VOLUME_RESPONSES)
@@ -117,34 +98,4 @@ def volume_pdf(
     # Looked up here rather than by `bundle_for`: the document lists a route's own parameters before those of
     # its dependencies, and it names bundle_id before number.
     bundle = bundle_service.get_visible(session, bundle_id, user)
-    _done(bundle)
-    volume = next((v for v in bundle.volumes if v["number"] == number), None)
-    if volume is None:
-        raise NotFound(f"the bundle has volumes 1 to {len(bundle.volumes)}")
-    bundle_service.record(session, "bundle.download", user, bundle, {"volume": number, "sha256": volume["sha256"]})
-    return _volume_response(session, store, request, user, bundle, volume)
-
-
-def _volume_response(session, store, request: Request, user, bundle: Bundle, volume: dict) -> Response:
-    def damaged(details: dict) -> None:
-        details = {"volume": volume["number"]} | details
-        audit.record(
-            session,
-            "bundle.integrity_failure",
-            actor=user,
-            case_id=bundle.case_id,
-            object_type="bundle",
-            object_id=bundle.id,
-            details=details,
-            durable=True,
-        )
-
-    return file_response(
-        store,
-        request,
-        sha256=volume["sha256"],
-        size=volume["size_bytes"],
-        media_type="application/pdf",
-        disposition=content_disposition(volume["filename"]),
-        on_damaged=damaged,
-    )
+    return bundle_volume(session, store, request, user, bundle, number)

@@ -197,17 +197,18 @@ def get_visible(session: Session, bundle_id: uuid.UUID, user: User, *, role: Rol
     return access.case_object(session, Bundle, bundle_id, user, "bundle", role)
 
 
-def list_bundles(session: Session, case: Case, *, limit: int, cursor: str | None):
+def list_bundles(session: Session, case: Case, *, limit: int, cursor: str | None, newest_first: bool = False):
     stmt = select(Bundle).where(Bundle.case_id == case.id)
     return keyset_page(
         session,
         stmt,
-        kind="bundles",
+        kind="bundles-newest" if newest_first else "bundles",
         columns=[Bundle.created_at, Bundle.id],
         parsers=[parse_datetime, parse_uuid],
         key=lambda b: (b.created_at, b.id),
         limit=limit,
         cursor=cursor,
+        descending=newest_first,
     )
 
 

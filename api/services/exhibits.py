@@ -1,6 +1,7 @@
 """Exhibits: labels handed out once from the case's counter, never reused, never renumbered."""
 
 import uuid
+from collections.abc import Collection
 from typing import Any, cast
 
 from sqlalchemy import cast as cast_
@@ -295,9 +296,10 @@ def list_exhibits(
     descending: bool = False,
     kind: str | None = None,
     tag: str | None = None,
+    ids: Collection[uuid.UUID] | None = None,
 ) -> tuple[list[dict], str | None]:
     """The case's exhibits in `order` (one of ORDERS), each with a summary of its evidence, as ExhibitPublic-shaped
-    dicts; only those of evidence `kind` or carrying `tag` when given."""
+    dicts; only those of evidence `kind`, carrying `tag` or among `ids` when given."""
     # Plain columns and dicts, not ORM entities and models: on a page of 100, building and validating
     # objects twice cost more than the query. The route's response model validates them once.
     if order not in ORDERS:
@@ -314,6 +316,8 @@ def list_exhibits(
         stmt = stmt.where(has_tag(session, tag))
     in_order = (order, descending) == ("position", False)
     list_kind = exhibit_order.LIST_KIND if in_order else f"{exhibit_order.LIST_KIND}-{order}-{descending:d}"
+    if ids is not None:
+        stmt = stmt.where(col(Exhibit.id).in_(ids))
     rows, next_cursor = keyset_page(
         session,
         stmt,

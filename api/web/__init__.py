@@ -12,10 +12,24 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from api.web import activity, admin, admin_verify, case_page, cases, evidence, exhibit_actions, members, signin, upload
+from api.web import (
+    activity,
+    admin,
+    admin_verify,
+    bundle_builder,
+    bundles,
+    case_page,
+    cases,
+    evidence,
+    exhibit_actions,
+    members,
+    signin,
+    upload,
+)
 from api.web.security import PageHeaders, is_page
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The builder's /bundles/new before a bundle's /bundles/{bundle_id}, which would otherwise take "new" for an id.
 ROUTERS = (
     signin.router,
     cases.router,
@@ -23,6 +37,8 @@ ROUTERS = (
     exhibit_actions.router,
     upload.router,
     evidence.router,
+    bundle_builder.router,
+    bundles.router,
     members.router,
     activity.router,
     admin.router,
