@@ -195,3 +195,113 @@ def test_drop_five_files_and_see_each_ones_result(web_server, account, page, tmp
     expect(table).to_contain_text("insert card 假")
     expect(table.locator("tbody tr")).to_have_count(4)
     axe_check(page)
+
+
+def _case_with_exhibits(base_url: str, email: str, password: str, titles: list[str]) -> dict:
+    with _api(base_url, email, password) as api:
+        case = api.post("/api/v1/cases", json={"title": "Acme v. Mpow", "case_type": "lanham_act"}).json()
+        for title in titles:
+            api.post(
+                f"/api/v1/cases/{case['id']}/evidence",
+                files={"file": (f"{title}.txt", f"the file {title}".encode())},
+                data={"kind": "chat_log", "title": title},
+            ).raise_for_status()
+    return case
+
+
+def test_reorder_exhibits_by_keyboard(web_server, account, page):
+    email, password = account()
+    case = _case_with_exhibits(web_server.base_url, email, password, ["First chat", "Second chat", "Third chat"])
+    sign_in(page, web_server.base_url, email, password)
+    page.goto(f"/cases/{case['id']}")
+    # Keyboard only: focus the button, press Enter; focus stays with the moved exhibit's control.
+    page.get_by_role("button", name="Move PX-003 up").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_contain_text("PX-003 moved to position 2", timeout=EXPECT_SECONDS * 1000)
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_contain_text("PX-003 moved to position 1", timeout=EXPECT_SECONDS * 1000)
+    labels = page.locator("#exhibit-table tbody th[scope=row]")
+    expect(labels).to_have_text(["PX-003", "PX-001", "PX-002"])
+    # The order is the case's: the API agrees, and a reload shows it.
+    with _api(web_server.base_url, email, password) as api:
+        items = api.get(f"/api/v1/cases/{case['id']}/exhibits").json()["items"]
+    assert [item["label"] for item in items] == ["PX-003", "PX-001", "PX-002"]
+    page.reload()
+    expect(labels).to_have_text(["PX-003", "PX-001", "PX-002"])
+    axe_check(page)
+
+
+def test_a_viewer_sees_no_edit_controls_and_forcing_them_is_refused(web_server, account, page):
+    owner_email, owner_password = account()
+    case = _case_with_exhibits(web_server.base_url, owner_email, owner_password, ["Only chat"])
+    email, password = account()
+    with _api(web_server.base_url, owner_email, owner_password) as api:
+        api.post(f"/api/v1/cases/{case['id']}/members", json={"email": email, "role": "viewer"}).raise_for_status()
+        exhibit = api.get(f"/api/v1/cases/{case['id']}/exhibits").json()["items"][0]
+    sign_in(page, web_server.base_url, email, password)
+    page.goto(f"/cases/{case['id']}")
+    expect(page.get_by_text("Only chat")).to_be_visible()
+    for control in ("Add evidence", "Move PX-001 up", "Remove PX-001"):
+        expect(page.get_by_text(control)).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("Move|Remove|Upload"))).to_have_count(0)
+    page.goto(f"/cases/{case['id']}/bundles")
+    expect(page.get_by_role("link", name="Build a bundle")).to_have_count(0)
+    # Forcing them, with the page's own CSRF token: 403 for the viewer's case, 404 for a case not theirs.
+    token = page.evaluate("() => JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']")
+    forced = page.request.post(
+        f"/cases/{case['id']}/exhibits/{exhibit['id']}/move", form={"step": "down", "csrf_token": token}
+    )
+    assert forced.status == 403
+    built = page.request.post(f"/cases/{case['id']}/bundles", form={"title": "Mine", "csrf_token": token})
+    assert built.status == 403
+    page.goto(f"/cases/{case['id']}/bundles/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text("You do not have access to this")
+    axe_check(page)
+
+
+def test_a_form_posted_from_another_site_is_refused(web_server, account, page):
+    email, password = account()
+    sign_in(page, web_server.base_url, email, password)
+    # Another site's page (another origin: a data: URL) that posts a form to casebinder with the victim's cookie.
+    forged = (
+        f'<form method="post" action="{web_server.base_url}/cases/new">'
+        '<input name="title" value="Planted case"><input name="case_type" value="lanham_act"></form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+    from urllib.parse import quote
+
+    from tests.browser_watch import watch_of
+
+    watch_of(page).refusals_expected.add("/cases/new")
+    with page.expect_response(lambda r: r.url.endswith("/cases/new") and r.request.method == "POST") as posted:
+        page.goto("data:text/html," + quote(forged))
+    # The session cookie is SameSite=Lax, so the browser does not even send it with another site's POST: the form
+    # reaches casebinder signed out and is sent to sign in. Had it been sent, the missing CSRF token is a 403.
+    assert posted.value.status in (303, 403)
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Sign in|You do not have access to this"))
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("My cases")
+    expect(page.get_by_text("Planted case")).to_have_count(0)
+
+
+def test_members_activity_and_administration_pages_pass_axe(web_server, account, page, open_page):
+    email, password = account(admin=True)
+    case = _case_with_exhibits(web_server.base_url, email, password, ["A chat"])
+    sign_in(page, web_server.base_url, email, password)
+    for path, heading in (
+        (f"/cases/{case['id']}/members", "Acme v. Mpow"),
+        (f"/cases/{case['id']}/activity", "Acme v. Mpow"),
+        (f"/cases/{case['id']}/bundles", "Acme v. Mpow"),
+        ("/admin", None),
+        ("/admin/verify-runs", None),
+    ):
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        if heading:
+            expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        axe_check(page)
+    phone = open_page("phone")
+    sign_in(phone, web_server.base_url, email, password)
+    for path in (f"/cases/{case['id']}/members", f"/cases/{case['id']}/activity", "/admin"):
+        phone.goto(path)
+        assert_no_horizontal_scroll(phone)
