@@ -14,7 +14,7 @@ from api.web.security import CSP
 from models.user import User
 from models.web_session import WebSession
 from tests.conftest import PASSWORD
-from tests.web_support import BASE_URL, csrf_of, login_token, sign_in
+from tests.web_support import csrf_of, login_token, page_client, sign_in
 
 
 def _post_login(client: TestClient, email: str, password: str, **extra):
@@ -32,7 +32,7 @@ def _session_rows(email: str) -> list[WebSession]:
 
 
 def test_pages_ask_to_sign_in_and_come_back_after(app, alice):
-    with TestClient(app, base_url=BASE_URL) as client:
+    with page_client(app) as client:
         response = client.get("/cases/new", follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == "/login?next=/cases/new"
@@ -55,14 +55,14 @@ def test_pages_ask_to_sign_in_and_come_back_after(app, alice):
     "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"]
 )
 def test_sign_in_never_sends_a_person_to_another_site(app, alice, target):
-    with TestClient(app, base_url=BASE_URL) as client:
+    with page_client(app) as client:
         response = _post_login(client, alice.email, PASSWORD, next=target)
         assert response.status_code == 303
         assert response.headers["location"] == "/"
 
 
 def test_the_session_cookie_is_opaque_http_only_and_lax_and_only_its_digest_is_stored(app, alice):
-    with TestClient(app, base_url=BASE_URL) as client:
+    with page_client(app) as client:
         response = _post_login(client, alice.email, PASSWORD)
         cookie = response.headers["set-cookie"]
         assert cookie.startswith("casebinder_session=")
@@ -75,13 +75,13 @@ def test_the_session_cookie_is_opaque_http_only_and_lax_and_only_its_digest_is_s
 
 
 def test_over_https_the_cookie_is_secure(app, alice):
-    with TestClient(app, base_url="https://casebinder.example") as client:
+    with page_client(app, "https://casebinder.example") as client:
         response = _post_login(client, alice.email, PASSWORD)
         assert "Secure" in response.headers["set-cookie"]
 
 
 def test_a_wrong_password_says_so_and_starts_no_session(app, alice):
-    with TestClient(app, base_url=BASE_URL) as client:
+    with page_client(app) as client:
         response = _post_login(client, alice.email, "not the password")
         assert response.status_code == 401
         assert "Incorrect email or password." in response.text
@@ -92,7 +92,7 @@ def test_a_wrong_password_says_so_and_starts_no_session(app, alice):
 def test_the_api_login_limits_apply_to_the_form(app, make_user, monkeypatch, settings):
     actor = make_user()
     monkeypatch.setattr(settings, "login_max_failures_per_account", 3)
-    with TestClient(app, base_url=BASE_URL) as client:
+    with page_client(app) as client:
         for _ in range(3):
             assert _post_login(client, actor.email, "wrong").status_code == 401
         locked = _post_login(client, actor.email, PASSWORD)  # even the right password, while locked
@@ -102,7 +102,7 @@ def test_the_api_login_limits_apply_to_the_form(app, make_user, monkeypatch, set
 
 
 def test_a_sign_in_form_from_another_site_is_refused(app, alice):
-    with TestClient(app, base_url=BASE_URL) as client:
+    with page_client(app) as client:
         token = login_token(client.get("/login").text)
         data = {"email": alice.email, "password": PASSWORD, "login_token": token}
         forged = client.post("/login", data=data, headers={"Origin": "https://evil.example"}, follow_redirects=False)
@@ -113,7 +113,7 @@ def test_a_sign_in_form_from_another_site_is_refused(app, alice):
 
 
 def test_each_sign_in_makes_a_new_session_and_ends_the_old_one(app, alice):
-    with TestClient(app, base_url=BASE_URL) as client:
+    with page_client(app) as client:
         _post_login(client, alice.email, PASSWORD)
         first = client.cookies["casebinder_session"]
         _post_login(client, alice.email, PASSWORD)
@@ -125,12 +125,12 @@ def test_each_sign_in_makes_a_new_session_and_ends_the_old_one(app, alice):
 
 
 def test_a_session_id_planted_before_sign_in_is_not_used(app, alice):
-    with TestClient(app, base_url=BASE_URL) as client:
+    with page_client(app) as client:
         client.cookies.set("casebinder_session", "planted-by-an-attacker")
         response = _post_login(client, alice.email, PASSWORD)
         issued = response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
         assert issued != "planted-by-an-attacker"
-    with TestClient(app, base_url=BASE_URL) as attacker:
+    with page_client(app) as attacker:
         attacker.cookies.set("casebinder_session", "planted-by-an-attacker")
         assert attacker.get("/", follow_redirects=False).status_code == 303
 
@@ -140,7 +140,7 @@ def test_sign_out_ends_the_session_on_the_server(app, alice):
     stolen = browser.client.cookies["casebinder_session"]
     out = browser.post("/logout")
     assert out.status_code == 303 and out.headers["location"] == "/login"
-    with TestClient(app, base_url=BASE_URL) as replay:
+    with page_client(app) as replay:
         replay.cookies.set("casebinder_session", stolen)
         assert replay.get("/", follow_redirects=False).status_code == 303
     browser.close()

@@ -2,6 +2,8 @@
 session's CSRF token at hand, talking real HTTP to the app."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
@@ -48,6 +50,17 @@ class Browser:
 
     def close(self) -> None:
         self.client.close()
+
+
+@contextmanager
+def page_client(app, base_url: str = BASE_URL) -> Iterator[TestClient]:
+    """A browser-like client of its own. Not `with TestClient(...)`: that would run the app's start-up and shut-down
+    around it, and the shut-down stops the background runners every later test needs."""
+    client = TestClient(app, base_url=base_url)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def sign_in(app, email: str, password: str = PASSWORD, *, next: str = "/") -> Browser:
