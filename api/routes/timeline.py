@@ -26,7 +26,6 @@ from api.services.timeline import importer as import_service
 from api.services.timeline import pdf as pdf_service
 from api.services.timeline import query as query_service
 from api.services.timeline import summary as summary_service
-from api.storage import full_disk_refused
 from api.worker import import_runner
 from models.import_job import ImportJobPublic
 from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound, SearchText, Tag
@@ -34,9 +33,6 @@ from models.timeline import EventCreate, EventUpdate, ImportResult, TimelineEven
 
 router = APIRouter(tags=["timeline"], route_class=CheckedJSONRoute)
 
-# Imports parsed at once in this process; more wait their turn without holding a thread.
-IMPORT_THREADS = anyio.CapacityLimiter(8)
-STAGE_WRITE_BYTES = 1024 * 1024  # a staged body is written in blocks of about this size
 API_PREFIX = "/api/v1"
 ANY_OF = "Repeat (or separate with commas) to match any of several."
 
@@ -220,29 +216,6 @@ def _respond_async(request: Request) -> bool:
     return any(p.split(";")[0].strip().lower() == "respond-async" for p in prefer.split(","))
 
 
-async def _stage(stream) -> job_service.StagedBody:
-    """The whole body in a file under the data dir; 413 past the import limit, nothing left behind on failure."""
-    body = await anyio.to_thread.run_sync(job_service.StagedBody)
-    try:
-        pending, buffered = [], 0
-        with full_disk_refused("the import"):
-            async for chunk in stream:
-                if body.size + buffered + len(chunk) > import_service.MAX_IMPORT_BYTES:
-                    raise PayloadTooLarge(import_service.TOO_LARGE)
-                pending.append(chunk)
-                buffered += len(chunk)
-                if buffered >= STAGE_WRITE_BYTES:
-                    await anyio.to_thread.run_sync(body.write, b"".join(pending))
-                    pending, buffered = [], 0
-            if pending:
-                await anyio.to_thread.run_sync(body.write, b"".join(pending))
-            await anyio.to_thread.run_sync(body.finish)
-    except BaseException:
-        body.discard()
-        raise
-    return body
-
-
 def _queue(session, access, body: job_service.StagedBody, fmt: str | None, content_type: str | None,
            asked: bool) -> JSONResponse:  # fmt: skip
     kind = import_service.detect_format(fmt, content_type, body.head, body.size)
@@ -286,13 +259,13 @@ async def import_events(
     as_job = asked or (declared.isdigit() and int(declared) > threshold)
     stream = body_chunks(request)
     if as_job or not declared.isdigit():  # a body of unknown length is staged, then judged by its size
-        body = await _stage(stream)
+        body = await job_service.stage(stream)
         try:
             if as_job or body.size > threshold:
                 queue = partial(_queue, session, access, body, format, content_type, asked)
                 return await anyio.to_thread.run_sync(queue)
             run = partial(_import_now, session, access, body.chunks(), format, content_type)
-            return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)
+            return await anyio.to_thread.run_sync(run, limiter=import_service.IMPORT_THREADS)
         finally:
             body.discard()  # a queued job's file has been renamed away by then
 
@@ -306,7 +279,7 @@ async def import_events(
 
     run = partial(_import_now, session, access, chunks(), format, content_type)
     # Its own threads: imports waiting on slow bodies never take the threads every other route runs on.
-    return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)
+    return await anyio.to_thread.run_sync(run, limiter=import_service.IMPORT_THREADS)
 
 
 def _import_now(session, access, chunks, fmt: str | None, content_type: str | None) -> dict:

@@ -89,7 +89,7 @@ def summary(session: Session, case: Case, f: query.TimelineFilter, bundle: Cited
         return result
     result["first"], result["last"] = query.shape(session, case, counted.first + counted.last, bundle)
     by_kind: Counter[str] = Counter()
-    for (_, kind, is_disputed), n in counted.tally.items():
+    for (_, kind, _), n in counted.tally.items():
         by_kind[kind] += n
     result["disputed"] = sum(n for (_, _, is_disputed), n in counted.tally.items() if is_disputed)
     result["total"] = sum(by_kind.values())
