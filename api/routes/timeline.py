@@ -1,5 +1,3 @@
-import hashlib
-import re
 import uuid
 from functools import partial
 from typing import Annotated, Literal
@@ -19,11 +17,10 @@ from api.pagination import DEFAULT_LIMIT
 from api.request_body import body_chunks
 from api.services.holds import CaseOnHold
 from api.services.timeline import citations
-from api.services.timeline import csv as csv_service
 from api.services.timeline import events as timeline_service
+from api.services.timeline import exports as export_service
 from api.services.timeline import import_jobs as job_service
 from api.services.timeline import importer as import_service
-from api.services.timeline import pdf as pdf_service
 from api.services.timeline import query as query_service
 from api.services.timeline import summary as summary_service
 from api.worker import import_runner
@@ -87,11 +84,6 @@ def _wants_csv(fmt: str | None, accept: str) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
-def _filename(access, suffix: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", access.case.docket_number or str(access.case.id)).strip("-.")
-    return f"chronology-{name or access.case.id}.{suffix}"
-
-
 @router.get(
     "/cases/{case_id}/timeline",
     response_model=TimelinePage,
@@ -112,14 +104,8 @@ def get_timeline(
     comes from one bundle, named by `cited_bundle` (CSV: the X-Cited-Bundle header and the bates_bundle_id
     column); a next_cursor keeps citing the bundle of the first page."""
     if _wants_csv(format, request.headers.get("accept", "")):
-        bundle = citations.cited_bundle(session, access.case, bundle_id)
-        details, headers = citations.announced(bundle)
-        timeline_service.record_export(session, access.case, access.user, f, {"format": "csv"} | details)
-        return StreamingResponse(
-            csv_service.csv_stream(access.case, f, bundle),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{_filename(access, "csv")}"'} | headers,
-        )
+        rows, headers = export_service.csv_export(session, access.case, access.user, f, bundle_id)
+        return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers=headers)
     items, next_cursor, bundle = query_service.page(
         session, access.case, f, limit=limit, cursor=cursor, bundle_id=bundle_id
     )
@@ -139,13 +125,8 @@ def timeline_pdf(
 ) -> Response:
     """The selection as a summary chronology for court (FRE 1006): caption, entries, exhibits summarized. Its
     first page names the one bundle its Bates numbers come from, with that bundle's SHA-256."""
-    bundle = citations.cited_bundle(session, access.case, bundle_id)
-    pdf = pdf_service.render_pdf(session, access.case, f, bundle)
-    cited, headers = citations.announced(bundle)
-    details = {"format": "pdf", "sha256": hashlib.sha256(pdf).hexdigest(), "size_bytes": len(pdf)} | cited
-    timeline_service.record_export(session, access.case, access.user, f, details)
-    disposition = f'attachment; filename="{_filename(access, "pdf")}"'
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition} | headers)
+    pdf, headers = export_service.pdf_export(session, access.case, access.user, f, bundle_id)
+    return Response(pdf, media_type="application/pdf", headers=headers)
 
 
 @router.get(

@@ -12,11 +12,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from api.web import case_page, cases, signin
+from api.web import case_page, cases, signin, timeline, timeline_edit, timeline_files
 from api.web.security import PageHeaders, is_page
 
 STATIC = Path(__file__).resolve().parent / "static"
-ROUTERS = (signin.router, cases.router, case_page.router)
+ROUTERS = (
+    signin.router,
+    cases.router,
+    case_page.router,
+    timeline.router,
+    timeline_edit.router,
+    timeline_files.router,
+)
 
 
 def install(app: FastAPI) -> None:
