@@ -29,6 +29,7 @@ ROWS = "web/timeline_rows.html"  # an event's row, its form as a row, and the pa
 FIELDS = ("occurred_at", "title", "description", "kind", "tags", "evidence_id", "page")
 # A service's refusal names its field first ("tags: at most 100 tags...", "title is required").
 NAMED = ("title", "description", "tags", "evidence_id", "page")
+REQUIRED = ("occurred_at", "title")  # a blank one is refused, when adding or editing alike
 UNSET = object()
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,6 +59,10 @@ def _data(values: dict[str, str], *, editing: bool) -> dict:
 def _checked(model: type[M], data: dict, tz: str, errors: dict[str, str]) -> M | None:
     """The input model, or None with the problems in `errors`: the date in the words of the API's date parser,
     the rest in the model's own."""
+    for name in REQUIRED:
+        if name in data and not data[name]:
+            errors[name] = "This field is required"
+            del data[name]
     if data.get("occurred_at"):
         try:
             dates.parse_when(data["occurred_at"], tz)
