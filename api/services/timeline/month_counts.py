@@ -11,10 +11,11 @@ The rows know kinds and disputed only: a filter by tag, text or evidence kind is
 """
 
 import bisect
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlmodel import Session, col
 
 from api.services.timeline.filter import TimelineFilter, bind_values, filter_conditions
@@ -45,36 +46,50 @@ def _month_after(key: str) -> datetime:
     return datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
 
 
+@lru_cache(maxsize=16)
+def _summed_statement(by_month: bool, by_kind: bool, by_disputed: bool) -> Select:
+    """Rows of some slots summed per (month, kind, disputed), built once per shape (named parameters only)."""
+    where = [col(C.case_id) == bindparam("case_id"), col(C.slot).in_(bindparam("slots", expanding=True))]
+    if by_month:
+        where.append(col(C.month).in_(bindparam("months", expanding=True)))
+    if by_kind:
+        where.append(col(C.kind).in_(bindparam("kinds", expanding=True)))
+    if by_disputed:
+        where.append(col(C.disputed) == bindparam("disputed"))
+    key = (col(C.month), col(C.kind), col(C.disputed))
+    return select(*key, func.sum(col(C.events))).where(*where).group_by(*key)
+
+
 class _Counts:
     """Events of a filter before any instant, from the rows (and the events, for what falls between hours)."""
 
     def __init__(self, session: Session, case_id, f: TimelineFilter, points: list[datetime]):
         self.session, self.case_id, self.f = session, case_id, f
-        totals: dict[str, Tally] = {}
-        for month, _, kind, disputed, n in self._rows(["all"]):
-            totals.setdefault(month, Counter())[(kind, bool(disputed))] += n
+        totals: defaultdict[str, Tally] = defaultdict(Counter)
+        for month, kind, disputed, n in self._summed(("all",), None):
+            totals[month][(kind, bool(disputed))] += n
         self.months = sorted(totals)
         self.totals = totals
         self.before_month: list[Tally] = [Counter()]  # before_month[i]: events of the months before months[i]
         for month in self.months:
             self.before_month.append(self.before_month[-1] + totals[month])
-        self.slots: dict[tuple[str, str], Tally] = {}
-        wanted = {slot for point in points for slot in self._slots_for(point)}
-        for month, slot, kind, disputed, n in self._rows(sorted(wanted)) if wanted else ():
-            self.slots.setdefault((month, slot), Counter())[(kind, bool(disputed))] += n
-        piece = [col(E.occurred_at) >= bindparam("piece_from"), col(E.occurred_at) < bindparam("piece_to")]
-        counted = select(col(E.kind), col(E.disputed), func.count()).where(*filter_conditions(f), *piece)
-        self.live = counted.group_by(col(E.kind), col(E.disputed))
-        self.values = bind_values(case_id, f)
+        # The edge hours each point needs, summed by the database: the points of a timezone need one run of
+        # hours, or two where the clocks change, so a few hundred rows come back rather than every hour's.
+        needed: defaultdict[tuple[str, ...], set[str]] = defaultdict(set)
+        for point in points:
+            if slots := tuple(self._slots_for(point)):
+                needed[slots].add(_month(point))
+        self.edges: defaultdict[tuple[str, tuple[str, ...]], Tally] = defaultdict(Counter)
+        for slots, months in needed.items():
+            for month, kind, disputed, n in self._summed(slots, sorted(months)):
+                self.edges[(month, slots)][(kind, bool(disputed))] += n
+        self.live: Select | None = None  # the statement that counts events themselves, built if needed
 
-    def _rows(self, slots: list[str]):
-        where = [col(C.case_id) == self.case_id, col(C.slot).in_(slots)]
-        if self.f.kinds:
-            where.append(col(C.kind).in_(self.f.kinds))
-        if self.f.disputed is not None:
-            where.append(col(C.disputed) == self.f.disputed)
-        stmt = select(col(C.month), col(C.slot), col(C.kind), col(C.disputed), col(C.events)).where(*where)
-        return self.session.connection().execute(stmt).all()
+    def _summed(self, slots: tuple[str, ...], months: list[str] | None):
+        """(month, kind, disputed, events) of the filter in these slots (of these months), summed over the slots."""
+        stmt = _summed_statement(months is not None, bool(self.f.kinds), self.f.disputed is not None)
+        values = {"case_id": self.case_id, "slots": list(slots), "months": months or [], "kinds": list(self.f.kinds)}
+        return self.session.connection().execute(stmt, values | {"disputed": self.f.disputed}).all()
 
     @staticmethod
     def _edge(point: datetime) -> tuple[str, int]:
@@ -98,14 +113,16 @@ class _Counts:
         """Events in [start, end), from the events themselves."""
         if end <= start:
             return Counter()
-        result = self.session.connection().execute(self.live, self.values | {"piece_from": start, "piece_to": end})
+        if self.live is None:
+            piece = [col(E.occurred_at) >= bindparam("piece_from"), col(E.occurred_at) < bindparam("piece_to")]
+            counted = select(col(E.kind), col(E.disputed), func.count()).where(*filter_conditions(self.f), *piece)
+            self.live = counted.group_by(col(E.kind), col(E.disputed))
+        values = bind_values(self.case_id, self.f) | {"piece_from": start, "piece_to": end}
+        result = self.session.connection().execute(self.live, values)
         return Counter({(kind, bool(disputed)): n for kind, disputed, n in result})
 
     def _slot_sum(self, month: str, slots: list[str]) -> Tally:
-        total: Tally = Counter()
-        for slot in slots:
-            total.update(self.slots.get((month, slot), {}))
-        return total
+        return self.edges.get((month, tuple(slots)), Counter())
 
     def _within_month(self, month: str, point: datetime) -> Tally:
         """Events of `month` before `point` (a point in that month)."""

@@ -54,15 +54,15 @@ class Monthly:
         return [(label, events[i], disputed[i]) for i, (label, _) in enumerate(self.months)]
 
 
-def monthly(session: Session, case: Case, f: query.TimelineFilter) -> Monthly:
-    """The filter's events per local month of each event's start, from its first event's month to its last's.
-    422 past MAX_MONTHS."""
-    first = query.fetch(session, case.id, replace(f, order="asc"), after=None, limit=1, labels=True)
-    last = query.fetch(session, case.id, replace(f, order="desc"), after=None, limit=1, labels=True)
+def monthly(session: Session, case: Case, f: query.TimelineFilter, *, labels: bool = False) -> Monthly:
+    """The filter's events per local month of each event's start, from its first event's month to its last's
+    (fetched with their exhibit labels if `labels`). 422 past MAX_MONTHS."""
+    first = query.fetch(session, case.id, replace(f, order="asc"), after=None, limit=1, labels=labels)
+    last = query.fetch(session, case.id, replace(f, order="desc"), after=None, limit=1, labels=labels)
     tally: Counter[tuple[int, str, bool]] = Counter()
     if not first:
         return Monthly([], tally, first, last)
-    at = columns.LABELLED_ROW.occurred_at
+    at = (columns.LABELLED_ROW if labels else columns.EVENT_ROW).occurred_at
     months = dates.month_starts(dates.stored_as_utc(first[0][at]), dates.stored_as_utc(last[0][at]), case.timezone)
     if len(months) > MAX_MONTHS:
         raise UnprocessableEntity(
@@ -82,7 +82,7 @@ def monthly(session: Session, case: Case, f: query.TimelineFilter) -> Monthly:
 def summary(session: Session, case: Case, f: query.TimelineFilter, bundle: CitedBundle | None) -> dict:
     """Totals, per kind and per local month of each event's start, with the first and last event in time, their
     Bates cites from `bundle` (named as `cited_bundle`)."""
-    counted = monthly(session, case, f)
+    counted = monthly(session, case, f, labels=True)
     result = {"total": 0, "disputed": 0, "by_kind": {}, "by_month": [], "first": None, "last": None}
     result["cited_bundle"] = bundle.public() if bundle else None
     if not counted.first:
