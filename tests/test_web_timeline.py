@@ -145,6 +145,17 @@ def test_an_event_is_edited_in_its_row_or_on_a_page_and_deleted_after_a_question
     assert "/delete" not in rows[derived["id"]] and "/delete" in rows[event["id"]]
     assert 'hx-confirm="Delete the event “Order, corrected” (March 2021)?' in rows[event["id"]]
 
+    # An event citing evidence the exhibit list does not offer keeps its citation through a save.
+    item = alice.upload(case["id"], b"receipt", kind="order_record", title="Receipt").json()
+    cited = add_event(alice, case["id"], title="Cited", evidence_id=item["id"], page=2)
+    assert alice.delete(f"/api/v1/cases/{case['id']}/exhibits/{item['exhibit']['id']}").status_code == 204
+    form = browser.htmx("GET", f"{_tab(case['id'])}/events/{cited['id']}/edit").text
+    assert f'<option value="{item["id"]}" selected>The evidence cited now (no exhibit label)</option>' in form
+    fields = {"occurred_at": "2021-03-04T12:00-05:00", "title": "Cited, kept", "evidence_id": item["id"], "page": "2"}
+    assert browser.htmx("POST", f"{_tab(case['id'])}/events/{cited['id']}", data=fields).status_code == 200
+    kept = alice.get(f"/api/v1/cases/{case['id']}/events/{cited['id']}").json()
+    assert (kept["title"], kept["evidence_id"], kept["page"]) == ("Cited, kept", item["id"], 2)
+
     question = browser.get(f"{base}/delete")
     assert "Delete this event?" in question.text and "Order, corrected" in question.text
     r = browser.post(f"{base}/delete")

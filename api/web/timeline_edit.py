@@ -146,6 +146,12 @@ def _form_values(event: TimelineEvent, tz: str) -> dict[str, str]:
 def _edit(request: Request, session, access: CasePage, event: TimelineEvent, values, errors, status=200) -> Response:
     context = _row_context(session, access, event) | tab_context(session, access, forms=True)
     context |= {"values": values, "errors": errors, "derived": event.source == EventSource.derived}
+    cited = context["e"]["citation"]
+    if cited and all(evidence_id != cited["evidence_id"] for _, evidence_id in context["citable"]):
+        # Evidence past the first exhibits listed, or in the case without an exhibit: offered all the same, so a
+        # save does not drop the citation the event has.
+        label = cited["exhibit_label"] or "The evidence cited now (no exhibit label)"
+        context["citable"] = [(label, cited["evidence_id"]), *context["citable"]]
     block = "edit_row" if is_htmx(request) else None
     return page(request, ROWS, access.viewer, status=status, block=block, **context)
 

@@ -111,7 +111,8 @@ async def import_events(request: Request, session: SessionDep, access: CaseEdito
     try:
         if body.size > get_settings().import_job_threshold_bytes:
             kind = import_service.detect_format(fmt, None, body.head, body.size)
-            job = job_service.create_job(session, case=access.case, actor=user, body=body, fmt=kind)
+            queue = partial(job_service.create_job, session, case=access.case, actor=user, body=body, fmt=kind)
+            job = await anyio.to_thread.run_sync(queue)
             on_commit(session, import_runner.wake)
             return _outcome(request, access, session, status=202, job=job_service.public(job))
         run = partial(
