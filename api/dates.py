@@ -187,6 +187,26 @@ def written_form(start: datetime, until: datetime, precision: Precision, tz_name
     return start.astimezone(zone(tz_name)).isoformat()
 
 
+def following(text: str, tz_name: str) -> str:
+    """The date just after the span `text` names, written at the same precision ("2021-03" -> "2021-04", "2021" ->
+    "2022"): a "to" date a person means to include, as the exclusive end a timeline filter takes."""
+    span = parse_when(text, tz_name)
+    return written_form(span.until, span.until, span.precision, tz_name)
+
+
+def editable_form(start: datetime, until: datetime, precision: Precision | str, tz_name: str) -> str:
+    """The text a person edits a date as, which parse_when reads back as this very span: "2021-03" for a month,
+    "2021-03-04T17:30-08:00" for a minute (with its offset, so an hour a clock change repeats stays the one it was,
+    and without seconds it does not know)."""
+    precision = Precision(precision)
+    if precision in (Precision.minute, Precision.second):
+        clock = LocalClock(tz_name)
+        local = clock.local(start)
+        written = local.strftime("%Y-%m-%dT%H:%M:%S" if precision is Precision.second else "%Y-%m-%dT%H:%M")
+        return written + clock.offset_text(local)
+    return written_form(start, until, precision, tz_name)
+
+
 COARSE = frozenset({"year", "month", "day"})
 
 

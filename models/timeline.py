@@ -102,6 +102,26 @@ class TimelineEventTag(SQLModel, table=True):
     occurred_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class TimelineMonthCount(SQLModel, table=True):
+    """How many of a case's events begin in each UTC month, by kind and disputed: slot "all" for the whole month,
+    and one slot for each hour at its edges ("+00" to "+13", the hours after it starts; "-01" to "-12", those
+    before it ends). Written by the database itself: triggers on timeline_events (migration 0013) keep it in step
+    with every insert, update and delete, as they do timeline_event_tags.
+
+    A month of the case's timezone starts within 14 hours of a UTC month (offsets run from -12:00 to +14:00), so
+    the chronology's counts per local month (api/services/timeline/month_counts.py) are sums of these rows, not a
+    count of a million events on every view."""
+
+    __tablename__ = "timeline_month_counts"
+
+    case_id: uuid.UUID = Field(foreign_key="cases.id", ondelete="CASCADE", primary_key=True)
+    slot: str = Field(primary_key=True, sa_type=String(3))
+    month: str = Field(primary_key=True, sa_type=String(7))  # YYYY-MM, in UTC
+    kind: str = Field(primary_key=True, sa_type=String(40))
+    disputed: bool = Field(primary_key=True)
+    events: int
+
+
 class EventCreate(SQLModel):
     occurred_at: WrittenDate = Field(
         description="ISO 8601: 2021, 2021-03, 2021-03-04, 2021-03-04T17:30 or with seconds and offset. "

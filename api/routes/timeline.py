@@ -1,5 +1,3 @@
-import hashlib
-import re
 import uuid
 from functools import partial
 from typing import Annotated, Literal
@@ -19,14 +17,12 @@ from api.pagination import DEFAULT_LIMIT
 from api.request_body import body_chunks
 from api.services.holds import CaseOnHold
 from api.services.timeline import citations
-from api.services.timeline import csv as csv_service
 from api.services.timeline import events as timeline_service
+from api.services.timeline import exports as export_service
 from api.services.timeline import import_jobs as job_service
 from api.services.timeline import importer as import_service
-from api.services.timeline import pdf as pdf_service
 from api.services.timeline import query as query_service
 from api.services.timeline import summary as summary_service
-from api.storage import full_disk_refused
 from api.worker import import_runner
 from models.import_job import ImportJobPublic
 from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound, SearchText, Tag
@@ -34,9 +30,6 @@ from models.timeline import EventCreate, EventUpdate, ImportResult, TimelineEven
 
 router = APIRouter(tags=["timeline"], route_class=CheckedJSONRoute)
 
-# Imports parsed at once in this process; more wait their turn without holding a thread.
-IMPORT_THREADS = anyio.CapacityLimiter(8)
-STAGE_WRITE_BYTES = 1024 * 1024  # a staged body is written in blocks of about this size
 API_PREFIX = "/api/v1"
 ANY_OF = "Repeat (or separate with commas) to match any of several."
 
@@ -91,11 +84,6 @@ def _wants_csv(fmt: str | None, accept: str) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
-def _filename(access, suffix: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", access.case.docket_number or str(access.case.id)).strip("-.")
-    return f"chronology-{name or access.case.id}.{suffix}"
-
-
 @router.get(
     "/cases/{case_id}/timeline",
     response_model=TimelinePage,
@@ -116,14 +104,8 @@ def get_timeline(
     comes from one bundle, named by `cited_bundle` (CSV: the X-Cited-Bundle header and the bates_bundle_id
     column); a next_cursor keeps citing the bundle of the first page."""
     if _wants_csv(format, request.headers.get("accept", "")):
-        bundle = citations.cited_bundle(session, access.case, bundle_id)
-        details, headers = citations.announced(bundle)
-        timeline_service.record_export(session, access.case, access.user, f, {"format": "csv"} | details)
-        return StreamingResponse(
-            csv_service.csv_stream(access.case, f, bundle),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{_filename(access, "csv")}"'} | headers,
-        )
+        rows, headers = export_service.csv_export(session, access.case, access.user, f, bundle_id)
+        return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers=headers)
     items, next_cursor, bundle = query_service.page(
         session, access.case, f, limit=limit, cursor=cursor, bundle_id=bundle_id
     )
@@ -143,13 +125,8 @@ def timeline_pdf(
 ) -> Response:
     """The selection as a summary chronology for court (FRE 1006): caption, entries, exhibits summarized. Its
     first page names the one bundle its Bates numbers come from, with that bundle's SHA-256."""
-    bundle = citations.cited_bundle(session, access.case, bundle_id)
-    pdf = pdf_service.render_pdf(session, access.case, f, bundle)
-    cited, headers = citations.announced(bundle)
-    details = {"format": "pdf", "sha256": hashlib.sha256(pdf).hexdigest(), "size_bytes": len(pdf)} | cited
-    timeline_service.record_export(session, access.case, access.user, f, details)
-    disposition = f'attachment; filename="{_filename(access, "pdf")}"'
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition} | headers)
+    pdf, headers = export_service.pdf_export(session, access.case, access.user, f, bundle_id)
+    return Response(pdf, media_type="application/pdf", headers=headers)
 
 
 @router.get(
@@ -220,29 +197,6 @@ def _respond_async(request: Request) -> bool:
     return any(p.split(";")[0].strip().lower() == "respond-async" for p in prefer.split(","))
 
 
-async def _stage(stream) -> job_service.StagedBody:
-    """The whole body in a file under the data dir; 413 past the import limit, nothing left behind on failure."""
-    body = await anyio.to_thread.run_sync(job_service.StagedBody)
-    try:
-        pending, buffered = [], 0
-        with full_disk_refused("the import"):
-            async for chunk in stream:
-                if body.size + buffered + len(chunk) > import_service.MAX_IMPORT_BYTES:
-                    raise PayloadTooLarge(import_service.TOO_LARGE)
-                pending.append(chunk)
-                buffered += len(chunk)
-                if buffered >= STAGE_WRITE_BYTES:
-                    await anyio.to_thread.run_sync(body.write, b"".join(pending))
-                    pending, buffered = [], 0
-            if pending:
-                await anyio.to_thread.run_sync(body.write, b"".join(pending))
-            await anyio.to_thread.run_sync(body.finish)
-    except BaseException:
-        body.discard()
-        raise
-    return body
-
-
 def _queue(session, access, body: job_service.StagedBody, fmt: str | None, content_type: str | None,
            asked: bool) -> JSONResponse:  # fmt: skip
     kind = import_service.detect_format(fmt, content_type, body.head, body.size)
@@ -286,13 +240,13 @@ async def import_events(
     as_job = asked or (declared.isdigit() and int(declared) > threshold)
     stream = body_chunks(request)
     if as_job or not declared.isdigit():  # a body of unknown length is staged, then judged by its size
-        body = await _stage(stream)
+        body = await job_service.stage(stream)
         try:
             if as_job or body.size > threshold:
                 queue = partial(_queue, session, access, body, format, content_type, asked)
                 return await anyio.to_thread.run_sync(queue)
             run = partial(_import_now, session, access, body.chunks(), format, content_type)
-            return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)
+            return await anyio.to_thread.run_sync(run, limiter=import_service.IMPORT_THREADS)
         finally:
             body.discard()  # a queued job's file has been renamed away by then
 
@@ -306,7 +260,7 @@ async def import_events(
 
     run = partial(_import_now, session, access, chunks(), format, content_type)
     # Its own threads: imports waiting on slow bodies never take the threads every other route runs on.
-    return await anyio.to_thread.run_sync(run, limiter=IMPORT_THREADS)
+    return await anyio.to_thread.run_sync(run, limiter=import_service.IMPORT_THREADS)
 
 
 def _import_now(session, access, chunks, fmt: str | None, content_type: str | None) -> dict:

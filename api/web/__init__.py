@@ -24,6 +24,9 @@ from api.web import (
     exhibit_actions,
     members,
     signin,
+    timeline,
+    timeline_edit,
+    timeline_files,
     upload,
 )
 from api.web.security import PageHeaders, is_page
@@ -43,6 +46,9 @@ ROUTERS = (
     activity.router,
     admin.router,
     admin_verify.router,
+    timeline.router,
+    timeline_edit.router,
+    timeline_files.router,
 )
 
 

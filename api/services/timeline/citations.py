@@ -15,6 +15,8 @@ from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
 from api.errors import BundleNotDone, NotFound
+from api.services.timeline.columns import as_uuid_text
+from api.services.timeline.sql import uuid_any_text
 from models.bundle import Bundle, BundleExhibit, BundleStatus
 from models.case import Case
 from models.exhibit import Exhibit
@@ -221,3 +223,19 @@ def citation_bates(
     ids = {e: e if isinstance(e, uuid.UUID) else uuid.UUID(e) for e, _ in refs}
     placed = placements(session, bundle, ids.values())
     return {(e, page): bates_cite(placed[ids[e]], page) for e, page in refs if ids[e] in placed}
+
+
+_CITABLE = (
+    select(col(Exhibit.label), uuid_any_text(col(Exhibit.evidence_id)))
+    .where(col(Exhibit.case_id) == bindparam("case_id"))
+    .order_by(col(Exhibit.position), col(Exhibit.id))
+    .limit(bindparam("limit"))
+)
+
+
+def citable(session: Session, case: Case, *, limit: int) -> list[tuple[str, str]]:
+    """The first `limit` of the case's exhibits in exhibit order, as (label, evidence id as text): what an event's
+    form offers to cite. One index range of plain text rows, so a case of thousands of exhibits costs a page
+    little."""
+    rows = session.connection().execute(_CITABLE, {"case_id": case.id, "limit": limit}).all()
+    return [(label, as_uuid_text(evidence_id) or "") for label, evidence_id in rows]

@@ -25,10 +25,8 @@ class EventDerived(Conflict):
 
 
 def record_export(session: Session, case: Case, actor: User, f: query.TimelineFilter, details: dict) -> None:
-    """An export of the chronology (CSV or PDF) in the case's audit trail: who took it, which selection, what.
-
-    Written when the export is handed out; a CSV stream the client abandons part-way is still recorded.
-    """
+    """An export of the chronology (CSV or PDF, timeline.exports) in the case's audit trail: who took it, which
+    selection, what."""
     audit.record_case(session, "timeline.export", case.id, actor=actor, details=details | {"filter": f.described()})
 
 

@@ -12,18 +12,20 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 from sqlmodel import Session, col, select
 
 from api.db import session_scope
-from api.errors import DomainError
+from api.errors import DomainError, PayloadTooLarge
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import access, jobs
 from api.services.timeline import importer as import_service
 from api.services.timeline.events import case_evidence_ids
+from api.storage import full_disk_refused
 from models.case import Case
 from models.import_job import (
     ImportJob,
@@ -40,6 +42,7 @@ log = logging.getLogger("casebinder.imports")
 INTERRUPTED = "interrupted: the server stopped during the import, so nothing was stored; send the file again"
 LOST = "the staged file of this import is missing, so nothing was stored; send the file again"
 READ_CHUNK = 1024 * 1024
+STAGE_WRITE_BYTES = 1024 * 1024  # a staged body is written in blocks of about this size
 
 
 class Interrupted(Exception):
@@ -89,6 +92,30 @@ class StagedBody:
         with open(self.path, "rb") as f:
             while chunk := f.read(READ_CHUNK):
                 yield chunk
+
+
+async def stage(stream: AsyncIterator[bytes]) -> StagedBody:
+    """A body as it arrives, written to a staged file off the event loop; 413 past the import limit (judged as
+    it comes, so nothing past it is kept), 507 when the disk fills up, and nothing left behind on failure."""
+    body = await anyio.to_thread.run_sync(StagedBody)
+    try:
+        pending, buffered = [], 0
+        with full_disk_refused("the import"):
+            async for chunk in stream:
+                if body.size + buffered + len(chunk) > import_service.MAX_IMPORT_BYTES:
+                    raise PayloadTooLarge(import_service.TOO_LARGE)
+                pending.append(chunk)
+                buffered += len(chunk)
+                if buffered >= STAGE_WRITE_BYTES:
+                    await anyio.to_thread.run_sync(body.write, b"".join(pending))
+                    pending, buffered = [], 0
+            if pending:
+                await anyio.to_thread.run_sync(body.write, b"".join(pending))
+            await anyio.to_thread.run_sync(body.finish)
+    except BaseException:
+        body.discard()
+        raise
+    return body
 
 
 def create_job(session: Session, *, case: Case, actor: User, body: StagedBody, fmt: str) -> ImportJob:

@@ -15,6 +15,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 from sqlmodel import Session
 
 from api.config import get_settings
@@ -49,6 +50,7 @@ from models.user import User
 # The importer is what routes and the import job call; the body limit, the format check and the bulk load they
 # use live with the step they belong to.
 __all__ = [
+    "IMPORT_THREADS",
     "MAX_IMPORT_BYTES",
     "STATISTICS_AFTER_ROWS",
     "TOO_LARGE",
@@ -62,6 +64,9 @@ __all__ = [
 ]
 
 MAX_ERRORS = 100
+# Imports parsed at once in this process (the API's and the web pages' alike); more wait their turn without
+# holding a thread.
+IMPORT_THREADS = anyio.CapacityLimiter(8)
 PROGRESS_ROWS = 20_000  # rows between progress reports while a file is read
 
 
