@@ -306,3 +306,29 @@ def test_members_activity_and_administration_pages_pass_axe(web_server, account,
     for path in (f"/cases/{case['id']}/members", f"/cases/{case['id']}/activity", "/admin"):
         phone.goto(path)
         assert_no_horizontal_scroll(phone)
+
+
+def test_add_a_month_precision_disputed_event_and_find_it_under_its_month(web_server, account, page):
+    email, password = account()
+    case = _case_with_exhibits(web_server.base_url, email, password, ["Refund chat"])
+    sign_in(page, web_server.base_url, email, password)
+    page.goto(f"/cases/{case['id']}/timeline")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acme v. Mpow")
+    form = page.locator("#add-event")
+    if form.get_attribute("open") is None:  # open already while the case has no events
+        form.locator("summary").click()
+    form.get_by_label("When").fill("2021-03")
+    form.get_by_label("Title").fill("Seller offers a refund for a 5-star review — البائع")
+    form.get_by_label("Disputed").check()
+    form.get_by_role("button", name="Add event").click()
+    expect(page.locator("#add-event")).to_contain_text("Added", timeout=EXPECT_SECONDS * 1000)
+    # Its month in the chart says so, and leads to the month's events, where it is listed as disputed.
+    page.reload()
+    march = page.get_by_role("link", name=re.compile(r"^March 2021: 1 event, 1 disputed"))
+    expect(march).to_have_count(1)
+    march.click()
+    row = page.locator("tr", has_text="Seller offers a refund")
+    expect(row).to_be_visible(timeout=EXPECT_SECONDS * 1000)
+    expect(row).to_contain_text("March 2021")
+    expect(row).to_contain_text("Disputed")
+    axe_check(page)
