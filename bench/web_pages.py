@@ -102,7 +102,8 @@ def timeline_page(label: str, postgres_url: str | None, count: int, requests: in
         direct_seed(ordered, case, user, postgres_url is not None)
 
         def check(html: str) -> None:
-            assert html.count('class="event"') + html.count("data-event") >= 1, "the timeline page lists no events"
+            assert html.count('<tr id="event-') == 50, "the timeline page does not list its first 50 events"
+            assert "events in the case, by month" in html, "the timeline page has no month chart"
 
         with server("api.app:app", ws.env) as (base, _pid):
             wait_healthy(base)

@@ -219,6 +219,11 @@ def test_reorder_exhibits_by_keyboard(web_server, account, page):
     page.keyboard.press("Enter")
     expect(page.locator("#status")).to_contain_text("PX-003 moved to position 2", timeout=EXPECT_SECONDS * 1000)
     expect(page.get_by_role("button", name="Move PX-003 up")).to_be_focused(timeout=EXPECT_SECONDS * 1000)
+    # htmx has taken over the redrawn table's forms (a person is slower than this; a test is not).
+    page.wait_for_function(
+        "() => document.activeElement.form && document.activeElement.form['htmx-internal-data'] "
+        "&& !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
+    )
     page.keyboard.press("Enter")
     expect(page.locator("#status")).to_contain_text("PX-003 moved to position 1", timeout=EXPECT_SECONDS * 1000)
     labels = page.locator("#exhibit-table tbody th[scope=row]")
