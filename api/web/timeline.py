@@ -4,7 +4,7 @@ timeline_files)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -23,7 +23,6 @@ TEMPLATE = "web/case_timeline.html"
 CITABLE = 1000  # exhibits a form offers to cite, in exhibit order
 # The parts of the tab htmx asks for by their element's id, and the template block each is.
 PARTS = {"timeline-results": "results", "timeline-chart": "chart", "timeline-list": "list"}
-Text = Annotated[str, Query(max_length=1000)]
 
 
 def tab_context(session: Session, access: CasePage, *, forms: bool = False) -> dict:
@@ -39,15 +38,11 @@ def timeline_tab(
     request: Request,
     session: SessionDep,
     access: CaseViewerPage,
-    start: Annotated[str, Query(alias="from", max_length=1000)] = "",
-    to: Text = "",
-    kind: Text = "",
-    tag: Text = "",
-    disputed: Text = "",
+    filters: Annotated[Filters, Depends(Filters.from_query)],
     cursor: Annotated[str | None, Query(max_length=CURSOR_CHARS)] = None,
 ) -> Response:
     part = PARTS.get(request.headers.get("hx-target", "")) if is_htmx(request) else None
-    return render_tab(request, session, access, Filters.of(start, to, kind, tag, disputed), cursor, part=part)
+    return render_tab(request, session, access, filters, cursor, part=part)
 
 
 def render_tab(

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
@@ -30,47 +30,31 @@ from models.import_job import ImportJob, ImportJobStatus
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 TEMPLATE = "web/timeline_import.html"
-Text = Annotated[str, Query(max_length=1000)]
+FiltersDep = Annotated[Filters, Depends(Filters.from_query)]
 MULTIPART_SLACK = 64 * 1024  # a form's boundaries and other fields, around the file itself
 READ_BYTES = 1024 * 1024
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}  # by the file's name: browsers' types vary
 
 
-def _filter(access: CasePage, start: str, to: str, kind: str, tag: str, disputed: str):
-    f, errors = read_filter(access.case, Filters.of(start, to, kind, tag, disputed))
+def _filter(access: CasePage, filters: Filters):
+    f, errors = read_filter(access.case, filters)
     if f is None:
         raise UnprocessableEntity(" ".join(errors.values()))
     return f
 
 
 @router.get("/cases/{case_id}/timeline.csv")
-def export_csv(
-    session: SessionDep,
-    access: CaseViewerPage,
-    start: Annotated[str, Query(alias="from", max_length=1000)] = "",
-    to: Text = "",
-    kind: Text = "",
-    tag: Text = "",
-    disputed: Text = "",
-) -> Response:
+def export_csv(session: SessionDep, access: CaseViewerPage, filters: FiltersDep) -> Response:
     """The filtered chronology as the API's CSV export (`GET /api/v1/cases/{id}/timeline?format=csv`)."""
-    f = _filter(access, start, to, kind, tag, disputed)
+    f = _filter(access, filters)
     rows, headers = export_service.csv_export(session, access.case, access.viewer.user, f, None)
     return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.get("/cases/{case_id}/timeline.pdf")
-def export_pdf(
-    session: SessionDep,
-    access: CaseViewerPage,
-    start: Annotated[str, Query(alias="from", max_length=1000)] = "",
-    to: Text = "",
-    kind: Text = "",
-    tag: Text = "",
-    disputed: Text = "",
-) -> Response:
+def export_pdf(session: SessionDep, access: CaseViewerPage, filters: FiltersDep) -> Response:
     """The filtered chronology as the API's summary PDF (`GET /api/v1/cases/{id}/timeline.pdf`)."""
-    f = _filter(access, start, to, kind, tag, disputed)
+    f = _filter(access, filters)
     pdf, headers = export_service.pdf_export(session, access.case, access.viewer.user, f, None)
     return Response(pdf, media_type="application/pdf", headers=headers)
 

@@ -4,8 +4,10 @@ a month holds, is the services' to say."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import urlencode
 
+from fastapi import Query
 from sqlmodel import Session
 
 from api import dates
@@ -34,6 +36,18 @@ class Filters:
     @classmethod
     def of(cls, start: str, to: str, kind: str, tag: str, disputed: str) -> "Filters":
         return cls(start.strip(), to.strip(), kind.strip(), tag.strip(), disputed if disputed in DISPUTED else "")
+
+    @classmethod
+    def from_query(
+        cls,
+        start: Annotated[str, Query(alias="from", max_length=1000)] = "",
+        to: Annotated[str, Query(max_length=1000)] = "",
+        kind: Annotated[str, Query(max_length=1000)] = "",
+        tag: Annotated[str, Query(max_length=1000)] = "",
+        disputed: Annotated[str, Query(max_length=1000)] = "",
+    ) -> "Filters":
+        """The filters of a page's query string: a dependency, for the tab and its exports alike."""
+        return cls.of(start, to, kind, tag, disputed)
 
     @property
     def active(self) -> bool:
