@@ -225,3 +225,21 @@ def test_csrf_token_is_on_every_signed_in_page(app, alice):
     assert csrf_of(home) == browser.csrf
     assert f'"X-CSRF-Token": "{browser.csrf}"' in home.replace("&#34;", '"')
     browser.close()
+
+
+def test_sessions_ended_over_a_day_ago_go_at_the_next_sign_in(app, alice):
+    first = sign_in(app, alice.email)
+    first.post("/logout")
+    second = sign_in(app, alice.email)
+    assert len(_session_rows(alice.email)) == 2  # the ended one is kept for a day
+    with session_scope() as session:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.ended_at.is_not(None))  # type: ignore[union-attr]
+            .values(ended_at=web_sessions.utcnow() - timedelta(days=2))
+        )
+    third = sign_in(app, alice.email)
+    rows = _session_rows(alice.email)
+    assert len(rows) == 2 and all(row.ended_at is None for row in rows)
+    for browser in (first, second, third):
+        browser.close()

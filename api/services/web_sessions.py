@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 from api.config import get_settings
@@ -23,6 +23,9 @@ from models.web_session import WebSession
 
 SESSION_ID_BYTES = 32
 TOUCH_EVERY = timedelta(minutes=1)
+# An ended or expired session is kept this long (it can be looked at beside the audit trail's login and logout),
+# then dropped at its person's next sign-in, so the table holds live sessions and a day of history.
+KEEP_ENDED = timedelta(days=1)
 
 
 @dataclass
@@ -40,6 +43,12 @@ def start(session: Session, user: User, *, user_agent: str | None = None) -> str
     settings = get_settings()
     session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
     now = utcnow()
+    session.execute(
+        delete(WebSession).where(
+            col(WebSession.user_id) == user.id,
+            or_(col(WebSession.ended_at) < now - KEEP_ENDED, col(WebSession.expires_at) < now - KEEP_ENDED),
+        )
+    )
     row = WebSession(
         user_id=user.id,
         id_hash=digest(session_id),

@@ -21,10 +21,11 @@ from api.services.timeline import exports as export_service
 from api.services.timeline import import_jobs as job_service
 from api.services.timeline import importer as import_service
 from api.web.render import is_htmx, page, sentence
-from api.web.session import CaseEditorPage, CasePage, CaseViewerPage, PageRoute
+from api.web.session import CasePage, CaseViewerPage, PageRoute, case_page
 from api.web.timeline import tab_context
 from api.web.timeline_view import Filters, read_filter
 from api.worker import import_runner
+from models.case import Role
 from models.import_job import ImportJob, ImportJobStatus
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -79,8 +80,13 @@ def _refusal(exc: DomainError) -> dict:
     return {"problem": sentence(str(detail.get("message", ""))), "errors": errors, "more": more}
 
 
+# The import reads its own body: the CSRF token comes in the header (htmx) or the form's action URL, never from the
+# body, so the size is checked before a byte of the file is read.
+CaseImporter = Annotated[CasePage, Depends(case_page(Role.editor, streaming=True))]
+
+
 @router.post("/cases/{case_id}/timeline/import")
-async def import_events(request: Request, session: SessionDep, access: CaseEditorPage) -> Response:
+async def import_events(request: Request, session: SessionDep, access: CaseImporter) -> Response:
     """The file in the form's `file` field, staged as the API stages a body, then imported the API's way."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > import_service.MAX_IMPORT_BYTES + MULTIPART_SLACK:
