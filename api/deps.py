@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from api.config import get_settings
 from api.db import get_session
-from api.errors import Forbidden, NotFound, Unauthorized
+from api.errors import Unauthorized
 from api.request_body import receiving_body
 from api.services import access as access_service
 from api.services import bundles as bundle_service
@@ -103,11 +103,9 @@ def case_for(role: Role = Role.viewer):
     """
 
     async def dependency(case_id: uuid.UUID, member: MembershipDep) -> CaseAccess:  # async: already read
-        if member.case is None or member.role is None or member.case.id != case_id:
-            raise NotFound("case not found")
-        if member.role.rank < role.rank:
-            raise Forbidden(f"this needs the {role.value} role in the case; you are {member.role.value}")
-        return CaseAccess(member.case, member.role, member.user)
+        named = member.case if member.case is not None and member.case.id == case_id else None
+        case, held = access_service.require_role(named, member.role, role)
+        return CaseAccess(case, held, member.user)
 
     return dependency
 

@@ -73,6 +73,17 @@ def membership(session: Session, token: str, case_id: str | uuid.UUID | None) ->
     return Membership(user, case, Role(role))
 
 
+def require_role(case: Case | None, held: Role | None, role: Role) -> tuple[Case, Role]:
+    """The case and the role held in it, if that is at least `role`: 404 for a missing case and a non-member alike
+    (existence never leaks), 403 naming both roles for a lesser one. The API's routes and the web app's pages ask
+    it the same way."""
+    if case is None or held is None:
+        raise NotFound("case not found")
+    if held.rank < role.rank:
+        raise Forbidden(f"this needs the {role.value} role in the case; you are {held.value}")
+    return case, held
+
+
 class _CaseScoped(Protocol):
     id: uuid.UUID
     case_id: uuid.UUID

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 
 from api.deps import SessionDep
 from api.errors import DomainError, Forbidden, NotFound
+from api.services import access as access_service
 from api.services import cases as case_service
 from api.services import web_sessions
 from api.web.security import cross_site
@@ -111,11 +112,7 @@ def case_page(role: Role = Role.viewer, *, streaming: bool = False):
             wanted = uuid.UUID(case_id)
         except ValueError:
             raise NotFound("case not found") from None
-        case, held = case_service.get_with_role(session, wanted, viewer.user)
-        if case is None or held is None:
-            raise NotFound("case not found")
-        if held.rank < role.rank:
-            raise Forbidden(f"this needs the {role.value} role in the case; you are {held.value}")
+        case, held = access_service.require_role(*case_service.get_with_role(session, wanted, viewer.user), role)
         return CasePage(case, held, viewer)
 
     return dependency
