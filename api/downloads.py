@@ -12,8 +12,10 @@ from sqlmodel import Session
 
 from api.errors import ServerFault, new_error_id
 from api.services import bundle_downloads
+from api.services import evidence as evidence_service
 from api.storage import BlobStore
 from models.bundle import Bundle
+from models.evidence import EvidenceItem
 from models.user import User
 
 DAMAGED = "the stored file for this download is missing or damaged, so nothing was sent"
@@ -66,6 +68,24 @@ def file_response(
     # original need not be.
     headers["Content-Type"] = media_type
     return StreamingResponse(_chunks(f), headers=headers)
+
+
+def evidence_original(
+    session: Session, store: BlobStore, request: Request, user: User, item: EvidenceItem, *, disposition: str
+) -> Response:
+    """An evidence item's original bytes, exactly as uploaded, with their type as sniffed; a damaged or missing
+    file is recorded in the item's custody as it is found: what the API and the web app's pages both serve."""
+    return file_response(
+        store,
+        request,
+        sha256=item.sha256,
+        size=item.size_bytes,
+        media_type=item.media_type,
+        disposition=disposition,
+        on_damaged=lambda details: evidence_service.record_access(
+            session, "evidence.integrity_failure", item, user, details, durable=True
+        ),
+    )
 
 
 def bundle_volume(

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep, VisibleEvidence, evidence_for
-from api.downloads import content_disposition, download_name, file_response
+from api.downloads import content_disposition, download_name, evidence_original
 from api.errors import error_responses
 from api.intake import receive_evidence
 from api.json_body import CheckedJSONRoute
@@ -125,14 +125,5 @@ def download_evidence(
     evidence_service.record_access(
         session, "evidence.download", item, user, {"if_none_match": request.headers.get("if-none-match")}
     )
-    return file_response(
-        store,
-        request,
-        sha256=item.sha256,
-        size=item.size_bytes,
-        media_type=item.media_type,
-        disposition=content_disposition(download_name(item.original_filename, item.sha256)),
-        on_damaged=lambda details: evidence_service.record_access(
-            session, "evidence.integrity_failure", item, user, details, durable=True
-        ),
-    )
+    disposition = content_disposition(download_name(item.original_filename, item.sha256))
+    return evidence_original(session, store, request, user, item, disposition=disposition)

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import BlobStoreDep, SessionDep
-from api.downloads import content_disposition, download_name, file_response, page_image
+from api.downloads import content_disposition, download_name, evidence_original, page_image
 from api.errors import NotFound, UnprocessableEntity
 from api.event_clock import EventClock
 from api.services import audit_query
@@ -132,17 +132,7 @@ def original(
     action = "evidence.view" if shown else "evidence.download"
     evidence_service.record_access(session, action, item, viewer.user, {"via": "web", "inline": shown})
     disposition = "inline" if shown else content_disposition(download_name(item.original_filename, item.sha256))
-    return file_response(
-        store,
-        request,
-        sha256=item.sha256,
-        size=item.size_bytes,
-        media_type=item.media_type,
-        disposition=disposition,
-        on_damaged=lambda details: evidence_service.record_access(
-            session, "evidence.integrity_failure", item, viewer.user, details, durable=True
-        ),
-    )
+    return evidence_original(session, store, request, viewer.user, item, disposition=disposition)
 
 
 @router.post("/evidence/{evidence_id}/details")
