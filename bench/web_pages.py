@@ -71,47 +71,46 @@ def _report(what: str, label: str, size: str, r: dict) -> None:
     )
 
 
-def exhibits_page(label: str, postgres_url: str | None, items: int, requests: int) -> dict:
-    root = Path("var/bench") / f"web-exhibits-{uuid.uuid4().hex[:6]}"
+def _page_in_workspace(name: str, postgres_url: str | None, seed, tab: str, check, requests: int) -> dict:
+    """A fresh workspace, its case seeded by `seed(case_id)`, the server on it, and the case's `tab` measured."""
+    root = Path("var/bench") / f"web-{name}-{uuid.uuid4().hex[:6]}"
     ws = make_workspace(root, postgres_url)
     try:
-        exhibit_bench.seed(ws.case_id, items)
-
-        def check(html: str) -> None:
-            rows = re.findall(r'<tr id="exhibit-', html)
-            assert len(rows) == 50 and "PX-00001" in html, "the first page is not the first 50 exhibits"
-
+        seed(ws.case_id)
         with server("api.app:app", ws.env) as (base, _pid):
             wait_healthy(base)
             with signed_in(base) as http:
-                result = measure(http, f"/cases/{ws.case_id}/exhibits", requests, check)
+                return measure(http, f"/cases/{ws.case_id}/{tab}", requests, check)
     finally:
         ws.drop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def exhibits_page(label: str, postgres_url: str | None, items: int, requests: int) -> dict:
+    def check(html: str) -> None:
+        rows = re.findall(r'<tr id="exhibit-', html)
+        assert len(rows) == 50 and "PX-00001" in html, "the first page is not the first 50 exhibits"
+
+    def seed(case_id: str) -> None:
+        exhibit_bench.seed(case_id, items)
+
+    result = _page_in_workspace("exhibits", postgres_url, seed, "exhibits", check, requests)
     _report("exhibits page", label, f"{items:,} exhibits", result)
     return result
 
 
 def timeline_page(label: str, postgres_url: str | None, count: int, requests: int) -> dict:
-    files = timeline_bench.files_for(count, postgres_url is not None)
-    ordered = files.tsv.with_name("events-ordered.tsv")
-    root = Path("var/bench") / f"web-timeline-{uuid.uuid4().hex[:6]}"
-    ws = make_workspace(root, postgres_url)
-    try:
-        case, user = prepare_case(ws.case_id)
+    ordered = timeline_bench.files_for(count, postgres_url is not None).tsv.with_name("events-ordered.tsv")
+
+    def seed(case_id: str) -> None:
+        case, user = prepare_case(case_id)
         direct_seed(ordered, case, user, postgres_url is not None)
 
-        def check(html: str) -> None:
-            assert html.count('<tr id="event-') == 50, "the timeline page does not list its first 50 events"
-            assert "events in the case, by month" in html, "the timeline page has no month chart"
+    def check(html: str) -> None:
+        assert html.count('<tr id="event-') == 50, "the timeline page does not list its first 50 events"
+        assert "events in the case, by month" in html, "the timeline page has no month chart"
 
-        with server("api.app:app", ws.env) as (base, _pid):
-            wait_healthy(base)
-            with signed_in(base) as http:
-                result = measure(http, f"/cases/{ws.case_id}/timeline", requests, check)
-    finally:
-        ws.drop()
-        shutil.rmtree(root, ignore_errors=True)
+    result = _page_in_workspace("timeline", postgres_url, seed, "timeline", check, requests)
     _report("timeline page", label, f"{count:,} events", result)
     return result
 
