@@ -185,6 +185,7 @@ def demo(
     login = seed_demo()
     typer.echo("")
     typer.echo("casebinder demo is ready")
+    typer.echo(f"  open:     http://{host}:{port}/ and sign in with the login and password below")
     typer.echo(f"  login:    {login.email}")
     typer.echo(f"  password: {login.password}")
     typer.echo(f"  token:    {login.token}")
