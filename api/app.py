@@ -12,10 +12,11 @@ from api.migrate import schema_behind
 from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports, previews
 from api.routes import audit as audit_routes
 from api.routes import export as export_routes
+from api.routes import text as text_routes
 from api.routes import timeline as timeline_routes
 from api.services.audit import OriginMiddleware
 from api.services.previews.renderers import renderers
-from api.worker import import_runner, runner, verify_runner
+from api.worker import import_runner, runner, text_runner, verify_runner
 
 API_PREFIX = "/api/v1"
 
@@ -38,7 +39,9 @@ async def lifespan(_: FastAPI):
     runner.start()
     verify_runner.start()
     import_runner.start()
+    text_runner.start()
     yield
+    text_runner.stop()
     import_runner.stop()
     verify_runner.stop()
     runner.stop()
@@ -53,6 +56,7 @@ def create_app() -> FastAPI:
     for router in (auth.router, cases.router, evidence.router, previews.router, exhibits.router, bundles.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin.router, prefix=API_PREFIX)
+    app.include_router(text_routes.router, prefix=API_PREFIX)
     app.include_router(timeline_routes.router, prefix=API_PREFIX)
     app.include_router(imports.router, prefix=API_PREFIX)
     app.include_router(export_routes.router, prefix=API_PREFIX)

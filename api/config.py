@@ -134,6 +134,27 @@ class Settings(BaseSettings):
     bundle_build_timeout_seconds: float = Field(
         1800, gt=0, description="Seconds one bundle build may take; a build still going then is stopped and fails."
     )
+    text_language: str = Field(
+        "eng",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
+        description="Tesseract language(s) new evidence is read in, joined by + (eng, eng+chi_sim); each must be "
+        "installed (Debian tesseract-ocr-<lang>).",
+    )
+    text_ocr: bool = Field(True, description="OCR pictures and image-only PDF pages (false: only text files' text).")
+    text_max_chars: int = Field(10_000_000, gt=0, description="Most characters of text kept for one item.")
+    text_max_pages: int = Field(2000, gt=0, description="Most pages (or 4,000-character sections) read of one item.")
+    text_ocr_max_pages: int = Field(500, gt=0, description="Most pages of one item read by OCR.")
+    text_ocr_page_timeout_seconds: float = Field(
+        300, gt=0, description="Seconds Tesseract may take on one page; a page past it fails the item's text."
+    )
+    text_job_timeout_seconds: float = Field(
+        3600, gt=0, description="Seconds reading one item's text may take in all; past it, the job fails."
+    )
+    text_nice: int = Field(
+        10, ge=0, le=19, description="Niceness of the text reader and Tesseract: OCR yields the CPU to requests."
+    )
     runner_stuck_seconds: float = Field(
         120,
         gt=0,

@@ -19,8 +19,10 @@ from api.deps import get_blob_store
 from api.lifelines import Child
 from api.runners import Runner, Work
 from api.services import bundles as bundle_service
+from api.services import text as text_service
 from api.services import verify_runs as verify_run_service
 from api.services.timeline import import_jobs as import_job_service
+from api.text.reader import Reader
 from models.bundle import BundleStatus
 
 log = logging.getLogger("casebinder.worker")
@@ -178,8 +180,33 @@ def _import(runner: Runner, job_id: uuid.UUID) -> None:
         runner.fail(job_id, f"the import failed, so nothing was stored ({type(exc).__name__}: {exc})")
 
 
+class _Stopping(Exception):
+    pass
+
+
+def _read_text(runner: Runner, evidence_id: uuid.UUID) -> None:
+    """An item's text, read by the text reader process (niced: requests come first). One still going when the
+    server stops is given up, and queued again at the next start."""
+
+    def tick() -> None:
+        runner.beat()
+        if runner.stopping:
+            raise _Stopping
+
+    try:
+        text_service.execute(session_scope, get_blob_store(), text_reader, evidence_id, tick=tick)
+    except _Stopping:
+        runner.fail(evidence_id, text_service.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
+        log.exception("text of %s failed", evidence_id)
+        runner.fail(evidence_id, f"the text could not be read ({type(exc).__name__}: {exc})")
+
+
 builds = Builds()
 runner = Runner(Work("bundle", "bundle build", bundle_service.QUEUE, builds.run, close=builds.close))
 # A verify run mostly waits on the disk and is not watched: it can take hours.
 verify_runner = Runner(Work("verify", "verify run", verify_run_service.QUEUE, _verify, beats_while_busy=False))
 import_runner = Runner(Work("import", "events import", import_job_service.QUEUE, _import))
+text_reader = Reader()
+text_runner = Runner(Work("text", "text extraction", text_service.QUEUE, _read_text, close=text_reader.close))
+text_service.wakers.append(text_runner.wake)

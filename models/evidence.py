@@ -25,6 +25,7 @@ from models.inputs import (
     TagsText,
     WrittenDate,
 )
+from models.text import TextStatus
 
 
 class EvidenceKind(StrEnum):
@@ -161,3 +162,17 @@ class ExhibitRef(SQLModel):
 class EvidencePublic(EvidenceBase):
     exhibit: ExhibitRef | None = Field(default=None, description="This item's exhibit in the case it was uploaded to.")
     duplicate: bool = Field(default=False, description="True when these bytes were already evidence in the case.")
+    text_status: TextStatus | None = Field(
+        default=None, description="Reading the item's text: pending, running, done, failed or skipped."
+    )
+    text_chars: int | None = Field(default=None, description="Characters of text found.")
+    text_pages: int | None = Field(default=None, description="Pages of text (4,000-character sections for text files).")
+    ocr_pages: int | None = Field(default=None, description="Pages read by OCR.")
+    ocr_seconds: float | None = Field(default=None, description="Seconds OCR took.")
+    text_engine: str | None = Field(default=None, description="What read the text: tesseract 5.3.0, pdfium, decoded.")
+    text_language: str | None = Field(
+        default=None, description="The OCR language(s), Tesseract codes: eng, eng+chi_sim."
+    )
+    text_error: str | None = Field(
+        default=None, description="Why the text failed or was skipped, or what was left out."
+    )

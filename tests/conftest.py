@@ -22,12 +22,15 @@ from api.deps import _local_store
 from api.services import users as user_service
 from models.user import UserCreate
 
-pytest_plugins = ["tests.browser"]  # the browser tests' fixtures and hooks
+pytest_plugins = ["tests.browser", "tests.text_support"]  # the browser tests' fixtures and hooks; ocr_on
 
 PASSWORD = "correct horse battery staple"
 # Thousands of test accounts: hashed with argon2's cheapest parameters, not the hundred milliseconds each that
 # protect a real one (tests/test_auth.py checks what a real server uses). Server processes inherit it.
 os.environ.setdefault("CASEBINDER_PASSWORD_HASH_PROFILE", "cheapest")
+# The suite uploads hundreds of pictures; reading each by OCR in the background would only slow it. The tests of
+# text extraction switch OCR on for themselves (tests/text_support.py `ocr_on`).
+os.environ.setdefault("CASEBINDER_TEXT_OCR", "false")
 
 
 def _fresh_postgres(url: str) -> tuple[str, callable]:

@@ -11,6 +11,7 @@ from api.intake import receive_evidence
 from api.json_body import CheckedJSONRoute
 from api.services import deletion
 from api.services import evidence as evidence_service
+from api.services import text as text_service
 from api.services.holds import CaseOnHold
 from models.case import Role
 from models.evidence import EvidenceItem, EvidencePublic, EvidenceUpdate, EvidenceUploadForm, ExhibitRef
@@ -46,7 +47,8 @@ def _public(session, item: EvidenceItem, *, duplicate: bool = False, exhibit=Non
     if exhibit is None:
         exhibit = evidence_service.exhibit_in_case(session, evidence_service.case_of(session, item), item)
     ref = ExhibitRef(id=exhibit.id, label=exhibit.label) if exhibit else None
-    return EvidencePublic.model_validate(item, update={"exhibit": ref, "duplicate": duplicate})
+    extra = {"exhibit": ref, "duplicate": duplicate} | text_service.status_fields(session, item.id)
+    return EvidencePublic.model_validate(item, update=extra)
 
 
 @router.post(

@@ -17,6 +17,7 @@ from api.dates import local_as_utc, parse_instant
 from api.errors import Forbidden, Gone, NotFound, UnprocessableEntity
 from api.services import audit, blobs
 from api.services import exhibits as exhibit_service
+from api.services import text as text_service
 from api.services.inspect import inspect_blob
 from api.services.timeline import derived as timeline_derived
 from api.storage import BlobStore, StagedBlob
@@ -27,6 +28,7 @@ from models.exhibit import Exhibit
 from models.facts import validate_facts  # noqa: F401 - re-exported for callers seeding evidence
 from models.inputs import TAG_CHARS, TAGS_MAX, FormRefused, describe_errors
 from models.safe_json import JSONRefused, load_json
+from models.text import EvidenceText
 from models.user import User
 
 MAX_TAGS = TAGS_MAX
@@ -165,6 +167,9 @@ def ingest(
         session.flush()
         _record_upload(session, actor, item, original_filename, duplicate=False)
     exhibit = exhibit_service.link(session, case=case, evidence=item, actor=actor)
+    if session.get(EvidenceText, item.id) is None:  # a restored item keeps the text it had
+        text_service.queue_item(session, item.id)
+        text_service.on_commit_wake(session)
     blobs.commit_with(session, store, staged)
     return item, exhibit, False
 

@@ -1,0 +1,242 @@
+"""Each evidence item's text, read in the background: a job per item (models/text.py), queued when the item is
+stored, taken by the text runner (api/worker.py), read by the text reader process (api/text/reader.py) and
+stored here with what it found. Never in the upload request.
+
+A rerun (another language, say) queues the item again; its earlier text stays readable and searchable until the
+new text replaces it. A job a stopping server left running is queued again, not failed: reading is repeatable.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from api.config import get_settings
+from api.db import on_commit
+from api.errors import Conflict, UnprocessableEntity
+from api.services import audit
+from api.services.jobs import Queue
+from api.storage import BlobStore
+from api.text import ocr
+from api.text.extract import Extracted, TextLimits
+from api.text.reader import Reader, ReadFailed
+from models.common import utcnow
+from models.evidence import EvidenceItem
+from models.job import QUEUED, RUNNING
+from models.text import SKIPPED, EvidenceText, EvidenceTextPage, TextJobStatus, public_status
+from models.user import User
+
+log = logging.getLogger("casebinder.text")
+INTERRUPTED = "the server stopped while this item's text was being read; it is read again"
+
+# Called after a commit that queued text jobs: the text runner's wake (api/worker.py registers it).
+wakers: list[Callable[[], None]] = []
+
+
+def _requeue_interrupted(session: Session) -> None:
+    session.execute(
+        update(EvidenceText)
+        .where(col(EvidenceText.status) == "failed", col(EvidenceText.error) == INTERRUPTED)
+        .values(status=QUEUED, started_at=None, finished_at=None, queued_at=utcnow())
+    )
+
+
+QUEUE = Queue(
+    model=EvidenceText,
+    status=TextJobStatus,
+    order=(col(EvidenceText.queued_at), col(EvidenceText.id)),
+    interrupted=INTERRUPTED,
+    claimed={"finished_at": None, "error": None},
+    recovered=_requeue_interrupted,
+)
+
+
+def wake() -> None:
+    for waker in wakers:
+        waker()
+
+
+def on_commit_wake(session: Session) -> None:
+    """Wake the text runner once the transaction that queued text jobs has committed."""
+    on_commit(session, wake)
+
+
+def queue_item(session: Session, evidence_id: uuid.UUID, language: str | None = None) -> EvidenceText:
+    """Queue the item's text to be read (again), in `language` or the server's. The caller commits, then `wake`s."""
+    language = language or get_settings().text_language
+    row = session.get(EvidenceText, evidence_id)
+    if row is None:
+        row = EvidenceText(id=evidence_id, language=language)
+        session.add(row)
+    else:
+        row.language, row.status, row.queued_at = language, QUEUED, utcnow()
+        row.started_at = row.finished_at = None
+    session.flush()
+    return row
+
+
+def ensure_queued(session: Session, case_id: uuid.UUID | None = None) -> int:
+    """Give every stored item without a text job one (evidence from before text was read); how many."""
+    query = (
+        select(EvidenceItem.id)
+        .outerjoin(EvidenceText, col(EvidenceText.id) == col(EvidenceItem.id))
+        .where(col(EvidenceText.id).is_(None), col(EvidenceItem.purged_at).is_(None))
+    )
+    if case_id is not None:
+        query = query.where(col(EvidenceItem.case_id) == case_id)
+    ids = session.exec(query).all()
+    for evidence_id in ids:
+        queue_item(session, evidence_id)
+    return len(ids)
+
+
+def rerun(session: Session, actor: User, item: EvidenceItem, language: str | None) -> EvidenceText:
+    """Queue an item's text to be read again (editors), in another language if given."""
+    if language is not None:
+        check_language(language)
+    row = session.get(EvidenceText, item.id)
+    if row is not None and row.status in (QUEUED, RUNNING):
+        raise Conflict("this item's text is being read already; rerun it once that has ended")
+    row = queue_item(session, item.id, language or (row.language if row else None))
+    audit.record(
+        session,
+        "evidence.text_rerun",
+        actor=actor,
+        case_id=item.case_id,
+        evidence_id=item.id,
+        object_type="evidence",
+        object_id=item.id,
+        details={"language": row.language},
+    )
+    return row
+
+
+def check_language(language: str) -> None:
+    parts = language.split("+")
+    if not language or len(language) > 200 or not all(p.replace("_", "").isalnum() and p.isascii() for p in parts):
+        raise UnprocessableEntity("language must be Tesseract language codes joined by +, such as eng or eng+chi_sim")
+    missing = ocr.missing_languages(language)
+    if missing:
+        have = ", ".join(sorted(ocr.installed_languages())) or "none"
+        raise UnprocessableEntity(
+            f"language {'+'.join(missing)} is not installed on this server (installed: {have}); "
+            "install Debian's tesseract-ocr-<language> package"
+        )
+
+
+def limits(language: str) -> TextLimits:
+    s = get_settings()
+    return TextLimits(
+        language=language,
+        ocr=s.text_ocr,
+        max_chars=s.text_max_chars,
+        max_pages=s.text_max_pages,
+        max_ocr_pages=s.text_ocr_max_pages,
+        page_timeout=s.text_ocr_page_timeout_seconds,
+        max_pixels=s.max_image_pixels,
+        nice=s.text_nice,
+    )
+
+
+def execute(session_factory, store: BlobStore, reader: Reader, evidence_id: uuid.UUID, tick=lambda: None) -> None:
+    """Read a claimed item's text and store it; a failure is recorded on the job, never raised (but for `tick`'s)."""
+    with session_factory() as session:
+        item = session.get(EvidenceItem, evidence_id)
+        row = session.get(EvidenceText, evidence_id)
+        if item is None or row is None:
+            return
+        sha256, media_type, filename, language = item.sha256, item.media_type, item.original_filename, row.language
+    found: Extracted
+    if ocr.missing_languages(language) and get_settings().text_ocr:
+        found = Extracted("failed", note=f"language {language} is not installed on this server")
+    else:
+        with store.local_copy(sha256) as path:
+            if not path.exists():
+                found = Extracted("failed", note="the original is missing from the evidence store")
+            else:
+                try:
+                    found = reader.read(
+                        path,
+                        media_type,
+                        filename,
+                        limits(language),
+                        timeout=get_settings().text_job_timeout_seconds,
+                        tick=tick,
+                    )
+                except ReadFailed as exc:
+                    found = Extracted("failed", note=str(exc))
+    with session_factory() as session:
+        store_found(session, evidence_id, found)
+
+
+def store_found(session: Session, evidence_id: uuid.UUID, found: Extracted) -> None:
+    """Replace the item's pages with what the reader found and end its job the way the reading ended."""
+    values = {
+        "engine": found.engine,
+        "chars": found.chars,
+        "pages": len(found.pages),
+        "ocr_pages": found.ocr_pages,
+        "ocr_seconds": round(found.ocr_seconds, 3),
+        "error": found.note,
+    }
+    if found.status == "failed" and not found.pages:
+        QUEUE.fail(session, evidence_id, found.note or "the text could not be read", was=(RUNNING,))
+        session.execute(update(EvidenceText).where(col(EvidenceText.id) == evidence_id).values(**values))
+        return
+    status = SKIPPED if found.status == "skipped" else TextJobStatus.done
+    if found.status == "failed":  # pages read before the failure are kept; the job says why it stopped
+        status = TextJobStatus.failed
+    if not QUEUE.finish(session, evidence_id, status=status, **values):
+        return  # no longer running (requeued meanwhile): the next read stores its own
+    session.execute(delete(EvidenceTextPage).where(col(EvidenceTextPage.evidence_id) == evidence_id))
+    for n, page in enumerate(found.pages, start=1):
+        session.add(
+            EvidenceTextPage(
+                evidence_id=evidence_id,
+                page=n,
+                source=page.source,
+                text=page.text,
+                width=page.width,
+                height=page.height,
+                tsv=page.tsv,
+                hocr=page.hocr,
+                layer=page.layer,
+            )
+        )
+    session.flush()
+
+
+def status_fields(session: Session, evidence_id: uuid.UUID) -> dict:
+    """The text fields of an item as the API shows them."""
+    row = session.get(EvidenceText, evidence_id)
+    if row is None:
+        return {}
+    return {
+        "text_status": public_status(row.status),
+        "text_chars": row.chars,
+        "text_pages": row.pages,
+        "ocr_pages": row.ocr_pages,
+        "ocr_seconds": row.ocr_seconds,
+        "text_engine": row.engine,
+        "text_language": row.language,
+        "text_error": row.error,
+    }
+
+
+def pages(session: Session, evidence_id: uuid.UUID, page: int | None = None) -> list[EvidenceTextPage]:
+    query = select(EvidenceTextPage).where(col(EvidenceTextPage.evidence_id) == evidence_id)
+    if page is not None:
+        query = query.where(col(EvidenceTextPage.page) == page)
+    return list(session.exec(query.order_by(col(EvidenceTextPage.page))).all())
+
+
+def layers(session: Session, evidence_id: uuid.UUID) -> dict[int, bytes]:
+    """The OCR text layers of an item's pages, by 0-based page index: what a bundle lays over its pictures."""
+    rows = session.exec(
+        select(EvidenceTextPage.page, EvidenceTextPage.layer).where(
+            col(EvidenceTextPage.evidence_id) == evidence_id, col(EvidenceTextPage.layer).is_not(None)
+        )
+    ).all()
+    return {page - 1: bytes(layer) for page, layer in rows if layer}
