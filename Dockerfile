@@ -7,12 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Pango and HarfBuzz for WeasyPrint, libmagic for type sniffing, DejaVu and Noto fonts for rendered pages in any
+# Pango and HarfBuzz for WeasyPrint, libmagic for type sniffing, Tesseract for OCR, DejaVu and Noto fonts for pages in any
 # script (scripts/system-deps.sh's runtime list; its test-only poppler-utils and Chromium stay out); tini as PID 1,
 # which reaps what a stopped bundle build leaves.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 fonts-dejavu-core \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libmagic1 tesseract-ocr tesseract-ocr-eng \
+        fonts-dejavu-core \
         fonts-noto-core fonts-noto-mono fonts-noto-cjk tini \
     && rm -rf /var/lib/apt/lists/*
 

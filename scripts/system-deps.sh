@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages casebinder needs. `runtime` is the server's, and the Dockerfile's list too: Pango for WeasyPrint,
-# libmagic for type sniffing, Tesseract (with its English data) to read the words in pictures, and fonts for rendered pages (DejaVu and Noto Sans Mono for Latin, Greek and Cyrillic;
+# libmagic for type sniffing, Tesseract with its English data for OCR (tesseract-ocr-<lang> adds a language), and
+# fonts for rendered pages (DejaVu and Noto Sans Mono for Latin, Greek and Cyrillic;
 # Noto for Arabic, Hebrew, Devanagari, Thai and the rest of the world's scripts, Noto CJK for Chinese, Japanese and
 # Korean). `test_only` stays out of the image: poppler-utils for the tests that read pages back (pdffonts, pdftotext,
 # pdftoppm), and Chromium, which the browser tests drive at /usr/bin/chromium (no test downloads a browser of its
