@@ -17,8 +17,10 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+text_app = typer.Typer(help="Evidence text: OCR and text extraction.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(text_app, name="text")
 
 
 @app.command()
@@ -237,6 +239,51 @@ def import_case(
     if result.rehomed_evidence:
         typer.echo(f"evidence from cases not imported here now belongs to this case: {len(result.rehomed_evidence)}")
     typer.echo(f"manifest sha256 {result.manifest_sha256}")
+
+
+@text_app.command("backfill")
+def text_backfill(
+    case: str = typer.Option(None, "--case", metavar="ID", help="Only the evidence of this case."),
+    failed: bool = typer.Option(False, "--failed", help="Read again the items whose reading failed."),
+) -> None:
+    """Read the text of every item still waiting for it (evidence stored before text was read, or queued), now,
+    with a progress bar. A server running meanwhile may read some of the same items: each is read once, by
+    whichever claims it first. Exits 0 once done (items that failed or were skipped are counted, not errors), 2 when
+    it cannot run."""
+    import uuid
+
+    from api.deps import get_blob_store
+    from api.lifelines import Lease
+    from api.services import text as text_service
+    from api.text.reader import Reader
+
+    try:
+        case_id = uuid.UUID(case) if case else None
+    except ValueError:
+        typer.echo(f"error: --case must be a case id (a UUID), not {case!r}", err=True)
+        raise typer.Exit(2) from None
+    store, reader, locks = get_blob_store(), Reader(), get_settings().data_dir / "locks"
+    with _database_or_exit():
+        with session_scope() as session:
+            ids = text_service.backlog(session, case_id, failed=failed)
+        try:
+            with typer.progressbar(ids, label=f"reading the text of {len(ids)} item(s)") as bar:
+                for evidence_id in bar:
+                    lease = Lease(locks, f"text-{evidence_id}")  # the name a server's text runner takes
+                    if not lease.acquire():
+                        continue
+                    try:
+                        with session_scope() as session:
+                            claimed = text_service.QUEUE.claim(session, evidence_id)
+                        if claimed:
+                            text_service.execute(session_scope, store, reader, evidence_id)
+                    finally:
+                        lease.release()
+        finally:
+            reader.close()
+        with session_scope() as session:
+            found = text_service.counts(session, ids)
+    typer.echo(", ".join(f"{n} {status}" for status, n in sorted(found.items())) or "nothing to read")
 
 
 @app.command()

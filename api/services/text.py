@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 from api.config import get_settings
@@ -24,6 +24,7 @@ from api.text.extract import Extracted, TextLimits
 from api.text.reader import Reader, ReadFailed
 from models.common import utcnow
 from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
 from models.job import QUEUED, RUNNING
 from models.text import SKIPPED, EvidenceText, EvidenceTextPage, TextJobStatus, public_status
 from models.user import User
@@ -77,19 +78,49 @@ def queue_item(session: Session, evidence_id: uuid.UUID, language: str | None = 
     return row
 
 
-def ensure_queued(session: Session, case_id: uuid.UUID | None = None) -> int:
-    """Give every stored item without a text job one (evidence from before text was read); how many."""
-    query = (
+def _in_case(query, case_id: uuid.UUID | None):
+    """Items uploaded into the case or linked into it as exhibits."""
+    if case_id is None:
+        return query
+    linked = select(Exhibit.evidence_id).where(col(Exhibit.case_id) == case_id)
+    return query.where(or_(col(EvidenceItem.case_id) == case_id, col(EvidenceItem.id).in_(linked)))
+
+
+def backlog(session: Session, case_id: uuid.UUID | None = None, *, failed: bool = False) -> list[uuid.UUID]:
+    """The items whose text waits to be read, oldest first: those stored before text was read get a job now, and
+    with `failed`, items whose reading failed are queued again."""
+    missing = _in_case(
         select(EvidenceItem.id)
         .outerjoin(EvidenceText, col(EvidenceText.id) == col(EvidenceItem.id))
-        .where(col(EvidenceText.id).is_(None), col(EvidenceItem.purged_at).is_(None))
+        .where(col(EvidenceText.id).is_(None), col(EvidenceItem.purged_at).is_(None)),
+        case_id,
     )
-    if case_id is not None:
-        query = query.where(col(EvidenceItem.case_id) == case_id)
-    ids = session.exec(query).all()
-    for evidence_id in ids:
+    for evidence_id in session.exec(missing).all():
         queue_item(session, evidence_id)
-    return len(ids)
+    if failed:
+        again = _in_case(
+            select(EvidenceItem.id).join(EvidenceText, col(EvidenceText.id) == col(EvidenceItem.id)), case_id
+        ).where(col(EvidenceText.status) == "failed")
+        for evidence_id in session.exec(again).all():
+            queue_item(session, evidence_id)
+    waiting = _in_case(
+        select(EvidenceItem.id)
+        .join(EvidenceText, col(EvidenceText.id) == col(EvidenceItem.id))
+        .where(col(EvidenceText.status) == QUEUED, col(EvidenceItem.purged_at).is_(None)),
+        case_id,
+    ).order_by(col(EvidenceText.queued_at), col(EvidenceText.id))
+    return list(session.exec(waiting).all())
+
+
+def counts(session: Session, ids: list[uuid.UUID]) -> dict[str, int]:
+    """How the reading of these items stands, by API status."""
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.exec(select(EvidenceText.status).where(col(EvidenceText.id).in_(ids[start : start + 500])))
+        for status in rows.all():
+            name = str(public_status(status))
+            found[name] = found.get(name, 0) + 1
+    return found
 
 
 def rerun(session: Session, actor: User, item: EvidenceItem, language: str | None) -> EvidenceText:

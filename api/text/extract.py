@@ -23,6 +23,7 @@ SECTION_CHARS = 4000  # a "page" of decoded text: about what a printed page hold
 PDF_DPI = 300  # image-only PDF pages are drawn at this resolution for OCR
 MAX_RENDER_PIXELS = 40_000_000  # a page drawn for OCR holds at most this many pixels (a huge page, drawn coarser)
 MIN_TEXT_CHARS = 1  # a PDF page with at least this many characters of its own text is not OCR'd
+UNDECODABLE = "the picture could not be decoded: it is damaged, or in a form this server does not read"
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _image(source: Path, limits: TextLimits) -> Extracted:
         except Image.DecompressionBombError:
             return Extracted("skipped", note="the picture claims far more pixels than this server decodes safely")
         except Exception:  # noqa: BLE001 - any decoder complaint means "not a usable picture"
-            return Extracted("failed", note="the picture could not be decoded: it is damaged or in a form not read")
+            return Extracted("failed", note=UNDECODABLE)
         with im:
             if width * height > limits.max_pixels:
                 return Extracted(
@@ -126,6 +127,8 @@ def _image(source: Path, limits: TextLimits) -> Extracted:
                         path = Path(tmp) / "frame.png"
                         frame.save(path, "PNG")
                     except Exception:  # noqa: BLE001 - a damaged frame ends the read; what came before stays
+                        if n == 0:
+                            return Extracted("failed", note=UNDECODABLE)
                         found.note = f"frame {n + 1} could not be decoded, so the frames from there on were not read"
                         break
                     failed = _ocr_page(found, path, frame.size, dpi, limits)
