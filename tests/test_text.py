@@ -1,8 +1,15 @@
 """Evidence text: read in the background after upload, by OCR for pictures, from a PDF's own text, decoded from
 text files; read back per page and as word boxes; read again on request."""
 
-import pytest
+import uuid
 
+import pytest
+from sqlalchemy import delete
+from sqlmodel import col
+
+from api.db import session_scope
+from models.text import EvidenceText
+from tests.helpers import run_cli
 from tests.text_support import wait_text
 
 pytestmark = pytest.mark.slow
@@ -50,3 +57,22 @@ def test_pdf_text_email_and_csv_are_read_without_ocr(alice, corpus, ocr_on):
     done = wait_text(alice, csv["id"])
     assert done["text_status"] == "done"
     assert "Ångström" in alice.get(f"/api/v1/evidence/{csv['id']}/text", params={"format": "txt"}).text
+
+
+def test_backfill_reads_evidence_stored_before_text_was_read(alice):
+    case = alice.make_case()
+    items = [alice.upload(case["id"], f"chat line {n}: refund sent".encode(), f"c{n}.txt").json() for n in range(3)]
+    for item in items:
+        wait_text(alice, item["id"])
+    with session_scope() as session:  # as a database from before text was read holds them: no text job at all
+        ids = [uuid.UUID(item["id"]) for item in items]
+        session.execute(delete(EvidenceText).where(col(EvidenceText.id).in_(ids)))
+    assert alice.get(f"/api/v1/evidence/{items[0]['id']}").json()["text_status"] is None
+    bad = run_cli("text", "backfill", "--case", "not-a-case")
+    assert bad.returncode == 2 and "--case must be a case id" in bad.stderr
+    ran = run_cli("text", "backfill", "--case", case["id"])
+    assert ran.returncode == 0, ran.stderr
+    assert "done" in ran.stdout
+    for item in items:
+        assert wait_text(alice, item["id"])["text_status"] == "done"
+    assert "refund sent" in alice.get(f"/api/v1/evidence/{items[2]['id']}/text", params={"format": "txt"}).text
