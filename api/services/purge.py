@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from api.db import on_commit, rowcount
 from api.services import audit, blobs, holds
+from api.services import text as text_service
 from api.storage import BlobStore
 from models.common import utcnow
 from models.evidence import EvidenceItem
@@ -69,6 +70,8 @@ def purge(
             continue
         if not dry_run and not _mark_purged(session, item, now):
             continue  # restored, or purged by another run, since it was read
+        if not dry_run:
+            text_service.forget(session, item.id)
         purged.append(item)
 
     # Hashes that may go: this run's, and those of items purged earlier whose blob is still there.

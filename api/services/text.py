@@ -239,6 +239,12 @@ def store_found(session: Session, evidence_id: uuid.UUID, found: Extracted) -> N
     session.flush()
 
 
+def forget(session: Session, evidence_id: uuid.UUID) -> None:
+    """Drop an item's text with its original (a purge): what was read from a file goes when the file does."""
+    session.execute(delete(EvidenceTextPage).where(col(EvidenceTextPage.evidence_id) == evidence_id))
+    session.execute(delete(EvidenceText).where(col(EvidenceText.id) == evidence_id))
+
+
 def status_fields(session: Session, evidence_id: uuid.UUID) -> dict:
     """The text fields of an item as the API shows them."""
     row = session.get(EvidenceText, evidence_id)
