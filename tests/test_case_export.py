@@ -273,6 +273,12 @@ def test_round_trip_into_an_empty_instance_gives_the_same_case(owner, exported, 
             assert login.status_code == 401
             assert http.get(f"/api/v1/cases/{case_id}").json()["title"] == exported["case"]["title"]
             assert http.get(f"/api/v1/cases/{exported['case']['id']}").status_code == 404
+            # Every imported original's text is read here in turn: each has a text job.
+            exhibits = http.get(f"/api/v1/cases/{case_id}/exhibits").json()["items"]
+            items = [http.get(f"/api/v1/evidence/{e['evidence_id']}") for e in exhibits]
+            assert exhibits and all(r.json()["text_status"] for r in items if r.status_code == 200), [
+                r.text for r in items
+            ]
     finally:
         target.kill()
 

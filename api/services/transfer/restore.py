@@ -27,6 +27,7 @@ from sqlmodel import Session
 from api.db import session_scope
 from api.errors import InsufficientStorage
 from api.services import audit
+from api.services import text as text_service
 from api.services import users as user_service
 from api.services.transfer import spec
 from api.services.transfer.files import check_space, stage_blobs
@@ -135,6 +136,7 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
     for name, table in spec.SECTIONS.items():
         _insert(session, table, [with_users(table, row) for row in rows[name]])
     _insert(session, spec.PLACEMENTS, rows["placements"])
+    text_service.backlog(session, case_id)  # the text of every original is read again here, in the background
     if filed is not None:
         session.execute(update(spec.CASES).where(spec.CASES.c.id == case_id).values(filed_bundle_id=filed))
     imported_at = utcnow()
