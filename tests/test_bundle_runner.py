@@ -73,10 +73,12 @@ def _build_processes(server: TunedInstance) -> set[int]:
             cmdline = (proc / "cmdline").read_bytes()
             environ = (proc / "environ").read_bytes().split(b"\0")
             state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            name = (proc / "comm").read_text().strip()
         except OSError:
             continue
         mine = f"CASEBINDER_DATA_DIR={server.data_dir}".encode() in environ
-        if mine and b"spawn_main" in cmdline and state != "Z":
+        # The text reader is a spawned child too, with work of its own: not a build's.
+        if mine and b"spawn_main" in cmdline and state != "Z" and name != "cb-text":
             found.add(int(proc.name))
     return found
 
