@@ -69,9 +69,9 @@ def get_text(
     """The text found in the item, page by page, with how it was read. Word boxes (`hocr`, `tsv`) are in pixels of
     the picture Tesseract read: the image itself, or a PDF page drawn at 300 dpi."""
     evidence_service.record_access(session, "evidence.text", item, user, {"format": format, "page": page})
-    pages = text_service.pages(session, item.id, page)
     if format == "txt":
-        return PlainTextResponse("\f".join(p.text for p in pages))
+        return PlainTextResponse(text_service.plain_text(session, item.id, page))
+    pages = text_service.pages(session, item.id, page)
     if format == "hocr":
         return Response(_hocr(pages), media_type="text/html; charset=utf-8")
     if format == "tsv":

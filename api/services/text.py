@@ -9,8 +9,9 @@ new text replaces it. A job a stopping server left running is queued again, not 
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from api.config import get_settings
@@ -277,3 +278,49 @@ def layers(session: Session, evidence_id: uuid.UUID) -> dict[int, bytes]:
         )
     ).all()
     return {page - 1: bytes(layer) for page, layer in rows if layer}
+
+
+@dataclass(frozen=True)
+class ShownPage:
+    """A page as a screen shows it: its text cut to a length, and how long it is in all."""
+
+    page: int
+    source: str
+    text: str
+    chars: int
+
+    @property
+    def cut(self) -> bool:
+        return self.chars > len(self.text)
+
+
+def page_count(session: Session, evidence_id: uuid.UUID) -> int:
+    """How many pages of text the item holds now (an earlier reading's, while it is read again)."""
+    query = select(func.count()).where(col(EvidenceTextPage.evidence_id) == evidence_id)
+    return int(session.exec(query).one())
+
+
+def page_window(session: Session, evidence_id: uuid.UUID, first: int, count: int, max_chars: int) -> list[ShownPage]:
+    """Pages `first` to `first + count - 1`, each cut to `max_chars` characters in the database: a screen of a
+    2,000-page item loads what it shows, never the word boxes and text layers stored beside it."""
+    text = col(EvidenceTextPage.text)
+    query = (
+        select(
+            col(EvidenceTextPage.page), col(EvidenceTextPage.source), func.substr(text, 1, max_chars), func.length(text)
+        )
+        .where(
+            col(EvidenceTextPage.evidence_id) == evidence_id,
+            col(EvidenceTextPage.page) >= first,
+            col(EvidenceTextPage.page) < first + count,
+        )
+        .order_by(col(EvidenceTextPage.page))
+    )
+    return [ShownPage(page, source, shown or "", chars or 0) for page, source, shown, chars in session.exec(query)]
+
+
+def plain_text(session: Session, evidence_id: uuid.UUID, page: int | None = None) -> str:
+    """The item's text as one plain text, its pages split by form feeds (or just `page`)."""
+    query = select(col(EvidenceTextPage.text)).where(col(EvidenceTextPage.evidence_id) == evidence_id)
+    if page is not None:
+        query = query.where(col(EvidenceTextPage.page) == page)
+    return "\f".join(session.exec(query.order_by(col(EvidenceTextPage.page))).all())

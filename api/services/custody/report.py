@@ -35,6 +35,8 @@ ACTION_LABELS = {
     "evidence.view": "Record viewed",
     "evidence.download": "Original downloaded",
     "evidence.preview": "Previewed",
+    "evidence.text": "Text read",
+    "evidence.text_rerun": "Text to be read again",
     "evidence.update": "Metadata changed",
     "evidence.custody": "Custody report produced",
     "evidence.delete": "Deleted",
