@@ -144,7 +144,7 @@ def build(
         if sheet:
             sheet.close()
     mark("volumes merged, stamped and saved")
-    result.validation = validate(result, spec, layout.textless)
+    result.validation = validate(result, spec, layout.textless, layout.awaiting_text)
     mark("validated")
     return result
 

@@ -127,6 +127,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
         missing = [str(i) for i in ids if i not in rows]
         if missing:
             raise BundleError(f"exhibits no longer in the case: {', '.join(missing)}")
+        unread = text_layers.pending(session, (ev.id for _ex, ev in rows.values()))
         exhibits = []
         for seq, exhibit_id in enumerate(ids, 1):
             ex, ev = rows[exhibit_id]
@@ -156,6 +157,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                     acquired_at=ev.created_at,
                     acquired_display=dates.display(ev.created_at, ev.created_at, Precision.minute, tz_name),
                     withheld=DESIGNATION_WORDS[ex.designation] if ex.designation in withheld else None,
+                    text_pending=ev.id in unread,
                 )
             )
         max_mb = params.get("max_volume_mb")
