@@ -39,9 +39,17 @@ log = logging.getLogger("casebinder.bundle")
 PART_PAGES = 20
 
 
-def build(spec: BuildSpec, blobs: BlobStore, workdir: Path, converter: Converter, progress: Progress) -> BuildResult:
+def build(
+    spec: BuildSpec,
+    blobs: BlobStore,
+    workdir: Path,
+    converter: Converter,
+    progress: Progress,
+    layers: Path | None = None,
+) -> BuildResult:
     """Build every volume of the bundle under `workdir`, reading the originals from `blobs`, and describe where each
-    exhibit landed."""
+    exhibit landed. `layers` holds the OCR text layers of the originals' pages, a directory per evidence item (see
+    api/bundle/text_layer.py): the converter lays them over the pictures they were read from."""
     missing = [ex for ex in spec.exhibits if not blobs.exists(ex.sha256)]
     if missing:
         ex = missing[0]
@@ -61,7 +69,7 @@ def build(spec: BuildSpec, blobs: BlobStore, workdir: Path, converter: Converter
         progress(len(converted), steps)
 
     jobs = [
-        Job(ex.seq, originals[ex.seq], ex.media_type, workdir / f"conv-{ex.seq}.pdf")
+        Job(ex.seq, originals[ex.seq], ex.media_type, workdir / f"conv-{ex.seq}.pdf", _layers_of(layers, ex))
         for ex in spec.exhibits
         if kinds[ex.seq] in ("pdf", "image")
     ]
@@ -136,7 +144,7 @@ def build(spec: BuildSpec, blobs: BlobStore, workdir: Path, converter: Converter
         if sheet:
             sheet.close()
     mark("volumes merged, stamped and saved")
-    result.validation = validate(result, spec, layout.textless)
+    result.validation = validate(result, spec, layout.textless, layout.awaiting_text)
     mark("validated")
     return result
 
@@ -152,6 +160,12 @@ def _original(blobs: BlobStore, ex: ExhibitSource, workdir: Path) -> Path:
         with open(copy, "wb") as out:
             shutil.copyfileobj(stream, out, 1024 * 1024)
         return copy
+
+
+def _layers_of(layers: Path | None, ex: ExhibitSource) -> Path | None:
+    """The directory of the exhibit's text layers, if it has any."""
+    found = layers / ex.evidence_id if layers is not None else None
+    return found if found is not None and found.is_dir() else None
 
 
 def _open(rendered: Rendered) -> pikepdf.Pdf:

@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 
 from api.bundle import image_pages
 from api.bundle.spec import LETTER, content_box
+from api.bundle.text_layer import Layers, files
 
 
 @dataclass
@@ -49,13 +50,16 @@ class Converted:
         return self.path
 
 
-def convert(source: Path, media_type: str, out_path: Path, *, max_pixels: int) -> Converted:
-    """Convert a PDF or image original; anything it cannot place comes back as a placeholder reason."""
+def convert(source: Path, media_type: str, out_path: Path, *, max_pixels: int, layers: Path | None = None) -> Converted:
+    """Convert a PDF or image original, laying the OCR text in `layers` (a directory of `<page>.pdf` files, see
+    api/bundle/text_layer.py) over the pages it was read from; anything it cannot place comes back as a placeholder
+    reason."""
+    by_page = files(layers)
     try:
         if media_type == "application/pdf":
             with pikepdf.open(source) as src:
-                return _place_pages(src, out_path, has_text=None)
-        return _convert_image(source, out_path, max_pixels)
+                return _place_pages(src, out_path, has_text=None, layers=by_page)
+        return _convert_image(source, out_path, max_pixels, by_page)
     except pikepdf.PasswordError as exc:
         return Converted(None, [], ENCRYPTED, _detail(exc))
     except pikepdf.PdfError as exc:
@@ -79,12 +83,13 @@ def _detail(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _convert_image(source: Path, out_path: Path, max_pixels: int) -> Converted:
+def _convert_image(source: Path, out_path: Path, max_pixels: int, layers: dict[int, Path]) -> Converted:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(source) as im:
                 width, height = im.size
+                orientation = _orientation(im)
         except Image.DecompressionBombError as exc:
             raise _ImageRefused(
                 "the image claims far more pixels than a picture this server decodes safely, so it was not decoded",
@@ -106,14 +111,29 @@ def _convert_image(source: Path, out_path: Path, max_pixels: int) -> Converted:
 
     try:
         data = img2pdf.convert(str(source), layout_fun=layout, rotation=img2pdf.Rotation.ifvalid)
+        if orientation in MIRRORED:
+            # img2pdf draws these as stored, unmirrored, where OCR read the picture as displayed: its words would
+            # lie over the mirror image of where they show.
+            layers = {}
     except Exception:  # noqa: BLE001 - formats img2pdf refuses (WebP, alpha, odd modes) go through Pillow
         data = img2pdf.convert(_as_png(source), layout_fun=layout)
     with pikepdf.open(io.BytesIO(data)) as src, pikepdf.new() as out:
-        pieces = image_pages.write(src, out)
+        pieces = image_pages.write(src, out, Layers(out, layers))
         out.save(out_path)
     return Converted(
-        out_path, [PageInfo(landscape=p.landscape, has_text=False, part=p.part, parts=p.parts) for p in pieces]
+        out_path,
+        [PageInfo(landscape=p.landscape, has_text=has_text, part=p.part, parts=p.parts) for p, has_text in pieces],
     )
+
+
+MIRRORED = (2, 4, 5, 7)  # EXIF orientations that flip the picture, which img2pdf leaves as stored
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a damaged EXIF block reads as no orientation, as img2pdf takes it
+        return 1
 
 
 def _as_png(source: Path) -> bytes:
@@ -132,7 +152,7 @@ def _as_png(source: Path) -> bytes:
         return buf.getvalue()
 
 
-def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None) -> Converted:
+def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None, layers: dict[int, Path]) -> Converted:
     # Fold form-field and annotation appearances into the page content, so what was visible stays visible.
     try:
         src.generate_appearance_streams()
@@ -142,7 +162,8 @@ def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None) -> 
     index_of = {page.obj.objgen: i for i, page in enumerate(src.pages)}
     out = pikepdf.new()
     infos = []
-    for page in src.pages:
+    text = Layers(out, layers)
+    for n, page in enumerate(src.pages):
         links = _internal_links(src, page, index_of)
         if "/Annots" in page.obj:
             del page.obj["/Annots"]
@@ -159,11 +180,13 @@ def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None) -> 
         cm = b" ".join(
             b"%.4f" % v for v in (placement.a, placement.b, placement.c, placement.d, placement.e, placement.f)
         )
-        target.obj.Contents = out.make_stream(b"q " + cm + b" cm " + bytes(name.unparse()) + b" Do Q")
+        content = b"q " + cm + b" cm " + bytes(name.unparse()) + b" Do Q"
+        layer = _layer(text, target, n, page, formx, placement) if n in text else None
+        target.obj.Contents = out.make_stream(content + b" " + layer if layer else content)
         infos.append(
             PageInfo(
                 landscape=landscape,
-                has_text=_has_fonts(formx) if has_text is None else has_text,
+                has_text=layer is not None or (_has_fonts(formx) if has_text is None else has_text),
                 links=[
                     (*_transform_rect(_form_matrix(formx) @ placement, rect), target_index)
                     for rect, target_index in links
@@ -172,6 +195,28 @@ def _place_pages(src: pikepdf.Pdf, out_path: Path, *, has_text: bool | None) -> 
         )
     out.save(out_path)
     return Converted(out_path, infos)
+
+
+def _layer(
+    text: Layers, target: pikepdf.Page, n: int, page: pikepdf.Page, formx: pikepdf.Object, placement: Matrix
+) -> bytes | None:
+    """The OCR text of page n laid where it shows. OCR read what a viewer shows, the crop box (within the media box)
+    turned by the page's rotation, so the layer covers where that lands; only the trim box is drawn (the form's
+    bounding box), and where the two differ only the words inside it are kept."""
+    drawn = _form_matrix(formx) @ placement
+    rect = _transform_rect(drawn, _overlap(_box(page.cropbox), _box(page.mediabox)))
+    window = _overlap(rect, _transform_rect(drawn, _box(formx.BBox)))
+    whole = all(abs(a - b) < 0.01 for a, b in zip(rect, window, strict=True))
+    return text.place(target, n, rect, None if whole else window)
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
+    return (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+
+
+def _box(box) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
 def _displayed_size(page: pikepdf.Page) -> tuple[float, float]:

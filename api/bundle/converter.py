@@ -37,6 +37,7 @@ class Job:
     source: Path
     media_type: str
     out_path: Path
+    layers: Path | None = None  # the directory of the original's OCR text layers (api/bundle/text_layer.py)
 
 
 def _convert_each(jobs: list[Job], conn: Connection, max_pixels: int) -> None:
@@ -45,7 +46,7 @@ def _convert_each(jobs: list[Job], conn: Connection, max_pixels: int) -> None:
     for job in jobs:
         conn.send(("start", job.key))
         try:
-            result = convert(job.source, job.media_type, job.out_path, max_pixels=max_pixels)
+            result = convert(job.source, job.media_type, job.out_path, max_pixels=max_pixels, layers=job.layers)
         except Exception:  # noqa: BLE001 - an unexpected failure on one original must not sink the bundle
             result = Converted(None, [], UNEXPECTED, traceback.format_exc()[-4000:])
         conn.send(("done", job.key, result))

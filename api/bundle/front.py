@@ -54,6 +54,7 @@ class Layout:
         self.volume_pages: list[int] = []
         self.exhibits: dict[int, PlacedExhibit] = {}
         self.textless: list[int] = []
+        self.awaiting_text: list[int] = []  # of those, the pages of exhibits whose text is still being read
         by_seq = {ex.seq: ex for ex in spec.exhibits}
         page = 1
         for number, parts in enumerate(volumes, 1):
@@ -78,6 +79,8 @@ class Layout:
                 for ref in part.pages:
                     if not ref.has_text:
                         self.textless.append(spec.bates_start + page - 1)
+                        if by_seq[part.seq].text_pending:
+                            self.awaiting_text.append(spec.bates_start + page - 1)
                     page += 1
                 placed.page_count = page - placed.start_page
                 placed.bates_last = spec.bates_start + page - 2

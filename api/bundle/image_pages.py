@@ -22,6 +22,7 @@ from api.bundle.spec import (
     SLICE_OVERLAP,
     content_box,
 )
+from api.bundle.text_layer import Layers
 
 NATURAL = 72 / IMAGE_DPI  # points per pixel at print resolution
 READABLE = 72 / READABLE_DPI  # the floor (see spec.READABLE_DPI)
@@ -125,10 +126,11 @@ def image_matrix(rotate: int, origin: tuple[float, float], width: float, height:
     }[rotate]
 
 
-def write(src: pikepdf.Pdf, out: pikepdf.Pdf) -> list[Slice]:
-    """Lay out each page img2pdf made (one image each, a frame of the original) on pages of `out`."""
+def write(src: pikepdf.Pdf, out: pikepdf.Pdf, layers: Layers | None = None) -> list[tuple[Slice, bool]]:
+    """Lay out each page img2pdf made (one image each, a frame of the original) on pages of `out`, with the frame's
+    OCR text over it where `layers` has it; each page's slice, and whether it carries that text layer."""
     made = []
-    for page in src.pages:
+    for frame, page in enumerate(src.pages):
         images = [x for x in page.obj.Resources.XObject.values() if x.get("/Subtype") == Name.Image]
         if len(images) != 1:
             raise ValueError(f"expected one image on the converted page, found {len(images)}")
@@ -146,6 +148,12 @@ def write(src: pikepdf.Pdf, out: pikepdf.Pdf) -> list[Slice]:
                 x0, y0, x1, y1 = piece.clip
                 content.append(b"%.4f %.4f %.4f %.4f re W n" % (x0, y0, x1 - x0, y1 - y0))
             content.append(b" ".join(b"%.4f" % v for v in cm) + b" cm " + bytes(name.unparse()) + b" Do Q")
+            # The picture as displayed fills this rectangle, whatever turn the cm gives the pixels: OCR read it so.
+            x, y = piece.origin
+            shown = (x, y, x + width * piece.scale, y + height * piece.scale)
+            text = layers.place(target, frame, shown, piece.clip) if layers is not None else None
+            if text:
+                content.append(text)
             target.obj.Contents = out.make_stream(b" ".join(content))
-            made.append(piece)
+            made.append((piece, text is not None))
     return made

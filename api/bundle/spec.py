@@ -81,6 +81,8 @@ class ExhibitSource:
     custodian: str | None
     acquired_at: datetime
     acquired_display: str
+    # Its text is still to be read (OCR queued or running): its pictures' pages carry no text layer yet.
+    text_pending: bool = False
     # Known once the exhibit's pages are made (assemble.build fills these in).
     rendering: Rendering = Rendering.complete
     rendering_reason: str | None = None

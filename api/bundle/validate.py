@@ -58,9 +58,10 @@ def scan(path) -> dict:
     }
 
 
-def validate(result: BuildResult, spec: BuildSpec, textless_bates: list[int]) -> dict:
+def validate(result: BuildResult, spec: BuildSpec, textless_bates: list[int], awaiting_bates: list[int]) -> dict:
     """What an e-filing system would refuse, and whether every exhibit is reproduced in full: `ok` is false when
-    one is not (each is listed in `warnings`), unless the request allowed that (`allow_incomplete`)."""
+    one is not (each is listed in `warnings`), unless the request allowed that (`allow_incomplete`). Of the pages
+    without text, those whose exhibit's text is still being read get it by a rebuild once that is done."""
     volumes = []
     for volume in result.volumes:
         found = scan(volume.path)
@@ -80,6 +81,7 @@ def validate(result: BuildResult, spec: BuildSpec, textless_bates: list[int]) ->
         "volumes": volumes,
         "forbidden_objects": sorted({f for v in volumes for f in v["forbidden"]}),
         "pages_without_text": [spec.bates(n) for n in textless_bates],
+        "pages_awaiting_text": [spec.bates(n) for n in awaiting_bates],
         "warnings": incomplete,
         "incomplete_allowed": spec.allow_incomplete,
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem
 
-from api.bundle import draw, front, render, stamp
+from api.bundle import draw, front, render, stamp, text_layer
 from api.bundle.lines import shown
 from api.bundle.spec import BuildResult, BuildSpec, Volume
 
@@ -38,6 +38,7 @@ def write_volumes(
         stickers: list[bool] = []
         slices: dict[int, tuple[int, int]] = {}  # page index: (k, n) of a split image's part on it
         marks: list[tuple[str, int]] = []  # bookmarks other than the exhibits': (title, page index)
+        layer_fonts: dict[bytes, pikepdf.Object] = {}  # one OCR font for the volume, not one per exhibit
         if "front" in opened:
             cover = front_sections[("cover", number)]
             marks.append(("Cover" + (f", Volume {number} of {len(volumes)}" if len(volumes) > 1 else ""), 0))
@@ -65,6 +66,7 @@ def write_volumes(
                 out.pages.append(source.pages[ref.index])
                 if ref.source == "conv":
                     conv_pages[(ref.seq, ref.index)] = len(out.pages) - 1
+                    text_layer.share_page_fonts(out.pages[-1], layer_fonts)
                     if ref.links:
                         pending_links.append((len(out.pages) - 1, ref.seq, ref.links))
                 if ref.parts:

@@ -17,7 +17,7 @@ from api.bundle.converter import Converter
 from api.bundle.spec import BuildResult, BuildSpec, BundleError, CaseCaption, ExhibitSource, RecordLimits, Volume
 from api.config import get_settings
 from api.db import get_engine, on_commit, session_scope
-from api.services import blobs
+from api.services import blobs, text_layers
 from api.services import bundles as bundle_service
 from api.storage import BlobStore
 from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
@@ -60,7 +60,8 @@ def run(bundle_id: str, workdir: str, store: BlobStore) -> None:
     try:
         scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
         spec = _load_spec(bundle_uuid)
-        result = build(spec, store, scratch, converter, _progress_writer(bundle_uuid))
+        layers = _write_layers(spec, scratch / "layers")
+        result = build(spec, store, scratch, converter, _progress_writer(bundle_uuid), layers)
         _record(store, bundle_uuid, spec, result)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
         # The bundle's error is in words; what the exception was, and where, is for the server log.
@@ -72,6 +73,13 @@ def run(bundle_id: str, workdir: str, store: BlobStore) -> None:
     if error:  # recorded only once the scratch files are gone, so "failed" never leaves anything behind
         with session_scope() as session:
             bundle_service.mark_failed(session, bundle_uuid, error)
+
+
+def _write_layers(spec: BuildSpec, directory: Path) -> Path:
+    """The OCR text layers of the exhibits' pages, as files in the build's scratch directory for its converter."""
+    with session_scope() as session:
+        text_layers.write_files(session, (uuid.UUID(ex.evidence_id) for ex in spec.exhibits), directory)
+    return directory
 
 
 def _occurred(moment: datetime, tz_name: str) -> str:
@@ -119,6 +127,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
         missing = [str(i) for i in ids if i not in rows]
         if missing:
             raise BundleError(f"exhibits no longer in the case: {', '.join(missing)}")
+        unread = text_layers.pending(session, (ev.id for _ex, ev in rows.values()))
         exhibits = []
         for seq, exhibit_id in enumerate(ids, 1):
             ex, ev = rows[exhibit_id]
@@ -148,6 +157,7 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
                     acquired_at=ev.created_at,
                     acquired_display=dates.display(ev.created_at, ev.created_at, Precision.minute, tz_name),
                     withheld=DESIGNATION_WORDS[ex.designation] if ex.designation in withheld else None,
+                    text_pending=ev.id in unread,
                 )
             )
         max_mb = params.get("max_volume_mb")

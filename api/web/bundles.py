@@ -124,6 +124,7 @@ def validation_report(request: Request, session: SessionDep, access: CaseViewerP
         volumes=volumes,
         textless=words.bates_runs(report.get("pages_without_text", [])),
         textless_count=len(report.get("pages_without_text", [])),
+        awaiting_count=len(report.get("pages_awaiting_text", [])),
     )
 
 
