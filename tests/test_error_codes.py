@@ -30,6 +30,7 @@ CONFLICT_CODES = {
     "nothing_to_cancel",
     "own_account",
     "stored_file_missing",
+    "text_being_read",
 }
 
 

@@ -235,7 +235,8 @@ def test_a_stuck_runner_is_reported_until_it_comes_round_again(alice, database_u
             seconds=25,  # within SQLite's 30 s busy timeout
             what="/healthz to report the stuck runner",
         )
-        [problem] = r.json()["problems"]
+        # On SQLite the lock holds every writer up: the text runner may be reported stuck beside it.
+        [problem] = [p for p in r.json()["problems"] if p.startswith("the bundle runner")]
         assert re.fullmatch(r"the bundle runner is stuck: its loop has not come round for \d+ s", problem), problem
     done = wait_done(alice, str(bundle_id))
     assert done["status"] == "done", done

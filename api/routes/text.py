@@ -88,12 +88,12 @@ def get_text(
     "/evidence/{evidence_id}/text/rerun",
     status_code=202,
     response_model=EvidenceTextOut,
-    responses=error_responses(401, 403, 404, 409, 410, 422),
+    responses=error_responses(401, 403, 404, text_service.TextBeingRead, 410, 422),
 )
 def rerun_text(
     session: SessionDep,
     user: CurrentUser,
-    item: Annotated[EvidenceItem, Depends(evidence_for(Role.editor, body=RerunIn))],
+    item: Annotated[EvidenceItem, Depends(evidence_for(Role.editor))],
     data: RerunIn | None = None,
 ) -> EvidenceTextOut:
     """Read the item's text again (editors), in another OCR language if given. Its text so far stays readable and

@@ -33,6 +33,13 @@ from models.user import User
 log = logging.getLogger("casebinder.text")
 INTERRUPTED = "the server stopped while this item's text was being read; it is read again"
 
+
+class TextBeingRead(Conflict):
+    """The item's text is queued or being read: a rerun waits until that reading has ended."""
+
+    code = "text_being_read"
+
+
 # Called after a commit that queued text jobs: the text runner's wake (api/worker.py registers it).
 wakers: list[Callable[[], None]] = []
 
@@ -130,7 +137,7 @@ def rerun(session: Session, actor: User, item: EvidenceItem, language: str | Non
         check_language(language)
     row = session.get(EvidenceText, item.id)
     if row is not None and row.status in (QUEUED, RUNNING):
-        raise Conflict("this item's text is being read already; rerun it once that has ended")
+        raise TextBeingRead("this item's text is being read already; read it again once that has ended")
     row = queue_item(session, item.id, language or (row.language if row else None))
     audit.record(
         session,
