@@ -184,7 +184,7 @@ def demo(
     from api.demo import seed_demo
 
     migrate()
-    login = seed_demo()
+    login = seed_demo(say=lambda line: typer.echo(line, err=True))
     typer.echo("")
     typer.echo("casebinder demo is ready")
     typer.echo(f"  open:     http://{host}:{port}/ and sign in with the login and password below")
@@ -253,34 +253,18 @@ def text_backfill(
     import uuid
 
     from api.deps import get_blob_store
-    from api.lifelines import Lease
     from api.services import text as text_service
-    from api.text.reader import Reader
 
     try:
         case_id = uuid.UUID(case) if case else None
     except ValueError:
         typer.echo(f"error: --case must be a case id (a UUID), not {case!r}", err=True)
         raise typer.Exit(2) from None
-    store, reader, locks = get_blob_store(), Reader(), get_settings().data_dir / "locks"
     with _database_or_exit():
         with session_scope() as session:
             ids = text_service.backlog(session, case_id, failed=failed)
-        try:
-            with typer.progressbar(ids, label=f"reading the text of {len(ids)} item(s)") as bar:
-                for evidence_id in bar:
-                    lease = Lease(locks, f"text-{evidence_id}")  # the name a server's text runner takes
-                    if not lease.acquire():
-                        continue
-                    try:
-                        with session_scope() as session:
-                            claimed = text_service.QUEUE.claim(session, evidence_id)
-                        if claimed:
-                            text_service.execute(session_scope, store, reader, evidence_id)
-                    finally:
-                        lease.release()
-        finally:
-            reader.close()
+        with typer.progressbar(length=len(ids), label=f"reading the text of {len(ids)} item(s)") as bar:
+            text_service.read_now(get_blob_store(), ids, done=lambda: bar.update(1))
         with session_scope() as session:
             found = text_service.counts(session, ids)
     typer.echo(", ".join(f"{n} {status}" for status, n in sorted(found.items())) or "nothing to read")

@@ -1,5 +1,6 @@
 """Seed the demo: an account, a Lanham Act fake-review case, and generated evidence in it."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,11 +14,12 @@ from api.services import bundles as bundle_service
 from api.services import cases as case_service
 from api.services import evidence as evidence_service
 from api.services import exhibits as exhibit_service
+from api.services import text as text_service
 from api.services import users as user_service
 from models.bundle import Bundle, BundleRequest
 from models.case import Case, CaseCreate, CaseType, Party
 from models.evidence import EvidenceKind
-from models.user import UserCreate
+from models.user import User, UserCreate
 
 DEMO_EMAIL = "demo@casebinder.example"
 DEMO_PASSWORD = "casebinder-demo"
@@ -51,8 +53,9 @@ def _demo_case() -> CaseCreate:
     )
 
 
-def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
-    """Create the demo account and case once; later runs reuse them and issue a fresh token."""
+def seed_demo(exhibits: int = 24, records: int = 300, say: Callable[[str], None] = lambda _: None) -> DemoLogin:
+    """Create the demo account and case once; later runs reuse them and issue a fresh token. `say` tells what takes
+    a while."""
     settings = get_settings()
     store = get_blob_store()
     with session_scope() as session:
@@ -60,6 +63,7 @@ def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
             session, UserCreate(email=DEMO_EMAIL, password=DEMO_PASSWORD, full_name="Demo Paralegal", is_admin=True)
         )
         case = session.exec(select(Case).where(Case.title == DEMO_CASE_TITLE, Case.created_by == user.id)).first()
+        seeding = case is None
         if case is None:
             case = case_service.create_case(session, actor=user, data=_demo_case())
             corpus = settings.data_dir.parent / "demo-corpus"
@@ -76,6 +80,19 @@ def seed_demo(exhibits: int = 24, records: int = 300) -> DemoLogin:
                     facts=evidence_service.validate_facts(kind, item.facts),
                 )
                 evidence_service.ingest_file(session, store, case=case, actor=user, path=item.path, meta=meta)
+        case_id, user_id = case.id, user.id
+    if seeding:
+        # The exhibits' text is read first (OCR of the screenshots and insert cards, some seconds), so that the first
+        # bundle carries it: every picture's words searchable and selectable in the PDF.
+        with session_scope() as session:
+            waiting = text_service.backlog(session, case_id)
+        say(f"reading the text of the demo's {len(waiting)} exhibits (OCR of its pictures: about a minute, once)")
+        text_service.read_now(store, waiting)
+    with session_scope() as session:
+        found_case, found_user = session.get(Case, case_id), session.get(User, user_id)
+        assert found_case is not None and found_user is not None  # made or found above
+        case, user = found_case, found_user
+        if seeding:
             # Queued, not built: the server builds it as it starts. Its Bates numbers then appear in the
             # timeline's citations, as they would once a real case's first bundle is out.
             bundle_service.create_bundle(
