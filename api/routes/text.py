@@ -71,7 +71,7 @@ def get_text(
     evidence_service.record_access(session, "evidence.text", item, user, {"format": format, "page": page})
     if format == "txt":
         return PlainTextResponse(text_service.plain_text(session, item.id, page))
-    pages = text_service.pages(session, item.id, page)
+    pages = text_service.pages(session, item.id, page, words=format in ("hocr", "tsv"))
     if format == "hocr":
         return Response(_hocr(pages), media_type="text/html; charset=utf-8")
     if format == "tsv":

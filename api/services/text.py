@@ -9,9 +9,11 @@ new text replaces it. A job a stopping server left running is queued again, not 
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, update
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from api.config import get_settings
@@ -292,8 +294,13 @@ def status_fields(session: Session, evidence_id: uuid.UUID) -> dict:
     }
 
 
-def pages(session: Session, evidence_id: uuid.UUID, page: int | None = None) -> list[EvidenceTextPage]:
-    query = select(EvidenceTextPage).where(col(EvidenceTextPage.evidence_id) == evidence_id)
+def pages(session: Session, evidence_id: uuid.UUID, page: int | None = None, *, words: bool = False) -> list:
+    """The item's pages (or just `page`): their text, and with `words` Tesseract's word boxes too; never the text
+    layers, which only bundles read."""
+    wanted: list[Any] = [col(EvidenceTextPage.page), col(EvidenceTextPage.source), col(EvidenceTextPage.text)]
+    if words:
+        wanted += [col(EvidenceTextPage.tsv), col(EvidenceTextPage.hocr)]
+    query = select(EvidenceTextPage).options(load_only(*wanted)).where(col(EvidenceTextPage.evidence_id) == evidence_id)
     if page is not None:
         query = query.where(col(EvidenceTextPage.page) == page)
     return list(session.exec(query.order_by(col(EvidenceTextPage.page))).all())
