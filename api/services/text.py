@@ -9,8 +9,8 @@ new text replaces it. A job a stopping server left running is queued again, not 
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy.orm import load_only
