@@ -46,7 +46,8 @@ def missing_languages(language: str) -> list[str]:
 
 
 def read(image: Path, *, language: str, width: int, height: int, dpi: int, timeout: float, nice: int) -> OcrPage:
-    """OCR one picture (a PNG or other file Tesseract opens) of width x height pixels."""
+    """OCR one picture (a PNG or other file Tesseract opens) of width x height pixels, at niceness `nice`."""
+    nice = max(0, nice - os.nice(0))  # a niced reader process has niced Tesseract already: it inherits that
     with tempfile.TemporaryDirectory(prefix="cb-ocr-") as tmp:
         base = os.path.join(tmp, "out")
         try:
