@@ -5,6 +5,8 @@ BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,00
 the import is measured, default 2),
 BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500), the web app's pages (10,000 exhibits,
 BENCH_TIMELINE_EVENTS events) and a 200 MB upload through the page in Chromium,
+the OCR benchmarks' BENCH_OCR_PAGES (40), BENCH_OCR_LARGE (6), BENCH_OCR_ROUNDS (3), BENCH_OCR_UPLOAD_ROUNDS (5)
+and BENCH_OCR_BACKLOG (16) (see bench/ocr.py and bench/ocr_uploads.py),
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
 """
@@ -13,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from bench import bundle, custody, exhibits, timeline, upload, web_pages, web_upload
+from bench import bundle, custody, exhibits, ocr, ocr_uploads, timeline, upload, web_pages, web_upload
 
 
 def _reachable(url: str) -> bool:
@@ -39,6 +41,15 @@ def main() -> None:
     print("== web app: page render and browser upload", flush=True)
     web_pages.run(postgres_url=postgres, events=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)), requests=200)
     web_upload.run(size_mb=200, repeat=3)
+    print("== OCR: throughput against Tesseract alone, and uploads while OCR runs", flush=True)
+    ocr.run(
+        count=int(os.environ.get("BENCH_OCR_PAGES", 40)),
+        large=int(os.environ.get("BENCH_OCR_LARGE", 6)),
+        rounds=int(os.environ.get("BENCH_OCR_ROUNDS", 3)),
+    )
+    ocr_uploads.run(
+        rounds=int(os.environ.get("BENCH_OCR_UPLOAD_ROUNDS", 5)), backlog=int(os.environ.get("BENCH_OCR_BACKLOG", 16))
+    )
     print("== case timeline", flush=True)
     timeline.run(
         count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)),

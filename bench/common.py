@@ -26,8 +26,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(app_path: str, env: dict, *, cwd: Path = ROOT):
-    """Run `uvicorn app_path` on a free port; yields (base_url, pid)."""
+def server(app_path: str, env: dict, *, cwd: Path = ROOT, args: tuple[str, ...] = ()):
+    """Run `uvicorn app_path` (with uvicorn's `args`) on a free port; yields (base_url, pid)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -42,6 +42,7 @@ def server(app_path: str, env: dict, *, cwd: Path = ROOT):
             "--log-level",
             "warning",
             "--no-access-log",
+            *args,
         ],
         env=os.environ | env,
         cwd=cwd,

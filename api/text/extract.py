@@ -24,6 +24,7 @@ PDF_DPI = 300  # image-only PDF pages are drawn at this resolution for OCR
 MAX_RENDER_PIXELS = 40_000_000  # a page drawn for OCR holds at most this many pixels (a huge page, drawn coarser)
 MIN_TEXT_CHARS = 1  # a PDF page with at least this many characters of its own text is not OCR'd
 UNDECODABLE = "the picture could not be decoded: it is damaged, or in a form this server does not read"
+EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,21 @@ def _image(source: Path, limits: TextLimits) -> Extracted:
                 )
             frames = getattr(im, "n_frames", 1) if im.format == "TIFF" else 1
             dpi = _dpi(im.info.get("dpi"))
+            if frames == 1 and _as_stored(im):
+                try:
+                    _add_page(found, _timed_read(found, source, (width, height), dpi, limits))
+                    return found
+                except ocr.OcrTimedOut as exc:
+                    return Extracted("failed", [], found.engine, 0, found.ocr_seconds, note=str(exc))
+                except ocr.OcrFailed:
+                    pass  # damaged past its header, say: read below as any picture, and Pillow says what is wrong
             with tempfile.TemporaryDirectory(prefix="cb-text-") as tmp:
                 for n in range(min(frames, limits.max_ocr_pages, limits.max_pages)):
                     try:
                         im.seek(n)
                         frame = _flat(ImageOps.exif_transpose(im))
-                        path = Path(tmp) / "frame.png"
-                        frame.save(path, "PNG")
+                        path = Path(tmp) / "frame.tiff"
+                        _save_for_ocr(frame, path)
                     except Exception:  # noqa: BLE001 - a damaged frame ends the read; what came before stays
                         if n == 0:
                             return Extracted("failed", note=UNDECODABLE)
@@ -137,6 +146,25 @@ def _image(source: Path, limits: TextLimits) -> Extracted:
             if frames > len(found.pages) and found.note is None:
                 found.note = f"only the first {len(found.pages)} of {frames} frames were read (the page limit)"
     return found
+
+
+def _as_stored(im) -> bool:
+    """Whether Tesseract reads the stored file as it looks: a JPEG or PNG in grey or RGB, upright (no EXIF
+    rotation), with nothing transparent. Then it is given the file itself: decoding it here and encoding it again
+    took longer than the OCR on a phone photo, for the same pixels."""
+    if im.format not in ("JPEG", "MPO", "PNG") or im.mode not in ("RGB", "L") or "transparency" in im.info:
+        return False  # MPO above: a camera's JPEG with a second picture, which Tesseract passes over
+    try:
+        orientation = im.getexif().get(EXIF_ORIENTATION, 1)  # a PNG's may follow its pixels: then they are decoded
+    except Exception:  # noqa: BLE001 - damaged: read the way that says what is wrong with it
+        return False
+    return orientation not in range(2, 9)  # the ones ImageOps.exif_transpose turns
+
+
+def _save_for_ocr(im, path: Path) -> None:
+    """A picture written for Tesseract to read, as an uncompressed TIFF: compressing it (PNG) took longer than
+    the OCR, and the file lives for one page."""
+    im.save(path, "TIFF")
 
 
 def _flat(im):
@@ -164,9 +192,19 @@ def _dpi(value) -> int:
 
 def _ocr_page(found: Extracted, path: Path, size: tuple[int, int], dpi: int, limits: TextLimits) -> Extracted | None:
     """OCR one page into `found`; a failed Extracted (keeping the pages read so far) when Tesseract failed."""
+    try:
+        page = _timed_read(found, path, size, dpi, limits)
+    except ocr.OcrFailed as exc:
+        return Extracted("failed", found.pages, found.engine, found.ocr_pages, found.ocr_seconds, note=str(exc))
+    _add_page(found, page)
+    return None
+
+
+def _timed_read(found: Extracted, path: Path, size: tuple[int, int], dpi: int, limits: TextLimits) -> ocr.OcrPage:
+    """OCR one picture, its time added to `found` whether it was read or not."""
     started = time.perf_counter()
     try:
-        page = ocr.read(
+        return ocr.read(
             path,
             language=limits.language,
             width=size[0],
@@ -175,13 +213,13 @@ def _ocr_page(found: Extracted, path: Path, size: tuple[int, int], dpi: int, lim
             timeout=limits.page_timeout,
             nice=limits.nice,
         )
-    except ocr.OcrFailed as exc:
+    finally:
         found.ocr_seconds += time.perf_counter() - started
-        return Extracted("failed", found.pages, found.engine, found.ocr_pages, found.ocr_seconds, note=str(exc))
-    found.ocr_seconds += time.perf_counter() - started
+
+
+def _add_page(found: Extracted, page: ocr.OcrPage) -> None:
     found.ocr_pages += 1
     found.pages.append(Page("ocr", page.text, page.width, page.height, page.tsv, page.hocr, page.layer))
-    return None
 
 
 # PDFs --------------------------------------------------------------------------------------------------------------
@@ -213,7 +251,7 @@ def _pdf(source: Path, limits: TextLimits) -> Extracted:
                 if found.ocr_pages >= limits.max_ocr_pages:
                     found.pages.append(Page("embedded", ""))
                     continue
-                path = Path(tmp) / "page.png"
+                path = Path(tmp) / "page.tiff"
                 size = _draw(pdf, n, path)
                 if size is None:
                     found.pages.append(Page("embedded", ""))
@@ -250,7 +288,7 @@ def _page_text(pdf, n: int) -> str | None:
 
 
 def _draw(pdf, n: int, path: Path) -> tuple[int, int] | None:
-    """Page n drawn at PDF_DPI (coarser for a huge page) into `path` as PNG; its pixel size, or None."""
+    """Page n drawn at PDF_DPI (coarser for a huge page) into `path` (see `_save_for_ocr`); its pixel size, or None."""
     import pypdfium2 as pdfium
 
     try:
@@ -265,7 +303,7 @@ def _draw(pdf, n: int, path: Path) -> tuple[int, int] | None:
         page.close()
     except (pdfium.PdfiumError, ValueError, MemoryError):
         return None
-    image.save(path, "PNG")
+    _save_for_ocr(image, path)
     return image.size
 
 

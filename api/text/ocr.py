@@ -19,6 +19,10 @@ class OcrFailed(Exception):
     """Tesseract ran and failed, or ran past its time: args[0] says so in words."""
 
 
+class OcrTimedOut(OcrFailed):
+    """Tesseract ran past its time."""
+
+
 @dataclass
 class OcrPage:
     text: str
@@ -46,12 +50,17 @@ def missing_languages(language: str) -> list[str]:
 
 
 def read(image: Path, *, language: str, width: int, height: int, dpi: int, timeout: float, nice: int) -> OcrPage:
-    """OCR one picture (a PNG or other file Tesseract opens) of width x height pixels."""
+    """OCR one picture (a JPEG, PNG or TIFF: a file Tesseract opens) of width x height pixels, at niceness `nice`."""
+    nice = max(0, nice - os.nice(0))  # a niced reader process has niced Tesseract already: it inherits that
     with tempfile.TemporaryDirectory(prefix="cb-ocr-") as tmp:
         base = os.path.join(tmp, "out")
+        # Read through a link of its own: hOCR names the file it read, and the original's path in the evidence store
+        # is no business of whoever reads the word boxes.
+        picture = os.path.join(tmp, "picture")
+        os.symlink(os.path.abspath(image), picture)
         try:
             run_tesseract(
-                str(image),
+                picture,
                 base,
                 extension="txt hocr pdf",
                 lang=language,
@@ -62,7 +71,7 @@ def read(image: Path, *, language: str, width: int, height: int, dpi: int, timeo
         except pytesseract.TesseractError as exc:
             raise OcrFailed(f"Tesseract could not read the picture: {str(exc.message).strip()[:300]}") from exc
         except RuntimeError as exc:  # pytesseract's own timeout (TesseractError is a RuntimeError too)
-            raise OcrFailed(f"Tesseract ran past its {timeout:.0f} s limit on one page") from exc
+            raise OcrTimedOut(f"Tesseract ran past its {timeout:.0f} s limit on one page") from exc
         out = Path(tmp)
         return OcrPage(
             text=(out / "out.txt").read_text("utf-8", errors="replace").replace("\f", ""),
