@@ -18,6 +18,7 @@ from api.db import on_commit
 from api.errors import Conflict, UnprocessableEntity
 from api.services import audit
 from api.services.jobs import Queue
+from api.services.search import index as search_index
 from api.storage import BlobStore
 from api.text import ocr
 from api.text.extract import Extracted, TextLimits
@@ -206,6 +207,7 @@ def store_found(session: Session, evidence_id: uuid.UUID, found: Extracted) -> N
             )
         )
     session.flush()
+    search_index.index_pages(session, evidence_id)
 
 
 def status_fields(session: Session, evidence_id: uuid.UUID) -> dict:

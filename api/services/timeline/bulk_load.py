@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from api.db import engine_of, on_commit
+from api.services.search import index as search_index
 from api.services.timeline.stored import COLUMNS, WHEN, StoredForm
 
 STORE_BATCH = 4096  # rows per executemany or COPY write (and ids made at once: at most 4096)
@@ -46,6 +47,7 @@ log = logging.getLogger("casebinder.import")
 
 
 _when = itemgetter(WHEN)
+TITLE, DESCRIPTION = COLUMNS.index("title"), COLUMNS.index("description")
 
 
 class Spool:
@@ -95,16 +97,11 @@ class Spool:
         runs = [self._run(start, end) for start, end in self._runs]
         return runs[0] if len(runs) == 1 else heapq.merge(*runs, key=_when)
 
-    def batches(self) -> Iterator:
-        """The rows with their ids, in blocks for the driver: lists of tuples in COLUMNS order (SQLite), or COPY
-        text (PostgreSQL)."""
+    def batches(self) -> Iterator[list[tuple]]:
+        """The rows with their ids, in blocks for the driver: lists of tuples in COLUMNS order."""
         rows, form = self.rows(), self.form
         while block := list(islice(rows, STORE_BATCH)):
-            ids = form.new_ids(len(block))
-            if form.postgres:
-                yield "".join([form.line((i, *row)) for i, row in zip(ids, block, strict=True)]).encode("utf-8")
-            else:
-                yield [(i, *row) for i, row in zip(ids, block, strict=True)]
+            yield [(i, *row) for i, row in zip(form.new_ids(len(block)), block, strict=True)]
 
     def close(self) -> None:
         self.file.close()
@@ -120,21 +117,29 @@ class Parsed:
         return self.spool.count
 
 
+def _searchable(block: list[tuple]) -> list[tuple]:
+    """(id, title, description) of each row of a block: what the search index takes of an event."""
+    return [(row[0], row[TITLE], row[DESCRIPTION]) for row in block]
+
+
 def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None = None) -> None:
     """Pass 2: every spooled row into timeline_events with the driver's bulk load, in the session's transaction
-    (COPY on PostgreSQL, executemany on SQLite with a larger page cache for the load); then the table's
-    statistics, in the same transaction, once the import is big enough to change the query plans (and, on
-    PostgreSQL, a VACUUM once it has committed: UPKEEP_AFTER_COMMIT)."""
+    (COPY on PostgreSQL, executemany on SQLite with a larger page cache for the load), each block indexed for
+    search as it lands; then the table's statistics, in the same transaction, once the import is big enough to
+    change the query plans (and, on PostgreSQL, a VACUUM once it has committed: UPKEEP_AFTER_COMMIT)."""
     raw = session.connection().connection.driver_connection
     assert raw is not None, "a connection just checked out has its driver's connection"
     names = ", ".join(COLUMNS)
-    if parsed.spool.form.postgres:
+    form = parsed.spool.form
+    if form.postgres:
         with raw.cursor() as cursor:
-            with cursor.copy(f"COPY timeline_events ({names}) FROM STDIN") as copy:
-                for block in parsed.spool.batches():
-                    copy.write(block)
-                    if tick:
-                        tick()
+            for block in parsed.spool.batches():
+                # A COPY per block: the block's search documents are written (by COPY too) between them.
+                with cursor.copy(f"COPY timeline_events ({names}) FROM STDIN") as copy:
+                    copy.write("".join([form.line(row) for row in block]).encode("utf-8"))
+                search_index.index_events(session, _searchable(block))
+                if tick:
+                    tick()
             if parsed.count >= STATISTICS_AFTER_ROWS:
                 for statement in STATISTICS["postgresql"]:
                     cursor.execute(statement)
@@ -149,6 +154,7 @@ def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None =
             sql = f"INSERT INTO timeline_events ({names}) VALUES ({', '.join('?' * len(COLUMNS))})"
             for batch in parsed.spool.batches():
                 cursor.executemany(sql, batch)
+                search_index.index_events(session, _searchable(batch))
                 if tick:
                     tick()
             if parsed.count >= STATISTICS_AFTER_ROWS:
