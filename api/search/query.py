@@ -224,14 +224,16 @@ def fts5(node: Node) -> str:
     return "(" + joiner.join(fts5(part) for part in node.parts) + ")"
 
 
-WORD_LEXEME = "~"  # PostgreSQL keeps both token lists in one tsvector: the words' lexemes start with this
+# PostgreSQL keeps both token lists in one tsvector, told apart by weight: the stems at positions 1..n weighted A,
+# the words at n+1..2n weighted B (engine.tsvector_text). A phrase never mixes the two.
+STEM_WEIGHT, WORD_WEIGHT = "A", "B"
 
 
 def tsquery(node: Node) -> str:
     """A PostgreSQL tsquery (its text form, cast by the database, never parsed by to_tsquery)."""
     if isinstance(node, Phrase):
-        mark = WORD_LEXEME if node.prefixed else ""
-        parts = [f"'{mark}{t}'" + (":*" if w.prefix else "") for w, t in zip(node.words, node.tokens(), strict=True)]
+        weight = WORD_WEIGHT if node.prefixed else STEM_WEIGHT
+        parts = [f"'{t}':" + ("*" if w.prefix else "") + weight for w, t in zip(node.words, node.tokens(), strict=True)]
         return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
     if isinstance(node, Not):
         return f"({tsquery(node.keep)} & !{tsquery(node.drop)})"

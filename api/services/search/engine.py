@@ -2,7 +2,8 @@
 
 SQLite: an FTS5 table `search_index` (stems, words) whose rowid is the document's id, ranked by bm25.
 PostgreSQL: a `terms` tsvector in search_documents with a GIN index, ranked by ts_rank. Both token lists share the
-one tsvector, the words' lexemes marked with query.WORD_LEXEME, so a query of any shape is one tsquery. The tsvector
+one tsvector, told apart by weight (query.STEM_WEIGHT, WORD_WEIGHT), so a query of any shape is one tsquery, and a
+word that is its own stem is one lexeme with both weights' positions, one GIN entry instead of two. The tsvector
 and the tsquery are written out in their text forms and cast: nothing passes through to_tsvector or to_tsquery,
 whose parser could split or change a token.
 
@@ -41,13 +42,16 @@ def postgres(session: Session) -> bool:
 
 
 def tsvector_text(chunk: Chunk) -> str:
-    """The chunk as a tsvector literal: each stem and each (marked) word with its 1-based positions."""
-    positions: dict[str, list[str]] = {}
-    for n, stem in enumerate(chunk.stems, start=1):
-        positions.setdefault(stem, []).append(str(n))
-    for n, word in enumerate(chunk.words, start=1):
-        positions.setdefault(query.WORD_LEXEME + word, []).append(str(n))
-    return " ".join(f"'{lexeme}':{','.join(at)}" for lexeme, at in positions.items())
+    """The chunk as a tsvector literal: the stems at positions 1..n weighted A, the words at n+1..2n weighted B.
+    The cast merges the positions of a lexeme written twice."""
+    n = len(chunk.stems)
+    if not n:
+        return ""
+    stems = " ".join(map(STEM_AT.format, chunk.stems, range(1, n + 1)))
+    return f"{stems} {' '.join(map(WORD_AT.format, chunk.words, range(n + 1, 2 * n + 1)))}"
+
+
+STEM_AT, WORD_AT = f"'{{}}':{{}}{query.STEM_WEIGHT}", f"'{{}}':{{}}{query.WORD_WEIGHT}"
 
 
 def write(session: Session, documents: Sequence[NewDocument]) -> None:
