@@ -48,6 +48,7 @@ def _index_if_behind() -> None:
 
 
 def _reindex(session, case_id) -> dict[str, int]:
+    from api.db import engine_of, on_commit
     from api.services.search import index as search_index
 
     with typer.progressbar(length=1, label="indexing", file=sys.stderr) as bar:
@@ -56,7 +57,9 @@ def _reindex(session, case_id) -> dict[str, int]:
             bar.length = max(total, 1)
             bar.update(done - bar.pos)
 
-        return search_index.reindex(session, case_id=case_id, progress=progress)
+        counts = search_index.reindex(session, case_id=case_id, progress=progress)
+    on_commit(session, lambda: search_index.tidy(engine_of(session)))
+    return counts
 
 
 def _existing_data_dir() -> Path:

@@ -112,10 +112,10 @@ def _write_postgres(raw, documents: Sequence[NewDocument]) -> None:
                 )
 
 
-def hits(session: Session) -> Select:
+def hits(on_postgres: bool) -> Select:
     """The documents matching the bound parameter `match` (the query written by `match_text`), with their score:
     lower is better, as both ORDER BY ascending."""
-    if postgres(session):
+    if on_postgres:
         tsq = cast(bindparam("match"), TSQUERY)
         terms: ColumnElement = literal_column("search_documents.terms")
         rank = cast(-func.ts_rank(terms, tsq, 1), Float)

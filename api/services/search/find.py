@@ -13,28 +13,21 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, or_, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from api import dates
 from api.errors import BadRequest, NotFound, UnprocessableEntity
 from api.pagination import check_limit, decode_cursor, encode_cursor, parse_int
 from api.search import query, snippets
-from api.services.exhibits import has_tag
-from api.services.search import engine
+from api.services.search import engine, sql
 from api.services.search.documents import Metadata, event_text
-from api.services.timeline.filter import tag_key
 from models.case import Case, CaseMember
-from models.common import UTCDateTime
-from models.evidence import EvidenceItem, EvidenceKind
-from models.exhibit import Designation, Exhibit
+from models.evidence import EvidenceKind
+from models.exhibit import Designation
 from models.inputs import FILTER_VALUES_MAX, TAG_CHARS, text_problem
 from models.search import SearchSource
-from models.text import EvidenceTextPage
-from models.timeline import TimelineEvent, TimelineEventTag
 from models.user import User
 
 DEFAULT_LIMIT = 20
@@ -123,30 +116,9 @@ def parse_filter(
     return f
 
 
-@dataclass(frozen=True)
-class _Bounds:
-    """The range from/to names in each timezone of the caller's cases: (start, end) by zone, UTC, end exclusive.
-    "2021-03" is March in each case's own timezone, as the case's timeline reads it."""
-
-    by_zone: dict[str, tuple[datetime | None, datetime | None]]
-
-    def _bound(self, zone, which: int):
-        values = [(z, b[which]) for z, b in sorted(self.by_zone.items()) if b[which] is not None]
-        if not values:
-            return None
-        params = [(z, bindparam(f"bound_{which}_{n}", v, type_=UTCDateTime())) for n, (z, v) in enumerate(values)]
-        if len(params) == 1:
-            return params[0][1]
-        return case(*((zone == z, p) for z, p in params), else_=None)
-
-    def start(self, zone):
-        return self._bound(zone, 0)
-
-    def end(self, zone):
-        return self._bound(zone, 1)
-
-
-def _bounds(session: Session, user: User, f: SearchFilter) -> _Bounds | None:
+def _bounds(session: Session, user: User, f: SearchFilter) -> sql.Bounds | None:
+    """from/to as the start and end of what they name in each timezone of the caller's cases (of the case asked
+    for): "2021-03" is March in each case's own timezone, as its timeline reads it; `to` includes what it names."""
     if not (f.start or f.end):
         return None
     zones = (
@@ -163,130 +135,7 @@ def _bounds(session: Session, user: User, f: SearchFilter) -> _Bounds | None:
         if start is not None and end is not None and end <= start:
             raise UnprocessableEntity(f"to ({f.end}) is before from ({f.start}): both days are included")
         by_zone[zone] = (start, end)
-    return _Bounds(by_zone)
-
-
-def _zone(case_id):
-    return select(col(Case.timezone)).where(col(Case.id) == case_id).scalar_subquery()
-
-
-def _member(user: User, case_id) -> ColumnElement[bool]:
-    m = aliased(CaseMember)
-    return exists().where(col(m.case_id) == case_id, col(m.user_id) == user.id)
-
-
-def _columns(hits, case_id, evidence_id, label) -> tuple:
-    return (
-        hits.c.doc_id,
-        hits.c.score,
-        case_id.label("case_id"),
-        evidence_id.label("evidence_id"),
-        hits.c.event_id,
-        hits.c.source,
-        hits.c.page,
-        hits.c.body_start,
-        hits.c.body_end,
-        label.label("label"),
-    )
-
-
-def _evidence_branches(session: Session, hits, user: User, f: SearchFilter, bounds: _Bounds | None) -> list:
-    """An item is a hit in the case it was uploaded into, and in every case it is linked into as an exhibit."""
-    E = EvidenceItem
-
-    def where(case_id, designation) -> list:
-        out = [col(E.deleted_at).is_(None), _member(user, case_id)]
-        if f.case_id is not None:
-            out.append(case_id == f.case_id)
-        if f.kinds:
-            out.append(col(E.kind).in_(f.kinds))
-        if f.tags:
-            out.append(or_(*[has_tag(session, t) for t in f.tags]))
-        if f.designation is not None:
-            out.append(designation == f.designation)
-        if bounds is not None:
-            when, zone = func.coalesce(E.occurred_at, E.captured_at), _zone(case_id)
-            out += [when >= b for b in [bounds.start(zone)] if b is not None]
-            out += [when < b for b in [bounds.end(zone)] if b is not None]
-        return out
-
-    home, linked = aliased(Exhibit), aliased(Exhibit)
-    in_home = hits.join(E, col(E.id) == hits.c.evidence_id).outerjoin(
-        home, and_(col(home.case_id) == E.case_id, col(home.evidence_id) == E.id)
-    )
-    in_linked = hits.join(E, col(E.id) == hits.c.evidence_id).join(
-        linked, and_(col(linked.evidence_id) == E.id, col(linked.case_id) != E.case_id)
-    )
-    return [
-        select(*_columns(hits, col(E.case_id), col(E.id), col(home.label)))
-        .select_from(in_home)
-        .where(*where(col(E.case_id), func.coalesce(home.designation, Designation.none.value))),
-        select(*_columns(hits, col(linked.case_id), col(E.id), col(linked.label)))
-        .select_from(in_linked)
-        .where(*where(col(linked.case_id), col(linked.designation))),
-    ]
-
-
-def _event_branch(hits, user: User, f: SearchFilter, bounds: _Bounds | None):
-    """An event is a hit in its case. The evidence filters (kind, designation) ask about the evidence it cites; its
-    own tags and its span (overlapping from/to) are its own."""
-    V, cited = TimelineEvent, aliased(Exhibit)
-    where: list = [_member(user, col(V.case_id))]
-    if f.case_id is not None:
-        where.append(col(V.case_id) == f.case_id)
-    if f.kinds:
-        item = aliased(EvidenceItem)
-        where.append(exists().where(col(item.id) == V.evidence_id, col(item.kind).in_(f.kinds)))
-    if f.tags:
-        T = TimelineEventTag
-        where.append(exists().where(col(T.event_id) == V.id, col(T.tag_key).in_([tag_key(t) for t in f.tags])))
-    if f.designation is not None:
-        where.append(func.coalesce(cited.designation, Designation.none.value) == f.designation)
-    if bounds is not None:
-        zone = _zone(col(V.case_id))
-        where += [col(V.occurred_until) > b for b in [bounds.start(zone)] if b is not None]
-        where += [col(V.occurred_at) < b for b in [bounds.end(zone)] if b is not None]
-    joined = hits.join(V, col(V.id) == hits.c.event_id).outerjoin(
-        cited, and_(col(cited.case_id) == V.case_id, col(cited.evidence_id) == V.evidence_id)
-    )
-    return (
-        select(*_columns(hits, col(V.case_id), col(V.evidence_id), col(cited.label))).select_from(joined).where(*where)
-    )
-
-
-def _statement(session: Session, user: User, f: SearchFilter, bounds: _Bounds | None, offset: int, limit: int):
-    hits = engine.hits(session).cte("hits")
-    branches = []
-    if f.type in (None, "evidence"):
-        branches += _evidence_branches(session, hits, user, f, bounds)
-    if f.type in (None, "event"):
-        branches.append(_event_branch(hits, user, f, bounds))
-    found = union_all(*branches).subquery("found")
-    order = (found.c.score, found.c.doc_id, found.c.case_id)
-    # The page is cut first, and only its rows are joined to what a hit shows (titles, the page's text).
-    page = select(found).order_by(*order).offset(offset).limit(limit + 1).subquery("page")
-    P = EvidenceTextPage
-    return (
-        select(
-            page,
-            col(Case.title).label("case_title"),
-            col(EvidenceItem.title).label("item_title"),
-            col(EvidenceItem.kind).label("item_kind"),
-            col(EvidenceItem.description).label("item_description"),
-            col(EvidenceItem.facts).label("item_facts"),
-            col(TimelineEvent.title).label("event_title"),
-            col(TimelineEvent.description).label("event_description"),
-            col(TimelineEvent.kind).label("event_kind"),
-            col(P.text).label("page_text"),
-        )
-        .select_from(
-            page.join(Case, col(Case.id) == page.c.case_id)
-            .outerjoin(EvidenceItem, col(EvidenceItem.id) == page.c.evidence_id)
-            .outerjoin(TimelineEvent, col(TimelineEvent.id) == page.c.event_id)
-            .outerjoin(P, and_(col(P.evidence_id) == page.c.evidence_id, col(P.page) == page.c.page))
-        )
-        .order_by(page.c.score, page.c.doc_id, page.c.case_id)
-    )
+    return sql.Bounds(by_zone)
 
 
 def _part(text: str, start: int | None, end: int | None) -> str:
@@ -346,9 +195,31 @@ def search(
     memberships = select(col(CaseMember.case_id)).where(col(CaseMember.user_id) == user.id).limit(1)
     if f.case_id is None and session.execute(memberships).first() is None:
         return [], None  # a member of no case finds nothing, without asking the engine
-    node = f.node
-    statement = _statement(session, user, f, _bounds(session, user, f), offset, limit)
-    rows = session.execute(statement, {"match": engine.match_text(session, node)}).all()
+    node, bounds, on_postgres = f.node, _bounds(session, user, f), engine.postgres(session)
+    shape = sql.Shape(
+        postgres=on_postgres,
+        evidence=f.type in (None, "evidence"),
+        events=f.type in (None, "event"),
+        case=f.case_id is not None,
+        kinds=bool(f.kinds),
+        tags=len(f.tags),
+        designation=f.designation is not None,
+        starts=len(bounds.given(0)) if bounds else 0,
+        ends=len(bounds.given(1)) if bounds else 0,
+    )
+    values = sql.values(
+        postgres=on_postgres,
+        match=engine.match_text(session, node),
+        user_id=user.id,
+        case_id=f.case_id,
+        kinds=f.kinds,
+        tags=f.tags,
+        designation=f.designation,
+        bounds=bounds,
+        offset=offset,
+        limit=limit,
+    )
+    rows = session.execute(sql.statement(shape), values).all()
     phrases = query.positives(node)
     items = [_hit(row, phrases) for row in rows[:limit]]
     return items, encode_cursor(kind, [offset + limit]) if len(rows) > limit else None

@@ -14,7 +14,7 @@ see a hit is decided when searching, so exhibits, members and deletions change r
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import Engine, delete, func, or_
 from sqlmodel import Session, col, select
 
 from api.search import terms
@@ -146,6 +146,17 @@ def reindex(
         if progress:
             progress(done, total)
     return counts
+
+
+# After a rebuild has committed: the planner's statistics, and on PostgreSQL the GIN index's pending entries merged
+# and the new rows' visibility settled (VACUUM cannot run in a transaction).
+TIDY = {"postgresql": "VACUUM ANALYZE search_documents", "sqlite": "ANALYZE search_documents"}
+
+
+def tidy(engine: Engine) -> None:
+    """Once a rebuild has committed: what autovacuum would do later, now, before the index is searched."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(TIDY[engine.dialect.name])
 
 
 def is_behind(session: Session) -> bool:
