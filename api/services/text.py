@@ -22,6 +22,7 @@ from api.errors import Conflict, UnprocessableEntity
 from api.lifelines import Lease
 from api.services import audit
 from api.services.jobs import Queue
+from api.services.search import index as search_index
 from api.storage import BlobStore
 from api.text import ocr
 from api.text.extract import Extracted, TextLimits
@@ -269,6 +270,7 @@ def store_found(session: Session, evidence_id: uuid.UUID, found: Extracted) -> N
             )
         )
     session.flush()
+    search_index.index_pages(session, evidence_id)
 
 
 def forget(session: Session, evidence_id: uuid.UUID) -> None:
