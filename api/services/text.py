@@ -296,6 +296,15 @@ def status_fields(session: Session, evidence_id: uuid.UUID) -> dict:
     }
 
 
+def engines(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The engine that read each of these items' text (None while unread): whether a "page" of it is a page or a
+    section of a decoded file (api/web/text_words.py `unit`)."""
+    if not ids:
+        return {}
+    rows = session.exec(select(EvidenceText.id, EvidenceText.engine).where(col(EvidenceText.id).in_(ids)))
+    return dict(rows.all())
+
+
 def pages(session: Session, evidence_id: uuid.UUID, page: int | None = None, *, words: bool = False) -> list:
     """The item's pages (or just `page`): their text, and with `words` Tesseract's word boxes too; never the text
     layers, which only bundles read."""
