@@ -239,7 +239,8 @@ def test_an_empty_search_shows_how_to_search_and_a_bad_one_says_why(app, alice):
     assert "Search every case you are a member of" in empty and results(empty) == []
     for syntax in ("refund OR rebate", "refund NOT amazon", '"five star"', "refund*", "(refund OR rebate)"):
         assert syntax in empty, syntax
-    assert 'value=""' in re.search(r'<input id="site-search"[^>]*>', empty).group(0)
+    box = re.search(r'<input id="site-search"[^>]*>', empty).group(0)
+    assert 'value=""' in box and "autofocus" in box  # the page is for searching: the cursor waits in the box
 
     for params, field, said in (
         ({"q": '"refund'}, "q", "The query has an unmatched double quote (&#34;): close the phrase, or leave it out."),
