@@ -260,6 +260,12 @@ def test_an_empty_search_shows_how_to_search_and_a_bad_one_says_why(app, alice):
         if field != "q":
             assert re.search(rf'id="s-{field}" name="{field}"[^>]*aria-invalid="true"', page), field
 
+    # A hostile query is shown as the text it is, in the box, the title and the message.
+    hostile = searched(browser, 422, q='<script>alert(1)</script> "x')
+    assert "<script>alert(1)" not in hostile
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt; &#34;x"' in hostile
+    assert "<title>&lt;script&gt;alert(1)&lt;/script&gt; &#34;x · Search · casebinder</title>" in hostile
+
     none = searched(browser, q=f"{tag} nowhereword")
     assert "No results" in none and "Try fewer words" in none
     browser.close()
