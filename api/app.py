@@ -12,6 +12,7 @@ from api.migrate import schema_behind
 from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports, previews
 from api.routes import audit as audit_routes
 from api.routes import export as export_routes
+from api.routes import search as search_routes
 from api.routes import text as text_routes
 from api.routes import timeline as timeline_routes
 from api.services.audit import OriginMiddleware
@@ -57,6 +58,7 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin.router, prefix=API_PREFIX)
     app.include_router(text_routes.router, prefix=API_PREFIX)
+    app.include_router(search_routes.router, prefix=API_PREFIX)
     app.include_router(timeline_routes.router, prefix=API_PREFIX)
     app.include_router(imports.router, prefix=API_PREFIX)
     app.include_router(export_routes.router, prefix=API_PREFIX)

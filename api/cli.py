@@ -1,5 +1,6 @@
 """The `casebinder` command line."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -18,9 +19,11 @@ app = typer.Typer(
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 text_app = typer.Typer(help="Evidence text: OCR and text extraction.", no_args_is_help=True)
+search_app = typer.Typer(help="The full-text search index.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(text_app, name="text")
+app.add_typer(search_app, name="search")
 
 
 @app.command()
@@ -32,7 +35,33 @@ def migrate() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _ensure_sqlite_dir(settings.database_url)
     upgrade(settings.database_url)
+    _index_if_behind()
     typer.echo("database is up to date", err=True)
+
+
+def _index_if_behind() -> None:
+    """Index what a database from before search holds (a few seconds for tens of thousands of items)."""
+    from api.services.search import index as search_index
+
+    with session_scope() as session:
+        if search_index.is_behind(session):
+            typer.echo("indexing the stored evidence and timelines for search", err=True)
+            _reindex(session, None)
+
+
+def _reindex(session, case_id) -> dict[str, int]:
+    from api.db import engine_of, on_commit
+    from api.services.search import index as search_index
+
+    with typer.progressbar(length=1, label="indexing", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        counts = search_index.reindex(session, case_id=case_id, progress=progress)
+    on_commit(session, lambda: search_index.tidy(engine_of(session)))
+    return counts
 
 
 def _existing_data_dir() -> Path:
@@ -268,6 +297,35 @@ def text_backfill(
         with session_scope() as session:
             found = text_service.counts(session, ids)
     typer.echo(", ".join(f"{n} {status}" for status, n in sorted(found.items())) or "nothing to read")
+
+
+@search_app.command("reindex")
+def search_reindex(
+    case: str = typer.Option(None, "--case", metavar="CASE_ID", help="Only this case's items and events."),
+) -> None:
+    """Rebuild the search index from the stored evidence (metadata and text read so far) and timeline events:
+    for data stored before search existed, or after restoring a database backup taken without it. Searches keep
+    working meanwhile and see the new index when it is done. Exits 2 when it cannot run."""
+    import uuid
+
+    from models.case import Case
+
+    case_id = None
+    if case is not None:
+        try:
+            case_id = uuid.UUID(case)
+        except ValueError:
+            typer.echo(f"error: --case {case[:64]!r} is not a case id", err=True)
+            raise typer.Exit(2) from None
+    with _database_or_exit(), session_scope() as session:
+        if case_id is not None and session.get(Case, case_id) is None:
+            typer.echo(f"error: no case {case_id}", err=True)
+            raise typer.Exit(2)
+        counts = _reindex(session, case_id)
+    typer.echo(
+        f"indexed {counts['items']} items ({counts['pages']} pages of text) and {counts['events']} timeline events: "
+        f"{counts['documents']} search documents"
+    )
 
 
 @app.command()

@@ -6,6 +6,7 @@ import models  # noqa: F401 - registers every table on the metadata
 from api.config import get_settings
 from api.db import make_engine
 from models.common import metadata
+from models.search import in_metadata
 
 config = context.config
 
@@ -16,6 +17,7 @@ def _configure(connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=in_metadata,  # the search engine's own tables are the migrations' alone
     )
 
 

@@ -43,6 +43,7 @@ BUNDLE_TITLE_CHARS = 500
 EVENT_TEXT_CHARS = 65_536  # a timeline event's title or description, as typed or imported
 WRITTEN_DATE_CHARS = 64  # a date as text: "2021-03", "2021-03-04T17:30:00-08:00"
 SEARCH_CHARS = 500
+SEARCH_QUERY_CHARS = 1000  # a full-text search's q (GET /search)
 FILTER_VALUES_MAX = 20  # values of one repeated query parameter (tags, kinds)
 CHOICE_CHARS = 1000  # one value of such a parameter, or several separated by commas
 CURSOR_CHARS = 1000
@@ -158,6 +159,7 @@ EventText = text(EVENT_TEXT_CHARS)
 WrittenDate = text(WRITTEN_DATE_CHARS, min_chars=4)
 DateBound = text(WRITTEN_DATE_CHARS)  # a query's start or end: left blank, no bound
 SearchText = text(SEARCH_CHARS)
+SearchQuery = text(SEARCH_QUERY_CHARS)
 Choice = text(CHOICE_CHARS)
 Cursor = text(CURSOR_CHARS)
 TokenName = text(TOKEN_NAME_CHARS, min_chars=1)

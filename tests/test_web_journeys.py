@@ -337,3 +337,31 @@ def test_add_a_month_precision_disputed_event_and_find_it_under_its_month(web_se
     expect(row).to_contain_text("March 2021")
     expect(row).to_contain_text("Disputed")
     axe_check(page)
+
+
+def test_search_from_the_header_and_follow_a_result_to_the_words_on_its_page(web_server, account, page):
+    from tests.text_support import wait_text
+
+    email, password = account()
+    with _api(web_server.base_url, email, password) as api:
+        case = api.post("/api/v1/cases", json={"title": "Acme v. Mpow", "case_type": "lanham_act"}).json()
+        chat = api.post(
+            f"/api/v1/cases/{case['id']}/evidence",
+            files={"file": ("chat.txt", "Seller: a refund of $20 for a five star review — 五星好评\n".encode())},
+            data={"kind": "chat_log", "title": "Chat with the seller"},
+        ).json()
+        assert wait_text(api, chat["id"])["text_status"] == "done"
+    sign_in(page, web_server.base_url, email, password)
+    page.keyboard.press("/")
+    box = page.get_by_role("searchbox", name="Search evidence and events")
+    expect(box).to_be_focused()
+    page.keyboard.type('"five star" 好评')
+    page.keyboard.press("Enter")
+    result = page.locator(".search-results .hit")
+    expect(result).to_have_count(1)
+    expect(result.locator("mark")).to_have_text(["five star", "好评"])
+    expect(box).to_have_value('"five star" 好评')
+    axe_check(page)
+    result.get_by_role("link", name="PX-001 Chat with the seller").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Chat with the seller")
+    expect(page.locator("#text mark")).to_have_text(["five star", "好评"])

@@ -76,6 +76,18 @@ def list_cases(session: Session, *, user: User, limit: int, cursor: str | None):
     )
 
 
+def member_case_titles(session: Session, *, user: User, limit: int) -> list[tuple[uuid.UUID, str]]:
+    """(id, title) of the first `limit` cases the user is a member of, by title: what a choice of case offers."""
+    stmt = (
+        sql_select(col(Case.id), col(Case.title))
+        .join(CaseMember, col(CaseMember.case_id) == Case.id)
+        .where(col(CaseMember.user_id) == user.id)
+        .order_by(func.lower(col(Case.title)), col(Case.id))
+        .limit(limit)
+    )
+    return [(case_id, title) for case_id, title in session.execute(stmt)]
+
+
 def _counted(model):
     return select(func.count()).select_from(model).where(col(model.case_id) == Case.id).scalar_subquery()
 

@@ -19,6 +19,7 @@ from api.services import audit, blobs
 from api.services import exhibits as exhibit_service
 from api.services import text as text_service
 from api.services.inspect import inspect_blob
+from api.services.search import index as search_index
 from api.services.timeline import derived as timeline_derived
 from api.storage import BlobStore, StagedBlob
 from models.case import Case, CaseMember, Role
@@ -167,6 +168,7 @@ def ingest(
         session.flush()
         _record_upload(session, actor, item, original_filename, duplicate=False)
     exhibit = exhibit_service.link(session, case=case, evidence=item, actor=actor)
+    search_index.index_item(session, item)
     if session.get(EvidenceText, item.id) is None:  # a restored item keeps the text it had
         text_service.queue_item(session, item.id)
         text_service.on_commit_wake(session)
@@ -318,6 +320,7 @@ def update_metadata(session: Session, item: EvidenceItem, data: EvidenceUpdate, 
     session.add(item)
     session.flush()
     timeline_derived.sync_evidence(session, item)
+    search_index.index_item(session, item)
     record_access(session, "evidence.update", item, actor, {"before": before, "after": after})
     return item
 

@@ -22,6 +22,7 @@ from api.errors import Conflict, UnprocessableEntity
 from api.lifelines import Lease
 from api.services import audit
 from api.services.jobs import Queue
+from api.services.search import index as search_index
 from api.storage import BlobStore
 from api.text import ocr
 from api.text.extract import Extracted, TextLimits
@@ -269,6 +270,7 @@ def store_found(session: Session, evidence_id: uuid.UUID, found: Extracted) -> N
             )
         )
     session.flush()
+    search_index.index_pages(session, evidence_id)
 
 
 def forget(session: Session, evidence_id: uuid.UUID) -> None:
@@ -292,6 +294,15 @@ def status_fields(session: Session, evidence_id: uuid.UUID) -> dict:
         "text_language": row.language,
         "text_error": row.error,
     }
+
+
+def engines(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The engine that read each of these items' text (None while unread): whether a "page" of it is a page or a
+    section of a decoded file (api/web/text_words.py `unit`)."""
+    if not ids:
+        return {}
+    rows = session.exec(select(EvidenceText.id, EvidenceText.engine).where(col(EvidenceText.id).in_(ids)))
+    return dict(rows.all())
 
 
 def pages(session: Session, evidence_id: uuid.UUID, page: int | None = None, *, words: bool = False) -> list:

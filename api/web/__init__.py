@@ -24,6 +24,7 @@ from api.web import (
     evidence_text,
     exhibit_actions,
     members,
+    search,
     signin,
     timeline,
     timeline_edit,
@@ -51,6 +52,7 @@ ROUTERS = (
     timeline.router,
     timeline_edit.router,
     timeline_files.router,
+    search.router,
 )
 
 

@@ -35,6 +35,8 @@ CITING_EVENTS = 50
 DETAIL_FIELDS = ("kind", "title", "description", "occurred_at", "captured_at", "source_url", "custodian", "tags")
 
 CaseQuery = Annotated[uuid.UUID | None, Query(alias="case")]
+# A search whose words the Text section marks: any length is taken, and one that cannot be read marks nothing.
+SearchWords = Annotated[str | None, Query()]
 
 
 def viewed(session, evidence_id: str, viewer: Viewer, case_id: uuid.UUID | None, role: Role = Role.viewer):
@@ -59,7 +61,14 @@ def can_edit(session, item: EvidenceItem, viewer: Viewer) -> bool:
 
 
 def _context(
-    session, item: EvidenceItem, case: Case, viewer: Viewer, cursor: str | None, preview=None, text_from: int = 1
+    session,
+    item: EvidenceItem,
+    case: Case,
+    viewer: Viewer,
+    cursor: str | None,
+    preview=None,
+    text_from: int = 1,
+    q: str | None = None,
 ) -> dict:
     trail, next_cursor = audit_query.page(
         session, case, audit_query.parse_filter(evidence_id=item.id, order="desc"), limit=CUSTODY_ROWS, cursor=cursor
@@ -75,7 +84,7 @@ def _context(
         "case": case,
         "exhibit": evidence_service.exhibit_in_case(session, case, item),
         "can_edit": edits,
-        "text": text_section.build(session, item, viewer.user, first=text_from, can_edit=edits),
+        "text": text_section.build(session, item, viewer.user, first=text_from, can_edit=edits, q=q),
         "preview": preview,
         "custody": [(row, custody_report.action_label(row.action, row.details or {})) for row in trail],
         "custody_next": next_cursor,
@@ -100,9 +109,11 @@ def show(
     cursor=None,
     preview=None,
     text_from=1,
+    q=None,
 ) -> Response:
-    """The evidence page; with `errors` (by section) and the `values` typed, after a form was refused."""
-    context = _context(session, item, case, viewer, cursor, preview, text_from)
+    """The evidence page; with `errors` (by section) and the `values` typed, after a form was refused; `q`, a
+    search whose words the Text section marks."""
+    context = _context(session, item, case, viewer, cursor, preview, text_from, q)
     return page(
         request, "web/evidence.html", viewer, status=status, errors=errors or {}, values=values or {}, **context
     )
@@ -118,11 +129,12 @@ def evidence_page(
     case_id: CaseQuery = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     text_from: Annotated[str | None, Query(max_length=20)] = None,
+    q: SearchWords = None,
 ) -> Response:
     item, case, _ = viewed(session, evidence_id, viewer, case_id)
     first = text_section.first_page(text_from)
     preview = preview_service.describe(session, store, item, actor=viewer.user)  # recorded as an access
-    return show(request, session, item, case, viewer, cursor=cursor, preview=preview, text_from=first)
+    return show(request, session, item, case, viewer, cursor=cursor, preview=preview, text_from=first, q=q)
 
 
 @router.get("/evidence/{evidence_id}/pages/{page}.png")

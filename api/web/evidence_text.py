@@ -8,6 +8,7 @@ a language not installed); a refusal is said in the section after a plain form, 
 
 from pathlib import PurePosixPath
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
@@ -19,7 +20,7 @@ from api.services import evidence as evidence_service
 from api.services import text as text_service
 from api.web import text_section
 from api.web import text_words as words
-from api.web.evidence import CaseQuery, can_edit, show, viewed
+from api.web.evidence import CaseQuery, SearchWords, can_edit, show, viewed
 from api.web.render import is_htmx, page, sentence
 from api.web.session import PageRoute, Viewer, ViewerDep
 from models.case import Case, Role
@@ -37,7 +38,7 @@ def _section(
     """The whole section, from page `first`, for htmx to put in place of the one on the page."""
     headers = extra.pop("headers", None)
     edits = can_edit(session, item, viewer)
-    text = text_section.build(session, item, viewer.user, first=first, can_edit=edits)
+    text = text_section.build(session, item, viewer.user, first=first, can_edit=edits, q=extra.pop("q", None))
     context: dict = {"item": item, "case": case, "text": text, "can_edit": edits, "errors": {}, "values": {}} | extra
     return page(request, "web/evidence_text.html", viewer, block="section", headers=headers, **context)
 
@@ -50,13 +51,15 @@ def text_part(
     evidence_id: str,
     case_id: CaseQuery = None,
     text_from: TextFrom = None,
+    q: SearchWords = None,
 ) -> Response:
     """The section alone, from page `text_from`: what "more pages" swaps in. A browser without htmx gets the page."""
     item, case, _ = viewed(session, evidence_id, viewer, case_id)
     first = text_section.first_page(text_from)
     if not is_htmx(request):
-        return RedirectResponse(f"/evidence/{item.id}?case={case.id}&text_from={first}#text", status_code=303)
-    return _section(request, session, viewer, item, case, first)
+        keep = f"&{urlencode({'q': q})}" if q else ""
+        return RedirectResponse(f"/evidence/{item.id}?case={case.id}&text_from={first}{keep}#text", status_code=303)
+    return _section(request, session, viewer, item, case, first, q=q)
 
 
 @router.get("/evidence/{evidence_id}/text/state")
@@ -67,16 +70,17 @@ def text_state(
     evidence_id: str,
     case_id: CaseQuery = None,
     text_from: TextFrom = None,
+    q: SearchWords = None,
 ) -> Response:
     """Polled while the text is read: the state alone (it shows no text, so records no access) while it still is;
     once the reading has ended, the whole section, which has nothing left to poll."""
     item, case, _ = viewed(session, evidence_id, viewer, case_id)
     first = text_section.first_page(text_from)
     edits = can_edit(session, item, viewer)
-    text = text_section.build(session, item, viewer.user, first=first, pages=False, can_edit=edits)
+    text = text_section.build(session, item, viewer.user, first=first, pages=False, can_edit=edits, q=q)
     if not text.busy:
         said = f"The text has been read. {text.words}."
-        return _section(request, session, viewer, item, case, first, headers=SETTLE, announce=said)
+        return _section(request, session, viewer, item, case, first, headers=SETTLE, announce=said, q=q)
     context: dict = {"item": item, "case": case, "text": text, "can_edit": edits, "errors": {}, "values": {}}
     return page(request, "web/evidence_text.html", viewer, block="state", **context)
 

@@ -6,7 +6,9 @@ the text is reading it, so a screen that shows pages is recorded in the item's c
 """
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
+from markupsafe import Markup, escape
 from sqlmodel import Session
 
 from api.errors import UnprocessableEntity
@@ -14,6 +16,7 @@ from api.services import evidence as evidence_service
 from api.services import text as text_service
 from api.services.text import ShownPage
 from api.text import ocr
+from api.web import text_marks
 from api.web import text_words as words
 from models.evidence import EvidenceItem
 from models.user import User
@@ -31,6 +34,8 @@ class TextSection:
     first: int  # the number of the first page on this screen
     total: int  # pages the item's text has
     languages: list[tuple[str, str]] = field(default_factory=list)  # (code, name) a rerun may choose from
+    q: str = ""  # the search whose words are marked (a search hit's link passes it on)
+    marked: dict[int, tuple[Markup, int]] = field(default_factory=dict)  # page -> (its text marked, words marked)
 
     @property
     def status(self) -> str | None:
@@ -85,6 +90,20 @@ class TextSection:
     def chars(self) -> str:
         return f"{self.fields.get('text_chars') or 0:,}"
 
+    def shown(self, page: ShownPage) -> Markup:
+        """The page's text as the page shows it: escaped, with the search's words marked when there is a search."""
+        return self.marked[page.page][0] if page.page in self.marked else escape(page.text)
+
+    @property
+    def marks(self) -> int:
+        """Words of the search marked on this screen."""
+        return sum(n for _, n in self.marked.values())
+
+    @property
+    def keep(self) -> str:
+        """What the screen's links carry on to the next screen: the search whose words are marked."""
+        return f"&q={quote(self.q, safe='')}" if self.q else ""
+
 
 def first_page(value: str | None) -> int:
     """The first page a screen shows, from the address's `text_from` (1 when not given)."""
@@ -105,10 +124,18 @@ def choices(current: str) -> list[tuple[str, str]]:
 
 
 def build(
-    session: Session, item: EvidenceItem, reader: User, *, first: int = 1, pages: bool = True, can_edit: bool = False
+    session: Session,
+    item: EvidenceItem,
+    reader: User,
+    *,
+    first: int = 1,
+    pages: bool = True,
+    can_edit: bool = False,
+    q: str | None = None,
 ) -> TextSection:
     """The section for `reader`, from page `first` (or the last screen, past the end); `pages`: False for the
-    status alone (what a page polls while the text is read), which shows no text and so records no access."""
+    status alone (what a page polls while the text is read), which shows no text and so records no access; `q`: a
+    search whose words are marked in the text (none when it cannot be read)."""
     fields = text_service.status_fields(session, item.id) or {"text_status": None}
     total = text_service.page_count(session, item.id)
     if first > total:  # past the end (a page number typed, say): the last screen
@@ -118,4 +145,7 @@ def build(
         details = {"via": "web", "pages": [shown[0].page, shown[-1].page]}
         evidence_service.record_access(session, "evidence.text", item, reader, details)
     language = fields.get("text_language") or ""
-    return TextSection(fields, shown, first, total, choices(language) if can_edit else [])
+    found = text_marks.phrases(q)
+    marked = {p.page: text_marks.marked(p.text, found) for p in shown} if found else {}
+    q = (q or "").strip() if found else ""
+    return TextSection(fields, shown, first, total, choices(language) if can_edit else [], q, marked)

@@ -2,20 +2,25 @@
 GET /cases/{id}/timeline reads them, with the forms to add, edit, import and export them (timeline_edit,
 timeline_files)."""
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from api import dates
 from api.deps import SessionDep
+from api.errors import NotFound
 from api.services.timeline import citations
+from api.services.timeline import events as timeline_events
 from api.services.timeline import query as query_service
 from api.web.case_page import case_context
 from api.web.render import is_htmx, page
 from api.web.session import CasePage, CaseViewerPage, PageRoute
 from api.web.timeline_view import DISPUTED, EVENTS_PER_PAGE, KINDS, Filters, chart, read_filter
 from models.inputs import CURSOR_CHARS
+from models.timeline import Precision
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -43,6 +48,24 @@ def timeline_tab(
 ) -> Response:
     part = PARTS.get(request.headers.get("hx-target", "")) if is_htmx(request) else None
     return render_tab(request, session, access, filters, cursor, part=part)
+
+
+@router.get("/cases/{case_id}/timeline/events/{event_id}")
+def event_link(session: SessionDep, access: CaseViewerPage, event_id: str) -> Response:
+    """Where an event is seen (a search hit links here): the tab showing the events of its date, scrolled to its row.
+    A day, month or year event is shown among its own day, month or year; a timed one among its day's."""
+    try:
+        wanted = uuid.UUID(event_id)
+    except ValueError:
+        raise NotFound("event not found in this case") from None
+    event = timeline_events.get_event(session, access.case, wanted)
+    start, until = dates.stored_as_utc(event.occurred_at), dates.stored_as_utc(event.occurred_until)
+    if event.precision in dates.COARSE:
+        when = dates.written_form(start, until, event.precision, access.case.timezone)
+    else:
+        when = dates.written_form(start, start, Precision.day, access.case.timezone)
+    query = Filters(start=when, to=when).query()
+    return RedirectResponse(f"/cases/{access.case.id}/timeline?{query}#event-{event.id}", status_code=303)
 
 
 def render_tab(

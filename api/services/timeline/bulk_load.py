@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from api.db import engine_of, on_commit
+from api.services.search import index as search_index
 from api.services.timeline.stored import COLUMNS, WHEN, StoredForm
 
 STORE_BATCH = 4096  # rows per executemany or COPY write (and ids made at once: at most 4096)
@@ -29,23 +30,26 @@ SQLITE_ANALYSIS_LIMIT = 2000
 # The statements that bring them up to date: the events and their tag rows (timeline_event_tags, which the
 # triggers filled during the load and a tag filter walks).
 STATISTICS = {
-    "postgresql": ["ANALYZE timeline_events", "ANALYZE timeline_event_tags"],
+    "postgresql": ["ANALYZE timeline_events", "ANALYZE timeline_event_tags", "ANALYZE search_documents"],
     "sqlite": [
         f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}",
         "ANALYZE timeline_events",
         "ANALYZE timeline_event_tags",
+        "ANALYZE search_documents",
         "PRAGMA analysis_limit=0",
     ],
 }
 # After such an import has committed, PostgreSQL's tables are also vacuumed: the new rows' visibility is settled
 # once (the first reads would otherwise each write hint bits) and the visibility map is set, so a tag page reads
 # its index alone; autovacuum would do the same later, at a moment of its choosing, while the case is in use.
-# VACUUM cannot run in a transaction, hence after the commit. About a second for a million rows.
-UPKEEP_AFTER_COMMIT = {"postgresql": "VACUUM timeline_events, timeline_event_tags"}
+# VACUUM cannot run in a transaction, hence after the commit. About a second for a million rows. It also merges the
+# search index's pending entries into its GIN index (see api/services/search/index.py `bulk`).
+UPKEEP_AFTER_COMMIT = {"postgresql": "VACUUM timeline_events, timeline_event_tags, search_documents"}
 log = logging.getLogger("casebinder.import")
 
 
 _when = itemgetter(WHEN)
+TITLE, DESCRIPTION = COLUMNS.index("title"), COLUMNS.index("description")
 
 
 class Spool:
@@ -61,6 +65,7 @@ class Spool:
 
     def __init__(self, form: StoredForm, directory: Path | None):
         self.form = form
+        self.directory = directory
         self.file = tempfile.TemporaryFile(dir=directory)
         self.count = 0
         self._pending: list[tuple] = []
@@ -95,16 +100,11 @@ class Spool:
         runs = [self._run(start, end) for start, end in self._runs]
         return runs[0] if len(runs) == 1 else heapq.merge(*runs, key=_when)
 
-    def batches(self) -> Iterator:
-        """The rows with their ids, in blocks for the driver: lists of tuples in COLUMNS order (SQLite), or COPY
-        text (PostgreSQL)."""
+    def batches(self) -> Iterator[list[tuple]]:
+        """The rows with their ids, in blocks for the driver: lists of tuples in COLUMNS order."""
         rows, form = self.rows(), self.form
         while block := list(islice(rows, STORE_BATCH)):
-            ids = form.new_ids(len(block))
-            if form.postgres:
-                yield "".join([form.line((i, *row)) for i, row in zip(ids, block, strict=True)]).encode("utf-8")
-            else:
-                yield [(i, *row) for i, row in zip(ids, block, strict=True)]
+            yield [(i, *row) for i, row in zip(form.new_ids(len(block)), block, strict=True)]
 
     def close(self) -> None:
         self.file.close()
@@ -120,21 +120,32 @@ class Parsed:
         return self.spool.count
 
 
+def _searchable(block: list[tuple]) -> list[tuple]:
+    """(id, title, description) of each row of a block: what the search index takes of an event."""
+    return [(row[0], row[TITLE], row[DESCRIPTION]) for row in block]
+
+
 def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None = None) -> None:
     """Pass 2: every spooled row into timeline_events with the driver's bulk load, in the session's transaction
-    (COPY on PostgreSQL, executemany on SQLite with a larger page cache for the load); then the table's
-    statistics, in the same transaction, once the import is big enough to change the query plans (and, on
-    PostgreSQL, a VACUUM once it has committed: UPKEEP_AFTER_COMMIT)."""
+    (COPY on PostgreSQL, executemany on SQLite with a larger page cache for the load), each block indexed for
+    search (on PostgreSQL once the COPY is done: see `_index_later`); then the table's statistics, in the same
+    transaction, once the import is big enough to change the query plans (and, on PostgreSQL, a VACUUM once it has
+    committed: UPKEEP_AFTER_COMMIT)."""
     raw = session.connection().connection.driver_connection
     assert raw is not None, "a connection just checked out has its driver's connection"
     names = ", ".join(COLUMNS)
-    if parsed.spool.form.postgres:
-        with raw.cursor() as cursor:
+    form = parsed.spool.form
+    if form.postgres:
+        if parsed.count >= STATISTICS_AFTER_ROWS:
+            search_index.bulk(session)
+        with raw.cursor() as cursor, tempfile.TemporaryFile(dir=parsed.spool.directory) as searchable:
             with cursor.copy(f"COPY timeline_events ({names}) FROM STDIN") as copy:
                 for block in parsed.spool.batches():
-                    copy.write(block)
+                    copy.write("".join([form.line(row) for row in block]).encode("utf-8"))
+                    marshal.dump(_searchable(block), searchable)
                     if tick:
                         tick()
+            _index_later(session, searchable, tick)
             if parsed.count >= STATISTICS_AFTER_ROWS:
                 for statement in STATISTICS["postgresql"]:
                     cursor.execute(statement)
@@ -149,6 +160,7 @@ def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None =
             sql = f"INSERT INTO timeline_events ({names}) VALUES ({', '.join('?' * len(COLUMNS))})"
             for batch in parsed.spool.batches():
                 cursor.executemany(sql, batch)
+                search_index.index_events(session, _searchable(batch))
                 if tick:
                     tick()
             if parsed.count >= STATISTICS_AFTER_ROWS:
@@ -158,6 +170,21 @@ def store(session: Session, parsed: Parsed, *, tick: Callable[[], None] | None =
             cursor.execute(f"PRAGMA cache_size={int(cache)}")
     finally:
         cursor.close()
+
+
+def _index_later(session: Session, searchable, tick: Callable[[], None] | None) -> None:
+    """Index the events that one COPY has just loaded, block by block as they were spooled to `searchable`. One COPY
+    for them all, not one per block: each COPY runs the table's statement triggers (tags, month counts) again,
+    which made a load a fifth slower."""
+    searchable.seek(0)
+    while True:
+        try:
+            block = marshal.load(searchable)
+        except EOFError:
+            return
+        search_index.index_events(session, block)
+        if tick:
+            tick()
 
 
 def _upkeep(engine: Engine) -> None:

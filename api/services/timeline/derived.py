@@ -10,6 +10,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from api.dates import instant_span
+from api.services.search import index as search_index
 from models.case import Case
 from models.common import utcnow
 from models.evidence import EvidenceItem, EvidenceKind
@@ -126,6 +127,7 @@ def sync_exhibit(session: Session, *, case: Case, exhibit: Exhibit, item: Eviden
     event.updated_at = utcnow()
     session.add(event)
     session.flush()
+    search_index.index_event(session, event)
     return event
 
 

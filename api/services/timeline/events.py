@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from api import dates
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.services import audit, holds
+from api.services.search import index as search_index
 from api.services.timeline import query
 from models.case import Case
 from models.common import utcnow
@@ -151,6 +152,7 @@ def create_event(session: Session, *, case: Case, actor: User, data: EventCreate
     )
     session.add(event)
     session.flush()
+    search_index.index_event(session, event)
     _record_change(session, "event.create", event, actor, _stated(event))
     return event
 
@@ -202,6 +204,8 @@ def update_event(
     session.flush()
     now = _stated(event)
     changed = [name for name in EVENT_FIELDS if was[name] != now[name]]
+    if "title" in changed or "description" in changed:
+        search_index.index_event(session, event)
     if changed:
         before, after = {n: was[n] for n in changed}, {n: now[n] for n in changed}
         _record_change(session, "event.update", event, actor, {"before": before, "after": after})

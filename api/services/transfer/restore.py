@@ -29,6 +29,7 @@ from api.errors import InsufficientStorage
 from api.services import audit
 from api.services import text as text_service
 from api.services import users as user_service
+from api.services.search import index as search_index
 from api.services.transfer import spec
 from api.services.transfer.files import check_space, stage_blobs
 from api.services.transfer.manifest import ImportPlan, ImportRefused
@@ -160,6 +161,7 @@ def _restore(session: Session, store: BlobStore, zf: zipfile.ZipFile, plan: Impo
         ],
     )
     session.flush()
+    search_index.reindex(session, case_id=case_id)  # its items' metadata and its events: written without the hooks
     counts = {
         "members": len(members),
         **{name: len(section) for name, section in plan.sections.items()},

@@ -12,4 +12,16 @@
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showCurrentTab);
   else showCurrentTab();
+
+  // "/" puts the cursor in the search box at the top of the page, unless one is typing somewhere already.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    var target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    var box = document.getElementById("site-search");
+    if (!box) return;
+    event.preventDefault();
+    box.focus();
+    box.select();
+  });
 })();
