@@ -14,6 +14,7 @@ from api.db import make_engine, session_scope
 from api.deps import get_blob_store
 from api.services import purge as purge_service
 from models.audit import AuditEvent
+from models.search import SearchDocument, SearchSource
 from models.text import EvidenceText
 from tests.helpers import REASON, add_member, blob, events, hold, row, unique_bytes
 from tests.server_process import serving
@@ -386,8 +387,14 @@ def test_the_purge_command_skips_held_items_and_verify_stays_clean(instance):
         assert [(email, d["attempted"]) for email, d in refusals] == [("command line", "evidence.purge")] * 2
         with engine.connect() as conn:  # what was read from a purged original goes with it; a live item keeps its
             texts = conn.execute(select(EvidenceText.id)).scalars().all()
+            found = (
+                conn.execute(select(SearchDocument.evidence_id).where(SearchDocument.source == SearchSource.text))
+                .scalars()
+                .all()
+            )
         engine.dispose()
         assert uuid.UUID(free["id"]) not in texts and uuid.UUID(live["id"]) in texts
+        assert uuid.UUID(free["id"]) not in found
 
         assert http.delete(f"/api/v1/cases/{held_case['id']}/legal-hold").status_code == 200
         last = instance.cli("purge")

@@ -277,6 +277,7 @@ def forget(session: Session, evidence_id: uuid.UUID) -> None:
     """Drop an item's text with its original (a purge): what was read from a file goes when the file does."""
     session.execute(delete(EvidenceTextPage).where(col(EvidenceTextPage.evidence_id) == evidence_id))
     session.execute(delete(EvidenceText).where(col(EvidenceText.id) == evidence_id))
+    search_index.index_pages(session, evidence_id)  # no pages now: its text is no longer found either
 
 
 def status_fields(session: Session, evidence_id: uuid.UUID) -> dict:
