@@ -38,6 +38,7 @@ CASELESS = {
     ("GET", "/api/v1/admin/users"),  # admins only: tests/test_web_admin.py
     ("POST", "/api/v1/admin/users/{user_id}/disable"),
     ("POST", "/api/v1/admin/users/{user_id}/enable"),
+    ("GET", "/api/v1/search"),  # only the caller's cases, and 404 for another's: tests/test_search.py
 }
 METHODS = {"get", "post", "put", "patch", "delete"}
 # Values for required query parameters (DELETE /evidence/{id} needs a reason).
