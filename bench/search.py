@@ -69,6 +69,10 @@ def _build(label: str, ws, texts: int) -> dict:
     started = time.perf_counter()
     seeded = search_data.seed(ws.case_id, texts)
     loaded = time.perf_counter() - started
+    # Planner statistics of the tables loaded in bulk, as autovacuum would bring them shortly after; the index's
+    # own are brought up to date by the rebuild (search_index.tidy).
+    with get_engine().begin() as conn:
+        conn.execute(text("ANALYZE"))
     with session_scope() as session:
         started = time.perf_counter()
         counts = search_index.reindex(session)

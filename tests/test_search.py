@@ -362,3 +362,25 @@ def test_imported_events_are_found(alice):
     hits = every(alice, f"{tag} paypal refunds", limit=3)
     assert len(hits) == 10 and {h["type"] for h in hits} == {"event"}
     assert {h["title"] for h in hits} == {f"Payment {n} to {tag}" for n in range(1, 11)}
+
+
+def test_codes_that_look_like_numbers_are_words_on_both_databases(alice):
+    """PostgreSQL's own parser would read "4e4zaybt29i" as the number 4e4 and a word: tokens are cast, not parsed."""
+    case, tag = alice.make_case(), word()
+    item = text_item(alice, case["id"], f"{tag}: order 4e4zaybt29i shipped, code 2e863e1 and 0x1f; SKU B07XJ8C8F5")
+    for q in ("4e4zaybt29i", '"order 4e4zaybt29i shipped"', "2e863e1", "0x1f", "b07xj8c8f5", "4e4z*"):
+        assert [h["evidence_id"] for h in found(alice, f"{tag} {q}")] == [item["id"]], q
+    assert found(alice, f"{tag} 4e4") == []
+
+
+def test_long_and_repetitive_pages_are_found_to_their_end(alice):
+    """A page that repeats a word more often than one document holds it is indexed in parts: its last words are
+    found, in a phrase too, on both databases (PostgreSQL keeps only 256 positions of a word in a document)."""
+    case, tag = alice.make_case(), word()
+    body = " ".join(["refund the buyer"] * 200 + [f"{tag} final words here"])  # one page of text (4,000 characters)
+    item = text_item(alice, case["id"], body)
+    hits = found(alice, f'"{tag} final words"')
+    assert [(h["evidence_id"], h["page"]) for h in hits] == [(item["id"], 1)]
+    assert f"<mark>{tag} final words</mark>" in hits[0]["snippet"]
+    parts = every(alice, '"buyer refund the"', case_id=case["id"])
+    assert {h["evidence_id"] for h in parts} == {item["id"]} and len(parts) >= 2  # a hit in each part

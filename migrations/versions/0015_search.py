@@ -29,6 +29,8 @@ SQLITE = [
 ]
 POSTGRESQL = [
     "ALTER TABLE search_documents ADD COLUMN terms tsvector NOT NULL",
+    # Kept in the row (compressed) rather than in the TOAST table: ranking reads every match's terms.
+    "ALTER TABLE search_documents ALTER COLUMN terms SET STORAGE MAIN",
     "CREATE INDEX ix_search_documents_terms ON search_documents USING gin (terms)",
 ]
 

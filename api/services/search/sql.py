@@ -96,8 +96,13 @@ def _zone(case_id) -> ColumnElement:
 
 
 def _member(case_id) -> ColumnElement[bool]:
+    """The caller is a member of the case: a lookup of the membership's primary key for each hit. OFFSET 0 keeps
+    PostgreSQL from turning it into a join, which it would drive from the memberships, reading every item of the
+    caller's cases to find the few hits among them."""
     m = MEMBERS.alias()
-    return exists().where(m.c.case_id == case_id, m.c.user_id == bindparam("user_id"))
+    return exists(
+        select(literal(1)).where(m.c.case_id == case_id, m.c.user_id == bindparam("user_id")).offset(literal(0))
+    )
 
 
 def _has_tag(postgres: bool, n: int) -> ColumnElement[bool]:
