@@ -7,6 +7,7 @@ query refund, every word of a phrase where the phrase occurs, the words a prefix
 
 import html
 import re
+from collections.abc import Callable
 
 from api.search import terms
 from api.search.query import Phrase
@@ -52,26 +53,22 @@ def _plain(text: str) -> str:
     return html.escape(GAP.sub(" ", text), quote=False)
 
 
-def render(text: str, phrases: list[Phrase]) -> tuple[str, int]:
-    """(snippet HTML, number of words marked) for `text`. The snippet is the whole text when it is short."""
-    pairs = terms.pairs(text)
-    marked = sorted(hits(pairs, phrases))
-    if not pairs:
-        return _plain(text[:300]), 0
-    start, end = _window(len(pairs), marked)
-    lit = set(marked)
-    out: list[str] = [ELLIPSIS if start > 0 else _plain(text[: pairs[0][0]]).lstrip()]
-    at = pairs[start][0]
+def mark(text: str, pairs: list, lit: set[int], start: int, end: int, gap: Callable[[str], str]) -> tuple[str, int]:
+    """Words `start` to `end` of `text` (its `pairs`) as HTML: each word escaped, each run of words in `lit` in one
+    <mark>...</mark>, what lies between them given by `gap` (escaped as the caller shows it). Returns the HTML and
+    where in `text` it stopped. Snippets and the evidence page's marked text both mark words this one way."""
+    out: list[str] = []
+    at = pairs[start][0] if start < len(pairs) else len(text)
     open_mark = False
     for n in range(start, end):
         word_start, word_end = pairs[n][0], pairs[n][1]
         if word_start < at:  # a second word read from the same characters ("½" is 1 and 2): shown once
             continue
-        gap = text[at:word_start]
-        if open_mark and (n not in lit or gap.strip()):
+        between = text[at:word_start]
+        if open_mark and (n not in lit or between.strip()):
             out.append("</mark>")
             open_mark = False
-        out.append(_plain(gap))
+        out.append(gap(between))
         if n in lit and not open_mark:
             out.append("<mark>")
             open_mark = True
@@ -79,5 +76,17 @@ def render(text: str, phrases: list[Phrase]) -> tuple[str, int]:
         at = word_end
     if open_mark:
         out.append("</mark>")
+    return "".join(out), at
+
+
+def render(text: str, phrases: list[Phrase]) -> tuple[str, int]:
+    """(snippet HTML, number of words marked) for `text`. The snippet is the whole text when it is short."""
+    pairs = terms.pairs(text)
+    marked = sorted(hits(pairs, phrases))
+    if not pairs:
+        return _plain(text[:300]), 0
+    start, end = _window(len(pairs), marked)
+    body, at = mark(text, pairs, set(marked), start, end, _plain)
+    out = [ELLIPSIS if start > 0 else _plain(text[: pairs[0][0]]).lstrip(), body]
     out.append(ELLIPSIS if end < len(pairs) else _plain(text[at:]).rstrip())
     return "".join(out).strip(), len(marked)

@@ -27,22 +27,5 @@ def marked(text: str, found: list[query.Phrase]) -> tuple[Markup, int]:
     lit = snippets.hits(pairs := terms.pairs(text), found) if found else set()
     if not lit:
         return escape(text), 0
-    out: list[str] = []
-    at, open_mark = 0, False
-    for n, (word_start, word_end, _, _) in enumerate(pairs):
-        if word_start < at:  # a second word read from the same characters ("½" is 1 and 2): shown once
-            continue
-        gap = text[at:word_start]
-        if open_mark and (n not in lit or gap.strip()):
-            out.append("</mark>")
-            open_mark = False
-        out.append(escape(gap))
-        if n in lit and not open_mark:
-            out.append("<mark>")
-            open_mark = True
-        out.append(escape(text[word_start:word_end]))
-        at = word_end
-    if open_mark:
-        out.append("</mark>")
-    out.append(escape(text[at:]))
-    return Markup("".join(out)), len(lit)
+    body, at = snippets.mark(text, pairs, lit, 0, len(pairs), lambda gap: str(escape(gap)))
+    return Markup(str(escape(text[: pairs[0][0]])) + body + str(escape(text[at:]))), len(lit)
