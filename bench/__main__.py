@@ -4,7 +4,9 @@ Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (def
 BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,000), BENCH_TIMELINE_REPEAT (times
 the import is measured, default 2),
 BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500), the web app's pages (10,000 exhibits,
-BENCH_TIMELINE_EVENTS events) and a 200 MB upload through the page in Chromium,
+BENCH_TIMELINE_EVENTS events) and a 200 MB upload through the page in Chromium, BENCH_SEARCH_TEXTS (evidence texts
+the search benchmark indexes and searches, default 200,000) and BENCH_SEARCH_REQUESTS (requests of each query shape
+per round, default 100),
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
 """
@@ -13,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from bench import bundle, custody, exhibits, timeline, upload, web_pages, web_upload
+from bench import bundle, custody, exhibits, search, timeline, upload, web_pages, web_upload
 
 
 def _reachable(url: str) -> bool:
@@ -39,6 +41,12 @@ def main() -> None:
     print("== web app: page render and browser upload", flush=True)
     web_pages.run(postgres_url=postgres, events=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)), requests=200)
     web_upload.run(size_mb=200, repeat=3)
+    print("== full-text search", flush=True)
+    search.run(
+        texts=int(os.environ.get("BENCH_SEARCH_TEXTS", 200_000)),
+        requests=int(os.environ.get("BENCH_SEARCH_REQUESTS", 100)),
+        postgres_url=postgres,
+    )
     print("== case timeline", flush=True)
     timeline.run(
         count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)),
