@@ -6,7 +6,9 @@ the import is measured, default 2),
 BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500), the web app's pages (10,000 exhibits,
 BENCH_TIMELINE_EVENTS events) and a 200 MB upload through the page in Chromium,
 the OCR benchmarks' BENCH_OCR_PAGES (40), BENCH_OCR_LARGE (6), BENCH_OCR_ROUNDS (3), BENCH_OCR_UPLOAD_ROUNDS (5)
-and BENCH_OCR_BACKLOG (16) (see bench/ocr.py and bench/ocr_uploads.py),
+and BENCH_OCR_BACKLOG (16) (see bench/ocr.py and bench/ocr_uploads.py), BENCH_SEARCH_TEXTS (evidence texts
+the search benchmark indexes and searches, default 200,000) and BENCH_SEARCH_REQUESTS (requests of each query shape
+per round, default 100),
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
 """
@@ -15,7 +17,7 @@ import os
 import subprocess
 import sys
 
-from bench import bundle, custody, exhibits, ocr, ocr_uploads, timeline, upload, web_pages, web_upload
+from bench import bundle, custody, exhibits, ocr, ocr_uploads, search, timeline, upload, web_pages, web_upload
 
 
 def _reachable(url: str) -> bool:
@@ -49,6 +51,12 @@ def main() -> None:
     )
     ocr_uploads.run(
         rounds=int(os.environ.get("BENCH_OCR_UPLOAD_ROUNDS", 5)), backlog=int(os.environ.get("BENCH_OCR_BACKLOG", 16))
+    )
+    print("== full-text search", flush=True)
+    search.run(
+        texts=int(os.environ.get("BENCH_SEARCH_TEXTS", 200_000)),
+        requests=int(os.environ.get("BENCH_SEARCH_REQUESTS", 100)),
+        postgres_url=postgres,
     )
     print("== case timeline", flush=True)
     timeline.run(

@@ -7,7 +7,7 @@ query refund, every word of a phrase where the phrase occurs, the words a prefix
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from api.search import terms
 from api.search.query import Phrase
@@ -18,22 +18,39 @@ GAP = re.compile(r"\s+")
 ELLIPSIS = "…"
 
 
-def hits(pairs: list[tuple[int, int, str, str]], phrases: list[Phrase]) -> set[int]:
-    """The positions (indexes into `pairs`, terms.pairs) of the words the phrases match."""
+def hits(stems: Sequence[str], words: Sequence[str], phrases: list[Phrase]) -> set[int]:
+    """The positions of the words the phrases match, in a text of these stem and word tokens (terms.tokens)."""
     found: set[int] = set()
     for phrase in phrases:
         wanted = phrase.tokens()
-        # Word tokens for a phrase with a prefix, stem tokens otherwise.
-        keys = [p[3] for p in pairs] if phrase.prefixed else [p[2] for p in pairs]
-        size = len(wanted)
-        for i in range(len(pairs) - size + 1):
-            for j, (word, token) in enumerate(zip(phrase.words, wanted, strict=True)):
-                have = keys[i + j]
-                if not (have.startswith(token) if word.prefix else have == token):
+        keys = words if phrase.prefixed else stems  # a phrase with a prefix is matched on the words as written
+        size, first = len(wanted), wanted[0]
+        if phrase.words[0].prefix:
+            starts = [i for i, key in enumerate(keys) if key.startswith(first)]
+        else:
+            starts = _indexes(keys, first)
+        for i in starts:
+            if i + size > len(keys):
+                break
+            for j in range(1, size):
+                have, token = keys[i + j], wanted[j]
+                if not (have.startswith(token) if phrase.words[j].prefix else have == token):
                     break
             else:
                 found.update(range(i, i + size))
     return found
+
+
+def _indexes(keys: Sequence[str], key: str) -> list[int]:
+    """Where `key` is in `keys`, found by list.index (in C): most words of a text are not hits."""
+    out, at = [], 0
+    try:
+        while True:
+            at = keys.index(key, at)
+            out.append(at)
+            at += 1
+    except ValueError:
+        return out
 
 
 def _window(count: int, marked: list[int]) -> tuple[int, int]:
@@ -53,15 +70,18 @@ def _plain(text: str) -> str:
     return html.escape(GAP.sub(" ", text), quote=False)
 
 
-def mark(text: str, pairs: list, lit: set[int], start: int, end: int, gap: Callable[[str], str]) -> tuple[str, int]:
-    """Words `start` to `end` of `text` (its `pairs`) as HTML: each word escaped, each run of words in `lit` in one
-    <mark>...</mark>, what lies between them given by `gap` (escaped as the caller shows it). Returns the HTML and
-    where in `text` it stopped. Snippets and the evidence page's marked text both mark words this one way."""
+def mark(
+    text: str, places: Sequence, lit: set[int], start: int, end: int, gap: Callable[[str], str]
+) -> tuple[str, int]:
+    """Words `start` to `end` of `text` (`places`: where each is written, terms.spans) as HTML: each word escaped,
+    each run of words in `lit` in one <mark>...</mark>, what lies between them given by `gap` (escaped as the caller
+    shows it). Returns the HTML and where in `text` it stopped. Snippets and the evidence page's marked text both
+    mark words this one way."""
     out: list[str] = []
-    at = pairs[start][0] if start < len(pairs) else len(text)
+    at = places[start][0] if start < len(places) else len(text)
     open_mark = False
     for n in range(start, end):
-        word_start, word_end = pairs[n][0], pairs[n][1]
+        word_start, word_end = places[n][0], places[n][1]
         if word_start < at:  # a second word read from the same characters ("½" is 1 and 2): shown once
             continue
         between = text[at:word_start]
@@ -81,12 +101,13 @@ def mark(text: str, pairs: list, lit: set[int], start: int, end: int, gap: Calla
 
 def render(text: str, phrases: list[Phrase]) -> tuple[str, int]:
     """(snippet HTML, number of words marked) for `text`. The snippet is the whole text when it is short."""
-    pairs = terms.pairs(text)
-    marked = sorted(hits(pairs, phrases))
-    if not pairs:
+    stems, words = terms.tokens(text)
+    marked = sorted(hits(stems, words, phrases))
+    if not stems:
         return _plain(text[:300]), 0
-    start, end = _window(len(pairs), marked)
-    body, at = mark(text, pairs, set(marked), start, end, _plain)
-    out = [ELLIPSIS if start > 0 else _plain(text[: pairs[0][0]]).lstrip(), body]
-    out.append(ELLIPSIS if end < len(pairs) else _plain(text[at:]).rstrip())
+    start, end = _window(len(stems), marked)
+    places = terms.spans(text, stop=end)  # where the words up to the window's end are written
+    body, at = mark(text, places, set(marked), start, end, _plain)
+    out = [ELLIPSIS if start > 0 else _plain(text[: places[0][0]]).lstrip(), body]
+    out.append(ELLIPSIS if end < len(stems) else _plain(text[at:]).rstrip())
     return "".join(out).strip(), len(marked)

@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import chain
+from itertools import chain, islice
 from typing import NamedTuple
 
 import snowballstemmer
@@ -180,20 +180,22 @@ def words(text: str) -> list[str]:
     return list(chain.from_iterable(map(_runs.__getitem__, _patterns_for(text).run.findall(text))))
 
 
-def spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, folded word) for each word of `text`, the span being where it is written in `text`: what a
-    snippet marks. The words are those of `words(text)`."""
+def spans(text: str, stop: int | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, folded word) for each word of `text` (the first `stop` of them), the span being where it is
+    written in `text`: what a snippet marks. The words are those of `words(text)`."""
     if text.isascii():
-        return [(m.start(), m.end(), m.group().lower()) for m in ASCII_WORD.finditer(text)]
-    patterns, out = _patterns_for(text), []
+        return [(m.start(), m.end(), m.group().lower()) for m in islice(ASCII_WORD.finditer(text), stop)]
+    patterns, out = _patterns_for(text), list[tuple[int, int, str]]()
     for run in patterns.run.finditer(text):
+        if stop is not None and len(out) >= stop:
+            break
         if run.group().isascii():
             out += [(m.start(), m.end(), m.group().lower()) for m in ASCII_WORD.finditer(text, run.start(), run.end())]
             continue
         for segment in patterns.segment.finditer(run.group()):
             start, end = run.start() + segment.start(), run.start() + segment.end()
             out += [(start, end, word) for word in _segments[segment.group()]]
-    return out
+    return out if stop is None else out[:stop]
 
 
 def stem(word: str) -> str:
@@ -261,6 +263,10 @@ def chunks(text: str) -> list[Chunk]:
     return [Chunk(stems[a:b], tokens[a:b], places[a][0], places[b - 1][1]) for a, b in cuts]
 
 
-def pairs(text: str) -> list[tuple[int, int, str, str]]:
-    """(start, end, stem token, word token) for each word of `text`: how a snippet finds the hits in it."""
-    return [(start, end, *_keys[word]) for start, end, word in spans(text)]
+def tokens(text: str) -> tuple[Sequence[str], Sequence[str]]:
+    """The stem tokens and the word tokens of `text`, position by position: how a snippet finds the hits in it."""
+    found = words(text)
+    if not found:
+        return (), ()
+    stems, tokens = zip(*map(_keys.__getitem__, found), strict=True)
+    return stems, tokens

@@ -24,8 +24,10 @@ def phrases(q: str | None) -> list[query.Phrase]:
 def marked(text: str, found: list[query.Phrase]) -> tuple[Markup, int]:
     """The text, escaped, with each run of found words in <mark>...</mark>; and how many words are marked. The
     same marking as a search's snippet (api/search/snippets.py), over the whole text rather than a window of it."""
-    lit = snippets.hits(pairs := terms.pairs(text), found) if found else set()
+    stems, words = terms.tokens(text)
+    lit = snippets.hits(stems, words, found) if found else set()
     if not lit:
         return escape(text), 0
-    body, at = snippets.mark(text, pairs, lit, 0, len(pairs), lambda gap: str(escape(gap)))
-    return Markup(str(escape(text[: pairs[0][0]])) + body + str(escape(text[at:]))), len(lit)
+    places = terms.spans(text)
+    body, at = snippets.mark(text, places, lit, 0, len(places), lambda gap: str(escape(gap)))
+    return Markup(str(escape(text[: places[0][0]])) + body + str(escape(text[at:]))), len(lit)

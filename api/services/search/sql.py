@@ -128,7 +128,20 @@ def _columns(hits, case_id, evidence_id, label) -> tuple:
     )
 
 
-def _evidence(shape: Shape, hits) -> list[Select]:
+def _dated(zone, shape: Shape) -> ColumnElement[bool]:
+    """The item's date, occurred_at or else captured_at, in the range. Written on the two columns rather than on
+    coalesce() of them, which the planner has no statistics for: it guessed such a range held 1 item in 200 and
+    hashed every item of the kind asked for rather than look up the few hits."""
+    start, end = _bound(zone, "start", shape.starts), _bound(zone, "end", shape.ends)
+
+    def within(column) -> list:
+        return ([column >= start] if start is not None else []) + ([column < end] if end is not None else [])
+
+    occurred, captured = ITEMS.c.occurred_at, ITEMS.c.captured_at
+    return or_(and_(*within(occurred)), and_(occurred.is_(None), *within(captured)))
+
+
+def _evidence(shape: Shape, matches) -> list[Select]:
     def where(case_id, designation) -> list:
         out = [ITEMS.c.deleted_at.is_(None), _member(case_id)]
         if shape.case:
@@ -139,25 +152,23 @@ def _evidence(shape: Shape, hits) -> list[Select]:
             out.append(or_(*[_has_tag(shape.postgres, n) for n in range(shape.tags)]))
         if shape.designation:
             out.append(designation == bindparam("designation"))
-        when, zone = func.coalesce(ITEMS.c.occurred_at, ITEMS.c.captured_at), _zone(case_id)
-        if (start := _bound(zone, "start", shape.starts)) is not None:
-            out.append(when >= start)
-        if (end := _bound(zone, "end", shape.ends)) is not None:
-            out.append(when < end)
+        if shape.starts or shape.ends:
+            out.append(_dated(_zone(case_id), shape))
         return out
 
     home, linked = EXHIBITS.alias("home"), EXHIBITS.alias("linked")
-    in_home = hits.join(ITEMS, ITEMS.c.id == hits.c.evidence_id).outerjoin(
+    home_hits, linked_hits = matches(), matches()
+    in_home = home_hits.join(ITEMS, ITEMS.c.id == home_hits.c.evidence_id).outerjoin(
         home, and_(home.c.case_id == ITEMS.c.case_id, home.c.evidence_id == ITEMS.c.id)
     )
-    in_linked = hits.join(ITEMS, ITEMS.c.id == hits.c.evidence_id).join(
+    in_linked = linked_hits.join(ITEMS, ITEMS.c.id == linked_hits.c.evidence_id).join(
         linked, and_(linked.c.evidence_id == ITEMS.c.id, linked.c.case_id != ITEMS.c.case_id)
     )
     return [
-        select(*_columns(hits, ITEMS.c.case_id, ITEMS.c.id, home.c.label))
+        select(*_columns(home_hits, ITEMS.c.case_id, ITEMS.c.id, home.c.label))
         .select_from(in_home)
         .where(*where(ITEMS.c.case_id, func.coalesce(home.c.designation, NONE))),
-        select(*_columns(hits, linked.c.case_id, ITEMS.c.id, linked.c.label))
+        select(*_columns(linked_hits, linked.c.case_id, ITEMS.c.id, linked.c.label))
         .select_from(in_linked)
         .where(*where(linked.c.case_id, linked.c.designation)),
     ]
@@ -194,11 +205,22 @@ def _events(shape: Shape, hits) -> Select:
     )
 
 
+def _hits(shape: Shape):
+    """The matching documents, for each branch: on PostgreSQL one CTE they share, materialized, as the engine ranks
+    every match once; on SQLite each branch's own match, inlined. A CTE SQLite materializes for several branches
+    is one it cannot size, so it guesses it large and builds a Bloom filter of every item and exhibit for the joins
+    after it: 70 ms a search at 200,000 documents, whatever the hits."""
+    if shape.postgres:
+        shared = engine.hits(True).cte("hits")
+        return lambda: shared
+    return lambda: engine.hits(False).subquery()
+
+
 @lru_cache(maxsize=512)
 def statement(shape: Shape) -> Select:
     """A page of hits of this shape, best first: `limit` rows from `offset` on, with what each shows."""
-    hits = engine.hits(shape.postgres).cte("hits")
-    branches = (_evidence(shape, hits) if shape.evidence else []) + ([_events(shape, hits)] if shape.events else [])
+    hits = _hits(shape)
+    branches = (_evidence(shape, hits) if shape.evidence else []) + ([_events(shape, hits())] if shape.events else [])
     found = union_all(*branches).subquery("found")
     page = (
         select(found)
