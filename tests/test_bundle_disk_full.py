@@ -17,7 +17,7 @@ from PIL import Image
 from api.services import bundles as bundle_service
 from tests.server_process import Instance, finished_bundle, fresh_database, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 MiB = 1024 * 1024
 

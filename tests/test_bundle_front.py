@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import build, download, extract, page_texts
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 # Three lines in the index's title column: the order number that tells it from similar exhibits is on the last.
 LONG_TITLE = (

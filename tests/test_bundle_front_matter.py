@@ -11,7 +11,7 @@ from api.config import Settings, get_settings
 from tests.helpers import build, download, wait_done
 from tests.pdf_reading import page_texts, text_sizes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 AEO = "CONFIDENTIAL - ATTORNEYS' EYES ONLY"
 SECRET_TITLE = "Margin analysis of the Mpow Direct supplier contract"

@@ -17,7 +17,7 @@ from api.bundle.spec import CONTINUED_BAND, READABLE_DPI, SLICE_OVERLAP, content
 from api.bundle.stamp import FONT_PATHS
 from tests.helpers import BARE, build, download, placed_images
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 DPI = 100  # pages are rendered at this resolution to measure them
 FLOOR_PT = 6.5  # the smallest text a reader is asked to read

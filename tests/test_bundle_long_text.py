@@ -16,7 +16,7 @@ from models.case import Case
 from models.evidence import EvidenceItem
 from tests.helpers import build, download, extract, page_texts
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 MEGABYTE = 1_000_000
 ELLIPSIS = "\u2026"

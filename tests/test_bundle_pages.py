@@ -16,7 +16,7 @@ from api.bundle.spec import IMAGE_DPI, RecordLimits, content_box
 from api.demo_data import write_activity_csv, write_exchanges_jsonl
 from tests.helpers import BARE, build, download, extract, placed_images
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 
 def _screenshot(width: int, height: int) -> bytes:

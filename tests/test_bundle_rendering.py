@@ -17,7 +17,7 @@ from tests.helpers import build, download, tuned_server
 from tests.pdf_reading import text_sizes
 from tests.server_process import wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 BARE = {"slip_sheets": False, "cover": False, "index": False, "certificate": False}
 PAGE_LIMIT = 4  # the tuned server's CASEBINDER_BUNDLE_TABLE_MAX_PAGES

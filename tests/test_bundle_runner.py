@@ -204,6 +204,7 @@ def test_cancel_needs_an_editor_and_a_build_still_going(alice, bob):
     assert alice.post(f"/api/v1/bundles/{uuid.uuid4()}/cancel").status_code == 404
 
 
+@pytest.mark.engine
 def test_every_build_process_embeds_the_same_stamp_font():
     """Each build runs in a fresh process; a rebuild is byte-identical only if the font subset is too."""
     code = "import hashlib; from api.bundle import stamp; print(hashlib.sha256(stamp.stamp_font().data).hexdigest())"

@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import build, download
 from tests.pdf_reading import embedded_font_bytes, fonts, holds, notdef_glyphs, page_texts, walk_text
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 # name: (text, exhibit label, whether glyphs run in the order of the characters). Each text has what its script
 # needs shaped: Arabic letters that join, Hebrew, a Devanagari conjunct (क्ष) and a vowel sign drawn before its

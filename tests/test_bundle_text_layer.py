@@ -20,7 +20,7 @@ from tests.helpers import BARE, build, download, placed_images, wait_done
 from tests.text_support import wait_text
 from tests.web_support import sign_in
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 EDGE = 50  # pixels between a line's middle and the edge of the slice it is not on
 

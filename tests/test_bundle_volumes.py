@@ -15,7 +15,7 @@ from PIL import Image
 from api.bundle.plan import GENERATED_PAGE_BYTES, PageRef, split_volumes
 from tests.helpers import build, download, extract, wait_done
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 
 def _noise(size: tuple[int, int], fmt: str, seed: str) -> bytes:

@@ -83,6 +83,7 @@ def page_image(actor, item: dict, page, headers: dict | None = None, **params):
     return actor.get(f"/api/v1/evidence/{item['id']}/pages/{page}.png", params=params, headers=headers)
 
 
+@pytest.mark.engine
 def test_a_pdf_is_shown_as_page_images_drawn_on_the_server(alice, four_pages):
     case = alice.make_case()
     item = upload(alice, case, four_pages, "chat-export.pdf")
@@ -120,6 +121,7 @@ def test_a_pdf_is_shown_as_page_images_drawn_on_the_server(alice, four_pages):
     assert again.status_code == 304 and again.content == b""
 
 
+@pytest.mark.engine
 def test_pages_out_of_range_and_pdfs_that_cannot_be_drawn_are_said_so(alice, four_pages):
     case = alice.make_case()
     item = upload(alice, case, four_pages, "refund.pdf")
@@ -149,6 +151,7 @@ def test_pages_out_of_range_and_pdfs_that_cannot_be_drawn_are_said_so(alice, fou
     assert r.status_code == 404 and "not a PDF" in r.json()["detail"]
 
 
+@pytest.mark.engine
 def test_a_300_page_pdf_shows_the_first_20_and_any_page_can_be_drawn(alice):
     case = alice.make_case()
     item = upload(alice, case, numbered_pdf(300), "long-chat.pdf")
@@ -159,6 +162,7 @@ def test_a_300_page_pdf_shows_the_first_20_and_any_page_can_be_drawn(alice):
     assert page_image(alice, item, 301).status_code == 404
 
 
+@pytest.mark.engine
 def test_a_hostile_page_is_stopped_at_the_time_limit_and_the_server_carries_on(alice, settings, monkeypatch):
     """A page holding a 20,000 x 20,000 image (1.2 GB of pixels, 1 MB compressed): drawn within the memory
     ceiling, since PDFium scales it down as it decodes; with a time limit it cannot meet, the render process is
@@ -197,6 +201,7 @@ def csv_preview(alice, case, content: bytes, name: str = "paypal_activity.csv") 
     return found
 
 
+@pytest.mark.engine
 def test_csv_tables_in_utf8_with_a_bom_and_in_windows_1252(alice):
     case = alice.make_case()
     lines = ["date,amount,note"] + [f"2021-03-{n % 28 + 1:02d},{n}.00,refund {n}" for n in range(600)]
@@ -213,6 +218,7 @@ def test_csv_tables_in_utf8_with_a_bom_and_in_windows_1252(alice):
     assert found["truncated"] is False and "Windows-1252" in found["note"]
 
 
+@pytest.mark.engine
 def test_json_lines_of_flat_objects_are_a_table_and_a_json_document_is_text(alice):
     case = alice.make_case()
     records = [{"from": "seller", "to": f"reviewer{n}", "amount": n, "paid": n % 2 == 0} for n in range(3)]
@@ -227,6 +233,7 @@ def test_json_lines_of_flat_objects_are_a_table_and_a_json_document_is_text(alic
     assert found["mode"] == "text" and found["text"] == json.dumps(json.loads(document), indent=2)
 
 
+@pytest.mark.engine
 def test_text_is_shown_up_to_the_limit_and_a_binary_file_not_at_all(alice):
     case = alice.make_case()
     line = "Ordered and reviewed five stars then refunded. Ünïcode ✓\n"
@@ -270,6 +277,7 @@ def message(html_only: bool) -> bytes:
     return bytes(msg)
 
 
+@pytest.mark.engine
 def test_e_mail_shows_its_headers_and_text_and_never_the_senders_html(alice):
     case = alice.make_case()
     found = preview(alice, upload(alice, case, message(html_only=False), "refund-offer.eml"))
@@ -330,6 +338,7 @@ def test_page_images_are_a_cache_outside_the_blob_area_and_leave_with_their_orig
     assert not store.exists(item["sha256"]) and not preview_cache.folder(item["sha256"]).exists()
 
 
+@pytest.mark.engine
 def test_the_generated_corpus_previews_as_each_kind_should(alice, corpus):
     case = alice.make_case()
     expected = {".png": "image", ".jpg": "image", ".pdf": "pdf", ".eml": "email", ".csv": "table", ".jsonl": "table"}
@@ -365,6 +374,7 @@ def render_processes() -> list[Path]:
     return found
 
 
+@pytest.mark.engine
 def test_render_processes_run_under_the_memory_ceiling(alice, settings):
     case = alice.make_case()
     assert page_image(alice, upload(alice, case, numbered_pdf(1, "ceiling"), "ceiling.pdf"), 1).status_code == 200

@@ -14,7 +14,7 @@ from api.text.extract import TextLimits
 from api.text.reader import Reader
 from tests.text_support import wait_text
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 
 def _read(actor, case_id, content: bytes, filename: str) -> tuple[dict, dict]:
