@@ -194,6 +194,7 @@ def _sweep(session: Session, older_than_seconds: float = 3600) -> None:
 
 # A failed job's staged file goes; queued jobs a stopped server left keep theirs and run, and files no job owns go.
 QUEUE = jobs.Queue(
+    "import",
     ImportJob,
     ImportJobStatus,
     order=(ImportJob.created_at, ImportJob.id),
@@ -202,6 +203,7 @@ QUEUE = jobs.Queue(
     claimed={"phase": ImportPhase.reading},
     ended=_end,
     recovered=_sweep,
+    serial_by="case_id",  # a case's imports are loaded in the order they were sent
 )
 
 
