@@ -44,7 +44,8 @@ class Queue:
     reason: str = "error"  # the column a failure's reason goes in
     claimed: dict[str, Any] = field(default_factory=dict)  # more values set as a job is claimed
     failing: Failing | None = None  # how a job of this kind fails, if not by `fail` alone
-    ended: Callable[[uuid.UUID], None] | None = None  # what else goes once a job has failed (a staged file, say)
+    # What else goes once a job has failed (a staged body, say), given the session that failed it.
+    ended: Callable[[Session, uuid.UUID], None] | None = None
     recovered: Callable[[Session], None] | None = None  # tidying once interrupted jobs are failed
     # A column whose jobs run one at a time in the queue's workers ("case_id": one build of a case at a time);
     # None: only the same job is never run twice at once.
@@ -136,7 +137,7 @@ class Queue:
         )
         failed = bool(rowcount(session.execute(stmt)))
         if self.ended is not None:
-            self.ended(job_id)
+            self.ended(session, job_id)
         return failed
 
     def mark_failed(self, session: Session, job_id: uuid.UUID, message: str) -> bool:
