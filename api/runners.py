@@ -57,6 +57,7 @@ class Runner:
         self._last_error = ""
         self._unsettled: dict[uuid.UUID, str] = {}  # failures not yet recorded (the database was away)
         self._recovered_at = time.monotonic()  # start() recovers first
+        self.requeue_when_halted = False  # see halt()
 
     def lease(self, work_id: uuid.UUID) -> FileLease | PgLease:
         """Held by the process for the whole piece of work, from before the claim to after the final commit."""
@@ -96,7 +97,9 @@ class Runner:
             self.work.close()
 
     def halt(self) -> None:
-        """Ask the job going on to give up (a queue worker stopping: it has no thread of this runner to join)."""
+        """Ask the job going on to give up and be queued again (a queue worker stopping: it has no thread of this
+        runner to join, and another worker will run the job)."""
+        self.requeue_when_halted = True
         self._stop.set()
 
     @property
@@ -190,9 +193,13 @@ class Runner:
 
     def fail(self, work_id: uuid.UUID, message: str) -> None:
         """Record a job's failure (a no-op for a job that has ended); if the database is away, keep it and record it
-        on a later round."""
+        on a later round. A queue worker that is stopping queues the job again instead: another worker runs it."""
         try:
             with session_scope() as session:
+                if self.requeue_when_halted and self._stop.is_set():
+                    if self.work.queue.requeue_abandoned(session, work_id):
+                        log.warning("%s %s: queued again for another worker, this one is stopping", self.kind, work_id)
+                        return
                 self.work.queue.mark_failed(session, work_id, message)
         except Exception:
             self._unsettled[work_id] = message

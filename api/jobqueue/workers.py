@@ -117,7 +117,8 @@ async def _sweeping(app: procrastinate.App) -> None:
 
 
 async def serve(name: str | None = None) -> None:
-    """Run the workers until SIGTERM or SIGINT; then the jobs going on give up as a stopping server's do."""
+    """Run the workers until SIGTERM or SIGINT; then the jobs going on give up and are queued again, for another
+    worker (a verify run, which cannot be cut short, is waited for)."""
     from api.worker import RUNNERS
 
     name = name or f"{socket.gethostname()}-{os.getpid()}"
@@ -150,7 +151,7 @@ async def serve(name: str | None = None) -> None:
                 log.error("worker %s: a queue's worker ended: %r", name, task.exception())
         log.warning("worker %s: stopping", name)
         for runner in RUNNERS.values():
-            runner.halt()  # a job going on gives up, as in a stopping server
+            runner.halt()  # a job going on gives up and goes back to queued
         sweeper.cancel()
         for task in workers:
             task.cancel()
