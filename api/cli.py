@@ -130,30 +130,15 @@ def worker(name: str = typer.Option(None, help="This worker's name in the queue 
     """Run the jobs of the PostgreSQL job queue (CASEBINDER_JOB_QUEUE=procrastinate): bundle builds, verify runs,
     event imports and text. Run as many as wanted, on any hosts; stop with SIGTERM."""
     import asyncio
-    import logging
 
-    from api.db import get_engine
-    from api.jobqueue import handoff, workers
-    from api.jobqueue import schema as queue_schema
+    from api.jobqueue import workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = get_engine()
-    if not handoff.queued_elsewhere():
-        typer.echo("error: no job queue is configured (CASEBINDER_JOB_QUEUE=procrastinate): serve runs jobs", err=True)
-        raise typer.Exit(2)
-    _queue_needs_postgres()
     with _database_or_exit():
-        behind = _schema_problem(engine) or queue_schema.behind(engine)
-    if behind:
-        typer.echo(f"error: {behind}", err=True)
+        refused = workers.refusal()
+    if refused:
+        typer.echo(f"error: {refused}", err=True)
         raise typer.Exit(2)
     asyncio.run(workers.serve(name))
-
-
-def _schema_problem(engine) -> str | None:
-    from api.migrate import schema_behind
-
-    return schema_behind(engine)
 
 
 @app.command()

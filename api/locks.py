@@ -18,7 +18,7 @@ from api.db import get_engine
 from api.lifelines import Lease as FileLease
 
 
-def _key(name: str) -> int:
+def lock_key(name: str) -> int:
     """The lock's 64-bit key: the first eight bytes of the name's SHA-256, signed as PostgreSQL's bigint is."""
     return int.from_bytes(hashlib.sha256(f"casebinder:{name}".encode()).digest()[:8], "big", signed=True)
 
@@ -39,7 +39,7 @@ class PgLease:
     def __init__(self, engine: Engine, name: str):
         self.name = name
         self._conninfo = conninfo(engine)
-        self._key = _key(name)
+        self._key = lock_key(name)
         self._conn: psycopg.Connection | None = None
 
     def acquire(self) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from api.db import make_engine
 from api.jobqueue.workers import SWEEP_SECONDS
-from api.locks import PgLease, _key
+from api.locks import PgLease, lock_key
 from tests.helpers import rows
 from tests.server_process import BIN, ROOT, Instance, finished_bundle, fresh_database, wait_for
 from tests.test_crash import assert_store_consistent, start_build
@@ -90,7 +90,7 @@ def lease_holder_pid(instance: Instance, name: str) -> int | None:
         instance,
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE l.locktype = 'advisory' AND l.granted "
-        f"AND ((l.classid::bigint << 32) | l.objid::bigint) = {_key(name)}",
+        f"AND ((l.classid::bigint << 32) | l.objid::bigint) = {lock_key(name)}",
     )
     return int(found[0][0].rsplit(":", 1)[1]) if found else None
 

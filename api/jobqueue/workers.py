@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from api.db import get_engine, session_scope
 from api.jobqueue import handoff
+from api.jobqueue import schema as queue_schema
 from api.locks import conninfo
 
 log = logging.getLogger("casebinder.worker")
@@ -34,6 +35,20 @@ STALLED_SECONDS = 30.0  # a worker silent this long is dead: its jobs are retrie
 SWEEP_SECONDS = 15.0  # how often each worker looks for stalled jobs and for rows the queue does not hold
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried again (it may be what kills it)
 POLL_SECONDS = 5.0  # the fallback when a notification of a new job is missed
+
+
+def refusal() -> str | None:
+    """Why a worker cannot start here, in words (no queue configured, not PostgreSQL, a schema not migrated)."""
+    from api.migrate import schema_behind
+
+    if not handoff.queued_elsewhere():
+        return "no job queue is configured (CASEBINDER_JOB_QUEUE=procrastinate): `casebinder serve` runs the jobs"
+    engine = get_engine()
+    try:
+        handoff.check(engine)
+    except handoff.QueueNeedsPostgres as exc:
+        return str(exc)
+    return schema_behind(engine) or queue_schema.behind(engine)
 
 
 def run_job(kind: str, job_id: str) -> None:
@@ -121,6 +136,7 @@ async def serve(name: str | None = None) -> None:
     worker (a verify run, which cannot be cut short, is waited for)."""
     from api.worker import RUNNERS
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = name or f"{socket.gethostname()}-{os.getpid()}"
     app = make_app()
     stop = asyncio.Event()
