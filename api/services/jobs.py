@@ -1,5 +1,6 @@
 """Background jobs: bundle builds, verify runs and event imports (and every later kind) are rows that a request
-queues and a runner in the server takes, one at a time, oldest first (api/runners.py).
+queues and a runner takes, one at a time, oldest first (api/runners.py). Queueing hands the job over
+(api/jobqueue/handoff.py): to the runner threads of the server, or to the PostgreSQL queue's workers.
 
 They share one lifecycle (models/job.py) and one way through it, here: queue, claim, report progress, finish,
 fail, and recover what a stopped server left running. Each kind describes its table with a `Queue` and adds only
