@@ -9,11 +9,14 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import Session
 
 from api.db import make_engine
+from api.jobqueue import handoff
 from api.jobqueue.workers import SWEEP_SECONDS
 from api.locks import PgLease, lock_key
 from tests.helpers import rows
@@ -21,10 +24,10 @@ from tests.server_process import BIN, ROOT, Instance, finished_bundle, fresh_dat
 from tests.test_crash import assert_store_consistent, start_build
 
 ON_POSTGRES = os.environ.get("CASEBINDER_TEST_DATABASE_URL", "").startswith("postgresql")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not ON_POSTGRES, reason="the job queue lives in PostgreSQL: runs on the PostgreSQL leg"),
-]
+pytestmark = pytest.mark.slow
+needs_postgres = pytest.mark.skipif(
+    not ON_POSTGRES, reason="the job queue lives in PostgreSQL: runs on the PostgreSQL leg"
+)
 QUEUE = {"CASEBINDER_JOB_QUEUE": "procrastinate"}
 
 
@@ -109,6 +112,7 @@ def queue_a_bundle(http) -> dict:
     return r.json()
 
 
+@needs_postgres
 def test_migrate_creates_the_queue_tables_once_and_again_changes_nothing(queued):
     instance, _ = queued
     [(recorded,)] = rows(instance, "SELECT count(*) FROM casebinder_queue_migrations")
@@ -128,6 +132,7 @@ def test_the_queue_on_sqlite_is_refused_in_words(tmp_path):
         assert "needs a PostgreSQL database" in done.stderr
 
 
+@needs_postgres
 def test_serve_only_queues_and_a_worker_builds_the_bundle(queued, tmp_path):
     instance, workers = queued
     instance.start(cli=True)
@@ -148,6 +153,7 @@ def test_serve_only_queues_and_a_worker_builds_the_bundle(queued, tmp_path):
     assert ("bundle", "todo", bundle["id"]) not in queue_jobs(instance)
 
 
+@needs_postgres
 def test_a_build_whose_worker_is_killed_is_retried_by_the_other_with_the_same_sha256(queued, tmp_path):
     instance, workers = queued
     instance.start(cli=True)
@@ -183,6 +189,7 @@ def test_a_build_whose_worker_is_killed_is_retried_by_the_other_with_the_same_sh
     assert_store_consistent(instance)
 
 
+@needs_postgres
 def test_a_worker_stopped_mid_build_hands_it_back_and_the_other_builds_it(queued, tmp_path):
     instance, workers = queued
     instance.start(cli=True)
@@ -204,6 +211,7 @@ def test_a_worker_stopped_mid_build_hands_it_back_and_the_other_builds_it(queued
         assert hashlib.sha256(pdf.content).hexdigest() == done["sha256"]
 
 
+@needs_postgres
 def test_an_advisory_lease_is_seen_held_elsewhere_and_lapses_when_its_process_dies(queued):
     instance, _ = queued
     script = "\n".join(
@@ -244,6 +252,39 @@ def test_an_advisory_lease_is_seen_held_elsewhere_and_lapses_when_its_process_di
         engine.dispose()
 
 
+@needs_postgres
+def test_two_workers_build_a_cases_bundles_one_at_a_time_and_a_job_handed_twice_once(queued):
+    instance, workers = queued
+    instance.start(cli=True)
+    with instance.client() as http:
+        first = queue_a_bundle(http)
+        second = http.post(f"/api/v1/cases/{first['case_id']}/bundles", json={"title": "Second set"}).json()
+        # The same job handed to the queue once more, as a retry racing the first could: it is built once.
+        engine = make_engine(instance.database_url)
+        try:
+            with Session(engine) as session:
+                handoff.defer(session, "bundle", uuid.UUID(first["id"]), "bundle-elsewhere")
+                session.commit()
+        finally:
+            engine.dispose()
+        workers.start("one")
+        workers.start("two")
+        built = [finished_bundle(http, b["id"], seconds=120) for b in (first, second)]
+    assert [b["status"] for b in built] == ["done", "done"]
+    spans = sorted(
+        rows(
+            instance,
+            f"SELECT started_at, finished_at FROM bundles WHERE id IN ('{first['id']}', '{second['id']}')",
+        )
+    )
+    assert spans[0][1] <= spans[1][0], spans  # one after the other: the case's lock
+    done = rows(
+        instance, f"SELECT count(*) FROM audit_events WHERE action = 'bundle.done' AND object_id = '{first['id']}'"
+    )
+    assert done == [(1,)]
+
+
+@needs_postgres
 def test_rows_the_queue_does_not_hold_are_handed_to_it(queued):
     """A bundle queued with no job of the queue (queued while the server ran its own runners, say) is built."""
     instance, workers = queued
