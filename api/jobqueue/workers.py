@@ -65,21 +65,22 @@ def make_app() -> procrastinate.App:
     return app
 
 
-def _requeue(kind: str, job_id: str, attempts: int) -> bool:
-    """Our side of a stalled job: back to queued if no live process holds its lease; failed, with the reason a
-    job cut short by a stop gets, once it has been tried MAX_ATTEMPTS times. Returns whether to retry it."""
+def _requeue(kind: str, job_id: str, attempts: int) -> str | None:
+    """Our side of a stalled job: back to queued if no live process holds its lease ("retry"); failed, with the
+    reason a job cut short by a stop gets, once it has been tried MAX_ATTEMPTS times ("fail"); None while some
+    live process holds the lease (a worker slow to beat, say): looked at again at the next sweep."""
     from api.worker import RUNNERS
 
     runner = RUNNERS[kind]
     work_id = uuid.UUID(job_id)
     if runner.lease(work_id).held_elsewhere():
-        return True  # alive after all (a worker slow to beat): the retry finds it taken and skips
+        return None
     with session_scope() as session:
         if attempts + 1 >= MAX_ATTEMPTS:
             runner.work.queue.mark_failed(session, work_id, runner.work.queue.interrupted)
-            return False
+            return "fail"
         runner.work.queue.requeue_abandoned(session, work_id)
-    return True
+    return "retry"
 
 
 def adopt_queued() -> int:
@@ -113,10 +114,11 @@ async def sweep(app: procrastinate.App) -> None:
         kind, job_id = job.task_kwargs.get("kind"), job.task_kwargs.get("job_id")
         if job.task_name != handoff.TASK or not isinstance(kind, str) or not isinstance(job_id, str):
             continue
-        if await asyncio.to_thread(_requeue, kind, job_id, job.attempts):
+        outcome = await asyncio.to_thread(_requeue, kind, job_id, job.attempts)
+        if outcome == "retry":
             log.warning("%s %s: its worker stopped answering; the job is queued again", kind, job_id)
             await app.job_manager.retry_job(job)
-        else:
+        elif outcome == "fail":
             log.error("%s %s: its worker died %d times during it; failed", kind, job_id, MAX_ATTEMPTS)
             await app.job_manager.finish_job(job, status=queue_jobs.Status.FAILED, delete_job=False)
     await asyncio.to_thread(adopt_queued)
