@@ -8,6 +8,8 @@ from api import __version__, web
 from api.db import get_engine
 from api.deps import get_blob_store
 from api.errors import install_error_handlers
+from api.jobqueue import handoff
+from api.jobqueue import schema as queue_schema
 from api.migrate import schema_behind
 from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports, previews
 from api.routes import audit as audit_routes
@@ -36,16 +38,19 @@ async def lifespan(_: FastAPI):
     behind = schema_behind(get_engine())
     if behind:
         raise RuntimeError(behind)  # before anything reads a table that is not there yet
+    handoff.check(get_engine())
+    if handoff.queued_elsewhere():
+        behind = queue_schema.behind(get_engine())
+        if behind:
+            raise RuntimeError(behind)
     get_blob_store().claim_staging()
-    runner.start()
-    verify_runner.start()
-    import_runner.start()
-    text_runner.start()
+    # With the queue, this process only queues jobs: `casebinder worker` processes run them.
+    runners = [] if handoff.queued_elsewhere() else [runner, verify_runner, import_runner, text_runner]
+    for each in runners:
+        each.start()
     yield
-    text_runner.stop()
-    import_runner.stop()
-    verify_runner.stop()
-    runner.stop()
+    for each in reversed(runners):
+        each.stop()
     renderers.close()
 
 

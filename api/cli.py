@@ -32,11 +32,37 @@ def migrate() -> None:
     from api.migrate import upgrade
 
     settings = get_settings()
+    _queue_needs_postgres()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _ensure_sqlite_dir(settings.database_url)
     upgrade(settings.database_url)
     _index_if_behind()
+    _queue_tables()
     typer.echo("database is up to date", err=True)
+
+
+def _queue_needs_postgres() -> None:
+    """Exit 2, saying why, when the job queue is configured on a database that cannot hold it."""
+    from api.db import get_engine
+    from api.jobqueue import handoff
+
+    try:
+        handoff.check(get_engine())
+    except handoff.QueueNeedsPostgres as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _queue_tables() -> None:
+    """The job queue's tables (and the queue's own migrations), when the queue is configured."""
+    from api.db import get_engine
+    from api.jobqueue import handoff
+    from api.jobqueue import schema as queue_schema
+
+    if handoff.queued_elsewhere():
+        applied = queue_schema.apply(get_engine())
+        if applied:
+            typer.echo(f"job queue: applied {', '.join(applied)}", err=True)
 
 
 def _index_if_behind() -> None:
@@ -97,6 +123,22 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     import uvicorn
 
     uvicorn.run("api.app:app", host=host, port=port, workers=workers, proxy_headers=False)
+
+
+@app.command()
+def worker(name: str = typer.Option(None, help="This worker's name in the queue (default: host-pid).")) -> None:
+    """Run the jobs of the PostgreSQL job queue (CASEBINDER_JOB_QUEUE=procrastinate): bundle builds, verify runs,
+    event imports and text. Run as many as wanted, on any hosts; stop with SIGTERM."""
+    import asyncio
+
+    from api.jobqueue import workers
+
+    with _database_or_exit():
+        refused = workers.refusal()
+    if refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(2)
+    asyncio.run(workers.serve(name))
 
 
 @app.command()

@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     text_nice: int = Field(
         10, ge=0, le=19, description="Niceness of the text reader and Tesseract: OCR yields the CPU to requests."
     )
+    job_queue: Literal["inprocess", "procrastinate"] = Field(
+        "inprocess",
+        description="Who runs background jobs (bundle builds, verify runs, event imports, text): `inprocess`, "
+        "runner threads in each server process; `procrastinate`, a queue in PostgreSQL (needs a PostgreSQL "
+        "database) whose jobs `casebinder worker` processes run, while `casebinder serve` only queues them.",
+    )
     runner_stuck_seconds: float = Field(
         120,
         gt=0,

@@ -13,14 +13,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from api import locks
 from api.config import get_settings
 from api.db import session_scope
-from api.lifelines import Lease
+from api.lifelines import Lease as FileLease
+from api.locks import PgLease
 from api.services.jobs import Queue
 
 log = logging.getLogger("casebinder.worker")
 IDLE_WAIT = 5.0  # seconds between looks for queued work nobody woke the runner for
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 30.0  # seconds to wait after a failed round, doubling each time up to the cap
+# Seconds between looks for work left running by a process that died: on PostgreSQL that process may have been on
+# another host, whose next start would otherwise be the only one to notice.
+RECOVER_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,12 @@ class Runner:
         self._failing_since: float | None = None
         self._last_error = ""
         self._unsettled: dict[uuid.UUID, str] = {}  # failures not yet recorded (the database was away)
+        self._recovered_at = time.monotonic()  # start() recovers first
+        self.requeue_when_halted = False  # see halt()
 
-    def lease(self, work_id: uuid.UUID) -> Lease:
-        """Held by the server process for the whole piece of work, from before the claim to after the final commit."""
-        return Lease(get_settings().data_dir / "locks", f"{self.kind}-{work_id}")
+    def lease(self, work_id: uuid.UUID) -> FileLease | PgLease:
+        """Held by the process for the whole piece of work, from before the claim to after the final commit."""
+        return locks.lease(f"{self.kind}-{work_id}")
 
     def recover(self) -> int:
         """Mark work left running by a server that stopped failed; work whose lease a live process holds (another
@@ -73,7 +80,7 @@ class Runner:
             self.recover()
         except Exception:  # noqa: BLE001 - a database away at start-up must not keep the server from starting
             log.exception("%s runner: could not look for interrupted work; the next start will", self.kind)
-        self._beat, self._failing_since = time.monotonic(), None
+        self._beat, self._failing_since, self._recovered_at = time.monotonic(), None, time.monotonic()
         self._thread = threading.Thread(target=self._loop, name=f"{self.kind}-runner", daemon=True)
         self._thread.start()
         self._wake.set()
@@ -88,6 +95,12 @@ class Runner:
             self._thread.join(timeout=30)
         if self.work.close is not None:
             self.work.close()
+
+    def halt(self) -> None:
+        """Ask the job going on to give up and be queued again (a queue worker stopping: it has no thread of this
+        runner to join, and another worker will run the job)."""
+        self.requeue_when_halted = True
+        self._stop.set()
 
     @property
     def stopping(self) -> bool:
@@ -148,32 +161,45 @@ class Runner:
     def _drain(self) -> None:
         """Take queued work until none is left (or the runner is stopping)."""
         self._settle_unsettled()
+        if time.monotonic() - self._recovered_at > RECOVER_EVERY:
+            self.recover()
+            self._recovered_at = time.monotonic()
         while not self._stop.is_set():
             self._beat = time.monotonic()
             with session_scope() as session:
                 work_id = self.work.queue.next_queued(session)
             if work_id is None:
                 return
-            held = self.lease(work_id)
-            if not held.acquire():  # another runner on this data dir took it
-                continue
-            try:
-                with session_scope() as session:
-                    claimed = self.work.queue.claim(session, work_id)
-                if claimed:
-                    self._busy_since = time.monotonic()
-                    try:
-                        self.work.run(self, work_id)
-                    finally:
-                        self._busy_since = None
-            finally:
-                held.release()
+            self.take(work_id)
+
+    def take(self, work_id: uuid.UUID) -> bool:
+        """Run one queued job here if nobody else has it: under its lease, claimed by a conditional update. False
+        when another process holds or had claimed it."""
+        held = self.lease(work_id)
+        if not held.acquire():  # another runner or worker took it
+            return False
+        try:
+            with session_scope() as session:
+                claimed = self.work.queue.claim(session, work_id)
+            if claimed:
+                self._busy_since = time.monotonic()
+                try:
+                    self.work.run(self, work_id)
+                finally:
+                    self._busy_since = None
+        finally:
+            held.release()
+        return claimed
 
     def fail(self, work_id: uuid.UUID, message: str) -> None:
         """Record a job's failure (a no-op for a job that has ended); if the database is away, keep it and record it
-        on a later round."""
+        on a later round. A queue worker that is stopping queues the job again instead: another worker runs it."""
         try:
             with session_scope() as session:
+                if self.requeue_when_halted and self._stop.is_set():
+                    if self.work.queue.requeue_abandoned(session, work_id):
+                        log.warning("%s %s: queued again for another worker, this one is stopping", self.kind, work_id)
+                        return
                 self.work.queue.mark_failed(session, work_id, message)
         except Exception:
             self._unsettled[work_id] = message

@@ -16,6 +16,7 @@ from pathlib import Path
 from api.config import get_settings
 from api.db import session_scope
 from api.deps import get_blob_store
+from api.jobqueue import handoff
 from api.lifelines import Child
 from api.runners import Runner, Work
 from api.services import bundles as bundle_service
@@ -210,3 +211,6 @@ import_runner = Runner(Work("import", "events import", import_job_service.QUEUE,
 text_reader = Reader()
 text_runner = Runner(Work("text", "text extraction", text_service.QUEUE, _read_text, close=text_reader.close))
 text_service.wakers.append(text_runner.wake)
+# By kind: the runner that runs a job of it (its thread in the in-process mode, `casebinder worker` with the queue).
+RUNNERS = {"bundle": runner, "verify": verify_runner, "import": import_runner, "text": text_runner}
+handoff.wakers.update({kind: each.wake for kind, each in RUNNERS.items()})

@@ -200,3 +200,35 @@ def test_a_starting_server_keeps_the_fresh_uploads_of_a_live_one(tmp_path):
 
 def staged_dir_is_empty(root) -> bool:
     return list((root / "tmp").iterdir()) == []
+
+
+def test_a_build_whose_server_died_is_failed_by_a_live_server_without_a_restart(instance, tmp_path):
+    """Two servers on one database: the one building is killed, and the other (which could be on another host,
+    on PostgreSQL) notices within its next recovery round, not at a start of the dead one."""
+    from api.runners import IDLE_WAIT, RECOVER_EVERY
+
+    second = Instance(instance.database_url, instance.data_dir, token=instance.token, logs=list(instance.logs))
+    second.start()
+    try:
+        bundle = start_build(instance, tmp_path)
+        builders = [server for server in (instance, second) if holds_lease(server, f"bundle-{bundle['id']}")]
+        assert len(builders) == 1
+        [survivor] = [server for server in (instance, second) if server is not builders[0]]
+        builders[0].kill()
+        with survivor.client() as http:
+            failed = finished_bundle(http, bundle["id"], seconds=RECOVER_EVERY + IDLE_WAIT + 30)
+        assert failed["status"] == "failed", failed
+        assert failed["error"] == "the build was interrupted because the server stopped; rebuild the bundle"
+    finally:
+        second.kill()
+
+
+def holds_lease(server: Instance, name: str) -> bool:
+    """Whether the server's process (or one it started) holds the lease `name`, by the database's or kernel's word."""
+    if server.database_url.startswith("postgresql"):
+        from tests.test_job_queue import lease_holder_pid
+
+        return lease_holder_pid(server, name) == server.proc.pid
+    lock = server.data_dir / "locks" / f"{name}.lock"
+    held = [line for line in open("/proc/locks").read().splitlines() if f":{lock.stat().st_ino} " in line]
+    return any(f" {server.proc.pid} " in line for line in held)

@@ -15,6 +15,7 @@ from api.services.timeline.events import case_evidence_ids
 from api.services.timeline.stored import FAST_COLUMNS, RowBuilder, StoredForm
 from models.case import Case
 from models.common import utcnow
+from tests.conftest import stored_blobs
 from tests.server_process import serving, wait_for
 from tests.timeline_support import all_pages, finished_import, import_file
 
@@ -67,6 +68,8 @@ def test_a_body_over_the_threshold_is_imported_by_a_job_that_reports_its_progres
     assert len(events) == 400 and {e["title"] for e in events} == {f"Review {n}" for n in range(400)}
     assert {uuid.UUID(e["id"]).version for e in events} == {7}  # time-ordered ids, new for each event
     assert _staged(blob_root) == []
+    # The body waited in the blob store, where a worker on any host reads it, and left it with the job.
+    wait_for(lambda: job["sha256"] not in stored_blobs(blob_root), seconds=10, what="the staged body to go")
 
     [audit] = alice.get(f"/api/v1/cases/{cid}/audit", params={"action": "events.import"}).json()["items"]
     assert audit["details"] == {"imported": 400, "format": "csv", "import_id": job["id"]}
@@ -116,6 +119,7 @@ def test_a_job_with_a_bad_row_fails_with_its_problems_and_stores_nothing(alice, 
     assert job["errors"][1]["message"] == f"no evidence {bobs_item['id']} in this case"
     assert job["progress"]["phase"] == "reading" and job["finished_at"]
     assert _imported(alice, cid) == [] and _staged(blob_root) == []
+    wait_for(lambda: job["sha256"] not in stored_blobs(blob_root), seconds=10, what="the staged body to go")
     assert alice.get(f"/api/v1/cases/{cid}/audit", params={"action": "events.import"}).json()["items"] == []
 
     # What cannot be read at all is refused before a job is made.

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.db import on_commit
 from api.deps import BlobStoreDep, CurrentUser, SessionDep
 from api.errors import Forbidden, NotFound, error_responses
 from api.json_body import CheckedJSONRoute
@@ -15,7 +14,6 @@ from api.services import purge as purge_service
 from api.services import users as user_service
 from api.services import verify as verify_service
 from api.services import verify_runs as verify_run_service
-from api.worker import verify_runner
 from models.inputs import Cursor, SearchText
 from models.purge import PurgeReport
 from models.user import LoginUnlock, User, UserAccount
@@ -65,7 +63,6 @@ def queue_verify_run(session: SessionDep, admin: AdminUser, data: VerifyRequest 
     stopped during is `failed`, with the reason in `error`: queue a new one.
     """
     run = verify_run_service.create_run(session, actor=admin, anchors=_anchors(data))
-    on_commit(session, verify_runner.wake)
     return _run_public(run, admin.email)
 
 

@@ -3,14 +3,12 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.db import on_commit
 from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, EditableBundle, SessionDep, VisibleBundle
 from api.downloads import bundle_volume
 from api.errors import BundleNotDone, BundleNotFinished, error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import bundles as bundle_service
-from api.worker import runner
 from models.bundle import Bundle, BundleProgress, BundlePublic, BundleRequest
 from models.inputs import Cursor
 
@@ -37,7 +35,6 @@ def _public(session, bundle: Bundle) -> BundlePublic:
 def create_bundle(session: SessionDep, access: CaseEditor, data: BundleRequest) -> BundlePublic:
     """Queue a court-ready PDF bundle of the case's exhibits; poll GET /bundles/{id} until it is done."""
     bundle = bundle_service.create_bundle(session, case=access.case, actor=access.user, data=data)
-    on_commit(session, runner.wake)
     return _public(session, bundle)
 
 
@@ -65,7 +62,6 @@ def rebuild_bundle(session: SessionDep, user: CurrentUser, bundle: EditableBundl
     legal hold the answer is a new bundle beside this one (`rebuilt_from`): nothing built for a held case is
     replaced. So is the answer for the case's filed bundle: what was filed stays as it was."""
     queued = bundle_service.queue_rebuild(session, bundle, actor=user)
-    on_commit(session, runner.wake)
     return _public(session, queued)
 
 

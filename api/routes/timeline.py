@@ -8,7 +8,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.config import get_settings
-from api.db import on_commit
 from api.deps import CaseEditor, CaseEvent, CaseUploader, CaseViewer, EditableEvent, SessionDep
 from api.errors import BundleNotDone, PayloadTooLarge, error_responses
 from api.json_body import CheckedJSONRoute
@@ -23,7 +22,6 @@ from api.services.timeline import import_jobs as job_service
 from api.services.timeline import importer as import_service
 from api.services.timeline import query as query_service
 from api.services.timeline import summary as summary_service
-from api.worker import import_runner
 from models.import_job import ImportJobPublic
 from models.inputs import FILTER_VALUES_MAX, Choice, Cursor, DateBound, SearchText, Tag
 from models.timeline import EventCreate, EventUpdate, ImportResult, TimelineEventPublic, TimelinePage, TimelineSummary
@@ -201,7 +199,6 @@ def _queue(session, access, body: job_service.StagedBody, fmt: str | None, conte
            asked: bool) -> JSONResponse:  # fmt: skip
     kind = import_service.detect_format(fmt, content_type, body.head, body.size)
     job = job_service.create_job(session, case=access.case, actor=access.user, body=body, fmt=kind)
-    on_commit(session, import_runner.wake)
     headers = {"Location": f"{API_PREFIX}/imports/{job.id}"}
     if asked:
         headers["Preference-Applied"] = "respond-async"

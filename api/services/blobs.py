@@ -23,6 +23,8 @@ from api.services import holds
 from api.storage import BlobStore, Readable, SetAside, StagedBlob, stage_stream
 from models.bundle import Bundle
 from models.evidence import EvidenceItem
+from models.import_job import ImportJob
+from models.job import ACTIVE
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,8 @@ def still_used(session: Session, hashes: Iterable[str], *, excluding: Iterable[u
     - an evidence row of an item under legal hold, purged or not: nothing a hold covers leaves the store (an item
       purged before its case went on hold may still have its bytes, kept because another row used them);
     - a volume of any bundle, whatever its status: a bundle queued or running for a rebuild still serves its
-      last build, and goes back to it if the rebuild fails or is cancelled.
+      last build, and goes back to it if the rebuild fails or is cancelled;
+    - the staged body of an events import job still queued or running (it goes when the job ends).
     Nothing else names a blob: a bundle's own sha256 is its single volume's, or a hash of its volumes' hashes;
     a bundle exhibit's evidence_sha256 names bytes its evidence row keeps; custody reports are made on request
     and never stored. Every other blob is an orphan. `excluding` leaves out evidence rows (the items a purge is
@@ -61,6 +64,12 @@ def still_used(session: Session, hashes: Iterable[str], *, excluding: Iterable[u
     found: set[str] = set()
     purged: list[_Purged] = []
     for i in range(0, len(hashes), BATCH):
+        batch = hashes[i : i + BATCH]
+        found |= set(
+            session.exec(
+                select(ImportJob.sha256).where(col(ImportJob.status).in_(ACTIVE), col(ImportJob.sha256).in_(batch))
+            )
+        )
         rows = session.exec(
             select(EvidenceItem.id, EvidenceItem.case_id, EvidenceItem.sha256, EvidenceItem.purged_at).where(
                 col(EvidenceItem.sha256).in_(hashes[i : i + BATCH])

@@ -346,6 +346,13 @@ def cancel(session: Session, bundle: Bundle, *, actor: User) -> Bundle:
 
 # A bundle whose rebuild fails goes back to its earlier build (see `_end_build`); one a stopped server was building
 # too, ready to be rebuilt.
+# A case's builds run one at a time in the queue's workers, as they do in a server's runner.
 QUEUE = jobs.Queue(
-    Bundle, BundleStatus, order=(Bundle.created_at, Bundle.id), interrupted=INTERRUPTED, failing=mark_failed
+    "bundle",
+    Bundle,
+    BundleStatus,
+    order=(Bundle.created_at, Bundle.id),
+    interrupted=INTERRUPTED,
+    failing=mark_failed,
+    serial_by="case_id",
 )

@@ -1,5 +1,6 @@
 """Background jobs: bundle builds, verify runs and event imports (and every later kind) are rows that a request
-queues and a runner in the server takes, one at a time, oldest first (api/runners.py).
+queues and a runner takes, one at a time, oldest first (api/runners.py). Queueing hands the job over
+(api/jobqueue/handoff.py): to the runner threads of the server, or to the PostgreSQL queue's workers.
 
 They share one lifecycle (models/job.py) and one way through it, here: queue, claim, report progress, finish,
 fail, and recover what a stopped server left running. Each kind describes its table with a `Queue` and adds only
@@ -20,6 +21,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.db import rowcount, session_scope
+from api.jobqueue import handoff
 from models.common import utcnow
 from models.job import ACTIVE, FAILED, QUEUED, RUNNING, JobStatus
 
@@ -35,6 +37,7 @@ Failing = Callable[[Session, uuid.UUID, str], bool]
 class Queue:
     """One kind of job: its table and the few things it does its own way."""
 
+    kind: str  # "bundle": names its queue, its runner and its jobs' leases
     model: Any  # the table: id, status, started_at, finished_at and the `reason` column
     status: type[JobStatus]  # the kind's status enum
     order: tuple  # the columns that put queued jobs oldest first
@@ -42,15 +45,38 @@ class Queue:
     reason: str = "error"  # the column a failure's reason goes in
     claimed: dict[str, Any] = field(default_factory=dict)  # more values set as a job is claimed
     failing: Failing | None = None  # how a job of this kind fails, if not by `fail` alone
-    ended: Callable[[uuid.UUID], None] | None = None  # what else goes once a job has failed (a staged file, say)
+    # What else goes once a job has failed (a staged body, say), given the session that failed it.
+    ended: Callable[[Session, uuid.UUID], None] | None = None
     recovered: Callable[[Session], None] | None = None  # tidying once interrupted jobs are failed
+    # A column whose jobs run one at a time in the queue's workers ("case_id": one build of a case at a time);
+    # None: only the same job is never run twice at once.
+    serial_by: str | None = None
 
     def queue(self, session: Session, job: Job) -> Job:
         """Queue a new job, or one again (a rebuild): queued and not started, for a runner to claim."""
         job.status, job.started_at = self.status(QUEUED), None  # type: ignore[attr-defined]
         session.add(job)
         session.flush()
+        self.hand_over(session, job)
         return job
+
+    def lock_for(self, job: Any) -> str:
+        """The queue's lock for a job: the jobs with the same one run one at a time."""
+        return f"{self.kind}-{getattr(job, self.serial_by) if self.serial_by else job.id}"
+
+    def hand_over(self, session: Session, job: Any) -> None:
+        """Hand a job just queued to whatever runs jobs (api/jobqueue/handoff.py)."""
+        handoff.hand_over(session, self.kind, job.id, self.lock_for(job))
+
+    def requeue_abandoned(self, session: Session, job_id: uuid.UUID) -> bool:
+        """Queue again a job left running by a process that died (its lease is free): False when it is no longer
+        running. Only the queue's workers do this: their jobs are retried, not failed, when a worker dies."""
+        stmt = (
+            update(self.model)
+            .where(self.model.id == job_id, self.model.status == RUNNING)
+            .values(status=QUEUED, started_at=None)
+        )
+        return bool(rowcount(session.execute(stmt)))
 
     def next_queued(self, session: Session) -> uuid.UUID | None:
         """The id of the oldest queued job (None when nothing waits)."""
@@ -112,7 +138,7 @@ class Queue:
         )
         failed = bool(rowcount(session.execute(stmt)))
         if self.ended is not None:
-            self.ended(job_id)
+            self.ended(session, job_id)
         return failed
 
     def mark_failed(self, session: Session, job_id: uuid.UUID, message: str) -> bool:

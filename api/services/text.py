@@ -16,10 +16,10 @@ from sqlalchemy import delete, func, or_, update
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
+from api import locks
 from api.config import get_settings
 from api.db import on_commit, session_scope
 from api.errors import Conflict, UnprocessableEntity
-from api.lifelines import Lease
 from api.services import audit
 from api.services.jobs import Queue
 from api.services.search import index as search_index
@@ -57,6 +57,7 @@ def _requeue_interrupted(session: Session) -> None:
 
 
 QUEUE = Queue(
+    kind="text",
     model=EvidenceText,
     status=TextJobStatus,
     order=(col(EvidenceText.queued_at), col(EvidenceText.id)),
@@ -87,6 +88,7 @@ def queue_item(session: Session, evidence_id: uuid.UUID, language: str | None = 
         row.language, row.status, row.queued_at = language, QUEUED, utcnow()
         row.started_at = row.finished_at = None
     session.flush()
+    QUEUE.hand_over(session, row)
     return row
 
 
@@ -218,10 +220,10 @@ def read_now(store: BlobStore, ids: list[uuid.UUID], *, done: Callable[[], None]
     """Read these queued items here and now, one after another (the backfill command, the demo), each under the
     lease a server's text runner takes for it: an item a running server is reading meanwhile is left to it, and
     none is read twice. `done` is called after each item."""
-    reader, locks = Reader(), get_settings().data_dir / "locks"
+    reader = Reader()
     try:
         for evidence_id in ids:
-            lease = Lease(locks, f"text-{evidence_id}")  # the name api/runners.py gives a text job's lease
+            lease = locks.lease(f"text-{evidence_id}")  # the name api/runners.py gives a text job's lease
             if lease.acquire():
                 try:
                     with session_scope() as session:

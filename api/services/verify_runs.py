@@ -18,7 +18,9 @@ from models.user import User
 from models.verify import VerifyRun, VerifyRunStatus
 
 INTERRUPTED = "interrupted: the server stopped during the run; start a new one"
-QUEUE = jobs.Queue(VerifyRun, VerifyRunStatus, order=(VerifyRun.requested_at, VerifyRun.id), interrupted=INTERRUPTED)
+QUEUE = jobs.Queue(
+    "verify", VerifyRun, VerifyRunStatus, order=(VerifyRun.requested_at, VerifyRun.id), interrupted=INTERRUPTED
+)
 
 
 def create_run(session: Session, *, actor: User, anchors: list[audit.Anchor]) -> VerifyRun:

@@ -8,14 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.db import on_commit
 from api.deps import SessionDep
 from api.errors import NotFound
 from api.services import verify_runs as verify_run_service
 from api.web.admin import AdminPage
 from api.web.render import is_htmx, page
 from api.web.session import PageRoute
-from api.worker import verify_runner
 from models.common import utcnow
 from models.verify import VerifyRunStatus
 
@@ -61,7 +59,6 @@ def runs_page(
 @router.post("/admin/verify-runs")
 def start_run(request: Request, session: SessionDep, admin: AdminPage) -> Response:
     run = verify_run_service.create_run(session, actor=admin.user, anchors=[])
-    on_commit(session, verify_runner.wake)
     location = f"/admin/verify-runs/{run.id}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": location})

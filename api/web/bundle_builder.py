@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.db import on_commit
 from api.deps import SessionDep
 from api.errors import UnprocessableEntity
 from api.services import bundles as bundle_service
@@ -22,7 +21,6 @@ from api.web.bundle_words import LEGENDS, VOLUME_PRESETS, WITHHELD
 from api.web.case_page import case_context
 from api.web.render import page, sentence
 from api.web.session import CaseEditorPage, CasePage, PageRoute
-from api.worker import runner
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -128,5 +126,4 @@ async def create(request: Request, session: SessionDep, access: CaseEditorPage) 
         problem = sentence(exc.message if isinstance(exc.message, str) else "some details need correcting")
         items = _listed(session, access, form.rows)
         return _builder(request, session, access, form, items, problem=problem, status=422)
-    on_commit(session, runner.wake)
     return RedirectResponse(f"/cases/{access.case.id}/bundles/{bundle.id}", status_code=303)

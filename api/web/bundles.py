@@ -13,7 +13,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.db import on_commit
 from api.deps import BlobStoreDep, SessionDep
 from api.downloads import bundle_volume
 from api.errors import NotFound
@@ -22,7 +21,6 @@ from api.web import bundle_words as words
 from api.web.case_page import case_context
 from api.web.render import page
 from api.web.session import CaseEditorPage, CasePage, CaseViewerPage, PageRoute
-from api.worker import runner
 from models.bundle import Bundle, BundleStatus
 from models.case import Role
 
@@ -155,7 +153,6 @@ def rebuild(session: SessionDep, access: CaseEditorPage, bundle_id: uuid.UUID) -
     hold, a filed bundle), and the page goes to it."""
     bundle = _bundle(session, access, bundle_id, Role.editor)
     queued = bundle_service.queue_rebuild(session, bundle, actor=access.viewer.user)
-    on_commit(session, runner.wake)
     return RedirectResponse(f"/cases/{access.case.id}/bundles/{queued.id}", status_code=303)
 
 

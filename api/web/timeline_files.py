@@ -13,7 +13,6 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from api.config import get_settings
-from api.db import on_commit
 from api.deps import SessionDep
 from api.errors import DomainError, NotFound, PayloadTooLarge, UnprocessableEntity
 from api.request_body import upload_slots
@@ -24,7 +23,6 @@ from api.web.render import is_htmx, page, sentence
 from api.web.session import CasePage, CaseViewerPage, PageRoute, case_page
 from api.web.timeline import tab_context
 from api.web.timeline_view import Filters, read_filter
-from api.worker import import_runner
 from models.case import Role
 from models.import_job import ImportJob, ImportJobStatus
 
@@ -103,7 +101,6 @@ async def import_events(request: Request, session: SessionDep, access: CaseImpor
             kind = import_service.detect_format(fmt, None, body.head, body.size)
             queue = partial(job_service.create_job, session, case=access.case, actor=user, body=body, fmt=kind)
             job = await anyio.to_thread.run_sync(queue)
-            on_commit(session, import_runner.wake)
             return _outcome(request, access, session, status=202, job=job_service.public(job))
         run = partial(
             import_service.import_events,

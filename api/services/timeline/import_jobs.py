@@ -1,15 +1,14 @@
 """Import jobs: an events import too big to answer within one request, run by the server in the background.
 
-The body is staged to a file under the data dir (its size and SHA-256 taken as it arrives), a job row is queued
+The body is staged in the blob store (its size and SHA-256 taken as it arrives), a job row is queued
 and the client follows it at GET /imports/{id}. The import runner takes one job at a time and runs the same
 two passes as a synchronous import (api/services/timeline/importer.py), reporting rows and bytes read as it goes.
 All or nothing still: the events, the audit event and the job's success commit in one transaction, so a job
-that failed, or was cut short by a server stopping, has stored no event. The staged file goes when the job ends.
+that failed, or was cut short by a server stopping, has stored no event. The staged body goes when the job ends;
+being in the blob store, not on one host's disk, it is read by whichever process runs the job.
 """
 
-import hashlib
 import logging
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,13 +18,13 @@ from typing import Any
 import anyio
 from sqlmodel import Session, col, select
 
-from api.db import session_scope
+from api.db import on_commit, session_scope
 from api.errors import DomainError, PayloadTooLarge
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import access, jobs
+from api.services import access, blobs, jobs
 from api.services.timeline import importer as import_service
 from api.services.timeline.events import case_evidence_ids
-from api.storage import full_disk_refused
+from api.storage import BlobStore, StagedBlob, full_disk_refused
 from models.case import Case
 from models.import_job import (
     ImportJob,
@@ -50,46 +49,53 @@ class Interrupted(Exception):
 
 
 def staging_dir() -> Path:
+    """Where an earlier version kept staged bodies (they are in the blob store now); its spools stay there too."""
     return import_service.scratch_dir()
 
 
-def staged_path(job_id: uuid.UUID) -> Path:
-    return staging_dir() / f"{job_id}.body"
+def _store() -> BlobStore:
+    """The blob store this process serves, where bodies are staged. Looked up, not passed: a job also ends in
+    paths that carry no store (a runner failing it, a recovery), and its body must go then too."""
+    from api.deps import get_blob_store  # the one place the store is chosen; deps is above services
+
+    return get_blob_store()
 
 
 class StagedBody:
-    """A body being written to the staging dir under a temporary name, with its size and SHA-256."""
+    """A body being written to the blob store's staging area, with its size and SHA-256. A queued job's body is
+    put in the store (`create_job`), where a worker on any host reads it; it goes once the job has ended."""
 
     def __init__(self):
         self.id = uuid.uuid4()
-        self.path = staging_dir() / f"{self.id}.part"
-        self.file = open(self.path, "wb")  # noqa: SIM115 - closed by finish() or discard()
+        self._writer = _store().writer()
+        self.staged: StagedBlob | None = None
         self.size = 0
         self.head = b""  # the first bytes, to tell CSV from JSON Lines
-        self._hash = hashlib.sha256()
 
     def write(self, data: bytes) -> None:
         if len(self.head) < 4096:
             self.head += data[: 4096 - len(self.head)]
         self.size += len(data)
-        self._hash.update(data)
-        self.file.write(data)
+        self._writer.write(data)
 
     @property
     def sha256(self) -> str:
-        return self._hash.hexdigest()
+        assert self.staged is not None, "finished first"
+        return self.staged.sha256
 
     def finish(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
+        self.staged = self._writer.finish()
 
     def discard(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
+        """Throw the staged bytes away, unless a job took them into the store."""
+        if self.staged is None:
+            self._writer.abort()
+        else:
+            self.staged.discard()
 
     def chunks(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as f:
+        assert self.staged is not None, "finished first"
+        with self.staged.open() as f:
             while chunk := f.read(READ_CHUNK):
                 yield chunk
 
@@ -119,12 +125,14 @@ async def stage(stream: AsyncIterator[bytes]) -> StagedBody:
 
 
 def create_job(session: Session, *, case: Case, actor: User, body: StagedBody, fmt: str) -> ImportJob:
-    """Queue the staged body as a job; the file is renamed to the job's once the row is committed."""
+    """Queue the staged body as a job, its bytes put in the blob store with the row (a row always has its body
+    until it ends: see `blobs.still_used`)."""
+    assert body.staged is not None, "finished first"
     job = ImportJob(
         id=body.id, case_id=case.id, format=fmt, size_bytes=body.size, sha256=body.sha256, created_by=actor.id
     )
     QUEUE.queue(session, job)
-    body.path.rename(staged_path(job.id))  # before the commit: a job row always has its file until it ends
+    blobs.commit_with(session, _store(), body.staged)
     return job
 
 
@@ -174,12 +182,17 @@ def list_jobs(session: Session, case: Case, *, limit: int, cursor: str | None):
 # The runner's side (api/worker.py).
 
 
-def _end(job_id: uuid.UUID) -> None:
-    staged_path(job_id).unlink(missing_ok=True)
+def _end(session: Session, job_id: uuid.UUID) -> None:
+    """Once the transaction that ended the job commits, its body leaves the store (unless something else uses
+    the same bytes: an identical body of a job still queued, an evidence item)."""
+    sha256 = session.exec(select(ImportJob.sha256).where(ImportJob.id == job_id)).first()
+    if sha256 is not None:
+        bind, store = session.get_bind(), _store()
+        on_commit(session, lambda: blobs.remove(store, sha256, bind))
 
 
 def _sweep(session: Session, older_than_seconds: float = 3600) -> None:
-    """Files no job needs: bodies whose job has ended, and bodies a stopped server was still receiving."""
+    """Files no job needs in the imports folder: bodies an earlier version staged there, and spools."""
     live = set(session.exec(select(ImportJob.id).where(col(ImportJob.status).in_(ACTIVE))))
     cutoff = time.time() - older_than_seconds
     for path in staging_dir().iterdir():
@@ -194,6 +207,7 @@ def _sweep(session: Session, older_than_seconds: float = 3600) -> None:
 
 # A failed job's staged file goes; queued jobs a stopped server left keep theirs and run, and files no job owns go.
 QUEUE = jobs.Queue(
+    "import",
     ImportJob,
     ImportJobStatus,
     order=(ImportJob.created_at, ImportJob.id),
@@ -202,6 +216,7 @@ QUEUE = jobs.Queue(
     claimed={"phase": ImportPhase.reading},
     ended=_end,
     recovered=_sweep,
+    serial_by="case_id",  # a case's imports are loaded in the order they were sent
 )
 
 
@@ -231,14 +246,14 @@ def execute(job_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             raise LookupError("the case of the import, or the user who sent it, is gone")
         known = case_evidence_ids(session, case)
         postgres = session.get_bind().dialect.name == "postgresql"
-    path = staged_path(job_id)
-    if not path.exists():
+    store = _store()
+    if not store.exists(job.sha256):
         with session_scope() as session:
             mark_failed(session, job_id, LOST)
         return
 
     def chunks() -> Iterator[bytes]:
-        with open(path, "rb") as f:
+        with store.open(job.sha256) as f:
             while chunk := f.read(READ_CHUNK):
                 yield chunk
 
@@ -274,7 +289,7 @@ def execute(job_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                 session, case=case, actor=actor, count=parsed.count, kind=parsed.kind, import_id=str(job_id)
             )
             QUEUE.finish(session, job_id, phase=ImportPhase.done, imported=parsed.count)
+            _end(session, job_id)
     finally:
         parsed.spool.close()
-    _end(job_id)
     log.info("import %s: %d events into case %s", job_id, parsed.count, case.id)
