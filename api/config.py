@@ -161,6 +161,21 @@ class Settings(BaseSettings):
         "runner threads in each server process; `procrastinate`, a queue in PostgreSQL (needs a PostgreSQL "
         "database) whose jobs `casebinder worker` processes run, while `casebinder serve` only queues them.",
     )
+    queue_heartbeat_seconds: float = Field(
+        10, gt=0, description="With the queue: how often each `casebinder worker` tells the queue it is alive."
+    )
+    queue_stalled_seconds: float = Field(
+        30,
+        gt=0,
+        description="With the queue: a worker silent this long is taken for dead, and its jobs are retried by "
+        "another. Keep it several heartbeats long.",
+    )
+    queue_sweep_seconds: float = Field(
+        15,
+        gt=0,
+        description="With the queue: how often each worker looks for the jobs of dead workers (and for queued jobs "
+        "the queue does not hold). A job whose worker died is retried within stalled + sweep seconds.",
+    )
     runner_stuck_seconds: float = Field(
         120,
         gt=0,

@@ -17,7 +17,6 @@ from sqlmodel import Session
 
 from api.db import make_engine
 from api.jobqueue import handoff
-from api.jobqueue.workers import SWEEP_SECONDS
 from api.locks import PgLease, lock_key
 from tests.helpers import rows
 from tests.server_process import BIN, ROOT, Instance, finished_bundle, fresh_database, wait_for
@@ -28,7 +27,15 @@ pytestmark = pytest.mark.slow
 needs_postgres = pytest.mark.skipif(
     not ON_POSTGRES, reason="the job queue lives in PostgreSQL: runs on the PostgreSQL leg"
 )
-QUEUE = {"CASEBINDER_JOB_QUEUE": "procrastinate"}
+# Workers beat every second and are taken for dead after five silent seconds, found by a sweep every two: the
+# defaults (10, 30 and 15 s) retry a dead worker's job within 45 s; these keep the tests short.
+SWEEP_SECONDS = 2
+QUEUE = {
+    "CASEBINDER_JOB_QUEUE": "procrastinate",
+    "CASEBINDER_QUEUE_HEARTBEAT_SECONDS": "1",
+    "CASEBINDER_QUEUE_STALLED_SECONDS": "5",
+    "CASEBINDER_QUEUE_SWEEP_SECONDS": str(SWEEP_SECONDS),
+}
 
 
 class Workers:

@@ -7,7 +7,7 @@ a verify run in the thread, imports, text in the reader process. Several `casebi
 hosts, share the queue.
 
 A worker that dies (SIGKILL, a host gone) stops sending its heartbeat; every live worker looks, every
-SWEEP_SECONDS, for the jobs of workers silent for STALLED_SECONDS, puts our row back to queued (its lease is free:
+`queue_sweep_seconds`, for the jobs of workers silent for `queue_stalled_seconds` (settings), puts our row back to queued (its lease is free:
 nobody alive runs it) and has the queue retry the job, so another worker runs it to the end within a minute or so.
 The same look hands the queue any of our rows still queued with no job of the queue (rows queued before the queue
 was configured, text jobs queued again by a recovery).
@@ -24,15 +24,13 @@ import procrastinate
 from procrastinate import jobs as queue_jobs
 from sqlalchemy import text
 
+from api.config import get_settings
 from api.db import get_engine, session_scope
 from api.jobqueue import handoff
 from api.jobqueue import schema as queue_schema
 from api.locks import conninfo
 
 log = logging.getLogger("casebinder.worker")
-HEARTBEAT_SECONDS = 10.0  # how often a worker tells the queue it is alive
-STALLED_SECONDS = 30.0  # a worker silent this long is dead: its jobs are retried by another
-SWEEP_SECONDS = 15.0  # how often each worker looks for stalled jobs and for rows the queue does not hold
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried again (it may be what kills it)
 POLL_SECONDS = 5.0  # the fallback when a notification of a new job is missed
 
@@ -110,7 +108,8 @@ def adopt_queued() -> int:
 
 async def sweep(app: procrastinate.App) -> None:
     """Retry the jobs of dead workers, and queue what the queue does not hold."""
-    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS):
+    stalled = get_settings().queue_stalled_seconds
+    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled):
         kind, job_id = job.task_kwargs.get("kind"), job.task_kwargs.get("job_id")
         if job.task_name != handoff.TASK or not isinstance(kind, str) or not isinstance(job_id, str):
             continue
@@ -125,12 +124,13 @@ async def sweep(app: procrastinate.App) -> None:
 
 
 async def _sweeping(app: procrastinate.App) -> None:
+    pause = get_settings().queue_sweep_seconds
     while True:
         try:
             await sweep(app)
         except Exception:  # noqa: BLE001 - the database away for a moment: the next sweep tries again
-            log.exception("the worker's sweep failed; trying again in %.0f s", SWEEP_SECONDS)
-        await asyncio.sleep(SWEEP_SECONDS)
+            log.exception("the worker's sweep failed; trying again in %.0f s", pause)
+        await asyncio.sleep(pause)
 
 
 async def serve(name: str | None = None) -> None:
@@ -140,7 +140,7 @@ async def serve(name: str | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = name or f"{socket.gethostname()}-{os.getpid()}"
-    app = make_app()
+    app, settings = make_app(), get_settings()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -153,8 +153,8 @@ async def serve(name: str | None = None) -> None:
                     name=f"{name}-{kind}",
                     concurrency=1,
                     install_signal_handlers=False,
-                    update_heartbeat_interval=HEARTBEAT_SECONDS,
-                    stalled_worker_timeout=STALLED_SECONDS,
+                    update_heartbeat_interval=settings.queue_heartbeat_seconds,
+                    stalled_worker_timeout=settings.queue_stalled_seconds,
                     fetch_job_polling_interval=POLL_SECONDS,
                     delete_jobs="successful",
                 )
