@@ -7,10 +7,10 @@ a verify run in the thread, imports, text in the reader process. Several `casebi
 hosts, share the queue.
 
 A worker that dies (SIGKILL, a host gone) stops sending its heartbeat; every live worker looks, every
-`queue_sweep_seconds`, for the jobs of workers silent for `queue_stalled_seconds` (settings), puts our row back to queued (its lease is free:
-nobody alive runs it) and has the queue retry the job, so another worker runs it to the end within a minute or so.
-The same look hands the queue any of our rows still queued with no job of the queue (rows queued before the queue
-was configured, text jobs queued again by a recovery).
+`queue_sweep_seconds`, for the jobs of workers silent for `queue_stalled_seconds` (settings), puts our row back to
+queued (its lease is free: nobody alive runs it) and has the queue retry the job, so another worker runs it to the
+end within a minute or so. The same look hands the queue any of our rows still queued with no job of the queue (rows
+queued before the queue was configured, text jobs queued again by a recovery).
 """
 
 import asyncio
