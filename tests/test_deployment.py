@@ -202,7 +202,8 @@ def behind_proxy(tmp_path):
     for name in ("node-1", "node-2"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "blobs").symlink_to(shared)  # each node's logs beside its own name for the one store
-        nodes.append(Instance(url, tmp_path / name / "blobs"))
+        stall = {"CASEBINDER_UPLOAD_STALL_TIMEOUT_SECONDS": "3"}
+        nodes.append(Instance(url, tmp_path / name / "blobs", settings=stall))
     nodes[0].add_user()
     nodes[1].token = nodes[0].token
     port = free_port()
@@ -280,8 +281,8 @@ def test_the_proxy_streams_a_large_upload_and_its_download(behind_proxy, tmp_pat
 
 @pytest.mark.slow
 def test_the_proxy_hands_the_body_to_a_node_as_it_arrives(behind_proxy):
-    """Request buffering is off: a node stages an upload's first bytes while the client is still sending them, and
-    drops the upload when the client goes away."""
+    """Request buffering is off: a node stages an upload's first bytes while the client is still sending them; and
+    the proxy is full duplex: when the client stalls, the node's 408 reaches it while its body is unfinished."""
     http, nodes, port = behind_proxy
     case = http.post("/api/v1/cases", json={"title": "Half an upload", "case_type": "lanham_act"}).json()
     boundary = f"deploy-{uuid.uuid4().hex}"
@@ -310,8 +311,13 @@ def test_the_proxy_hands_the_body_to_a_node_as_it_arrives(behind_proxy):
             sock.sendall(chunk)
         # Half the body is out and the rest has not come yet: the node already has what was sent.
         wait_for(lambda: staged_bytes() >= sent // 2, seconds=60, what="the node to stage the first bytes")
-    # The client went away: the proxy ends the node's request too, and the node throws the half upload away.
-    wait_for(lambda: staged_bytes() == 0, seconds=60, what="the abandoned upload to be thrown away")
+        # The rest never comes: the node drops the upload, and its own answer reaches the client through the proxy.
+        answer = b""
+        while b"nothing was stored" not in answer and (data := sock.recv(65536)):
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert b"the upload stopped arriving" in answer
+    wait_for(lambda: staged_bytes() == 0, seconds=60, what="the stalled upload to be thrown away")
     assert http.get(f"/api/v1/cases/{case['id']}/exhibits").json()["items"] == []
 
 
