@@ -85,8 +85,8 @@ bench: install
 	BENCH_POSTGRES_URL=$${BENCH_POSTGRES_URL-$(TEST_POSTGRES_URL)} $(BIN)/python -m bench
 
 lint: install
-	$(BIN)/ruff check api models tests bench migrations scripts
-	$(BIN)/ruff format --check api models tests bench migrations scripts
+	$(BIN)/ruff check api models tests bench migrations scripts deploy
+	$(BIN)/ruff format --check api models tests bench migrations scripts deploy
 	$(BIN)/mypy
 
 clean:
