@@ -119,10 +119,19 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs). Behind a reverse proxy, CASEBINDER_FORWARDED_ALLOW_IPS names the
+    proxies whose forwarded client address is believed."""
     import uvicorn
 
-    uvicorn.run("api.app:app", host=host, port=port, workers=workers, proxy_headers=False)
+    trusted = [part.strip() for part in get_settings().forwarded_allow_ips.split(",") if part.strip()]
+    uvicorn.run(
+        "api.app:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 @app.command()

@@ -1,10 +1,11 @@
 """Settings, read once from CASEBINDER_* environment variables."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GiB = 1024**3
@@ -155,6 +156,13 @@ class Settings(BaseSettings):
     text_nice: int = Field(
         10, ge=0, le=19, description="Niceness of the text reader and Tesseract: OCR yields the CPU to requests."
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto `casebinder serve` believes, so the audit trail and the per-address login limit see "
+        "the real client. Empty (the default): forwarded headers are ignored. Name only your proxies: a client "
+        "that can reach the server directly from a trusted address can claim any address.",
+    )
     job_queue: Literal["inprocess", "procrastinate"] = Field(
         "inprocess",
         description="Who runs background jobs (bundle builds, verify runs, event imports, text): `inprocess`, "
@@ -182,6 +190,18 @@ class Settings(BaseSettings):
         description="A background runner whose loop has not come round for this long (a verify run in progress "
         "aside), or whose every round has failed for this long, makes /healthz and /readyz answer 503.",
     )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network (e.g. 10.0.0.5 or 172.28.0.0/24)") from None
+        return value
 
 
 @lru_cache
