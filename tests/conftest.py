@@ -22,7 +22,8 @@ from api.deps import _local_store
 from api.services import users as user_service
 from models.user import UserCreate
 
-pytest_plugins = ["tests.browser", "tests.text_support"]  # the browser tests' fixtures and hooks; ocr_on
+# The browser tests' fixtures and hooks; ocr_on; the S3 server (s3_server) and the blob stores of both backends.
+pytest_plugins = ["tests.browser", "tests.text_support", "tests.s3_server"]
 
 PASSWORD = "correct horse battery staple"
 # Thousands of test accounts: hashed with argon2's cheapest parameters, not the hundred milliseconds each that
@@ -51,7 +52,13 @@ def _fresh_postgres(url: str) -> tuple[str, callable]:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(request, tmp_path_factory) -> str:
+    """The suite's database; and its blob store: a local dir, or (CASEBINDER_TEST_BLOB_BACKEND=s3) a bucket of the
+    session's S3 server, whose settings the server processes the tests start inherit as well."""
+    from tests.s3_server import ON_S3  # imported once pytest has registered it as a plugin
+
+    if ON_S3:
+        os.environ.update(request.getfixturevalue("s3_server").env())
     wanted = os.environ.get("CASEBINDER_TEST_DATABASE_URL")
     root = tmp_path_factory.mktemp("casebinder")
     if wanted and wanted.startswith("postgresql"):
@@ -108,6 +115,11 @@ def live_server(app):
 
 @pytest.fixture
 def blob_root(settings) -> Path:
+    """The local store's root: the tests that look at its files on disk are skipped when the blobs are in S3."""
+    from tests.s3_server import ON_S3
+
+    if ON_S3:
+        pytest.skip("looks at the local blob store's files on disk")
     return Path(settings.data_dir).resolve()
 
 
