@@ -17,11 +17,9 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
-
-from api.errors import ObjectStoreUnavailable
 
 if TYPE_CHECKING:
     from api.storage_s3 import S3BlobStore
@@ -66,7 +64,7 @@ class S3Reader(io.RawIOBase):
     def __init__(self, store: "S3BlobStore", key: str, size: int):
         self.store, self.key, self.size = store, key, size
         self.pos = 0
-        self._body = None
+        self._body: Any = None  # the StreamingBody of the GET in progress
 
     def readable(self) -> bool:
         return True
@@ -139,7 +137,7 @@ class S3StagedBlob:
         """Put the blob under its digest key. False when it was stored already: the staged copy is then kept
         until `settle`, for the request that stored it may yet roll back and remove it."""
         self._done = True
-        if self.store.exists(self.sha256):
+        if self.store.exists(self.sha256, "nothing was stored"):
             return False
         self._promote()
         return True
@@ -149,7 +147,7 @@ class S3StagedBlob:
         if self.data is None and self.key is None and self.path is None:
             return
         try:
-            if committed and not self._promoted and not self.store.exists(self.sha256):
+            if committed and not self._promoted and not self.store.exists(self.sha256, "nothing was stored"):
                 self._promote()
         finally:
             self._drop()
@@ -234,7 +232,9 @@ class S3BlobWriter:
             pass
         if self.upload_id is not None:
             try:
-                self.store.client.abort_multipart_upload(Bucket=self.store.bucket, Key=self.key, UploadId=self.upload_id)
+                self.store.client.abort_multipart_upload(
+                    Bucket=self.store.bucket, Key=self.key, UploadId=self.upload_id
+                )
             except (BotoCoreError, ClientError) as exc:  # the staging sweep at the next start takes it
                 log.warning("could not abort the multipart upload of %s: %s", self.key, exc)
             self.upload_id = None

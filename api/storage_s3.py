@@ -135,9 +135,9 @@ class S3BlobStore:
         """A local file (a built volume) is uploaded when committed, and removed when settled."""
         return S3StagedBlob(self, sha256, size, b"", path=Path(path))
 
-    def _head(self, sha256: str) -> dict | None:
+    def _head(self, sha256: str, consequence: str = "nothing could be read") -> dict | None:
         try:
-            with answering(self, "nothing could be read"):
+            with answering(self, consequence):
                 return self.client.head_object(Bucket=self.bucket, Key=self.key_for(sha256))
         except ClientError as exc:
             if is_missing(exc):
@@ -165,8 +165,9 @@ class S3BlobStore:
                 path.unlink(missing_ok=True)  # the tool reports it missing in its own words
             yield path
 
-    def exists(self, sha256: str) -> bool:
-        return self._head(sha256) is not None
+    def exists(self, sha256: str, consequence: str = "nothing could be read") -> bool:
+        """`consequence`: what the 503 says happened, should the store not answer (an upload: nothing stored)."""
+        return self._head(sha256, consequence) is not None
 
     def size(self, sha256: str) -> int:
         found = self._head(sha256)
@@ -215,6 +216,8 @@ class S3BlobStore:
         """Copy the blob under aside/ and remove it from its key: gone from the store, restorable until dropped."""
         aside = f"{ASIDE_PREFIX}{sha256}-{uuid.uuid4().hex[:12]}"
         with _as_os_error(f"set aside {sha256}"):
+            if self._held(sha256):  # it could not be removed, and its copy would carry the hold along
+                raise OSError(f"the blob {sha256} is under an Object Lock legal hold")
             try:
                 self.client.copy_object(
                     Bucket=self.bucket, Key=aside, CopySource={"Bucket": self.bucket, "Key": self.key_for(sha256)}
@@ -229,6 +232,15 @@ class S3BlobStore:
                 self.remove_key(aside)
                 raise
         return S3SetAside(self, aside, sha256)
+
+    def _held(self, sha256: str) -> bool:
+        if not self.object_lock:
+            return False
+        try:
+            found = self.client.get_object_legal_hold(Bucket=self.bucket, Key=self.key_for(sha256))
+        except ClientError:  # no such blob, or never held
+            return False
+        return found["LegalHold"]["Status"] == "ON"
 
     def left_aside(self) -> Iterator[S3SetAside]:
         """Blobs set aside longer ago than a removal takes: younger ones may be another process's, mid-removal."""
@@ -283,7 +295,9 @@ class S3BlobStore:
         for page in pages:
             for upload in page.get("Uploads", []):
                 if upload["Initiated"].timestamp() < cutoff:
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
                     removed += 1
         for obj in self._objects(STAGING_PREFIX):
             if obj["LastModified"].timestamp() < cutoff:
@@ -295,7 +309,9 @@ class S3BlobStore:
 def open_s3_store(settings: Settings, data_dir: Path, *, check: bool = True) -> S3BlobStore:
     """The S3 store the settings name, checked: a bucket that is missing or unreachable stops the start."""
     if not settings.s3_bucket:
-        raise BucketUnusable("CASEBINDER_BLOB_BACKEND=s3 needs CASEBINDER_S3_BUCKET (and usually CASEBINDER_S3_ENDPOINT_URL)")
+        raise BucketUnusable(
+            "CASEBINDER_BLOB_BACKEND=s3 needs CASEBINDER_S3_BUCKET (and usually CASEBINDER_S3_ENDPOINT_URL)"
+        )
     endpoint = settings.s3_endpoint_url or f"S3 ({settings.s3_region})"
     store = S3BlobStore(_client(settings), settings.s3_bucket, endpoint=endpoint, data_dir=data_dir)
     if check:
