@@ -75,8 +75,8 @@ def run(size_mib: int = 256, repeat: int = 3) -> dict:
         "copy_into_place_s": median(copying),
     }
     print(
-        f"  {size_mib} MiB x{repeat}: our store {result['ours_mb_s']:.0f} MB/s {spread(ours)}, "
-        f"upload_fileobj {result['direct_mb_s']:.0f} MB/s {spread(direct)}: ratio {result['ratio']:.2f} (target >= 0.7)",
+        f"  {size_mib} MiB x{repeat}: our store {result['ours_mb_s']:.0f} MB/s {spread(ours)}, upload_fileobj "
+        f"{result['direct_mb_s']:.0f} MB/s {spread(direct)}: ratio {result['ratio']:.2f} (target >= 0.7)",
         flush=True,
     )
     print(
