@@ -52,13 +52,7 @@ def _fresh_postgres(url: str) -> tuple[str, callable]:
 
 
 @pytest.fixture(scope="session")
-def database_url(request, tmp_path_factory) -> str:
-    """The suite's database; and its blob store: a local dir, or (CASEBINDER_TEST_BLOB_BACKEND=s3) a bucket of the
-    session's S3 server, whose settings the server processes the tests start inherit as well."""
-    from tests.s3_server import ON_S3  # imported once pytest has registered it as a plugin
-
-    if ON_S3:
-        os.environ.update(request.getfixturevalue("s3_server").env())
+def database_url(tmp_path_factory) -> str:
     wanted = os.environ.get("CASEBINDER_TEST_DATABASE_URL")
     root = tmp_path_factory.mktemp("casebinder")
     if wanted and wanted.startswith("postgresql"):

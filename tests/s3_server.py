@@ -7,6 +7,7 @@ With CASEBINDER_TEST_BLOB_BACKEND=s3 the whole suite's app keeps its blobs in th
 `database_url`); tests that read the local store's files on disk are skipped then (`blob_root`, `local_disk_only`).
 """
 
+import hashlib
 import json
 import os
 import signal
@@ -78,6 +79,9 @@ def start_weed(root: Path) -> tuple[subprocess.Popen, S3Server]:
         )
     )
     (root / "data").mkdir()
+    # weed reads master.toml from its working directory: two volumes per new bucket, not seven, so the tests'
+    # buckets (one per server instance, see `instance_bucket`) fit in a small -volume.max.
+    (root / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 2\ncopy_2 = 2\ncopy_3 = 2\ncopy_other = 1\n")
     ports = {name: free_port() for name in ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")}
     s3_port, s3_grpc = free_port(), free_port()
     command = [
@@ -99,14 +103,14 @@ def start_weed(root: Path) -> tuple[subprocess.Popen, S3Server]:
         f"-s3.config={config}",
         # Small volumes, and room for a few buckets (each takes its own set of volumes); sparse files on disk.
         "-master.volumeSizeLimitMB=64",
-        "-volume.max=50",
+        "-volume.max=200",
         "-volume.preStopSeconds=0",
         "-master.telemetry=false",
     ]
     log = open(root / "weed.log", "wb")
     # GOMEMLIMIT keeps the Go heap of all four servers near 100 MiB (some 400 MiB of RSS without it).
     env = os.environ | {"GOMEMLIMIT": "96MiB", "GOGC": "50"}
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     server = S3Server(f"http://127.0.0.1:{s3_port}", access, secret, f"blobs-{uuid.uuid4().hex[:8]}", "")
     deadline = time.monotonic() + 60
     while True:
@@ -155,6 +159,14 @@ def s3_server(tmp_path_factory) -> S3Server:
     stop_weed(process)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def blobs_in_s3(request) -> None:
+    """With CASEBINDER_TEST_BLOB_BACKEND=s3, before any other fixture: the suite's app, and every server and
+    command process the tests start, keep their blobs in the session's S3 server."""
+    if ON_S3:
+        os.environ.update(request.getfixturevalue("s3_server").env())
+
+
 def s3_store(server: S3Server, data_dir: Path, *, bucket: str | None = None, endpoint: str | None = None):
     """An S3 store of the server's plain bucket (or `bucket`), as the settings would open it; its local data dir
     (scratch files, local copies) is `data_dir`."""
@@ -187,3 +199,25 @@ def staging_leftovers(store) -> set[str]:
     uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix="staging/")
     found |= {f"{u['Key']} {u['UploadId']}" for u in uploads.get("Uploads", [])}
     return found
+
+
+_made_buckets: set[str] = set()
+
+
+def instance_env(data_dir: Path) -> dict[str, str]:
+    """With the suite on S3: a bucket of its own for a server instance's data dir (the same data dir, the same
+    bucket, so a restarted instance finds its blobs), as the session's settings in the environment reach it."""
+    if not ON_S3:
+        return {}
+    bucket = f"node-{hashlib.sha1(str(data_dir).encode()).hexdigest()[:16]}"
+    if bucket not in _made_buckets:
+        client = boto3.client(
+            "s3",
+            endpoint_url=os.environ["CASEBINDER_S3_ENDPOINT_URL"],
+            aws_access_key_id=os.environ["CASEBINDER_S3_ACCESS_KEY_ID"],
+            aws_secret_access_key=os.environ["CASEBINDER_S3_SECRET_ACCESS_KEY"],
+            config=Config(region_name=os.environ["CASEBINDER_S3_REGION"], s3={"addressing_style": "path"}),
+        )
+        client.create_bucket(Bucket=bucket)
+        _made_buckets.add(bucket)
+    return {"CASEBINDER_S3_BUCKET": bucket}
