@@ -1,5 +1,6 @@
 """The moving parts of the S3 blob store (api/storage_s3.py): the writer that streams an upload into a multipart
-upload, the staged blob that waits for the transaction, and the reader that streams an object back.
+upload, the staged blob that waits for the transaction, the reader that streams an object back, and a blob set
+aside on its way out.
 
 A blob's SHA-256 is known only once its last byte has arrived, so a large upload goes to a staging key part by
 part while it is hashed, and is copied into place (server-side) under its digest key when its row commits. A
@@ -268,3 +269,33 @@ class S3BlobWriter:
         sending, self.sending = self.sending, None
         if sending is not None:
             sending.result()
+
+
+@dataclass
+class S3SetAside:
+    store: "S3BlobStore"
+    key: str
+    sha256: str
+
+    def restore(self) -> None:
+        """Copy the blob back under its digest key, then forget the set-aside copy."""
+        with as_os_error(f"put back {self.sha256}"):
+            self.store.client.copy_object(
+                Bucket=self.store.bucket,
+                Key=self.store.key_for(self.sha256),
+                CopySource={"Bucket": self.store.bucket, "Key": self.key},
+            )
+            self.store.remove_key(self.key)
+
+    def drop(self) -> None:
+        with as_os_error(f"drop {self.sha256}"):
+            self.store.remove_key(self.key)
+
+
+@contextmanager
+def as_os_error(doing: str) -> Iterator[None]:
+    """The blob layer logs an OSError from a removal and leaves the rest to the next sweep (api/services/blobs.py)."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise OSError(f"could not {doing} in the object store: {exc}") from exc

@@ -49,6 +49,10 @@ def full_disk_refused(what: str = "the file") -> Iterator[None]:
         ) from exc
 
 
+class BucketUnusable(RuntimeError):
+    """The configured S3 bucket cannot be used (missing, or the store not answering): said at start, plainly."""
+
+
 class Readable(Protocol):
     """What staging reads: a file, or any stream that hands out bytes a chunk at a time (a ZIP member)."""
 
@@ -346,10 +350,6 @@ class LocalBlobStore:
         for leftover in self.tmp_dir.glob("upload-*"):
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink(missing_ok=True)
-                removed += 1
-        for leftover in self.tmp_dir.glob("copy-*"):  # an S3 store's local copies (api/storage_s3.py)
-            if leftover.stat().st_mtime < cutoff:
-                shutil.rmtree(leftover, ignore_errors=True)
                 removed += 1
         return removed
 

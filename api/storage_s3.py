@@ -13,13 +13,13 @@ so removing a blob removes every version of its key (a held version refuses, and
 """
 
 import logging
+import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -36,52 +36,22 @@ from api.s3_blobs import (
     SINGLE_COPY_BYTES,
     STAGING_PREFIX,
     S3BlobWriter,
+    S3SetAside,
     S3StagedBlob,
     answering,
+    as_os_error,
     is_missing,
     reader,
 )
-from api.storage import LocalBlobStore, StoredFile
+from api.storage import BucketUnusable, LocalBlobStore, StoredFile
 from models.common import is_sha256_hex
 
 log = logging.getLogger(__name__)
 
 BLOB_PREFIX = "sha256/"
+# Longer than a tool reads a local copy (OCR of an item may take an hour: text_job_timeout_seconds).
+COPY_GRACE_SECONDS = 6 * 3600
 ASIDE_PREFIX = "aside/"
-
-
-class BucketUnusable(RuntimeError):
-    """The configured bucket cannot be used (missing, or the store not answering): said at start, plainly."""
-
-
-@dataclass
-class S3SetAside:
-    store: "S3BlobStore"
-    key: str
-    sha256: str
-
-    def restore(self) -> None:
-        """Copy the blob back under its digest key, then forget the set-aside copy."""
-        with _as_os_error(f"put back {self.sha256}"):
-            self.store.client.copy_object(
-                Bucket=self.store.bucket,
-                Key=self.store.key_for(self.sha256),
-                CopySource={"Bucket": self.store.bucket, "Key": self.key},
-            )
-            self.store.remove_key(self.key)
-
-    def drop(self) -> None:
-        with _as_os_error(f"drop {self.sha256}"):
-            self.store.remove_key(self.key)
-
-
-@contextmanager
-def _as_os_error(doing: str) -> Iterator[None]:
-    """The blob layer logs an OSError from a removal and leaves the rest to the next sweep (api/services/blobs.py)."""
-    try:
-        yield
-    except (BotoCoreError, ClientError) as exc:
-        raise OSError(f"could not {doing} in the object store: {exc}") from exc
 
 
 class S3BlobStore:
@@ -97,7 +67,9 @@ class S3BlobStore:
         aside_grace_seconds: float = 900,
     ):
         self.client, self.bucket, self.endpoint = client, bucket, endpoint
-        self.local = LocalBlobStore(data_dir)  # this process's scratch files and local copies
+        self.local = LocalBlobStore(data_dir)  # this process's scratch files, swept by the local store's rules
+        self.copies_dir = self.local.root / "copies"  # what `local_copy` downloads, for the length of a block
+        self.copies_dir.mkdir(exist_ok=True)
         self.part_bytes = part_bytes
         self.staging_grace_seconds, self.aside_grace_seconds = staging_grace_seconds, aside_grace_seconds
         self.object_lock = False
@@ -153,7 +125,7 @@ class S3BlobStore:
     @contextmanager
     def local_copy(self, sha256: str) -> Iterator[Path]:
         """A download into this process's data dir, read-only, removed after the block."""
-        with tempfile.TemporaryDirectory(dir=self.local.tmp_dir, prefix="copy-") as tmp:
+        with tempfile.TemporaryDirectory(dir=self.copies_dir, prefix="copy-") as tmp:
             path = Path(tmp) / sha256
             try:
                 with answering(self, "nothing could be read"):
@@ -176,7 +148,7 @@ class S3BlobStore:
         return found["ContentLength"]
 
     def delete(self, sha256: str) -> None:
-        with _as_os_error(f"delete {sha256}"):
+        with as_os_error(f"delete {sha256}"):
             self.remove_key(self.key_for(sha256))
 
     def remove_key(self, key: str) -> None:
@@ -215,7 +187,7 @@ class S3BlobStore:
     def set_aside(self, sha256: str) -> S3SetAside | None:
         """Copy the blob under aside/ and remove it from its key: gone from the store, restorable until dropped."""
         aside = f"{ASIDE_PREFIX}{sha256}-{uuid.uuid4().hex[:12]}"
-        with _as_os_error(f"set aside {sha256}"):
+        with as_os_error(f"set aside {sha256}"):
             if self._held(sha256):  # it could not be removed, and its copy would carry the hold along
                 raise OSError(f"the blob {sha256} is under an Object Lock legal hold")
             try:
@@ -287,9 +259,14 @@ class S3BlobStore:
                 raise
 
     def claim_staging(self) -> int:
-        """At start: this process's local work files (the local store's rule), then the uploads and staged
-        objects older than the grace: younger ones may be another process's uploads in flight."""
+        """At start: this process's local work files (the local store's rules; local copies older than a tool
+        reads one), then the uploads and staged objects older than the grace: younger ones may be another
+        process's uploads in flight."""
         removed = self.local.claim_staging()
+        for leftover in self.copies_dir.glob("copy-*"):  # a killed process's; a live one reads its copy for minutes
+            if leftover.stat().st_mtime < time.time() - COPY_GRACE_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
+                removed += 1
         cutoff = time.time() - self.staging_grace_seconds
         pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=STAGING_PREFIX)
         for page in pages:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import os
+import subprocess
 import tracemalloc
 import uuid
 
@@ -13,10 +14,9 @@ import pytest
 
 from api.errors import ObjectStoreUnavailable
 from api.s3_blobs import PART_BYTES
-from api.storage import stage_stream
-from api.storage_s3 import BucketUnusable
+from api.storage import BucketUnusable, stage_stream
 from tests.s3_server import s3_store, staging_leftovers
-from tests.server_process import free_port
+from tests.server_process import BIN, free_port
 
 MiB = 1024 * 1024
 
@@ -152,3 +152,11 @@ def test_a_store_that_does_not_answer_fails_uploads_with_a_clear_503(s3_server, 
         writer.write(os.urandom(PART_BYTES))
         writer.finish()
     writer.abort()  # and throwing the upload away does not fail in turn
+
+
+def test_a_command_on_a_missing_bucket_exits_2_saying_so(s3_server, tmp_path):
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    env = os.environ | s3_server.env(missing) | {"CASEBINDER_DATA_DIR": str(tmp_path / "new")}
+    result = subprocess.run([str(BIN), "verify"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"error: the bucket '{missing}' at {s3_server.endpoint} cannot be used" in result.stderr
