@@ -33,6 +33,7 @@ from api.config import Settings
 from api.errors import ObjectStoreUnavailable
 from api.s3_blobs import (
     PART_BYTES,
+    PARTS_IN_FLIGHT,
     SINGLE_COPY_BYTES,
     STAGING_PREFIX,
     S3BlobWriter,
@@ -63,6 +64,7 @@ class S3BlobStore:
         endpoint: str,
         data_dir: Path,
         part_bytes: int = PART_BYTES,
+        parts_in_flight: int = PARTS_IN_FLIGHT,
         staging_grace_seconds: float = 3600,
         aside_grace_seconds: float = 900,
     ):
@@ -70,7 +72,7 @@ class S3BlobStore:
         self.local = LocalBlobStore(data_dir)  # this process's scratch files, swept by the local store's rules
         self.copies_dir = self.local.root / "copies"  # what `local_copy` downloads, for the length of a block
         self.copies_dir.mkdir(exist_ok=True)
-        self.part_bytes = part_bytes
+        self.part_bytes, self.parts_in_flight = part_bytes, parts_in_flight
         self.staging_grace_seconds, self.aside_grace_seconds = staging_grace_seconds, aside_grace_seconds
         self.object_lock = False
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-parts")
