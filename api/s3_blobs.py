@@ -97,6 +97,8 @@ class S3Reader(io.RawIOBase):
             self._body = got["Body"]
         with answering(self.store, "the file could not be read through"):
             data = self._body.read(len(buffer))
+        if not data:  # the object is shorter than its HEAD said, or the connection ended: not an end of file
+            raise OSError(f"the object store ended the read of {self.key} at byte {self.pos:,} of {self.size:,}")
         buffer[: len(data)] = data
         self.pos += len(data)
         return len(data)
@@ -233,10 +235,11 @@ class S3BlobWriter:
 
     def abort(self) -> None:
         self.buffer = bytearray()
-        try:
-            self._wait()
-        except Exception:  # noqa: BLE001 - the upload is being thrown away, whatever its last part did
-            pass
+        while self.sending:  # let the parts on their way finish before their upload is aborted
+            try:
+                self.sending.popleft().result()
+            except Exception:  # noqa: BLE001 - the upload is being thrown away, whatever its parts did
+                pass
         if self.upload_id is not None:
             try:
                 self.store.client.abort_multipart_upload(
