@@ -90,10 +90,22 @@ def _reindex(session, case_id) -> dict[str, int]:
     return counts
 
 
+def _open_store():
+    """The blob store the settings name; exit 2 with the reason when it cannot be used (a missing bucket)."""
+    from api.storage import BucketUnusable, open_store
+
+    try:
+        return open_store(_existing_data_dir())
+    except BucketUnusable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _existing_data_dir() -> Path:
-    """The configured data dir; exit 2 when it is missing (a typo must not look like an empty store)."""
+    """The configured data dir; exit 2 when it is missing (a typo must not look like an empty store). With the S3
+    backend it holds only this process's work files, and may well be new."""
     data_dir = get_settings().data_dir
-    if not data_dir.is_dir():
+    if not data_dir.is_dir() and get_settings().blob_backend == "local":
         typer.echo(f"error: the data dir {data_dir} does not exist", err=True)
         raise typer.Exit(2)
     return data_dir
@@ -167,14 +179,13 @@ def verify(
     """
     from api.services import audit
     from api.services import verify as verify_service
-    from api.storage import open_store
 
     try:
         anchors = [audit.Anchor.parse(text) for text in anchor]
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    store = open_store(_existing_data_dir())
+    store = _open_store()
     with _database_or_exit(), session_scope() as session:
         report = verify_service.run(session, store, anchors=anchors)
     for line in verify_service.render(report):
@@ -397,9 +408,8 @@ def purge(
     """
     from api.services import orphans as orphan_service
     from api.services import purge as purge_service
-    from api.storage import open_store
 
-    store = open_store(_existing_data_dir())
+    store = _open_store()
     with _database_or_exit(), session_scope() as session:
         if orphans:
             orphan_report = orphan_service.purge_orphans(session, store, actor_email="command line", dry_run=dry_run)

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GiB = 1024**3
@@ -15,7 +15,28 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEBINDER_", env_file=".env", extra="ignore")
 
     database_url: str = Field("sqlite:///./var/casebinder.db", description="SQLAlchemy URL of the database.")
-    data_dir: Path = Field(Path("./var/blobs"), description="Root of the content-addressed blob store.")
+    data_dir: Path = Field(
+        Path("./var/blobs"),
+        description="Root of the content-addressed blob store; with the S3 backend, only this process's own work "
+        "files (scratch files of jobs, local copies for tools), none of them needed by another process.",
+    )
+    blob_backend: Literal["local", "s3"] = Field(
+        "local", description="Where blobs are kept: `local` (under data_dir) or `s3` (the bucket below)."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="URL of the S3-compatible object store (none: AWS S3 itself, found by region)."
+    )
+    s3_bucket: str | None = Field(
+        None,
+        description="Bucket of the blobs, created beforehand (the server refuses to start without it); with object "
+        "lock enabled, legal holds become S3 Object Lock legal holds on the blobs.",
+    )
+    s3_region: str = Field("us-east-1", description="Region the requests are signed for.")
+    s3_access_key_id: str | None = Field(None, description="Access key id (none: boto3's usual sources).")
+    s3_secret_access_key: SecretStr | None = Field(None, description="Secret access key that goes with it.")
+    s3_path_style: bool = Field(
+        False, description="Address the bucket in the path (`http://host/bucket/key`), as MinIO and SeaweedFS want."
+    )
     max_upload_bytes: int = Field(2 * GiB, gt=0, description="Largest accepted evidence file, in bytes.")
     max_image_pixels: int = Field(
         100_000_000, gt=0, description="Images claiming more pixels are stored but not measured or decoded."

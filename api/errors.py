@@ -126,6 +126,15 @@ class InsufficientStorage(DomainError):
     code = "insufficient_storage"
 
 
+class ObjectStoreUnavailable(DomainError):
+    """The S3 object store holding the blobs did not answer: nothing of the request was kept, and the same
+    request may simply be sent again."""
+
+    status_code = 503
+    code = "object_store_unavailable"
+    headers = {"Retry-After": "10"}
+
+
 def error_responses(*errors: int | type[DomainError]) -> dict[int | str, dict]:
     """OpenAPI `responses=` entries for the errors a route can raise: a status (its generic error, 404 say), or
     an error class (a kind of conflict). Each status is documented with the schema of each error class it can
@@ -277,6 +286,7 @@ _GENERIC: dict[int, type[DomainError]] = {
     415: UnsupportedMediaType,
     422: UnprocessableEntity,
     429: TooManyRequests,
+    503: ObjectStoreUnavailable,
     507: InsufficientStorage,
 }
 
@@ -309,5 +319,6 @@ _DESCRIPTIONS = {
     422: "Validation error",
     429: "Too many failed logins, or uploads in progress: wait the Retry-After seconds",
     500: "The server failed (a stored file missing or damaged, say): the body names the error id it logged",
+    503: "The object store holding the files is not answering: nothing was stored; try again",
     507: "The server's disk is full: nothing was stored",
 }

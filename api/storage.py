@@ -4,8 +4,8 @@ The protocol is what a second backend (an object store) implements: blobs are na
 streams; a local file is handed out only for the length of a `local_copy` block, for tools that need one (the
 PDF tools of a bundle build). Staging, the area a blob waits in while a transaction decides, is the store's own.
 
-The protocol and the local backend, the only one so far, share this file (hence its length): an object store
-goes in a module of its own, chosen by `open_store`.
+The protocol and the local backend share this file (hence its length); the S3 backend is api/storage_s3.py,
+chosen by `open_store` from the settings.
 """
 
 import errno
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from api.config import get_settings
 from api.errors import InsufficientStorage
 from models.common import is_sha256_hex
 
@@ -46,6 +47,10 @@ def full_disk_refused(what: str = "the file") -> Iterator[None]:
             f"the server's disk is full, so {what} could not be stored: nothing was stored. "
             "Tell your administrator; send it again once space has been freed."
         ) from exc
+
+
+class BucketUnusable(RuntimeError):
+    """The configured S3 bucket cannot be used (missing, or the store not answering): said at start, plainly."""
 
 
 class Readable(Protocol):
@@ -142,6 +147,11 @@ class BlobStore(Protocol):
 
     def claim_staging(self) -> int:
         """At server start-up: clear what crashed servers left in staging; returns how many entries went."""
+        ...
+
+    def set_legal_hold(self, sha256: str, held: bool) -> None:
+        """Mirror a legal hold onto the stored blob where the store can enforce one (S3 Object Lock); the database
+        stays the authority on holds, and a store that cannot enforce them does nothing."""
         ...
 
 
@@ -365,9 +375,18 @@ class LocalBlobStore:
         self._staging_lock = lock
         return removed
 
+    def set_legal_hold(self, sha256: str, held: bool) -> None:
+        """Nothing to do: on local disk the database's hold is the only one (and originals are read-only)."""
+
 
 def open_store(data_dir: Path) -> BlobStore:
-    """The store the settings name: the one place a backend is chosen."""
+    """The store the settings name: the one place a backend is chosen. An S3 store keeps only this process's own
+    work files in `data_dir`."""
+    settings = get_settings()
+    if settings.blob_backend == "s3":
+        from api.storage_s3 import open_s3_store  # boto3 is loaded only by servers that use it
+
+        return open_s3_store(settings, data_dir)
     return LocalBlobStore(data_dir)
 
 

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, printed as figures with their floors and ratios.
 
-Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (default 512),
+Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (default 512), BENCH_S3_UPLOAD_MIB
+(the S3 upload benchmark's file, default 256),
 BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,000), BENCH_TIMELINE_REPEAT (times
 the import is measured, default 2),
 BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500), the web app's pages (10,000 exhibits,
@@ -17,7 +18,19 @@ import os
 import subprocess
 import sys
 
-from bench import bundle, custody, exhibits, ocr, ocr_uploads, search, timeline, upload, web_pages, web_upload
+from bench import (
+    bundle,
+    custody,
+    exhibits,
+    ocr,
+    ocr_uploads,
+    s3_upload,
+    search,
+    timeline,
+    upload,
+    web_pages,
+    web_upload,
+)
 
 
 def _reachable(url: str) -> bool:
@@ -34,6 +47,10 @@ def main() -> None:
     )
     print("== upload throughput", flush=True)
     upload.run(size_mib=int(os.environ.get("BENCH_UPLOAD_MIB", 512)), repeat=int(os.environ.get("BENCH_REPEAT", 5)))
+    print("== upload throughput into S3 (SeaweedFS): our store against boto3's upload_fileobj", flush=True)
+    s3_upload.run(
+        size_mib=int(os.environ.get("BENCH_S3_UPLOAD_MIB", 256)), repeat=int(os.environ.get("BENCH_REPEAT", 5))
+    )
     print("== exhibit list latency", flush=True)
     exhibits.run(postgres_url=postgres)
     print("== bundle build", flush=True)

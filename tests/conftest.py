@@ -22,7 +22,8 @@ from api.deps import _local_store
 from api.services import users as user_service
 from models.user import UserCreate
 
-pytest_plugins = ["tests.browser", "tests.text_support"]  # the browser tests' fixtures and hooks; ocr_on
+# The browser tests' fixtures and hooks; ocr_on; the S3 server (s3_server) and the blob stores of both backends.
+pytest_plugins = ["tests.browser", "tests.text_support", "tests.s3_server"]
 
 PASSWORD = "correct horse battery staple"
 # Thousands of test accounts: hashed with argon2's cheapest parameters, not the hundred milliseconds each that
@@ -108,6 +109,11 @@ def live_server(app):
 
 @pytest.fixture
 def blob_root(settings) -> Path:
+    """The local store's root: the tests that look at its files on disk are skipped when the blobs are in S3."""
+    from tests.s3_server import ON_S3
+
+    if ON_S3:
+        pytest.skip("looks at the local blob store's files on disk")
     return Path(settings.data_dir).resolve()
 
 

@@ -81,8 +81,10 @@ class Instance:
 
     @property
     def env(self) -> dict:
+        from tests.s3_server import instance_env  # it imports this module
+
         own = {"CASEBINDER_DATABASE_URL": self.database_url, "CASEBINDER_DATA_DIR": str(self.data_dir)}
-        return os.environ | own | self.settings
+        return os.environ | own | instance_env(self.data_dir) | self.settings
 
     @property
     def base_url(self) -> str:

@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 from api.services import bundles as bundle_service
+from tests.s3_server import local_disk_only
 from tests.server_process import Instance, finished_bundle, fresh_database, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.engine]
+pytestmark = [pytest.mark.slow, pytest.mark.engine, local_disk_only]
 
 MiB = 1024 * 1024
 

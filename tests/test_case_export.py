@@ -22,6 +22,7 @@ from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
 from tests.conftest import PASSWORD, Actor, live_client
 from tests.helpers import build, new_actor, rezip, snapshot, wait_done
+from tests.s3_server import local_disk_only
 from tests.server_process import Instance, fresh_database
 
 pytestmark = pytest.mark.slow
@@ -473,6 +474,7 @@ def test_import_as_a_user_makes_them_an_owner(exported, tmp_path_factory):
         drop()
 
 
+@local_disk_only
 def test_evidence_linked_from_another_case_travels_with_the_case(alice, corpus, tmp_path_factory):
     """Linked-in evidence comes along as evidence of the imported case, its home here, since the case it was
     uploaded into need not be imported. Importing that case too gives it a row of its own: two independent items

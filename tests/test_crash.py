@@ -12,6 +12,7 @@ import pytest
 
 from api.demo_data import generate
 from tests.helpers import rows
+from tests.s3_server import local_disk_only
 from tests.server_process import Instance, finished_bundle, serving, wait_for
 
 pytestmark = pytest.mark.slow
@@ -70,6 +71,7 @@ def start_raw_upload(instance: Instance, case_id: str, size: int) -> tuple[socke
     return sock, tail
 
 
+@local_disk_only
 def test_kill_mid_upload_leaves_no_row_no_partial_blob_and_staging_is_swept(instance):
     with instance.client() as http:
         case = http.post("/api/v1/cases", json={"title": "Acme v. Crash", "case_type": "lanham_act"}).json()
@@ -137,6 +139,7 @@ def start_build(instance: Instance, tmp_path) -> dict:
     return bundle
 
 
+@local_disk_only
 def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_path):
     bundle = start_build(instance, tmp_path)
     instance.kill()
@@ -159,6 +162,7 @@ def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_pa
     assert_store_consistent(instance)
 
 
+@local_disk_only
 def test_a_second_server_starting_leaves_a_live_build_alone(instance, tmp_path):
     """Another server on the same database and data dir starts mid-build: the build is not its to fail."""
     bundle = start_build(instance, tmp_path)

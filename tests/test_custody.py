@@ -20,6 +20,7 @@ from api.services.custody import report as custody_service
 from models.evidence import EvidenceItem
 from models.user import User
 from tests.helpers import build, extract
+from tests.s3_server import local_disk_only
 
 
 @pytest.fixture
@@ -193,6 +194,7 @@ def test_access_non_member_404_viewer_reads_member_of_other_case_sees_only_its_p
     assert r.status_code == 422 and "not in that case" in r.json()["detail"]
 
 
+@local_disk_only
 def test_latest_verification_and_a_changed_original_on_disk(alice, make_user, settings):
     admin = make_user(admin=True)
     case = alice.make_case(title="Integrity")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import rows
+from tests.s3_server import local_disk_only
 from tests.server_process import Instance, fresh_database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, local_disk_only]
 
 KiB = 1024
 

@@ -17,6 +17,7 @@ from models.audit import AuditEvent
 from models.search import SearchDocument, SearchSource
 from models.text import EvidenceText
 from tests.helpers import REASON, add_member, blob, events, hold, row, unique_bytes
+from tests.s3_server import local_disk_only
 from tests.server_process import serving
 
 
@@ -325,6 +326,7 @@ def instance(tmp_path):
         yield server
 
 
+@local_disk_only
 def test_the_purge_command_skips_held_items_and_verify_stays_clean(instance):
     with instance.client() as http:
 

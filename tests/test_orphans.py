@@ -13,6 +13,7 @@ from sqlalchemy import select
 from api.db import make_engine
 from models.audit import AuditEvent
 from tests.helpers import REASON, blob
+from tests.s3_server import local_disk_only
 from tests.server_process import Instance, finished_bundle, serving
 
 pytestmark = pytest.mark.slow
@@ -69,6 +70,7 @@ def orphan_events(instance: Instance) -> list[AuditEvent]:
         engine.dispose()
 
 
+@local_disk_only
 def test_rebuilds_leave_no_orphans_and_purge_orphans_clears_only_true_ones(instance):
     with instance.client() as http:
         case = http.post("/api/v1/cases", json={"title": "Acme v. Orphans", "case_type": "lanham_act"}).json()

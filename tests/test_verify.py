@@ -18,6 +18,7 @@ from api.services import verify as verify_service
 from api.storage import LocalBlobStore
 from models.audit import AuditEvent
 from tests.helpers import audit_rows, rechain, restore_chain
+from tests.s3_server import local_disk_only
 from tests.server_process import Instance, finished_bundle, fresh_database
 
 pytestmark = pytest.mark.slow
@@ -77,6 +78,7 @@ def test_a_clean_store_passes(store):
     assert result.stdout.rstrip().endswith("OK: no findings")
 
 
+@local_disk_only
 def test_a_flipped_byte_is_reported_with_the_evidence_id(store):
     instance, items, _ = store
     item = items[1]
@@ -100,6 +102,7 @@ def test_a_flipped_byte_is_reported_with_the_evidence_id(store):
     assert verify(instance)[0].returncode == 0
 
 
+@local_disk_only
 def test_a_missing_original_and_a_missing_bundle_volume_are_reported(store):
     instance, items, bundle = store
     item, volume = items[0], bundle["volumes"][0]
@@ -124,6 +127,7 @@ def test_a_missing_original_and_a_missing_bundle_volume_are_reported(store):
     assert verify(instance)[0].returncode == 0
 
 
+@local_disk_only
 def test_a_blob_without_a_row_is_reported_and_kept(store):
     instance, _, _ = store
     stray = instance.data_dir / "sha256" / "ab" / "cd"
@@ -191,6 +195,7 @@ def test_the_audit_chain_of_a_clean_store_holds_and_each_run_is_recorded(store, 
     assert sorted(r["details"]["sha256"] for r in uploads) == sorted(i["sha256"] for i in items)
 
 
+@local_disk_only
 def test_an_edited_audit_row_is_reported_at_its_seq(store, db):
     instance = store[0]
     row = next(r for r in audit_rows(db) if r["action"] == "evidence.upload")
@@ -206,6 +211,7 @@ def test_an_edited_audit_row_is_reported_at_its_seq(store, db):
     assert intact(instance, db)
 
 
+@local_disk_only
 def test_a_deleted_audit_row_is_reported_as_a_gap(store, db):
     instance = store[0]
     row = audit_rows(db)[3]
@@ -222,6 +228,7 @@ def test_a_deleted_audit_row_is_reported_as_a_gap(store, db):
     assert intact(instance, db)
 
 
+@local_disk_only
 def test_reordered_audit_rows_are_reported(store, db):
     instance = store[0]
     first, second = audit_rows(db)[4:6]
@@ -243,6 +250,7 @@ def test_reordered_audit_rows_are_reported(store, db):
     assert intact(instance, db)
 
 
+@local_disk_only
 def test_events_cut_off_the_end_are_reported_against_the_head(store, db):
     instance = store[0]
     last = audit_rows(db)[-1]
@@ -258,6 +266,7 @@ def test_events_cut_off_the_end_are_reported_against_the_head(store, db):
     assert intact(instance, db)
 
 
+@local_disk_only
 def test_a_rewritten_chain_passes_the_walk_but_not_an_anchor_kept_from_before(store, db):
     instance = store[0]
     run, _ = verify(instance)

@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from api.deps import CaseEditor, CaseOwner, CaseViewer, CurrentUser, SessionDep
+from api.deps import BlobStoreDep, CaseEditor, CaseOwner, CaseViewer, CurrentUser, SessionDep
 from api.errors import BundleNotDone, error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
@@ -116,11 +116,13 @@ def remove_member(session: SessionDep, access: CaseViewer, user_id: uuid.UUID) -
     response_model=LegalHoldState,
     responses=error_responses(401, 403, 404, holds.CaseAlreadyOnHold, 422),
 )
-def set_legal_hold(session: SessionDep, access: CaseOwner, data: LegalHoldRequest) -> LegalHoldState:
+def set_legal_hold(
+    session: SessionDep, store: BlobStoreDep, access: CaseOwner, data: LegalHoldRequest
+) -> LegalHoldState:
     """Put the case on legal hold (owners only). While held, nothing in it, and no evidence linked into it, can
     be deleted, unlinked or purged, by anyone; each attempt answers 409 and is recorded. Metadata edits and
     relabels stay allowed. Setting a hold on a held case is a 409: release it first to change the reason."""
-    return holds.state(holds.set_hold(session, access.case, data.reason, actor=access.user))
+    return holds.state(holds.set_hold(session, store, access.case, data.reason, actor=access.user))
 
 
 @router.delete(
@@ -128,6 +130,6 @@ def set_legal_hold(session: SessionDep, access: CaseOwner, data: LegalHoldReques
     response_model=LegalHoldState,
     responses=error_responses(401, 403, 404, holds.CaseNotOnHold),
 )
-def release_legal_hold(session: SessionDep, access: CaseOwner) -> LegalHoldState:
+def release_legal_hold(session: SessionDep, store: BlobStoreDep, access: CaseOwner) -> LegalHoldState:
     """Release the hold (owners only); 409 when the case is not on hold."""
-    return holds.state(holds.release_hold(session, access.case, actor=access.user))
+    return holds.state(holds.release_hold(session, store, access.case, actor=access.user))

@@ -56,7 +56,7 @@ def _public(session, item: EvidenceItem, *, duplicate: bool = False, exhibit=Non
     response_model=EvidencePublic,
     status_code=201,
     openapi_extra=UPLOAD_DOC,
-    responses=error_responses(400, 401, 403, 404, 408, 413, 422, 429, 507)
+    responses=error_responses(400, 401, 403, 404, 408, 413, 422, 429, 503, 507)
     | {200: {"description": "Duplicate: these bytes are already evidence in the case"}},
 )
 async def upload_evidence(

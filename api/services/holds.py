@@ -20,7 +20,8 @@ from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from api.errors import Conflict
-from api.services import audit
+from api.services import audit, blob_holds
+from api.storage import BlobStore
 from models.case import Case, CaseMember, LegalHold, LegalHoldState
 from models.common import utcnow
 from models.evidence import EvidenceItem
@@ -233,8 +234,9 @@ def state(case: Case) -> LegalHoldState:
     return LegalHoldState(case_id=case.id, on_hold=hold is not None, **(hold.model_dump() if hold else {}))
 
 
-def set_hold(session: Session, case: Case, reason: str, *, actor: User) -> Case:
-    """Put the case on hold. Setting it again is a 409: the reason on record is never silently replaced."""
+def set_hold(session: Session, store: BlobStore, case: Case, reason: str, *, actor: User) -> Case:
+    """Put the case on hold, and its blobs where the store enforces holds. Setting it again is a 409: the reason
+    on record is never silently replaced."""
     _lock(session, [case.id])
     session.refresh(case)
     if case.on_hold:
@@ -245,11 +247,13 @@ def set_hold(session: Session, case: Case, reason: str, *, actor: User) -> Case:
     session.add(case)
     session.flush()
     audit.record_case(session, "hold.set", case.id, actor=actor, details={"reason": reason})
+    blob_holds.place(session, store, case.id)
     return case
 
 
-def release_hold(session: Session, case: Case, *, actor: User) -> Case:
-    """Lift the hold; the event keeps the reason and when and by whom it was set."""
+def release_hold(session: Session, store: BlobStore, case: Case, *, actor: User) -> Case:
+    """Lift the hold (and, once committed, the blobs' holds no other case's hold needs); the event keeps the
+    reason and when and by whom it was set."""
     _lock(session, [case.id])
     session.refresh(case)
     if not case.on_hold:
@@ -259,4 +263,5 @@ def release_hold(session: Session, case: Case, *, actor: User) -> Case:
     session.add(case)
     session.flush()
     audit.record_case(session, "hold.release", case.id, actor=actor, details=released)
+    blob_holds.lift(session, store, case.id)
     return case
