@@ -126,6 +126,12 @@ class InsufficientStorage(DomainError):
     code = "insufficient_storage"
 
 
+class DigestMismatch(UnprocessableEntity):
+    """The file that arrived is not the one whose SHA-256 the client declared: nothing was stored."""
+
+    code = "digest_mismatch"
+
+
 class ObjectStoreUnavailable(DomainError):
     """The S3 object store holding the blobs did not answer: nothing of the request was kept, and the same
     request may simply be sent again."""

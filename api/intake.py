@@ -49,7 +49,11 @@ async def receive_evidence(
     such as a title from the file's name). No database connection is used while the body arrives; the item is
     recorded once the whole file is staged, and the staged file is gone whatever happens."""
     settings = get_settings()
-    form = await read_upload(request, store, max_file_bytes=settings.max_upload_bytes)
+
+    def precheck(sent: UploadForm) -> None:
+        evidence_service.parse_upload_fields(fields(sent), case)
+
+    form = await read_upload(request, store, max_file_bytes=settings.max_upload_bytes, precheck=precheck)
     staged = form.staged
     assert staged is not None  # read_upload returns once the file is staged, and refuses a form without one
     try:

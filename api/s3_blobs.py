@@ -3,7 +3,10 @@ upload, the staged blob that waits for the transaction, the reader that streams 
 aside on its way out.
 
 A blob's SHA-256 is known only once its last byte has arrived, so a large upload goes to a staging key part by
-part while it is hashed, and is copied into place (server-side) under its digest key when its row commits. A
+part while it is hashed, and is copied into place (server-side) under its digest key when its row commits. A client
+that declares the digest (and whose upload's other fields were found good before the file) saves that copy: the parts
+go straight to the digest key, and the multipart upload is completed only once the bytes hash to it (an upload never
+completed is never seen), or not sent at all when the object is there already. A
 blob smaller than one part never goes to staging: the writer holds it (at most one part) and puts it straight
 under its digest key, its SHA-256 sent as the object's checksum, so the server refuses bytes that do not match.
 """
@@ -22,6 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from api.errors import DigestMismatch
+from api.storage import check_digest
 
 if TYPE_CHECKING:
     from api.storage_s3 import S3BlobStore
@@ -129,10 +135,15 @@ class S3StagedBlob:
     data: bytes | None = None
     key: str | None = None
     path: Path | None = None
+    # Written straight under its digest key (a declared digest). Never removed by this upload, even when its row
+    # rolls back: an identical upload may be about to commit a row naming it. Unused, the orphan sweep takes it.
+    in_place: bool = False
     _done: bool = field(default=False, repr=False)
     _promoted: bool = field(default=False, repr=False)
 
     def open(self) -> BinaryIO:
+        if self.in_place:
+            return reader(self.store, self.store.key_for(self.sha256), self.size)
         if self.data is not None:
             return io.BytesIO(self.data)
         if self.key is not None:
@@ -144,6 +155,8 @@ class S3StagedBlob:
         """Put the blob under its digest key. False when it was stored already: the staged copy is then kept
         until `settle`, for the request that stored it may yet roll back and remove it."""
         self._done = True
+        if self.in_place:
+            return False  # stored already, and not this upload's to remove (see `in_place`)
         if self.store.exists(self.sha256, "nothing was stored"):
             return False
         self._promote()
@@ -197,9 +210,10 @@ class S3BlobWriter:
     parts in memory, nothing on local disk. Nothing is sent until a first part is full (see the module's
     docstring)."""
 
-    def __init__(self, store: "S3BlobStore"):
-        self.store = store
-        self.key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+    def __init__(self, store: "S3BlobStore", expected_sha256: str | None = None):
+        self.store, self.expected = store, expected_sha256
+        self.key = store.key_for(expected_sha256) if expected_sha256 else f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        self.present = False  # in place, and the object is stored already: the bytes are hashed, not sent
         self.hash = hashlib.sha256()
         self.size = 0
         self.head = b""
@@ -220,6 +234,13 @@ class S3BlobWriter:
 
     def finish(self) -> S3StagedBlob:
         sha256 = self.hash.hexdigest()
+        try:
+            check_digest(self.expected, sha256)
+        except DigestMismatch:
+            self.abort()
+            raise
+        if self.present:
+            return S3StagedBlob(self.store, sha256, self.size, self.head, in_place=True)
         if self.upload_id is None:
             data, self.buffer = bytes(self.buffer), bytearray()
             return S3StagedBlob(self.store, sha256, self.size, self.head, data=data)
@@ -231,6 +252,8 @@ class S3BlobWriter:
                 Bucket=self.store.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
             )
         self.upload_id = None
+        if self.expected is not None:
+            return S3StagedBlob(self.store, sha256, self.size, self.head, in_place=True)
         return S3StagedBlob(self.store, sha256, self.size, self.head, key=self.key)
 
     def abort(self) -> None:
@@ -250,6 +273,11 @@ class S3BlobWriter:
             self.upload_id = None
 
     def _send_part(self) -> None:
+        if self.upload_id is None and self.expected is not None and not self.present:
+            self.present = self.store.exists(self.expected, "nothing was stored")
+        if self.present:
+            self.buffer = bytearray()
+            return
         while len(self.sending) >= self.store.parts_in_flight:  # memory stays at parts_in_flight + 1 parts
             self.sending.popleft().result()
         part, self.buffer = bytes(self.buffer), bytearray()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from api.config import get_settings
-from api.errors import InsufficientStorage
+from api.errors import DigestMismatch, InsufficientStorage
 from models.common import is_sha256_hex
 
 SNIFF_BYTES = 64 * 1024
@@ -70,6 +70,15 @@ class StagedBlob(Protocol):
     def discard(self) -> None: ...
 
 
+def check_digest(expected: str | None, actual: str) -> None:
+    """A writer told the SHA-256 to expect refuses other bytes (DigestMismatch, 422)."""
+    if expected is not None and actual != expected:
+        raise DigestMismatch(
+            f"the file that arrived has SHA-256 {actual}, not the {expected} sent as sha256: it was changed or cut "
+            "on the way, or the digest is of another file; nothing was stored"
+        )
+
+
 class BlobWriter(Protocol):
     def write(self, data: bytes) -> None: ...
     def finish(self) -> StagedBlob: ...
@@ -97,8 +106,9 @@ class StoredFile:
 
 
 class BlobStore(Protocol):
-    def writer(self) -> BlobWriter:
-        """Stage a new blob from written chunks."""
+    def writer(self, expected_sha256: str | None = None) -> BlobWriter:
+        """Stage a new blob from written chunks. `expected_sha256`, the digest a client declared, makes `finish`
+        refuse other bytes (DigestMismatch); a store may then write straight under the digest's name."""
         ...
 
     def adopt(self, path: Path, sha256: str, size: int) -> StagedBlob:
@@ -235,8 +245,8 @@ class LocalSetAside:
 class LocalBlobWriter:
     """Hashes while it writes; nothing is held in memory beyond the sniffing head."""
 
-    def __init__(self, store: "LocalBlobStore"):
-        self.store = store
+    def __init__(self, store: "LocalBlobStore", expected_sha256: str | None = None):
+        self.store, self.expected = store, expected_sha256
         with full_disk_refused():
             fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="upload-")
         self.path = Path(name)
@@ -260,7 +270,13 @@ class LocalBlobWriter:
             self.file.flush()
             os.fsync(self.file.fileno())
         self.file.close()
-        return LocalStagedBlob(self.store, self.path, self.hash.hexdigest(), self.size, self.head)
+        sha256 = self.hash.hexdigest()
+        try:
+            check_digest(self.expected, sha256)
+        except DigestMismatch:
+            self.abort()
+            raise
+        return LocalStagedBlob(self.store, self.path, sha256, self.size, self.head)
 
     def abort(self) -> None:
         if not self.file.closed:
@@ -281,8 +297,8 @@ class LocalBlobStore:
             raise ValueError("not a sha256 hex digest")
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
 
-    def writer(self) -> LocalBlobWriter:
-        return LocalBlobWriter(self)
+    def writer(self, expected_sha256: str | None = None) -> LocalBlobWriter:
+        return LocalBlobWriter(self, expected_sha256)
 
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path_for(sha256), "rb")

@@ -102,8 +102,8 @@ class S3BlobStore:
             raise ValueError("not a sha256 hex digest")
         return f"{BLOB_PREFIX}{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
-    def writer(self) -> S3BlobWriter:
-        return S3BlobWriter(self)
+    def writer(self, expected_sha256: str | None = None) -> S3BlobWriter:
+        return S3BlobWriter(self, expected_sha256)
 
     def adopt(self, path: Path, sha256: str, size: int) -> S3StagedBlob:
         """A local file (a built volume) is uploaded when committed, and removed when settled."""

@@ -4,10 +4,16 @@ Starlette's form parser would spool the file to a temporary file first and hand 
 here the bytes are written once, counted as they come (so a lying Content-Length cannot get past
 the limit), and nothing beyond a 1 MiB write buffer is held in memory. The envelope is bounded as well:
 at most MAX_PARTS parts, each field sent once and at most MAX_FIELD_BYTES long.
+
+A `sha256` field is the client's SHA-256 of its file: an upload whose file hashes otherwise is refused
+(DigestMismatch, 422). Sent before the file part, with the other fields before it too, it also lets the store write
+the file straight under its digest (the S3 store then skips a copy): those fields are checked first (`precheck`), so
+nothing is written for a form that would be refused.
 """
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,7 +25,8 @@ from starlette.requests import ClientDisconnect, Request
 
 from api.errors import BadRequest, PayloadTooLarge, UnprocessableEntity
 from api.request_body import body_chunks
-from api.storage import BlobStore, BlobWriter, StagedBlob
+from api.storage import BlobStore, BlobWriter, StagedBlob, check_digest
+from models.common import is_sha256_hex
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -31,6 +38,7 @@ MAX_PARTS = MAX_FIELDS + 1
 FLUSH_BYTES = 1024 * 1024
 # Room for the multipart envelope and metadata fields on top of the file itself.
 ENVELOPE_BYTES = MAX_FIELDS * MAX_FIELD_BYTES
+DIGEST_FIELD = "sha256"
 
 
 @dataclass
@@ -39,6 +47,16 @@ class UploadForm:
     staged: StagedBlob | None = None
     filename: str = ""
 
+    @property
+    def declared_sha256(self) -> str | None:
+        """The `sha256` field, when it is a SHA-256 in hex (lower-cased); anything else is left to the field checks."""
+        value = self.fields.get(DIGEST_FIELD, "").strip().lower()
+        return value if is_sha256_hex(value) else None
+
+
+# Checks the fields of a form read so far, raising a 4xx for what would be refused.
+Precheck = Callable[[UploadForm], None]
+
 
 def escape_filename(raw: str) -> str:
     """Keep a client filename as metadata only: control characters (NUL included) become %XX."""
@@ -46,8 +64,9 @@ def escape_filename(raw: str) -> str:
 
 
 class _FormReader:
-    def __init__(self, store: BlobStore, max_file_bytes: int, file_field: str):
+    def __init__(self, store: BlobStore, max_file_bytes: int, file_field: str, precheck: Precheck | None):
         self.store, self.max_file_bytes, self.file_field = store, max_file_bytes, file_field
+        self.precheck = precheck
         self.form = UploadForm()
         self.writer: BlobWriter | None = None
         self.pending: list[bytes] = []
@@ -103,12 +122,20 @@ class _FormReader:
                 raise UnprocessableEntity(f"send exactly one '{self.file_field}' part")
             raw_name = options.get(b"filename", b"").decode("utf-8", "replace")
             self.form.filename = escape_filename(raw_name)
-            self.writer = self.store.writer()
+            self.writer = self.store.writer(self._in_place())
             self._in_file = True
         elif name in self.form.fields:
             raise UnprocessableEntity(f"form field '{name}' is sent more than once: send each field once")
         elif len(self.form.fields) >= MAX_FIELDS:
             raise UnprocessableEntity(f"too many form fields (at most {MAX_FIELDS})")
+
+    def _in_place(self) -> str | None:
+        """The declared digest the file may be written under: only once the fields sent so far pass the checks."""
+        declared = self.form.declared_sha256
+        if declared is None or self.precheck is None:
+            return None
+        self.precheck(self.form)  # a 422 now, before any byte is stored
+        return declared
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
@@ -137,9 +164,16 @@ class _FormReader:
 
 
 async def read_upload(
-    request: Request, store: BlobStore, *, max_file_bytes: int, file_field: str = "file"
+    request: Request,
+    store: BlobStore,
+    *,
+    max_file_bytes: int,
+    file_field: str = "file",
+    precheck: Precheck | None = None,
 ) -> UploadForm:
-    """Read a multipart upload, staging its file part in the blob store. The caller commits or discards it."""
+    """Read a multipart upload, staging its file part in the blob store. The caller commits or discards it.
+    `precheck` checks the fields sent before the file (raising a 4xx), which a declared digest needs to write the
+    file in place."""
     content_type, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
@@ -154,7 +188,7 @@ async def read_upload(
         raise PayloadTooLarge(
             f"request body of {int(declared):,} bytes is over the upload limit of {max_file_bytes:,} bytes"
         )
-    reader = _FormReader(store, max_file_bytes, file_field)
+    reader = _FormReader(store, max_file_bytes, file_field, precheck)
     parser = MultipartParser(boundary, reader.callbacks(), max_header_size=64 * 1024)
     disk = _DiskPipeline()
     received = 0
@@ -174,7 +208,12 @@ async def read_upload(
             raise UnprocessableEntity(f"the '{file_field}' part is missing: attach the evidence file")
         await disk.submit(reader.writer.write, reader.take_pending())
         await disk.drain()
-        reader.form.staged = await to_thread.run_sync(reader.writer.finish)
+        staged = reader.form.staged = await to_thread.run_sync(reader.writer.finish)
+        try:
+            check_digest(reader.form.declared_sha256, staged.sha256)  # a digest sent after the file
+        except BaseException:
+            staged.discard()
+            raise
     except MultipartParseError as exc:
         await _abort(reader, disk)
         raise BadRequest(f"malformed multipart body: {exc}") from None

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
-from models.common import UTCDateTime, created_at_field, id_field, utcnow
+from models.common import UTCDateTime, created_at_field, id_field, is_sha256_hex, utcnow
 from models.inputs import (
     FACT_KEYS_MAX,
     TAGS_MAX,
@@ -127,6 +127,12 @@ class EvidenceUploadForm(SQLModel):
     custodian: Custodian | None = None
     tags: TagsText | None = Field(default=None, description="comma-separated")
     facts: FactsJson | None = Field(default=None, description="JSON object; keys validated per kind")
+    sha256: str | None = Field(
+        default=None,
+        description="The file's SHA-256 (64 hex digits) as the sender computed it: a file that arrives otherwise is "
+        "refused (422, digest_mismatch). Sent before the file part, after the other fields, it also lets the store "
+        "write the file straight under its digest.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -147,6 +153,13 @@ class EvidenceUploadForm(SQLModel):
         if not fields.get("title", "").strip():
             raise FormRefused("title is required")
         return {name: value for name, value in fields.items() if value.strip()} | {"kind": kind}
+
+    @field_validator("sha256")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not is_sha256_hex(value.strip().lower()):
+            raise ValueError("must be the file's SHA-256: 64 hexadecimal digits")
+        return value
 
     @field_validator("title", "custodian")
     @classmethod

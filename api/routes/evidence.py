@@ -6,7 +6,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import BlobStoreDep, CaseUploader, CurrentUser, SessionDep, VisibleEvidence, evidence_for
 from api.downloads import content_disposition, download_name, evidence_original
-from api.errors import error_responses
+from api.errors import DigestMismatch, error_responses
 from api.intake import receive_evidence
 from api.json_body import CheckedJSONRoute
 from api.services import deletion
@@ -56,7 +56,7 @@ def _public(session, item: EvidenceItem, *, duplicate: bool = False, exhibit=Non
     response_model=EvidencePublic,
     status_code=201,
     openapi_extra=UPLOAD_DOC,
-    responses=error_responses(400, 401, 403, 404, 408, 413, 422, 429, 503, 507)
+    responses=error_responses(400, 401, 403, 404, 408, 413, 422, DigestMismatch, 429, 503, 507)
     | {200: {"description": "Duplicate: these bytes are already evidence in the case"}},
 )
 async def upload_evidence(
