@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from api.errors import DigestMismatch
 from api.storage import check_digest
 
 if TYPE_CHECKING:
@@ -234,11 +233,7 @@ class S3BlobWriter:
 
     def finish(self) -> S3StagedBlob:
         sha256 = self.hash.hexdigest()
-        try:
-            check_digest(self.expected, sha256)
-        except DigestMismatch:
-            self.abort()
-            raise
+        check_digest(self.expected, sha256, undo=self.abort)
         if self.present:
             return S3StagedBlob(self.store, sha256, self.size, self.head, in_place=True)
         if self.upload_id is None:

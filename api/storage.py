@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +70,12 @@ class StagedBlob(Protocol):
     def discard(self) -> None: ...
 
 
-def check_digest(expected: str | None, actual: str) -> None:
-    """A writer told the SHA-256 to expect refuses other bytes (DigestMismatch, 422)."""
+def check_digest(expected: str | None, actual: str, *, undo: Callable[[], None] | None = None) -> None:
+    """A writer told the SHA-256 to expect refuses other bytes (DigestMismatch, 422), after `undo` (throwing away
+    what it wrote)."""
     if expected is not None and actual != expected:
+        if undo is not None:
+            undo()
         raise DigestMismatch(
             f"the file that arrived has SHA-256 {actual}, not the {expected} sent as sha256: it was changed or cut "
             "on the way, or the digest is of another file; nothing was stored"
@@ -271,11 +274,7 @@ class LocalBlobWriter:
             os.fsync(self.file.fileno())
         self.file.close()
         sha256 = self.hash.hexdigest()
-        try:
-            check_digest(self.expected, sha256)
-        except DigestMismatch:
-            self.abort()
-            raise
+        check_digest(self.expected, sha256, undo=self.abort)
         return LocalStagedBlob(self.store, self.path, sha256, self.size, self.head)
 
     def abort(self) -> None:

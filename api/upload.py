@@ -209,11 +209,7 @@ async def read_upload(
         await disk.submit(reader.writer.write, reader.take_pending())
         await disk.drain()
         staged = reader.form.staged = await to_thread.run_sync(reader.writer.finish)
-        try:
-            check_digest(reader.form.declared_sha256, staged.sha256)  # a digest sent after the file
-        except BaseException:
-            staged.discard()
-            raise
+        check_digest(reader.form.declared_sha256, staged.sha256, undo=staged.discard)  # a digest sent after the file
     except MultipartParseError as exc:
         await _abort(reader, disk)
         raise BadRequest(f"malformed multipart body: {exc}") from None
