@@ -1,0 +1,114 @@
+"""Production mode for the suite: with CASEBINDER_TEST_JOB_QUEUE=procrastinate (on PostgreSQL, with
+CASEBINDER_TEST_BLOB_BACKEND=s3 beside it in `make test`), the suite's app only queues jobs on the PostgreSQL queue,
+and two `casebinder worker` processes started here for the session run them, against the same database and bucket
+with the same settings, as a deployment's workers would.
+
+Tests inherently about the in-process runners (they reach into runner threads, or change settings in this process
+that the workers cannot see) are marked `embedded`: skipped here, with the reason, and run on the SQLite leg.
+Server processes the tests start (tests/server_process.py) run their jobs in-process unless a test gives them the
+queue itself (tests/test_job_queue.py): each has a database of its own, which no session worker watches.
+"""
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ON_QUEUE = os.environ.get("CASEBINDER_TEST_JOB_QUEUE") == "procrastinate"
+# Workers beat every second and are taken for dead after five silent seconds, swept for every two seconds (which
+# also hands the queue again a job a test held off, see tests/helpers.py `worker_held_off`).
+QUEUE_SETTINGS = {
+    "CASEBINDER_JOB_QUEUE": "procrastinate",
+    "CASEBINDER_QUEUE_HEARTBEAT_SECONDS": "1",
+    "CASEBINDER_QUEUE_STALLED_SECONDS": "5",
+    "CASEBINDER_QUEUE_SWEEP_SECONDS": "2",
+}
+WORKERS = ("one", "two")
+# Marks a test about the in-process runners: `pytest.mark.embedded(reason=...)`.
+embedded = pytest.mark.embedded
+_logs: list[Path] = []
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "embedded(reason): about the in-process job runners; skipped when the suite runs in production mode "
+        "(CASEBINDER_TEST_JOB_QUEUE=procrastinate)",
+    )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not ON_QUEUE:
+        return
+    for item in items:
+        marker = item.get_closest_marker("embedded")
+        if marker is not None:
+            why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "about the in-process runners")
+            item.add_marker(pytest.mark.skip(reason=f"embedded mode only: {why}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def queue_workers(request, tmp_path_factory):
+    """In production mode: the queue's tables in the session's database, the app on the queue, two workers."""
+    if not ON_QUEUE:
+        yield []
+        return
+    from api.config import get_settings
+
+    request.getfixturevalue("blobs_in_s3")  # the workers inherit the bucket's settings
+    os.environ.update(QUEUE_SETTINGS)
+    url = request.getfixturevalue("database_url")  # migrated; it clears the settings' cache
+    get_settings.cache_clear()
+    from api.db import get_engine
+    from api.jobqueue import schema as queue_schema
+
+    queue_schema.apply(get_engine())
+    root = tmp_path_factory.mktemp("workers")
+    procs = [_start_worker(name, root, url) for name in WORKERS]
+    yield procs
+    for proc in procs:
+        _stop(proc)
+
+
+def _start_worker(name: str, root: Path, url: str) -> subprocess.Popen:
+    from tests.s3_server import ON_S3
+    from tests.server_process import BIN, ROOT
+
+    env = dict(os.environ, CASEBINDER_DATABASE_URL=url)
+    if ON_S3:  # every process has a local data dir of its own: nothing on it is needed by another
+        env["CASEBINDER_DATA_DIR"] = str(root / f"data-{name}")
+    log = root / f"worker-{name}.log"
+    _logs.append(log)
+    return subprocess.Popen(
+        [str(BIN), "worker", "--name", f"suite-{name}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, as a service manager would (a worker ends its job first); SIGKILL if it lingers."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test shows the end of each worker's log (what ran its jobs)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _logs:
+        for log in _logs:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+            report.sections.append((f"worker log {log.name}", tail))
