@@ -26,17 +26,9 @@ QUEUE_SETTINGS = {
     "CASEBINDER_QUEUE_SWEEP_SECONDS": "2",
 }
 WORKERS = ("one", "two")
-# Marks a test about the in-process runners: `pytest.mark.embedded(reason=...)`.
+# Marks a test about the in-process runners: `embedded(reason=...)` (registered in pyproject.toml).
 embedded = pytest.mark.embedded
 _logs: list[Path] = []
-
-
-def pytest_configure(config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "embedded(reason): about the in-process job runners; skipped when the suite runs in production mode "
-        "(CASEBINDER_TEST_JOB_QUEUE=procrastinate)",
-    )
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -49,11 +41,57 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.skip(reason=f"embedded mode only: {why}"))
 
 
+class Workers:
+    """The session's `casebinder worker` processes, restartable with more settings for one test."""
+
+    def __init__(self, root: Path, database_url: str):
+        self.root, self.database_url = root, database_url
+        self.procs: list[subprocess.Popen] = []
+        self.settings: dict[str, str] = {}
+
+    def start(self) -> None:
+        self.procs = [self._start(name) for name in WORKERS]
+
+    def restart(self, settings: dict[str, str]) -> None:
+        """Stop the workers (each ends its job first) and start them again with `settings`; queued jobs wait."""
+        self.stop()
+        self.settings = settings
+        self.start()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            _stop(proc)
+        self.procs = []
+
+    def _start(self, name: str) -> subprocess.Popen:
+        from tests.s3_server import ON_S3
+        from tests.server_process import BIN, ROOT
+
+        env = dict(os.environ, CASEBINDER_DATABASE_URL=self.database_url) | self.settings
+        if ON_S3:  # every process has a local data dir of its own: nothing on it is needed by another
+            env["CASEBINDER_DATA_DIR"] = str(self.root / f"data-{name}")
+        log = self.root / f"worker-{name}.log"
+        if log not in _logs:
+            _logs.append(log)
+        return subprocess.Popen(
+            [str(BIN), "worker", "--name", f"suite-{name}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+_workers: Workers | None = None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def queue_workers(request, tmp_path_factory):
     """In production mode: the queue's tables in the session's database, the app on the queue, two workers."""
+    global _workers
     if not ON_QUEUE:
-        yield []
+        yield None
         return
     from api.config import get_settings
 
@@ -65,30 +103,28 @@ def queue_workers(request, tmp_path_factory):
     from api.jobqueue import schema as queue_schema
 
     queue_schema.apply(get_engine())
-    root = tmp_path_factory.mktemp("workers")
-    procs = [_start_worker(name, root, url) for name in WORKERS]
-    yield procs
-    for proc in procs:
-        _stop(proc)
+    _workers = Workers(tmp_path_factory.mktemp("workers"), url)
+    _workers.start()
+    yield _workers
+    _workers.stop()
+    _workers = None
 
 
-def _start_worker(name: str, root: Path, url: str) -> subprocess.Popen:
-    from tests.s3_server import ON_S3
-    from tests.server_process import BIN, ROOT
+@pytest.fixture
+def workers_with():
+    """`workers_with(CASEBINDER_X="...")`: settings the jobs of this test run with, beside the test's own change
+    to this process's settings. In production mode the session's workers restart with them, and again without
+    them after the test; embedded, the jobs run in this process and see the test's change: nothing to do."""
+    changed: dict[str, str] = {}
 
-    env = dict(os.environ, CASEBINDER_DATABASE_URL=url)
-    if ON_S3:  # every process has a local data dir of its own: nothing on it is needed by another
-        env["CASEBINDER_DATA_DIR"] = str(root / f"data-{name}")
-    log = root / f"worker-{name}.log"
-    _logs.append(log)
-    return subprocess.Popen(
-        [str(BIN), "worker", "--name", f"suite-{name}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    def apply(**settings: str) -> None:
+        if _workers is not None:
+            changed.update(settings)
+            _workers.restart(dict(changed))
+
+    yield apply
+    if changed and _workers is not None:
+        _workers.restart({})
 
 
 def _stop(proc: subprocess.Popen) -> None:
