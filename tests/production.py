@@ -26,8 +26,7 @@ QUEUE_SETTINGS = {
     "CASEBINDER_QUEUE_SWEEP_SECONDS": "2",
 }
 WORKERS = ("one", "two")
-# Marks a test about the in-process runners: `embedded(reason=...)` (registered in pyproject.toml).
-embedded = pytest.mark.embedded
+# A test about the in-process runners is marked `@pytest.mark.embedded(reason=...)` (registered in pyproject.toml).
 _logs: list[Path] = []
 
 
@@ -53,14 +52,23 @@ class Workers:
         self.procs = [self._start(name) for name in WORKERS]
 
     def restart(self, settings: dict[str, str]) -> None:
-        """Stop the workers (each ends its job first) and start them again with `settings`; queued jobs wait."""
+        """Stop the workers (a job going on goes back to the queue) and start them again with `settings`; queued
+        jobs wait for them."""
         self.stop()
         self.settings = settings
         self.start()
 
     def stop(self) -> None:
+        """SIGTERM to all at once, as a service manager would (each gives its job back first), then wait for all:
+        a worker takes some seconds to end, and the workers are stopped at every restart."""
         for proc in self.procs:
-            _stop(proc)
+            _signal(proc, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                _signal(proc, signal.SIGKILL)
+                proc.wait()
         self.procs = []
 
     def _start(self, name: str) -> subprocess.Popen:
@@ -127,16 +135,11 @@ def workers_with():
         _workers.restart({})
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM, as a service manager would (a worker ends its job first); SIGKILL if it lingers."""
+def _signal(proc: subprocess.Popen, sig: int) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        os.killpg(proc.pid, sig)
     except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        pass
 
 
 @pytest.hookimpl(hookwrapper=True)
