@@ -69,12 +69,16 @@ test-sqlite: install
 		$(BIN)/python -m pytest; \
 	fi
 
-# Run by itself (`make test-postgres`), pass PG_MARKS= to include the engine tests.
+# Run by itself (`make test-postgres`), pass PG_MARKS= to include the engine tests. The PostgreSQL leg runs in
+# production mode: blobs in a SeaweedFS S3 server and jobs on the PostgreSQL queue, run by two `casebinder worker`
+# processes, all started by the test session (tests/s3_server.py, tests/production.py); PG_MODE= runs it embedded.
 PG_MARKS ?= not engine
+PG_MODE ?= CASEBINDER_TEST_BLOB_BACKEND=s3 CASEBINDER_TEST_JOB_QUEUE=procrastinate
 test-postgres: install
 	@if $(BIN)/python scripts/db_reachable.py '$(TEST_POSTGRES_URL)'; then \
 		echo "== test suite on PostgreSQL ($(TEST_POSTGRES_URL)$(if $(PG_MARKS),; the engine tests run on the SQLite leg))"; \
-		CASEBINDER_TEST_DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/python -m pytest $(if $(PG_MARKS),-m "$(PG_MARKS)"); \
+		echo "== $(if $(PG_MODE),production mode: $(PG_MODE) (blobs in SeaweedFS; jobs on the queue; two workers),embedded mode)"; \
+		$(PG_MODE) CASEBINDER_TEST_DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/python -m pytest $(if $(PG_MARKS),-m "$(PG_MARKS)"); \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL at $(TEST_POSTGRES_URL) is unreachable, and CI must run the PostgreSQL leg" >&2; exit 1; \
 	else \

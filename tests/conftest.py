@@ -22,8 +22,9 @@ from api.deps import _local_store
 from api.services import users as user_service
 from models.user import UserCreate
 
-# The browser tests' fixtures and hooks; ocr_on; the S3 server (s3_server) and the blob stores of both backends.
-pytest_plugins = ["tests.browser", "tests.text_support", "tests.s3_server"]
+# The browser tests' fixtures and hooks; ocr_on; the S3 server (s3_server) and the blob stores of both backends;
+# production mode (the job queue and its workers, the `embedded` marker).
+pytest_plugins = ["tests.browser", "tests.text_support", "tests.s3_server", "tests.production"]
 
 PASSWORD = "correct horse battery staple"
 # Thousands of test accounts: hashed with argon2's cheapest parameters, not the hundred milliseconds each that

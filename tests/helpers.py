@@ -331,5 +331,9 @@ def rows(instance: Instance, sql: str) -> list:
 
 
 def run_cli(*args, env_extra=None, input_text=None):
-    env = os.environ | (env_extra or {})
+    """`casebinder` with the session's settings and `env_extra`; on a database of its own (no worker of the session
+    watches it, tests/production.py) without the job queue unless `env_extra` gives it."""
+    extra = env_extra or {}
+    own = {"CASEBINDER_JOB_QUEUE": "inprocess"} if "CASEBINDER_DATABASE_URL" in extra else {}
+    env = os.environ | own | extra
     return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, input=input_text, timeout=300)

@@ -84,6 +84,9 @@ class Instance:
         from tests.s3_server import instance_env  # it imports this module
 
         own = {"CASEBINDER_DATABASE_URL": self.database_url, "CASEBINDER_DATA_DIR": str(self.data_dir)}
+        # Its jobs run in the server itself unless its settings give it the queue (and a test its workers): no
+        # worker of the session (tests/production.py) watches its database.
+        own["CASEBINDER_JOB_QUEUE"] = "inprocess"
         return os.environ | own | instance_env(self.data_dir) | self.settings
 
     @property

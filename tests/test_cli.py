@@ -77,6 +77,7 @@ def test_store_commands_exit_2_with_a_reason_when_they_cannot_run(tmp_path):
     data_dir, empty_db = tmp_path / "blobs", tmp_path / "empty.db"
     data_dir.mkdir()
     unmigrated = {"CASEBINDER_DATABASE_URL": f"sqlite:///{empty_db}", "CASEBINDER_DATA_DIR": str(data_dir)}
+    unmigrated["CASEBINDER_BLOB_BACKEND"] = "local"  # a data dir that is missing matters to the local store
     missing_dir = unmigrated | {"CASEBINDER_DATA_DIR": str(tmp_path / "typo")}
 
     r = run_cli("verify", env_extra=missing_dir)

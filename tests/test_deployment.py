@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from api.config import Settings
+from tests.s3_server import instance_env, local_disk_only
 from tests.server_process import ROOT, Instance, free_port, fresh_database, wait_for
 
 TOOLS = Path(sys.executable).parent
@@ -202,7 +203,8 @@ def behind_proxy(tmp_path):
     for name in ("node-1", "node-2"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "blobs").symlink_to(shared)  # each node's logs beside its own name for the one store
-        stall = {"CASEBINDER_UPLOAD_STALL_TIMEOUT_SECONDS": "3"}
+        # With the suite on S3, one bucket for both, as for one data dir (a bucket is named after its data dir).
+        stall = {"CASEBINDER_UPLOAD_STALL_TIMEOUT_SECONDS": "3"} | instance_env(shared)
         nodes.append(Instance(url, tmp_path / name / "blobs", settings=stall))
     nodes[0].add_user()
     nodes[1].token = nodes[0].token
@@ -280,6 +282,7 @@ def test_the_proxy_streams_a_large_upload_and_its_download(behind_proxy, tmp_pat
 
 
 @pytest.mark.slow
+@local_disk_only  # it watches the node's staging files fill as the body arrives
 def test_the_proxy_hands_the_body_to_a_node_as_it_arrives(behind_proxy):
     """Request buffering is off: a node stages an upload's first bytes while the client is still sending them; and
     the proxy is full duplex: when the client stalls, the node's 408 reaches it while its body is unfinished."""

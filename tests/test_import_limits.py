@@ -173,7 +173,7 @@ def small_disk(tmp_path):
             pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
         url, drop = fresh_database(db)
         made.append((point, drop))
-        return Instance(url, point)
+        return Instance(url, point, settings={"CASEBINDER_BLOB_BACKEND": "local"})  # the store on that disk
 
     yield mount
     for point, drop in made:

@@ -176,6 +176,7 @@ def _kill_thread(thread) -> None:
     assert done == 1
 
 
+@pytest.mark.embedded(reason="kills the app's bundle runner thread")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_dead_runner_makes_healthz_and_readyz_answer_503(client):
     assert client.get("/healthz").json() == {"status": "ok"}
@@ -225,6 +226,7 @@ def _row_locked(database_url: str, bundle_id: uuid.UUID):
         engine.dispose()
 
 
+@pytest.mark.embedded(reason="makes the app's bundle runner thread stuck and reads /healthz's runner report")
 def test_a_stuck_runner_is_reported_until_it_comes_round_again(alice, database_url, monkeypatch):
     monkeypatch.setattr(get_settings(), "runner_stuck_seconds", 1.0)
     bundle_id = _queued_without_waking(alice, database_url)

@@ -30,7 +30,7 @@ def unique(label: str) -> bytes:
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("verify-rows")
     url, drop = fresh_database(root)
-    instance = Instance(url, root / "blobs")
+    instance = Instance(url, root / "blobs", settings={"CASEBINDER_BLOB_BACKEND": "local"})  # files planted on disk
     instance.add_user()
     instance.start()
     try:

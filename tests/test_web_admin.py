@@ -6,6 +6,7 @@ import os
 import re
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.config import get_settings
 from api.deps import get_blob_store
+from api.storage import LocalBlobStore
 from tests.conftest import PASSWORD
 from tests.web_support import BASE_URL, login_token, sign_in
 
@@ -199,16 +201,36 @@ def progress(browser, run_url: str) -> str:
         time.sleep(0.1)
 
 
+@contextmanager
+def one_byte_flipped(sha256: str):
+    """The stored original damaged for the block's duration: its file on the local store, its object in S3."""
+    store = get_blob_store()
+    if isinstance(store, LocalBlobStore):
+        path = Path(store.location(sha256))
+        original = path.read_bytes()
+        os.chmod(path, 0o640)  # originals are stored read-only
+        try:
+            path.write_bytes(bytes([original[0] ^ 1]) + original[1:])
+            yield
+        finally:
+            path.write_bytes(original)
+            os.chmod(path, 0o440)
+        return
+    key = store.key_for(sha256)
+    original = store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    store.client.put_object(Bucket=store.bucket, Key=key, Body=bytes([original[0] ^ 1]) + original[1:])
+    try:
+        yield
+    finally:
+        store.client.put_object(Bucket=store.bucket, Key=key, Body=original)
+
+
 def test_an_integrity_check_started_from_the_page_runs_to_its_end_and_says_what_it_found(alice, make_user, browsers):
     admin = make_user(admin=True)
     case = alice.make_case()
     item = alice.upload(case["id"], b"an original, then one flipped byte " + uuid.uuid4().bytes).json()
-    path = Path(get_blob_store().location(item["sha256"]))
-    original = path.read_bytes()
     page = browsers(admin)
-    os.chmod(path, 0o640)  # originals are stored read-only
-    try:
-        path.write_bytes(bytes([original[0] ^ 1]) + original[1:])
+    with one_byte_flipped(item["sha256"]):
         started = page.post("/admin/verify-runs")
         assert started.status_code == 303
         run_url = started.headers["location"]
@@ -220,9 +242,6 @@ def test_an_integrity_check_started_from_the_page_runs_to_its_end_and_says_what_
             or "Finished" in first.text
         )
         done = progress(page, run_url)
-    finally:
-        path.write_bytes(original)
-        os.chmod(path, 0o440)
     assert "Finished: problems found" in done and '<div id="status" hx-swap-oob="innerHTML">' in done
     damaged = re.search(r'<tr data-problem="corrupt">(.*?)</tr>', done, re.S)
     assert damaged and "Stored file damaged" in damaged.group(1) and f"evidence {item['id']}" in damaged.group(1)

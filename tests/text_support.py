@@ -10,9 +10,11 @@ SETTLED = {"done", "failed", "skipped"}
 
 
 @pytest.fixture
-def ocr_on(monkeypatch):
-    """OCR on for this test (the suite runs with CASEBINDER_TEXT_OCR=false, tests/conftest.py)."""
+def ocr_on(monkeypatch, workers_with):
+    """OCR on for this test (the suite runs with CASEBINDER_TEXT_OCR=false, tests/conftest.py), for the queue's
+    workers too in production mode (tests/production.py)."""
     monkeypatch.setattr(get_settings(), "text_ocr", True)
+    workers_with(CASEBINDER_TEXT_OCR="true")
 
 
 def wait_text(actor, evidence_id: str, *, limit: float = 180) -> dict:
