@@ -72,23 +72,17 @@ async def _run(cluster: Cluster, users: int, seconds: float, bundles: int) -> di
     rss: list[dict] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_rss(cluster, rss, stop))
-    at = faults.schedule(seconds)
     owner_token, owner_case = lawyers[5 % len(lawyers)]
-    fault_tasks = [
-        faults.kill_api(cluster, client, at["kill api"]),
-        faults.kill_worker(cluster, client, tally, owner_token, owner_case, at["kill worker"]),
-        faults.stop_s3(cluster, client, at["stop s3"]),
-        faults.end_db_connections(cluster, client, at["end db"]),
-    ]
     owners = lawyers[::5]
     work = [lawyer(client, tally, token, case, n, seconds) for n, (token, case) in enumerate(lawyers)]
     work.append(clerk(client, tally, owners, bundles - 1, seconds))  # the worker fault builds one more
-    results = await asyncio.gather(*work, *fault_tasks)
+    results = await asyncio.gather(*work, faults.run_all(cluster, client, tally, owner_token, owner_case, seconds))
     elapsed = client.now()
+    load_seconds = max(a.end for a in client.attempts)
     stop.set()
     await sampler
-    fault_log = sorted(results[len(work) :], key=lambda f: f["start"])
-    load = summarize(client.attempts, fault_log, seconds)
+    fault_log = results[-1]
+    load = summarize(client.attempts, fault_log, load_seconds)
     # A build that ran while the object store was away failed; rebuilt now, as its lawyer would.
     tokens = {case: token for token, case in lawyers}
     failed = [b for b in tally.bundles if b["status"] == "failed" and b.get("id")]

@@ -17,8 +17,8 @@ def schedule(seconds: float) -> dict[str, float]:
     return {
         "kill api": 0.12 * seconds,
         "kill worker": 0.25 * seconds,
-        "stop s3": 0.5 * seconds,
-        "end db": 0.8 * seconds,
+        "stop s3": 0.55 * seconds,
+        "end db": 0.85 * seconds,
     }
 
 
@@ -48,10 +48,19 @@ async def kill_api(cluster: Cluster, client: Client, at: float) -> dict:
             break
         except RuntimeError:
             await asyncio.sleep(2)
-    if victim is not None:
-        await asyncio.sleep(5)  # its retry on the other node is answered by now
-        killed["retried"] = [r for r in client.recovered if victim["file"].filename in r]
-    return {"fault": "SIGKILL api-1 mid-upload, restarted", "start": start, "end": back, "upload cut": killed}
+    if victim is not None:  # its retry on the other node, answered
+        for _ in range(600):
+            killed["retried"] = [r for r in client.recovered if victim["file"].filename in r]
+            if killed["retried"]:
+                break
+            await asyncio.sleep(0.5)
+    return {
+        "fault": "SIGKILL api-1 mid-upload, restarted",
+        "start": start,
+        "end": back,
+        "upload cut": killed,
+        "settled": client.now(),
+    }
 
 
 def _bundle_lease_holder(cluster: Cluster, bundle_id: str) -> str | None:
@@ -82,16 +91,16 @@ async def kill_worker(cluster: Cluster, client: Client, tally: Tally, token: str
     start = client.now()
     victim.signal_group(signal.SIGKILL)
     victim.popen.wait()
-    await asyncio.sleep(5)
+    done = await task  # the other worker takes the job over; the killed one is started again only then
     victim.start()
-    done = await task
     result = {
-        "fault": f"SIGKILL {victim.name} mid-bundle, restarted 5 s later",
+        "fault": f"SIGKILL {victim.name} mid-bundle, restarted once the bundle was built",
         "start": start,
         "end": start,  # no request is expected to fail for it: the build is retried behind the API
+        "settled": done.get("done_at", client.now()),
         "bundle": done.get("id"),
         "status": done["status"],
-        "retried_after_s": round(done.get("done_at", start) - start, 1),
+        "ended_after_s": round(done.get("done_at", start) - start, 1),
         "sha256": done.get("sha256"),
     }
     rebuilt = await client.request("rebuild bundle", "POST", f"{API}/bundles/{done['id']}/rebuild", token)
@@ -118,3 +127,16 @@ async def end_db_connections(cluster: Cluster, client: Client, at: float) -> dic
     start = client.now()
     ended = await asyncio.to_thread(cluster.terminate_connections)
     return {"fault": "every PostgreSQL connection ended", "start": start, "end": start + 5, "connections ended": ended}
+
+
+async def run_all(cluster: Cluster, client: Client, tally: Tally, token: str, case_id: str, seconds: float) -> list:
+    """The faults one after the other, each in its own window: one starts at its time in `schedule`, or 10 s after
+    the one before has settled (a killed worker's bundle built by the other, a cut upload sent again), if later."""
+    at = schedule(seconds)
+    done = [await kill_api(cluster, client, at["kill api"])]
+    later = lambda name: max(at[name], done[-1].get("settled", done[-1]["end"]) + 10)  # noqa: E731
+    done.append(await kill_worker(cluster, client, tally, token, case_id, later("kill worker")))
+    done.append(await stop_s3(cluster, client, later("stop s3")))
+    done.append(await end_db_connections(cluster, client, later("end db")))
+    client.faults_over_at = client.now()
+    return done

@@ -41,6 +41,12 @@ class Client:
     down_until: list[float] = field(default_factory=list)
     in_flight: dict[int, dict] = field(default_factory=dict)  # uploads on their way: id -> node, file, sent
     recovered: list[str] = field(default_factory=list)  # requests answered after a try that got no answer
+    faults_over_at: float | None = None  # the lawyers work on until 10 s after the last fault, if that is later
+
+    def working(self, until: float) -> bool:
+        over = self.faults_over_at
+        return self.now() < until or over is None or self.now() < over + 10
+
     turn: int = 0
     http: httpx.AsyncClient | None = None
 
@@ -118,7 +124,7 @@ async def lawyer(client: Client, tally: Tally, token: str, case_id: str, number:
     mine: list[tuple[str, str, int]] = []  # evidence id, sha256, size
     pending: list[EvidenceFile] = []  # uploads refused for a while (503): sent again later, nothing lost
     seed = number * 1_000_000
-    while client.now() < until:
+    while client.working(until):
         roll = rng.random()
         if roll < 0.30 or not mine:
             if pending and rng.random() < 0.5:
