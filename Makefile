@@ -85,7 +85,7 @@ bench: install
 	BENCH_POSTGRES_URL=$${BENCH_POSTGRES_URL-$(TEST_POSTGRES_URL)} $(BIN)/python -m bench
 
 # Production mode on loopback (2 API nodes, 2 workers, PostgreSQL, SeaweedFS) under 50 lawyers for 5 minutes, with
-# faults injected; some 8 minutes in all, so not part of `make bench`. LOADTEST_USERS and LOADTEST_SECONDS shorten it.
+# faults injected; some 10 minutes in all, so not part of `make bench`. LOADTEST_USERS and LOADTEST_SECONDS shorten it.
 loadtest: install
 	BENCH_POSTGRES_URL=$${BENCH_POSTGRES_URL-$(TEST_POSTGRES_URL)} $(BIN)/python -m bench.loadtest
 
