@@ -14,7 +14,7 @@ PORT ?= 8000
 # The PostgreSQL leg of `make test`; skipped when unreachable, except under CI where it must run.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install lock run test test-fast test-sqlite test-postgres bench lint clean system-deps
+.PHONY: install lock run test test-fast test-sqlite test-postgres bench loadtest lint clean system-deps
 
 install: $(STAMP)
 
@@ -87,6 +87,11 @@ test-postgres: install
 
 bench: install
 	BENCH_POSTGRES_URL=$${BENCH_POSTGRES_URL-$(TEST_POSTGRES_URL)} $(BIN)/python -m bench
+
+# Production mode on loopback (2 API nodes, 2 workers, PostgreSQL, SeaweedFS) under 50 lawyers for 5 minutes, with
+# faults injected; some 10 minutes in all, so not part of `make bench`. LOADTEST_USERS and LOADTEST_SECONDS shorten it.
+loadtest: install
+	BENCH_POSTGRES_URL=$${BENCH_POSTGRES_URL-$(TEST_POSTGRES_URL)} $(BIN)/python -m bench.loadtest
 
 lint: install
 	$(BIN)/ruff check api models tests bench migrations scripts deploy

@@ -1,0 +1,1 @@
+"""The load test with faults injected: `make loadtest` (see __main__.py)."""
