@@ -205,6 +205,12 @@ class Settings(BaseSettings):
         description="With the queue: how often each worker looks for the jobs of dead workers (and for queued jobs "
         "the queue does not hold). A job whose worker died is retried within stalled + sweep seconds.",
     )
+    runner_recover_seconds: float = Field(
+        60,
+        gt=0,
+        description="How often each server's runners look for work left running by a process that died (on "
+        "PostgreSQL, perhaps on another host), and fail it so it can be rebuilt.",
+    )
     runner_stuck_seconds: float = Field(
         120,
         gt=0,

@@ -23,9 +23,6 @@ from api.services.jobs import Queue
 log = logging.getLogger("casebinder.worker")
 IDLE_WAIT = 5.0  # seconds between looks for queued work nobody woke the runner for
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 30.0  # seconds to wait after a failed round, doubling each time up to the cap
-# Seconds between looks for work left running by a process that died: on PostgreSQL that process may have been on
-# another host, whose next start would otherwise be the only one to notice.
-RECOVER_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -161,7 +158,9 @@ class Runner:
     def _drain(self) -> None:
         """Take queued work until none is left (or the runner is stopping)."""
         self._settle_unsettled()
-        if time.monotonic() - self._recovered_at > RECOVER_EVERY:
+        # Work left running by a process that died: on PostgreSQL that process may have been on another host, whose
+        # next start would otherwise be the only one to notice.
+        if time.monotonic() - self._recovered_at > get_settings().runner_recover_seconds:
             self.recover()
             self._recovered_at = time.monotonic()
         while not self._stop.is_set():

@@ -231,9 +231,19 @@ def staged_dir_is_empty(root) -> bool:
 def test_a_build_whose_server_died_is_failed_by_a_live_server_without_a_restart(instance, tmp_path):
     """Two servers on one database: the one building is killed, and the other (which could be on another host,
     on PostgreSQL) notices within its next recovery round, not at a start of the dead one."""
-    from api.runners import IDLE_WAIT, RECOVER_EVERY
+    from api.runners import IDLE_WAIT
 
-    second = Instance(instance.database_url, instance.data_dir, token=instance.token, logs=list(instance.logs))
+    recover_every = 5  # CASEBINDER_RUNNER_RECOVER_SECONDS, 60 by default
+    instance.stop()
+    instance.settings["CASEBINDER_RUNNER_RECOVER_SECONDS"] = str(recover_every)
+    instance.start()
+    second = Instance(
+        instance.database_url,
+        instance.data_dir,
+        token=instance.token,
+        logs=list(instance.logs),
+        settings=dict(instance.settings),
+    )
     second.start()
     try:
         bundle = start_build(instance, tmp_path)
@@ -242,7 +252,7 @@ def test_a_build_whose_server_died_is_failed_by_a_live_server_without_a_restart(
         [survivor] = [server for server in (instance, second) if server is not builders[0]]
         builders[0].kill()
         with survivor.client() as http:
-            failed = finished_bundle(http, bundle["id"], seconds=RECOVER_EVERY + IDLE_WAIT + 30)
+            failed = finished_bundle(http, bundle["id"], seconds=recover_every + IDLE_WAIT + 30)
         assert failed["status"] == "failed", failed
         assert failed["error"] == "the build was interrupted because the server stopped; rebuild the bundle"
     finally:
