@@ -10,6 +10,7 @@ With CASEBINDER_TEST_BLOB_BACKEND=s3 the whole suite's app keeps its blobs in th
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,52 +79,68 @@ def start_weed(root: Path) -> tuple[subprocess.Popen, S3Server]:
             }
         )
     )
-    (root / "data").mkdir()
-    # weed reads master.toml from its working directory: two volumes per new bucket, not seven, so the tests'
-    # buckets (one per server instance, see `instance_bucket`) fit in a small -volume.max.
-    (root / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 2\ncopy_2 = 2\ncopy_3 = 2\ncopy_other = 1\n")
-    ports = {name: free_port() for name in ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")}
-    s3_port, s3_grpc = free_port(), free_port()
-    command = [
-        str(WEED),
-        "server",
-        "-ip=127.0.0.1",
-        f"-dir={root / 'data'}",
-        f"-master.port={ports['master']}",
-        f"-master.port.grpc={ports['master_grpc']}",
-        f"-volume.port={ports['volume']}",
-        f"-volume.port.grpc={ports['volume_grpc']}",
-        f"-filer.port={ports['filer']}",
-        f"-filer.port.grpc={ports['filer_grpc']}",
-        "-s3",
-        f"-s3.port={s3_port}",
-        f"-s3.port.grpc={s3_grpc}",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-s3.config={config}",
-        # Small volumes, and room for a few buckets (each takes its own set of volumes); sparse files on disk.
-        "-master.volumeSizeLimitMB=64",
-        "-volume.max=200",
-        "-volume.preStopSeconds=0",
-        "-master.telemetry=false",
-    ]
-    log = open(root / "weed.log", "wb")
-    # GOMEMLIMIT keeps the Go heap of all four servers near 100 MiB (some 400 MiB of RSS without it).
-    env = os.environ | {"GOMEMLIMIT": "96MiB", "GOGC": "50"}
-    process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    server = S3Server(f"http://127.0.0.1:{s3_port}", access, secret, f"blobs-{uuid.uuid4().hex[:8]}", "")
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"weed server exited at start: see {root / 'weed.log'}")
-        try:
-            httpx.get(server.endpoint, timeout=1)
+    # A port chosen free may be taken by another process before weed binds it (the two legs of `make test` start
+    # servers side by side): weed then exits at once, and is started again on other ports.
+    for attempt in range(3):
+        shutil.rmtree(root / "data", ignore_errors=True)
+        (root / "data").mkdir()
+        # weed reads master.toml from its working directory: two volumes per new bucket, not seven, so the tests'
+        # buckets (one per server instance, see `instance_bucket`) fit in a small -volume.max.
+        (root / "master.toml").write_text(
+            "[master.volume_growth]\ncopy_1 = 2\ncopy_2 = 2\ncopy_3 = 2\ncopy_other = 1\n"
+        )
+        ports = {
+            name: free_port() for name in ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
+        }
+        s3_port, s3_grpc = free_port(), free_port()
+        command = [
+            str(WEED),
+            "server",
+            "-ip=127.0.0.1",
+            f"-dir={root / 'data'}",
+            f"-master.port={ports['master']}",
+            f"-master.port.grpc={ports['master_grpc']}",
+            f"-volume.port={ports['volume']}",
+            f"-volume.port.grpc={ports['volume_grpc']}",
+            f"-filer.port={ports['filer']}",
+            f"-filer.port.grpc={ports['filer_grpc']}",
+            "-s3",
+            f"-s3.port={s3_port}",
+            f"-s3.port.grpc={s3_grpc}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={config}",
+            # Small volumes, and room for a few buckets (each takes its own set of volumes); sparse files on disk.
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=200",
+            "-volume.preStopSeconds=0",
+            "-master.telemetry=false",
+        ]
+        log = open(root / "weed.log", "wb")
+        # GOMEMLIMIT keeps the Go heap of all four servers near 100 MiB (some 400 MiB of RSS without it).
+        env = os.environ | {"GOMEMLIMIT": "96MiB", "GOGC": "50"}
+        process = subprocess.Popen(
+            command, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        server = S3Server(f"http://127.0.0.1:{s3_port}", access, secret, f"blobs-{uuid.uuid4().hex[:8]}", "")
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                break
+            try:
+                httpx.get(server.endpoint, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    stop_weed(process)
+                    raise RuntimeError(f"weed's S3 port did not answer within 60 s: see {root / 'weed.log'}") from None
+                time.sleep(0.1)
+        if process.poll() is None:
             break
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                stop_weed(process)
-                raise RuntimeError(f"weed's S3 port did not answer within 60 s: see {root / 'weed.log'}") from None
-            time.sleep(0.1)
+        said = (root / "weed.log").read_text(errors="replace")[-1500:]
+        if attempt == 2:
+            raise RuntimeError(f"weed server exited at start, three times; the last said:\n{said}")
+        print(f"weed server exited at start, starting it again on other ports; it said:\n{said}", file=sys.stderr)
     locked = f"locked-{uuid.uuid4().hex[:8]}"
     client = server.client()
     _retrying(lambda: client.create_bucket(Bucket=server.bucket))
