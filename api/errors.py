@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.routing import Match
 
@@ -215,6 +216,16 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
         return JSONResponse({"detail": message}, status_code=503, headers=headers)
 
+    @app.exception_handler(OperationalError)
+    async def _database_away(request: Request, exc: OperationalError) -> JSONResponse:
+        if not database_unavailable(exc):
+            return await _crash(request, exc)
+        # Refused (too many clients, a restart), dropped mid-request or locked: the client can simply try again.
+        log.error("503 on %s %s: the database is not answering: %s", request.method, request.url.path, exc.orig)
+        message = "the database is not answering just now, so nothing was done: try again in a few seconds"
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
+        return JSONResponse({"detail": message, "code": "database_unavailable"}, status_code=503, headers=headers)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own answer, but the values echoed back as `input` are made printable first: a body that is
@@ -224,6 +235,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422)
 
     _document_error_shapes(app)
+
+
+def database_unavailable(exc: OperationalError) -> bool:
+    """Whether the database failed to answer (a refused or dropped connection, a lock it could not get in time),
+    as opposed to refusing a statement, which is a bug. PostgreSQL's driver raises OperationalError only for the
+    former; SQLite also for a missing table or column, so there only a lock counts."""
+    if exc.connection_invalidated:
+        return True
+    if type(exc.orig).__module__.startswith("psycopg"):
+        return True
+    return "database is locked" in str(exc.orig)
 
 
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
