@@ -129,6 +129,7 @@ class EvidenceUploadForm(SQLModel):
     facts: FactsJson | None = Field(default=None, description="JSON object; keys validated per kind")
     sha256: str | None = Field(
         default=None,
+        max_length=64,
         description="The file's SHA-256 (64 hex digits) as the sender computed it: a file that arrives otherwise is "
         "refused (422, digest_mismatch). Sent before the file part, after the other fields, it also lets the store "
         "write the file straight under its digest.",
