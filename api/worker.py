@@ -37,10 +37,12 @@ def _build_in_child(bundle_id: str, workdir: str) -> None:
 
 def _warm_up() -> None:
     """What every build needs first, done by a build process before it is given its bundle: the imports (WeasyPrint,
-    pikepdf, the models) and the stamp font's subsets, a second or more that no build then waits for."""
-    from api.bundle import stamp
+    pikepdf, the models), the converter's fork server and the stamp font's subsets, a second or more that no build then
+    waits for."""
+    from api.bundle import converter, stamp
     from api.services import bundle_build  # noqa: F401 - imported in build processes only
 
+    converter.warm_up()
     stamp.stamp_font()
     stamp.stamp_font(bold=True)
 

@@ -13,7 +13,7 @@ def _upload(actor, case_id: str, demo_file, title: str) -> dict:
     r = actor.upload(case_id, demo_file.path.read_bytes(), demo_file.path.name, kind=demo_file.kind, title=title)
     assert r.status_code == 201, r.text
     item = wait_text(actor, r.json()["id"])
-    assert item["text_status"] == "done" and item["ocr_pages"] == 1, item
+    assert (item["text_status"], item["ocr_pages"]) == ("done", 1), item.get("text_error")
     return item
 
 

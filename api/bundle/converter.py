@@ -7,9 +7,15 @@ with the originals after it.
 The child is handed the whole list at once and says when it starts and when it ends each one: it never
 waits on its parent between originals, so a parent busy rendering pages (holding the interpreter lock)
 does not slow the conversions down, and one child is all a build needs.
+
+Children are forked from a fork server that has imported the conversion code once (`context()`): a child started
+by spawning, as the build processes are, would import it again for every build, a second of CPU each time. The
+server is a child of the build process, in its process group, and ends with it.
 """
 
+import functools
 import multiprocessing
+import multiprocessing.context
 import threading
 import time
 import traceback
@@ -25,6 +31,23 @@ LOOK = 0.5  # seconds between looks at the stop flag while the child works
 # Placeholder reasons, in words for the page: what the technical detail was goes to the server log only.
 UNEXPECTED = "an unexpected problem stopped this file from being converted, so it cannot be reproduced"
 CRASHED = "converting this file stopped the converter, so it cannot be reproduced"
+
+
+@functools.cache
+def context() -> multiprocessing.context.BaseContext:
+    """The context converter children are started in: forked from a server holding this module's imports. Call
+    `warm_up()` ahead of the first build to start that server while nothing waits for it."""
+    forkserver = multiprocessing.get_context("forkserver")
+    forkserver.set_forkserver_preload([__name__])
+    return forkserver
+
+
+def warm_up() -> None:
+    """Start the fork server now (it starts with the first child otherwise)."""
+    from multiprocessing import forkserver
+
+    context()
+    forkserver.ensure_running()
 
 
 def too_slow(timeout: float) -> str:
@@ -75,9 +98,8 @@ class Converter:
 
     def _run_child(self, pending: list[Job], done, stop) -> list[Job]:
         """Start a child on `pending` and follow it until it ends or is stopped; returns what it left undone."""
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe(duplex=False)
-        self._process = context.Process(target=_convert_each, args=(pending, theirs, self.max_pixels), daemon=True)
+        ours, theirs = context().Pipe(duplex=False)
+        self._process = context().Process(target=_convert_each, args=(pending, theirs, self.max_pixels), daemon=True)
         self._process.start()
         theirs.close()  # the child's end: once the child is gone, reading fails at once
         started = None  # when the child was seen starting pending[0]
