@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     bundle_build_timeout_seconds: float = Field(
         1800, gt=0, description="Seconds one bundle build may take; a build still going then is stopped and fails."
     )
+    bundle_store_wait_seconds: float = Field(
+        300,
+        ge=0,
+        description="Seconds a build waits, trying again, for an object store that does not answer before it fails.",
+    )
     text_language: str = Field(
         "eng",
         min_length=1,

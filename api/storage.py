@@ -53,6 +53,10 @@ class BucketUnusable(RuntimeError):
     """The configured S3 bucket cannot be used (missing, or the store not answering): said at start, plainly."""
 
 
+class StoreNotAnswering(BucketUnusable):
+    """The S3 store did not answer when it was opened: it may be down for a moment, unlike a bucket that is missing."""
+
+
 class Readable(Protocol):
     """What staging reads: a file, or any stream that hands out bytes a chunk at a time (a ZIP member)."""
 

@@ -44,7 +44,7 @@ from api.s3_blobs import (
     is_missing,
     reader,
 )
-from api.storage import BucketUnusable, LocalBlobStore, StoredFile
+from api.storage import BucketUnusable, LocalBlobStore, StoredFile, StoreNotAnswering
 from models.common import is_sha256_hex
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class S3BlobStore:
                 "object lock enabled for legal holds, and give these credentials access to it"
             ) from exc
         except BotoCoreError as exc:
-            raise BucketUnusable(f"the object store at {self.endpoint} is not answering: {exc}") from exc
+            raise StoreNotAnswering(f"the object store at {self.endpoint} is not answering: {exc}") from exc
         try:
             lock = self.client.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
             self.object_lock = lock.get("ObjectLockEnabled") == "Enabled"

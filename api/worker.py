@@ -32,7 +32,7 @@ log = logging.getLogger("casebinder.worker")
 def _build_in_child(bundle_id: str, workdir: str) -> None:
     from api.services import bundle_build
 
-    bundle_build.run(bundle_id, workdir, get_blob_store())
+    bundle_build.run(bundle_id, workdir, get_blob_store)  # opened by the build: the store may not answer yet
 
 
 def _warm_up() -> None:

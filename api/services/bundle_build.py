@@ -3,6 +3,7 @@ volumes and record the outcome."""
 
 import logging
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,9 @@ from models.exhibit import Designation, Exhibit
 from models.timeline import Precision
 
 log = logging.getLogger(__name__)
+# A build whose object store does not answer tries again after these pauses (doubling), for as long as
+# `bundle_store_wait_seconds` allows: a store restarting is back within seconds, one being moved within minutes.
+STORE_FIRST_PAUSE, STORE_MAX_PAUSE = 5.0, 60.0
 
 DESIGNATION_LEGENDS = {
     Designation.confidential: Legend.confidential.value,
@@ -48,7 +52,7 @@ def strictest(*legends: str | None) -> str | None:
     return max(found, key=order.index).value if found else None
 
 
-def run(bundle_id: str, workdir: str, store: BlobStore) -> None:
+def run(bundle_id: str, workdir: str, stores: Callable[[], BlobStore]) -> None:
     """Build the bundle in `workdir` (made here, removed after); on any failure record a readable error and leave
     no file behind."""
     bundle_uuid = uuid.UUID(bundle_id)
@@ -56,23 +60,49 @@ def run(bundle_id: str, workdir: str, store: BlobStore) -> None:
     scratch = Path(workdir)
     # One converter process per build, closed with it: a child left behind would hold up the worker's exit.
     converter = Converter(timeout=settings.bundle_convert_timeout, max_pixels=settings.max_image_pixels)
-    error = None
     try:
-        scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
-        spec = _load_spec(bundle_uuid)
-        layers = _write_layers(spec, scratch / "layers")
-        result = build(spec, store, scratch, converter, _progress_writer(bundle_uuid), layers)
-        _record(store, bundle_uuid, spec, result)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
-        # The bundle's error is in words; what the exception was, and where, is for the server log.
-        log.error("bundle %s failed", bundle_id, exc_info=True)
-        error = bundle_service.failure_reason(exc)
+        error = _build_while_the_store_answers(
+            bundle_uuid, stores, scratch, converter, settings.bundle_store_wait_seconds
+        )
     finally:
         converter.close()
         shutil.rmtree(scratch, ignore_errors=True)
     if error:  # recorded only once the scratch files are gone, so "failed" never leaves anything behind
         with session_scope() as session:
             bundle_service.mark_failed(session, bundle_uuid, error)
+
+
+def _build_while_the_store_answers(
+    bundle_uuid: uuid.UUID, stores: Callable[[], BlobStore], scratch: Path, converter: Converter, patience: float
+) -> str | None:
+    """Build; None when built, else the bundle's error in words. A build stopped by an object store that does not
+    answer (down, restarting) starts again after a pause, for up to `patience` seconds of pauses in all."""
+    waited, pause = 0.0, STORE_FIRST_PAUSE
+    while True:
+        try:
+            _build_once(bundle_uuid, stores(), scratch, converter)
+            return None
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the bundle's error, never a silent crash
+            # The bundle's error is in words; what the exception was, and where, is for the server log.
+            log.error("bundle %s failed", bundle_uuid, exc_info=True)
+            if not bundle_service.object_store_away(exc):
+                return bundle_service.failure_reason(exc)
+            if waited >= patience:
+                return bundle_service.store_away(waited)
+            pause = min(pause, patience - waited)
+            log.warning("bundle %s: the object store is not answering; building again in %g s", bundle_uuid, pause)
+            time.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, STORE_MAX_PAUSE)
+
+
+def _build_once(bundle_uuid: uuid.UUID, store: BlobStore, scratch: Path, converter: Converter) -> None:
+    """One try at the build, in an empty `scratch` (emptied again when it fails)."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
+    spec = _load_spec(bundle_uuid)
+    layers = _write_layers(spec, scratch / "layers")
+    result = build(spec, store, scratch, converter, _progress_writer(bundle_uuid), layers)
+    _record(store, bundle_uuid, spec, result)
 
 
 def _write_layers(spec: BuildSpec, directory: Path) -> Path:

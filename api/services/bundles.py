@@ -3,6 +3,7 @@
 import errno
 import os
 import uuid
+from collections.abc import Iterator
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -10,10 +11,11 @@ from sqlmodel import Session, col, select
 from api.bundle import volume_limit
 from api.bundle.spec import BundleError
 from api.db import rowcount
-from api.errors import BundleNotFinished, Conflict, UnprocessableEntity
+from api.errors import BundleNotFinished, Conflict, ObjectStoreUnavailable, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import access, audit, filed_bundle, holds, jobs
 from api.services import exhibits as exhibit_service
+from api.storage import StoreNotAnswering
 from models.audit import AuditEvent
 from models.bundle import BATES_PREFIX_RE, Bundle, BundleExhibit, BundleRequest, BundleStatus
 from models.case import Case, Role
@@ -258,16 +260,36 @@ UNEXPECTED = (
 )
 
 
-def failure_reason(exc: BaseException) -> str:
-    """A build's exception as the bundle's error, in words: a full disk, or a reason the build gave (BundleError),
-    else a general one. Never an exception's name, its text or a path: those are in the server log."""
+def store_away(waited_seconds: float) -> str:
+    """Why a build failed whose object store did not answer on any try, after waiting `waited_seconds` for it."""
+    waited = f", even after waiting {waited_seconds:.0f} s for it" if waited_seconds else ""
+    return (
+        f"the object store holding the evidence did not answer{waited}, so the bundle could not be built and "
+        "nothing of it was kept; rebuild it once the store is back (the server log says which store)"
+    )
+
+
+def object_store_away(exc: BaseException) -> bool:
+    """Whether the object store not answering is what `exc` came from (somewhere in its chain)."""
+    away = (ObjectStoreUnavailable, StoreNotAnswering)
+    return any(isinstance(current, away) for current in _chain(exc))
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what caused it, and what caused that, once each."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            return DISK_FULL
+        yield current
         current = current.__cause__ or current.__context__
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A build's exception as the bundle's error, in words: a full disk, or a reason the build gave (BundleError),
+    else a general one. Never an exception's name, its text or a path: those are in the server log."""
+    if any(isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT) for current in _chain(exc)):
+        return DISK_FULL
     text = f"{type(exc).__name__}: {exc}"
     # qpdf and other libraries report a full disk in their own exception types, with the system's words.
     if os.strerror(errno.ENOSPC) in text or os.strerror(errno.EDQUOT) in text:
