@@ -2,6 +2,7 @@
 everything it started (Tesseract) when it runs past its time, and replaced when it crashes. One is kept warm
 between items: starting one costs its imports."""
 
+import logging
 import os
 import pickle
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 from api.lifelines import Child
 from api.text.extract import Extracted, TextLimits, run
 
+log = logging.getLogger(__name__)
 POLL = 0.5  # seconds between looks at a working reader
 RECYCLE_READS = 200  # a reader that has read this many items is replaced (what they left allocated goes with it)
 
@@ -47,14 +49,27 @@ class Reader:
     ) -> Extracted:
         """Extract the text of `source` in the reader process within `timeout` seconds. `tick` is called while it
         works, and may raise to give up (the process is then stopped)."""
+        began = time.monotonic()
+        # A warm reader that died while it waited (killed, say) is only found out once it has been handed the file,
+        # which it never took: the file then goes to a new reader.
+        for fresh in (self._child is None, True):
+            found = self._read_once(source, media_type, filename, limits, began + timeout, timeout, tick)
+            if found is not None:
+                return found
+            if fresh:
+                break
+            log.warning("the text reader process had died before it took %s; a new one reads it", source.name)
+        raise ReadFailed("the text reader process could not be started")
+
+    def _read_once(self, source, media_type, filename, limits, deadline, timeout, tick) -> Extracted | None:
+        """One reading by the reader process: None when the process had ended before it took the file."""
         with tempfile.TemporaryDirectory(prefix="cb-text-") as tmp:
             out = Path(tmp) / "found.pickle"
             child = self._take(limits.nice, str(source), media_type, filename, limits, str(out))
-            began = time.monotonic()
             try:
                 while not child.wait(POLL):
                     tick()
-                    if time.monotonic() - began > timeout:
+                    if time.monotonic() > deadline:
                         raise ReadFailed(
                             f"reading the text took longer than its {timeout:.0f} s limit, so it was stopped"
                         )
@@ -62,7 +77,10 @@ class Reader:
                 self._drop()
                 raise
             if not child.finished or not out.exists():
+                took = child.started()
                 self._drop()
+                if not took:
+                    return None
                 raise ReadFailed("the text reader stopped while reading this file (it ran out of memory or crashed)")
             if child.given >= RECYCLE_READS:
                 self._drop()
