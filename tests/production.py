@@ -121,17 +121,27 @@ def queue_workers(request, tmp_path_factory):
 @pytest.fixture
 def workers_with():
     """`workers_with(CASEBINDER_X="...")`: settings the jobs of this test run with, beside the test's own change
-    to this process's settings. In production mode the session's workers restart with them, and again without
-    them after the test; embedded, the jobs run in this process and see the test's change: nothing to do."""
+    to this process's settings. In production mode the session's workers restart with them, unless they run with
+    them already (the test before asked for the same); they get the defaults back before the next test that does
+    not ask for settings (`workers_as_set`). Embedded, the jobs run in this process and see the test's change:
+    nothing to do."""
     changed: dict[str, str] = {}
 
     def apply(**settings: str) -> None:
         if _workers is not None:
             changed.update(settings)
-            _workers.restart(dict(changed))
+            if _workers.settings != changed:
+                _workers.restart(dict(changed))
 
-    yield apply
-    if changed and _workers is not None:
+    return apply
+
+
+@pytest.fixture(autouse=True)
+def workers_as_set(request):
+    """The session's workers on the default settings for a test that asks for none, restarted with them if the
+    test before gave them its own (a restart costs each worker its start-up: a run of tests asking for the same
+    settings shares one)."""
+    if _workers is not None and _workers.settings and "workers_with" not in request.fixturenames:
         _workers.restart({})
 
 
