@@ -14,6 +14,10 @@ PORT ?= 8000
 # The PostgreSQL leg of `make test`; skipped when unreachable, except under CI where it must run.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
+# Every process the suite starts (servers, workers, build and text processes, commands) imports the project: with
+# its bytecode cached it does not compile every module again.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: install lock run test test-fast test-sqlite test-postgres bench loadtest lint clean system-deps
 
 install: $(STAMP)
@@ -59,7 +63,8 @@ test-fast: install
 
 # Each leg leaves out what the other runs once: the browser journeys drive the real server in Chromium and run on
 # the PostgreSQL leg (the production database); the engine tests (PDF, picture and text engines, which do not depend
-# on the database) run on the SQLite leg. A leg that runs alone runs everything.
+# on the database) and the `once` tests (deployment files, the proxy, the S3 store itself) run on the SQLite leg. A
+# leg that runs alone runs everything.
 test-sqlite: install
 	@if $(BIN)/python scripts/db_reachable.py '$(TEST_POSTGRES_URL)' || [ -n "$$CI" ]; then \
 		echo "== test suite on SQLite (the browser journeys run on the PostgreSQL leg)"; \
@@ -69,14 +74,14 @@ test-sqlite: install
 		$(BIN)/python -m pytest; \
 	fi
 
-# Run by itself (`make test-postgres`), pass PG_MARKS= to include the engine tests. The PostgreSQL leg runs in
+# Run by itself (`make test-postgres`), pass PG_MARKS= to include the engine and once tests. The PostgreSQL leg runs in
 # production mode: blobs in a SeaweedFS S3 server and jobs on the PostgreSQL queue, run by two `casebinder worker`
 # processes, all started by the test session (tests/s3_server.py, tests/production.py); PG_MODE= runs it embedded.
-PG_MARKS ?= not engine
+PG_MARKS ?= not engine and not once
 PG_MODE ?= CASEBINDER_TEST_BLOB_BACKEND=s3 CASEBINDER_TEST_JOB_QUEUE=procrastinate
 test-postgres: install
 	@if $(BIN)/python scripts/db_reachable.py '$(TEST_POSTGRES_URL)'; then \
-		echo "== test suite on PostgreSQL ($(TEST_POSTGRES_URL)$(if $(PG_MARKS),; the engine tests run on the SQLite leg))"; \
+		echo "== test suite on PostgreSQL ($(TEST_POSTGRES_URL)$(if $(PG_MARKS),; the engine and once tests run on the SQLite leg))"; \
 		echo "== $(if $(PG_MODE),production mode: $(PG_MODE) (blobs in SeaweedFS; jobs on the queue; two workers),embedded mode)"; \
 		$(PG_MODE) CASEBINDER_TEST_DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/python -m pytest $(if $(PG_MARKS),-m "$(PG_MARKS)"); \
 	elif [ -n "$$CI" ]; then \

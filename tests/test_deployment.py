@@ -23,6 +23,8 @@ from api.config import Settings
 from tests.s3_server import instance_env, local_disk_only
 from tests.server_process import ROOT, Instance, free_port, fresh_database, wait_for
 
+pytestmark = pytest.mark.once
+
 TOOLS = Path(sys.executable).parent
 COMPOSE_FILE = ROOT / "compose.yaml"
 CADDYFILE = ROOT / "deploy" / "Caddyfile"

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from api.db import make_engine
 from tests.server_process import Instance, fresh_database
 
-pytestmark = pytest.mark.slow  # starts `casebinder serve`
+pytestmark = [pytest.mark.slow, pytest.mark.once]  # starts `casebinder serve`
 
 
 def _failed_login_addresses(url: str) -> list[str]:

@@ -16,6 +16,8 @@ from tests.conftest import count_rows
 from tests.s3_server import s3_store
 from tests.server_process import free_port
 
+pytestmark = pytest.mark.once
+
 HOLD_REASON = "Preservation letter from opposing counsel, 2024-03-01"
 
 

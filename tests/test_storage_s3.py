@@ -18,6 +18,8 @@ from api.storage import BucketUnusable, stage_stream
 from tests.s3_server import s3_store, staging_leftovers
 from tests.server_process import BIN, free_port
 
+pytestmark = pytest.mark.once
+
 MiB = 1024 * 1024
 
 
