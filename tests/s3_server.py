@@ -24,7 +24,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.server_process import free_port
+from tests.server_process import free_port, loopback_get
 
 WEED = Path(sys.executable).parent / "weed"
 ON_S3 = os.environ.get("CASEBINDER_TEST_BLOB_BACKEND") == "s3"
@@ -129,7 +129,7 @@ def start_weed(root: Path) -> tuple[subprocess.Popen, S3Server]:
             if process.poll() is not None:
                 break
             try:
-                httpx.get(server.endpoint, timeout=1)
+                loopback_get(server.endpoint, timeout=1)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:

@@ -21,7 +21,7 @@ import pytest
 
 from api.config import Settings
 from tests.s3_server import instance_env, local_disk_only
-from tests.server_process import ROOT, Instance, free_port, fresh_database, wait_for
+from tests.server_process import ROOT, Instance, free_port, fresh_database, loopback_get, wait_for
 
 pytestmark = pytest.mark.once
 
@@ -244,7 +244,7 @@ def behind_proxy(tmp_path):
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return loopback_get(url).status_code == 200
     except httpx.HTTPError:
         return False
 
