@@ -34,7 +34,7 @@ CRASHED = "converting this file stopped the converter, so it cannot be reproduce
 
 
 @functools.cache
-def context() -> multiprocessing.context.BaseContext:
+def context() -> multiprocessing.context.ForkServerContext:
     """The context converter children are started in: forked from a server holding this module's imports. Call
     `warm_up()` ahead of the first build to start that server while nothing waits for it."""
     forkserver = multiprocessing.get_context("forkserver")
