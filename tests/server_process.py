@@ -173,6 +173,24 @@ class Instance:
         )
 
 
+def case_with_an_exhibit(
+    http: httpx.Client,
+    content: bytes = b"a note\n",
+    *,
+    case_title: str = "Acme v. Seller",
+    filename: str = "note.txt",
+    kind: str = "other",
+    title: str = "A note",
+) -> tuple[dict, dict]:
+    """A new case with one exhibit uploaded over HTTP to a server instance: (the case, the evidence item)."""
+    case = http.post("/api/v1/cases", json={"title": case_title, "case_type": "lanham_act"}).json()
+    r = http.post(
+        f"/api/v1/cases/{case['id']}/evidence", files={"file": (filename, content)}, data={"kind": kind, "title": title}
+    )
+    assert r.status_code == 201, r.text
+    return case, r.json()
+
+
 def loopback_get(url: str, timeout: float = 2) -> httpx.Response:
     """GET a plain-HTTP URL on loopback. Without verify=False, each client loads the CA bundle for TLS it never
     uses: some 25 ms of CPU, and polling loops make hundreds of them."""

@@ -19,7 +19,7 @@ from api.db import make_engine
 from api.jobqueue import handoff
 from api.locks import PgLease, lock_key
 from tests.helpers import rows
-from tests.server_process import BIN, ROOT, Instance, finished_bundle, fresh_database, wait_for
+from tests.server_process import BIN, ROOT, Instance, case_with_an_exhibit, finished_bundle, fresh_database, wait_for
 from tests.test_crash import assert_store_consistent, start_build
 
 ON_POSTGRES = os.environ.get("CASEBINDER_TEST_DATABASE_URL", "").startswith("postgresql")
@@ -107,13 +107,9 @@ def lease_holder_pid(instance: Instance, name: str) -> int | None:
 
 def queue_a_bundle(http) -> dict:
     """A case with one exhibit, and its bundle, queued over HTTP."""
-    case = http.post("/api/v1/cases", json={"title": "Acme v. Queue", "case_type": "lanham_act"}).json()
-    r = http.post(
-        f"/api/v1/cases/{case['id']}/evidence",
-        files={"file": ("review.txt", b"five stars, written by the owner")},
-        data={"kind": "other", "title": "A review"},
+    case, _ = case_with_an_exhibit(
+        http, b"five stars, written by the owner", case_title="Acme v. Queue", filename="review.txt", title="A review"
     )
-    assert r.status_code == 201, r.text
     r = http.post(f"/api/v1/cases/{case['id']}/bundles", json={"title": "Trial Exhibits"})
     assert r.status_code == 202, r.text
     return r.json()

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.server_process import Instance, finished_bundle, fresh_database, wait_for
+from tests.server_process import Instance, case_with_an_exhibit, finished_bundle, fresh_database, wait_for
 from tests.tcp_gate import TcpGate
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]
@@ -39,15 +39,10 @@ def gated(tmp_path, s3_server):
 def test_uploads_wait_out_an_outage_with_503_and_a_bundle_queued_meanwhile_is_built_when_the_store_is_back(gated):
     instance, gate = gated
     http = instance.client()
-    case = http.post("/api/v1/cases", json={"title": "Acme v. Outage", "case_type": "lanham_act"}).json()
     before = b"Five stars! The seller refunded me via PayPal after I posted it."
-    r = http.post(
-        f"/api/v1/cases/{case['id']}/evidence",
-        files={"file": ("review.txt", before)},
-        data={"kind": "chat_log", "title": "Reviewer chat"},
+    case, first = case_with_an_exhibit(
+        http, before, case_title="Acme v. Outage", filename="review.txt", kind="chat_log", title="Reviewer chat"
     )
-    assert r.status_code == 201, r.text
-    first = r.json()
 
     gate.shut()
     during = os.urandom(300_000)
@@ -93,19 +88,15 @@ def test_uploads_wait_out_an_outage_with_503_and_a_bundle_queued_meanwhile_is_bu
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
-def test_a_build_whose_store_stays_away_fails_saying_so(gated, tmp_path):
+def test_a_build_whose_store_stays_away_fails_saying_so(gated):
     instance, gate = gated
     instance.stop()
     instance.settings["CASEBINDER_BUNDLE_STORE_WAIT_SECONDS"] = "6"
     instance.start()
     http = instance.client()
-    case = http.post("/api/v1/cases", json={"title": "Acme v. Outage", "case_type": "lanham_act"}).json()
-    r = http.post(
-        f"/api/v1/cases/{case['id']}/evidence",
-        files={"file": ("review.txt", b"five stars")},
-        data={"kind": "other", "title": "Review"},
+    case, _ = case_with_an_exhibit(
+        http, b"five stars", case_title="Acme v. Outage", filename="review.txt", title="Review"
     )
-    assert r.status_code == 201, r.text
     gate.shut()
     r = http.post(f"/api/v1/cases/{case['id']}/bundles", json={"title": "Trial Exhibits"})
     assert r.status_code == 202, r.text

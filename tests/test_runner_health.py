@@ -26,7 +26,7 @@ from models.exhibit import Exhibit
 from models.user import User
 from models.verify import VerifyRun
 from tests.helpers import TunedInstance, wait_done
-from tests.server_process import fresh_database, wait_for
+from tests.server_process import case_with_an_exhibit, fresh_database, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -98,17 +98,6 @@ def _queue_straight(url: str, email: str, case_id: str, *, verify: bool = True) 
         engine.dispose()
 
 
-def _case(http) -> dict:
-    case = http.post("/api/v1/cases", json={"title": "Acme v. Outage", "case_type": "lanham_act"}).json()
-    r = http.post(
-        f"/api/v1/cases/{case['id']}/evidence",
-        files={"file": ("note.txt", b"a note\n")},
-        data={"kind": "other", "title": "A note"},
-    )
-    assert r.status_code == 201, r.text
-    return case
-
-
 def _finished(http, path: str) -> dict:
     return wait_for(
         lambda: (b := http.get(path).json())["status"] in ("done", "failed") and b,
@@ -140,7 +129,7 @@ def test_runners_survive_a_database_outage_and_build_what_is_queued(tmp_path):
     try:
         with server.client() as http:
             email = http.get("/api/v1/auth/me").json()["email"]
-            case = _case(http)
+            case, _ = case_with_an_exhibit(http, case_title="Acme v. Outage")
             queued = None if _postgres(url) else _queue_straight(url, email, case["id"])
 
             with database_outage(url):

@@ -96,7 +96,7 @@ def _build_while_the_store_answers(
 
 
 def _build_once(bundle_uuid: uuid.UUID, store: BlobStore, scratch: Path, converter: Converter) -> None:
-    """One try at the build, in an empty `scratch` (emptied again when it fails)."""
+    """One try at the build, in `scratch`, emptied first of what an earlier try left."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)  # in here: on a full disk even this fails, and must say so
     spec = _load_spec(bundle_uuid)
