@@ -11,7 +11,7 @@ from api.errors import install_error_handlers
 from api.jobqueue import handoff
 from api.jobqueue import schema as queue_schema
 from api.migrate import schema_behind
-from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports, previews
+from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports, previews, records
 from api.routes import audit as audit_routes
 from api.routes import export as export_routes
 from api.routes import search as search_routes
@@ -19,7 +19,7 @@ from api.routes import text as text_routes
 from api.routes import timeline as timeline_routes
 from api.services.audit import OriginMiddleware
 from api.services.previews.renderers import renderers
-from api.worker import import_runner, runner, text_runner, verify_runner
+from api.worker import RUNNERS
 
 API_PREFIX = "/api/v1"
 
@@ -45,7 +45,7 @@ async def lifespan(_: FastAPI):
             raise RuntimeError(behind)
     get_blob_store().claim_staging()
     # With the queue, this process only queues jobs: `casebinder worker` processes run them.
-    runners = [] if handoff.queued_elsewhere() else [runner, verify_runner, import_runner, text_runner]
+    runners = [] if handoff.queued_elsewhere() else list(RUNNERS.values())
     for each in runners:
         each.start()
     yield
@@ -66,6 +66,7 @@ def create_app() -> FastAPI:
     app.include_router(search_routes.router, prefix=API_PREFIX)
     app.include_router(timeline_routes.router, prefix=API_PREFIX)
     app.include_router(imports.router, prefix=API_PREFIX)
+    app.include_router(records.router, prefix=API_PREFIX)
     app.include_router(export_routes.router, prefix=API_PREFIX)
     app.include_router(audit_routes.router, prefix=API_PREFIX)
     web.install(app)

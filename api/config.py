@@ -161,6 +161,28 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a build waits, trying again, for an object store that does not answer before it fails.",
     )
+    records_max_inflated_bytes: int = Field(
+        64 * GiB,
+        gt=0,
+        description="Most bytes a compressed record set file may inflate to; past it the import fails (a gzip bomb).",
+    )
+    records_max_line_bytes: int = Field(
+        4 * 1024**2,
+        ge=1024,
+        description="Longest line of a record set file, in bytes; a longer line is refused (and reading goes on).",
+    )
+    records_max_rejected: int = Field(
+        10_000,
+        ge=0,
+        description="Lines of a record set file that may be refused; one more fails the import (a wrong mapping or "
+        "format, most likely), and nothing of it is kept.",
+    )
+    records_phone_region: str = Field(
+        "US",
+        pattern=r"^[A-Z]{2}$",
+        description="Region (ISO 3166 code) of phone numbers written without a country code in record sets, read "
+        "to E.164.",
+    )
     text_language: str = Field(
         "eng",
         min_length=1,

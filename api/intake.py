@@ -42,12 +42,14 @@ async def receive_evidence(
     case: Case,
     actor: User,
     fields: Callable[[UploadForm], dict[str, str]] = _as_sent,
+    before_ingest: Callable[[UploadForm], None] | None = None,
 ) -> Received:
     """Stream the request's multipart upload into the blob store and ingest it as evidence in `case`.
 
     `fields` gives the metadata fields to check, from the form as read (the uploader fills in defaults there,
-    such as a title from the file's name). No database connection is used while the body arrives; the item is
-    recorded once the whole file is staged, and the staged file is gone whatever happens."""
+    such as a title from the file's name). `before_ingest` checks the staged file before it becomes evidence (a
+    record set's mapping against its header), raising a 4xx to refuse it. No database connection is used while the
+    body arrives; the item is recorded once the whole file is staged, and the staged file is gone whatever happens."""
     settings = get_settings()
 
     def precheck(sent: UploadForm) -> None:
@@ -58,6 +60,8 @@ async def receive_evidence(
     assert staged is not None  # read_upload returns once the file is staged, and refuses a form without one
     try:
         meta = evidence_service.parse_upload_fields(fields(form), case)
+        if before_ingest is not None:
+            await run_in_threadpool(before_ingest, form)
         item, exhibit, duplicate = await run_in_threadpool(
             evidence_service.ingest,
             session,

@@ -20,6 +20,7 @@ from api.jobqueue import handoff
 from api.lifelines import Child
 from api.runners import Runner, Work
 from api.services import bundles as bundle_service
+from api.services import record_sets as record_set_service
 from api.services import text as text_service
 from api.services import verify_runs as verify_run_service
 from api.services.timeline import import_jobs as import_job_service
@@ -183,6 +184,26 @@ def _import(runner: Runner, job_id: uuid.UUID) -> None:
         runner.fail(job_id, f"the import failed, so nothing was stored ({type(exc).__name__}: {exc})")
 
 
+def _import_records(runner: Runner, record_set_id: uuid.UUID) -> None:
+    """A record set's import, in the thread: reading and converting lines is Python work, the load is the
+    database's. One still going when the server stops gives up after its batch, and is failed (none of its records
+    kept); with the queue's workers it is queued again and starts over."""
+
+    def tick() -> None:
+        runner.beat()
+        if runner.stopping:
+            raise record_set_service.Interrupted
+
+    try:
+        record_set_service.execute(record_set_id, tick=tick)
+    except record_set_service.Interrupted:
+        log.warning("record set import %s: the server is stopping, so it was given up", record_set_id)
+        runner.fail(record_set_id, record_set_service.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
+        log.exception("record set import %s failed", record_set_id)
+        runner.fail(record_set_id, f"the import failed, so none of its records were kept ({type(exc).__name__}: {exc})")
+
+
 class _Stopping(Exception):
     pass
 
@@ -210,9 +231,16 @@ runner = Runner(Work("bundle", "bundle build", bundle_service.QUEUE, builds.run,
 # A verify run mostly waits on the disk and is not watched: it can take hours.
 verify_runner = Runner(Work("verify", "verify run", verify_run_service.QUEUE, _verify, beats_while_busy=False))
 import_runner = Runner(Work("import", "events import", import_job_service.QUEUE, _import))
+records_runner = Runner(Work("records", "record set import", record_set_service.QUEUE, _import_records))
 text_reader = Reader()
 text_runner = Runner(Work("text", "text extraction", text_service.QUEUE, _read_text, close=text_reader.close))
 text_service.wakers.append(text_runner.wake)
 # By kind: the runner that runs a job of it (its thread in the in-process mode, `casebinder worker` with the queue).
-RUNNERS = {"bundle": runner, "verify": verify_runner, "import": import_runner, "text": text_runner}
+RUNNERS = {
+    "bundle": runner,
+    "verify": verify_runner,
+    "import": import_runner,
+    "text": text_runner,
+    "records": records_runner,
+}
 handoff.wakers.update({kind: each.wake for kind, each in RUNNERS.items()})

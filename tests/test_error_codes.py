@@ -29,6 +29,7 @@ CONFLICT_CODES = {
     "no_filed_bundle",
     "nothing_to_cancel",
     "own_account",
+    "record_set_importing",
     "stored_file_missing",
     "text_being_read",
 }

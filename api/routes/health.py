@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import get_engine
 from api.migrate import schema_behind
-from api.worker import import_runner, runner, text_runner, verify_runner
+from api.worker import RUNNERS
 
 router = APIRouter(tags=["health"])
 
@@ -41,7 +41,7 @@ def _database_problem(check) -> str | None:
 
 
 def _runner_problems() -> list[str]:
-    return [p for p in (runner.problem(), verify_runner.problem(), import_runner.problem(), text_runner.problem()) if p]
+    return [p for p in (each.problem() for each in RUNNERS.values()) if p]
 
 
 def _answer(problems: list[str], ok: str, not_ok: str):

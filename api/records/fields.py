@@ -1,0 +1,254 @@
+"""A record set's mapping, from the file's fields to the canonical fields of its role, and the canonical values
+made from what a line holds: times in UTC (a time without an offset is in the case's timezone), amounts as exact
+decimals, ratings as numbers, e-mail addresses in lower case, phone numbers in E.164, enumerated values in lower
+case whatever case the file wrote them in.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+import phonenumbers
+
+from api.dates import parse_instant
+from models.record_set import (
+    CANONICAL,
+    EMAIL_FIELDS,
+    ENUMS,
+    KEYS,
+    REQUIRED,
+    TIME_FIELD,
+    TIME_FIELDS,
+    RecordFormat,
+    RecordRole,
+)
+
+KEY_CHARS = 1000  # the longest id, address or URL kept as a key (an index entry must stay well under a page)
+MAPPING_FIELDS = 200
+_GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+_CURRENCY_SIGNS = "$€£¥₹₩₪"
+
+
+class MappingRefused(ValueError):
+    """The mapping cannot be used: the message names the field."""
+
+
+class RowProblem(ValueError):
+    """A value of a line cannot be its canonical field: the line is refused with this message."""
+
+
+def check_mapping(sent: Any, role: RecordRole) -> dict[str, str]:
+    """The mapping as sent (decoded JSON), checked against the role: every target a canonical field of the role
+    (any name for `other`), each at most once, and the role's required fields all mapped."""
+    if not isinstance(sent, dict) or not sent:
+        raise MappingRefused(
+            'mapping must be a JSON object {"<source path>": "<canonical field>"} with one entry or more'
+        )
+    if len(sent) > MAPPING_FIELDS:
+        raise MappingRefused(f"mapping has {len(sent)} entries; at most {MAPPING_FIELDS}")
+    allowed = CANONICAL[role]
+    seen: dict[str, str] = {}
+    for path, target in sent.items():
+        if not isinstance(target, str) or not target.strip():
+            raise MappingRefused(f"mapping[{path!r}] must name a canonical field as a string")
+        if not path.strip() or len(path) > 500 or any(not step for step in path.split(".")):
+            raise MappingRefused(f"mapping: {path[:100]!r} is not a source field or dotted path (e.g. _source.user.id)")
+        if allowed and target not in allowed:
+            raise MappingRefused(
+                f"mapping[{path!r}]: {target[:100]!r} is not a field of {role.value} records; "
+                f"they are {', '.join(allowed)}"
+            )
+        if not allowed and not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", target):
+            raise MappingRefused(f"mapping[{path!r}]: {target[:100]!r} must be a lower-case name (a-z, 0-9, _)")
+        if target in seen:
+            raise MappingRefused(f"mapping: {target} is mapped twice, from {seen[target]!r} and {path!r}")
+        seen[target] = path
+    missing = [name for name in REQUIRED[role] if name not in seen]
+    if missing:
+        raise MappingRefused(f"mapping: {role.value} records need {', '.join(missing)} mapped from a field of the file")
+    return {str(path): str(target) for path, target in sent.items()}
+
+
+def _walk(value: Any, steps: tuple[str, ...]) -> Any:
+    for step in steps:
+        if isinstance(value, dict):
+            value = value.get(step)
+        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A JSON object's leaves by dotted path (lists are leaves)."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        if isinstance(item, dict) and item:
+            out.update(flatten(item, path + "."))
+        else:
+            out[path] = item
+    return out
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A checked mapping, ready to take the canonical fields out of a record's values."""
+
+    role: RecordRole
+    fmt: RecordFormat
+    targets: tuple[tuple[str, tuple[str, ...], str], ...]  # (path, its steps, canonical field)
+
+    @classmethod
+    def of(cls, mapping: dict[str, str], role: RecordRole, fmt: RecordFormat) -> "Mapping":
+        flat = fmt == RecordFormat.csv
+        return cls(role, fmt, tuple((p, (p,) if flat else tuple(p.split(".")), t) for p, t in mapping.items()))
+
+    def raw(self, values: Any) -> dict[str, tuple[str, Any]]:
+        """canonical field -> (source path, value as in the file), for the fields the line has."""
+        out = {}
+        for path, steps, target in self.targets:
+            value = values.get(path) if len(steps) == 1 else _walk(values, steps)
+            if value is None or value == "":
+                continue
+            out[target] = (path, value)
+        return out
+
+    def unmapped(self, values: Any) -> dict[str, Any]:
+        mapped = {path for path, _, _ in self.targets}
+        leaves = values if self.fmt == RecordFormat.csv else flatten(values)
+        return {k: v for k, v in leaves.items() if k not in mapped}
+
+    def missing_columns(self, header: list[str]) -> list[str]:
+        names = set(header)
+        return [path for path, _, _ in self.targets if path not in names]
+
+
+def _text(path: str, target: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+def _decimal(path: str, target: str, value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    clean = text.strip().replace(" ", "")
+    negative = clean.startswith("-") or (clean.startswith("(") and clean.endswith(")"))
+    clean = clean.strip("()").lstrip("-+").lstrip(_CURRENCY_SIGNS)
+    if _GROUPED.match(clean):
+        clean = clean.replace(",", "")
+    try:
+        amount = Decimal(clean)
+    except InvalidOperation:
+        raise RowProblem(f"{target} (from {path}): {text[:60]!r} is not an amount") from None
+    if not amount.is_finite() or abs(amount) >= Decimal(10) ** 15:
+        raise RowProblem(f"{target} (from {path}): {text[:60]!r} is not an amount")
+    return str(-amount if negative else amount)
+
+
+def _rating(path: str, target: str, value: Any) -> int | float:
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        raise RowProblem(f"{target} (from {path}): {str(value)[:60]!r} is not a number") from None
+    if not number.is_finite() or not 0 <= number <= 100:
+        raise RowProblem(f"{target} (from {path}): {str(value)[:60]!r} is not a rating")
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+class Converter:
+    """Canonical values of one line of a record set, by its role and the case's timezone."""
+
+    def __init__(self, mapping: Mapping, *, timezone: str, phone_region: str):
+        self.mapping, self.role, self.timezone, self.region = mapping, mapping.role, timezone, phone_region
+        self.keys = KEYS[self.role]
+        self.time_field = TIME_FIELD[self.role]
+        self.required = REQUIRED[self.role]
+        self._convert: dict[str, Callable[[str, str, Any], Any]] = {}
+        for _, _, target in mapping.targets:
+            self._convert[target] = self._converter(target)
+
+    def _converter(self, target: str) -> Callable[[str, str, Any], Any]:
+        if target in TIME_FIELDS:
+            return self._time
+        if target == "amount":
+            return _decimal
+        if target == "rating":
+            return _rating
+        if target in ENUMS:
+            return self._enum
+        if target in EMAIL_FIELDS:
+            return lambda p, t, v: _text(p, t, v).lower()
+        if target == "phone":
+            return self._phone
+        if target == "currency":
+            return lambda p, t, v: _text(p, t, v).upper()
+        return _text
+
+    def _time(self, path: str, target: str, value: Any) -> str:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = value / 1000 if abs(value) > 100_000_000_000 else value  # epoch milliseconds, as ES stores them
+            try:
+                at = datetime.fromtimestamp(seconds, UTC)
+            except (OverflowError, OSError, ValueError):
+                raise RowProblem(f"{target} (from {path}): {value!r} is not a time") from None
+        else:
+            try:
+                at = parse_instant(str(value), self.timezone, field=f"{target} (from {path})")
+            except ValueError as exc:
+                raise RowProblem(str(exc)) from None
+        return at.isoformat().replace("+00:00", "Z")
+
+    def _enum(self, path: str, target: str, value: Any) -> str:
+        text = _text(path, target, value).lower()
+        if text not in ENUMS[target]:
+            raise RowProblem(f"{target} (from {path}): {str(value)[:60]!r} is not one of {', '.join(ENUMS[target])}")
+        return text
+
+    def _phone(self, path: str, target: str, value: Any) -> str:
+        text = _text(path, target, value)
+        try:
+            number = phonenumbers.parse(text, self.region)
+        except phonenumbers.NumberParseException:
+            return re.sub(r"[^\d+]", "", text) or text
+        if not phonenumbers.is_possible_number(number):
+            return re.sub(r"[^\d+]", "", text) or text
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def canonical(self, name: str, value: str) -> Any:
+        """A value as a filter sends it, made canonical as the import makes the file's."""
+        convert = self._convert.get(name) or self._converter(name)
+        return convert(name, name, value)
+
+    def convert(self, values: Any) -> tuple[dict[str, Any], datetime | None, tuple[str | None, ...]]:
+        """(canonical fields, the record's time, its key columns) of a line's values; RowProblem if it cannot be."""
+        fields: dict[str, Any] = {}
+        for target, (path, value) in self.mapping.raw(values).items():
+            converted = self._convert[target](path, target, value)
+            if converted != "":
+                fields[target] = converted
+        for name in self.required:
+            if name not in fields:
+                source = next(p for p, _, t in self.mapping.targets if t == name)
+                raise RowProblem(f"{name} (from {source}) is missing")
+        keys: list[str | None] = []
+        for name in self.keys:
+            value = fields.get(name)
+            if value is not None and len(value) > KEY_CHARS:
+                raise RowProblem(f"{name} is {len(value):,} characters long; an id or address may have {KEY_CHARS:,}")
+            keys.append(value)
+        at = None
+        if self.time_field and self.time_field in fields:
+            at = datetime.fromisoformat(fields[self.time_field])
+        return fields, at, tuple(keys)

@@ -1,0 +1,81 @@
+"""Records into the `records` table with each database's bulk path: COPY on PostgreSQL, executemany on SQLite, a
+batch per transaction (with the record set's progress in the same one), so an SQLite write lock is never held
+for long and a reader following the import sees its progress and its rows agree."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from api.db import session_scope
+from models.record_set import KEY_COLUMNS, RecordSet
+
+COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "fields", "source_line", "decoded_as")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # as SQLAlchemy writes a DateTime on SQLite
+
+
+class Batches:
+    """Rows of one record set, made in each database's form and written a batch at a time."""
+
+    def __init__(self, record_set_id: uuid.UUID, dialect: str):
+        self.postgres = dialect == "postgresql"
+        self.size = 20_000 if self.postgres else 5_000
+        self._id = str(record_set_id) if self.postgres else record_set_id.hex
+        self.rows: list[Any] = []
+
+    def add(
+        self, row: int, at: datetime | None, keys: tuple[str | None, ...], fields: dict, text: str, decoded: str | None
+    ) -> bool:
+        """Add a record; True once a batch is full (then `write` it)."""
+        padded = keys + (None,) * (len(KEY_COLUMNS) - len(keys))
+        fields_json = orjson.dumps(fields).decode()
+        if self.postgres:
+            cells = [self._id, str(row), at.isoformat() if at else "\\N"]
+            cells += ["\\N" if k is None else k.translate(_COPY_ESCAPES) for k in padded]
+            cells += [fields_json.translate(_COPY_ESCAPES), text.translate(_COPY_ESCAPES), decoded or "\\N"]
+            self.rows.append("\t".join(cells))
+        else:
+            self.rows.append(
+                (self._id, row, at.strftime(_SQLITE_TIME) if at else None, *padded, fields_json, text, decoded)
+            )
+        return len(self.rows) >= self.size
+
+    def write(self, record_set_id: uuid.UUID, progress: dict[str, Any], on_write: Callable[[], None]) -> None:
+        """The batch and the record set's progress in one transaction."""
+        rows, self.rows = self.rows, []
+        with session_scope() as session:
+            if rows:
+                self._insert(session, rows)
+            session.execute(update(RecordSet).where(col(RecordSet.id) == record_set_id).values(**progress))
+        on_write()
+
+    def _insert(self, session: Session, rows: list[Any]) -> None:
+        raw = session.connection().connection.driver_connection
+        assert raw is not None, "a connection just checked out has its driver's connection"
+        if self.postgres:
+            with raw.cursor() as cursor, cursor.copy(f"COPY records ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                copy.write(("\n".join(rows) + "\n").encode("utf-8"))
+            return
+        cursor = raw.cursor()
+        try:
+            names, marks = ", ".join(f'"{c}"' for c in COLUMNS), ", ".join("?" * len(COLUMNS))
+            cursor.executemany(f"INSERT INTO records ({names}) VALUES ({marks})", rows)
+        finally:
+            cursor.close()
+
+
+STATISTICS = {
+    "postgresql": ["ANALYZE records"],
+    "sqlite": ["PRAGMA analysis_limit=2000", "ANALYZE records", "PRAGMA analysis_limit=0"],
+}
+
+
+def analyze(session: Session) -> None:
+    """Bring the table's statistics up to date after a large load, so lookups by key keep using their indexes."""
+    for statement in STATISTICS[session.get_bind().dialect.name]:
+        session.connection().exec_driver_sql(statement)

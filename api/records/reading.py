@@ -1,0 +1,311 @@
+"""Reading a record set's file: its lines as they are in the file, then its records, whatever its format.
+
+The file is read as a stream, a block at a time, so memory stays flat however large it is: a gzip is inflated as it
+is read (and refused past a size cap, so a gzip bomb fills nothing), and a line longer than the longest record is
+skipped without being held. Every record keeps its row, the 1-based line of the file it starts on (a CSV's header
+is row 1, and a CSV record over several lines keeps the row of its first), and its exact text.
+
+A line that is not UTF-8 (an export put together from several systems) is read as Windows-1252, or as Latin-1 when
+even that fails, and says so; a line that cannot be a record is refused with its row and why, and reading goes on.
+"""
+
+import codecs
+import csv
+import gzip
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+
+from models.record_set import RecordFormat
+
+CHUNK = 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = "\ufeff"
+
+
+class FileRefused(ValueError):
+    """The file as a whole cannot be read (a gzip inflating past the cap, a broken gzip): the import fails."""
+
+
+@dataclass(slots=True)
+class Line:
+    row: int
+    text: str | None  # None: refused, see `problem`
+    decoded_as: str | None = None
+    problem: str | None = None
+
+
+@dataclass(slots=True)
+class SourceRecord:
+    """One record as read: its values by source path (a CSV's columns; a JSON line's object), or why it was
+    refused."""
+
+    row: int
+    text: str
+    values: Any  # dict of column -> text for CSV, the parsed object for JSON
+    decoded_as: str | None = None
+    problem: str | None = None
+
+
+class _Counted:
+    """A binary file, counting the bytes read from it (of the file as stored: a gzip's compressed bytes)."""
+
+    def __init__(self, raw: IO[bytes]):
+        self.raw, self.count = raw, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.count += len(data)
+        return data
+
+
+class Source:
+    """The file's bytes as blocks, inflated if it is a gzip (told by its first bytes), at most `max_inflated` of
+    them; `bytes_read` counts the stored bytes read so far, for progress."""
+
+    def __init__(self, raw: IO[bytes], *, max_inflated: int):
+        self._counted = _Counted(raw)
+        head = self._counted.read(2)
+        self.compressed = head == GZIP_MAGIC
+        self._head = head
+        self._max = max_inflated
+
+    @property
+    def bytes_read(self) -> int:
+        return self._counted.count
+
+    def chunks(self) -> Iterator[bytes]:
+        if not self.compressed:
+            if self._head:
+                yield self._head
+            while data := self._counted.read(CHUNK):
+                yield data
+            return
+        inflated = 0
+        stream = gzip.GzipFile(fileobj=_Prefixed(self._head, self._counted), mode="rb")  # type: ignore[call-overload]
+        try:
+            while True:
+                try:
+                    data = stream.read(CHUNK)
+                except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                    raise FileRefused(f"the gzip file is damaged after {inflated:,} bytes: {exc}") from None
+                if not data:
+                    return
+                inflated += len(data)
+                if inflated > self._max:
+                    raise FileRefused(
+                        f"the gzip file inflates to more than {self._max:,} bytes, the most a record set may hold "
+                        "(CASEBINDER_RECORDS_MAX_INFLATED_BYTES); split it, or send it uncompressed"
+                    )
+                yield data
+        finally:
+            stream.close()
+
+
+class _Prefixed:
+    """A file with bytes already read from it put back in front."""
+
+    def __init__(self, prefix: bytes, rest: _Counted):
+        self.prefix, self.rest = prefix, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self.prefix:
+            out, self.prefix = self.prefix, b""
+            return out
+        return self.rest.read(size)
+
+
+def _decode(data: bytes) -> tuple[str, str | None]:
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[Line]:
+    """The file's lines, numbered from 1, without their line ends (LF or CRLF); a UTF-8 BOM at the start is
+    dropped. A line longer than `max_line_bytes` is refused, and skipped without being held in memory."""
+    row, carry, skipping, skipped = 1, b"", False, 0
+    first = True
+
+    def make(data: bytes) -> Line:
+        nonlocal first
+        if data.endswith(b"\r"):
+            data = data[:-1]
+        text, decoded_as = _decode(data)
+        if first:
+            first = False
+            if text.startswith(BOM):
+                text = text[1:]
+        return Line(row, text, decoded_as)
+
+    def too_long(size: int) -> Line:
+        nonlocal first
+        first = False
+        return Line(
+            row, None, problem=f"the line is {size:,} bytes long; a record may be at most {max_line_bytes:,} bytes"
+        )
+
+    for chunk in chunks:
+        parts = chunk.split(b"\n")
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if skipping:
+                skipped += len(part)
+                if not last:
+                    yield too_long(skipped)
+                    row, skipping, skipped = row + 1, False, 0
+                continue
+            if last:
+                carry += part
+                if len(carry) > max_line_bytes:
+                    skipping, skipped, carry = True, len(carry), b""
+                continue
+            data, carry = carry + part, b""
+            if len(data) > max_line_bytes:
+                yield too_long(len(data))
+            else:
+                yield make(data)
+            row += 1
+    if skipping:
+        yield too_long(skipped)
+    elif carry:
+        yield make(carry)
+
+
+def _nul(text: str) -> bool:
+    return "\x00" in text or "\\u0000" in text
+
+
+NUL_PROBLEM = "the line holds a NUL character, which no field can store"
+
+
+def json_records(source: Iterable[Line], fmt: RecordFormat) -> Iterator[SourceRecord]:
+    """JSON Lines, or an Elasticsearch export (each line a hit with _id and _source). Blank lines are not records
+    and are passed over."""
+    es = fmt == RecordFormat.es
+    for line in source:
+        text = line.text
+        if text is None:
+            yield SourceRecord(line.row, "", None, problem=line.problem)
+            continue
+        if not text.strip():
+            continue
+        if _nul(text):
+            yield SourceRecord(line.row, text, None, line.decoded_as, NUL_PROBLEM)
+            continue
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            yield SourceRecord(line.row, text, None, line.decoded_as, f"the line is not JSON: {exc}")
+            continue
+        if not isinstance(value, dict):
+            problem = f"the line is a JSON {type(value).__name__}, not an object"
+            yield SourceRecord(line.row, text, None, line.decoded_as, problem)
+            continue
+        if es and not isinstance(value.get("_source"), dict):
+            problem = "the line is not an Elasticsearch hit: it has no _source object"
+            yield SourceRecord(line.row, text, None, line.decoded_as, problem)
+            continue
+        yield SourceRecord(line.row, text, value, line.decoded_as)
+
+
+def csv_header(first: Line) -> list[str]:
+    if first.text is None:
+        raise FileRefused(f"the CSV header (line 1) cannot be read: {first.problem}")
+    return next(csv.reader([first.text]), [])
+
+
+def csv_records(source: Iterator[Line], *, max_line_bytes: int) -> Iterator[SourceRecord]:
+    """A CSV with a header row (row 1): each record's values by column name. A record whose quoted field runs over
+    several lines is one record, at the row of its first line, with all its lines as its text."""
+    first = next(source, None)
+    if first is None:
+        return
+    header = csv_header(first)
+    taken: list[Line] = []
+
+    def feed() -> Iterator[str]:
+        for line in source:
+            if line.text is None:
+                taken.append(line)
+                continue
+            taken.append(line)
+            yield line.text + "\n"
+
+    reader = csv.reader(feed(), strict=False)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(max_line_bytes, limit))
+    try:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                bad, taken[:] = list(taken), []
+                text = "\n".join(line.text or "" for line in bad)
+                yield SourceRecord(bad[0].row if bad else 0, text, None, None, f"the CSV line cannot be read: {exc}")
+                continue
+            lines_of, taken[:] = list(taken), []
+            for refused in (line for line in lines_of if line.text is None):
+                yield SourceRecord(refused.row, "", None, problem=refused.problem)
+            lines_of = [line for line in lines_of if line.text is not None]
+            if not lines_of or not any(cells):
+                continue  # a blank line
+            text = "\n".join(line.text for line in lines_of if line.text is not None)
+            decoded = next((line.decoded_as for line in lines_of if line.decoded_as), None)
+            if _nul(text) and "\x00" in text:
+                yield SourceRecord(lines_of[0].row, text, None, decoded, NUL_PROBLEM)
+                continue
+            if len(cells) > len(header):
+                problem = f"the line has {len(cells)} fields, the header {len(header)}"
+                yield SourceRecord(lines_of[0].row, text, None, decoded, problem)
+                continue
+            values: dict[str, str] = {}
+            for name, cell in zip(header, cells, strict=False):
+                values.setdefault(name, cell)
+            yield SourceRecord(lines_of[0].row, text, values, decoded)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def records(source: Source, fmt: RecordFormat, *, max_line_bytes: int) -> Iterator[SourceRecord]:
+    read = lines(source.chunks(), max_line_bytes=max_line_bytes)
+    if fmt == RecordFormat.csv:
+        return csv_records(read, max_line_bytes=max_line_bytes)
+    return json_records(read, fmt)
+
+
+def sniff(head: bytes) -> tuple[RecordFormat, bool]:
+    """The format of a file from its first bytes (inflated first if it is a gzip), and whether it is a gzip: JSON
+    objects per line are an Elasticsearch export when the first has _source, else JSON Lines; anything else is
+    read as a CSV."""
+    compressed = head[:2] == GZIP_MAGIC
+    if compressed:
+        head = _partial_inflate(head)
+    text = codecs.decode(head[: 64 * 1024], "utf-8", errors="replace").lstrip(BOM).lstrip()
+    if not text.startswith("{"):
+        return RecordFormat.csv, compressed
+    first = text.split("\n", 1)[0]
+    try:
+        value = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return (RecordFormat.es if '"_source"' in first else RecordFormat.jsonl), compressed
+    es = isinstance(value, dict) and isinstance(value.get("_source"), dict)
+    return (RecordFormat.es if es else RecordFormat.jsonl), compressed
+
+
+def _partial_inflate(data: bytes) -> bytes:
+    """As much of a gzip's start as its first bytes inflate to (a head cut short is not an error here)."""
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, 64 * 1024)
+    except zlib.error:
+        return b""

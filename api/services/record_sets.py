@@ -1,0 +1,377 @@
+"""Record sets: a data file uploaded as evidence, then read into records by a background job.
+
+The upload is an evidence upload like any other (hashed as it streams, stored once, an exhibit of the case, under
+the case's legal hold), checked first against its mapping; the record set row is queued in the same transaction.
+The import job (kind "records") streams the stored original: memory stays flat whatever its size. Records are
+written a batch per transaction with the progress; a line that cannot be a record is refused with its line number
+and reading goes on, up to `records_max_rejected` refused lines, after which the import fails. A failed import
+keeps no record (`_ended`), and one that is run again (its worker died) starts from the first line.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from api.config import get_settings
+from api.db import session_scope
+from api.errors import Conflict, UnprocessableEntity
+from api.pagination import keyset_page, parse_datetime, parse_uuid
+from api.records import load, reading
+from api.records.fields import Converter, Mapping, MappingRefused, RowProblem, check_mapping
+from api.services import access, audit, jobs
+from api.services.holds import case_hold
+from api.storage import BlobStore, StagedBlob
+from models.case import Case
+from models.evidence import EvidenceItem
+from models.exhibit import Exhibit
+from models.record_set import (
+    Record,
+    RecordError,
+    RecordFormat,
+    RecordRole,
+    RecordSet,
+    RecordSetPublic,
+    RecordSetStatus,
+)
+from models.user import User
+
+log = logging.getLogger("casebinder.records")
+INTERRUPTED = "interrupted: the server stopped during the import, so none of its records were kept; import it again"
+LOST = "the original file of this record set is missing from the store, so nothing was imported"
+ERRORS_KEPT = 100  # the first refused lines listed with their reasons
+NAME_CHARS = 300
+HEAD_BYTES = 64 * 1024
+
+
+class RecordSetBusy(Conflict):
+    """The record set is still being imported: it can be deleted once its import has ended."""
+
+    code = "record_set_importing"
+
+
+# Checking what is sent, before and after the file arrives.
+
+
+def check_form(fields: dict[str, str]) -> tuple[str, RecordRole, dict[str, str], RecordFormat | None]:
+    """(name, role, mapping, format if given) from the upload's form fields; 422 naming the first bad one."""
+    name = (fields.get("name") or "").strip()
+    if not name:
+        raise UnprocessableEntity("name: give the record set a name (e.g. 'Leaked reviewer database')")
+    if len(name) > NAME_CHARS or "\x00" in name:
+        raise UnprocessableEntity(f"name: at most {NAME_CHARS} characters, and no NUL")
+    try:
+        role = RecordRole((fields.get("role") or "").strip())
+    except ValueError:
+        raise UnprocessableEntity(
+            f"role: {fields.get('role', '')[:50]!r} is not one of {', '.join(r.value for r in RecordRole)}"
+        ) from None
+    raw = fields.get("mapping")
+    if not raw:
+        raise UnprocessableEntity('mapping: send the mapping, a JSON object {"<source path>": "<canonical field>"}')
+    try:
+        sent = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UnprocessableEntity(f"mapping is not valid JSON: {exc}") from None
+    try:
+        mapping = check_mapping(sent, role)
+    except MappingRefused as exc:
+        raise UnprocessableEntity(str(exc)) from None
+    fmt = None
+    if fields.get("format"):
+        try:
+            fmt = RecordFormat(fields["format"].strip())
+        except ValueError:
+            raise UnprocessableEntity(
+                f"format: {fields['format'][:20]!r} is not one of {', '.join(f.value for f in RecordFormat)}"
+            ) from None
+    return name, role, mapping, fmt
+
+
+def check_file(staged: StagedBlob, role: RecordRole, mapping: dict[str, str], fmt: RecordFormat | None) -> tuple:
+    """(format, compressed, CSV header) of the staged file, told from its first bytes unless given; 422 when the
+    mapping names a column a CSV's header does not have, or the file is empty."""
+    if staged.size == 0:
+        raise UnprocessableEntity("the file is empty: a record set needs at least one record")
+    with staged.open() as f:
+        head = f.read(HEAD_BYTES)
+    sniffed, compressed = reading.sniff(head)
+    fmt = fmt or sniffed
+    if fmt == RecordFormat.es and any(not p.startswith(("_source.", "_id", "_index", "_score")) for p in mapping):
+        wrong = next(p for p in mapping if not p.startswith(("_source.", "_id", "_index", "_score")))
+        raise UnprocessableEntity(
+            f"mapping[{wrong!r}]: paths into an Elasticsearch export start at the hit: _id, or _source.<field>"
+        )
+    header: list[str] = []
+    if fmt == RecordFormat.csv:
+        with staged.open() as f:
+            source = reading.Source(f, max_inflated=get_settings().records_max_inflated_bytes)
+            first = next(reading.lines(source.chunks(), max_line_bytes=get_settings().records_max_line_bytes), None)
+        if first is None:
+            raise UnprocessableEntity("the file is empty: a record set needs at least one record")
+        try:
+            header = reading.csv_header(first)
+        except reading.FileRefused as exc:
+            raise UnprocessableEntity(str(exc)) from None
+        missing = Mapping.of(mapping, role, fmt).missing_columns(header)
+        if missing:
+            shown = ", ".join(repr(h) for h in header[:30])
+            raise UnprocessableEntity(
+                f"mapping names {', '.join(repr(m) for m in missing)}, which the CSV's header does not have; "
+                f"its columns are {shown}"
+            )
+    return fmt, compressed, header
+
+
+def create(
+    session: Session,
+    *,
+    case: Case,
+    actor: User,
+    item: EvidenceItem,
+    name: str,
+    role: RecordRole,
+    mapping: dict[str, str],
+    fmt: RecordFormat,
+    compressed: bool,
+    header: list[str],
+) -> RecordSet:
+    """Queue the import of an item just stored as evidence, in the same transaction."""
+    record_set = RecordSet(
+        case_id=case.id,
+        evidence_id=item.id,
+        name=name,
+        role=role,
+        format=fmt,
+        compressed=compressed,
+        mapping=mapping,
+        columns=header,
+        created_by=actor.id,
+    )
+    QUEUE.queue(session, record_set)
+    audit.record(
+        session,
+        "record_set.create",
+        actor=actor,
+        case_id=case.id,
+        evidence_id=item.id,
+        object_type="record_set",
+        object_id=record_set.id,
+        details={"name": name, "role": role.value, "format": fmt.value, "mapping": mapping},
+    )
+    return record_set
+
+
+# Reading them.
+
+
+def get_visible(session: Session, record_set_id: uuid.UUID, user: User, role=None) -> RecordSet:
+    """The record set if the user is a member of its case (404 otherwise, as for a missing one)."""
+    if role is None:
+        return access.case_object(session, RecordSet, record_set_id, user, "record set")
+    return access.case_object(session, RecordSet, record_set_id, user, "record set", role)
+
+
+def exhibit_label(session: Session, record_set: RecordSet) -> str | None:
+    return session.exec(
+        select(Exhibit.label).where(
+            Exhibit.case_id == record_set.case_id, Exhibit.evidence_id == record_set.evidence_id
+        )
+    ).first()
+
+
+def public(session: Session, record_set: RecordSet) -> RecordSetPublic:
+    item = session.get(EvidenceItem, record_set.evidence_id)
+    assert item is not None, "a record set's original is evidence, kept while the set is"
+    return RecordSetPublic(
+        id=record_set.id,
+        case_id=record_set.case_id,
+        evidence_id=record_set.evidence_id,
+        exhibit_label=exhibit_label(session, record_set),
+        sha256=item.sha256,
+        name=record_set.name,
+        role=record_set.role,
+        format=record_set.format,
+        compressed=record_set.compressed,
+        mapping=record_set.mapping,
+        status=record_set.status,
+        rows_done=record_set.rows_done,
+        rows_total=record_set.rows_total,
+        rows_rejected=record_set.rows_rejected,
+        errors=[RecordError.model_validate(e) for e in record_set.errors or []],
+        bytes_read=record_set.bytes_read,
+        size_bytes=item.size_bytes,
+        message=record_set.message,
+        created_by=record_set.created_by,
+        created_at=record_set.created_at,
+        started_at=record_set.started_at,
+        finished_at=record_set.finished_at,
+    )
+
+
+def list_sets(session: Session, case: Case, *, limit: int, cursor: str | None):
+    return keyset_page(
+        session,
+        select(RecordSet).where(RecordSet.case_id == case.id),
+        kind="record_sets",
+        columns=[RecordSet.created_at, RecordSet.id],
+        parsers=[parse_datetime, parse_uuid],
+        key=lambda r: (r.created_at, r.id),
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def delete_set(session: Session, record_set: RecordSet, *, actor: User) -> None:
+    """Remove a record set and its records (the original file stays evidence). Refused under a legal hold, and
+    while it is being imported."""
+    hold = case_hold(session, record_set.case_id)
+    if hold is not None:
+        from api.services.holds import CaseOnHold
+
+        raise CaseOnHold(hold.describe())
+    if record_set.status in (RecordSetStatus.queued, RecordSetStatus.running):
+        raise RecordSetBusy("the record set is still being imported; delete it once its import has ended")
+    session.execute(delete(Record).where(col(Record.record_set_id) == record_set.id))
+    audit.record(
+        session,
+        "record_set.delete",
+        actor=actor,
+        case_id=record_set.case_id,
+        evidence_id=record_set.evidence_id,
+        object_type="record_set",
+        object_id=record_set.id,
+        details={"name": record_set.name, "rows": record_set.rows_done},
+    )
+    session.delete(record_set)
+
+
+# The import job's side (api/worker.py).
+
+
+class Interrupted(Exception):
+    """The server is stopping: the import gives up and is failed."""
+
+
+class TooManyRefused(Exception):
+    pass
+
+
+def _ended(session: Session, record_set_id: uuid.UUID) -> None:
+    """A failed import keeps none of its records."""
+    session.execute(delete(Record).where(col(Record.record_set_id) == record_set_id))
+
+
+QUEUE = jobs.Queue(
+    "records",
+    RecordSet,
+    RecordSetStatus,
+    order=(RecordSet.created_at, RecordSet.id),
+    interrupted=INTERRUPTED,
+    reason="message",
+    ended=_ended,
+)
+
+
+def _store() -> BlobStore:
+    from api.deps import get_blob_store  # the one place the store is chosen; deps is above services
+
+    return get_blob_store()
+
+
+def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
+    """Run a claimed import to its end: done, or failed with why (and then none of its records kept). `tick` is
+    called after each batch and raises Interrupted when the server stops."""
+    settings = get_settings()
+    with session_scope() as session:
+        record_set = session.get(RecordSet, record_set_id)
+        assert record_set is not None, "a claimed job's row is there"
+        item = session.get(EvidenceItem, record_set.evidence_id)
+        case = session.get(Case, record_set.case_id)
+        if item is None or case is None:
+            raise LookupError("the record set's case or original is gone")
+        # A run again after a worker died starts from the first line.
+        session.execute(delete(Record).where(col(Record.record_set_id) == record_set_id))
+        dialect = session.get_bind().dialect.name
+        timezone, sha256, size = case.timezone, item.sha256, item.size_bytes
+    store = _store()
+    if not store.exists(sha256):
+        with session_scope() as session:
+            QUEUE.fail(session, record_set_id, LOST)
+        return
+    mapping = Mapping.of(record_set.mapping, record_set.role, record_set.format)
+    converter = Converter(mapping, timezone=timezone, phone_region=settings.records_phone_region)
+    batches = load.Batches(record_set_id, dialect)
+    done = refused = 0
+    errors: list[dict[str, Any]] = []
+    try:
+        with store.open(sha256) as raw:
+            source = reading.Source(raw, max_inflated=settings.records_max_inflated_bytes)
+
+            def progress() -> dict[str, Any]:
+                read = max(source.bytes_read, 1)
+                estimate = int((done + refused) * size / read) if read < size else done + refused
+                return {"rows_done": done, "rows_rejected": refused, "rows_total": estimate,
+                        "bytes_read": source.bytes_read, "errors": errors}  # fmt: skip
+
+            for record in reading.records(source, record_set.format, max_line_bytes=settings.records_max_line_bytes):
+                problem = record.problem
+                if problem is None:
+                    try:
+                        fields, at, keys = converter.convert(record.values)
+                    except RowProblem as exc:
+                        problem = str(exc)
+                if problem is not None:
+                    refused += 1
+                    if len(errors) < ERRORS_KEPT:
+                        errors.append({"line": record.row, "message": problem[:500]})
+                    if refused > settings.records_max_rejected:
+                        raise TooManyRefused
+                    continue
+                done += 1
+                if batches.add(record.row, at, keys, fields, record.text, record.decoded_as):
+                    batches.write(record_set_id, progress(), tick)
+            batches.write(record_set_id, progress(), tick)
+    except TooManyRefused:
+        first = errors[0]
+        message = (
+            f"more than {settings.records_max_rejected:,} lines were refused, so the import stopped and kept nothing "
+            f"(the first, line {first['line']:,}: {first['message']}); check the mapping and the file's format"
+        )
+        _fail(record_set_id, message, refused, errors)
+        return
+    except reading.FileRefused as exc:
+        _fail(record_set_id, f"{exc}; nothing of it was kept", refused, errors)
+        return
+    with session_scope() as session:
+        if done >= 10_000:
+            load.analyze(session)
+        finished = QUEUE.finish(
+            session, record_set_id, rows_done=done, rows_rejected=refused, rows_total=done + refused,
+            errors=errors, bytes_read=source.bytes_read,
+        )  # fmt: skip
+        if finished:
+            audit.record(
+                session,
+                "record_set.import",
+                actor=session.get(User, record_set.created_by),
+                case_id=case.id,
+                evidence_id=item.id,
+                object_type="record_set",
+                object_id=record_set_id,
+                details={"rows": done, "rejected": refused, "sha256": sha256},
+            )
+    log.info("record set %s: %d records, %d lines refused", record_set_id, done, refused)
+
+
+def _fail(record_set_id: uuid.UUID, message: str, refused: int, errors: list[dict]) -> None:
+    with session_scope() as session:
+        QUEUE.fail(session, record_set_id, message, rows_rejected=refused, errors=errors, rows_done=0)
+
+
+def count_records(session: Session, record_set_id: uuid.UUID) -> int:
+    return session.exec(select(func.count()).select_from(Record).where(Record.record_set_id == record_set_id)).one()

@@ -1,0 +1,282 @@
+"""Record sets: each format imported through the API and read back record by record, with its row, exact line and
+citation; filters; extracts as evidence; and the bad input the import must survive."""
+
+import csv
+import gzip
+import io
+import json
+
+import pytest
+
+from api.config import get_settings
+from tests.records_support import imported, records, send_set, wait_imported
+
+pytestmark = pytest.mark.slow
+
+REVIEWS_CSV = (
+    "\ufeffReview ID,Profile,Name,ASIN,Stars,Date,Headline,Body,Helpful\r\n"
+    "R1,A100,Emily Smith,B0001,5,2021-03-04T10:00:00Z,Great,\"Loved it, truly\",3\r\n"
+    'R2,A200,张伟,B0001,5,2021-03-05 09:30,"=HYPERLINK(""http://evil.example"",""click"")","line one\r\n'
+    'line two, with a comma",0\r\n'
+    "R3,a300,محمد,B0002,4,2021-03-06,ok,جيد جدا,1\r\n"
+    "R4,A400,नमस्ते,B0002,five,2021-03-07,bad rating,x,0\r\n"
+    "R5,A500,สมชาย,B0003,5,2021-03-08T08:00:00+07:00,สุดยอด,ดีมาก,2\r\n"
+)
+REVIEWS_MAPPING = {
+    "Review ID": "review_id",
+    "Profile": "reviewer_id",
+    "Name": "reviewer_name",
+    "ASIN": "product_id",
+    "Stars": "rating",
+    "Date": "reviewed_at",
+    "Headline": "title",
+    "Body": "text",
+}
+
+
+def _es_line(n: int, **source) -> str:
+    return json.dumps({"_index": "leak", "_id": f"m{n}", "_score": 1.0, "_source": source}, ensure_ascii=False)
+
+
+def test_a_csv_is_read_with_its_rows_lines_and_citations(alice):
+    case = alice.make_case(timezone="America/New_York")
+    body = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING, name="Reviews")
+    assert body["status"] == "done", body
+    assert body["format"] == "csv" and body["compressed"] is False
+    assert (body["rows_done"], body["rows_rejected"], body["rows_total"]) == (4, 1, 5)
+    # R4's rating "five" is refused with its line (header 1, R1 2, R2 3-4, R3 5, R4 6), and the import goes on.
+    assert body["errors"] == [{"line": 6, "message": "rating (from Stars): 'five' is not a number"}]
+    rows = records(alice, body["id"])
+    assert [r["row"] for r in rows] == [2, 3, 5, 7]
+    label = body["exhibit_label"]
+    r2 = alice.get(f"/api/v1/record-sets/{body['id']}/records/3").json()
+    assert r2["citation"] == f"{label}, record 3"
+    assert r2["source_line"] == 'R2,A200,张伟,B0001,5,2021-03-05 09:30,"=HYPERLINK(""http://evil.example"",""click"")",' \
+        '"line one\nline two, with a comma",0'  # fmt: skip
+    assert r2["fields"]["text"] == "line one\nline two, with a comma"
+    # A time without an offset is in the case's timezone (New York, EST in March before the change).
+    assert r2["fields"]["reviewed_at"] == "2021-03-05T14:30:00Z"
+    assert r2["unmapped"] == {"Helpful": "0"}
+    r1 = alice.get(f"/api/v1/record-sets/{body['id']}/records/2").json()
+    assert r1["fields"]["rating"] == 5 and r1["source_line"].startswith("R1,A100")  # no BOM kept in the line
+    thai = alice.get(f"/api/v1/record-sets/{body['id']}/records/7").json()
+    assert thai["fields"]["reviewed_at"] == "2021-03-08T01:00:00Z" and thai["fields"]["title"] == "สุดยอด"
+    assert alice.get(f"/api/v1/record-sets/{body['id']}/records/6").status_code == 404  # the refused line
+    # The original is evidence: hashed, an exhibit, downloadable byte for byte.
+    original = alice.get(f"/api/v1/evidence/{body['evidence_id']}/content")
+    assert original.content == REVIEWS_CSV.encode()
+
+
+def test_filters_find_by_key_any_case_words_and_time(alice):
+    case = alice.make_case()
+    body = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING)
+    sid = body["id"]
+    assert [r["row"] for r in records(alice, sid, product_id="B0001")] == [2, 3]
+    assert [r["row"] for r in records(alice, sid, reviewer_id="a300")] == [5]
+    assert [r["row"] for r in records(alice, sid, rating="5")] == [2, 3, 7]
+    assert [r["row"] for r in records(alice, sid, rating="5.0", product_id="B0003")] == [7]
+    assert [r["row"] for r in records(alice, sid, q="line TWO")] == [3]
+    assert [r["row"] for r in records(alice, sid, q="100%_")] == []
+    assert [r["row"] for r in records(alice, sid, **{"from": "2021-03-05", "to": "2021-03-07"})] == [3, 5]
+    assert [r["row"] for r in records(alice, sid, limit=1)] == [2, 3, 5, 7]  # one a page, every page
+    bad = alice.get(f"/api/v1/record-sets/{sid}/records", params={"payee_email": "x"})
+    assert bad.status_code == 422 and "payee_email" in bad.text and "reviews" in bad.text
+    bad = alice.get(f"/api/v1/record-sets/{sid}/records", params={"rating": "lots"})
+    assert bad.status_code == 422 and "rating" in bad.text
+
+
+def test_an_elasticsearch_export_gzipped_keeps_nested_paths_and_unmapped_fields(alice):
+    case = alice.make_case(timezone="UTC")
+    lines = [
+        _es_line(1, seller="S1", reviewer={"id": "A100", "email": " Emily@Mail.Example "}, sent=1614852000000,
+                 msg={"text": "Full refund after your 5-star review 💸"}, product={"asin": "B0001", "url": "u1"}),
+        "this is not json {",
+        _es_line(3, seller="S1", reviewer={"id": "A200", "email": "wei@mail.example"}, sent="2021-03-05T12:00:00",
+                 msg={"text": "返金します"}, product={"asin": "B0001", "url": "u2"}),
+        "",
+        json.dumps({"_id": "m5", "no_source": True}),
+        _es_line(6, seller="S2", reviewer={"id": "A300"}, sent="2021-03-06T12:00:00+02:00", msg={"text": "شكرا"},
+                 product={"asin": "B0002"}),
+    ]  # fmt: skip
+    mapping = {
+        "_id": "message_id",
+        "_source.seller": "seller",
+        "_source.reviewer.id": "reviewer_id",
+        "_source.reviewer.email": "contact_email",
+        "_source.sent": "sent_at",
+        "_source.msg.text": "text",
+        "_source.product.asin": "product_id",
+    }
+    content = gzip.compress(("\n".join(lines) + "\n").encode())
+    body = imported(alice, case["id"], content, role="messages", mapping=mapping, filename="leak.json.gz")
+    assert body["status"] == "done", body
+    assert (body["format"], body["compressed"]) == ("es", True)
+    assert body["rows_done"] == 3 and body["rows_rejected"] == 2
+    assert [e["line"] for e in body["errors"]] == [2, 5]
+    assert "not JSON" in body["errors"][0]["message"] and "_source" in body["errors"][1]["message"]
+    first = alice.get(f"/api/v1/record-sets/{body['id']}/records/1").json()
+    assert first["fields"]["contact_email"] == "emily@mail.example"  # normalised: case and spaces
+    assert first["fields"]["sent_at"] == "2021-03-04T10:00:00Z"  # epoch milliseconds, as Elasticsearch keeps them
+    assert first["unmapped"] == {"_index": "leak", "_score": 1.0, "_source.product.url": "u1"}
+    assert first["source_line"] == lines[0]
+    assert [r["row"] for r in records(alice, body["id"], contact_email="EMILY@mail.example")] == [1]
+    assert [r["row"] for r in records(alice, body["id"], seller="S1")] == [1, 3]
+    assert records(alice, body["id"], reviewer_id="A300")[0]["fields"]["sent_at"] == "2021-03-06T10:00:00Z"
+
+
+def test_json_lines_payments_keep_exact_amounts_and_match_types_in_any_case(alice):
+    case = alice.make_case(timezone="UTC")
+    rows = [
+        {"id": "T1", "from": "seller@shop.example", "to": "Emily@Mail.example", "gross": "1,250.00", "cur": "usd",
+         "at": "2021-03-06T00:00:00Z", "kind": "REFUND", "note": "B0001"},
+        {"id": "T2", "from": "seller@shop.example", "to": "wei@mail.example", "gross": 0.1, "cur": "USD",
+         "at": "2021-03-07T00:00:00Z", "kind": "Payment"},
+        {"id": "T3", "from": "x@y.example", "to": "z@y.example", "gross": "12.5", "cur": "EUR",
+         "at": "2021-03-08T00:00:00Z", "kind": "chargeback"},
+    ]  # fmt: skip
+    mapping = {"id": "txn_id", "from": "payer", "to": "payee_email", "gross": "amount", "cur": "currency",
+               "at": "paid_at", "kind": "type", "note": "memo"}  # fmt: skip
+    content = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    body = imported(alice, case["id"], content, role="payments", mapping=mapping, filename="paypal.jsonl")
+    assert body["format"] == "jsonl" and body["rows_done"] == 2 and body["rows_rejected"] == 1
+    assert "type (from kind): 'chargeback' is not one of payment, refund, reversal" in body["errors"][0]["message"]
+    got = {r["fields"]["txn_id"]: r["fields"] for r in records(alice, body["id"])}
+    assert got["T1"]["amount"] == "1250.00" and got["T1"]["type"] == "refund" and got["T1"]["currency"] == "USD"
+    assert got["T2"]["amount"] == "0.1" and got["T2"]["payee_email"] == "wei@mail.example"
+    assert [r["row"] for r in records(alice, body["id"], type="Refund")] == [1]
+    assert [r["row"] for r in records(alice, body["id"], amount="1250")] == []  # exact text: 1250 is not 1250.00
+    assert [r["row"] for r in records(alice, body["id"], amount="1,250.00")] == [1]
+
+
+def test_an_extract_is_evidence_with_its_provenance_and_formulas_as_text(alice):
+    case = alice.make_case()
+    body = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING, name="Reviews")
+    r = alice.post(
+        f"/api/v1/record-sets/{body['id']}/extracts",
+        json={"filter": {"product_id": "B0001"}, "title": "Reviews of B0001"},
+    )
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["rows"] == 2 and made["filter"] == {"product_id": "B0001"} and made["exhibit_label"]
+    item = alice.get(f"/api/v1/evidence/{made['evidence_id']}").json()
+    assert item["title"] == "Reviews of B0001" and item["media_type"].startswith("text/")
+    assert body["sha256"] in item["description"] and '"product_id":"B0001"' in item["description"]
+    text = alice.get(f"/api/v1/evidence/{made['evidence_id']}/content").content.decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0][:3] == ["row", "citation", "review_id"] and table[0][-1] == "source_line"
+    assert [row[0] for row in table[1:]] == ["2", "3"]
+    assert table[1][1] == f"{body['exhibit_label']}, record 2"
+    title = table[2][table[0].index("title")]
+    assert title == "'=HYPERLINK(\"http://evil.example\",\"click\")"  # a spreadsheet shows it, never runs it
+    assert table[2][-1].startswith("R2,A200")
+    none = alice.post(f"/api/v1/record-sets/{body['id']}/extracts", json={"filter": {"product_id": "nope"}, "title": "x"})
+    assert none.status_code == 422 and "no record" in none.text
+
+
+def test_a_wrong_mapping_is_refused_naming_the_field_and_nothing_is_stored(alice):
+    case = alice.make_case()
+    cid = case["id"]
+    wrong_target = dict(REVIEWS_MAPPING, Stars="stars")
+    r = send_set(alice, cid, REVIEWS_CSV.encode(), role="reviews", mapping=wrong_target)
+    assert r.status_code == 422 and "'stars' is not a field of reviews records" in r.text
+    missing = {k: v for k, v in REVIEWS_MAPPING.items() if v != "rating"}
+    r = send_set(alice, cid, REVIEWS_CSV.encode(), role="reviews", mapping=missing)
+    assert r.status_code == 422 and "rating" in r.text
+    r = send_set(alice, cid, REVIEWS_CSV.encode(), role="reviews", mapping=dict(REVIEWS_MAPPING, Starz="rating") | {})
+    assert r.status_code == 422 and "mapped twice" in r.text
+    no_column = {("Rating" if k == "Stars" else k): v for k, v in REVIEWS_MAPPING.items()}
+    r = send_set(alice, cid, REVIEWS_CSV.encode(), role="reviews", mapping=no_column)
+    assert r.status_code == 422 and "'Rating'" in r.text and "header" in r.text
+    r = send_set(alice, cid, REVIEWS_CSV.encode(), role="robots", mapping=REVIEWS_MAPPING)
+    assert r.status_code == 422 and "role" in r.text
+    r = alice.post(
+        f"/api/v1/cases/{cid}/record-sets",
+        files={"file": ("x.csv", REVIEWS_CSV.encode())},
+        data={"name": "x", "role": "reviews", "mapping": "{not json"},
+    )
+    assert r.status_code == 422 and "mapping is not valid JSON" in r.text
+    es = send_set(alice, cid, (_es_line(1, a=1) + "\n").encode(), role="accounts", mapping={"a": "account_id"})
+    assert es.status_code == 422 and "_source" in es.text
+    assert alice.get(f"/api/v1/cases/{cid}/record-sets").json()["items"] == []
+    assert alice.get(f"/api/v1/cases/{cid}/exhibits").json()["items"] == []
+
+
+def test_too_many_refused_lines_fail_the_import_and_keep_nothing(alice, monkeypatch, workers_with):
+    monkeypatch.setattr(get_settings(), "records_max_rejected", 3)
+    workers_with(CASEBINDER_RECORDS_MAX_REJECTED="3")
+    case = alice.make_case()
+    good = "".join(json.dumps({"id": f"A{n}"}) + "\n" for n in range(50))
+    content = (good + "not json\n" * 4).encode()
+    body = imported(alice, case["id"], content, role="accounts", mapping={"id": "account_id"})
+    assert body["status"] == "failed"
+    assert "more than 3 lines were refused" in body["message"] and "line 51" in body["message"]
+    assert body["rows_done"] == 0 and body["rows_rejected"] == 4
+    assert records(alice, body["id"]) == []
+
+
+def test_long_lines_bad_bytes_and_nul_are_refused_by_line_and_the_rest_read(alice, monkeypatch, workers_with):
+    monkeypatch.setattr(get_settings(), "records_max_line_bytes", 4096)
+    workers_with(CASEBINDER_RECORDS_MAX_LINE_BYTES="4096")
+    case = alice.make_case()
+    parts = [
+        json.dumps({"id": "A1", "name": "first"}).encode(),
+        json.dumps({"id": "A2", "name": "x" * 3_000_000}).encode(),  # one line of 3 MB
+        json.dumps({"id": "A3", "name": "Zoë"}).encode("utf-8"),
+        '{"id": "A4", "name": "Zoë in Windows-1252"}'.encode("cp1252"),
+        b'{"id": "A5", "name": "nul \\u0000 here"}',
+        json.dumps({"id": "A6", "name": "last, no newline at the end"}).encode(),
+    ]
+    body = imported(alice, case["id"], b"\n".join(parts), role="accounts", mapping={"id": "account_id", "name": "name"})
+    assert body["status"] == "done", body
+    assert [e["line"] for e in body["errors"]] == [2, 5]
+    assert "3,000,0" in body["errors"][0]["message"] and "4,096" in body["errors"][0]["message"]
+    assert "NUL" in body["errors"][1]["message"]
+    got = {r["row"]: r for r in records(alice, body["id"])}
+    assert sorted(got) == [1, 3, 4, 6]
+    assert got[4]["fields"]["name"] == "Zoë in Windows-1252" and got[4]["decoded_as"] == "windows-1252"
+    assert got[3]["decoded_as"] is None
+
+
+def test_a_gzip_bomb_fails_at_the_cap_and_keeps_nothing(alice, monkeypatch, workers_with):
+    monkeypatch.setattr(get_settings(), "records_max_inflated_bytes", 1_000_000)
+    workers_with(CASEBINDER_RECORDS_MAX_INFLATED_BYTES="1000000")
+    case = alice.make_case()
+    line = (json.dumps({"id": "A1", "pad": " " * 900}) + "\n").encode()
+    bomb = gzip.compress(line * 20_000)  # 18 MB inflated from a few hundred KB... and far more in a real one
+    body = imported(alice, case["id"], bomb, role="accounts", mapping={"id": "account_id"})
+    assert body["status"] == "failed" and "inflates to more than 1,000,000 bytes" in body["message"]
+    assert records(alice, body["id"]) == []
+
+
+def test_non_members_see_nothing_and_a_hold_keeps_the_set(alice, bob):
+    case = alice.make_case()
+    body = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING)
+    sid = body["id"]
+    for path in (f"/record-sets/{sid}", f"/record-sets/{sid}/records", f"/record-sets/{sid}/records/2"):
+        assert bob.get(f"/api/v1{path}").status_code == 404
+    assert bob.post(f"/api/v1/record-sets/{sid}/extracts", json={"filter": {}, "title": "x"}).status_code == 404
+    assert bob.delete(f"/api/v1/record-sets/{sid}").status_code == 404
+    assert send_set(bob, case["id"], b"id\n1\n", role="accounts", mapping={"id": "account_id"}).status_code == 404
+    hold = alice.post(f"/api/v1/cases/{case['id']}/legal-hold", json={"reason": "Preservation letter of 2021-03-01"})
+    assert hold.status_code == 200, hold.text
+    refused = alice.delete(f"/api/v1/record-sets/{sid}")
+    assert refused.status_code == 409 and refused.json()["code"] == "case_on_hold"
+    assert len(records(alice, sid)) == 4
+    assert alice.delete(f"/api/v1/cases/{case['id']}/legal-hold").status_code == 200
+    assert alice.delete(f"/api/v1/record-sets/{sid}").status_code == 204
+    assert alice.get(f"/api/v1/record-sets/{sid}").status_code == 404
+    assert alice.get(f"/api/v1/evidence/{body['evidence_id']}").status_code == 200  # the original stays evidence
+
+
+def test_an_import_in_progress_reports_its_progress(alice):
+    case = alice.make_case()
+    content = "".join(json.dumps({"id": f"A{n}", "email": f"p{n}@x.example"}) + "\n" for n in range(30_000))
+    r = send_set(alice, case["id"], content.encode(), role="accounts", mapping={"id": "account_id", "email": "email"})
+    assert r.status_code == 202 and r.json()["status"] in ("queued", "running", "done")
+    seen = []
+    while (now := alice.get(f"/api/v1/record-sets/{r.json()['id']}").json())["status"] not in ("done", "failed"):
+        seen.append((now["rows_done"], now["rows_total"]))
+    assert now["status"] == "done" and now["rows_done"] == now["rows_total"] == 30_000
+    assert all(done <= 30_000 for done, _ in seen)
+    assert [r["row"] for r in records(alice, now["id"], email="P29999@X.example")] == [30_000]
+    wait_imported(alice, now["id"])
