@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 REVIEWS_CSV = (
     "\ufeffReview ID,Profile,Name,ASIN,Stars,Date,Headline,Body,Helpful\r\n"
-    "R1,A100,Emily Smith,B0001,5,2021-03-04T10:00:00Z,Great,\"Loved it, truly\",3\r\n"
+    'R1,A100,Emily Smith,B0001,5,2021-03-04T10:00:00Z,Great,"Loved it, truly",3\r\n'
     'R2,A200,张伟,B0001,5,2021-03-05 09:30,"=HYPERLINK(""http://evil.example"",""click"")","line one\r\n'
     'line two, with a comma",0\r\n'
     "R3,a300,محمد,B0002,4,2021-03-06,ok,جيد جدا,1\r\n"
@@ -51,8 +51,10 @@ def test_a_csv_is_read_with_its_rows_lines_and_citations(alice):
     label = body["exhibit_label"]
     r2 = alice.get(f"/api/v1/record-sets/{body['id']}/records/3").json()
     assert r2["citation"] == f"{label}, record 3"
-    assert r2["source_line"] == 'R2,A200,张伟,B0001,5,2021-03-05 09:30,"=HYPERLINK(""http://evil.example"",""click"")",' \
-        '"line one\nline two, with a comma",0'  # fmt: skip
+    assert r2["source_line"] == (
+        'R2,A200,张伟,B0001,5,2021-03-05 09:30,"=HYPERLINK(""http://evil.example"",""click"")",'
+        '"line one\nline two, with a comma",0'
+    )
     assert r2["fields"]["text"] == "line one\nline two, with a comma"
     # A time without an offset is in the case's timezone (New York, EST in March before the change).
     assert r2["fields"]["reviewed_at"] == "2021-03-05T14:30:00Z"
@@ -167,9 +169,10 @@ def test_an_extract_is_evidence_with_its_provenance_and_formulas_as_text(alice):
     assert [row[0] for row in table[1:]] == ["2", "3"]
     assert table[1][1] == f"{body['exhibit_label']}, record 2"
     title = table[2][table[0].index("title")]
-    assert title == "'=HYPERLINK(\"http://evil.example\",\"click\")"  # a spreadsheet shows it, never runs it
+    assert title == '\'=HYPERLINK("http://evil.example","click")'  # a spreadsheet shows it, never runs it
     assert table[2][-1].startswith("R2,A200")
-    none = alice.post(f"/api/v1/record-sets/{body['id']}/extracts", json={"filter": {"product_id": "nope"}, "title": "x"})
+    nothing = {"filter": {"product_id": "nope"}, "title": "x"}
+    none = alice.post(f"/api/v1/record-sets/{body['id']}/extracts", json=nothing)
     assert none.status_code == 422 and "no record" in none.text
 
 

@@ -139,7 +139,9 @@ def get_record_set(session: SessionDep, record_set: VisibleRecordSet) -> RecordS
 
 
 @router.delete(
-    "/record-sets/{record_set_id}", status_code=204, responses=error_responses(401, 403, 404, CaseOnHold, service.RecordSetBusy)
+    "/record-sets/{record_set_id}",
+    status_code=204,
+    responses=error_responses(401, 403, 404, CaseOnHold, service.RecordSetBusy),
 )
 def delete_record_set(session: SessionDep, user: CurrentUser, record_set: EditableRecordSet) -> Response:
     """Remove a record set and its records (editors). Its original file stays evidence. Refused while the case is on
