@@ -11,7 +11,7 @@ from api.errors import install_error_handlers
 from api.jobqueue import handoff
 from api.jobqueue import schema as queue_schema
 from api.migrate import schema_behind
-from api.routes import admin, auth, bundles, cases, evidence, exhibits, health, imports, previews, records
+from api.routes import admin, analyses, auth, bundles, cases, evidence, exhibits, health, imports, previews, records
 from api.routes import audit as audit_routes
 from api.routes import export as export_routes
 from api.routes import search as search_routes
@@ -67,6 +67,7 @@ def create_app() -> FastAPI:
     app.include_router(timeline_routes.router, prefix=API_PREFIX)
     app.include_router(imports.router, prefix=API_PREFIX)
     app.include_router(records.router, prefix=API_PREFIX)
+    app.include_router(analyses.router, prefix=API_PREFIX)
     app.include_router(export_routes.router, prefix=API_PREFIX)
     app.include_router(audit_routes.router, prefix=API_PREFIX)
     web.install(app)

@@ -19,6 +19,7 @@ from api.deps import get_blob_store
 from api.jobqueue import handoff
 from api.lifelines import Child
 from api.runners import Runner, Work
+from api.services import analyses as analysis_service
 from api.services import bundles as bundle_service
 from api.services import record_sets as record_set_service
 from api.services import text as text_service
@@ -204,6 +205,25 @@ def _import_records(runner: Runner, record_set_id: uuid.UUID) -> None:
         runner.fail(record_set_id, f"the import failed, so none of its records were kept ({type(exc).__name__}: {exc})")
 
 
+def _analyse(runner: Runner, analysis_id: uuid.UUID) -> None:
+    """An analysis of record sets, in the thread. One still going when the server stops gives up (it stores its
+    findings only at its end) and is failed; with the queue's workers it is queued again."""
+
+    def tick() -> None:
+        runner.beat()
+        if runner.stopping:
+            raise analysis_service.Interrupted
+
+    try:
+        analysis_service.execute(analysis_id, tick=tick)
+    except analysis_service.Interrupted:
+        log.warning("analysis %s: the server is stopping, so it was given up", analysis_id)
+        runner.fail(analysis_id, analysis_service.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
+        log.exception("analysis %s failed", analysis_id)
+        runner.fail(analysis_id, f"the analysis failed ({type(exc).__name__}: {exc})")
+
+
 class _Stopping(Exception):
     pass
 
@@ -232,6 +252,7 @@ runner = Runner(Work("bundle", "bundle build", bundle_service.QUEUE, builds.run,
 verify_runner = Runner(Work("verify", "verify run", verify_run_service.QUEUE, _verify, beats_while_busy=False))
 import_runner = Runner(Work("import", "events import", import_job_service.QUEUE, _import))
 records_runner = Runner(Work("records", "record set import", record_set_service.QUEUE, _import_records))
+analysis_runner = Runner(Work("analysis", "analysis", analysis_service.QUEUE, _analyse))
 text_reader = Reader()
 text_runner = Runner(Work("text", "text extraction", text_service.QUEUE, _read_text, close=text_reader.close))
 text_service.wakers.append(text_runner.wake)
@@ -242,5 +263,6 @@ RUNNERS = {
     "import": import_runner,
     "text": text_runner,
     "records": records_runner,
+    "analysis": analysis_runner,
 }
 handoff.wakers.update({kind: each.wake for kind, each in RUNNERS.items()})

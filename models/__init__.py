@@ -1,5 +1,6 @@
 """SQLModel tables and API schemas. Importing this package registers every table on the metadata."""
 
+from models.analysis import Analysis, Finding  # noqa: F401
 from models.audit import AuditEvent, AuditHead  # noqa: F401
 from models.bundle import Bundle, BundleExhibit  # noqa: F401
 from models.case import Case, CaseMember  # noqa: F401

@@ -20,7 +20,14 @@ from api.db import on_commit, on_rollback
 
 PROCRASTINATE = "procrastinate"
 TASK = "casebinder.run_job"  # the queue's name for the one task that runs a job of ours of any kind
-KINDS = ("bundle", "verify", "import", "text", "records")  # each kind is a queue of its own, with a worker of its own
+KINDS = (
+    "bundle",
+    "verify",
+    "import",
+    "text",
+    "records",
+    "analysis",
+)  # each kind is a queue of its own, with a worker of its own
 
 # kind -> wakes that kind's runner thread (in-process mode).
 wakers: dict[str, Callable[[], None]] = {}

@@ -1,5 +1,6 @@
 """Record sets: a data file stored as evidence and read into records (its role's canonical fields, the key
-columns k1..k6 that lookups and the review-for-refund finder read, and each record's exact line in the file).
+columns k1..k6 that lookups and the review-for-refund finder read, and each record's exact line in the file);
+analyses of them, and their findings.
 
 Revision ID: 0016
 Revises: 0015
@@ -79,7 +80,55 @@ def upgrade() -> None:
             f"ix_records_{name}", "records", ["record_set_id", name, "row"], sqlite_where=where, postgresql_where=where
         )
 
+    op.create_table(
+        "analyses",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("type", sa.String(length=40), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("step", sa.String(length=40), nullable=True),
+        sa.Column("records_read", sa.BigInteger(), nullable=False),
+        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.Column("totals", sa.JSON(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.Uuid(), nullable=False),
+        sa.Column("created_at", models.common.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", models.common.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", models.common.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_analyses_case_id_cases"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_analyses_created_by_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analyses")),
+    )
+    op.create_index("ix_analyses_case_created", "analyses", ["case_id", "created_at", "id"])
+    op.create_table(
+        "findings",
+        sa.Column("analysis_id", sa.Uuid(), nullable=False),
+        sa.Column("number", sa.BigInteger(), nullable=False),
+        sa.Column("seller", sa.Text(), nullable=True),
+        sa.Column("product_id", sa.Text(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("amount", sa.String(length=40), nullable=False),
+        sa.Column("currency", sa.String(length=10), nullable=True),
+        sa.Column("days", sa.Float(), nullable=False),
+        sa.Column("reviewed_at", models.common.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("paid_at", models.common.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reviewer", sa.JSON(), nullable=False),
+        sa.Column("review", sa.JSON(), nullable=False),
+        sa.Column("payments", sa.JSON(), nullable=False),
+        sa.Column("messages", sa.JSON(), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["analysis_id"], ["analyses.id"], name=op.f("fk_findings_analysis_id_analyses"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("analysis_id", "number", name=op.f("pk_findings")),
+    )
+    op.create_index("ix_findings_seller", "findings", ["analysis_id", "seller", "number"])
+    op.create_index("ix_findings_product", "findings", ["analysis_id", "product_id", "number"])
+
 
 def downgrade() -> None:
+    op.drop_table("findings")
+    op.drop_table("analyses")
     op.drop_table("records")
     op.drop_table("record_sets")

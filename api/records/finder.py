@@ -1,0 +1,329 @@
+"""The review-for-refund finder: reviews rated at least `min_rating` whose reviewer was paid from the reviewed
+product's seller side around the review.
+
+Fed in this order: accounts and messages (they link keys into identities, and messages are kept to support
+findings), orders (returned or cancelled ones explain a refund), reviews (those rated high enough are kept), then
+payments, one at a time: each payment is set against the reviews of its payee's identity as it comes, so only the
+reviews and messages are held in memory, never the payments.
+
+A payment makes a review a finding when its payee is in the reviewer's identity; it was paid from
+`window_days_before` days before the review to `window_days_after` days after (elapsed time, both ends inside);
+it is a payment or refund, not a reversal; it comes from the seller's side (the payer is linked to the review's
+seller, or the payment's memo or a message of the reviewer's threads names the product); and no order of the
+reviewer's identity for the same product was returned or cancelled (that explains a refund). Messages of the
+reviewer's threads that offer money for a review, or name the product or the seller, strengthen it.
+"""
+
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from api.records.identity import Identities, email_key, id_key, party_key, phone_key, url_key
+
+DAY = 86_400.0
+MESSAGE_TEXT_KEPT = 400  # of a message without a product field: enough to see a product id named in it
+MESSAGES_CITED = 20
+# Money, refunds and reviews in the languages the click farms write in.
+_MONEY = re.compile(
+    r"refund|reimburs|money back|paypal|cash ?back|\$\s?\d|\d\s?(usd|eur|gbp|€|£)|free product|compensat|"
+    r"返金|退款|返现|返款|报销|払い戻|환불|reembols|rembours|erstatt|rimbors|استرداد|استرجاع|تعويض|החזר|"
+    r"वापसी|धनवापसी|คืนเงิน",
+    re.IGNORECASE,
+)
+_REVIEW = re.compile(
+    r"review|5[- ]?star|five[- ]?star|★|rating|feedback|好评|评价|五星|レビュー|星5|리뷰|별점|reseña|reseña|avis|"
+    r"bewertung|recensione|مراجعة|تقييم|ביקורת|समीक्षा|รีวิว",
+    re.IGNORECASE,
+)
+
+
+def offers_money_for_review(text: str | None) -> bool:
+    return bool(text) and bool(_MONEY.search(text or "")) and bool(_REVIEW.search(text or ""))
+
+
+@dataclass(frozen=True)
+class Params:
+    min_rating: float = 5
+    window_days_before: float = 3
+    window_days_after: float = 60
+
+
+@dataclass(slots=True)
+class Review:
+    ref: tuple[str, int]  # (record set id, row)
+    at: float
+    reviewer_id: str
+    product_id: str | None
+    seller: str | None
+    rating: float
+    key: str
+
+
+@dataclass(slots=True)
+class Message:
+    ref: tuple[str, int]
+    at: float | None
+    key: str
+    product_id: str | None
+    seller: str | None
+    offer: bool
+    text: str | None  # the start of its text, in lower case, when it has no product field
+
+
+@dataclass(slots=True)
+class Payment:
+    ref: tuple[str, int]
+    at: float
+    payee_email: str
+    payer: str | None
+    amount: str
+    currency: str | None
+    type: str | None
+    memo: str | None
+    txn_id: str | None
+
+
+@dataclass
+class Hit:
+    review: Review
+    payments: list[Payment] = field(default_factory=list)
+    linked_payer: bool = False
+    memo_names: bool = False
+    message_names: bool = False
+
+
+@dataclass
+class Result:
+    review: Review
+    payments: list[Payment]  # closest to the review first
+    messages: list[Message]
+    identity: str
+    score: float
+    reasons: list[str]
+
+    @property
+    def amount(self) -> str:
+        return self.payments[0].amount
+
+    @property
+    def days(self) -> float:
+        return round((self.payments[0].at - self.review.at) / DAY, 4)
+
+
+def _names(haystack: str | None, needle: str | None) -> bool:
+    return bool(haystack and needle) and (needle or "").lower() in (haystack or "").lower()
+
+
+class Finder:
+    def __init__(self, params: Params):
+        self.params = params
+        self.identities = Identities()
+        self.reviews: list[Review] = []
+        self.messages: list[Message] = []
+        self.explaining_orders: set[tuple[str, str]] = set()  # (buyer key, product) of returned or cancelled orders
+        self.counts: dict[str, int] = defaultdict(int)
+        # (seller, product) -> reviews rated at least min_rating: the denominator of a product's share.
+        self.high_reviews: dict[tuple[str | None, str | None], int] = defaultdict(int)
+        self._hits: dict[int, Hit] = {}
+        self._by_identity: dict[str, list[int]] | None = None
+        self._messages_by_identity: dict[str, list[int]] | None = None
+
+    # What links keys.
+
+    def account(self, account_id, email, paypal_email, phone, profile_url) -> None:
+        self.counts["accounts_read"] += 1
+        self.identities.link(
+            [id_key(account_id), email_key(email), email_key(paypal_email), phone_key(phone), url_key(profile_url)]
+        )
+
+    def message(self, ref, at, reviewer_id, contact_email, seller, product_id, text) -> None:
+        self.counts["messages_read"] += 1
+        reviewer, contact = id_key(reviewer_id), email_key(contact_email)
+        self.identities.link([reviewer, contact])
+        key = reviewer or contact
+        if key is None:
+            return
+        kept = None if product_id else (text or "")[:MESSAGE_TEXT_KEPT].lower() or None
+        self.messages.append(
+            Message(ref, at, key, _intern(product_id), _intern(seller), offers_money_for_review(text), kept)
+        )
+
+    def order(self, buyer_id, product_id, status) -> None:
+        self.counts["orders_read"] += 1
+        if status in ("returned", "cancelled") and buyer_id and product_id:
+            self.explaining_orders.add((id_key(buyer_id) or "", product_id))
+
+    def review(self, ref, at, reviewer_id, product_id, seller, rating) -> None:
+        self.counts["reviews_read"] += 1
+        if rating is None or at is None or not reviewer_id or rating < self.params.min_rating:
+            return
+        self.counts["reviews_considered"] += 1
+        self.high_reviews[(_intern(seller), _intern(product_id))] += 1
+        key = id_key(reviewer_id)
+        assert key is not None
+        self.reviews.append(Review(ref, at, reviewer_id, _intern(product_id), _intern(seller), rating, key))
+
+    # The payments, set against the reviews.
+
+    def _index(self) -> None:
+        by_identity: dict[str, list[int]] = defaultdict(list)
+        for n, review in enumerate(self.reviews):
+            by_identity[self.identities.of(review.key) or review.key].append(n)
+        for indexes in by_identity.values():
+            indexes.sort(key=lambda n: self.reviews[n].at)
+        messages: dict[str, list[int]] = defaultdict(list)
+        for n, message in enumerate(self.messages):
+            messages[self.identities.of(message.key) or message.key].append(n)
+        self._by_identity, self._messages_by_identity = dict(by_identity), dict(messages)
+        explaining = set()
+        for key, product in self.explaining_orders:
+            explaining.add((self.identities.of(key) or key, product))
+        self.explaining_orders = explaining
+
+    def payment(self, payment: Payment) -> None:
+        if self._by_identity is None:
+            self._index()
+        assert self._by_identity is not None and self._messages_by_identity is not None
+        self.counts["payments_read"] += 1
+        payee = email_key(payment.payee_email)
+        if payee is None:
+            return
+        identity = self.identities.of(payee) or payee
+        candidates = self._by_identity.get(identity)
+        if not candidates:
+            return
+        if payment.type == "reversal":
+            self.counts["explained_reversal"] += 1
+            return
+        before, after = self.params.window_days_before * DAY, self.params.window_days_after * DAY
+        payer = self.identities.of(party_key(payment.payer))
+        for n in candidates:
+            review = self.reviews[n]
+            if not review.at - before <= payment.at <= review.at + after:
+                continue
+            seller = self.identities.of(id_key(review.seller)) if review.seller else None
+            linked = payer is not None and seller is not None and payer == seller
+            memo = _names(payment.memo, review.product_id)
+            named = not linked and not memo and self._message_names(identity, review)
+            if not (linked or memo or named):
+                continue
+            if review.product_id and (identity, review.product_id) in self.explaining_orders:
+                self.counts["explained_order"] += 1
+                continue
+            hit = self._hits.get(n)
+            if hit is None:
+                hit = self._hits[n] = Hit(review)
+            hit.payments.append(payment)
+            hit.linked_payer |= linked
+            hit.memo_names |= memo
+            hit.message_names |= named
+
+    def _message_names(self, identity: str, review: Review) -> bool:
+        assert self._messages_by_identity is not None
+        for m in self._messages_by_identity.get(identity, ()):
+            message = self.messages[m]
+            if review.product_id and (
+                message.product_id == review.product_id or _names(message.text, review.product_id)
+            ):
+                return True
+        return False
+
+    # The outcome.
+
+    def results(self) -> list[Result]:
+        """The findings, in the order of their reviews' times (then rows), each with its evidence and score."""
+        assert self._messages_by_identity is not None or not self._hits
+        out = []
+        for n in sorted(self._hits, key=lambda n: (self.reviews[n].at, self.reviews[n].ref)):
+            hit = self._hits[n]
+            review = hit.review
+            identity = self.identities.of(review.key) or review.key
+            payments = sorted(hit.payments, key=lambda p: (abs(p.at - review.at), p.at, p.ref))
+            messages = self._supporting(identity, review, payments)
+            score, reasons = _score(hit, payments[0], messages, review)
+            out.append(Result(review, payments, messages, identity, score, reasons))
+        return out
+
+    def _supporting(self, identity: str, review: Review, payments: list[Payment]) -> list[Message]:
+        assert self._messages_by_identity is not None
+        latest = max(p.at for p in payments)
+        found = []
+        for m in self._messages_by_identity.get(identity, ()):
+            message = self.messages[m]
+            if message.at is not None and message.at > latest + DAY:
+                continue
+            about = (review.product_id and message.product_id == review.product_id) or (
+                review.seller and message.seller == review.seller
+            )
+            if message.offer or about or _names(message.text, review.product_id):
+                found.append(message)
+        found.sort(key=lambda m: (not m.offer, m.at or 0, m.ref))
+        return found[:MESSAGES_CITED]
+
+
+def _score(hit: Hit, payment: Payment, messages: list[Message], review: Review) -> tuple[float, list[str]]:
+    days = (payment.at - review.at) / DAY
+    reasons = [f"rated {review.rating:g}; paid {_days(days)} {'after' if days >= 0 else 'before'} the review"]
+    score = 0.0
+    if hit.linked_payer:
+        score += 0.5
+        reasons.append("the payer is linked to the product's seller")
+    if hit.memo_names:
+        score += 0.35 if not hit.linked_payer else 0.1
+        reasons.append(f"the payment's memo names the product {review.product_id}")
+    if hit.message_names and not hit.linked_payer and not hit.memo_names:
+        score += 0.3
+        reasons.append(f"a message in the reviewer's threads names the product {review.product_id}")
+    offers = [m for m in messages if m.offer]
+    if offers:
+        score += 0.2
+        reasons.append(f"{len(offers)} message(s) in the reviewer's threads offer money for a review")
+    if 0 <= days <= 14:
+        score += 0.1
+        reasons.append("paid within two weeks after the review")
+    if payment.type == "refund":
+        score += 0.05
+        reasons.append("paid as a refund, with no return or cancellation to explain it")
+    if len(hit.payments) > 1:
+        reasons.append(f"{len(hit.payments)} payments in the window")
+    return round(min(score, 1.0), 2), reasons
+
+
+def _days(days: float) -> str:
+    whole = abs(days)
+    return f"{whole:.1f} day{'s' if round(whole, 1) != 1 else ''}"
+
+
+def _intern(value: str | None) -> str | None:
+    return sys.intern(value) if value else None
+
+
+def epoch(value: datetime | str | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace(" ", "T"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def number(value) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def run(finder: Finder, payments: Iterable[Payment]) -> list[Result]:
+    for payment in payments:
+        finder.payment(payment)
+    if finder._by_identity is None:
+        finder._index()
+    return finder.results()
