@@ -213,3 +213,36 @@ def test_an_analysis_refuses_sets_of_the_wrong_role_or_case_and_hides_from_non_m
     assert bob.get(f"/api/v1/analyses/{state['id']}").status_code == 404
     assert bob.get(f"/api/v1/analyses/{state['id']}/findings").status_code == 404
     assert bob.post(f"/api/v1/cases/{case['id']}/analyses", json=body).status_code == 404
+
+
+def test_the_summary_for_court_reads_back_its_numbers_and_citations(alice):
+    import hashlib
+
+    import pikepdf
+
+    from tests.helpers import page_texts
+
+    case = alice.make_case(title="Acme Audio v. Mpow Direct 返金", docket_number="1:21-cv-04321")
+    sets = _sets(alice, case["id"])
+    state = _analyse(alice, case["id"], sets)
+    r = alice.get(f"/api/v1/analyses/{state['id']}/summary.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.headers["x-content-sha256"] == hashlib.sha256(r.content).hexdigest()
+    with pikepdf.open(io.BytesIO(r.content)) as pdf:
+        assert len(pdf.pages) >= 2
+    text = " ".join(page_texts(r.content))
+    labels = {role: alice.get(f"/api/v1/record-sets/{sid}").json()["exhibit_label"] for role, sid in sets.items()}
+    assert "Offered under Fed. R. Evid. 1006" in text and "Case No. 1:21-cv-04321" in text
+    assert "counts 3 reviews rated 5 or more" in text
+    # By seller: S1 has two paid reviews (T1 25.00 and T2 1,250.00 USD) of its 5-star reviews.
+    assert "S1 2 1,275.00 USD" in text and "S9 1 15.50 GBP" in text
+    csv_bytes = alice.get(f"/api/v1/analyses/{state['id']}/findings", params={"format": "csv"}).content
+    assert hashlib.sha256(csv_bytes).hexdigest() in text.replace(" ", "")
+    for finding in _findings(alice, state["id"]):
+        assert finding["finding_id"] in text
+        assert finding["review"]["citation"] in text and finding["payments"][0]["citation"] in text
+    assert f"{labels['messages']}, record 1" in text  # the offer in Chinese, cited for F-000002
+    sha = alice.get(f"/api/v1/record-sets/{sets['reviews']}").json()["sha256"]
+    assert sha[:32] in text and sha[32:] in text
+    audit = alice.get(f"/api/v1/cases/{case['id']}/audit", params={"action": "analysis.summary"}).json()["items"]
+    assert audit and audit[0]["details"]["sha256"] == r.headers["x-content-sha256"]

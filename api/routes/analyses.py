@@ -87,3 +87,16 @@ def list_findings(
         )
     rows, next_cursor = service.findings_page(session, analysis, limit=limit, cursor=cursor, **filters)
     return {"items": [service.finding_public(f) for f in rows], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/analyses/{analysis_id}/summary.pdf",
+    response_class=Response,
+    responses=error_responses(401, 404, 422) | {200: {"content": {"application/pdf": {}}}},
+)
+def analysis_summary(session: SessionDep, user: CurrentUser, analysis: VisibleAnalysis) -> Response:
+    """The findings as a summary for court (FRE 1006): the record sets summarized with their originals' SHA-256,
+    totals per seller and product, a month chart, the largest reviewer identities, and an appendix citing the
+    records behind every finding. `X-Content-SHA256` is the PDF's SHA-256, kept in the audit trail."""
+    pdf, headers = reports.summary_pdf(session, analysis, user)
+    return Response(pdf, media_type="application/pdf", headers=headers)
