@@ -124,3 +124,17 @@ class FindingPublic(BaseModel):
     days: float = PydanticField(description="Days from the review to the payment (negative: paid before it).")
     score: float
     reasons: list[str]
+
+
+class FindingEventsCreate(BaseModel):
+    finding_ids: list[str] | None = PydanticField(
+        None, max_length=5000, description="The findings to add (F-000012, ...); all of them when left out."
+    )
+    min_score: float | None = PydanticField(None, ge=0, le=1, description="Only findings scored this or higher.")
+
+
+class FindingEventsCreated(BaseModel):
+    findings: int = PydanticField(description="Findings whose events were added.")
+    events_created: int
+    findings_passed_over: int = PydanticField(description="Findings whose events were added before.")
+    tag: str = PydanticField(description="The tag every event of this analysis carries, to filter the timeline by.")

@@ -246,3 +246,28 @@ def test_the_summary_for_court_reads_back_its_numbers_and_citations(alice):
     assert sha[:32] in text and sha[32:] in text
     audit = alice.get(f"/api/v1/cases/{case['id']}/audit", params={"action": "analysis.summary"}).json()["items"]
     assert audit and audit[0]["details"]["sha256"] == r.headers["x-content-sha256"]
+
+
+def test_findings_become_timeline_events_citing_their_records_once(alice):
+    case = alice.make_case()
+    sets = _sets(alice, case["id"])
+    state = _analyse(alice, case["id"], sets)
+    r = alice.post(f"/api/v1/analyses/{state['id']}/events", json={"finding_ids": ["F-000001", "F-000002"]})
+    assert r.status_code == 201, r.text
+    made = r.json()
+    # F-000001: its offer message, the review, the refund; F-000002 likewise.
+    assert made["findings"] == 2 and made["events_created"] == 6 and made["findings_passed_over"] == 0
+    events = alice.get(f"/api/v1/cases/{case['id']}/timeline", params={"tag": made["tag"], "limit": 100}).json()
+    items = events["items"]
+    assert [e["kind"] for e in items] == ["message_sent", "message_sent", "refund_issued", "review_posted",
+                                         "review_posted", "refund_issued"]  # fmt: skip
+    labels = {role: alice.get(f"/api/v1/record-sets/{sid}").json()["exhibit_label"] for role, sid in sets.items()}
+    review = next(e for e in items if e["kind"] == "review_posted" and "F-000001" in e["tags"])
+    assert f"{labels['reviews']}, record {ROW['R1']}" in review["description"]
+    assert review["citation"]["exhibit_label"] == labels["reviews"]
+    refund = next(e for e in items if e["kind"] == "refund_issued" and "F-000001" in e["tags"])
+    assert refund["title"] == "Refund of 25.00 USD to A100" and "transaction T1" in refund["description"]
+    again = alice.post(f"/api/v1/analyses/{state['id']}/events", json={}).json()
+    assert again["events_created"] == 2 and again["findings_passed_over"] == 2  # F-000003: review and payment
+    missing = alice.post(f"/api/v1/analyses/{state['id']}/events", json={"finding_ids": ["F-000099"]})
+    assert missing.status_code == 422 and "F-000099" in missing.text

@@ -12,19 +12,32 @@ from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import analyses as service
+from api.services import analysis_events as events
 from api.services import analysis_reports as reports
-from models.analysis import Analysis, AnalysisCreate, AnalysisPublic, FindingPublic
+from models.analysis import (
+    Analysis,
+    AnalysisCreate,
+    AnalysisPublic,
+    FindingEventsCreate,
+    FindingEventsCreated,
+    FindingPublic,
+)
+from models.case import Role
 from models.inputs import Cursor
 
 router = APIRouter(tags=["records"], route_class=CheckedJSONRoute)
 API_PREFIX = "/api/v1"
 
 
-def _visible(analysis_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Analysis:
-    return service.get_visible(session, analysis_id, user)
+def _visible(role: Role = Role.viewer):
+    def dependency(analysis_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Analysis:
+        return service.get_visible(session, analysis_id, user, role)
+
+    return dependency
 
 
-VisibleAnalysis = Annotated[Analysis, Depends(_visible)]
+VisibleAnalysis = Annotated[Analysis, Depends(_visible())]
+EditableAnalysis = Annotated[Analysis, Depends(_visible(Role.editor))]
 
 
 @router.post(
@@ -100,3 +113,19 @@ def analysis_summary(session: SessionDep, user: CurrentUser, analysis: VisibleAn
     records behind every finding. `X-Content-SHA256` is the PDF's SHA-256, kept in the audit trail."""
     pdf, headers = reports.summary_pdf(session, analysis, user)
     return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+@router.post(
+    "/analyses/{analysis_id}/events",
+    response_model=FindingEventsCreated,
+    status_code=201,
+    responses=error_responses(401, 403, 404, 422),
+)
+def findings_to_events(
+    session: SessionDep, user: CurrentUser, analysis: EditableAnalysis, data: FindingEventsCreate
+) -> FindingEventsCreated:
+    """Add findings to the case's timeline (editors): for each, the offer messages, the review and the payments, as
+    events citing the record set's original and, in their description, the record. Each event is tagged with its
+    finding id and the analysis; a finding added before is passed over."""
+    made = events.create_events(session, analysis, actor=user, finding_ids=data.finding_ids, min_score=data.min_score)
+    return FindingEventsCreated(**made)

@@ -23,7 +23,7 @@ from api.records import finder as finder_engine
 from api.records.query import citation
 from api.services import access, audit, jobs
 from models.analysis import Analysis, AnalysisCreate, AnalysisPublic, AnalysisStatus, Finding, FindingPublic
-from models.case import Case
+from models.case import Case, Role
 from models.exhibit import Exhibit
 from models.record_set import Record, RecordRole, RecordSet, RecordSetStatus
 from models.user import User
@@ -76,8 +76,9 @@ def create(session: Session, *, case: Case, actor: User, data: AnalysisCreate) -
     return analysis
 
 
-def get_visible(session: Session, analysis_id: uuid.UUID, user: User) -> Analysis:
-    return access.case_object(session, Analysis, analysis_id, user, "analysis")
+def get_visible(session: Session, analysis_id: uuid.UUID, user: User, role: Role = Role.viewer) -> Analysis:
+    """The analysis if the user holds at least `role` in its case (404 for a non-member, as for a missing one)."""
+    return access.case_object(session, Analysis, analysis_id, user, "analysis", role)
 
 
 def public(analysis: Analysis) -> AnalysisPublic:
