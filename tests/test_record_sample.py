@@ -3,6 +3,7 @@ records start; the manifest's findings and traps are what the finder's rules mak
 small reference finder that reads the files as an import would (by the manifest's mappings)."""
 
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -19,6 +20,7 @@ from api.records.sample import (
     SampleFile,
     read_manifest,
     write_case_dataset,
+    write_leak_dump,
 )
 
 
@@ -147,6 +149,11 @@ def test_the_same_seed_writes_the_same_bytes(tmp_path):
     assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
     assert set(_digests(tmp_path / "a").values()).isdisjoint(_digests(tmp_path / "c").values())
     assert read_manifest(tmp_path / "a") == first
+
+    for name in ("one", "two"):
+        write_leak_dump(tmp_path / "leak" / f"{name}.ndjson.gz", 3000, seed=3, compress=True)
+    digests = _digests(tmp_path / "leak")
+    assert digests["one.ndjson.gz"] == digests["two.ndjson.gz"]
 
 
 # --- The case dataset --------------------------------------------------------------------------------------------
@@ -322,3 +329,35 @@ def test_traps_are_consistent(tmp_path):
             assert trap.product_id not in payments[0]["memo"]
         if trap.kind != "name_collision" and trap.kind != "unrelated_payer":
             assert payments[0]["payer"] == accounts[trap.seller]["paypal_email"]
+
+
+# --- The leak dump ----------------------------------------------------------------------------------------------------
+
+
+def test_leak_dump_is_about_500_bytes_a_record_of_es_hits(tmp_path):
+    dump = write_leak_dump(tmp_path / "leak.ndjson", 4000, seed=1)
+    data = (tmp_path / "leak.ndjson").read_bytes()
+    assert dump.records == 4000 and dump.bytes == dump.uncompressed_bytes == len(data)
+    assert 450 <= dump.bytes / dump.records <= 600
+    lines = data.split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 4001
+    lengths = []
+    other_scripts = 0
+    for line in lines[:-1]:
+        hit = json.loads(line)
+        assert isinstance(hit, dict) and hit["_id"] and isinstance(hit["_source"], dict)
+        source = hit["_source"]
+        assert {"seller", "reviewer", "product", "message"} <= source.keys()
+        assert {"profile_id", "name", "email", "paypal"} == source["reviewer"].keys()
+        assert {"asin", "title", "url"} == source["product"].keys()
+        assert _dig(hit, "_source.message.sent_at") and _dig(hit, "_source.reviewer.profile_id")
+        text = source["message"]["text"]
+        lengths.append(len(line))
+        other_scripts += any("\u0590" <= c <= "\u0e7f" or "\u3040" <= c <= "\ud7af" for c in text)
+    assert min(lengths) < 450 and max(lengths) > 1500
+    assert 0.1 < other_scripts / len(lengths) < 0.4
+    assert dump.role == "messages" and dump.mapping["_source.reviewer.email"] == "contact_email"
+
+    packed = write_leak_dump(tmp_path / "leak.ndjson.gz", 4000, seed=1, compress=True)
+    assert packed.compressed and packed.bytes < packed.uncompressed_bytes == dump.bytes
+    assert gzip.decompress((tmp_path / "leak.ndjson.gz").read_bytes()) == data
