@@ -21,7 +21,10 @@ from api.records.sample import (
     read_manifest,
     write_case_dataset,
     write_leak_dump,
+    write_scale_dataset,
 )
+
+SCALE = {"reviews": 6000, "payments": 5000, "messages": 3000, "accounts": 1500, "orders": 2000, "chains": 60}
 
 
 def _digests(directory: Path) -> dict[str, str]:
@@ -149,6 +152,10 @@ def test_the_same_seed_writes_the_same_bytes(tmp_path):
     assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
     assert set(_digests(tmp_path / "a").values()).isdisjoint(_digests(tmp_path / "c").values())
     assert read_manifest(tmp_path / "a") == first
+
+    write_scale_dataset(tmp_path / "s1", **SCALE)
+    write_scale_dataset(tmp_path / "s2", **SCALE)
+    assert _digests(tmp_path / "s1") == _digests(tmp_path / "s2")
 
     for name in ("one", "two"):
         write_leak_dump(tmp_path / "leak" / f"{name}.ndjson.gz", 3000, seed=3, compress=True)
@@ -331,7 +338,7 @@ def test_traps_are_consistent(tmp_path):
             assert payments[0]["payer"] == accounts[trap.seller]["paypal_email"]
 
 
-# --- The leak dump ----------------------------------------------------------------------------------------------------
+# --- The leak dump and the scale dataset -------------------------------------------------------------------------
 
 
 def test_leak_dump_is_about_500_bytes_a_record_of_es_hits(tmp_path):
@@ -361,3 +368,45 @@ def test_leak_dump_is_about_500_bytes_a_record_of_es_hits(tmp_path):
     packed = write_leak_dump(tmp_path / "leak.ndjson.gz", 4000, seed=1, compress=True)
     assert packed.compressed and packed.bytes < packed.uncompressed_bytes == dump.bytes
     assert gzip.decompress((tmp_path / "leak.ndjson.gz").read_bytes()) == data
+
+
+def test_scale_dataset_rows_findings_and_traps(tmp_path):
+    manifest = write_scale_dataset(tmp_path, **SCALE)
+    counts = {f.role: f.rows for f in manifest.files}
+    assert counts == {role: SCALE[role] for role in ("reviews", "payments", "messages", "accounts", "orders")}
+    for file in manifest.files:
+        assert sum(1 for _ in _rows(tmp_path, file)) == file.rows
+    assert len(manifest.findings) == SCALE["chains"]
+    assert {t.kind for t in manifest.traps} == {
+        "name_collision",
+        "returned_order",
+        "cancelled_order",
+        "reversal",
+        "outside_window",
+        "below_min_rating",
+        "unrelated_payer",
+    }
+    found, ids = _reference(tmp_path, manifest, 5)
+    assert found == _listed(manifest.findings)
+    for finding in manifest.findings:
+        assert ids.members(finding.reviewer_id) == set(finding.reviewer_keys)
+    for trap in manifest.traps:
+        assert ids.members(trap.reviewer_id) == set(trap.reviewer_keys)
+    found_at_4, _ = _reference(tmp_path, manifest, 4)
+    assert found_at_4 == _listed(manifest.findings_min_rating_4)
+    reviews = _table(tmp_path, manifest, "reviews")
+    payments = _table(tmp_path, manifest, "payments")
+    for finding in manifest.findings:
+        assert reviews[finding.review_row]["review_id"] == finding.review_id
+        assert payments[finding.payment_rows[0]]["txn_id"] == finding.txn_ids[0]
+        assert payments[finding.payment_rows[0]]["amount"] == finding.amount
+    naive = manifest.file("payments").naive_time_rows
+    assert naive and all(datetime.fromisoformat(payments[row]["paid_at"]).tzinfo is None for row in naive)
+
+
+def test_scale_dataset_without_orders(tmp_path):
+    manifest = write_scale_dataset(tmp_path, reviews=800, payments=500, messages=300, accounts=300, chains=10)
+    assert "orders" not in {f.role for f in manifest.files} and not (tmp_path / "orders.jsonl").exists()
+    assert {t.kind for t in manifest.traps}.isdisjoint({"returned_order", "cancelled_order"})
+    found, _ = _reference(tmp_path, manifest, 5)
+    assert found == _listed(manifest.findings) and len(found) == 10

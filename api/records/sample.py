@@ -1,6 +1,6 @@
 """Sample record sets with known answers: the demo's case, the test suite's, and the benchmarks' inputs.
 
-Two writers, all deterministic (a seed gives byte-identical files) and streaming (records go to the file in
+Three writers, all deterministic (a seed gives byte-identical files) and streaming (records go to the file in
 batches as they are made; only small tables of parties and products, and the planted records, stay in memory):
 
 - write_case_dataset: one small, realistic case in five files, one per role, in every format the import reads
@@ -8,6 +8,7 @@ batches as they are made; only small tables of parties and products, and the pla
   a manifest.json of what the finder must find and must not.
 - write_leak_dump: a large Elasticsearch export in the shape of the 2021 click-farm leak (role "messages"), the
   import benchmark's input.
+- write_scale_dataset: the finder benchmark's data, JSON Lines and ES NDJSON, with chains and traps planted.
 
 Rows. A record's row is the physical line of its file where the record starts, counted from 1; a UTF-8 BOM is not
 a line. In a CSV file the header is row 1 and the first data record row 2; a record whose quoted field holds a line
@@ -143,9 +144,9 @@ ACCOUNTS_ES_MAPPING = {
     "_source.contact.phone": "phone",
     "_source.profile.url": "profile_url",
 }
-# The leak's shape: the case's chats map this way; the leak dump too, but for from and to, which its records do not
-# have (LEAK_MAPPING). A mapped path may be absent from a record (a chat whose reviewer has no e-mail in it), or null
-# (an account without a PayPal address or phone).
+# The leak's shape: the case's chats and the scale dataset's messages map this way; the leak dump too, but for from
+# and to, which its records do not have (LEAK_MAPPING). A mapped path may be absent from a record (a chat whose
+# reviewer has no e-mail in it), or null (an account without a PayPal address or phone).
 MESSAGES_ES_MAPPING = {
     "_id": "message_id",
     "_source.thread": "thread_id",
@@ -167,6 +168,28 @@ ORDERS_JSONL_MAPPING = {
     "order.placed_at": "ordered_at",
     "item.price.amount": "amount",
     "order.status": "status",
+}
+REVIEWS_JSONL_MAPPING = {
+    "review_id": "review_id",
+    "reviewer.id": "reviewer_id",
+    "reviewer.name": "reviewer_name",
+    "asin": "product_id",
+    "seller_id": "seller",
+    "rating": "rating",
+    "date": "reviewed_at",
+    "title": "title",
+    "body": "text",
+}
+PAYMENTS_JSONL_MAPPING = {
+    "id": "txn_id",
+    "payer.email_address": "payer",
+    "payee.name": "payee",
+    "payee.email_address": "payee_email",
+    "amount.value": "amount",
+    "amount.currency_code": "currency",
+    "create_time": "paid_at",
+    "note": "memo",
+    "type": "type",
 }
 
 
@@ -877,6 +900,21 @@ class _Review:
             "Y" if self.verified else "N",
         ]
 
+    def json_record(self) -> dict[str, Any]:
+        return {
+            "review_id": self.id,
+            "reviewer": {"id": self.person.id, "name": self.person.name},
+            "asin": self.product.asin,
+            "seller_id": self.product.seller.id,
+            "rating": self.rating,
+            "date": _utc(self.at),
+            "title": self.title,
+            "body": self.text,
+            "verified": self.verified,
+            "helpful_votes": self.helpful,
+            "marketplace": self.marketplace,
+        }
+
 
 @dataclass
 class _Payment:
@@ -914,6 +952,18 @@ class _Payment:
             self.txn,
             self.memo,
         ]
+
+    def json_record(self) -> dict[str, Any]:
+        return {
+            "id": self.txn,
+            "create_time": self.date_text,
+            "type": self.type_text,
+            "status": "COMPLETED",
+            "amount": {"value": _money(self.gross), "currency_code": self.currency},
+            "payer": {"email_address": self.payer},
+            "payee": {"email_address": self.payee_email, "name": self.payee_name},
+            "note": self.memo,
+        }
 
 
 @dataclass
@@ -1812,3 +1862,250 @@ def write_leak_dump(path: Path, records: int, *, seed: int = 0, compress: bool =
         mapping=dict(LEAK_MAPPING),
         seed=seed,
     )
+
+
+# --- The scale dataset -------------------------------------------------------------------------------------------
+
+_SCALE_START = int(datetime(2021, 1, 10, tzinfo=UTC).timestamp())
+_SCALE_SPAN = 290 * 86400
+_PAYMENT_OFFSETS = (-420, -300, -240, 0, 60, 330, 480)
+_RATINGS = tuple(rating for rating, weight in ((1, 8), (2, 5), (3, 10), (4, 22), (5, 55)) for _ in range(weight))
+
+
+def _scale_sellers(count: int, bad: int) -> list[_Seller]:
+    """Seller i of `count`, its products those of _scale_product; only the `bad` first (who pay for reviews) get
+    their products as objects, as only they are planted."""
+    sellers = [
+        _Seller(
+            id=_account_id(_SELLER_BASE + i),
+            store=_store_name(i),
+            email=f"support@store{i}.example",
+            paypal=f"payments@store{i}.example",
+            phone=_seller_phone(i),
+            url=f"https://www.amazon.example/sp?seller={_account_id(_SELLER_BASE + i)}",
+            currency=_scale_currency(i),
+            bad=i < bad,
+        )
+        for i in range(count)
+    ]
+    for j in range(bad * 10):
+        asin, title, price, seller, currency = _scale_product(j, count)
+        sellers[seller].products.append(_Product(asin, title, Decimal(price), currency, sellers[seller]))
+    return sellers
+
+
+class _ScaleNoise:
+    """The honest records of the scale dataset, one at a time: people numbered from `base` (never a planted one),
+    products and sellers from the same tables as the leak's."""
+
+    def __init__(self, rng: random.Random, base: int, people: int, sellers: int) -> None:
+        self.rng = rng
+        self.base = base
+        self.count = people
+        self.leak = _LeakSource(rng, people=people, person_base=base, sellers=sellers)
+        self.products = self.leak.products
+        self.sellers = self.leak.sellers
+        self.texts = {rating: [_review_text(rng, rating) for _ in range(400)] for rating in range(1, 6)}
+        self.others = max(100, people // 5)
+
+    def n(self) -> int:
+        return self.base + int(self.rng.random() * self.count)
+
+    def review(self, i: int) -> dict[str, Any]:
+        r = self.rng.random
+        n = self.n()
+        asin, title, _, seller, _ = self.products[int(r() * len(self.products))]
+        rating = _RATINGS[int(r() * len(_RATINGS))]
+        texts = self.texts[rating]
+        titles = _TITLES[rating]
+        return {
+            "review_id": _review_id(i),
+            "reviewer": {"id": _account_id(n), "name": _NAMES[(n * 7919) % len(_NAMES)][0]},
+            "asin": asin,
+            "seller_id": self.sellers[seller],
+            "rating": rating,
+            "date": _epoch_text(_SCALE_START + int(r() * _SCALE_SPAN), 0),
+            "title": titles[int(r() * len(titles))],
+            "body": texts[int(r() * len(texts))],
+            "verified": r() < 0.75,
+            "helpful_votes": int(r() * r() * 30),
+            "marketplace": "US",
+        }
+
+    def paypal(self, n: int) -> tuple[str, str]:
+        name, slug = _NAMES[(n * 7919) % len(_NAMES)]
+        return f"{slug.replace('.', '_')}{n}@{_PAY_DOMAINS[(n // 7) % len(_PAY_DOMAINS)]}", name
+
+    def payment(self, i: int) -> dict[str, Any]:
+        """Friends paying each other, strangers paying people, sellers paying suppliers, people paying sellers: no
+        payer is ever linked to a seller whose product the payee reviewed, and no memo names a product."""
+        rng = self.rng
+        r = rng.random
+        pick = r()
+        currency = "USD"
+        if pick < 0.6:
+            payer, _ = self.paypal(self.n())
+            payee, name = self.paypal(self.n())
+        elif pick < 0.8:
+            payer, _ = self.paypal(_OTHER_BASE + 1000 + int(r() * self.others))
+            payee, name = self.paypal(self.n())
+        elif pick < 0.92:
+            seller = int(r() * len(self.sellers))
+            payer, currency = f"payments@store{seller}.example", _scale_currency(seller)
+            k = int(r() * 400)
+            payee, name = f"accounts@supplier{k}.example", f"Supplier {k} Co., Ltd."
+        else:
+            payer, _ = self.paypal(self.n())
+            seller = int(r() * len(self.sellers))
+            payee, name, currency = f"payments@store{seller}.example", _store_name(seller), _scale_currency(seller)
+        kind = "payment" if pick < 0.9 else ("refund" if r() < 0.6 else "reversal")
+        cents = int(500 + r() * r() * 250_000)
+        types = _PAYMENT_TYPES[kind]
+        return {
+            "id": _txn_id(i),
+            "create_time": _epoch_text(_SCALE_START + int(r() * _SCALE_SPAN), rng.choice(_PAYMENT_OFFSETS)),
+            "type": types[int(r() * len(types))],
+            "status": "COMPLETED",
+            "amount": {"value": f"{cents // 100}.{cents % 100:02d}", "currency_code": currency},
+            "payer": {"email_address": payer},
+            "payee": {"email_address": payee, "name": name},
+            "note": _NOISE_MEMOS[int(r() * len(_NOISE_MEMOS))],
+        }
+
+    def message(self, i: int) -> dict[str, Any]:
+        return self.leak.hit(i)
+
+    def account(self, i: int) -> dict[str, Any]:
+        """Person base + i (some review, the rest of them only buy or pay)."""
+        r = self.rng.random
+        person = _person(self.base + i)
+        contact = {"email": person.email, "paypal": person.paypal if r() < 0.7 else None}
+        if person.phone and r() < 0.5:
+            contact["phone"] = person.phone
+        source = {
+            "role": "reviewer",
+            "profile": {"id": person.id, "name": person.name, "url": person.url},
+            "contact": contact,
+            "country": "US",
+            "created_at": _epoch_text(_SCALE_START - int(r() * 4 * 365 * 86400), 0),
+        }
+        return _es_hit("clickfarm-accounts-2021", _es_id(i, 6), source)
+
+    def order(self, i: int) -> dict[str, Any]:
+        r = self.rng.random
+        n = self.n()
+        asin, title, price, seller, currency = self.products[int(r() * len(self.products))]
+        status = _ORDER_STATUSES[min(4, int(r() * r() * 6))]  # mostly delivered
+        return {
+            "order": {
+                "id": _order_id(i),
+                "placed_at": _epoch_text(_SCALE_START + int(r() * _SCALE_SPAN), 0),
+                "status": status,
+            },
+            "buyer": {"id": _account_id(n), "name": _NAMES[(n * 7919) % len(_NAMES)][0]},
+            "item": {
+                "asin": asin,
+                "seller_id": self.sellers[seller],
+                "title": title,
+                "quantity": 1,
+                "price": {"amount": price, "currency": currency},
+            },
+            "ship_to": {"country": "US", "postal_code": f"{int(r() * 10**5):05d}"},
+        }
+
+
+def _write_with_plants(
+    path: Path, count: int, planted: list[tuple[str, bytes]], make: Callable[[int], dict[str, Any]], rng: random.Random
+) -> dict[str, int]:
+    """`count` records, the planted ones (lines, ending in LF) at random rows among those `make` makes; returns
+    planted key -> row."""
+    if len(planted) > count:
+        raise ValueError(f"{path.name}: {count} rows cannot hold the {len(planted)} planted records")
+    positions = sorted(rng.sample(range(count), len(planted)))
+    rng.shuffle(planted)
+    at = dict(zip(positions, planted, strict=True))
+    rows: dict[str, int] = {}
+    dumps = orjson.dumps
+    with _open_out(path) as out:
+        for start in range(0, count, _BATCH):
+            lines = []
+            for i in range(start, min(start + _BATCH, count)):
+                plant = at.get(i)
+                if plant is None:
+                    lines.append(dumps(make(i)))
+                    lines.append(b"\n")
+                else:
+                    rows[plant[0]] = i + 1
+                    lines.append(plant[1])
+            out.write(b"".join(lines))
+    return rows
+
+
+def write_scale_dataset(
+    directory: Path,
+    *,
+    reviews: int,
+    payments: int,
+    messages: int,
+    accounts: int,
+    orders: int = 0,
+    chains: int = 1000,
+    seed: int = 0,
+) -> Manifest:
+    """The finder benchmark's data: reviews and payments (and orders, when `orders` > 0) as JSON Lines, accounts and
+    messages as ES NDJSON, each file exactly as many rows as asked, with `chains` review-for-refund chains planted
+    (built as the case dataset's are) and max(1, chains // 50) traps of each kind (three outside_window each time;
+    returned_order and cancelled_order only when there are orders). Streamed: only the planted records and tables
+    of sellers and products are held. The manifest gives review_id and txn_ids as well as rows."""
+    if chains < 1:
+        raise ValueError("the scale dataset needs at least one chain (the traps are built beside chains)")
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    seller_count = max(20, min(5000, accounts // 20))
+    bad = max(5, min(seller_count // 4, chains // 10))
+    case = _Case(rng, _scale_sellers(seller_count, bad), id_base=3 * 10**9, with_orders=orders > 0)
+    case.plant_chains(chains)
+    case.plant_traps(max(1, chains // 50))
+    noise = _ScaleNoise(rng, base=case.people + 1, people=max(100, reviews // 4), sellers=seller_count)
+    dumps = orjson.dumps
+    names = {"reviews": "reviews.jsonl", "payments": "payments.jsonl", "messages": "messages.ndjson"}
+    names |= {"accounts": "accounts.ndjson", "orders": "orders.jsonl"}
+    # Each line a bytes of its own size (orjson's own are allocated a kilobyte or two larger).
+    planted = {
+        "reviews": [(r.id, dumps(r.json_record()) + b"\n") for r in case.reviews],
+        "payments": [(p.txn, dumps(p.json_record()) + b"\n") for p in case.payments],
+        "messages": [(key, dumps(hit) + b"\n") for key, hit in case.messages],
+        "accounts": [(key, dumps(hit) + b"\n") for key, hit in case.accounts],
+        "orders": [(key, dumps(record) + b"\n") for key, record in case.orders],
+    }
+    naive_txns = {p.txn for p in case.payments if p.naive}
+    del case.reviews[:], case.payments[:], case.messages[:], case.accounts[:], case.orders[:]
+    counts = {"reviews": reviews, "payments": payments, "messages": messages, "accounts": accounts, "orders": orders}
+    for role, count in counts.items():
+        if len(planted[role]) > count:
+            raise ValueError(f"{role}: {count} rows cannot hold the {len(planted[role])} planted records")
+    makers: dict[str, Callable[[int], dict[str, Any]]] = {
+        "reviews": noise.review,
+        "payments": noise.payment,
+        "messages": noise.message,
+        "accounts": noise.account,
+        "orders": noise.order,
+    }
+    rows = {
+        role: _write_with_plants(directory / names[role], counts[role], planted[role], makers[role], rng)
+        for role in ROLES
+        if counts[role]
+    }
+    rows.setdefault("orders", {})
+    naive = sorted(rows["payments"][txn] for txn in naive_txns)
+    files = [
+        _lines_file(names["accounts"], "accounts", "Click-farm accounts", "es", ACCOUNTS_ES_MAPPING, accounts),
+        _lines_file(names["reviews"], "reviews", "Marketplace reviews", "jsonl", REVIEWS_JSONL_MAPPING, reviews),
+        _lines_file(names["payments"], "payments", "Payments", "jsonl", PAYMENTS_JSONL_MAPPING, payments, naive),
+        _lines_file(names["messages"], "messages", "Click-farm chats", "es", MESSAGES_ES_MAPPING, messages),
+    ]
+    if orders:
+        files.append(_lines_file(names["orders"], "orders", "Orders", "jsonl", ORDERS_JSONL_MAPPING, orders))
+    manifest = _manifest("scale", seed, files, case.plants_in_manifest(rows), None)
+    (directory / "manifest.json").write_bytes(manifest.to_json())
+    return manifest
