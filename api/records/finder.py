@@ -9,7 +9,8 @@ reviews and messages are held in memory, never the payments.
 A payment makes a review a finding when its payee is in the reviewer's identity; it was paid from
 `window_days_before` days before the review to `window_days_after` days after (elapsed time, both ends inside);
 it is a payment or refund, not a reversal; it comes from the seller's side (the payer is linked to the review's
-seller, or the payment's memo or a message of the reviewer's threads names the product); and no order of the
+seller, or the payment's memo names the product, or the payer wrote to the reviewer about the product in one of
+the reviewer's threads); and no order of the
 reviewer's identity for the same product was returned or cancelled (that explains a refund). Messages of the
 reviewer's threads that offer money for a review, or name the product or the seller, strengthen it.
 """
@@ -68,6 +69,7 @@ class Message:
     ref: tuple[str, int]
     at: float | None
     key: str
+    sender: str | None  # its `from`, as a party key
     product_id: str | None
     seller: str | None
     offer: bool
@@ -140,7 +142,7 @@ class Finder:
             [id_key(account_id), email_key(email), email_key(paypal_email), phone_key(phone), url_key(profile_url)]
         )
 
-    def message(self, ref, at, reviewer_id, contact_email, seller, product_id, text) -> None:
+    def message(self, ref, at, reviewer_id, contact_email, seller, product_id, text, sender=None) -> None:
         self.counts["messages_read"] += 1
         reviewer, contact = id_key(reviewer_id), email_key(contact_email)
         self.identities.link([reviewer, contact])
@@ -148,8 +150,9 @@ class Finder:
         if key is None:
             return
         kept = None if product_id else (text or "")[:MESSAGE_TEXT_KEPT].lower() or None
+        offer = offers_money_for_review(text)
         self.messages.append(
-            Message(ref, at, key, _intern(product_id), _intern(seller), offers_money_for_review(text), kept)
+            Message(ref, at, key, party_key(sender), _intern(product_id), _intern(seller), offer, kept)
         )
 
     def order(self, buyer_id, product_id, status) -> None:
@@ -208,7 +211,7 @@ class Finder:
             seller = self.identities.of(id_key(review.seller)) if review.seller else None
             linked = payer is not None and seller is not None and payer == seller
             memo = _names(payment.memo, review.product_id)
-            named = not linked and not memo and self._message_names(identity, review)
+            named = not linked and not memo and payer is not None and self._message_names(identity, review, payer)
             if not (linked or memo or named):
                 continue
             if review.product_id and (identity, review.product_id) in self.explaining_orders:
@@ -222,13 +225,17 @@ class Finder:
             hit.memo_names |= memo
             hit.message_names |= named
 
-    def _message_names(self, identity: str, review: Review) -> bool:
+    def _message_names(self, identity: str, review: Review, payer: str) -> bool:
+        """Whether the payer wrote to the reviewer, in one of the reviewer's threads, about the reviewed product:
+        the payment then comes from the seller's side even from an address nothing else links to the seller."""
         assert self._messages_by_identity is not None
+        if not review.product_id:
+            return False
         for m in self._messages_by_identity.get(identity, ()):
             message = self.messages[m]
-            if review.product_id and (
-                message.product_id == review.product_id or _names(message.text, review.product_id)
-            ):
+            if message.sender is None or self.identities.of(message.sender) != payer:
+                continue
+            if message.product_id == review.product_id or _names(message.text, review.product_id):
                 return True
         return False
 
@@ -277,7 +284,7 @@ def _score(hit: Hit, payment: Payment, messages: list[Message], review: Review) 
         reasons.append(f"the payment's memo names the product {review.product_id}")
     if hit.message_names and not hit.linked_payer and not hit.memo_names:
         score += 0.3
-        reasons.append(f"a message in the reviewer's threads names the product {review.product_id}")
+        reasons.append(f"the payer wrote to the reviewer about the product {review.product_id}")
     offers = [m for m in messages if m.offer]
     if offers:
         score += 0.2

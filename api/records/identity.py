@@ -4,7 +4,7 @@ components, kept in a union-find). Keys are typed, so an id never meets an e-mai
 - `id:` account ids, reviewer ids, buyer ids and seller values (a seller value is that seller's account_id);
 - `em:` e-mail and PayPal addresses, trimmed and in lower case;
 - `ph:` phone numbers in E.164;
-- `url:` profile URLs, without scheme, `www.`, query or trailing slash, in lower case.
+- `url:` profile URLs, without scheme, `www.`, fragment or trailing slash, the host in lower case.
 
 Within a record only one party's keys link: an account's identity fields; a message's reviewer_id with its
 contact_email (never its from and to); a review's reviewer_id, a payment's payee_email and an order's buyer_id
@@ -30,10 +30,16 @@ def phone_key(value: str | None) -> str | None:
 
 
 def url_key(value: str | None) -> str | None:
+    """A profile URL without its scheme, `www.` and fragment, its host in lower case. The path and the query stay as
+    they are: they name the profile (`/sp?seller=A1B2` is one seller's page, not every seller's)."""
     if not value or not value.strip():
         return None
-    text = _URL.sub("", value.strip().lower()).split("?", 1)[0].split("#", 1)[0].rstrip("/")
-    return f"url:{text.removeprefix('www.')}" if text else None
+    text = _URL.sub("", value.strip()).split("#", 1)[0]
+    host, slash, rest = text.partition("/")
+    host = host.lower().removeprefix("www.")
+    rest = rest.rstrip("/") if "?" not in rest else rest
+    text = f"{host}{slash}{rest}".rstrip("/")
+    return f"url:{text}" if host else None
 
 
 def party_key(value: str | None) -> str | None:

@@ -236,12 +236,14 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             engine.account(k1, k2, k3, k4, k5)
         current = "messages"
         step(current)
-        for set_id, (row, at, k3, k4, k5, k6, text) in counted(
+        for set_id, (row, at, k3, k4, k5, k6, text, sender) in counted(
             _rows(
-                session, params["message_sets"], [Record.at, Record.k3, Record.k4, Record.k5, Record.k6, _field("text")]
-            )
+                session,
+                params["message_sets"],
+                [Record.at, Record.k3, Record.k4, Record.k5, Record.k6, _field("text"), _field("from")],
+            )  # fmt: skip
         ):
-            engine.message((set_id, row), epoch(at), k3, k4, k5, k6, text)
+            engine.message((set_id, row), epoch(at), k3, k4, k5, k6, text, sender)
         current = "orders"
         step(current)
         for _, (_, k2, k3, status) in counted(
