@@ -43,6 +43,7 @@ async def receive_evidence(
     actor: User,
     fields: Callable[[UploadForm], dict[str, str]] = _as_sent,
     before_ingest: Callable[[UploadForm], None] | None = None,
+    read_text: bool = True,
 ) -> Received:
     """Stream the request's multipart upload into the blob store and ingest it as evidence in `case`.
 
@@ -72,6 +73,7 @@ async def receive_evidence(
             meta=meta,
             original_filename=form.filename,
             max_image_pixels=settings.max_image_pixels,
+            read_text=read_text,
         )
     finally:
         staged.discard()  # no-op once committed into the store

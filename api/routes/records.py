@@ -101,7 +101,14 @@ async def create_record_set(
         checked.update(fmt=fmt, compressed=compressed, header=header)
 
     received = await receive_evidence(
-        request, session, store, case=access.case, actor=access.user, fields=evidence_fields, before_ingest=check_file
+        request,
+        session,
+        store,
+        case=access.case,
+        actor=access.user,
+        fields=evidence_fields,
+        before_ingest=check_file,
+        read_text=False,  # its records are what is searched (`q`); reading a dump of millions for search helps nobody
     )
     record_set = await run_in_threadpool(
         service.create,

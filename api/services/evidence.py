@@ -133,8 +133,10 @@ def ingest(
     meta: EvidenceMeta,
     original_filename: str,
     max_image_pixels: int,
+    read_text: bool = True,
 ) -> tuple[EvidenceItem, Exhibit | None, bool]:
-    """Store an uploaded original as evidence in the case and make it an exhibit.
+    """Store an uploaded original as evidence in the case and make it an exhibit; its text is queued to be read for
+    search unless `read_text` is False (a record set's file: its records are what is searched).
 
     Returns (item, exhibit, duplicate). Bytes already in the case give back that item and store nothing.
     Bytes of an item deleted from the case restore that item (see `_restore`) as the case's next exhibit.
@@ -169,7 +171,7 @@ def ingest(
         _record_upload(session, actor, item, original_filename, duplicate=False)
     exhibit = exhibit_service.link(session, case=case, evidence=item, actor=actor)
     search_index.index_item(session, item)
-    if session.get(EvidenceText, item.id) is None:  # a restored item keeps the text it had
+    if read_text and session.get(EvidenceText, item.id) is None:  # a restored item keeps the text it had
         text_service.queue_item(session, item.id)
         text_service.on_commit_wake(session)
     blobs.commit_with(session, store, staged)
