@@ -10,6 +10,9 @@ the OCR benchmarks' BENCH_OCR_PAGES (40), BENCH_OCR_LARGE (6), BENCH_OCR_ROUNDS 
 and BENCH_OCR_BACKLOG (16) (see bench/ocr.py and bench/ocr_uploads.py), BENCH_SEARCH_TEXTS (evidence texts
 the search benchmark indexes and searches, default 200,000) and BENCH_SEARCH_REQUESTS (requests of each query shape
 per round, default 100),
+BENCH_RECORDS (records in the record-set import benchmark's leak-shaped dump, default 1,000,000; 13124962 for the
+leak's full size) and BENCH_RECORDS_REPEAT (default 2), BENCH_FINDER_REVIEWS (reviews, and as many payments, in
+the finder benchmark, default 1,000,000) and BENCH_FINDER_REPEAT (default 3),
 BENCH_POSTGRES_URL (also run the PostgreSQL leg where it applies; `make bench` passes the test server's URL
 when it is reachable).
 """
@@ -22,8 +25,10 @@ from bench import (
     bundle,
     custody,
     exhibits,
+    finder,
     ocr,
     ocr_uploads,
+    records,
     s3_upload,
     search,
     timeline,
@@ -80,6 +85,19 @@ def main() -> None:
         count=int(os.environ.get("BENCH_TIMELINE_EVENTS", 1_000_000)),
         postgres_url=postgres,
         repeat=int(os.environ.get("BENCH_TIMELINE_REPEAT", 2)),
+    )
+
+    print("== record sets: import of a leak-shaped dump, and lookups", flush=True)
+    records.run(
+        count=int(os.environ.get("BENCH_RECORDS", 1_000_000)),
+        postgres_url=postgres,
+        repeat=int(os.environ.get("BENCH_RECORDS_REPEAT", 2)),
+    )
+    print("== the review-for-refund finder", flush=True)
+    finder.run(
+        reviews=int(os.environ.get("BENCH_FINDER_REVIEWS", 1_000_000)),
+        postgres_url=postgres,
+        repeat=int(os.environ.get("BENCH_FINDER_REPEAT", 3)),
     )
 
 

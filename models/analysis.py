@@ -4,9 +4,9 @@ review-for-refund finder: reviews whose reviewer was paid by the reviewed produc
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, StringConstraints, model_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, BigInteger, Float, Index, String, Text
 from sqlmodel import Field, SQLModel
@@ -127,7 +127,7 @@ class FindingPublic(BaseModel):
 
 
 class FindingEventsCreate(BaseModel):
-    finding_ids: list[str] | None = PydanticField(
+    finding_ids: list[Annotated[str, StringConstraints(max_length=20)]] | None = PydanticField(
         None, max_length=5000, description="The findings to add (F-000012, ...); all of them when left out."
     )
     min_score: float | None = PydanticField(None, ge=0, le=1, description="Only findings scored this or higher.")

@@ -18,6 +18,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field
+from models.inputs import EvidenceTitle
 from models.job import FAILED, QUEUED, RUNNING, JobStatus
 
 
@@ -200,9 +201,9 @@ class RecordPublic(BaseModel):
 
 class ExtractCreate(BaseModel):
     filter: dict[str, str] = PydanticField(
-        default_factory=dict, description="The same {field: value} filters the records listing takes."
+        default_factory=dict, max_length=20, description="The same {field: value} filters the records listing takes."
     )
-    title: str = PydanticField(min_length=1, max_length=500)
+    title: EvidenceTitle = PydanticField(description="The new evidence item's title.")
 
 
 class ExtractPublic(BaseModel):

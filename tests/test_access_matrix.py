@@ -16,11 +16,14 @@ import uuid
 import pytest
 
 from tests.helpers import build
+from tests.records_support import imported
 
 pytestmark = pytest.mark.slow
 
 PREFIX = "/api/v1"
-OBJECT_IDS = ("case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id", "import_id")
+OBJECT_IDS = (
+    "case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id", "import_id", "record_set_id", "analysis_id",
+)  # fmt: skip
 # Operations that name no case object: what they may do is tested in test_auth.py and test_cases.py.
 CASELESS = {
     ("POST", "/api/v1/auth/token"),
@@ -138,6 +141,22 @@ def world(alice, make_user, corpus, client):
         headers={"Content-Type": "text/csv", "Prefer": "respond-async"},
     )
     assert job.status_code == 202, job.text
+    reviews = imported(
+        alice,
+        case["id"],
+        b'{"by": "A1", "stars": 5, "at": "2021-03-04"}\n',
+        role="reviews",
+        mapping={"by": "reviewer_id", "stars": "rating", "at": "reviewed_at"},
+        filename="r.jsonl",
+    )
+    payments = imported(alice, case["id"], b'{"to": "a@x.example", "gross": "5", "at": "2021-03-05"}\n',
+                        role="payments", mapping={"to": "payee_email", "gross": "amount", "at": "paid_at"},
+                        filename="p.jsonl")  # fmt: skip
+    analysis = alice.post(
+        f"/api/v1/cases/{case['id']}/analyses",
+        json={"type": "review_for_refund", "review_sets": [reviews["id"]], "payment_sets": [payments["id"]]},
+    )
+    assert analysis.status_code == 202, analysis.text
     viewer = make_user()
     added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": viewer.email, "role": "viewer"})
     assert added.status_code == 201, added.text
@@ -152,6 +171,9 @@ def world(alice, make_user, corpus, client):
         "user_id": alice.get("/api/v1/auth/me").json()["id"],
         "number": 1,
         "page": 1,
+        "record_set_id": reviews["id"],
+        "row": 1,
+        "analysis_id": analysis.json()["id"],
     }
     schema = client.get("/openapi.json").json()
     return schema, ids, viewer
@@ -171,7 +193,7 @@ def scoped(schema: dict) -> list[tuple[str, str, dict]]:
 
 def test_non_members_get_404_everywhere_as_for_missing_ids(world, bob):
     schema, ids, _ = world
-    ghosts = {name: uuid.uuid4() for name in OBJECT_IDS} | {"user_id": ids["user_id"], "number": 1, "page": 1}
+    ghosts = {name: uuid.uuid4() for name in OBJECT_IDS} | {"user_id": ids["user_id"], "number": 1, "page": 1, "row": 1}
     checked = 0
     for method, path, op in scoped(schema):
         kwargs = request_kwargs(schema, op, ids)
@@ -194,7 +216,7 @@ def test_viewers_read_but_get_403_on_every_write(world, alice):
     # Nothing was changed or removed on the way.
     case = alice.get(f"/api/v1/cases/{ids['case_id']}").json()
     assert case["title"] == "Acme Audio v. Mpow Direct"
-    assert len(alice.get(f"/api/v1/cases/{ids['case_id']}/exhibits").json()["items"]) == 1
+    assert len(alice.get(f"/api/v1/cases/{ids['case_id']}/exhibits").json()["items"]) == 3  # and 2 record sets
     assert alice.get(f"/api/v1/cases/{ids['case_id']}/events/{ids['event_id']}").status_code == 200
     members = alice.get(f"/api/v1/cases/{ids['case_id']}/members").json()["items"]
     assert sorted(m["role"] for m in members) == ["owner", "viewer"]

@@ -18,7 +18,7 @@ from api.services import record_sets as service
 from api.services.holds import CaseOnHold
 from api.upload import UploadForm
 from models.case import Case, Role
-from models.inputs import Cursor
+from models.inputs import CUSTODIAN_CHARS, NOTE_CHARS, Cursor
 from models.record_set import ExtractCreate, ExtractPublic, RecordPublic, RecordSet, RecordSetPublic
 
 router = APIRouter(tags=["records"], route_class=CheckedJSONRoute)
@@ -42,6 +42,7 @@ UPLOAD_DOC = {
                         },  # fmt: skip
                         "mapping": {
                             "type": "string",
+                            "maxLength": service.MAPPING_CHARS,
                             "description": 'JSON object {"<source path>": "<canonical field>"}; dotted paths into '
                             "nested JSON, from the hit (_id, _source.x.y) for an Elasticsearch export",
                         },
@@ -50,9 +51,13 @@ UPLOAD_DOC = {
                             "enum": ["csv", "jsonl", "es"],
                             "description": "Told from the file's first bytes when not sent.",
                         },
-                        "description": {"type": "string"},
-                        "custodian": {"type": "string"},
-                        "sha256": {"type": "string", "description": "The file's SHA-256, as for an evidence upload."},
+                        "description": {"type": "string", "maxLength": NOTE_CHARS},
+                        "custodian": {"type": "string", "maxLength": CUSTODIAN_CHARS},
+                        "sha256": {
+                            "type": "string",
+                            "maxLength": 64,
+                            "description": "The file's SHA-256, as for an evidence upload.",
+                        },
                     },
                 }
             }
@@ -187,9 +192,9 @@ def list_records(
     session: SessionDep,
     user: CurrentUser,
     record_set: VisibleRecordSet,
-    q: str | None = Query(None, description="Words anywhere in the record's line (any case)."),
-    start: str | None = Query(None, alias="from", description="From this time (inclusive); ISO 8601."),
-    end: str | None = Query(None, alias="to", description="Up to this time (exclusive); ISO 8601."),
+    q: str | None = Query(None, max_length=500, description="Words anywhere in the record's line (any case)."),
+    start: str | None = Query(None, alias="from", max_length=100, description="From this time (inclusive); ISO 8601."),
+    end: str | None = Query(None, alias="to", max_length=100, description="Up to this time (exclusive); ISO 8601."),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_PAGE),
     cursor: Cursor | None = None,
 ):

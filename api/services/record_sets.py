@@ -45,6 +45,7 @@ INTERRUPTED = "interrupted: the server stopped during the import, so none of its
 LOST = "the original file of this record set is missing from the store, so nothing was imported"
 ERRORS_KEPT = 100  # the first refused lines listed with their reasons
 NAME_CHARS = 300
+MAPPING_CHARS = 100_000
 HEAD_BYTES = 64 * 1024
 
 
@@ -73,6 +74,8 @@ def check_form(fields: dict[str, str]) -> tuple[str, RecordRole, dict[str, str],
     raw = fields.get("mapping")
     if not raw:
         raise UnprocessableEntity('mapping: send the mapping, a JSON object {"<source path>": "<canonical field>"}')
+    if len(raw) > MAPPING_CHARS:
+        raise UnprocessableEntity(f"mapping: at most {MAPPING_CHARS:,} characters")
     try:
         sent = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -1,0 +1,197 @@
+"""Record sets at the leak's scale: an Elasticsearch export of BENCH_RECORDS records (default 1,000,000; the leak held
+13,124,962) in the leak's shape (nested _source, about 500 bytes a record, a share of it not Latin), imported the way
+a lawyer imports it, on each database.
+
+- The import: the file through `POST /cases/{id}/record-sets` of a uvicorn process, followed to `done`. Its rate is
+  set against a floor measured in the same run on a fresh database of its own: PostgreSQL's COPY of the same lines
+  into a bare JSONB table, or on SQLite one transaction of executemany of them into a bare table. The ratio is
+  the import job's (started to finished, the upload left out: the floor has no upload either); the upload and the
+  whole are printed too. Target >= 0.5. The server's RSS growth during it (target < 200 MiB), and the time for
+  the 13.1M records extrapolated.
+- Lookups by field value (a reviewer's id, a random one each time) over HTTP on the imported set: median and p95
+  (target p95 < 20 ms at 13M records; at 1M it is the same index, one level shallower).
+
+Run alone: `python -m bench.records` (BENCH_POSTGRES_URL for the PostgreSQL leg, BENCH_RECORDS, BENCH_RECORDS_REPEAT).
+"""
+
+import json
+import os
+import random
+import shutil
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy.engine import make_url
+
+from api.records.sample import write_leak_dump
+from bench.common import RssSampler, median, p95, server, spread, wait_healthy
+from bench.setup import make_workspace
+
+LEAK_RECORDS = 13_124_962
+
+
+def _data(count: int) -> tuple[Path, dict, list[str]]:
+    """The dump (made once per size and kept under var/bench), its mapping and some reviewer ids in it."""
+    folder = Path("var/bench/records")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"leak-{count}.ndjson"
+    meta = folder / f"leak-{count}.json"
+    if not path.exists() or not meta.exists():
+        dump = write_leak_dump(path.with_suffix(".part"), count, seed=0)
+        path.with_suffix(".part").rename(path)
+        meta.write_text(json.dumps({"mapping": dump.mapping}))
+    mapping = json.loads(meta.read_text())["mapping"]
+    ids: list[str] = []
+    reviewer_path = next(p for p, f in mapping.items() if f == "reviewer_id").split(".")
+    rng = random.Random(1)
+    with path.open("rb") as f:
+        for n, line in enumerate(f):
+            if n % 997 == 0 or rng.random() < 0.0005:
+                value = json.loads(line)
+                for step in reviewer_path:
+                    value = value.get(step) if isinstance(value, dict) else None
+                if value:
+                    ids.append(str(value))
+            if len(ids) >= 400:
+                break
+    return path, mapping, ids
+
+
+def _floor(label: str, postgres_url: str | None, path: Path) -> float:
+    """Seconds for the database's own bulk load of the same lines into a bare table."""
+    root = Path("var/bench") / f"records-floor-{label}-{uuid.uuid4().hex[:6]}"
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        if postgres_url:
+            name = f"casebinder_floor_{uuid.uuid4().hex[:8]}"
+            dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                url = make_url(dsn).set(database=name).render_as_string(hide_password=False)
+                with psycopg.connect(url) as conn:
+                    conn.execute("CREATE TABLE bare (doc jsonb)")
+                    started = time.perf_counter()
+                    with conn.cursor() as cur, path.open("rb") as f:
+                        # CSV format with quote and delimiter bytes that JSON never holds: each line taken as it is.
+                        sql = "COPY bare (doc) FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+                        with cur.copy(sql) as copy:
+                            while block := f.read(1024 * 1024):
+                                copy.write(block)
+                    conn.commit()
+                    return time.perf_counter() - started
+            finally:
+                with psycopg.connect(dsn, autocommit=True) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db = sqlite3.connect(root / "floor.db")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE bare (line TEXT)")
+        started = time.perf_counter()
+        with path.open("r", encoding="utf-8") as f:
+            db.executemany("INSERT INTO bare (line) VALUES (?)", ((line.rstrip("\n"),) for line in f))
+        db.commit()
+        seconds = time.perf_counter() - started
+        db.close()
+        return seconds
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _seconds(stamp_a: str, stamp_b: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(stamp_b) - datetime.fromisoformat(stamp_a)).total_seconds()
+
+
+def run_db(label: str, postgres_url: str | None, count: int, repeat: int, lookups: int) -> dict:
+    path, mapping, ids = _data(count)
+    size = path.stat().st_size
+    shown = f"{count:,} records, {size / 2**20:,.0f} MiB ({size / count:.0f} bytes a record)"
+    print(f"records [{label}] {shown}", flush=True)
+    form = {"name": "Leaked reviewer database", "role": "messages", "mapping": json.dumps(mapping)}
+    runs = []
+    for round_ in range(1, repeat + 1):
+        floor_s = _floor(label, postgres_url, path)
+        root = Path("var/bench") / f"records-{label}-{uuid.uuid4().hex[:6]}"
+        ws = make_workspace(root, postgres_url)
+        try:
+            with server("api.app:app", ws.env) as (base, pid):
+                wait_healthy(base)
+                headers = {"Authorization": f"Bearer {ws.token}"}
+                with httpx.Client(base_url=base, headers=headers, timeout=600) as http, RssSampler(pid) as rss:
+                    started = time.perf_counter()
+                    with path.open("rb") as f:
+                        r = http.post(
+                            f"/api/v1/cases/{ws.case_id}/record-sets",
+                            files={"file": (path.name, f)},
+                            data=form,
+                        )
+                    assert r.status_code == 202, r.text
+                    uploaded_s = time.perf_counter() - started
+                    while (body := http.get(r.headers["location"]).json())["status"] not in ("done", "failed"):
+                        time.sleep(0.25)
+                    whole_s = time.perf_counter() - started
+                assert body["status"] == "done" and body["rows_done"] == count, body
+                import_s = _seconds(body["started_at"], body["finished_at"])
+                ratio = floor_s / import_s
+                runs.append((ratio, import_s, floor_s, rss.growth / 2**20, uploaded_s, whole_s))
+                print(
+                    f"records [{label}] run {round_}/{repeat}: floor {floor_s:.1f} s ({count / floor_s:,.0f} rows/s); "
+                    f"import job {import_s:.1f} s ({count / import_s:,.0f} rows/s): ratio {ratio:.2f} (target >= 0.5); "
+                    f"upload {uploaded_s:.1f} s, whole {whole_s:.1f} s; server RSS growth {rss.growth / 2**20:.0f} MiB "
+                    f"(target < 200)",
+                    flush=True,
+                )
+                if round_ == repeat:
+                    times = _lookups(http_base=base, headers=headers, set_id=body["id"], ids=ids, count=lookups)
+        finally:
+            ws.drop()
+            shutil.rmtree(root, ignore_errors=True)
+    ratios, imports, floors, growths, _, _ = zip(*runs, strict=True)
+    extrapolated = median(imports) * LEAK_RECORDS / count
+    print(
+        f"records [{label}] median of {repeat}: ratio {median(ratios):.2f} ({spread(ratios)}), import "
+        f"{median(imports):.1f} s, floor {median(floors):.1f} s, RSS growth max {max(growths):.0f} MiB; the leak's "
+        f"{LEAK_RECORDS:,} records extrapolated: {extrapolated / 60:.1f} min",
+        flush=True,
+    )
+    print(
+        f"records [{label}] lookup by reviewer_id over HTTP ({len(times)} requests): median {median(times):.1f} ms, "
+        f"p95 {p95(times):.1f} ms (target < 20)",
+        flush=True,
+    )
+    return {"ratio": median(ratios), "lookup_p95_ms": p95(times), "rss_mib": max(growths)}
+
+
+def _lookups(*, http_base: str, headers: dict, set_id: str, ids: list[str], count: int) -> list[float]:
+    rng = random.Random(7)
+    times = []
+    with httpx.Client(base_url=http_base, headers=headers, timeout=60) as http:
+        for n in range(count + 10):
+            reviewer = rng.choice(ids)
+            started = time.perf_counter()
+            r = http.get(f"/api/v1/record-sets/{set_id}/records", params={"reviewer_id": reviewer, "limit": 20})
+            elapsed = (time.perf_counter() - started) * 1000
+            assert r.status_code == 200 and r.json()["items"], r.text
+            if n >= 10:  # the first few warm the connection and the caches
+                times.append(elapsed)
+    return times
+
+
+def run(count: int = 1_000_000, postgres_url: str | None = None, repeat: int = 2, lookups: int = 300) -> list[dict]:
+    out = [run_db("sqlite", None, count, repeat, lookups)]
+    if postgres_url:
+        out.append(run_db("postgresql", postgres_url, count, repeat, lookups))
+    return out
+
+
+if __name__ == "__main__":
+    run(
+        count=int(os.environ.get("BENCH_RECORDS", 1_000_000)),
+        postgres_url=os.environ.get("BENCH_POSTGRES_URL"),
+        repeat=int(os.environ.get("BENCH_RECORDS_REPEAT", 2)),
+    )
