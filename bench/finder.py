@@ -117,7 +117,10 @@ def run_db(label: str, postgres_url: str | None, reviews: int, repeat: int) -> d
             wait_healthy(base)
             headers = {"Authorization": f"Bearer {ws.token}"}
             with httpx.Client(base_url=base, headers=headers, timeout=600) as http:
-                ids = _import(http, ws.case_id, folder, manifest)
+                # The data's times without an offset are in its case's timezone, as the generator wrote them.
+                made = {"title": "Benchmark v. Click Farm", "case_type": "lanham_act", "timezone": manifest.timezone}
+                case_id = http.post("/api/v1/cases", json=made).raise_for_status().json()["id"]
+                ids = _import(http, case_id, folder, manifest)
                 body = {"type": "review_for_refund", "review_sets": [ids["reviews"]], "payment_sets": [ids["payments"]],
                         "message_sets": [ids["messages"]], "account_sets": [ids["accounts"]]}  # fmt: skip
                 if "orders" in ids:
@@ -127,7 +130,7 @@ def run_db(label: str, postgres_url: str | None, reviews: int, repeat: int) -> d
                     floor_s = _floor(ws.database_url, ids, postgres_url is not None)
                     before = rss_bytes(pid)
                     with RssSampler(pid) as rss:
-                        r = http.post(f"/api/v1/cases/{ws.case_id}/analyses", json=body)
+                        r = http.post(f"/api/v1/cases/{case_id}/analyses", json=body)
                         assert r.status_code == 202, r.text
                         while (state := http.get(r.headers["location"]).json())["status"] not in ("done", "failed"):
                             time.sleep(0.25)
