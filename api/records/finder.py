@@ -1,10 +1,10 @@
 """The review-for-refund finder: reviews rated at least `min_rating` whose reviewer was paid from the reviewed
 product's seller side around the review.
 
-Fed in this order: accounts and messages (they link keys into identities, and messages are kept to support
-findings), orders (returned or cancelled ones explain a refund), reviews (those rated high enough are kept), then
-payments, one at a time: each payment is set against the reviews of its payee's identity as it comes, so only the
-reviews and messages are held in memory, never the payments.
+Its input comes from the database in this order: the keys of accounts and messages (they link into identities),
+the orders (returned or cancelled ones explain a refund), then the candidates: the pairs of a review and a
+payment to its reviewer's identity around its time, which the database joins (api/services/analyses.py), with the
+messages of those reviewers. Neither the reviews nor the payments are ever all held in memory.
 
 A payment makes a review a finding when its payee is in the reviewer's identity; it was paid from
 `window_days_before` days before the review to `window_days_after` days after (elapsed time, both ends inside);
@@ -18,7 +18,7 @@ reviewer's threads that offer money for a review, or name the product or the sel
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -121,118 +121,93 @@ def _names(haystack: str | None, needle: str | None) -> bool:
 
 
 class Finder:
+    """The rules, fed in this order: accounts and message links (they make the identities), orders (returned or
+    cancelled ones explain a refund), then the candidate pairs a database join gives (a review rated high enough and
+    a payment to its reviewer's identity, around its time) with the messages of those reviewers' identities."""
+
     def __init__(self, params: Params):
         self.params = params
         self.identities = Identities()
-        self.reviews: list[Review] = []
-        self.messages: list[Message] = []
         self.explaining_orders: set[tuple[str, str]] = set()  # (buyer key, product) of returned or cancelled orders
         self.counts: dict[str, int] = defaultdict(int)
         # (seller, product) -> reviews rated at least min_rating: the denominator of a product's share.
         self.high_reviews: dict[tuple[str | None, str | None], int] = defaultdict(int)
-        self._hits: dict[int, Hit] = {}
-        self._by_identity: dict[str, list[int]] | None = None
-        self._messages_by_identity: dict[str, list[int]] | None = None
+        self._hits: dict[tuple[str, int], Hit] = {}
+        self._messages: dict[str, list[Message]] = defaultdict(list)
+        self._explaining_resolved = False
 
     # What links keys.
 
     def account(self, account_id, email, paypal_email, phone, profile_url) -> None:
-        self.counts["accounts_read"] += 1
         self.identities.link(
             [id_key(account_id), email_key(email), email_key(paypal_email), phone_key(phone), url_key(profile_url)]
         )
 
-    def message(self, ref, at, reviewer_id, contact_email, seller, product_id, text, sender=None) -> None:
-        self.counts["messages_read"] += 1
-        reviewer, contact = id_key(reviewer_id), email_key(contact_email)
-        self.identities.link([reviewer, contact])
-        key = reviewer or contact
-        if key is None:
-            return
-        kept = None if product_id else (text or "")[:MESSAGE_TEXT_KEPT].lower() or None
-        offer = offers_money_for_review(text)
-        self.messages.append(
-            Message(ref, at, key, party_key(sender), _intern(product_id), _intern(seller), offer, kept)
-        )
+    def message_link(self, reviewer_id, contact_email) -> None:
+        self.identities.link([id_key(reviewer_id), email_key(contact_email)])
 
     def order(self, buyer_id, product_id, status) -> None:
-        self.counts["orders_read"] += 1
         if status in ("returned", "cancelled") and buyer_id and product_id:
             self.explaining_orders.add((id_key(buyer_id) or "", product_id))
 
-    def review(self, ref, at, reviewer_id, product_id, seller, rating) -> None:
-        self.counts["reviews_read"] += 1
-        if rating is None or at is None or not reviewer_id or rating < self.params.min_rating:
-            return
-        self.counts["reviews_considered"] += 1
-        self.high_reviews[(_intern(seller), _intern(product_id))] += 1
-        key = id_key(reviewer_id)
-        assert key is not None
-        self.reviews.append(Review(ref, at, reviewer_id, _intern(product_id), _intern(seller), rating, key))
+    def linked(self) -> Iterator[tuple[str, str, str]]:
+        """(kind, value, identity) of every id and e-mail key linked to another: a review meets a payment only
+        through these (a reviewer id alone never equals an e-mail address)."""
+        for key in list(self.identities.keys()):
+            kind, _, value = key.partition(":")
+            if kind in ("id", "em"):
+                yield kind, value, self.identities.of(key) or key
 
-    # The payments, set against the reviews.
+    # The messages of the identities that have candidates.
 
-    def _index(self) -> None:
-        by_identity: dict[str, list[int]] = defaultdict(list)
-        for n, review in enumerate(self.reviews):
-            by_identity[self.identities.of(review.key) or review.key].append(n)
-        for indexes in by_identity.values():
-            indexes.sort(key=lambda n: self.reviews[n].at)
-        messages: dict[str, list[int]] = defaultdict(list)
-        for n, message in enumerate(self.messages):
-            messages[self.identities.of(message.key) or message.key].append(n)
-        self._by_identity, self._messages_by_identity = dict(by_identity), dict(messages)
-        explaining = set()
-        for key, product in self.explaining_orders:
-            explaining.add((self.identities.of(key) or key, product))
-        self.explaining_orders = explaining
+    def message(self, identity: str, ref, at, seller, product_id, text, sender) -> None:
+        kept = None if product_id else (text or "")[:MESSAGE_TEXT_KEPT].lower() or None
+        offer = offers_money_for_review(text)
+        self._messages[identity].append(
+            Message(ref, at, identity, party_key(sender), _intern(product_id), _intern(seller), offer, kept)
+        )
 
-    def payment(self, payment: Payment) -> None:
-        if self._by_identity is None:
-            self._index()
-        assert self._by_identity is not None and self._messages_by_identity is not None
-        self.counts["payments_read"] += 1
-        payee = email_key(payment.payee_email)
-        if payee is None:
+    # The candidates.
+
+    def consider(self, identity: str, review: Review, payment: Payment) -> None:
+        """A review and a payment to its reviewer's identity, found by the join (which may have been generous with
+        the window): a finding when the rules hold."""
+        if not self._explaining_resolved:
+            self.explaining_orders = {(self.identities.of(k) or k, p) for k, p in self.explaining_orders}
+            self._explaining_resolved = True
+        before, after = self.params.window_days_before * DAY, self.params.window_days_after * DAY
+        if review.rating < self.params.min_rating or not review.at - before <= payment.at <= review.at + after:
             return
-        identity = self.identities.of(payee) or payee
-        candidates = self._by_identity.get(identity)
-        if not candidates:
-            return
+        self.counts["candidate_pairs"] += 1
         if payment.type == "reversal":
             self.counts["explained_reversal"] += 1
             return
-        before, after = self.params.window_days_before * DAY, self.params.window_days_after * DAY
         payer = self.identities.of(party_key(payment.payer))
-        for n in candidates:
-            review = self.reviews[n]
-            if not review.at - before <= payment.at <= review.at + after:
-                continue
-            seller = self.identities.of(id_key(review.seller)) if review.seller else None
-            linked = payer is not None and seller is not None and payer == seller
-            memo = _names(payment.memo, review.product_id)
-            named = not linked and not memo and payer is not None and self._message_names(identity, review, payer)
-            if not (linked or memo or named):
-                continue
-            if review.product_id and (identity, review.product_id) in self.explaining_orders:
-                self.counts["explained_order"] += 1
-                continue
-            hit = self._hits.get(n)
-            if hit is None:
-                hit = self._hits[n] = Hit(review)
-            hit.payments.append(payment)
-            hit.linked_payer |= linked
-            hit.memo_names |= memo
-            hit.message_names |= named
+        seller = self.identities.of(id_key(review.seller)) if review.seller else None
+        linked = payer is not None and seller is not None and payer == seller
+        memo = _names(payment.memo, review.product_id)
+        named = not linked and not memo and payer is not None and self._message_names(identity, review, payer)
+        if not (linked or memo or named):
+            return
+        if review.product_id and (identity, review.product_id) in self.explaining_orders:
+            self.counts["explained_order"] += 1
+            return
+        hit = self._hits.get(review.ref)
+        if hit is None:
+            hit = self._hits[review.ref] = Hit(review)
+        if any(p.ref == payment.ref for p in hit.payments):
+            return
+        hit.payments.append(payment)
+        hit.linked_payer |= linked
+        hit.memo_names |= memo
+        hit.message_names |= named
 
     def _message_names(self, identity: str, review: Review, payer: str) -> bool:
         """Whether the payer wrote to the reviewer, in one of the reviewer's threads, about the reviewed product:
         the payment then comes from the seller's side even from an address nothing else links to the seller."""
-        assert self._messages_by_identity is not None
         if not review.product_id:
             return False
-        for m in self._messages_by_identity.get(identity, ()):
-            message = self.messages[m]
+        for message in self._messages.get(identity, ()):
             if message.sender is None or self.identities.of(message.sender) != payer:
                 continue
             if message.product_id == review.product_id or _names(message.text, review.product_id):
@@ -243,10 +218,9 @@ class Finder:
 
     def results(self) -> list[Result]:
         """The findings, in the order of their reviews' times (then rows), each with its evidence and score."""
-        assert self._messages_by_identity is not None or not self._hits
         out = []
-        for n in sorted(self._hits, key=lambda n: (self.reviews[n].at, self.reviews[n].ref)):
-            hit = self._hits[n]
+        for ref in sorted(self._hits, key=lambda r: (self._hits[r].review.at, r)):
+            hit = self._hits[ref]
             review = hit.review
             identity = self.identities.of(review.key) or review.key
             payments = sorted(hit.payments, key=lambda p: (abs(p.at - review.at), p.at, p.ref))
@@ -256,11 +230,9 @@ class Finder:
         return out
 
     def _supporting(self, identity: str, review: Review, payments: list[Payment]) -> list[Message]:
-        assert self._messages_by_identity is not None
         latest = max(p.at for p in payments)
         found = []
-        for m in self._messages_by_identity.get(identity, ()):
-            message = self.messages[m]
+        for message in self._messages.get(identity, ()):
             if message.at is not None and message.at > latest + DAY:
                 continue
             about = (review.product_id and message.product_id == review.product_id) or (
@@ -326,11 +298,3 @@ def number(value) -> float | None:
         return float(Decimal(str(value)))
     except (InvalidOperation, ValueError):
         return None
-
-
-def run(finder: Finder, payments: Iterable[Payment]) -> list[Result]:
-    for payment in payments:
-        finder.payment(payment)
-    if finder._by_identity is None:
-        finder._index()
-    return finder.results()

@@ -12,7 +12,7 @@ stand alone. Names never link: two people share a name.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
@@ -85,6 +85,10 @@ class Identities:
         if key is None:
             return None
         return self._root(key) if key in self._parent else key
+
+    def keys(self) -> Iterator[str]:
+        """Every key linked to another."""
+        return iter(self._parent)
 
     def members(self, roots: set[str]) -> dict[str, list[str]]:
         """The keys of each of these identities, sorted (a key nothing links to is its own only member)."""

@@ -1,8 +1,10 @@
 """Analyses of a case's record sets, run in the background (job kind "analysis"): the review-for-refund finder.
 
-The job reads the record sets a role at a time, straight from the key columns and the few fields it needs (never
-whole records), feeds them to the finder (api/records/finder.py), and stores the findings with the totals the
-summary reports, in one transaction with the job's end: a failed or interrupted analysis has no findings.
+The job reads the keys of the accounts and messages (the identities: api/records/finder.py), puts the linked ones in
+a temporary table, and lets the database join the reviews rated high enough to the payments to their reviewers'
+identities around their times: only those pairs, and the messages of those reviewers, come back to Python, where the
+finder applies its rules. The findings are stored with the totals the summary reports, in one transaction with the
+job's end: a failed or interrupted analysis has no findings.
 """
 
 import logging
@@ -12,7 +14,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, cast
+from sqlalchemy import String, bindparam, cast, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -201,6 +203,117 @@ def _field(name: str):
     return cast(col(Record.fields)[name].as_string(), String)
 
 
+class _Sql:
+    """The pieces of the candidates' statements each database spells its own way."""
+
+    def __init__(self, session: Session):
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def set_id(self, value: str) -> Any:
+        return uuid.UUID(value) if self.postgres else uuid.UUID(value).hex
+
+    def set_text(self, value: Any) -> str:
+        return str(value) if self.postgres else str(uuid.UUID(hex=value))
+
+    def field(self, alias: str, name: str) -> str:
+        return f"({alias}.fields ->> '{name}')" if self.postgres else f"json_extract({alias}.fields, '$.\"{name}\"')"
+
+    def rating(self, alias: str) -> str:
+        return f"CAST({self.field(alias, 'rating')} AS {'numeric' if self.postgres else 'REAL'})"
+
+    def window(self) -> str:
+        if self.postgres:
+            return "p.at BETWEEN r.at - make_interval(secs => :before) AND r.at + make_interval(secs => :after)"
+        return "p.at >= datetime(r.at, :before_days) AND p.at <= datetime(r.at, :after_days)"
+
+    @staticmethod
+    def at(value: Any) -> float:
+        """A time the join compared, so never null."""
+        when = finder_engine.epoch(value)
+        assert when is not None
+        return when
+
+
+def _identity_table(session: Session, engine: finder_engine.Finder, sql: _Sql) -> str:
+    """The linked keys and their identities in a temporary table of this connection, indexed for the join."""
+    name = f"cb_identity_{uuid.uuid4().hex[:12]}"
+    connection = session.connection()
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {name} (kind TEXT NOT NULL, value TEXT NOT NULL, root TEXT NOT NULL)"
+    )
+    rows = list(engine.linked())
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    if sql.postgres:
+        with raw.cursor() as cursor, cursor.copy(f"COPY {name} (kind, value, root) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {name} (kind, value, root) VALUES (?, ?, ?)", rows)
+        finally:
+            cursor.close()
+    connection.exec_driver_sql(f"CREATE INDEX {name}_value ON {name} (value, kind)")
+    connection.exec_driver_sql(f"CREATE INDEX {name}_root ON {name} (root, kind)")
+    connection.exec_driver_sql(f"ANALYZE {name}")
+    return name
+
+
+def _candidates(session: Session, sql: _Sql, table: str, params: dict) -> Iterator[tuple]:
+    """Each review rated high enough and each payment to its reviewer's identity from a day more than the window
+    before it to a day more than the window after it (the finder applies the window exactly)."""
+    before, after = params["window_days_before"] + 1, params["window_days_after"] + 1
+    statement = text(
+        f"SELECT r.record_set_id, r.row, r.at, r.k2, r.k3, r.k4, {sql.rating('r')}, ir.root, "
+        f"p.record_set_id, p.row, p.at, p.k1, p.k2, p.k3, {sql.field('p', 'amount')}, {sql.field('p', 'currency')}, "
+        f"{sql.field('p', 'type')}, {sql.field('p', 'memo')} "
+        f"FROM records r "
+        f"JOIN {table} ir ON ir.value = r.k2 AND ir.kind = 'id' "
+        f"JOIN {table} ip ON ip.root = ir.root AND ip.kind = 'em' "
+        f"JOIN records p ON p.record_set_id IN :payments AND p.k2 = ip.value "
+        f"WHERE r.record_set_id IN :reviews AND r.k2 IS NOT NULL AND {sql.rating('r')} >= :min_rating "
+        f"AND {sql.window()}"
+    ).bindparams(bindparam("payments", expanding=True), bindparam("reviews", expanding=True))
+    values: dict[str, Any] = {
+        "payments": [sql.set_id(s) for s in params["payment_sets"]],
+        "reviews": [sql.set_id(s) for s in params["review_sets"]],
+        "min_rating": params["min_rating"],
+    }
+    if sql.postgres:
+        values |= {"before": before * finder_engine.DAY, "after": after * finder_engine.DAY}
+    else:
+        values |= {"before_days": f"-{before} days", "after_days": f"+{after} days"}
+    result = session.execute(statement.execution_options(yield_per=READ_BATCH, stream_results=True), values)
+    yield from result
+    result.close()
+
+
+def _messages(session: Session, sql: _Sql, set_ids: list[str], members: dict[str, list[str]]) -> Iterator[tuple]:
+    """(identity, message row) for the messages of these identities: by reviewer id or by contact address."""
+    by_value: dict[tuple[str, str], str] = {}
+    for root, keys in members.items():
+        for key in keys:
+            kind, _, value = key.partition(":")
+            if kind in ("id", "em"):
+                by_value[(kind, value)] = root
+    seen: set[tuple[str, int]] = set()
+    for kind, column in (("id", "k3"), ("em", "k4")):
+        values = [v for (k, v) in by_value if k == kind]
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            statement = text(
+                f"SELECT record_set_id, row, at, {column}, k5, k6, {sql.field('m', 'text')}, {sql.field('m', 'from')} "
+                f"FROM records m WHERE m.record_set_id IN :sets AND m.{column} IN :values"
+            ).bindparams(bindparam("sets", expanding=True), bindparam("values", expanding=True))
+            for row in session.execute(statement, {"sets": [sql.set_id(s) for s in set_ids], "values": chunk}):
+                ref = (sql.set_text(row[0]), row[1])
+                if ref in seen:
+                    continue
+                seen.add(ref)
+                yield by_value[(kind, row[3])], ref, row
+
+
 def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     """Run a claimed analysis to its end: done with its findings, or failed with why."""
     with session_scope() as session:
@@ -213,9 +326,7 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     )
     progress = QUEUE.progress(analysis_id)
     read = 0
-
-    def step(name: str) -> None:
-        QUEUE.report(analysis_id, step=name, records_read=read)
+    current = "accounts"
 
     def counted(rows: Iterator[Any]) -> Iterator[Any]:
         nonlocal read
@@ -226,51 +337,56 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                 progress(step=current, records_read=read)
             yield item
 
-    epoch, number = finder_engine.epoch, finder_engine.number
+    def step(name: str) -> None:
+        nonlocal current
+        current = name
+        QUEUE.report(analysis_id, step=name, records_read=read)
+
+    epoch = finder_engine.epoch
     with session_scope() as session:
-        current = "accounts"
-        step(current)
+        sql = _Sql(session)
+        step("accounts")
         for _, (_, k1, k2, k3, k4, k5) in counted(
             _rows(session, params["account_sets"], [Record.k1, Record.k2, Record.k3, Record.k4, Record.k5])
         ):
             engine.account(k1, k2, k3, k4, k5)
-        current = "messages"
-        step(current)
-        for set_id, (row, at, k3, k4, k5, k6, text, sender) in counted(
-            _rows(
-                session,
-                params["message_sets"],
-                [Record.at, Record.k3, Record.k4, Record.k5, Record.k6, _field("text"), _field("from")],
-            )  # fmt: skip
-        ):
-            engine.message((set_id, row), epoch(at), k3, k4, k5, k6, text, sender)
-        current = "orders"
-        step(current)
+        step("messages")
+        for _, (_, k3, k4) in counted(_rows(session, params["message_sets"], [Record.k3, Record.k4])):
+            engine.message_link(k3, k4)
+        step("orders")
         for _, (_, k2, k3, status) in counted(
             _rows(session, params["order_sets"], [Record.k2, Record.k3, _field("status")])
         ):
             engine.order(k2, k3, status)
-        current = "reviews"
-        step(current)
-        for set_id, (row, at, k2, k3, k4, rating) in counted(
-            _rows(session, params["review_sets"], [Record.at, Record.k2, Record.k3, Record.k4, _field("rating")])
-        ):
-            engine.review((set_id, row), epoch(at), k2, k3, k4, number(rating))
-        current = "payments"
-        step(current)
-        payment_columns = [Record.at, Record.k1, Record.k2, Record.k3, _field("amount"), _field("currency"),
-                           _field("type"), _field("memo")]  # fmt: skip
-        for set_id, (row, at, k1, k2, k3, amount, currency, kind, memo) in counted(
-            _rows(session, params["payment_sets"], payment_columns)
-        ):
-            when = epoch(at)
-            if when is None or k2 is None or amount is None:
-                continue
-            engine.payment(finder_engine.Payment((set_id, row), when, k2, k3, amount, currency, kind, memo, k1))
-    if engine._by_identity is None:
-        engine._index()
-    current = "findings"
-    step(current)
+        step("reviews and payments")
+        table = _identity_table(session, engine, sql)
+        try:
+            pairs = []
+            for row in counted(_candidates(session, sql, table, params)):
+                review_set, review_row, reviewed, reviewer, product, seller, rating, root = row[:8]
+                pay_set, pay_row, paid, txn, payee, payer, amount, currency, kind, memo = row[8:]
+                review = finder_engine.Review(
+                    (sql.set_text(review_set), review_row), sql.at(reviewed), reviewer, product, seller,
+                    float(rating), finder_engine.id_key(reviewer) or "",
+                )  # fmt: skip
+                payment = finder_engine.Payment(
+                    (sql.set_text(pay_set), pay_row), sql.at(paid), payee, payer, str(amount), currency, kind, memo, txn
+                )
+                pairs.append((root, review, payment))
+        finally:
+            session.connection().exec_driver_sql(f"DROP TABLE {table}")
+        step("messages of the reviewers")
+        roots = {root for root, _, _ in pairs}
+        if params["message_sets"] and roots:
+            for identity, ref, row in counted(
+                _messages(session, sql, params["message_sets"], engine.identities.members(roots))
+            ):
+                engine.message(identity, ref, epoch(row[2]), row[4], row[5], row[6], row[7])
+        for root, review, payment in pairs:
+            engine.consider(root, review, payment)
+        step("totals")
+        _count(session, sql, engine, params)
+    step("findings")
     results = engine.results()
     members = engine.identities.members({r.identity for r in results})
     with session_scope() as session:
@@ -280,6 +396,28 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         totals = _totals(findings, engine, members)
         QUEUE.finish(session, analysis_id, counts=counts, totals=totals, step="done", records_read=read)
     log.info("analysis %s: %d findings from %d records", analysis_id, len(results), read)
+
+
+def _count(session: Session, sql: _Sql, engine: finder_engine.Finder, params: dict) -> None:
+    """The records read of each role, and the reviews rated high enough by seller and product (a share's
+    denominator)."""
+    for name in ROLES:
+        if params.get(name):
+            stmt = text("SELECT count(*) FROM records WHERE record_set_id IN :sets").bindparams(
+                bindparam("sets", expanding=True)
+            )
+            engine.counts[f"{name[:-5]}s_read"] = session.execute(
+                stmt, {"sets": [sql.set_id(s) for s in params[name]]}
+            ).scalar_one()
+    statement = text(
+        f"SELECT k4, k3, count(*) FROM records r WHERE r.record_set_id IN :sets AND {sql.rating('r')} >= :min "
+        "GROUP BY k4, k3"
+    ).bindparams(bindparam("sets", expanding=True))
+    for seller, product, count in session.execute(
+        statement, {"sets": [sql.set_id(s) for s in params["review_sets"]], "min": params["min_rating"]}
+    ):
+        engine.high_reviews[(seller, product)] = count
+        engine.counts["reviews_considered"] += count
 
 
 def _ref(labels: dict[str, str], ref: tuple[str, int]) -> dict[str, Any]:
