@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
+from api.records import load
 from api.records.identity import Identities, email_key, id_key, phone_key, url_key
 from api.records.sample import write_scale_dataset
 from bench.common import RssSampler, median, rss_bytes, server, wait_healthy
@@ -59,7 +60,8 @@ def _import(http: httpx.Client, case_id: str, folder: Path, manifest) -> dict[st
 
 
 def _floor(database_url: str, ids: dict[str, str], postgres: bool) -> float:
-    """Seconds for one SQL join of reviews to payments on the linked identity (the identity table made first)."""
+    """Seconds for one SQL join of reviews to payments on the linked identity (the identity table made first), the
+    sets named as literals as the finder names them, so the payee lookups use the payment set's own index."""
     engine = create_engine(database_url)
     hexed = {role: (set_id if postgres else uuid.UUID(set_id).hex) for role, set_id in ids.items()}
     identities = Identities()
@@ -84,15 +86,17 @@ def _floor(database_url: str, ids: dict[str, str], postgres: bool) -> float:
         conn.execute(text("ANALYZE bench_identity" if postgres else "ANALYZE"))
         conn.commit()
         started = time.perf_counter()
+        dialect = "postgresql" if postgres else "sqlite"
+        payments = load.set_clause(uuid.UUID(ids["payments"]), dialect, "p")
+        reviews = load.set_clause(uuid.UUID(ids["reviews"]), dialect, "r")
         (pairs,) = conn.execute(
             text(
                 "SELECT count(*) FROM records r "
                 "JOIN bench_identity ir ON ir.kind = 'id' AND ir.value = r.k2 "
                 "JOIN bench_identity ip ON ip.root = ir.root AND ip.kind = 'em' "
-                "JOIN records p ON p.record_set_id = :pay AND p.k2 = ip.value "
-                "WHERE r.record_set_id = :rev"
-            ),
-            {"pay": hexed["payments"], "rev": hexed["reviews"]},
+                f"JOIN records p ON {payments} AND p.k2 = ip.value "
+                f"WHERE {reviews}"
+            )
         ).one()
         seconds = time.perf_counter() - started
         conn.execute(text("DROP TABLE bench_identity"))

@@ -59,8 +59,11 @@ class SearchDocument(SQLModel, table=True):
 
 
 def in_metadata(name: str | None, type_: str, parent_names: dict) -> bool:
-    """Alembic's include_name: leave the search engine's own tables, column and index out of the comparison of the
-    database with these models, which do not describe them."""
+    """Alembic's include_name: leave the search engine's own tables, column and index, and each record set's own
+    indexes (ix_rs_*, made at run time), out of the comparison of the database with these models, which do not
+    describe them."""
+    if type_ == "index" and (name or "").startswith("ix_rs_"):
+        return False
     table = name if type_ == "table" else parent_names.get("table_name")
     if (table or "").startswith(ENGINE_TABLE) or (type_ == "index" and name == ENGINE_INDEX):
         return False

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from api.db import session_scope
-from models.record_set import KEY_COLUMNS, RecordSet
+from models.record_set import KEY_COLUMNS, KEYS, TIME_FIELD, RecordRole, RecordSet
 
 COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "fields", "source_line", "decoded_as")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -67,6 +67,42 @@ class Batches:
             cursor.executemany(f"INSERT INTO records ({names}) VALUES ({marks})", rows)
         finally:
             cursor.close()
+
+
+# Each record set's own indexes, made once its import is done: one per key column its role uses, and one on its
+# time. Partial (WHERE record_set_id = <that set>), so each is built in one sorted pass over that set's rows, and a
+# lookup states the set as a literal (`set_clause`) for the planner to know which index covers it.
+
+
+def set_literal(record_set_id: uuid.UUID, dialect: str) -> str:
+    """The set's id as SQL text, as each database stores it (a UUID is only ever hex digits and dashes)."""
+    return f"'{record_set_id}'" if dialect == "postgresql" else f"'{record_set_id.hex}'"
+
+
+def set_clause(record_set_id: uuid.UUID, dialect: str, alias: str = "records") -> str:
+    return f"{alias}.record_set_id = {set_literal(record_set_id, dialect)}"
+
+
+def index_names(record_set_id: uuid.UUID) -> list[str]:
+    return [f"ix_rs_{record_set_id.hex}_{column}" for column in (*KEY_COLUMNS, "at")]
+
+
+def create_indexes(session: Session, record_set_id: uuid.UUID, role: RecordRole) -> None:
+    dialect = session.get_bind().dialect.name
+    where = set_clause(record_set_id, dialect)
+    columns = [*KEY_COLUMNS[: len(KEYS[role])], *(["at"] if TIME_FIELD[role] else [])]
+    connection = session.connection()
+    for column in columns:
+        name = f"ix_rs_{record_set_id.hex}_{column}"
+        connection.exec_driver_sql(
+            f"CREATE INDEX {name} ON records ({column}, row) WHERE {where} AND {column} IS NOT NULL"
+        )
+
+
+def drop_indexes(session: Session, record_set_id: uuid.UUID) -> None:
+    connection = session.connection()
+    for name in index_names(record_set_id):
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
 
 
 STATISTICS = {

@@ -22,6 +22,7 @@ from api.db import session_scope
 from api.errors import UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_int, parse_uuid
 from api.records import finder as finder_engine
+from api.records import load
 from api.records.query import citation
 from api.services import access, audit, jobs
 from models.analysis import Analysis, AnalysisCreate, AnalysisPublic, AnalysisStatus, Finding, FindingPublic
@@ -212,6 +213,9 @@ class _Sql:
     def set_id(self, value: str) -> Any:
         return uuid.UUID(value) if self.postgres else uuid.UUID(value).hex
 
+    def literal(self, alias: str, set_id: str) -> str:
+        return load.set_clause(uuid.UUID(set_id), "postgresql" if self.postgres else "sqlite", alias)
+
     def set_text(self, value: Any) -> str:
         return str(value) if self.postgres else str(uuid.UUID(hex=value))
 
@@ -262,31 +266,30 @@ def _identity_table(session: Session, engine: finder_engine.Finder, sql: _Sql) -
 
 def _candidates(session: Session, sql: _Sql, table: str, params: dict) -> Iterator[tuple]:
     """Each review rated high enough and each payment to its reviewer's identity from a day more than the window
-    before it to a day more than the window after it (the finder applies the window exactly)."""
+    before it to a day more than the window after it (the finder applies the window exactly). The sets are named
+    as literals, so each lookup of a payee goes through its payment set's own index."""
     before, after = params["window_days_before"] + 1, params["window_days_after"] + 1
-    statement = text(
-        f"SELECT r.record_set_id, r.row, r.at, r.k2, r.k3, r.k4, {sql.rating('r')}, ir.root, "
-        f"p.record_set_id, p.row, p.at, p.k1, p.k2, p.k3, {sql.field('p', 'amount')}, {sql.field('p', 'currency')}, "
-        f"{sql.field('p', 'type')}, {sql.field('p', 'memo')} "
-        f"FROM records r "
-        f"JOIN {table} ir ON ir.value = r.k2 AND ir.kind = 'id' "
-        f"JOIN {table} ip ON ip.root = ir.root AND ip.kind = 'em' "
-        f"JOIN records p ON p.record_set_id IN :payments AND p.k2 = ip.value "
-        f"WHERE r.record_set_id IN :reviews AND r.k2 IS NOT NULL AND {sql.rating('r')} >= :min_rating "
-        f"AND {sql.window()}"
-    ).bindparams(bindparam("payments", expanding=True), bindparam("reviews", expanding=True))
-    values: dict[str, Any] = {
-        "payments": [sql.set_id(s) for s in params["payment_sets"]],
-        "reviews": [sql.set_id(s) for s in params["review_sets"]],
-        "min_rating": params["min_rating"],
-    }
+    values: dict[str, Any] = {"min_rating": params["min_rating"]}
     if sql.postgres:
         values |= {"before": before * finder_engine.DAY, "after": after * finder_engine.DAY}
     else:
         values |= {"before_days": f"-{before} days", "after_days": f"+{after} days"}
-    result = session.execute(statement.execution_options(yield_per=READ_BATCH, stream_results=True), values)
-    yield from result
-    result.close()
+    for reviews in params["review_sets"]:
+        for payments in params["payment_sets"]:
+            statement = text(
+                f"SELECT r.record_set_id, r.row, r.at, r.k2, r.k3, r.k4, {sql.rating('r')}, ir.root, "
+                f"p.record_set_id, p.row, p.at, p.k1, p.k2, p.k3, {sql.field('p', 'amount')}, "
+                f"{sql.field('p', 'currency')}, {sql.field('p', 'type')}, {sql.field('p', 'memo')} "
+                f"FROM records r "
+                f"JOIN {table} ir ON ir.value = r.k2 AND ir.kind = 'id' "
+                f"JOIN {table} ip ON ip.root = ir.root AND ip.kind = 'em' "
+                f"JOIN records p ON {sql.literal('p', payments)} AND p.k2 = ip.value "
+                f"WHERE {sql.literal('r', reviews)} AND r.k2 IS NOT NULL AND {sql.rating('r')} >= :min_rating "
+                f"AND {sql.window()}"
+            )
+            result = session.execute(statement.execution_options(yield_per=READ_BATCH, stream_results=True), values)
+            yield from result
+            result.close()
 
 
 def _messages(session: Session, sql: _Sql, set_ids: list[str], members: dict[str, list[str]]) -> Iterator[tuple]:
@@ -302,16 +305,18 @@ def _messages(session: Session, sql: _Sql, set_ids: list[str], members: dict[str
         values = [v for (k, v) in by_value if k == kind]
         for start in range(0, len(values), 500):
             chunk = values[start : start + 500]
-            statement = text(
-                f"SELECT record_set_id, row, at, {column}, k5, k6, {sql.field('m', 'text')}, {sql.field('m', 'from')} "
-                f"FROM records m WHERE m.record_set_id IN :sets AND m.{column} IN :values"
-            ).bindparams(bindparam("sets", expanding=True), bindparam("values", expanding=True))
-            for row in session.execute(statement, {"sets": [sql.set_id(s) for s in set_ids], "values": chunk}):
-                ref = (sql.set_text(row[0]), row[1])
-                if ref in seen:
-                    continue
-                seen.add(ref)
-                yield by_value[(kind, row[3])], ref, row
+            for set_id in set_ids:
+                statement = text(
+                    f"SELECT record_set_id, row, at, {column}, k5, k6, {sql.field('m', 'text')}, "
+                    f"{sql.field('m', 'from')} FROM records m "
+                    f"WHERE {sql.literal('m', set_id)} AND m.{column} IN :values"
+                ).bindparams(bindparam("values", expanding=True))
+                for row in session.execute(statement, {"values": chunk}):
+                    ref = (sql.set_text(row[0]), row[1])
+                    if ref in seen:
+                        continue
+                    seen.add(ref)
+                    yield by_value[(kind, row[3])], ref, row
 
 
 def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:

@@ -240,6 +240,7 @@ def delete_set(session: Session, record_set: RecordSet, *, actor: User) -> None:
     if record_set.status in (RecordSetStatus.queued, RecordSetStatus.running):
         raise RecordSetBusy("the record set is still being imported; delete it once its import has ended")
     session.execute(delete(Record).where(col(Record.record_set_id) == record_set.id))
+    load.drop_indexes(session, record_set.id)
     audit.record(
         session,
         "record_set.delete",
@@ -265,8 +266,9 @@ class TooManyRefused(Exception):
 
 
 def _ended(session: Session, record_set_id: uuid.UUID) -> None:
-    """A failed import keeps none of its records."""
+    """A failed import keeps none of its records, nor their indexes."""
     session.execute(delete(Record).where(col(Record.record_set_id) == record_set_id))
+    load.drop_indexes(session, record_set_id)
 
 
 QUEUE = jobs.Queue(
@@ -299,6 +301,7 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             raise LookupError("the record set's case or original is gone")
         # A run again after a worker died starts from the first line.
         session.execute(delete(Record).where(col(Record.record_set_id) == record_set_id))
+        load.drop_indexes(session, record_set_id)
         dialect = session.get_bind().dialect.name
         timezone, sha256, size = case.timezone, item.sha256, item.size_bytes
     store = _store()
@@ -351,12 +354,15 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         _fail(record_set_id, f"{exc}; nothing of it was kept", refused, errors)
         return
     with session_scope() as session:
+        load.create_indexes(session, record_set_id, RecordRole(record_set.role))
         if done >= 10_000:
             load.analyze(session)
         finished = QUEUE.finish(
             session, record_set_id, rows_done=done, rows_rejected=refused, rows_total=done + refused,
             errors=errors, bytes_read=source.bytes_read,
         )  # fmt: skip
+        if not finished:  # failed or cancelled meanwhile: its records went, and so do their indexes
+            load.drop_indexes(session, record_set_id)
         if finished:
             audit.record(
                 session,

@@ -73,12 +73,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("record_set_id", "row", name=op.f("pk_records")),
     )
-    op.create_index("ix_records_at", "records", ["record_set_id", "at", "row"])
-    for name in KEY_COLUMNS:  # a role leaves some key columns empty: only the rows that have a value are indexed
-        where = sa.text(f"{name} IS NOT NULL")
-        op.create_index(
-            f"ix_records_{name}", "records", ["record_set_id", name, "row"], sqlite_where=where, postgresql_where=where
-        )
+    # A record set's key columns and time are indexed per record set once its import is done
+    # (api/records/load.py create_indexes): partial indexes named ix_rs_<its id>_<column>, made at run time.
 
     op.create_table(
         "analyses",
