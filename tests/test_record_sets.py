@@ -283,3 +283,16 @@ def test_an_import_in_progress_reports_its_progress(alice):
     assert all(done <= 30_000 for done, _ in seen)
     assert [r["row"] for r in records(alice, now["id"], email="P29999@X.example")] == [30_000]
     wait_imported(alice, now["id"])
+
+
+def test_a_purged_original_takes_its_record_sets_with_it(alice, make_user):
+    admin = make_user(admin=True)
+    case = alice.make_case()
+    body = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING)
+    assert len(records(alice, body["id"])) == 4
+    gone = alice.delete(f"/api/v1/evidence/{body['evidence_id']}", params={"reason": "uploaded into the wrong case"})
+    assert gone.status_code == 204, gone.text
+    assert len(records(alice, body["id"])) == 4  # a soft delete can be undone: the set stays until the purge
+    purged = admin.post("/api/v1/admin/purge")
+    assert purged.status_code == 200, purged.text
+    assert alice.get(f"/api/v1/record-sets/{body['id']}").status_code == 404

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.db import on_commit, rowcount
-from api.services import audit, blobs, holds
+from api.services import audit, blobs, holds, record_sets
 from api.services import text as text_service
 from api.storage import BlobStore
 from models.common import utcnow
@@ -72,6 +72,7 @@ def purge(
             continue  # restored, or purged by another run, since it was read
         if not dry_run:
             text_service.forget(session, item.id)
+            record_sets.forget(session, item.id)
         purged.append(item)
 
     # Hashes that may go: this run's, and those of items purged earlier whose blob is still there.

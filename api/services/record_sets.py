@@ -254,6 +254,15 @@ def delete_set(session: Session, record_set: RecordSet, *, actor: User) -> None:
     session.delete(record_set)
 
 
+def forget(session: Session, evidence_id: uuid.UUID) -> None:
+    """An original purged: the record sets read from it go, with their records and indexes (a purge removes the
+    content, and records are the content)."""
+    for record_set in session.exec(select(RecordSet).where(col(RecordSet.evidence_id) == evidence_id)).all():
+        session.execute(delete(Record).where(col(Record.record_set_id) == record_set.id))
+        load.drop_indexes(session, record_set.id)
+        session.delete(record_set)
+
+
 # The import job's side (api/worker.py).
 
 
