@@ -15,8 +15,13 @@ from api.db import session_scope
 from models.record_set import KEY_COLUMNS, KEYS, TIME_FIELD, RecordRole, RecordSet
 
 COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "fields", "source_line", "decoded_as")
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # as SQLAlchemy writes a DateTime on SQLite
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format: backslash, tab and line ends escaped (four passes in C: str.translate with a
+    table looks each character up in Python, twenty times slower on a 500-byte line)."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 class Batches:
@@ -36,8 +41,8 @@ class Batches:
         fields_json = orjson.dumps(fields).decode()
         if self.postgres:
             cells = [self._id, str(row), at.isoformat() if at else "\\N"]
-            cells += ["\\N" if k is None else k.translate(_COPY_ESCAPES) for k in padded]
-            cells += [fields_json.translate(_COPY_ESCAPES), text.translate(_COPY_ESCAPES), decoded or "\\N"]
+            cells += ["\\N" if k is None else _copy_text(k) for k in padded]
+            cells += [_copy_text(fields_json), _copy_text(text), decoded or "\\N"]
             self.rows.append("\t".join(cells))
         else:
             self.rows.append(
