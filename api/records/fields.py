@@ -15,6 +15,7 @@ import orjson
 import phonenumbers
 
 from api.dates import parse_instant
+from models.inputs import MAX_YEAR, MIN_YEAR
 from models.record_set import (
     CANONICAL,
     EMAIL_FIELDS,
@@ -31,6 +32,7 @@ KEY_CHARS = 1000  # the longest id, address or URL kept as a key (an index entry
 MAPPING_FIELDS = 200
 _GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 _CURRENCY_SIGNS = "$€£¥₹₩₪"
+_PLAUSIBLE_YEARS = (MIN_YEAR, MAX_YEAR)  # outside these a time takes the full check, which says what is wrong
 
 
 class MappingRefused(ValueError):
@@ -197,18 +199,26 @@ class Converter:
         return _text
 
     def _time(self, path: str, target: str, value: Any) -> str:
+        return self._instant(path, target, value).isoformat().replace("+00:00", "Z")
+
+    def _instant(self, path: str, target: str, value: Any) -> datetime:
         if isinstance(value, int | float) and not isinstance(value, bool):
             seconds = value / 1000 if abs(value) > 100_000_000_000 else value  # epoch milliseconds, as ES stores them
             try:
-                at = datetime.fromtimestamp(seconds, UTC)
+                return datetime.fromtimestamp(seconds, UTC)
             except (OverflowError, OSError, ValueError):
                 raise RowProblem(f"{target} (from {path}): {value!r} is not a time") from None
-        else:
-            try:
-                at = parse_instant(str(value), self.timezone, field=f"{target} (from {path})")
-            except ValueError as exc:
-                raise RowProblem(str(exc)) from None
-        return at.isoformat().replace("+00:00", "Z")
+        if isinstance(value, str) and len(value) > 10:
+            try:  # the common case first: a full time with its offset
+                at = datetime.fromisoformat(value)
+            except ValueError:
+                at = None
+            if at is not None and at.tzinfo is not None and _PLAUSIBLE_YEARS[0] <= at.year <= _PLAUSIBLE_YEARS[1]:
+                return at.astimezone(UTC)
+        try:
+            return parse_instant(str(value), self.timezone, field=f"{target} (from {path})")
+        except ValueError as exc:
+            raise RowProblem(str(exc)) from None
 
     def _enum(self, path: str, target: str, value: Any) -> str:
         text = _text(path, target, value).lower()
@@ -234,7 +244,16 @@ class Converter:
     def convert(self, values: Any) -> tuple[dict[str, Any], datetime | None, tuple[str | None, ...]]:
         """(canonical fields, the record's time, its key columns) of a line's values; RowProblem if it cannot be."""
         fields: dict[str, Any] = {}
-        for target, (path, value) in self.mapping.raw(values).items():
+        at = None
+        flat = self.mapping.fmt == RecordFormat.csv
+        for path, steps, target in self.mapping.targets:
+            value = values.get(path) if flat or len(steps) == 1 else _walk(values, steps)
+            if value is None or value == "":
+                continue
+            if target == self.time_field:
+                at = self._instant(path, target, value)
+                fields[target] = at.isoformat().replace("+00:00", "Z")
+                continue
             converted = self._convert[target](path, target, value)
             if converted != "":
                 fields[target] = converted
@@ -242,13 +261,8 @@ class Converter:
             if name not in fields:
                 source = next(p for p, _, t in self.mapping.targets if t == name)
                 raise RowProblem(f"{name} (from {source}) is missing")
-        keys: list[str | None] = []
-        for name in self.keys:
-            value = fields.get(name)
+        keys = tuple(fields.get(name) for name in self.keys)
+        for name, value in zip(self.keys, keys, strict=True):
             if value is not None and len(value) > KEY_CHARS:
                 raise RowProblem(f"{name} is {len(value):,} characters long; an id or address may have {KEY_CHARS:,}")
-            keys.append(value)
-        at = None
-        if self.time_field and self.time_field in fields:
-            at = datetime.fromisoformat(fields[self.time_field])
-        return fields, at, tuple(keys)
+        return fields, at, keys

@@ -15,7 +15,7 @@ from api.db import session_scope
 from models.record_set import KEY_COLUMNS, KEYS, TIME_FIELD, RecordRole, RecordSet
 
 COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "fields", "source_line", "decoded_as")
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # as SQLAlchemy writes a DateTime on SQLite
+# A time as SQLAlchemy writes a DateTime on SQLite: "2021-03-04 17:30:00.000000" (UTC, no offset).
 
 
 def _copy_text(value: str) -> str:
@@ -46,7 +46,15 @@ class Batches:
             self.rows.append("\t".join(cells))
         else:
             self.rows.append(
-                (self._id, row, at.strftime(_SQLITE_TIME) if at else None, *padded, fields_json, text, decoded)
+                (
+                    self._id,
+                    row,
+                    at.isoformat(" ", "microseconds")[:26] if at else None,
+                    *padded,
+                    fields_json,
+                    text,
+                    decoded,
+                )  # fmt: skip
             )
         return len(self.rows) >= self.size
 
