@@ -1,7 +1,10 @@
 """Records into the `records` table with each database's bulk path: COPY on PostgreSQL, executemany on SQLite, a
 batch per transaction (with the record set's progress in the same one), so an SQLite write lock is never held
-for long and a reader following the import sees its progress and its rows agree."""
+for long and a reader following the import sees its progress and its rows agree. A writer thread writes each
+batch while the next is read and made: the database's work and Python's overlap."""
 
+import queue
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -32,6 +35,10 @@ class Batches:
         self.size = 20_000 if self.postgres else 5_000
         self._id = str(record_set_id) if self.postgres else record_set_id.hex
         self.rows: list[Any] = []
+        # Batches made and not yet written: at most two wait, so memory holds three batches at most.
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     def add(
         self, row: int, at: datetime | None, keys: tuple[str | None, ...], fields: dict, text: str, decoded: str | None
@@ -59,13 +66,56 @@ class Batches:
         return len(self.rows) >= self.size
 
     def write(self, record_set_id: uuid.UUID, progress: dict[str, Any], on_write: Callable[[], None]) -> None:
-        """The batch and the record set's progress in one transaction."""
+        """Hand the batch, with the record set's progress, to the writer thread, which writes them in one
+        transaction while the next batch is read and made; waits when two batches are already waiting. A failure
+        of the writer is raised here, at the next batch or at `close`."""
         rows, self.rows = self.rows, []
-        with session_scope() as session:
-            if rows:
-                self._insert(session, rows)
-            session.execute(update(RecordSet).where(col(RecordSet.id) == record_set_id).values(**progress))
+        self._raise()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writing, args=(record_set_id,), name="records-writer")
+            self._thread.start()
+        self._queue.put((rows, progress))
         on_write()
+
+    def close(self) -> None:
+        """Wait for every batch handed over to be written (or the writer to fail: raised here)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise()
+
+    def __enter__(self) -> "Batches":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        """The writer has ended when the import goes on, whatever way it does: a failed import's records are
+        removed after, never while a batch is still being written. The first failure is the one raised."""
+        if kind is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except BaseException:  # noqa: BLE001 - the import's own failure is the one that goes on
+            pass
+
+    def _raise(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _writing(self, record_set_id: uuid.UUID) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._failure is not None:
+                continue  # drain what is handed over until `close`; the failure is raised there
+            rows, progress = item
+            try:
+                with session_scope() as session:
+                    if rows:
+                        self._insert(session, rows)
+                    session.execute(update(RecordSet).where(col(RecordSet.id) == record_set_id).values(**progress))
+            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
+                self._failure = exc
 
     def _insert(self, session: Session, rows: list[Any]) -> None:
         raw = session.connection().connection.driver_connection

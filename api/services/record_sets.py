@@ -324,14 +324,14 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     done = refused = 0
     errors: list[dict[str, Any]] = []
     try:
-        with store.open(sha256) as raw:
+        with store.open(sha256) as raw, batches:
             source = reading.Source(raw, max_inflated=settings.records_max_inflated_bytes)
 
             def progress() -> dict[str, Any]:
                 read = max(source.bytes_read, 1)
                 estimate = int((done + refused) * size / read) if read < size else done + refused
                 return {"rows_done": done, "rows_rejected": refused, "rows_total": estimate,
-                        "bytes_read": source.bytes_read, "errors": errors}  # fmt: skip
+                        "bytes_read": source.bytes_read, "errors": list(errors)}  # fmt: skip
 
             for record in reading.records(source, record_set.format, max_line_bytes=settings.records_max_line_bytes):
                 problem = record.problem
