@@ -11,6 +11,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from api.config import get_settings
@@ -165,63 +166,63 @@ def _verify(runner: Runner, run_id: uuid.UUID) -> None:
         runner.fail(run_id, f"{type(exc).__name__}: {exc}")
 
 
-def _import(runner: Runner, job_id: uuid.UUID) -> None:
-    """An events import staged as a job, in the thread: parsing is Python work, and the load is the database's. One
-    still going when the server stops gives up at its next progress report (nothing is stored until its single
-    commit), and the next start marks any the process could not finish failed."""
+def _stoppable(
+    runner: Runner,
+    job_id: uuid.UUID,
+    execute: Callable[..., None],
+    *,
+    what: str,
+    stopping: type[Exception],
+    interrupted: str,
+    failed: str,
+) -> None:
+    """Run a job in the runner's thread with a `tick` that keeps its heartbeat and, once the server is stopping,
+    raises `stopping`: the job gives up at its next tick and is failed with `interrupted` (with the queue's workers,
+    queued again). Any other failure is logged and recorded as `failed`, with what went wrong."""
 
     def tick() -> None:
         runner.beat()
         if runner.stopping:
-            raise import_job_service.Interrupted
+            raise stopping
 
     try:
-        import_job_service.execute(job_id, tick=tick)
-    except import_job_service.Interrupted:
-        log.warning("events import %s: the server is stopping, so it was given up", job_id)
-        runner.fail(job_id, import_job_service.INTERRUPTED)
+        execute(job_id, tick=tick)
+    except stopping:
+        log.warning("%s %s: the server is stopping, so it was given up", what, job_id)
+        runner.fail(job_id, interrupted)
     except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
-        log.exception("events import %s failed", job_id)
-        runner.fail(job_id, f"the import failed, so nothing was stored ({type(exc).__name__}: {exc})")
+        log.exception("%s %s failed", what, job_id)
+        runner.fail(job_id, f"{failed} ({type(exc).__name__}: {exc})")
+
+
+def _import(runner: Runner, job_id: uuid.UUID) -> None:
+    """An events import staged as a job, in the thread: parsing is Python work, and the load is the database's. One
+    still going when the server stops gives up at its next progress report (nothing is stored until its single
+    commit), and the next start marks any the process could not finish failed."""
+    _stoppable(
+        runner, job_id, import_job_service.execute, what="events import", stopping=import_job_service.Interrupted,
+        interrupted=import_job_service.INTERRUPTED, failed="the import failed, so nothing was stored",
+    )  # fmt: skip
 
 
 def _import_records(runner: Runner, record_set_id: uuid.UUID) -> None:
     """A record set's import, in the thread: reading and converting lines is Python work, the load is the
     database's. One still going when the server stops gives up after its batch, and is failed (none of its records
     kept); with the queue's workers it is queued again and starts over."""
-
-    def tick() -> None:
-        runner.beat()
-        if runner.stopping:
-            raise record_set_service.Interrupted
-
-    try:
-        record_set_service.execute(record_set_id, tick=tick)
-    except record_set_service.Interrupted:
-        log.warning("record set import %s: the server is stopping, so it was given up", record_set_id)
-        runner.fail(record_set_id, record_set_service.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
-        log.exception("record set import %s failed", record_set_id)
-        runner.fail(record_set_id, f"the import failed, so none of its records were kept ({type(exc).__name__}: {exc})")
+    _stoppable(
+        runner, record_set_id, record_set_service.execute, what="record set import",
+        stopping=record_set_service.Interrupted, interrupted=record_set_service.INTERRUPTED,
+        failed="the import failed, so none of its records were kept",
+    )  # fmt: skip
 
 
 def _analyse(runner: Runner, analysis_id: uuid.UUID) -> None:
     """An analysis of record sets, in the thread. One still going when the server stops gives up (it stores its
     findings only at its end) and is failed; with the queue's workers it is queued again."""
-
-    def tick() -> None:
-        runner.beat()
-        if runner.stopping:
-            raise analysis_service.Interrupted
-
-    try:
-        analysis_service.execute(analysis_id, tick=tick)
-    except analysis_service.Interrupted:
-        log.warning("analysis %s: the server is stopping, so it was given up", analysis_id)
-        runner.fail(analysis_id, analysis_service.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - a failure here must not stop the runner
-        log.exception("analysis %s failed", analysis_id)
-        runner.fail(analysis_id, f"the analysis failed ({type(exc).__name__}: {exc})")
+    _stoppable(
+        runner, analysis_id, analysis_service.execute, what="analysis", stopping=analysis_service.Interrupted,
+        interrupted=analysis_service.INTERRUPTED, failed="the analysis failed",
+    )  # fmt: skip
 
 
 class _Stopping(Exception):
