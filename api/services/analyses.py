@@ -260,7 +260,9 @@ def _identity_table(session: Session, engine: finder_engine.Finder, sql: _Sql) -
             cursor.close()
     connection.exec_driver_sql(f"CREATE INDEX {name}_value ON {name} (value, kind)")
     connection.exec_driver_sql(f"CREATE INDEX {name}_root ON {name} (root, kind)")
-    connection.exec_driver_sql(f"ANALYZE {name}")
+    if sql.postgres:  # a temporary table is never analysed by autovacuum; on SQLite, ANALYZE of a temporary table
+        # would leave a temp.sqlite_stat1 on the pooled connection, hiding the main one from whoever reads it next
+        connection.exec_driver_sql(f"ANALYZE {name}")
     return name
 
 
