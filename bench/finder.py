@@ -140,6 +140,7 @@ def run_db(label: str, postgres_url: str | None, reviews: int, repeat: int) -> d
                             time.sleep(0.25)
                     assert state["status"] == "done", state
                     finder_s = _seconds(state["started_at"], state["finished_at"])
+                    print(f"finder [{label}] seconds by step: {state['counts'].get('seconds')}", flush=True)
                     runs.append((finder_s / floor_s, finder_s, floor_s, rss.peak / 2**20))
                     print(
                         f"finder [{label}] run {round_}/{repeat}: floor join {floor_s:.1f} s; finder {finder_s:.1f} s: "

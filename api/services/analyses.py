@@ -8,6 +8,7 @@ job's end: a failed or interrupted analysis has no findings.
 """
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -344,9 +345,14 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                 progress(step=current, records_read=read)
             yield item
 
+    seconds: dict[str, float] = {}
+    began = time.monotonic()
+
     def step(name: str) -> None:
-        nonlocal current
-        current = name
+        nonlocal current, began
+        now = time.monotonic()
+        seconds[current] = round(seconds.get(current, 0) + now - began, 3)
+        current, began = name, now
         QUEUE.report(analysis_id, step=name, records_read=read)
 
     epoch = finder_engine.epoch
@@ -396,10 +402,15 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     step("findings")
     results = engine.results()
     members = engine.identities.members({r.identity for r in results})
+    step("storing")
     with session_scope() as session:
         findings = [_finding(analysis_id, n, result, members, labels) for n, result in enumerate(results, start=1)]
         session.add_all(findings)
-        counts = dict(engine.counts) | {"findings": len(findings), "identities_with_findings": len(members)}
+        counts = dict(engine.counts) | {
+            "findings": len(findings),
+            "identities_with_findings": len(members),
+            "seconds": seconds,  # by step: where an analysis spends its time
+        }
         totals = _totals(findings, engine, members)
         QUEUE.finish(session, analysis_id, counts=counts, totals=totals, step="done", records_read=read)
     log.info("analysis %s: %d findings from %d records", analysis_id, len(results), read)
