@@ -262,11 +262,12 @@ def test_two_workers_build_a_cases_bundles_one_at_a_time_and_a_job_handed_twice_
     with instance.client() as http:
         first = queue_a_bundle(http)
         second = http.post(f"/api/v1/cases/{first['case_id']}/bundles", json={"title": "Second set"}).json()
-        # The same job handed to the queue once more, as a retry racing the first could: it is built once.
+        # The same job handed to the queue once more, as a retry racing the first could (with the lock every hand-over
+        # of a case's bundle gets): it is built once. Under another lock it could run beside the case's second bundle.
         engine = make_engine(instance.database_url)
         try:
             with Session(engine) as session:
-                handoff.defer(session, "bundle", uuid.UUID(first["id"]), "bundle-elsewhere")
+                handoff.defer(session, "bundle", uuid.UUID(first["id"]), f"bundle-{first['case_id']}")
                 session.commit()
         finally:
             engine.dispose()
