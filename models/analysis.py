@@ -105,12 +105,6 @@ class AnalysisPublic(BaseModel):
     finished_at: datetime | None
 
 
-class RecordRef(BaseModel):
-    record_set_id: uuid.UUID
-    row: int
-    citation: str
-
-
 class FindingPublic(BaseModel):
     finding_id: str
     reviewer: dict[str, Any] = PydanticField(description="The reviewer's identity: reviewer_id and its linked keys.")

@@ -113,16 +113,6 @@ class Mapping:
         flat = fmt == RecordFormat.csv
         return cls(role, fmt, tuple((p, (p,) if flat else tuple(p.split(".")), t) for p, t in mapping.items()))
 
-    def raw(self, values: Any) -> dict[str, tuple[str, Any]]:
-        """canonical field -> (source path, value as in the file), for the fields the line has."""
-        out = {}
-        for path, steps, target in self.targets:
-            value = values.get(path) if len(steps) == 1 else _walk(values, steps)
-            if value is None or value == "":
-                continue
-            out[target] = (path, value)
-        return out
-
     def unmapped(self, values: Any) -> dict[str, Any]:
         mapped = {path for path, _, _ in self.targets}
         leaves = values if self.fmt == RecordFormat.csv else flatten(values)

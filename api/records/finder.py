@@ -21,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
 from api.records.identity import Identities, email_key, id_key, party_key, phone_key, url_key
 
@@ -289,12 +288,3 @@ def epoch(value: datetime | str | None) -> float | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()
-
-
-def number(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(Decimal(str(value)))
-    except (InvalidOperation, ValueError):
-        return None

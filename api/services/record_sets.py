@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from api.config import get_settings
@@ -389,7 +389,3 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
 def _fail(record_set_id: uuid.UUID, message: str, refused: int, errors: list[dict]) -> None:
     with session_scope() as session:
         QUEUE.fail(session, record_set_id, message, rows_rejected=refused, errors=errors, rows_done=0)
-
-
-def count_records(session: Session, record_set_id: uuid.UUID) -> int:
-    return session.exec(select(func.count()).select_from(Record).where(Record.record_set_id == record_set_id)).one()
