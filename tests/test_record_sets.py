@@ -264,6 +264,8 @@ def test_non_members_see_nothing_and_a_hold_keeps_the_set(alice, bob):
     assert hold.status_code == 200, hold.text
     refused = alice.delete(f"/api/v1/record-sets/{sid}")
     assert refused.status_code == 409 and refused.json()["code"] == "case_on_hold"
+    audit = alice.get(f"/api/v1/cases/{case['id']}/audit", params={"action": "delete.refused"}).json()["items"]
+    assert [e["details"]["attempted"] for e in audit] == ["record_set.delete"]  # kept, though the request rolled back
     assert len(records(alice, sid)) == 4
     assert alice.delete(f"/api/v1/cases/{case['id']}/legal-hold").status_code == 200
     assert alice.delete(f"/api/v1/record-sets/{sid}").status_code == 204

@@ -23,8 +23,7 @@ from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.records import load, reading
 from api.records.fields import Converter, Mapping, MappingRefused, RowProblem, check_mapping
-from api.services import access, audit, jobs
-from api.services.holds import case_hold
+from api.services import access, audit, holds, jobs
 from api.storage import BlobStore, StagedBlob
 from models.case import Case
 from models.evidence import EvidenceItem
@@ -232,11 +231,14 @@ def list_sets(session: Session, case: Case, *, limit: int, cursor: str | None):
 def delete_set(session: Session, record_set: RecordSet, *, actor: User) -> None:
     """Remove a record set and its records (the original file stays evidence). Refused under a legal hold, and
     while it is being imported."""
-    hold = case_hold(session, record_set.case_id)
-    if hold is not None:
-        from api.services.holds import CaseOnHold
-
-        raise CaseOnHold(hold.describe())
+    holds.refuse_if_held(
+        session,
+        case_id=record_set.case_id,
+        attempted="record_set.delete",
+        target=f"delete record set {record_set.name!r}",
+        actor=actor,
+        details={"record_set_id": record_set.id},
+    )
     if record_set.status in (RecordSetStatus.queued, RecordSetStatus.running):
         raise RecordSetBusy("the record set is still being imported; delete it once its import has ended")
     session.execute(delete(Record).where(col(Record.record_set_id) == record_set.id))
