@@ -204,7 +204,7 @@ def list_records(
     sent |= {k: v for k, v in (("q", q), ("from", start), ("to", end)) if v is not None}
     wanted = query.parse_filter(record_set, sent, timezone=_case(session, record_set).timezone)
     rows, next_cursor = query.page(session, record_set, wanted, limit=limit, cursor=cursor)
-    label = service.exhibit_label(session, record_set) or record_set.name
+    label = service.citation_label(session, record_set)
     audit.record(
         session,
         "records.view",
@@ -241,7 +241,7 @@ def get_record(
         object_id=record_set.id,
         details={"rows": [row], "count": 1},
     )
-    return _public_record(session, record_set, record, service.exhibit_label(session, record_set) or record_set.name)
+    return _public_record(session, record_set, record, service.citation_label(session, record_set))
 
 
 @router.post(

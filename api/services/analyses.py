@@ -25,10 +25,9 @@ from api.pagination import keyset_page, parse_datetime, parse_int, parse_uuid
 from api.records import finder as finder_engine
 from api.records import load
 from api.records.query import citation
-from api.services import access, audit, jobs
+from api.services import access, audit, jobs, record_sets
 from models.analysis import Analysis, AnalysisCreate, AnalysisPublic, AnalysisStatus, Finding, FindingPublic
 from models.case import Case, Role
-from models.exhibit import Exhibit
 from models.record_set import Record, RecordRole, RecordSet, RecordSetStatus
 from models.user import User
 
@@ -177,18 +176,13 @@ def every_finding(session: Session, analysis: Analysis, **filters) -> Iterator[F
 # The job's side (api/worker.py).
 
 
-def _labels(session: Session, case_id: uuid.UUID, set_ids: list[str]) -> dict[str, str]:
+def _labels(session: Session, set_ids: list[str]) -> dict[str, str]:
     """Each record set's citation label: its original's exhibit label, or its name."""
     out = {}
     for set_id in set_ids:
         record_set = session.get(RecordSet, uuid.UUID(set_id))
         assert record_set is not None
-        label = session.scalar(
-            sa_select(col(Exhibit.label)).where(
-                col(Exhibit.case_id) == case_id, col(Exhibit.evidence_id) == record_set.evidence_id
-            )
-        )
-        out[set_id] = label or record_set.name
+        out[set_id] = record_sets.citation_label(session, record_set)
     return out
 
 
@@ -327,8 +321,8 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     with session_scope() as session:
         analysis = session.get(Analysis, analysis_id)
         assert analysis is not None, "a claimed job's row is there"
-        params, case_id = dict(analysis.params), analysis.case_id
-        labels = _labels(session, case_id, [s for name in ROLES for s in params.get(name, [])])
+        params = dict(analysis.params)
+        labels = _labels(session, [s for name in ROLES for s in params.get(name, [])])
     engine = finder_engine.Finder(
         finder_engine.Params(params["min_rating"], params["window_days_before"], params["window_days_after"])
     )

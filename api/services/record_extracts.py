@@ -19,7 +19,7 @@ from api.records import query
 from api.services import audit, record_sets
 from api.services import evidence as evidence_service
 from api.services.evidence import EvidenceMeta
-from api.services.timeline.csv import cell
+from api.services.timeline.csv import csv_line
 from api.storage import BlobStore
 from models.case import Case
 from models.evidence import EvidenceItem, EvidenceKind
@@ -35,10 +35,6 @@ class Extracted:
     rows: int
     filter: dict
     source_sha256: str
-
-
-def _line(cells: list[str]) -> str:
-    return ",".join(cell(c) for c in cells) + "\r\n"
 
 
 def _text(value) -> str:
@@ -57,7 +53,7 @@ def extract(
     original = session.get(EvidenceItem, record_set.evidence_id)
     assert case is not None and original is not None, "a record set's case and original outlive it"
     wanted = query.parse_filter(record_set, sent, timezone=case.timezone)
-    label = record_sets.exhibit_label(session, record_set) or record_set.name
+    label = record_sets.citation_label(session, record_set)
     names = query.fields_of(record_set)
     count = 0
     scratch = store.scratch_path(f"extract-{uuid.uuid4().hex}")
@@ -65,11 +61,11 @@ def extract(
     try:
         path = scratch / f"{_file_name(title)}.csv"
         with path.open("w", encoding="utf-8", newline="") as out:
-            out.write("\ufeff" + _line(["row", "citation", *names, "source_line"]))
+            out.write("\ufeff" + csv_line(["row", "citation", *names, "source_line"]))
             for record in query.every(session, record_set, wanted):
                 count += 1
                 fields = [_text(record.fields.get(n)) for n in names]
-                out.write(_line([str(record.row), query.citation(label, record.row), *fields, record.source_line]))
+                out.write(csv_line([str(record.row), query.citation(label, record.row), *fields, record.source_line]))
         if count == 0:
             raise UnprocessableEntity("no record matches the filter: an extract needs at least one record")
         shown = orjson.dumps(wanted.describe()).decode()

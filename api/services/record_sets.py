@@ -186,6 +186,11 @@ def exhibit_label(session: Session, record_set: RecordSet) -> str | None:
     ).first()
 
 
+def citation_label(session: Session, record_set: RecordSet) -> str:
+    """What its records are cited by: its original's exhibit label, or its name when the original is no exhibit."""
+    return exhibit_label(session, record_set) or record_set.name
+
+
 def public(session: Session, record_set: RecordSet) -> RecordSetPublic:
     item = session.get(EvidenceItem, record_set.evidence_id)
     assert item is not None, "a record set's original is evidence, kept while the set is"

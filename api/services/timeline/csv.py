@@ -50,6 +50,11 @@ def cell(text: str | None) -> str:
     return text
 
 
+def csv_line(cells: list[str]) -> str:
+    """A CSV row of these texts, each a `cell`, with the RFC 4180 line end."""
+    return ",".join(cell(c) for c in cells) + "\r\n"
+
+
 def tags_cell(raw: str | None) -> str:
     """Tags as "a, b"; as their JSON list when a tag holds a comma. `raw` is the stored JSON text."""
     if not raw or raw == "[]":
