@@ -234,11 +234,9 @@ def csv_records(source: Iterator[Line], *, max_line_bytes: int) -> Iterator[Sour
 
     def feed() -> Iterator[str]:
         for line in source:
-            if line.text is None:
-                taken.append(line)
-                continue
             taken.append(line)
-            yield line.text + "\n"
+            if line.text is not None:  # a refused line is reported with the record it falls in
+                yield line.text + "\n"
 
     reader = csv.reader(feed(), strict=False)
     limit = csv.field_size_limit()
@@ -260,9 +258,9 @@ def csv_records(source: Iterator[Line], *, max_line_bytes: int) -> Iterator[Sour
             lines_of = [line for line in lines_of if line.text is not None]
             if not lines_of or not any(cells):
                 continue  # a blank line
-            text = "\n".join(line.text for line in lines_of if line.text is not None)
+            text = "\n".join(line.text or "" for line in lines_of)
             decoded = next((line.decoded_as for line in lines_of if line.decoded_as), None)
-            if _nul(text) and "\x00" in text:
+            if "\x00" in text:  # in a CSV, the six characters \u0000 are text
                 yield SourceRecord(lines_of[0].row, text, None, decoded, NUL_PROBLEM)
                 continue
             if len(cells) > len(header):

@@ -103,8 +103,8 @@ def check_file(staged: StagedBlob, role: RecordRole, mapping: dict[str, str], fm
         head = f.read(HEAD_BYTES)
     sniffed, compressed = reading.sniff(head)
     fmt = fmt or sniffed
-    if fmt == RecordFormat.es and any(not p.startswith(("_source.", "_id", "_index", "_score")) for p in mapping):
-        wrong = next(p for p in mapping if not p.startswith(("_source.", "_id", "_index", "_score")))
+    wrong = next((p for p in mapping if not p.startswith(("_source.", "_id", "_index", "_score"))), None)
+    if fmt == RecordFormat.es and wrong is not None:
         raise UnprocessableEntity(
             f"mapping[{wrong!r}]: paths into an Elasticsearch export start at the hit: _id, or _source.<field>"
         )
