@@ -18,7 +18,6 @@ from api.db import session_scope
 from models.record_set import KEY_COLUMNS, KEYS, TIME_FIELD, RecordRole, RecordSet
 
 COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "fields", "source_line", "decoded_as")
-# A time as SQLAlchemy writes a DateTime on SQLite: "2021-03-04 17:30:00.000000" (UTC, no offset).
 
 
 def _copy_text(value: str) -> str:
@@ -35,9 +34,11 @@ class Batches:
         # Rows a batch: small enough that the batches waiting for the writer stay a few MiB (a COPY block of 20,000
         # leak-sized rows was 20 MiB, twice over while it was joined and encoded), large enough that commits are few.
         self.size = 5_000
+        self.record_set_id = record_set_id
         self._id = str(record_set_id) if self.postgres else record_set_id.hex
         self.rows: list[Any] = []
-        # Batches made and not yet written: at most two wait, so memory holds three batches at most.
+        # Batches made and not yet written: at most two wait, so at most four are held (one being made, two
+        # waiting, one being written).
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
@@ -58,6 +59,7 @@ class Batches:
                 (
                     self._id,
                     row,
+                    # As SQLAlchemy writes a DateTime on SQLite: "2021-03-04 17:30:00.000000" (UTC, no offset).
                     at.isoformat(" ", "microseconds")[:26] if at else None,
                     *padded,
                     fields_json,
@@ -67,14 +69,14 @@ class Batches:
             )
         return len(self.rows) >= self.size
 
-    def write(self, record_set_id: uuid.UUID, progress: dict[str, Any], on_write: Callable[[], None]) -> None:
+    def write(self, progress: dict[str, Any], on_write: Callable[[], None]) -> None:
         """Hand the batch, with the record set's progress, to the writer thread, which writes them in one
         transaction while the next batch is read and made; waits when two batches are already waiting. A failure
         of the writer is raised here, at the next batch or at `close`."""
         rows, self.rows = self.rows, []
         self._raise()
         if self._thread is None:
-            self._thread = threading.Thread(target=self._writing, args=(record_set_id,), name="records-writer")
+            self._thread = threading.Thread(target=self._writing, name="records-writer")
             self._thread.start()
         self._queue.put((rows, progress))
         on_write()
@@ -106,7 +108,7 @@ class Batches:
             failure, self._failure = self._failure, None
             raise failure
 
-    def _writing(self, record_set_id: uuid.UUID) -> None:
+    def _writing(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._failure is not None:
                 continue  # drain what is handed over until `close`; the failure is raised there
@@ -115,7 +117,7 @@ class Batches:
                 with session_scope() as session:
                     if rows:
                         self._insert(session, rows)
-                    session.execute(update(RecordSet).where(col(RecordSet.id) == record_set_id).values(**progress))
+                    session.execute(update(RecordSet).where(col(RecordSet.id) == self.record_set_id).values(**progress))
             except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
                 self._failure = exc
 

@@ -356,8 +356,8 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                     continue
                 done += 1
                 if batches.add(record.row, at, keys, fields, record.text, record.decoded_as):
-                    batches.write(record_set_id, progress(), tick)
-            batches.write(record_set_id, progress(), tick)
+                    batches.write(progress(), tick)
+            batches.write(progress(), tick)
     except TooManyRefused:
         first = errors[0]
         message = (
