@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -85,6 +85,18 @@ def keyset_page(
         rows = rows[:limit]
         next_cursor = encode_cursor(kind, key(rows[-1]))
     return rows, next_cursor
+
+
+def in_batches(session, stmt: Select, column: Any, *, size: int = 1000) -> Iterator[Any]:
+    """Every row of `stmt` (an ORM select of one entity) in the order of its integer `column`, a batch of `size` at
+    a time: a listing as long as it likes, with no cursor held open between batches."""
+    after = 0
+    while True:
+        batch = list(session.scalars(stmt.where(column > after).order_by(column).limit(size)))
+        yield from batch
+        if len(batch) < size:
+            return
+        after = getattr(batch[-1], column.key)
 
 
 def parse_uuid(value: Any) -> uuid.UUID:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from api.config import get_settings
 from api.dates import parse_instant
 from api.errors import UnprocessableEntity
-from api.pagination import keyset_page, parse_int
+from api.pagination import in_batches, keyset_page, parse_int
 from api.records import load
 from api.records.fields import Converter, Mapping, RowProblem
 from models.record_set import CANONICAL, KEY_COLUMNS, KEYS, TIME_FIELDS, Record, RecordFormat, RecordSet
@@ -114,18 +114,7 @@ def page(session: Session, record_set: RecordSet, wanted: Filter, *, limit: int,
 
 def every(session: Session, record_set: RecordSet, wanted: Filter, *, batch: int = 2000) -> Iterator[Record]:
     """Every matching record in row order, a batch at a time."""
-    after = 0
-    while True:
-        rows = session.exec(
-            _statement(session, record_set, wanted)
-            .where(col(Record.row) > after)
-            .order_by(col(Record.row))
-            .limit(batch)
-        ).all()
-        yield from rows
-        if len(rows) < batch:
-            return
-        after = rows[-1].row
+    return in_batches(session, _statement(session, record_set, wanted), col(Record.row), size=batch)
 
 
 def get(session: Session, record_set: RecordSet, row: int) -> Record | None:

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from api.db import session_scope
 from api.errors import UnprocessableEntity
-from api.pagination import keyset_page, parse_datetime, parse_int, parse_uuid
+from api.pagination import in_batches, keyset_page, parse_datetime, parse_int, parse_uuid
 from api.records import finder as finder_engine
 from api.records import load
 from api.records.query import citation
@@ -160,17 +160,7 @@ def findings_page(session: Session, analysis: Analysis, *, limit: int, cursor: s
 
 
 def every_finding(session: Session, analysis: Analysis, **filters) -> Iterator[Finding]:
-    after = 0
-    while True:
-        batch = list(
-            session.scalars(
-                _findings(analysis, **filters).where(col(Finding.number) > after).order_by(Finding.number).limit(1000)
-            )
-        )
-        yield from batch
-        if len(batch) < 1000:
-            return
-        after = batch[-1].number
+    return in_batches(session, _findings(analysis, **filters), col(Finding.number))
 
 
 # The job's side (api/worker.py).
