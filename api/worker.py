@@ -23,6 +23,7 @@ from api.runners import Runner, Work
 from api.services import analyses as analysis_service
 from api.services import bundles as bundle_service
 from api.services import record_sets as record_set_service
+from api.services import redactions as redaction_service
 from api.services import text as text_service
 from api.services import verify_runs as verify_run_service
 from api.services.timeline import import_jobs as import_job_service
@@ -225,6 +226,15 @@ def _analyse(runner: Runner, analysis_id: uuid.UUID) -> None:
     )  # fmt: skip
 
 
+def _redact(runner: Runner, set_id: uuid.UUID) -> None:
+    """Burning an item's accepted redactions into a derived copy, checked before it is stored. One still going when
+    the server stops is failed (nothing is stored before its end); with the queue's workers it is queued again."""
+    _stoppable(
+        runner, set_id, redaction_service.execute, what="redaction set", stopping=redaction_service.Interrupted,
+        interrupted=redaction_service.INTERRUPTED, failed="the redactions could not be applied; nothing was released",
+    )  # fmt: skip
+
+
 class _Stopping(Exception):
     pass
 
@@ -254,6 +264,7 @@ verify_runner = Runner(Work("verify", "verify run", verify_run_service.QUEUE, _v
 import_runner = Runner(Work("import", "events import", import_job_service.QUEUE, _import))
 records_runner = Runner(Work("records", "record set import", record_set_service.QUEUE, _import_records))
 analysis_runner = Runner(Work("analysis", "analysis", analysis_service.QUEUE, _analyse))
+redaction_runner = Runner(Work("redaction", "redaction set", redaction_service.QUEUE, _redact))
 text_reader = Reader()
 text_runner = Runner(Work("text", "text extraction", text_service.QUEUE, _read_text, close=text_reader.close))
 text_service.wakers.append(text_runner.wake)
@@ -265,5 +276,6 @@ RUNNERS = {
     "text": text_runner,
     "records": records_runner,
     "analysis": analysis_runner,
+    "redaction": redaction_runner,
 }
 handoff.wakers.update({kind: each.wake for kind, each in RUNNERS.items()})

@@ -17,12 +17,14 @@ import pytest
 
 from tests.helpers import build
 from tests.records_support import imported
+from tests.text_support import wait_text
 
 pytestmark = pytest.mark.slow
 
 PREFIX = "/api/v1"
 OBJECT_IDS = (
     "case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id", "import_id", "record_set_id", "analysis_id",
+    "redaction_set_id",
 )  # fmt: skip
 # Operations that name no case object: what they may do is tested in test_auth.py and test_cases.py.
 CASELESS = {
@@ -157,6 +159,13 @@ def world(alice, make_user, corpus, client):
         json={"type": "review_for_refund", "review_sets": [reviews["id"]], "payment_sets": [payments["id"]]},
     )
     assert analysis.status_code == 202, analysis.text
+    wait_text(alice, item["id"])  # a box is drawn on a page the item is known to have
+    box = alice.post(
+        f"/api/v1/evidence/{item['id']}/redactions", json={"page": 1, "box": [0.1, 0.1, 0.3, 0.2], "reason": "PO"}
+    )
+    assert box.status_code == 201, box.text
+    redaction_set = alice.post(f"/api/v1/evidence/{item['id']}/redactions/apply")
+    assert redaction_set.status_code == 202, redaction_set.text
     viewer = make_user()
     added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": viewer.email, "role": "viewer"})
     assert added.status_code == 201, added.text
@@ -174,6 +183,8 @@ def world(alice, make_user, corpus, client):
         "record_set_id": reviews["id"],
         "row": 1,
         "analysis_id": analysis.json()["id"],
+        "redaction_id": box.json()["id"],
+        "redaction_set_id": redaction_set.json()["id"],
     }
     schema = client.get("/openapi.json").json()
     return schema, ids, viewer
@@ -193,7 +204,9 @@ def scoped(schema: dict) -> list[tuple[str, str, dict]]:
 
 def test_non_members_get_404_everywhere_as_for_missing_ids(world, bob):
     schema, ids, _ = world
-    ghosts = {name: uuid.uuid4() for name in OBJECT_IDS} | {"user_id": ids["user_id"], "number": 1, "page": 1, "row": 1}
+    ghosts = {name: uuid.uuid4() for name in OBJECT_IDS} | {
+        "user_id": ids["user_id"], "number": 1, "page": 1, "row": 1, "redaction_id": uuid.uuid4(),
+    }  # fmt: skip
     checked = 0
     for method, path, op in scoped(schema):
         kwargs = request_kwargs(schema, op, ids)

@@ -30,6 +30,9 @@ CONFLICT_CODES = {
     "nothing_to_cancel",
     "own_account",
     "record_set_importing",
+    "redaction_box_taken",
+    "redaction_stale",
+    "redactions_being_applied",
     "stored_file_missing",
     "text_being_read",
 }

@@ -27,6 +27,7 @@ KINDS = (
     "text",
     "records",
     "analysis",
+    "redaction",
 )  # each kind is a queue of its own, with a worker of its own
 
 # kind -> wakes that kind's runner thread (in-process mode).

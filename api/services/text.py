@@ -39,7 +39,8 @@ INTERRUPTED = "the server stopped while this item's text was being read; it is r
 
 
 class TextBeingRead(Conflict):
-    """The item's text is queued or being read: a rerun waits until that reading has ended."""
+    """The item's text is queued or being read: a rerun, and redaction (which reads its words), wait until that
+    reading has ended."""
 
     code = "text_being_read"
 
