@@ -14,6 +14,7 @@ from api.migrate import schema_behind
 from api.routes import admin, analyses, auth, bundles, cases, evidence, exhibits, health, imports, previews, records
 from api.routes import audit as audit_routes
 from api.routes import export as export_routes
+from api.routes import productions as production_routes
 from api.routes import redactions as redaction_routes
 from api.routes import search as search_routes
 from api.routes import text as text_routes
@@ -70,6 +71,7 @@ def create_app() -> FastAPI:
     app.include_router(records.router, prefix=API_PREFIX)
     app.include_router(analyses.router, prefix=API_PREFIX)
     app.include_router(redaction_routes.router, prefix=API_PREFIX)
+    app.include_router(production_routes.router, prefix=API_PREFIX)
     app.include_router(export_routes.router, prefix=API_PREFIX)
     app.include_router(audit_routes.router, prefix=API_PREFIX)
     web.install(app)

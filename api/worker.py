@@ -22,6 +22,7 @@ from api.lifelines import Child
 from api.runners import Runner, Work
 from api.services import analyses as analysis_service
 from api.services import bundles as bundle_service
+from api.services import productions as production_service
 from api.services import record_sets as record_set_service
 from api.services import redactions as redaction_service
 from api.services import text as text_service
@@ -235,6 +236,16 @@ def _redact(runner: Runner, set_id: uuid.UUID) -> None:
     )  # fmt: skip
 
 
+def _produce(runner: Runner, production_id: uuid.UUID) -> None:
+    """A production written out, checked and stored. One still going when the server stops is failed (nothing is
+    kept before its end); with the queue's workers it is queued again."""
+    _stoppable(
+        runner, production_id, production_service.execute, what="production",
+        stopping=production_service.Interrupted, interrupted=production_service.INTERRUPTED,
+        failed="the production could not be written; nothing was produced",
+    )  # fmt: skip
+
+
 class _Stopping(Exception):
     pass
 
@@ -265,6 +276,7 @@ import_runner = Runner(Work("import", "events import", import_job_service.QUEUE,
 records_runner = Runner(Work("records", "record set import", record_set_service.QUEUE, _import_records))
 analysis_runner = Runner(Work("analysis", "analysis", analysis_service.QUEUE, _analyse))
 redaction_runner = Runner(Work("redaction", "redaction set", redaction_service.QUEUE, _redact))
+production_runner = Runner(Work("production", "production", production_service.QUEUE, _produce))
 text_reader = Reader()
 text_runner = Runner(Work("text", "text extraction", text_service.QUEUE, _read_text, close=text_reader.close))
 text_service.wakers.append(text_runner.wake)
@@ -277,5 +289,6 @@ RUNNERS = {
     "records": records_runner,
     "analysis": analysis_runner,
     "redaction": redaction_runner,
+    "production": production_runner,
 }
 handoff.wakers.update({kind: each.wake for kind, each in RUNNERS.items()})

@@ -9,6 +9,7 @@ from models.evidence import EvidenceItem  # noqa: F401
 from models.exhibit import Exhibit  # noqa: F401
 from models.import_job import ImportJob  # noqa: F401
 from models.imported import ImportedAuditEvent  # noqa: F401
+from models.production import PrivilegeClaim, Production  # noqa: F401
 from models.record_set import Record, RecordSet  # noqa: F401
 from models.redaction import Redaction, RedactionSet, RedactionTerms  # noqa: F401
 from models.search import SearchDocument  # noqa: F401

@@ -85,6 +85,23 @@ def email_file() -> bytes:
     return bytes(msg)
 
 
+def accept_suggestions(actor, item: dict, rules: set[str] | None = None) -> list[dict]:
+    """Suggest redactions over the item and accept them (those of `rules` only, when given)."""
+    r = actor.post(f"/api/v1/evidence/{item['id']}/redactions/suggest")
+    assert r.status_code == 200, r.text
+    items = [s for s in r.json()["items"] if rules is None or s["rule"] in rules]
+    for s in items:
+        r = actor.request("PATCH", f"/api/v1/evidence/{item['id']}/redactions/{s['id']}", json={"status": "accepted"})
+        assert r.status_code == 200, r.text
+    return items
+
+
+def apply_redactions(actor, item: dict) -> dict:
+    r = actor.post(f"/api/v1/evidence/{item['id']}/redactions/apply")
+    assert r.status_code == 202, r.text
+    return wait_set(actor, r.json()["id"])
+
+
 def wait_set(actor, set_id: str, *, limit: float = 300) -> dict:
     """The redaction set once it has ended. The limit only keeps a broken runner from hanging the suite."""
     deadline = time.monotonic() + limit

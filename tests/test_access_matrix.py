@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 PREFIX = "/api/v1"
 OBJECT_IDS = (
     "case_id", "evidence_id", "exhibit_id", "bundle_id", "event_id", "import_id", "record_set_id", "analysis_id",
-    "redaction_set_id",
+    "redaction_set_id", "production_id",
 )  # fmt: skip
 # Operations that name no case object: what they may do is tested in test_auth.py and test_cases.py.
 CASELESS = {
@@ -166,6 +166,11 @@ def world(alice, make_user, corpus, client):
     assert box.status_code == 201, box.text
     redaction_set = alice.post(f"/api/v1/evidence/{item['id']}/redactions/apply")
     assert redaction_set.status_code == 202, redaction_set.text
+    production = alice.post(
+        f"/api/v1/cases/{case['id']}/productions",
+        json={"name": "Matrix", "prefix": "MTRX-P", "items": [item["id"]], "redacted": False},
+    )
+    assert production.status_code == 202, production.text
     viewer = make_user()
     added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": viewer.email, "role": "viewer"})
     assert added.status_code == 201, added.text
@@ -185,6 +190,7 @@ def world(alice, make_user, corpus, client):
         "analysis_id": analysis.json()["id"],
         "redaction_id": box.json()["id"],
         "redaction_set_id": redaction_set.json()["id"],
+        "production_id": production.json()["id"],
     }
     schema = client.get("/openapi.json").json()
     return schema, ids, viewer

@@ -13,6 +13,7 @@ from tests.conftest import live_client
 
 CONFLICT_CODES = {
     "already_member",
+    "bates_clash",
     "bundle_has_volumes",
     "bundle_not_done",
     "bundle_not_finished",
@@ -33,6 +34,7 @@ CONFLICT_CODES = {
     "redaction_box_taken",
     "redaction_stale",
     "redactions_being_applied",
+    "redactions_not_applied",
     "stored_file_missing",
     "text_being_read",
 }

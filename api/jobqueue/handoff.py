@@ -28,6 +28,7 @@ KINDS = (
     "records",
     "analysis",
     "redaction",
+    "production",
 )  # each kind is a queue of its own, with a worker of its own
 
 # kind -> wakes that kind's runner thread (in-process mode).

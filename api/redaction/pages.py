@@ -43,10 +43,11 @@ def media_kind(item: EvidenceItem) -> str:
     return records.classify(item.media_type, item.original_filename)
 
 
-def render_text_like(item: EvidenceItem, source: Path, out: Path) -> Path:
-    """A CSV, e-mail, JSON or text file rendered as a bundle shows it, written to `out` as a PDF."""
+def render_text_like(item: EvidenceItem, source: Path, out: Path, *, label: str | None = None) -> Path:
+    """A CSV, e-mail, JSON or text file rendered as a bundle shows it, written to `out` as a PDF, headed by `label`
+    (its title when not given: a production heads it with its Bates number instead)."""
     exhibit = ExhibitSource(
-        seq=1, exhibit_id=str(item.id), evidence_id=str(item.id), label=item.title, title=item.title,
+        seq=1, exhibit_id=str(item.id), evidence_id=str(item.id), label=label or item.title, title=item.title,
         kind=str(item.kind), description=None, occurred_at=None, occurred_display=None, occurred_short=None,
         legend=None, sha256=item.sha256, size_bytes=item.size_bytes, media_type=item.media_type,
         original_filename=item.original_filename, source_url=None, custodian=None, acquired_at=item.created_at,

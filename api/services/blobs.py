@@ -25,6 +25,7 @@ from models.bundle import Bundle
 from models.evidence import EvidenceItem
 from models.import_job import ImportJob
 from models.job import ACTIVE
+from models.production import Production
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ def still_used(session: Session, hashes: Iterable[str], *, excluding: Iterable[u
     wanted = set(hashes)
     for volumes in session.exec(select(Bundle.volumes)):
         found |= {v["sha256"] for v in volumes or [] if v.get("sha256") in wanted}
+    for i in range(0, len(hashes), BATCH):  # a production's ZIP
+        zips = session.exec(select(Production.zip_sha256).where(col(Production.zip_sha256).in_(hashes[i : i + BATCH])))
+        found |= {sha256 for sha256 in zips if sha256}
     return found
 
 

@@ -5,7 +5,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.bundle import volume_limit
@@ -22,6 +22,7 @@ from models.case import Case, Role
 from models.common import utcnow
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
+from models.production import Production
 from models.user import User
 
 
@@ -223,17 +224,44 @@ def placements(session: Session, bundle: Bundle) -> list[BundleExhibit]:
 
 
 def next_bates_start(session: Session, case: Case, prefix: str) -> int:
-    """One past the highest Bates number already issued under this prefix in the case."""
+    """One past the highest Bates number already issued under this prefix in the case, by a bundle or a
+    production."""
     exhibit_service.lock_case(session, case)
-    highest = session.exec(
-        select(func.max(Bundle.bates_last_number)).where(
+    return (highest_issued(session, case, prefix)[0] or 0) + 1
+
+
+def highest_issued(session: Session, case: Case, prefix: str) -> tuple[int | None, str | None]:
+    """The highest Bates number issued under this prefix in the case, and what issued it ("bundle <title>",
+    "production PROD001 <name>")."""
+    bundle = session.exec(
+        select(Bundle.bates_last_number, Bundle.title)
+        .where(
             # Any bundle that was ever built, whatever it is doing now (a rebuild keeps the numbers it issued).
             Bundle.case_id == case.id,
             col(Bundle.bates_last_number).is_not(None),
             Bundle.bates_prefix == prefix,
         )
-    ).one()
-    return (highest or 0) + 1
+        .order_by(col(Bundle.bates_last_number).desc())
+        .limit(1)
+    ).first()
+    production = session.exec(
+        select(Production.bates_last_number, Production.number, Production.name)
+        .where(
+            Production.case_id == case.id,
+            col(Production.bates_last_number).is_not(None),
+            Production.prefix == prefix,
+        )
+        .order_by(col(Production.bates_last_number).desc())
+        .limit(1)
+    ).first()
+    found: list[tuple[int, str]] = []
+    if bundle is not None and bundle[0] is not None:
+        found.append((bundle[0], f"bundle {bundle[1]!r}"))
+    if production is not None and production[0] is not None:
+        found.append((production[0], f"production PROD{production[1]:03d} {production[2]!r}"))
+    if not found:
+        return None, None
+    return max(found, key=lambda f: f[0])
 
 
 INTERRUPTED = "the build was interrupted because the server stopped; rebuild the bundle"
