@@ -20,6 +20,7 @@ from PIL import Image
 
 from tests.loadfile_reader import read_dat, read_opt
 from tests.redaction_support import (
+    EMAIL,
     TERM,
     accept_suggestions,
     apply_redactions,
@@ -27,6 +28,7 @@ from tests.redaction_support import (
     email_file,
     picture,
     read_back,
+    scanned_pdf,
     survivors,
     text_pdf,
 )
@@ -76,13 +78,14 @@ def test_a_redacted_production_reads_back_clean_complete_and_the_same_every_time
     r = alice.request("PUT", f"/api/v1/cases/{case['id']}/redaction-terms", json={"terms": [TERM]})
     assert r.status_code == 200
     shot = _upload(alice, case["id"], picture(), "review-shot.png", kind="review_screenshot")
+    scan = _upload(alice, case["id"], scanned_pdf(), "scan.pdf", kind="refund_record")
     statement = _upload(alice, case["id"], text_pdf(), "statement.pdf", kind="refund_record")
     orders = _upload(alice, case["id"], csv_file(), "orders.csv", kind="order_record")
     mail = _upload(alice, case["id"], email_file(), "refund.eml", kind="email")
     ledger = _upload(alice, case["id"], LEDGER, "ledger.csv", kind="refund_record")
     advice = _upload(alice, case["id"], b"Counsel's advice on the refund scheme.\n", "advice.txt")
     memo = _upload(alice, case["id"], b"Memo: the review scheme; counsel says settle.\n", "memo.txt")
-    for item in (shot, statement, orders, mail):
+    for item in (shot, scan, statement, orders, mail):
         accept_suggestions(alice, item, {"ssn", "card", "email", "term"})
         assert apply_redactions(alice, item)["status"] == "done"
     claim = {"privilege": "attorney-client", "basis": "Legal advice sought from counsel", "date": "2021-03-04",
@@ -105,7 +108,7 @@ def test_a_redacted_production_reads_back_clean_complete_and_the_same_every_time
     )
     assert r.status_code == 200, r.text
 
-    items = [shot, statement, orders, mail, ledger, advice, memo]
+    items = [shot, scan, statement, orders, mail, ledger, advice, memo]
     done = produce(alice, case["id"], name="First production", prefix="ACME-PROD", recipient="Counsel for Mpow",
                    items=[i["id"] for i in items], natives=["csv"])  # fmt: skip
     assert done["status"] == "done", done["error"]
@@ -221,3 +224,22 @@ def test_bad_productions_are_refused_and_leave_nothing(alice, bob):
     assert r.status_code == 409 and r.json()["code"] == "redactions_not_applied"
     assert alice.get(f"/api/v1/cases/{case['id']}/productions").json() == []
     assert bob.get(f"/api/v1/cases/{case['id']}/productions").status_code == 404
+
+
+def test_a_production_that_would_leak_a_string_redacted_elsewhere_is_not_released(alice):
+    case = alice.make_case()
+    statement = _upload(alice, case["id"], text_pdf(), "statement.pdf")
+    accept_suggestions(alice, statement, {"email"})
+    assert apply_redactions(alice, statement)["status"] == "done"
+    # The same address in another document, not redacted there: producing both would send it out.
+    contacts = _upload(alice, case["id"], f"name,email\r\nJane Roe,{EMAIL}\r\n".encode(), "contacts.csv")
+    done = produce(alice, case["id"], name="Leaky", prefix="LEAK", items=[statement["id"], contacts["id"]])
+    assert done["status"] == "failed" and "nothing was released" in done["error"], done
+    assert "LEAK000003" in done["error"] and "email" in done["error"], done["error"]
+    assert done["zip_sha256"] is None and done["manifest"] == {}
+    r = alice.get(f"/api/v1/productions/{done['id']}/zip")
+    assert r.status_code == 422
+    # Produced natively, the file's own bytes are read too.
+    done = produce(alice, case["id"], name="Leaky native", prefix="LEAK", items=[statement["id"], contacts["id"]],
+                   natives=["csv"])  # fmt: skip
+    assert done["status"] == "failed" and "NATIVES/" in done["error"], done["error"]

@@ -164,14 +164,15 @@ def _tiffs(pdf_path: Path, folder: Path, names: list[str]) -> list[Path]:
     return out
 
 
-def _checked(doc: Document, files: dict[str, Path], row: dict[str, str], checked: dict) -> None:
-    """Read back what is produced of a redacted document: refuse it when a redacted string is in any of it."""
-    if not doc.wanted:
+def _checked(wanted: list[release.Wanted], files: dict[str, Path], row: dict[str, str], checked: dict) -> None:
+    """Read back what is produced of a document (its pages' text, strings and streams, its text file, its native
+    file's bytes, its load-file row): refuse it when any string redacted anywhere in the production is in it."""
+    if not wanted:
         return
-    matcher = release.Matcher(doc.wanted)
+    matcher = release.Matcher(wanted)
     for path_in_zip, path in files.items():
         if path.suffix == ".pdf":
-            found = release.check(path, "application/pdf", doc.wanted, ocr_text={}, stored_ocr={})
+            found = release.check(path, "application/pdf", wanted, ocr_text={}, stored_ocr={})
             checked["pages_read"] += found.pages_read
             checked["streams_read"] += found.streams_read
             if found.leaks:
@@ -179,8 +180,12 @@ def _checked(doc: Document, files: dict[str, Path], row: dict[str, str], checked
                 raise LeakFound(
                     f"{path_in_zip}: {leak.where}, the {leak.wanted.rule} redaction of page {leak.wanted.page}"
                 )
-        elif path.suffix == ".txt":
+        elif path_in_zip.startswith("TEXT/"):
             hits = matcher.found(path.read_text("utf-8"))
+            if hits:
+                raise LeakFound(f"{path_in_zip}: the {hits[0].rule} redaction of page {hits[0].page}")
+        else:  # a native file, as it is
+            hits = matcher.found_in_bytes(path.read_bytes())
             if hits:
                 raise LeakFound(f"{path_in_zip}: the {hits[0].rule} redaction of page {hits[0].page}")
     hits = matcher.found("\n".join(row.values()))
@@ -198,6 +203,10 @@ def produce(documents: list[Document], settings: Settings, work: Path) -> Produc
     number = settings.first_number
     rows, opt_pages, described = [], [], []
     checked = {"documents_checked": 0, "pages_read": 0, "streams_read": 0}
+    # Every string redacted in any document of the production is looked for in all of them: an SSN covered on one
+    # page and left on another's is a leak all the same.
+    wanted = [w for doc in documents for w in doc.wanted]
+    checked["strings_looked_for"] = len(release.Matcher(wanted))
     for doc in documents:
         scratch = work / "doc"
         shutil.rmtree(scratch, ignore_errors=True)
@@ -225,6 +234,7 @@ def produce(documents: list[Document], settings: Settings, work: Path) -> Produc
         if doc.native and not doc.withheld:
             native_path = f"NATIVES/{first_bates}{Path(doc.filename).suffix.lower()}"
             shutil.copyfile(doc.source, root / native_path)
+            files[native_path] = root / native_path
         if settings.text:
             text_path = f"TEXT/{first_bates}.txt"
             text = "" if doc.native else _text_of(pages_pdf, doc.stored_text)
@@ -237,7 +247,7 @@ def produce(documents: list[Document], settings: Settings, work: Path) -> Produc
             TEXTPATH=loadfiles.load_path(text_path) if text_path else "", REDACTED="Y" if doc.redacted else "N",
             WITHHELD="Y" if doc.withheld else "N",
         )  # fmt: skip
-        _checked(doc, files, row, checked)
+        _checked(wanted, files, row, checked)
         rows.append(row)
         described.append({
             "evidence_id": doc.evidence_id, "bates_first": first_bates, "bates_last": last_bates, "pages": count,

@@ -325,7 +325,7 @@ def execute(production_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         message = exc.args[0] if isinstance(exc, build.LeakFound) else str(exc)
         if isinstance(exc, build.LeakFound):
             message = (
-                f"the release check found redacted text in what would be produced ({message}); nothing was produced"
+                f"the release check found redacted text in what would be produced ({message}); nothing was released"
             )
         with session_scope() as session:
             QUEUE.fail(session, production_id, message)
