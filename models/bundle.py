@@ -79,6 +79,12 @@ class BundleRequest(SQLModel):
         description="Accept exhibits not reproduced in full (rendering truncated or placeholder): validation.ok "
         "stays true, and validation.warnings still lists them.",
     )
+    filing_copy: bool = Field(
+        default=False,
+        description="A filing copy: each exhibit with redactions is bundled as its redacted copy (its last applied "
+        "redaction set); 409 when an exhibit has accepted redactions not applied yet. A redacted copy that is an "
+        "exhibit itself is left out when its original is in the bundle. Bundles built without it are unchanged.",
+    )
     redact_titles_of: list[WithheldTitles] = Field(
         default_factory=list,
         max_length=len(WithheldTitles),

@@ -10,12 +10,14 @@ import uuid
 import pikepdf
 import pytest
 
-from tests.helpers import events
+from tests.helpers import build, download, events
 from tests.redaction_support import (
     CARD,
     EMAIL,
     SSN,
     TERM,
+    accept_suggestions,
+    apply_redactions,
     csv_file,
     email_file,
     picture,
@@ -218,3 +220,27 @@ def test_a_redaction_on_bytes_that_changed_is_not_applied(alice, blob_root):
     with damaged(blob_path(blob_root, item["sha256"]), csv_file().replace(b"Jane", b"John")):
         done = _apply(alice, item)
     assert done["status"] == "failed" and "SHA-256" in done["error"] and done["derived_evidence_id"] is None
+
+
+def test_a_filing_copy_bundles_the_redacted_copies_while_the_team_keeps_the_original(alice):
+    case = alice.make_case()
+    orders = wait_text(alice, alice.upload(case["id"], csv_file(), filename="orders.csv").json()["id"])
+    plain = alice.upload(case["id"], b"A note with nothing to redact.\n", filename="note.txt").json()
+    accept_suggestions(alice, orders, {"ssn", "card", "email"})
+    done = apply_redactions(alice, orders)
+    assert done["status"] == "done", done["error"]
+    ids = [orders["exhibit"]["id"], plain["exhibit"]["id"]]
+    team = build(alice, case["id"], exhibit_ids=ids, bates_prefix="TEAM")
+    filing = build(alice, case["id"], filing_copy=True, bates_prefix="FILE")  # every exhibit, copies left out
+    team_text = read_back(download(alice, team), "application/pdf")["pdftotext"]
+    assert EMAIL in team_text and SSN in team_text  # the team's bundle shows the original
+    filed = download(alice, filing)
+    # (the case has no terms, so the term stays: it is not a detector's)
+    assert [found for found in survivors(read_back(filed, "application/pdf")) if found[1] != "bluefinch"] == []
+    assert "nothing to redact" in read_back(filed, "application/pdf")["pdftotext"]
+    # A redaction accepted and not applied yet: no filing copy until it is.
+    alice.post(
+        f"/api/v1/evidence/{orders['id']}/redactions", json={"page": 1, "box": [0.6, 0.6, 0.7, 0.7], "reason": "PO"}
+    )
+    r = alice.post(f"/api/v1/cases/{case['id']}/bundles", json={"filing_copy": True, "bates_prefix": "FILE"})
+    assert r.status_code == 409 and r.json()["code"] == "redactions_not_applied", r.text

@@ -9,6 +9,7 @@ from api.errors import BundleNotDone, BundleNotFinished, error_responses
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.services import bundles as bundle_service
+from api.services.redactions import RedactionsNotApplied
 from models.bundle import Bundle, BundleProgress, BundlePublic, BundleRequest
 from models.inputs import Cursor
 
@@ -30,10 +31,11 @@ def _public(session, bundle: Bundle) -> BundlePublic:
     "/cases/{case_id}/bundles",
     response_model=BundlePublic,
     status_code=202,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, RedactionsNotApplied, 422),
 )
 def create_bundle(session: SessionDep, access: CaseEditor, data: BundleRequest) -> BundlePublic:
-    """Queue a court-ready PDF bundle of the case's exhibits; poll GET /bundles/{id} until it is done."""
+    """Queue a court-ready PDF bundle of the case's exhibits; poll GET /bundles/{id} until it is done. With
+    `filing_copy`, each exhibit with redactions is bundled as its redacted copy (409 while some are not applied)."""
     bundle = bundle_service.create_bundle(session, case=access.case, actor=access.user, data=data)
     return _public(session, bundle)
 

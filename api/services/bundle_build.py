@@ -20,6 +20,7 @@ from api.config import get_settings
 from api.db import get_engine, on_commit, session_scope
 from api.services import blobs, text_layers
 from api.services import bundles as bundle_service
+from api.services.redactions import RedactionsNotApplied
 from api.storage import BlobStore
 from models.bundle import Bundle, BundleExhibit, BundleStatus, Legend
 from models.case import Case
@@ -157,6 +158,11 @@ def _load_spec(bundle_id: uuid.UUID) -> BuildSpec:
         missing = [str(i) for i in ids if i not in rows]
         if missing:
             raise BundleError(f"exhibits no longer in the case: {', '.join(missing)}")
+        if params.get("filing_copy"):  # each exhibit as its redacted copy, where it has one
+            try:
+                rows = {k: (ex, bundle_service.filing_source(session, ev)) for k, (ex, ev) in rows.items()}
+            except RedactionsNotApplied as exc:
+                raise BundleError(str(exc)) from None
         unread = text_layers.pending(session, (ev.id for _ex, ev in rows.values()))
         exhibits = []
         for seq, exhibit_id in enumerate(ids, 1):

@@ -13,7 +13,7 @@ from api.bundle.spec import BundleError
 from api.db import rowcount
 from api.errors import BundleNotFinished, Conflict, ObjectStoreUnavailable, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.services import access, audit, filed_bundle, holds, jobs
+from api.services import access, audit, filed_bundle, holds, jobs, redactions
 from api.services import exhibits as exhibit_service
 from api.storage import StoreNotAnswering
 from models.audit import AuditEvent
@@ -65,6 +65,8 @@ def create_bundle(session: Session, *, case: Case, actor: User, data: BundleRequ
         if foreign:
             raise UnprocessableEntity(f"exhibit_ids not in this case: {', '.join(foreign)}")
         exhibit_ids = data.exhibit_ids
+    if data.filing_copy:
+        exhibit_ids = _filing_copy(session, exhibit_ids)
     if data.max_volume_mb:
         _refuse_oversize_pages(session, exhibit_ids, int(data.max_volume_mb * 1_000_000))
     params = data.model_dump(mode="json") | {
@@ -82,6 +84,35 @@ def create_bundle(session: Session, *, case: Case, actor: User, data: BundleRequ
     QUEUE.queue(session, bundle)
     record(session, "bundle.build", actor, bundle, {"title": bundle.title, "exhibits": len(exhibit_ids)})
     return bundle
+
+
+def _filing_copy(session: Session, exhibit_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The exhibits of a filing copy: each one's redactions must all be applied (RedactionsNotApplied), and a redacted
+    copy whose original is in the bundle too is left out (the original's place shows it)."""
+    rows = session.exec(
+        select(Exhibit.id, EvidenceItem).join(EvidenceItem, col(EvidenceItem.id) == Exhibit.evidence_id)
+        .where(col(Exhibit.id).in_(exhibit_ids))
+    ).all()  # fmt: skip
+    items = {exhibit_id: item for exhibit_id, item in rows}
+    copies = set()
+    for item in items.values():
+        redaction_set, _ = redactions.redacted_copy(session, item)
+        if redaction_set is not None and redaction_set.derived_evidence_id is not None:
+            copies.add(redaction_set.derived_evidence_id)
+    return [i for i in exhibit_ids if i not in items or items[i].id not in copies]
+
+
+def filing_source(session: Session, item: EvidenceItem) -> EvidenceItem:
+    """What a filing copy shows of an item: its redacted copy where it has one, else itself."""
+    redaction_set, _ = redactions.redacted_copy(session, item)
+    if redaction_set is None or redaction_set.derived_evidence_id is None:
+        return item
+    copy = session.get(EvidenceItem, redaction_set.derived_evidence_id)
+    if copy is None or copy.deleted_at is not None:
+        raise redactions.RedactionsNotApplied(
+            f"the redacted copy of {item.title[:80]} was deleted: apply its redactions again, then build the bundle"
+        )
+    return copy
 
 
 def _refuse_oversize_pages(session: Session, exhibit_ids: list[uuid.UUID], limit_bytes: int) -> None:

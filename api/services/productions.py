@@ -36,6 +36,7 @@ from api.services import exhibits as exhibit_service
 from api.services import text as text_service
 from api.services.bundle_build import DESIGNATION_LEGENDS, DESIGNATION_WORDS, strictest
 from api.services.bundles import highest_issued
+from api.services.redactions import RedactionsNotApplied, redacted_copy
 from api.storage import BlobStore
 from api.templating import render, render_pdf
 from models.case import Case, Role
@@ -44,7 +45,7 @@ from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit
 from models.job import QUEUED, RUNNING
 from models.production import PrivilegeClaim, PrivilegeIn, Production, ProductionCreate, ProductionStatus, Treatment
-from models.redaction import Redaction, RedactionSet, RedactionSetStatus, RedactionStatus
+from models.redaction import Redaction, RedactionStatus
 from models.user import User
 
 log = logging.getLogger("casebinder.production")
@@ -69,12 +70,6 @@ class BatesClash(Conflict):
     """The production's Bates numbers would repeat numbers a bundle or production of the case already issued."""
 
     code = "bates_clash"
-
-
-class RedactionsNotApplied(Conflict):
-    """An item has accepted redactions that no applied redaction set holds yet."""
-
-    code = "redactions_not_applied"
 
 
 def _store() -> BlobStore:
@@ -114,34 +109,6 @@ def _items(session: Session, case: Case, ids: list[uuid.UUID]) -> list[EvidenceI
             raise UnprocessableEntity(f"items: evidence {evidence_id} was deleted")
         found.append(item)
     return found
-
-
-def redacted_copy(session: Session, item: EvidenceItem) -> tuple[RedactionSet | None, list[Redaction]]:
-    """The item's last applied redaction set and its redactions; RedactionsNotApplied when accepted redactions are
-    not all in it (or there is none to hold them)."""
-    accepted = {
-        r.id: r
-        for r in session.exec(
-            select(Redaction).where(
-                col(Redaction.evidence_id) == item.id, col(Redaction.status) == RedactionStatus.accepted
-            )
-        ).all()
-    }
-    last = session.exec(
-        select(RedactionSet)
-        .where(col(RedactionSet.evidence_id) == item.id, col(RedactionSet.status) == RedactionSetStatus.done)
-        .order_by(col(RedactionSet.finished_at).desc())
-        .limit(1)
-    ).first()
-    if not accepted:
-        return None, []
-    held = {uuid.UUID(r) for r in last.redaction_ids} if last is not None else set()
-    if last is None or last.derived_evidence_id is None or set(accepted) - held:
-        raise RedactionsNotApplied(
-            f"items: evidence {item.id} ({item.title[:80]}) has accepted redactions that are not applied yet: apply "
-            "them (POST /evidence/{id}/redactions/apply), then produce it"
-        )
-    return last, [accepted[i] for i in held if i in accepted]
 
 
 def create(session: Session, case: Case, actor: User, data: ProductionCreate) -> Production:

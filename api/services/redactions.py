@@ -93,6 +93,12 @@ class RedactionsBeingApplied(Conflict):
     code = "redactions_being_applied"
 
 
+class RedactionsNotApplied(Conflict):
+    """An item has accepted redactions that no applied redaction set holds yet."""
+
+    code = "redactions_not_applied"
+
+
 # Terms ---------------------------------------------------------------------------------------------------------------
 
 
@@ -549,3 +555,31 @@ def _store_derived(
         details={"original_evidence_id": str(item.id), "original_sha256": item.sha256},
     )  # fmt: skip
     return new_item
+
+
+def redacted_copy(session: Session, item: EvidenceItem) -> tuple[RedactionSet | None, list[Redaction]]:
+    """The item's last applied redaction set and its redactions; RedactionsNotApplied when accepted redactions are
+    not all in it (or there is none to hold them)."""
+    accepted = {
+        r.id: r
+        for r in session.exec(
+            select(Redaction).where(
+                col(Redaction.evidence_id) == item.id, col(Redaction.status) == RedactionStatus.accepted
+            )
+        ).all()
+    }
+    last = session.exec(
+        select(RedactionSet)
+        .where(col(RedactionSet.evidence_id) == item.id, col(RedactionSet.status) == RedactionSetStatus.done)
+        .order_by(col(RedactionSet.finished_at).desc())
+        .limit(1)
+    ).first()
+    if not accepted:
+        return None, []
+    held = {uuid.UUID(r) for r in last.redaction_ids} if last is not None else set()
+    if last is None or last.derived_evidence_id is None or set(accepted) - held:
+        raise RedactionsNotApplied(
+            f"items: evidence {item.id} ({item.title[:80]}) has accepted redactions that are not applied yet: apply "
+            "them (POST /evidence/{id}/redactions/apply), then produce it"
+        )
+    return last, [accepted[i] for i in held if i in accepted]
