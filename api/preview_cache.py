@@ -33,13 +33,23 @@ def folder(sha256: str) -> Path:
     return root() / sha256[:2] / sha256
 
 
-def page_path(sha256: str, page: int, width: int) -> Path:
-    return folder(sha256) / f"p{page}-w{width}.png"
+def page_path(sha256: str, page: int, width: int, *, rendering: str = "") -> Path:
+    """A page of a PDF original; with `rendering` (its key), a page of a text-like original's rendering."""
+    return folder(sha256) / (f"r{rendering}-p{page}-w{width}.png" if rendering else f"p{page}-w{width}.png")
 
 
-def info_path(sha256: str) -> Path:
-    """What opening the PDF found: {"pages": n}, or {"refused": "encrypted" | "damaged"}."""
-    return folder(sha256) / "pdf.json"
+def info_path(sha256: str, *, rendering: str = "") -> Path:
+    """What opening the PDF (or the rendering) found: {"pages": n}, or {"refused": "encrypted" | "damaged"}."""
+    return folder(sha256) / (f"rendering-{rendering}.json" if rendering else "pdf.json")
+
+
+def rendering_path(sha256: str, rendering: str) -> Path:
+    """A text-like original (a CSV, an e-mail...) rendered as a PDF, as a bundle shows it: what is rendered depends
+    on more than the bytes (the item's title heads its pages), so each rendering has a key (a hex digest) of what
+    it was made from. Made again whenever it is missing."""
+    if not rendering.isalnum():
+        raise ValueError("a rendering's key is a hex digest")
+    return folder(sha256) / f"rendering-{rendering}.pdf"
 
 
 def scratch(final: Path) -> Path:
@@ -48,9 +58,9 @@ def scratch(final: Path) -> Path:
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}")
 
 
-def read_info(sha256: str) -> dict | None:
+def read_info(sha256: str, *, rendering: str = "") -> dict | None:
     try:
-        return json.loads(info_path(sha256).read_text())
+        return json.loads(info_path(sha256, rendering=rendering).read_text())
     except (OSError, ValueError):
         return None
 

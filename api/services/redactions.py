@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from api.config import get_settings
 from api.db import session_scope
@@ -34,6 +34,7 @@ from api.redaction.pages import (
 )
 from api.services import access, audit, jobs
 from api.services import evidence as evidence_service
+from api.services import previews as preview_service
 from api.services import text as text_service
 from api.services.evidence import EvidenceMeta
 from api.storage import BlobStore
@@ -130,6 +131,11 @@ def _store() -> BlobStore:
     from api.deps import get_blob_store  # the one place the store is chosen; deps is above services
 
     return get_blob_store()
+
+
+def redactable(item: EvidenceItem) -> bool:
+    """Whether redaction reads the item's pages: a PDF, a picture, a CSV, JSON, e-mail or text file."""
+    return media_kind(item) in READABLE
 
 
 def _check_readable(item: EvidenceItem) -> str:
@@ -555,6 +561,64 @@ def _store_derived(
         details={"original_evidence_id": str(item.id), "original_sha256": item.sha256},
     )  # fmt: skip
     return new_item
+
+
+# The pages as a reviewer sees them -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Sheets:
+    """What the redaction page shows an item's pages with: how many it has (as far as can be told), and what each
+    page's picture is: the PDF's own page, the picture itself, a page of a text-like item's rendering (the pages its
+    boxes are fractions of), or nothing (a picture a browser cannot show, a PDF that cannot be drawn)."""
+
+    pages: int
+    picture: str | None  # "pdf", "image", "rendering" or None
+    note: str | None = None  # why there is no picture, in words
+
+
+def _rendering(item: EvidenceItem) -> preview_service.Rendering:
+    made_of = hashlib.sha256(f"{item.title}\0{item.original_filename}\0{item.media_type}".encode()).hexdigest()
+    return preview_service.Rendering(made_of[:24], lambda original, out: render_text_like(item, original, out))
+
+
+def sheets(session: Session, store: BlobStore, item: EvidenceItem) -> Sheets:
+    kind = _check_readable(item)
+    placed = session.exec(select(func.max(Redaction.page)).where(col(Redaction.evidence_id) == item.id)).first() or 1
+    try:
+        if kind == "pdf":
+            return Sheets(preview_service.pdf_pages(store, item), "pdf")
+        if kind != "image":
+            return Sheets(preview_service.rendering_pages(store, item, _rendering(item)), "rendering")
+    except preview_service.PageNotDrawn as exc:
+        return Sheets(placed, None, str(exc.message))
+    if item.media_type in preview_service.BROWSER_IMAGES:
+        return Sheets(1, "image")
+    return Sheets(placed, None, preview_service.NOT_IN_BROWSER)
+
+
+def page_picture(store: BlobStore, item: EvidenceItem, page: int, width: int) -> bytes:
+    """Page `page` as a PNG: a PDF's page as its preview draws it, or a page of a text-like item's rendering."""
+    kind = _check_readable(item)
+    if kind == "pdf":
+        return preview_service.thumbnail(store, item, page, width)
+    if kind == "image":
+        from api.errors import NotFound
+
+        raise NotFound("a picture is its own page: show the original")
+    return preview_service.rendering_page(store, item, page, width, _rendering(item))
+
+
+def sets_of(session: Session, item: EvidenceItem, limit: int = 5) -> list[RedactionSet]:
+    """The item's latest redaction sets, newest first."""
+    return list(
+        session.exec(
+            select(RedactionSet)
+            .where(col(RedactionSet.evidence_id) == item.id)
+            .order_by(col(RedactionSet.created_at).desc(), col(RedactionSet.id).desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def redacted_copy(session: Session, item: EvidenceItem) -> tuple[RedactionSet | None, list[Redaction]]:

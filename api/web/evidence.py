@@ -17,6 +17,7 @@ from api.services import audit_query
 from api.services import cases as case_service
 from api.services import evidence as evidence_service
 from api.services import previews as preview_service
+from api.services import redactions as redaction_service
 from api.services.custody import pdf as custody_pdf_service
 from api.services.custody import report as custody_report
 from api.services.timeline import events as timeline_events
@@ -84,6 +85,7 @@ def _context(
         "case": case,
         "exhibit": evidence_service.exhibit_in_case(session, case, item),
         "can_edit": edits,
+        "redactable": redaction_service.redactable(item),
         "text": text_section.build(session, item, viewer.user, first=text_from, can_edit=edits, q=q),
         "preview": preview,
         "custody": [(row, custody_report.action_label(row.action, row.details or {})) for row in trail],

@@ -2,16 +2,18 @@
 
 `describe` says how to show it (see models/preview.py): an image as itself, a PDF as page images, a text-like
 original as text, a table or an e-mail, or nothing, with the reason in words. `thumbnail` draws one page of a PDF
-as a PNG. PDFs are opened and drawn only in render processes (renderers.py), never in the server, and their page
-images are cached on disk (api/preview_cache.py). The web page calls these functions directly; the JSON API's
-routes are api/routes/previews.py.
+as a PNG; `rendering_page`, one page of the PDF a text-like original is rendered as (the pages a bundle shows, and
+redaction boxes are placed on). PDFs are opened and drawn only in render processes (renderers.py), never in the
+server, and their page images are cached on disk (api/preview_cache.py). The web page calls these functions
+directly; the JSON API's routes are api/routes/previews.py.
 """
 
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session
@@ -101,6 +103,67 @@ def thumbnail(store: BlobStore, evidence: EvidenceItem, page: int, width: int) -
         return _draw(path, final, page, width)
 
 
+def pdf_pages(store: BlobStore, evidence: EvidenceItem) -> int:
+    """How many pages a PDF original has, counted in a render process as its preview counts them."""
+    with _local(store, evidence) as path:
+        if path is None:
+            raise ServerFault("the stored original of this evidence is missing, so its pages could not be counted")
+        info = _opened(evidence.sha256, path)
+    if "pages" not in info:
+        raise PageNotDrawn(_refusal(info))
+    return info["pages"]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How a text-like original becomes a PDF: `render(original, out)` writes it; `key`, a hex digest of what it
+    is made from besides the bytes (see preview_cache.rendering_path)."""
+
+    key: str
+    render: Callable[[Path, Path], object]
+
+
+def rendering_pages(store: BlobStore, evidence: EvidenceItem, rendering: Rendering) -> int:
+    """How many pages the rendering of a text-like original has (rendered now if it is not cached yet)."""
+    info = _rendering_info(store, evidence, rendering)
+    if "pages" not in info:
+        raise PageNotDrawn(_refusal(info))
+    return info["pages"]
+
+
+def rendering_page(store: BlobStore, evidence: EvidenceItem, page: int, width: int, rendering: Rendering) -> bytes:
+    """Page `page` of a text-like original's rendering as a PNG, drawn and cached as `thumbnail` draws a PDF's."""
+    width = allowed_width(width)
+    final = preview_cache.page_path(evidence.sha256, page, width, rendering=rendering.key)
+    try:
+        return final.read_bytes()
+    except FileNotFoundError:
+        pass
+    pages = rendering_pages(store, evidence, rendering)
+    if not 1 <= page <= pages:
+        raise NotFound(f"page {page} is out of range: the rendering has {pages:,} page(s), from page 1")
+    if failed := preview_cache.failure(final):
+        raise PageNotDrawn(failed)
+    return _draw(preview_cache.rendering_path(evidence.sha256, rendering.key), final, page, width)
+
+
+def _rendering_info(store: BlobStore, evidence: EvidenceItem, rendering: Rendering) -> dict:
+    if (info := preview_cache.read_info(evidence.sha256, rendering=rendering.key)) is not None:
+        return info
+    made = preview_cache.rendering_path(evidence.sha256, rendering.key)
+    if not made.is_file():
+        with _local(store, evidence) as path:
+            if path is None:
+                raise ServerFault("the stored original of this evidence is missing, so its pages could not be drawn")
+            tmp = preview_cache.scratch(made)
+            try:
+                rendering.render(path, tmp)
+                os.replace(tmp, made)
+            finally:
+                tmp.unlink(missing_ok=True)
+    return _opened(evidence.sha256, made, rendering=rendering.key)
+
+
 def allowed_width(width: int) -> int:
     """The narrowest of WIDTHS at least `width` wide, else the widest."""
     return next((w for w in WIDTHS if w >= width), WIDTHS[-1])
@@ -144,12 +207,12 @@ def _local(store: BlobStore, evidence: EvidenceItem) -> Iterator[Path | None]:
         yield path if path.is_file() else None
 
 
-def _opened(sha256: str, path: Path) -> dict:
+def _opened(sha256: str, path: Path, *, rendering: str = "") -> dict:
     """What opening the PDF found ({"pages": n}, or {"refused": ...}, or {"failed": reason}), from the cache, else
     from a render process."""
-    if (info := preview_cache.read_info(sha256)) is not None:
+    if (info := preview_cache.read_info(sha256, rendering=rendering)) is not None:
         return info
-    final = preview_cache.info_path(sha256)
+    final = preview_cache.info_path(sha256, rendering=rendering)
     if failed := preview_cache.failure(final):
         return {"failed": failed}
     tmp = preview_cache.scratch(final)
