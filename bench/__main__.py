@@ -4,8 +4,8 @@ Environment: BENCH_REPEAT (upload repetitions, default 5), BENCH_UPLOAD_MIB (def
 (the S3 upload benchmark's file, default 256),
 BENCH_TIMELINE_EVENTS (events in the timeline benchmark's case, default 1,000,000), BENCH_TIMELINE_REPEAT (times
 the import is measured, default 2),
-BENCH_BUNDLE_EXHIBITS (exhibits in the bundle benchmark's case, default 500), the web app's pages (10,000 exhibits,
-BENCH_TIMELINE_EVENTS events) and a 200 MB upload through the page in Chromium,
+BENCH_BUNDLE_EXHIBITS (exhibits in the bundle and production benchmarks' case, default 500), the web app's pages
+(10,000 exhibits, BENCH_TIMELINE_EVENTS events) and a 200 MB upload through the page in Chromium,
 the OCR benchmarks' BENCH_OCR_PAGES (40), BENCH_OCR_LARGE (6), BENCH_OCR_ROUNDS (3), BENCH_OCR_UPLOAD_ROUNDS (5)
 and BENCH_OCR_BACKLOG (16) (see bench/ocr.py and bench/ocr_uploads.py), BENCH_SEARCH_TEXTS (evidence texts
 the search benchmark indexes and searches, default 200,000) and BENCH_SEARCH_REQUESTS (requests of each query shape
@@ -28,6 +28,7 @@ from bench import (
     finder,
     ocr,
     ocr_uploads,
+    production,
     records,
     s3_upload,
     search,
@@ -60,6 +61,8 @@ def main() -> None:
     exhibits.run(postgres_url=postgres)
     print("== bundle build", flush=True)
     bundle.run(exhibits=int(os.environ.get("BENCH_BUNDLE_EXHIBITS", 500)), repeat=3)
+    print("== production with redactions, against a bundle of the same exhibits", flush=True)
+    production.run(exhibits=int(os.environ.get("BENCH_BUNDLE_EXHIBITS", 500)), repeat=3)
     print("== custody report PDF", flush=True)
     custody.run()
     print("== web app: page render and browser upload", flush=True)

@@ -26,12 +26,15 @@ FONT_FILES = ("/FontFile", "/FontFile2", "/FontFile3")
 
 @dataclass(frozen=True)
 class Wanted:
-    """A string that must not be found, and the redaction it comes from."""
+    """A string that must not be found, and the redaction it comes from. What a detector found is looked for
+    everywhere; what a box drawn by hand covered only on its own page (a box over "5 stars" on one page says nothing
+    of the words elsewhere)."""
 
     text: str
     rule: str
     page: int
     redaction_id: str
+    everywhere: bool = True
 
 
 @dataclass
@@ -86,11 +89,15 @@ class Matcher:
     def __len__(self) -> int:
         return len(self.numbers) + len(self.words)
 
-    def found(self, text: str) -> list[Wanted]:
-        out = [w for w, p in self.numbers if p.search(text)]
-        if self.words:
+    def found(self, text: str, page: int | None = None) -> list[Wanted]:
+        """What is in a text: of a page (`page`), or of anything else in the file (then only what is looked for
+        everywhere)."""
+        numbers = [(w, p) for w, p in self.numbers if w.everywhere or w.page == page]
+        words = [(w, s) for w, s in self.words if w.everywhere or w.page == page]
+        out = [w for w, p in numbers if p.search(text)]
+        if words:
             squeezed = _squeezed(text)
-            out += [w for w, s in self.words if s in squeezed]
+            out += [w for w, s in words if s in squeezed]
         return out
 
     def long_only(self) -> "Matcher":
@@ -165,7 +172,7 @@ def check(
 
     for page, text in sorted(ocr_text.items()):
         checked.pictures_read += 1
-        note(matcher.found(text), f"page {page}, read by OCR")
+        note(matcher.found(text, page), f"page {page}, read by OCR")
     note(matcher.long_only().found_in_bytes(path.read_bytes()), "the file's bytes")
     if media_type == "application/pdf":
         pdf = open_pdf(path)
@@ -174,14 +181,14 @@ def check(
                 page = pdf[index]
                 textpage = page.get_textpage()
                 try:
-                    note(matcher.found(textpage.get_text_bounded()), f"page {index + 1}, its text")
+                    note(matcher.found(textpage.get_text_bounded(), index + 1), f"page {index + 1}, its text")
                 finally:
                     textpage.close()
                     page.close()
                 checked.pages_read += 1
                 if index + 1 in stored_ocr and index + 1 not in ocr_text:
                     checked.pictures_read += 1
-                    note(matcher.found(stored_ocr[index + 1]), f"page {index + 1}, read by OCR")
+                    note(matcher.found(stored_ocr[index + 1], index + 1), f"page {index + 1}, read by OCR")
         finally:
             pdf.close()
         with pikepdf.open(path) as doc:

@@ -45,7 +45,7 @@ from models.evidence import EvidenceItem
 from models.exhibit import Designation, Exhibit
 from models.job import QUEUED, RUNNING
 from models.production import PrivilegeClaim, PrivilegeIn, Production, ProductionCreate, ProductionStatus, Treatment
-from models.redaction import Redaction, RedactionStatus
+from models.redaction import Redaction, RedactionOrigin, RedactionStatus
 from models.user import User
 
 log = logging.getLogger("casebinder.production")
@@ -211,7 +211,13 @@ def _documents(session: Session, stack: ExitStack, store: BlobStore, production:
             strictest(production.legend, DESIGNATION_LEGENDS.get(designation)) if designation else production.legend
         )
         kind = media_kind(produced)
-        wanted = [release.Wanted(r.found or r.text or "", r.rule, r.page, str(r.id)) for r in redactions]
+        # What detectors found is looked for in every document produced; a hand-drawn box's words were checked on
+        # its own page when the redactions were applied.
+        wanted = [
+            release.Wanted(r.found or r.text or "", r.rule, r.page, str(r.id))
+            for r in redactions
+            if r.origin != RedactionOrigin.drawn
+        ]
         fields = {
             "CUSTODIAN": item.custodian or "",
             "CONFIDENTIALITY": DESIGNATION_WORDS.get(designation, "") if designation else "",

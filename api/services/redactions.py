@@ -500,7 +500,7 @@ def _wanted(pages: list[PageText], redactions: list[Redaction]) -> list[release.
     for r in redactions:
         text = r.found or r.text or _covered(pages, r.page, (r.x0, r.y0, r.x1, r.y1))
         if text:
-            out.append(release.Wanted(text, r.rule, r.page, str(r.id)))
+            out.append(release.Wanted(text, r.rule, r.page, str(r.id), everywhere=r.origin != RedactionOrigin.drawn))
     return out
 
 
