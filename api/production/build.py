@@ -272,12 +272,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+STORED = (".pdf", ".tif")  # compressed already (their pictures are): deflating them again gains nothing
+
+
 def _zip(root: Path, manifest: dict[str, str], out: Path) -> None:
     """The files in name order, each with the same time and mode: the same production gives the same ZIP."""
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
         for name in manifest:
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            stored = name.startswith("IMAGES/") and name.endswith(STORED)
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             with (root / name).open("rb") as src, z.open(info, "w") as dst:
                 shutil.copyfileobj(src, dst, 1024 * 1024)

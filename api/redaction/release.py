@@ -2,8 +2,9 @@
 string that was redacted is still in it.
 
 It reads the text of every page (pdfium), what OCR reads on every page drawn again and on every picture, the stored
-OCR text of pages copied as they were that are pictures, and the raw bytes of the file and of every stream in it
-uncompressed (in UTF-8, UTF-16 and Latin-1). A number of which FRCP 5.2 lets the last four digits stay is looked for
+OCR text of pages copied as they were that are pictures; of a PDF, every string of every object (metadata,
+annotations, form fields, outlines) and every stream uncompressed but pictures and font programs (in UTF-8, UTF-16
+and Latin-1); of a picture, its raw bytes. A number of which FRCP 5.2 lets the last four digits stay is looked for
 whole, its digits with any spaces or dashes between them; any other string with its case and spacing set aside.
 """
 
@@ -176,7 +177,8 @@ def check(
     for page, text in sorted(ocr_text.items()):
         checked.pictures_read += 1
         note(matcher.found(text, page), f"page {page}, read by OCR")
-    note(matcher.long_only().found_in_bytes(path.read_bytes()), "the file's bytes")
+    if media_type != "application/pdf":  # a PDF's bytes are read object by object below, its streams uncompressed
+        note(matcher.long_only().found_in_bytes(path.read_bytes()), "the file's bytes")
     if media_type == "application/pdf":
         pdf = open_pdf(path)
         try:
