@@ -208,9 +208,8 @@ def produce(documents: list[Document], settings: Settings, work: Path) -> Produc
     wanted = [w for doc in documents for w in doc.wanted]
     checked["strings_looked_for"] = len(release.Matcher(wanted))
     for doc in documents:
-        scratch = work / "doc"
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir()
+        scratch = work / "doc"  # each document's files are written over the one's before
+        scratch.mkdir(exist_ok=True)
         first_bates = bates(settings, number)
         pages_pdf, infos = _pages(doc, scratch, settings, first_bates)
         stamped = scratch / "stamped.pdf"
