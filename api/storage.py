@@ -172,6 +172,15 @@ class BlobStore(Protocol):
         ...
 
 
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file on disk, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -102,15 +102,20 @@ def apply_redactions(actor, item: dict) -> dict:
     return wait_set(actor, r.json()["id"])
 
 
-def wait_set(actor, set_id: str, *, limit: float = 300) -> dict:
-    """The redaction set once it has ended. The limit only keeps a broken runner from hanging the suite."""
+def wait_ended(actor, path: str, *, limit: float = 600) -> dict:
+    """A background job's resource once it has ended (done or failed). The limit only keeps a broken runner from
+    hanging the suite: it is not a measure of speed."""
     deadline = time.monotonic() + limit
     while True:
-        body = actor.get(f"/api/v1/redaction-sets/{set_id}").json()
+        body = actor.get(path).json()
         if body["status"] in ("done", "failed"):
             return body
-        assert time.monotonic() < deadline, f"redaction set {set_id} still {body['status']} after {limit} s"
+        assert time.monotonic() < deadline, f"{path} still {body['status']} after {limit} s"
         time.sleep(0.3)
+
+
+def wait_set(actor, set_id: str) -> dict:
+    return wait_ended(actor, f"/api/v1/redaction-sets/{set_id}")
 
 
 def _ocr(png: Path) -> str:

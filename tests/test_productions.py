@@ -10,7 +10,6 @@ import io
 import re
 import subprocess
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from tests.redaction_support import (
     scanned_pdf,
     survivors,
     text_pdf,
+    wait_ended,
 )
 from tests.text_support import wait_text
 
@@ -44,22 +44,11 @@ def _upload(actor, case_id: str, data: bytes, filename: str, kind: str = "other"
     return wait_text(actor, r.json()["id"])
 
 
-def wait_production(actor, production_id: str, *, limit: float = 600) -> dict:
-    """The production once it has ended. The limit only keeps a broken runner from hanging the suite."""
-    deadline = time.monotonic() + limit
-    while True:
-        body = actor.get(f"/api/v1/productions/{production_id}").json()
-        if body["status"] in ("done", "failed"):
-            return body
-        assert time.monotonic() < deadline, f"production {production_id} still {body['status']} after {limit} s"
-        time.sleep(0.3)
-
-
 def produce(actor, case_id: str, **body) -> dict:
     r = actor.post(f"/api/v1/cases/{case_id}/productions", json=body)
     assert r.status_code == 202, r.text
     assert r.headers["location"].endswith(r.json()["id"])
-    return wait_production(actor, r.json()["id"])
+    return wait_ended(actor, f"/api/v1/productions/{r.json()['id']}")
 
 
 def _bates_sizes(page: pikepdf.Page, bates: str) -> list[float]:

@@ -3,7 +3,6 @@
 import hashlib
 import re
 from datetime import datetime
-from pathlib import Path
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem
@@ -11,6 +10,7 @@ from pikepdf import Array, Dictionary, Name, OutlineItem
 from api.bundle import draw, front, render, stamp, text_layer
 from api.bundle.lines import shown
 from api.bundle.spec import BuildResult, BuildSpec, Volume
+from api.storage import file_sha256
 
 
 def volume_filename(spec: BuildSpec, number: int, count: int) -> str:
@@ -136,7 +136,7 @@ def write_volumes(
                 path,
                 count,
                 path.stat().st_size,
-                _sha256(path),
+                file_sha256(path),
                 first_bates,
                 first_bates + count - 1,
                 volume_filename(spec, number, len(volumes)),
@@ -207,11 +207,3 @@ def _add_link(pdf: pikepdf.Pdf, page: pikepdf.Page, rect, target: pikepdf.Page) 
     if "/Annots" not in page.obj:
         page.obj.Annots = pdf.make_indirect(Array())
     page.obj.Annots.append(annot)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

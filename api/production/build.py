@@ -6,7 +6,6 @@ and the ZIP, written the same way every time, so reproducing a production gives 
 Nothing here reads the database: the service (api/services/productions.py) hands in what each document is.
 """
 
-import hashlib
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from api.bundle import convert, stamp
 from api.production import loadfiles
 from api.redaction import release
 from api.redaction.pages import open_pdf
+from api.storage import file_sha256
 from api.templating import render, render_pdf
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every entry's time: the same ZIP from the same production
@@ -257,18 +257,10 @@ def produce(documents: list[Document], settings: Settings, work: Path) -> Produc
     (root / "DATA" / f"{settings.volume}.opt").write_bytes(loadfiles.opt(opt_pages, settings.volume))
     manifest = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        manifest[path.relative_to(root).as_posix()] = sha256_of(path)
+        manifest[path.relative_to(root).as_posix()] = file_sha256(path)
     zip_path = work / f"{settings.volume}.zip"
     _zip(root, manifest, zip_path)
     return Produced(described, manifest, number - 1, checked, zip_path)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 STORED = (".pdf", ".tif")  # compressed already (their pictures are): deflating them again gains nothing

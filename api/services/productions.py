@@ -37,7 +37,7 @@ from api.services import text as text_service
 from api.services.bundle_build import DESIGNATION_LEGENDS, DESIGNATION_WORDS, strictest
 from api.services.bundles import highest_issued
 from api.services.redactions import RedactionsNotApplied, redacted_copy
-from api.storage import BlobStore
+from api.storage import BlobStore, file_sha256
 from api.templating import render, render_pdf
 from models.case import Case, Role
 from models.common import utcnow
@@ -282,7 +282,7 @@ def execute(production_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             )  # fmt: skip
             produced = build.produce(docs, config, scratch)
             tick()
-            zip_sha256, zip_size = build.sha256_of(produced.zip_path), produced.zip_path.stat().st_size
+            zip_sha256, zip_size = file_sha256(produced.zip_path), produced.zip_path.stat().st_size
             staged = store.adopt(produced.zip_path, zip_sha256, zip_size)
             staged.commit()
             staged.settle(committed=True)
@@ -344,7 +344,7 @@ def reproduce(session: Session, production: Production, actor: User) -> dict:
                 encoding=str(production.encoding), max_pixels=get_settings().max_image_pixels,
             )  # fmt: skip
             again = build.produce(docs, config, scratch)
-            sha256 = build.sha256_of(again.zip_path)
+            sha256 = file_sha256(again.zip_path)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     same = sha256 == production.zip_sha256

@@ -37,7 +37,7 @@ from api.services import evidence as evidence_service
 from api.services import previews as preview_service
 from api.services import text as text_service
 from api.services.evidence import EvidenceMeta
-from api.storage import BlobStore
+from api.storage import BlobStore, file_sha256
 from api.text import ocr
 from models.case import Case, Role
 from models.common import utcnow
@@ -382,14 +382,6 @@ def apply(session: Session, item: EvidenceItem, actor: User) -> RedactionSet:
     return redaction_set
 
 
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _ocr(language: str) -> burn.OcrRead:
     limits = text_service.limits(language)
 
@@ -465,7 +457,7 @@ def _burn_and_check(
     scratch.mkdir(parents=True, exist_ok=True)
     stem = _stem(item.original_filename)
     with read_pages(session, store, item) as read:
-        original_hash = _hash(read.original)
+        original_hash = file_sha256(read.original)
         if original_hash != item.sha256 or original_hash != redaction_set.sha256:
             raise Refused(
                 f"the original's bytes in the store (SHA-256 {original_hash}) are not the ones the redactions were "
