@@ -169,12 +169,12 @@ def test_serve_only_queues_and_a_worker_builds_the_bundle(queued, tmp_path):
 
 
 @needs_postgres
-def test_a_build_whose_worker_is_killed_is_retried_by_the_other_with_the_same_sha256(queued, tmp_path):
+def test_a_build_whose_worker_is_killed_is_retried_by_the_other_with_the_same_sha256(queued, build_corpus):
     instance, workers = queued
     instance.start(cli=True)
     workers.start("one")
     workers.start("two")
-    bundle = start_build(instance, tmp_path)  # 18 exhibits: still running when the kill lands
+    bundle = start_build(instance, build_corpus)  # 18 exhibits: still running when the kill lands
     holder = wait_for(
         lambda: lease_holder_pid(instance, f"bundle-{bundle['id']}"), seconds=30, what="the build's lease"
     )
@@ -205,12 +205,12 @@ def test_a_build_whose_worker_is_killed_is_retried_by_the_other_with_the_same_sh
 
 
 @needs_postgres
-def test_a_worker_stopped_mid_build_hands_it_back_and_the_other_builds_it(queued, tmp_path):
+def test_a_worker_stopped_mid_build_hands_it_back_and_the_other_builds_it(queued, build_corpus):
     instance, workers = queued
     instance.start(cli=True)
     workers.start("one")
     workers.start("two")
-    bundle = start_build(instance, tmp_path)
+    bundle = start_build(instance, build_corpus)
     holder = wait_for(
         lambda: lease_holder_pid(instance, f"bundle-{bundle['id']}"), seconds=30, what="the build's lease"
     )
