@@ -63,8 +63,9 @@ test-fast: install
 
 # Each leg leaves out what the other runs once: the browser journeys drive the real server in Chromium and run on
 # the PostgreSQL leg (the production database); the engine tests (PDF, picture and text engines, which do not depend
-# on the database) and the `once` tests (deployment files, the proxy, the S3 store itself) run on the SQLite leg. A
-# leg that runs alone runs everything.
+# on the database) and the `once` tests (deployment files, the proxy, the S3 store itself, and the others that read no
+# database: packaging, the blob stores, sample record sets, search's words) run on the SQLite leg. A leg that runs
+# alone runs everything.
 test-sqlite: install
 	@if $(BIN)/python scripts/db_reachable.py '$(TEST_POSTGRES_URL)' || [ -n "$$CI" ]; then \
 		echo "== test suite on SQLite (the browser journeys run on the PostgreSQL leg)"; \

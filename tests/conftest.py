@@ -202,6 +202,15 @@ def corpus(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("corpus"), exhibits=6, records=40)
 
 
+@pytest.fixture(scope="session")
+def build_corpus(tmp_path_factory):
+    """A larger generated evidence set (18 exhibits): a bundle of it builds long enough to be caught building. Read
+    only, so made once (in a second or more) for the tests that upload it to servers of their own."""
+    from api.demo_data import generate
+
+    return generate(tmp_path_factory.mktemp("build-corpus"), exhibits=18, records=40)
+
+
 def count_rows(table: str) -> int:
     with session_scope() as session:
         return session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()

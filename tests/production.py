@@ -30,6 +30,7 @@ WORKERS = ("one", "two")
 _logs: list[Path] = []
 
 
+@pytest.hookimpl(trylast=True)  # after the deselection by marks: only what runs is ordered
 def pytest_collection_modifyitems(config, items) -> None:
     if not ON_QUEUE:
         return
@@ -38,6 +39,33 @@ def pytest_collection_modifyitems(config, items) -> None:
         if marker is not None:
             why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "about the in-process runners")
             item.add_marker(pytest.mark.skip(reason=f"embedded mode only: {why}"))
+    items[:] = ocr_modules_together(items)
+
+
+def ocr_modules_together(items: list) -> list:
+    """The tests that read text by OCR (`ocr_on`) brought together, each module kept whole: the modules holding them
+    follow the first of them, that one with its OCR tests last, the ones holding nothing else next, then the others
+    with their OCR tests first. The workers restart with OCR on once for the run of them and back to the defaults
+    once after it, rather than around each module (a restart costs the workers' stop and start-up, some seconds)."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    reading = [name for name, tests in modules.items() if any("ocr_on" in t.fixturenames for t in tests)]
+    if not reading:
+        return items
+    ocr = {name: [t for t in modules[name] if "ocr_on" in t.fixturenames] for name in reading}
+    rest = {name: [t for t in modules[name] if "ocr_on" not in t.fixturenames] for name in reading}
+    mixed = [name for name in reading if rest[name]]
+    cluster = [*rest[mixed[0]], *ocr[mixed[0]]] if mixed else []
+    cluster += [t for name in reading if not rest[name] for t in ocr[name]]
+    cluster += [t for name in mixed[1:] for t in (*ocr[name], *rest[name])]
+    ordered: list = []
+    for name, tests in modules.items():
+        if name == reading[0]:
+            ordered.extend(cluster)
+        elif name not in reading:
+            ordered.extend(tests)
+    return ordered
 
 
 class Workers:

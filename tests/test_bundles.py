@@ -6,13 +6,24 @@ import pikepdf
 import pytest
 
 from api.bundle.stamp import stamp_font  # noqa: F401 - fails early if the stamp font is missing
-from tests.helpers import build, download, extract, wait_done
+from tests.helpers import build, download, extract, new_actor, wait_done
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def bundle_case(alice, corpus):
+    return _case_with_evidence(alice, corpus)
+
+
+@pytest.fixture(scope="module")
+def refusing_case(client, corpus):
+    """The same case, owned by a user of its own, shared by the tests of requests refused without a change."""
+    owner = new_actor(client)
+    return owner, _case_with_evidence(owner, corpus)[0]
+
+
+def _case_with_evidence(alice, corpus):
     """A case with a screenshot, an insert card, a refund PDF, a chat PDF, an e-mail and the CSV export."""
     case = alice.make_case(
         bates_prefix="ACME",
@@ -140,8 +151,8 @@ def test_rebuild_is_byte_identical_and_next_bundle_continues_the_bates_numbers(a
         ({"legend": "SECRET"}, "legend"),
     ],
 )
-def test_bad_bundle_requests_get_422(alice, bundle_case, body, needle):
-    case, _ = bundle_case
+def test_bad_bundle_requests_get_422(refusing_case, body, needle):
+    alice, case = refusing_case
     r = alice.post(f"/api/v1/cases/{case['id']}/bundles", json=body)
     assert r.status_code == 422, r.text
     assert needle in str(r.json()["detail"])

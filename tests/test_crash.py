@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 
-from api.demo_data import generate
 from tests.helpers import rows
 from tests.s3_server import local_disk_only
 from tests.server_process import Instance, finished_bundle, serving, wait_for
@@ -136,9 +135,8 @@ def test_kill_mid_upload_leaves_no_row_no_partial_blob_and_staging_is_swept(inst
         assert content.content == b"an upload that finished before the crash"
 
 
-def start_build(instance: Instance, tmp_path) -> dict:
-    """A case of 18 exhibits and its bundle, caught while it is running."""
-    files = generate(tmp_path / "corpus", exhibits=18, records=40)
+def start_build(instance: Instance, files: list) -> dict:
+    """A case of the 18 exhibits of `files` (the `build_corpus` fixture) and its bundle, caught while it is running."""
     with instance.client() as http:
         case = http.post(
             "/api/v1/cases", json={"title": "Acme v. Build", "case_type": "lanham_act", "bates_prefix": "ACME"}
@@ -162,8 +160,8 @@ def start_build(instance: Instance, tmp_path) -> dict:
 
 
 @local_disk_only
-def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_path):
-    bundle = start_build(instance, tmp_path)
+def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, build_corpus):
+    bundle = start_build(instance, build_corpus)
     instance.kill()
 
     instance.start()
@@ -185,9 +183,9 @@ def test_kill_mid_build_marks_the_bundle_failed_and_it_rebuilds(instance, tmp_pa
 
 
 @local_disk_only
-def test_a_second_server_starting_leaves_a_live_build_alone(instance, tmp_path):
+def test_a_second_server_starting_leaves_a_live_build_alone(instance, build_corpus):
     """Another server on the same database and data dir starts mid-build: the build is not its to fail."""
-    bundle = start_build(instance, tmp_path)
+    bundle = start_build(instance, build_corpus)
     second = Instance(instance.database_url, instance.data_dir, token=instance.token, logs=list(instance.logs))
     second.start()
     try:
@@ -228,7 +226,7 @@ def staged_dir_is_empty(root) -> bool:
     return list((root / "tmp").iterdir()) == []
 
 
-def test_a_build_whose_server_died_is_failed_by_a_live_server_without_a_restart(instance, tmp_path):
+def test_a_build_whose_server_died_is_failed_by_a_live_server_without_a_restart(instance, build_corpus):
     """Two servers on one database: the one building is killed, and the other (which could be on another host,
     on PostgreSQL) notices within its next recovery round, not at a start of the dead one."""
     from api.runners import IDLE_WAIT
@@ -246,7 +244,7 @@ def test_a_build_whose_server_died_is_failed_by_a_live_server_without_a_restart(
     )
     second.start()
     try:
-        bundle = start_build(instance, tmp_path)
+        bundle = start_build(instance, build_corpus)
         builders = [server for server in (instance, second) if holds_lease(server, f"bundle-{bundle['id']}")]
         assert len(builders) == 1
         [survivor] = [server for server in (instance, second) if server is not builders[0]]

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from api.db import make_engine
 from api.jobqueue import handoff
+from api.jobqueue import schema as queue_schema
 from api.locks import PgLease, lock_key
 from tests.helpers import rows
 from tests.server_process import BIN, ROOT, Instance, case_with_an_exhibit, finished_bundle, fresh_database, wait_for
@@ -74,12 +75,16 @@ class Workers:
 
 @pytest.fixture
 def queued(tmp_path):
-    """A database migrated for the queue (by `casebinder migrate`, as an operator would), a server on it, and a
-    place for workers."""
+    """A database migrated for the queue, a server on it, and a place for workers. The queue's tables are made by
+    the code `casebinder migrate` runs for them (its own test runs the command), without a command's start-up."""
     url, drop = fresh_database(tmp_path)
     instance = Instance(url, tmp_path / "blobs", settings=dict(QUEUE))
-    migrated = instance.cli("migrate")
-    assert migrated.returncode == 0, migrated.stderr
+    instance.data_dir.mkdir(parents=True)  # as the command would
+    engine = make_engine(url)
+    try:
+        queue_schema.apply(engine)
+    finally:
+        engine.dispose()
     instance.add_user()
     workers = Workers(instance)
     try:
@@ -116,15 +121,22 @@ def queue_a_bundle(http) -> dict:
 
 
 @needs_postgres
-def test_migrate_creates_the_queue_tables_once_and_again_changes_nothing(queued):
-    instance, _ = queued
-    [(recorded,)] = rows(instance, "SELECT count(*) FROM casebinder_queue_migrations")
-    again = instance.cli("migrate")
-    assert again.returncode == 0, again.stderr
-    assert "job queue: applied" not in again.stderr
-    assert rows(instance, "SELECT count(*) FROM casebinder_queue_migrations") == [(recorded,)]
-    assert recorded > 0
-    assert rows(instance, "SELECT to_regclass('procrastinate_jobs') IS NOT NULL") == [(True,)]
+def test_migrate_creates_the_queue_tables_once_and_again_changes_nothing(tmp_path):
+    url, drop = fresh_database(tmp_path)
+    instance = Instance(url, tmp_path / "blobs", settings=dict(QUEUE))
+    try:
+        first = instance.cli("migrate")
+        assert first.returncode == 0, first.stderr
+        assert "job queue: applied schema.sql" in first.stderr
+        [(recorded,)] = rows(instance, "SELECT count(*) FROM casebinder_queue_migrations")
+        again = instance.cli("migrate")
+        assert again.returncode == 0, again.stderr
+        assert "job queue: applied" not in again.stderr
+        assert rows(instance, "SELECT count(*) FROM casebinder_queue_migrations") == [(recorded,)]
+        assert recorded > 0
+        assert rows(instance, "SELECT to_regclass('procrastinate_jobs') IS NOT NULL") == [(True,)]
+    finally:
+        drop()
 
 
 def test_the_queue_on_sqlite_is_refused_in_words(tmp_path):
@@ -157,12 +169,12 @@ def test_serve_only_queues_and_a_worker_builds_the_bundle(queued, tmp_path):
 
 
 @needs_postgres
-def test_a_build_whose_worker_is_killed_is_retried_by_the_other_with_the_same_sha256(queued, tmp_path):
+def test_a_build_whose_worker_is_killed_is_retried_by_the_other_with_the_same_sha256(queued, build_corpus):
     instance, workers = queued
     instance.start(cli=True)
     workers.start("one")
     workers.start("two")
-    bundle = start_build(instance, tmp_path)  # 18 exhibits: still running when the kill lands
+    bundle = start_build(instance, build_corpus)  # 18 exhibits: still running when the kill lands
     holder = wait_for(
         lambda: lease_holder_pid(instance, f"bundle-{bundle['id']}"), seconds=30, what="the build's lease"
     )
@@ -193,12 +205,12 @@ def test_a_build_whose_worker_is_killed_is_retried_by_the_other_with_the_same_sh
 
 
 @needs_postgres
-def test_a_worker_stopped_mid_build_hands_it_back_and_the_other_builds_it(queued, tmp_path):
+def test_a_worker_stopped_mid_build_hands_it_back_and_the_other_builds_it(queued, build_corpus):
     instance, workers = queued
     instance.start(cli=True)
     workers.start("one")
     workers.start("two")
-    bundle = start_build(instance, tmp_path)
+    bundle = start_build(instance, build_corpus)
     holder = wait_for(
         lambda: lease_holder_pid(instance, f"bundle-{bundle['id']}"), seconds=30, what="the build's lease"
     )

@@ -10,6 +10,8 @@ from models.import_job import ImportJob, ImportJobStatus
 from models.job import JobStatus
 from models.verify import VerifyRun, VerifyRunStatus
 
+pytestmark = pytest.mark.once  # no database: run on one leg of `make test`
+
 KINDS = [
     (bundles.QUEUE, Bundle, BundleStatus, ["queued", "running", "done", "failed"]),
     (verify_runs.QUEUE, VerifyRun, VerifyRunStatus, ["queued", "running", "done", "failed"]),

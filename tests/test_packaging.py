@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.once]  # no database: run on one leg of `make test`
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIRS = ("migrations", "templates", "api/web/static")

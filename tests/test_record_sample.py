@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from api.records.sample import (
     Manifest,
     SampleFile,
@@ -23,6 +25,8 @@ from api.records.sample import (
     write_leak_dump,
     write_scale_dataset,
 )
+
+pytestmark = pytest.mark.once  # no database: run on one leg of `make test`
 
 SCALE = {"reviews": 6000, "payments": 5000, "messages": 3000, "accounts": 1500, "orders": 2000, "chains": 60}
 

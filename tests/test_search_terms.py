@@ -7,6 +7,8 @@ import pytest
 
 from api.search import query, terms
 
+pytestmark = pytest.mark.once  # no database: run on one leg of `make test`
+
 
 def test_the_words_of_a_text_and_where_they_are_written_agree():
     """Snippets find hits by the words' places (spans), the index by the words alone: they must be the same."""

@@ -12,6 +12,8 @@ import pytest
 from api.storage import LocalBlobStore, stage_stream
 from tests.s3_server import s3_store, staging_leftovers
 
+pytestmark = pytest.mark.once  # no database: run on one leg of `make test`
+
 BACKENDS = ["local", "s3"]
 
 

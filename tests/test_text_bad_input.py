@@ -67,19 +67,6 @@ def test_a_20000_pixel_tall_screenshot_is_read_top_to_bottom(alice, ocr_on):
     assert "Chargeback" in text and "PayPal" in text
 
 
-def test_a_300_page_scan_stops_at_the_ocr_page_limit_and_says_so(alice, ocr_on, monkeypatch, workers_with):
-    monkeypatch.setattr(get_settings(), "text_ocr_max_pages", 3)
-    workers_with(CASEBINDER_TEXT_OCR_MAX_PAGES="3")
-    case = alice.make_case()
-    page = _png(_words([(100, "Scanned page of the refund ledger")], (1275, 1650)))
-    scan = img2pdf.convert([page] * 300)
-    item = wait_text(alice, _upload(alice, case["id"], scan, "scan.pdf")["id"])
-    assert item["text_status"] == "done" and item["ocr_pages"] == 3 and item["text_pages"] == 300
-    assert "OCR stopped after 3 pages" in item["text_error"]
-    first = alice.get(f"/api/v1/evidence/{item['id']}/text", params={"page": 1}).json()["pages"]
-    assert first[0]["source"] == "ocr" and "ledger" in first[0]["text"]
-
-
 def test_an_encrypted_pdf_is_skipped(alice, ocr_on):
     case = alice.make_case()
     buf = io.BytesIO()
@@ -129,18 +116,6 @@ def test_a_damaged_picture_fails_with_a_reason(alice, ocr_on):
     _still_reading(alice, case["id"])
 
 
-def test_a_read_past_its_time_limit_is_stopped_and_the_runner_goes_on(alice, ocr_on, monkeypatch, workers_with):
-    monkeypatch.setattr(get_settings(), "text_job_timeout_seconds", 0.5)
-    workers_with(CASEBINDER_TEXT_JOB_TIMEOUT_SECONDS="0.5")
-    case = alice.make_case()
-    tall = _words([(200 + 400 * n, f"line {n} of a long chat") for n in range(40)], (900, 16_000))
-    item = wait_text(alice, _upload(alice, case["id"], _png(tall), "long-chat.png")["id"])
-    assert item["text_status"] == "failed" and "longer than its" in item["text_error"]
-    monkeypatch.setattr(get_settings(), "text_job_timeout_seconds", 3600)
-    workers_with(CASEBINDER_TEXT_JOB_TIMEOUT_SECONDS="3600")
-    _still_reading(alice, case["id"])
-
-
 def _reader_pids() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -167,4 +142,29 @@ def test_a_reader_killed_mid_read_fails_that_item_only(alice, ocr_on):
     ended = wait_text(alice, item["id"])
     if ended["text_status"] == "failed":  # else it finished first: the kill came too late to test anything
         assert "stopped while reading" in ended["text_error"]
+    _still_reading(alice, case["id"])
+
+
+def test_a_300_page_scan_stops_at_the_ocr_page_limit_and_says_so(alice, ocr_on, monkeypatch, workers_with):
+    monkeypatch.setattr(get_settings(), "text_ocr_max_pages", 3)
+    workers_with(CASEBINDER_TEXT_OCR_MAX_PAGES="3")
+    case = alice.make_case()
+    page = _png(_words([(100, "Scanned page of the refund ledger")], (1275, 1650)))
+    scan = img2pdf.convert([page] * 300)
+    item = wait_text(alice, _upload(alice, case["id"], scan, "scan.pdf")["id"])
+    assert item["text_status"] == "done" and item["ocr_pages"] == 3 and item["text_pages"] == 300
+    assert "OCR stopped after 3 pages" in item["text_error"]
+    first = alice.get(f"/api/v1/evidence/{item['id']}/text", params={"page": 1}).json()["pages"]
+    assert first[0]["source"] == "ocr" and "ledger" in first[0]["text"]
+
+
+def test_a_read_past_its_time_limit_is_stopped_and_the_runner_goes_on(alice, ocr_on, monkeypatch, workers_with):
+    monkeypatch.setattr(get_settings(), "text_job_timeout_seconds", 0.5)
+    workers_with(CASEBINDER_TEXT_JOB_TIMEOUT_SECONDS="0.5")
+    case = alice.make_case()
+    tall = _words([(200 + 400 * n, f"line {n} of a long chat") for n in range(40)], (900, 16_000))
+    item = wait_text(alice, _upload(alice, case["id"], _png(tall), "long-chat.png")["id"])
+    assert item["text_status"] == "failed" and "longer than its" in item["text_error"]
+    monkeypatch.setattr(get_settings(), "text_job_timeout_seconds", 3600)
+    workers_with(CASEBINDER_TEXT_JOB_TIMEOUT_SECONDS="3600")
     _still_reading(alice, case["id"])
