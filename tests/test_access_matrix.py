@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers import build
 from tests.records_support import imported
+from tests.redaction_support import wait_ended
 from tests.text_support import wait_text
 
 pytestmark = pytest.mark.slow
@@ -171,6 +172,10 @@ def world(alice, make_user, corpus, client):
         json={"name": "Matrix", "prefix": "MTRX-P", "items": [item["id"]], "redacted": False},
     )
     assert production.status_code == 202, production.text
+    # Both jobs run to their end here: one still writing files in the store during a later module's test would be
+    # seen by the tests that watch the store settle.
+    wait_ended(alice, f"/api/v1/redaction-sets/{redaction_set.json()['id']}")
+    wait_ended(alice, f"/api/v1/productions/{production.json()['id']}")
     viewer = make_user()
     added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": viewer.email, "role": "viewer"})
     assert added.status_code == 201, added.text

@@ -189,7 +189,7 @@ def _uncapped(schema: dict, node: dict, where: str) -> list[str]:
     if "anyOf" in node:
         return [w for alt in node["anyOf"] for w in _uncapped(schema, alt, where)]
     kind, found = node.get("type"), []
-    if kind == "string" and "enum" not in node and node.get("format") not in ("uuid", "date-time", "binary"):
+    if kind == "string" and "enum" not in node and node.get("format") not in ("uuid", "date", "date-time", "binary"):
         found += [] if "maxLength" in node else [where]
     elif kind == "array":
         found += ([] if "maxItems" in node else [where]) + _uncapped(schema, node.get("items", {}), f"{where}[]")

@@ -455,6 +455,24 @@ def _burn_and_check(
         boxes.setdefault(r.page, []).append((r.x0, r.y0, r.x1, r.y1))
     scratch = store.scratch_path(f"redacted-{uuid.uuid4().hex}")
     scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        return _burn_into(session, store, item, redactions, redaction_set, language, stored_ocr, boxes, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)  # refused, leaked or failed: nothing of the copy stays behind
+        raise
+
+
+def _burn_into(
+    session: Session,
+    store: BlobStore,
+    item: EvidenceItem,
+    redactions: list[Redaction],
+    redaction_set: RedactionSet,
+    language: str,
+    stored_ocr: dict[int, str],
+    boxes: dict[int, list[Box]],
+    scratch: Path,
+) -> Derived:
     stem = _stem(item.original_filename)
     with read_pages(session, store, item) as read:
         original_hash = file_sha256(read.original)
@@ -477,7 +495,6 @@ def _burn_and_check(
     redaction_set.check = checked.summary()
     if checked.leaks:
         first = checked.leaks[0]
-        shutil.rmtree(scratch, ignore_errors=True)
         raise Leaked(
             f"the release check found redacted text still in the copy ({len(checked.leaks)} time(s)); the first: "
             f"{first.where}, the {first.wanted.rule} redaction of page {first.wanted.page}. Nothing was released: "
