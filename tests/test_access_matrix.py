@@ -240,7 +240,8 @@ def test_viewers_read_but_get_403_on_every_write(world, alice):
     # Nothing was changed or removed on the way.
     case = alice.get(f"/api/v1/cases/{ids['case_id']}").json()
     assert case["title"] == "Acme Audio v. Mpow Direct"
-    assert len(alice.get(f"/api/v1/cases/{ids['case_id']}/exhibits").json()["items"]) == 3  # and 2 record sets
+    # The evidence, its redacted copy and the 2 record sets' originals.
+    assert len(alice.get(f"/api/v1/cases/{ids['case_id']}/exhibits").json()["items"]) == 4
     assert alice.get(f"/api/v1/cases/{ids['case_id']}/events/{ids['event_id']}").status_code == 200
     members = alice.get(f"/api/v1/cases/{ids['case_id']}/members").json()["items"]
     assert sorted(m["role"] for m in members) == ["owner", "viewer"]
