@@ -102,11 +102,13 @@ def pdf_page_text(page: pdfium.PdfPage, number: int, source: str = "embedded") -
     try:
         for i in range(textpage.count_chars()):
             char = textpage.get_text_range(i, 1)
-            if not char:
+            if not char or char == "\r":  # a line end is "\r\n": one "\n" is enough
                 continue
+            if char == "\ufffe":  # pdfium's mark for a hyphen it found at the end of a line
+                char = "-"
             left, bottom, right, top = textpage.get_charbox(i)
             box = to_fractions((left, bottom, right, top), frame, rotation) if right > left and top > bottom else None
-            found.add(char.replace("\r", "\n"), box)
+            found.add(char, box)
     finally:
         textpage.close()
     return found
