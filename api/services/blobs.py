@@ -41,6 +41,14 @@ class _Purged(NamedTuple):
     sha256: str
 
 
+def served_store() -> BlobStore:
+    """The blob store this process serves. Looked up, not passed: a background job also runs, and ends, in paths
+    that carry no store (a runner failing it, a recovery, a worker of the queue)."""
+    from api.deps import get_blob_store  # the one place the store is chosen; deps is above services
+
+    return get_blob_store()
+
+
 def still_used(session: Session, hashes: Iterable[str], *, excluding: Iterable[uuid.UUID] = ()) -> set[str]:
     """Those of the hashes whose blob is still used: the one answer to "may this blob leave the store?".
 

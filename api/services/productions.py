@@ -30,7 +30,7 @@ from api.errors import Conflict, UnprocessableEntity
 from api.production import build
 from api.redaction import release
 from api.redaction.pages import media_kind, render_text_like
-from api.services import access, audit, jobs
+from api.services import access, audit, blobs, jobs
 from api.services import evidence as evidence_service
 from api.services import exhibits as exhibit_service
 from api.services import text as text_service
@@ -70,12 +70,6 @@ class BatesClash(Conflict):
     """The production's Bates numbers would repeat numbers a bundle or production of the case already issued."""
 
     code = "bates_clash"
-
-
-def _store() -> BlobStore:
-    from api.deps import get_blob_store  # the one place the store is chosen; deps is above services
-
-    return get_blob_store()
 
 
 def get_visible(session: Session, production_id: uuid.UUID, user: User, role: Role = Role.viewer) -> Production:
@@ -265,7 +259,7 @@ def _start(session: Session, production: Production) -> int:
 
 
 def execute(production_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
-    store = _store()
+    store = blobs.served_store()
     settings = get_settings()
     scratch = store.scratch_path(f"production-{uuid.uuid4().hex}")
     scratch.mkdir(parents=True, exist_ok=True)
@@ -332,7 +326,7 @@ def reproduce(session: Session, production: Production, actor: User) -> dict:
     """Write the production again from what it recorded, and compare the ZIP's bytes with the first."""
     if production.status != ProductionStatus.done:
         raise UnprocessableEntity(f"the production is {production.status}: reproduce it once it is done")
-    store = _store()
+    store = blobs.served_store()
     scratch = store.scratch_path(f"reproduce-{uuid.uuid4().hex}")
     scratch.mkdir(parents=True, exist_ok=True)
     try:

@@ -23,8 +23,8 @@ from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.records import load, reading
 from api.records.fields import Converter, Mapping, MappingRefused, RowProblem, check_mapping
-from api.services import access, audit, holds, jobs
-from api.storage import BlobStore, StagedBlob
+from api.services import access, audit, blobs, holds, jobs
+from api.storage import StagedBlob
 from models.case import Case
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
@@ -298,12 +298,6 @@ QUEUE = jobs.Queue(
 )
 
 
-def _store() -> BlobStore:
-    from api.deps import get_blob_store  # the one place the store is chosen; deps is above services
-
-    return get_blob_store()
-
-
 def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     """Run a claimed import to its end: done, or failed with why (and then none of its records kept). `tick` is
     called after each batch and raises Interrupted when the server stops."""
@@ -320,7 +314,7 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         load.drop_indexes(session, record_set_id)
         dialect = session.get_bind().dialect.name
         timezone, sha256, size = case.timezone, item.sha256, item.size_bytes
-    store = _store()
+    store = blobs.served_store()
     if not store.exists(sha256):
         with session_scope() as session:
             QUEUE.fail(session, record_set_id, LOST)

@@ -32,7 +32,7 @@ from api.redaction.pages import (
     pdf_page_text,
     render_text_like,
 )
-from api.services import access, audit, jobs
+from api.services import access, audit, blobs, jobs
 from api.services import evidence as evidence_service
 from api.services import previews as preview_service
 from api.services import text as text_service
@@ -125,12 +125,6 @@ def put_terms(session: Session, case: Case, actor: User, data: TermsIn) -> Redac
 
 
 # Pages -------------------------------------------------------------------------------------------------------------
-
-
-def _store() -> BlobStore:
-    from api.deps import get_blob_store  # the one place the store is chosen; deps is above services
-
-    return get_blob_store()
 
 
 def redactable(item: EvidenceItem) -> bool:
@@ -400,7 +394,7 @@ class Refused(Exception):
 
 def execute(set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     """Burn a claimed set's redactions into a copy, check it, and store it as a derived item; or fail saying why."""
-    store = _store()
+    store = blobs.served_store()
     try:
         with session_scope() as session:
             redaction_set = session.get(RedactionSet, set_id)

@@ -24,7 +24,7 @@ from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.services import access, blobs, jobs
 from api.services.timeline import importer as import_service
 from api.services.timeline.events import case_evidence_ids
-from api.storage import BlobStore, StagedBlob, full_disk_refused
+from api.storage import StagedBlob, full_disk_refused
 from models.case import Case
 from models.import_job import (
     ImportJob,
@@ -53,21 +53,13 @@ def staging_dir() -> Path:
     return import_service.scratch_dir()
 
 
-def _store() -> BlobStore:
-    """The blob store this process serves, where bodies are staged. Looked up, not passed: a job also ends in
-    paths that carry no store (a runner failing it, a recovery), and its body must go then too."""
-    from api.deps import get_blob_store  # the one place the store is chosen; deps is above services
-
-    return get_blob_store()
-
-
 class StagedBody:
     """A body being written to the blob store's staging area, with its size and SHA-256. A queued job's body is
     put in the store (`create_job`), where a worker on any host reads it; it goes once the job has ended."""
 
     def __init__(self):
         self.id = uuid.uuid4()
-        self._writer = _store().writer()
+        self._writer = blobs.served_store().writer()
         self.staged: StagedBlob | None = None
         self.size = 0
         self.head = b""  # the first bytes, to tell CSV from JSON Lines
@@ -132,7 +124,7 @@ def create_job(session: Session, *, case: Case, actor: User, body: StagedBody, f
         id=body.id, case_id=case.id, format=fmt, size_bytes=body.size, sha256=body.sha256, created_by=actor.id
     )
     QUEUE.queue(session, job)
-    blobs.commit_with(session, _store(), body.staged)
+    blobs.commit_with(session, blobs.served_store(), body.staged)
     return job
 
 
@@ -187,7 +179,7 @@ def _end(session: Session, job_id: uuid.UUID) -> None:
     the same bytes: an identical body of a job still queued, an evidence item)."""
     sha256 = session.exec(select(ImportJob.sha256).where(ImportJob.id == job_id)).first()
     if sha256 is not None:
-        bind, store = session.get_bind(), _store()
+        bind, store = session.get_bind(), blobs.served_store()
         on_commit(session, lambda: blobs.remove(store, sha256, bind))
 
 
@@ -246,7 +238,7 @@ def execute(job_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             raise LookupError("the case of the import, or the user who sent it, is gone")
         known = case_evidence_ids(session, case)
         postgres = session.get_bind().dialect.name == "postgresql"
-    store = _store()
+    store = blobs.served_store()
     if not store.exists(job.sha256):
         with session_scope() as session:
             mark_failed(session, job_id, LOST)
