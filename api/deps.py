@@ -204,3 +204,4 @@ def evidence_for(role: Role = Role.viewer, *, body: type[BaseModel] | None = Non
 
 
 VisibleEvidence = Annotated[EvidenceItem, Depends(evidence_for(Role.viewer))]
+EditorEvidence = Annotated[EvidenceItem, Depends(evidence_for(Role.editor))]

@@ -1,6 +1,6 @@
 """Burning accepted boxes into a copy of an item, so that nothing under them survives in the copy.
 
-- A picture: its pixels under each box are painted black (as the OCR saw it: upright, transparency on white) and it
+- A picture: its pixels under each box are painted black (in the picture its OCR read, text/extract.py as_read) and it
   is written again as a PNG (a multi-page TIFF for several frames), with none of its metadata (EXIF, GPS, XMP).
 - A PDF, or the rendering of a CSV, e-mail, JSON or text file: each page with a box is drawn at 300 dpi by pdfium,
   its boxes are painted black, and the page is rebuilt from that picture with an OCR text layer read from it, so the
@@ -19,10 +19,11 @@ from pathlib import Path
 import img2pdf
 import pikepdf
 import pypdfium2 as pdfium
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 from api.redaction.pages import Box, open_pdf
 from api.text import ocr
+from api.text.extract import as_read
 
 DPI = 300
 MAX_PIXELS = 40_000_000  # a page drawn larger than this is drawn coarser
@@ -55,17 +56,6 @@ def _paint(image: Image.Image, boxes: list[Box]) -> Image.Image:
     return image
 
 
-def _flat(image: Image.Image) -> Image.Image:
-    """Upright, transparency on white, in RGB or grey: the picture as its OCR read it."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "P", "PA"):
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, "white")
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        return flat
-    return image if image.mode in ("RGB", "L") else image.convert("RGB")
-
-
 def picture(source: Path, boxes: dict[int, list[Box]], out_dir: Path, stem: str) -> Burned:
     """A picture with its boxes (by 1-based frame) burned in, written without metadata."""
     frames = []
@@ -73,7 +63,7 @@ def picture(source: Path, boxes: dict[int, list[Box]], out_dir: Path, stem: str)
         count = getattr(im, "n_frames", 1) if im.format == "TIFF" else 1
         for n in range(count):
             im.seek(n)
-            frames.append(_paint(_flat(im.copy()), boxes.get(n + 1, [])))
+            frames.append(_paint(as_read(im.copy()), boxes.get(n + 1, [])))
     if len(frames) == 1:
         path = out_dir / f"{stem}.png"
         frames[0].save(path, "PNG")

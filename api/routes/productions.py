@@ -10,19 +10,17 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, SessionDep, VisibleEvidence, evidence_for
+from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, EditorEvidence, SessionDep, VisibleEvidence
 from api.downloads import content_disposition, file_response
 from api.errors import UnprocessableEntity, error_responses
 from api.json_body import CheckedJSONRoute
 from api.services import audit
 from api.services import productions as service
 from models.case import Role
-from models.evidence import EvidenceItem
 from models.production import PrivilegeClaim, PrivilegeIn, Production, ProductionCreate, ProductionStatus
 
 router = APIRouter(tags=["productions"], route_class=CheckedJSONRoute)
 API_PREFIX = "/api/v1"
-EditableEvidence = Annotated[EvidenceItem, Depends(evidence_for(Role.editor))]
 
 
 class ProductionOut(BaseModel):
@@ -110,12 +108,7 @@ def create_production(session: SessionDep, access: CaseEditor, data: ProductionC
 
 @router.get("/cases/{case_id}/productions", response_model=list[ProductionOut], responses=error_responses(401, 404))
 def list_productions(session: SessionDep, access: CaseViewer) -> list[ProductionOut]:
-    from sqlmodel import col, select
-
-    rows = session.exec(
-        select(Production).where(col(Production.case_id) == access.case.id).order_by(col(Production.number))
-    ).all()
-    return [_out(p) for p in rows]
+    return [_out(p) for p in service.list_productions(session, access.case)]
 
 
 @router.get("/productions/{production_id}", response_model=ProductionOut, responses=error_responses(401, 404))
@@ -172,14 +165,14 @@ def get_claim(session: SessionDep, item: VisibleEvidence) -> ClaimOut | None:
 
 
 @router.put("/evidence/{evidence_id}/privilege", response_model=ClaimOut, responses=error_responses(401, 404, 410, 422))
-def put_claim(session: SessionDep, user: CurrentUser, data: PrivilegeIn, item: EditableEvidence) -> ClaimOut:
+def put_claim(session: SessionDep, user: CurrentUser, data: PrivilegeIn, item: EditorEvidence) -> ClaimOut:
     """Claim privilege over an item: `withheld` (a slip sheet stands in its place in productions) or `redacted`
     (produced with its privileged parts redacted), with what the privilege log says of it."""
     return _claim_out(service.put_claim(session, item, user, data))
 
 
 @router.delete("/evidence/{evidence_id}/privilege", status_code=204, responses=error_responses(401, 404, 410))
-def drop_claim(session: SessionDep, user: CurrentUser, item: EditableEvidence) -> None:
+def drop_claim(session: SessionDep, user: CurrentUser, item: EditorEvidence) -> None:
     service.drop_claim(session, item, user)
 
 

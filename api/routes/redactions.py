@@ -3,18 +3,15 @@ applying them into a derived, checked copy."""
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, SessionDep, VisibleEvidence, evidence_for
+from api.deps import BlobStoreDep, CaseEditor, CaseViewer, CurrentUser, EditorEvidence, SessionDep, VisibleEvidence
 from api.errors import error_responses
 from api.json_body import CheckedJSONRoute
 from api.services import redactions as service
 from api.services.text import TextBeingRead
-from models.case import Role
-from models.evidence import EvidenceItem
 from models.redaction import (
     DrawnRedaction,
     Redaction,
@@ -91,9 +88,6 @@ def _set_out(s: RedactionSet) -> RedactionSetOut:
     )  # fmt: skip
 
 
-EditableEvidence = Annotated[EvidenceItem, Depends(evidence_for(Role.editor))]
-
-
 @router.get("/cases/{case_id}/redaction-terms", response_model=TermsOut, responses=error_responses(401, 404))
 def get_terms(session: SessionDep, access: CaseViewer) -> TermsOut:
     """The case's own terms and patterns, redacted on top of the detectors."""
@@ -123,7 +117,7 @@ def list_redactions(session: SessionDep, item: VisibleEvidence) -> RedactionList
     response_model=RedactionList,
     responses=error_responses(401, 404, TextBeingRead, 410, 422),
 )
-def suggest(session: SessionDep, store: BlobStoreDep, user: CurrentUser, item: EditableEvidence) -> RedactionList:
+def suggest(session: SessionDep, store: BlobStoreDep, user: CurrentUser, item: EditorEvidence) -> RedactionList:
     """Run the detectors (SSN and TIN, birth dates, card numbers with a Luhn check, bank and PayPal account numbers,
     e-mail addresses, phone numbers, street addresses) and the case's terms and patterns over the item's pages. A
     picture's or a scanned page's words are those its OCR read: 409 while its text is still being read."""
@@ -137,7 +131,7 @@ def suggest(session: SessionDep, store: BlobStoreDep, user: CurrentUser, item: E
     responses=error_responses(401, 404, 410, 422),
 )
 def decide(
-    session: SessionDep, user: CurrentUser, redaction_id: uuid.UUID, data: RedactionDecision, item: EditableEvidence
+    session: SessionDep, user: CurrentUser, redaction_id: uuid.UUID, data: RedactionDecision, item: EditorEvidence
 ) -> RedactionOut:
     """Accept or reject a redaction, with a reason if it should say something else than the rule's."""
     return _out(service.decide(session, item, redaction_id, user, data))
@@ -150,7 +144,7 @@ def decide(
     responses=error_responses(401, 404, TextBeingRead, service.BoxTaken, 410, 422),
 )
 def draw(
-    session: SessionDep, store: BlobStoreDep, user: CurrentUser, data: DrawnRedaction, item: EditableEvidence
+    session: SessionDep, store: BlobStoreDep, user: CurrentUser, data: DrawnRedaction, item: EditorEvidence
 ) -> RedactionOut:
     """A box drawn by hand, accepted as drawn. 422 for a box off the page or a page the item does not have; 409 for
     a box another redaction already covers."""
@@ -163,7 +157,7 @@ def draw(
     status_code=202,
     responses=error_responses(401, 404, service.RedactionStale, service.RedactionsBeingApplied, 410, 422),
 )
-def apply(session: SessionDep, user: CurrentUser, item: EditableEvidence, response: Response) -> RedactionSetOut:
+def apply(session: SessionDep, user: CurrentUser, item: EditorEvidence, response: Response) -> RedactionSetOut:
     """Burn the item's accepted redactions into a new, derived item (the original is never changed), in the
     background: follow it at `Location`. The copy is read back (its text, OCR of its pictures, its raw bytes) and
     nothing is released when a redacted string is still in it."""

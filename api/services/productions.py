@@ -26,7 +26,7 @@ from sqlmodel import Session, col, func, select
 
 from api.config import get_settings
 from api.db import session_scope
-from api.errors import Conflict, UnprocessableEntity
+from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.production import build
 from api.redaction import release
 from api.redaction.pages import media_kind, render_text_like
@@ -74,6 +74,13 @@ class BatesClash(Conflict):
 
 def get_visible(session: Session, production_id: uuid.UUID, user: User, role: Role = Role.viewer) -> Production:
     return access.case_object(session, Production, production_id, user, "production", role)
+
+
+def list_productions(session: Session, case: Case) -> list[Production]:
+    """The case's productions, in the order they were asked for."""
+    return list(
+        session.exec(select(Production).where(col(Production.case_id) == case.id).order_by(col(Production.number)))
+    )
 
 
 def label(production: Production) -> str:
@@ -378,8 +385,6 @@ def put_claim(session: Session, item: EvidenceItem, actor: User, data: Privilege
 def drop_claim(session: Session, item: EvidenceItem, actor: User) -> None:
     claim = session.get(PrivilegeClaim, item.id)
     if claim is None:
-        from api.errors import NotFound
-
         raise NotFound("the item has no privilege claim")
     session.delete(claim)
     evidence_service.record_access(session, "evidence.privilege_withdrawn", item, actor, {})

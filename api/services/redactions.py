@@ -19,7 +19,7 @@ from sqlmodel import Session, col, func, select
 
 from api.config import get_settings
 from api.db import session_scope
-from api.errors import Conflict, UnprocessableEntity
+from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.redaction import burn, detect, release
 from api.redaction.pages import (
     Box,
@@ -205,10 +205,6 @@ def read_pages(session: Session, store: BlobStore, item: EvidenceItem) -> Iterat
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def page_count(read: Read, source_frames: int | None = None) -> int:
-    return len(read.pages) if read.kind != "image" else max(len(read.pages), source_frames or 1)
-
-
 # Suggestions, decisions, boxes drawn ---------------------------------------------------------------------------------
 
 
@@ -262,8 +258,6 @@ def suggest(session: Session, store: BlobStore, item: EvidenceItem, actor: User)
 def get_redaction(session: Session, item: EvidenceItem, redaction_id: uuid.UUID) -> Redaction:
     found = session.get(Redaction, redaction_id)
     if found is None or found.evidence_id != item.id:
-        from api.errors import NotFound
-
         raise NotFound("no such redaction on this item")
     return found
 
@@ -606,8 +600,6 @@ def page_picture(store: BlobStore, item: EvidenceItem, page: int, width: int) ->
     if kind == "pdf":
         return preview_service.thumbnail(store, item, page, width)
     if kind == "image":
-        from api.errors import NotFound
-
         raise NotFound("a picture is its own page: show the original")
     return preview_service.rendering_page(store, item, page, width, _rendering(item))
 

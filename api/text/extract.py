@@ -89,7 +89,7 @@ def extract(source: Path, media_type: str, filename: str, limits: TextLimits) ->
 
 
 def _image(source: Path, limits: TextLimits) -> Extracted:
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     if not limits.ocr:
         return Extracted("skipped", note="OCR is switched off (CASEBINDER_TEXT_OCR=false)")
@@ -132,7 +132,7 @@ def _image(source: Path, limits: TextLimits) -> Extracted:
                 for n in range(min(frames, limits.max_ocr_pages, limits.max_pages)):
                     try:
                         im.seek(n)
-                        frame = _flat(ImageOps.exif_transpose(im))
+                        frame = as_read(im)
                         path = Path(tmp) / "frame.tiff"
                         _save_for_ocr(frame, path)
                     except Exception:  # noqa: BLE001 - a damaged frame ends the read; what came before stays
@@ -167,10 +167,13 @@ def _save_for_ocr(im, path: Path) -> None:
     im.save(path, "TIFF")
 
 
-def _flat(im):
-    """A picture Tesseract reads as it looks: transparency on white, palettes and odd modes as RGB."""
-    from PIL import Image
+def as_read(im):
+    """A picture (one frame) as its OCR reads it: upright (its EXIF rotation applied), transparency on white,
+    palettes and odd modes as RGB. Redaction burns its boxes into the same picture, so they lie where the words
+    were read (api/redaction/burn.py)."""
+    from PIL import Image, ImageOps
 
+    im = ImageOps.exif_transpose(im)
     if im.mode in ("RGBA", "LA", "P", "PA"):
         im = im.convert("RGBA")
         flat = Image.new("RGB", im.size, "white")
