@@ -126,6 +126,30 @@ def test_an_elasticsearch_export_gzipped_keeps_nested_paths_and_unmapped_fields(
     assert records(alice, body["id"], reviewer_id="A300")[0]["fields"]["sent_at"] == "2021-03-06T10:00:00Z"
 
 
+def test_json_lines_with_a_bom_crlf_lists_and_hostile_paths_keep_their_rows(alice):
+    # The mapping's paths are the user's text: quotes, backslashes and code-like keys are keys, nothing more; a
+    # number in a path steps into a list; a BOM and CRLF line ends are not part of any value.
+    case = alice.make_case(timezone="UTC")
+    odd = "x'); import os; ('\\\"y"
+    lines = [
+        {"id": "A1", odd: "mallory@evil.example", "phones": ["+1 202 555 0100", "+44 20 7946 0000"]},
+        {"id": "A2", odd: "not-linked", "phones": "none"},
+        {"id": "  ", odd: "ignored@evil.example"},
+    ]
+    content = "\ufeff" + "\r\n".join(json.dumps(line, ensure_ascii=False) for line in lines[:2]) + "\r\n\r\n"
+    content += json.dumps(lines[2]) + "\r\n"
+    mapping = {"id": "account_id", odd: "email", "phones.1": "phone"}
+    body = imported(alice, case["id"], content.encode(), role="accounts", mapping=mapping)
+    assert body["status"] == "done", body
+    assert body["rows_done"] == 2 and [e["line"] for e in body["errors"]] == [4]
+    assert "account_id" in body["errors"][0]["message"]
+    got = {r["row"]: r for r in records(alice, body["id"])}
+    assert sorted(got) == [1, 2]
+    assert got[1]["fields"] == {"account_id": "A1", "email": "mallory@evil.example", "phone": "+442079460000"}
+    assert got[1]["source_line"] == json.dumps(lines[0], ensure_ascii=False)  # no BOM, no CR
+    assert got[2]["fields"] == {"account_id": "A2", "email": "not-linked"}  # "none" is a string: no item 1
+
+
 def test_json_lines_payments_keep_exact_amounts_and_match_types_in_any_case(alice):
     case = alice.make_case(timezone="UTC")
     rows = [

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from api.collecting import fewer_collections
 from api.config import get_settings
 from api.db import session_scope
 from api.errors import Conflict, UnprocessableEntity
@@ -325,7 +326,7 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     done = refused = 0
     errors: list[dict[str, Any]] = []
     try:
-        with store.open(sha256) as raw, batches:
+        with store.open(sha256) as raw, batches, fewer_collections():
             source = reading.Source(raw, max_inflated=settings.records_max_inflated_bytes)
 
             def progress() -> dict[str, Any]:
@@ -363,8 +364,8 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     except reading.FileRefused as exc:
         _fail(record_set_id, f"{exc}; nothing of it was kept", refused, errors)
         return
+    load.create_indexes(record_set_id, RecordRole(record_set.role))
     with session_scope() as session:
-        load.create_indexes(session, record_set_id, RecordRole(record_set.role))
         if done >= 10_000:
             load.analyze(session)
         finished = QUEUE.finish(

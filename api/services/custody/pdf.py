@@ -2,17 +2,14 @@
 our own template only (nothing is ever fetched), with the garbage collector held back while WeasyPrint lays out a
 long event table."""
 
-import gc
 import hashlib
-import threading
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
 from api import templating
+from api.collecting import fewer_collections
 from api.templating import render
 
 
@@ -78,39 +75,8 @@ def render_pdf(report: dict) -> bytes:
         covered=[_case_line(c) for c in report["cases"]],
         timezone=caption["timezone"],
     )
-    with _fewer_collections():
+    with fewer_collections():
         return templating.render_pdf(html)
-
-
-class _Collecting(TypedDict):
-    renders: int
-    thresholds: tuple[int, int, int]  # the process's, while no render runs: restored when the last one ends
-
-
-_collecting: _Collecting = {"renders": 0, "thresholds": gc.get_threshold()}
-_collecting_lock = threading.Lock()
-
-
-@contextmanager
-def _fewer_collections():
-    """Run the young-generation garbage collector less often while a report renders.
-
-    WeasyPrint allocates millions of short-lived objects laying out a long table, and at the default threshold
-    (700) the collector walks them over and over: a fifth to a third of a render's time. The threshold is the
-    process's, so it is raised while any render runs and restored when the last one ends.
-    """
-    with _collecting_lock:
-        if _collecting["renders"] == 0:
-            _collecting["thresholds"] = gc.get_threshold()
-            gc.set_threshold(50_000, *_collecting["thresholds"][1:])
-        _collecting["renders"] += 1
-    try:
-        yield
-    finally:
-        with _collecting_lock:
-            _collecting["renders"] -= 1
-            if _collecting["renders"] == 0:
-                gc.set_threshold(*_collecting["thresholds"])
 
 
 def pdf_digest(pdf: bytes) -> str:
