@@ -1,6 +1,7 @@
 """Settings, read once from CASEBINDER_* environment variables."""
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -176,6 +177,19 @@ class Settings(BaseSettings):
         ge=0,
         description="Lines of a record set file that may be refused; one more fails the import (a wrong mapping or "
         "format, most likely), and nothing of it is kept.",
+    )
+    records_import_processes: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 4),
+        ge=1,
+        le=32,
+        description="Processes that read a large JSON record set file side by side (1: read in the import's own "
+        "thread); by default one per processor, at most four.",
+    )
+    records_parallel_min_bytes: int = Field(
+        32 * 1024**2,
+        ge=0,
+        description="Size from which a JSON record set file is read by several processes: below it, starting them "
+        "costs more than they save.",
     )
     records_phone_region: str = Field(
         "US",

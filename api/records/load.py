@@ -1,7 +1,8 @@
 """Records into the `records` table with each database's bulk path: COPY on PostgreSQL, executemany on SQLite, a
 batch per transaction (with the record set's progress in the same one), so an SQLite write lock is never held
 for long and a reader following the import sees its progress and its rows agree. A writer thread writes each
-batch while the next is read and made: the database's work and Python's overlap.
+batch while the next is read and made; the two take turns for the interpreter lock, so they overlap little, and a
+large JSON file is read by reader processes instead (api/records/parallel.py), which use `RowMaker` and `insert`.
 
 A batch's commit does not wait for the disk (PostgreSQL's synchronous_commit off, SQLite's synchronous NORMAL, for
 that transaction only): a crash may lose the last batches written, never leave a torn one, and an import that did
@@ -30,6 +31,43 @@ COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "fields", "source_line", 
 COPY_TYPES = ["uuid", "int8", "timestamptz", *(["text"] * len(KEY_COLUMNS)), "text", "text", "varchar"]
 
 
+class RowMaker:
+    """A record as the row `insert` writes: a plain tuple, which COPY formats in psycopg's C code and executemany
+    binds in sqlite3's."""
+
+    def __init__(self, record_set_id: uuid.UUID, dialect: str):
+        self.postgres = dialect == "postgresql"
+        self._id: uuid.UUID | str = record_set_id if self.postgres else record_set_id.hex
+        self._padding = (None,) * len(KEY_COLUMNS)
+
+    def __call__(
+        self, row: int, at: datetime | None, keys: tuple[str | None, ...], fields: dict, text: str, decoded: str | None
+    ) -> tuple:
+        fields_json = orjson.dumps(fields).decode()
+        if not self.postgres and at is not None:
+            # As SQLAlchemy writes a DateTime on SQLite: "2021-03-04 17:30:00.000000" (UTC, no offset).
+            at = at.isoformat(" ", "microseconds")[:26]  # type: ignore[assignment]
+        return (self._id, row, at, *keys, *self._padding[len(keys) :], fields_json, text, decoded)
+
+
+def insert(connection: Connection, rows: list[tuple]) -> None:
+    """Rows made by a RowMaker into `records`, in the connection's transaction, by the database's bulk path."""
+    raw = connection.connection.driver_connection
+    assert raw is not None, "a connection just checked out has its driver's connection"
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f"COPY records ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            copy.set_types(COPY_TYPES)
+            for values in rows:
+                copy.write_row(values)
+        return
+    cursor = raw.cursor()
+    try:
+        names, marks = ", ".join(f'"{c}"' for c in COLUMNS), ", ".join("?" * len(COLUMNS))
+        cursor.executemany(f"INSERT INTO records ({names}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()
+
+
 class Batches:
     """Rows of one record set, made in each database's form and written a batch at a time."""
 
@@ -39,8 +77,7 @@ class Batches:
         # leak-sized rows was 20 MiB, twice over while it was joined and encoded), large enough that commits are few.
         self.size = 5_000
         self.record_set_id = record_set_id
-        self._id: uuid.UUID | str = record_set_id if self.postgres else record_set_id.hex
-        self._padding = (None,) * len(KEY_COLUMNS)
+        self._make = RowMaker(record_set_id, dialect)
         self.rows: list[Any] = []
         # Batches made and not yet written: at most two wait, so at most four are held (one being made, two
         # waiting, one being written).
@@ -51,13 +88,8 @@ class Batches:
     def add(
         self, row: int, at: datetime | None, keys: tuple[str | None, ...], fields: dict, text: str, decoded: str | None
     ) -> bool:
-        """Add a record; True once a batch is full (then `write` it). The row is a plain tuple: COPY formats it in
-        psycopg's C code, executemany binds it in sqlite3's."""
-        fields_json = orjson.dumps(fields).decode()
-        if not self.postgres and at is not None:
-            # As SQLAlchemy writes a DateTime on SQLite: "2021-03-04 17:30:00.000000" (UTC, no offset).
-            at = at.isoformat(" ", "microseconds")[:26]  # type: ignore[assignment]
-        self.rows.append((self._id, row, at, *keys, *self._padding[len(keys) :], fields_json, text, decoded))
+        """Add a record; True once a batch is full (then `write` it)."""
+        self.rows.append(self._make(row, at, keys, fields, text, decoded))
         return len(self.rows) >= self.size
 
     def write(self, progress: dict[str, Any], on_write: Callable[[], None]) -> None:
@@ -101,7 +133,7 @@ class Batches:
 
     def _writing(self) -> None:
         """The writer thread: each batch in a transaction of its own on one connection, kept for the import."""
-        with get_engine().connect() as connection, _unhurried(connection):
+        with get_engine().connect() as connection, unhurried(connection):
             while (item := self._queue.get()) is not None:
                 if self._failure is not None:
                     continue  # drain what is handed over until `close`; the failure is raised there
@@ -109,28 +141,12 @@ class Batches:
                 try:
                     with connection.begin():
                         if rows:
-                            self._insert(connection, rows)
+                            insert(connection, rows)
                         connection.execute(
                             update(RecordSet).where(col(RecordSet.id) == self.record_set_id).values(**progress)
                         )
                 except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
                     self._failure = exc
-
-    def _insert(self, connection: Connection, rows: list[tuple]) -> None:
-        raw = connection.connection.driver_connection
-        assert raw is not None, "a connection just checked out has its driver's connection"
-        if self.postgres:
-            with raw.cursor() as cursor, cursor.copy(f"COPY records ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                copy.set_types(COPY_TYPES)
-                for values in rows:
-                    copy.write_row(values)
-            return
-        cursor = raw.cursor()
-        try:
-            names, marks = ", ".join(f'"{c}"' for c in COLUMNS), ", ".join("?" * len(COLUMNS))
-            cursor.executemany(f"INSERT INTO records ({names}) VALUES ({marks})", rows)
-        finally:
-            cursor.close()
 
 
 # How each database is told not to wait for the disk at a commit, how it tells its setting, and how it is set back.
@@ -141,7 +157,7 @@ _UNHURRIED = {
 
 
 @contextmanager
-def _unhurried(connection: Connection) -> Iterator[None]:
+def unhurried(connection: Connection) -> Iterator[None]:
     """The connection's commits do not wait for the disk while the block runs (see the module's docstring); its
     own setting is set back after, before the pool hands it to anyone else (or it is dropped if that fails)."""
     show, relax, restore = _UNHURRIED[connection.dialect.name]

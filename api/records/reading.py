@@ -149,9 +149,7 @@ def lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[Line]:
     def too_long(size: int) -> Line:
         nonlocal first
         first = False
-        return Line(
-            row, None, problem=f"the line is {size:,} bytes long; a record may be at most {max_line_bytes:,} bytes"
-        )
+        return Line(row, None, problem=_too_long(size, max_line_bytes))
 
     for chunk in chunks:
         parts = chunk.split(b"\n")
@@ -183,15 +181,20 @@ def lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[Line]:
 NUL_PROBLEM = "the line holds a NUL character, which no field can store"
 
 
-def json_records(chunks: Iterable[bytes], fmt: RecordFormat, *, max_line_bytes: int) -> Iterator[SourceRecord]:
+def json_records(
+    chunks: Iterable[bytes], fmt: RecordFormat, *, max_line_bytes: int, first_row: int = 1, at_start: bool = True
+) -> Iterator[SourceRecord]:
     """JSON Lines, or an Elasticsearch export (each line a hit with _id and _source), straight from the file's
     blocks: the lines as `lines` makes them (numbered from 1, line ends and a first BOM dropped, a line over
     `max_line_bytes` refused and skipped), each parsed where it lies. Blank lines are not records and are passed
     over. One loop for both, not `lines` feeding a parser: a leaked database has millions of lines, and each layer
-    of generator and object a line goes through costs a share of the import's time."""
+    of generator and object a line goes through costs a share of the import's time.
+
+    A `Block` of the file is read with its own `first_row`; only the file's first (`at_start`) may begin with a BOM.
+    """
     es = fmt == RecordFormat.es
     loads, not_json = orjson.loads, orjson.JSONDecodeError
-    first = True
+    first = at_start
 
     def record(row: int, data: bytes) -> SourceRecord | None:
         nonlocal first
@@ -225,10 +228,9 @@ def json_records(chunks: Iterable[bytes], fmt: RecordFormat, *, max_line_bytes: 
     def too_long(row: int, size: int) -> SourceRecord:
         nonlocal first
         first = False
-        problem = f"the line is {size:,} bytes long; a record may be at most {max_line_bytes:,} bytes"
-        return SourceRecord(row, "", None, problem=problem)
+        return SourceRecord(row, "", None, problem=_too_long(size, max_line_bytes))
 
-    row, carry, skipping, skipped = 1, b"", False, 0
+    row, carry, skipping, skipped = first_row, b"", False, 0
     for chunk in chunks:
         parts = chunk.split(b"\n")
         last = parts.pop()
@@ -254,6 +256,59 @@ def json_records(chunks: Iterable[bytes], fmt: RecordFormat, *, max_line_bytes: 
         yield too_long(row, skipped)
     elif carry and (made := record(row, carry)) is not None:
         yield made
+
+
+@dataclass(slots=True)
+class Block:
+    """Whole lines of a file, from its line `first_row`, for `json_records` to read where it likes (another
+    process, say)."""
+
+    first_row: int
+    data: bytes
+    at_start: bool
+
+    @property
+    def lines(self) -> int:
+        return self.data.count(b"\n") + (0 if self.data.endswith(b"\n") else 1)
+
+
+def line_blocks(chunks: Iterable[bytes], *, max_line_bytes: int, block_bytes: int) -> Iterator[Block | SourceRecord]:
+    """The file cut into blocks of whole lines of about `block_bytes` each, in order. A line longer than
+    `max_line_bytes` that a block cannot hold whole is refused here (a SourceRecord with its problem) and skipped
+    without being held, as `lines` refuses it; a shorter over-long line inside a block is refused by its reader.
+    Memory stays within a block and a line."""
+    row, held, size, at_start = 1, [], 0, True
+    skipping, skipped = False, 0
+    for chunk in chunks:
+        if skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                skipped += len(chunk)
+                continue
+            yield SourceRecord(row, "", None, problem=_too_long(skipped + end, max_line_bytes))
+            row, skipping, at_start, chunk = row + 1, False, False, chunk[end + 1 :]
+        held.append(chunk)
+        size += len(chunk)
+        if size < block_bytes and size <= max_line_bytes:
+            continue
+        data = b"".join(held)
+        end = data.rfind(b"\n")
+        if end >= 0:
+            block = Block(row, data[: end + 1], at_start)
+            yield block
+            row, at_start, data = row + block.lines, False, data[end + 1 :]
+        if len(data) > max_line_bytes:  # no line end within a line's length: the line is too long
+            skipping, skipped, held, size = True, len(data), [], 0
+        else:
+            held, size = [data], len(data)
+    if skipping:
+        yield SourceRecord(row, "", None, problem=_too_long(skipped, max_line_bytes))
+    elif size:
+        yield Block(row, b"".join(held), at_start)
+
+
+def _too_long(size: int, max_line_bytes: int) -> str:
+    return f"the line is {size:,} bytes long; a record may be at most {max_line_bytes:,} bytes"
 
 
 def csv_header(first: Line) -> list[str]:

@@ -11,6 +11,7 @@ keeps no record (`_ended`), and one that is run again (its worker died) starts f
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -19,10 +20,10 @@ from sqlmodel import Session, col, select
 
 from api.collecting import fewer_collections
 from api.config import get_settings
-from api.db import session_scope
+from api.db import get_engine, session_scope
 from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.records import load, reading
+from api.records import load, parallel, reading
 from api.records.fields import Converter, Mapping, MappingRefused, RowProblem, check_mapping
 from api.services import access, audit, blobs, holds, jobs
 from api.storage import StagedBlob
@@ -44,6 +45,8 @@ log = logging.getLogger("casebinder.records")
 INTERRUPTED = "interrupted: the server stopped during the import, so none of its records were kept; import it again"
 LOST = "the original file of this record set is missing from the store, so nothing was imported"
 ERRORS_KEPT = 100  # the first refused lines listed with their reasons
+# A block of lines a reader process takes at a time: a few thousand leak-sized records, one transaction.
+PARALLEL_BLOCK_BYTES = 4 * 1024**2
 NAME_CHARS = 300
 MAPPING_CHARS = 100_000
 HEAD_BYTES = 64 * 1024
@@ -320,50 +323,35 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         with session_scope() as session:
             QUEUE.fail(session, record_set_id, LOST)
         return
-    mapping = Mapping.of(record_set.mapping, record_set.role, record_set.format)
-    converter = Converter(mapping, timezone=timezone, phone_region=settings.records_phone_region)
-    batches = load.Batches(record_set_id, dialect)
-    done = refused = 0
-    errors: list[dict[str, Any]] = []
+    tally = _Tally(settings.records_max_rejected)
     try:
-        with store.open(sha256) as raw, batches, fewer_collections():
+        with store.open(sha256) as raw, fewer_collections():
             source = reading.Source(raw, max_inflated=settings.records_max_inflated_bytes)
-
-            def progress() -> dict[str, Any]:
-                read = max(source.bytes_read, 1)
-                estimate = int((done + refused) * size / read) if read < size else done + refused
-                return {"rows_done": done, "rows_rejected": refused, "rows_total": estimate,
-                        "bytes_read": source.bytes_read, "errors": list(errors)}  # fmt: skip
-
-            for record in reading.records(source, record_set.format, max_line_bytes=settings.records_max_line_bytes):
-                problem = record.problem
-                if problem is None:
-                    try:
-                        fields, at, keys = converter.convert(record.values)
-                    except RowProblem as exc:
-                        problem = str(exc)
-                if problem is not None:
-                    refused += 1
-                    if len(errors) < ERRORS_KEPT:
-                        errors.append({"line": record.row, "message": problem[:500]})
-                    if refused > settings.records_max_rejected:
-                        raise TooManyRefused
-                    continue
-                done += 1
-                if batches.add(record.row, at, keys, fields, record.text, record.decoded_as):
-                    batches.write(progress(), tick)
-            batches.write(progress(), tick)
+            readers = settings.records_import_processes
+            if record_set.format != RecordFormat.csv and readers > 1 and size >= settings.records_parallel_min_bytes:
+                spec = parallel.Spec(
+                    record_set_id, get_engine().url.render_as_string(hide_password=False), record_set.mapping,
+                    RecordRole(record_set.role), RecordFormat(record_set.format), timezone,
+                    settings.records_phone_region, settings.records_max_line_bytes, ERRORS_KEPT,
+                )  # fmt: skip
+                _read_in_parallel(spec, source, size, tally, tick, readers)
+            else:
+                _read_here(record_set, source, size, tally, tick, dialect, timezone)
     except TooManyRefused:
-        first = errors[0]
+        first = tally.errors[0]
         message = (
             f"more than {settings.records_max_rejected:,} lines were refused, so the import stopped and kept nothing "
             f"(the first, line {first['line']:,}: {first['message']}); check the mapping and the file's format"
         )
-        _fail(record_set_id, message, refused, errors)
+        _fail(record_set_id, message, tally.refused, tally.errors)
         return
     except reading.FileRefused as exc:
-        _fail(record_set_id, f"{exc}; nothing of it was kept", refused, errors)
+        _fail(record_set_id, f"{exc}; nothing of it was kept", tally.refused, tally.errors)
         return
+    except parallel.ReaderFailed as exc:
+        _fail(record_set_id, f"the import failed and kept nothing: {exc}", tally.refused, tally.errors)
+        return
+    done, refused, errors = tally.done, tally.refused, tally.errors
     load.create_indexes(record_set_id, RecordRole(record_set.role))
     with session_scope() as session:
         if done >= 10_000:
@@ -386,6 +374,87 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                 details={"rows": done, "rejected": refused, "sha256": sha256},
             )
     log.info("record set %s: %d records, %d lines refused", record_set_id, done, refused)
+
+
+@dataclass
+class _Tally:
+    """An import's count of records stored and lines refused, with the first refused lines' reasons; more refused
+    lines than `max_refused` stop it."""
+
+    max_refused: int
+    done: int = 0
+    refused: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def refuse(self, line: int, message: str) -> None:
+        self.refused += 1
+        if len(self.errors) < ERRORS_KEPT:
+            self.errors.append({"line": line, "message": message[:500]})
+        if self.refused > self.max_refused:
+            raise TooManyRefused
+
+    def add(self, outcome: parallel.Outcome) -> None:
+        self.done += outcome.done
+        self.refused += outcome.refused
+        self.errors.extend(outcome.errors[: ERRORS_KEPT - len(self.errors)])
+        if self.refused > self.max_refused:
+            raise TooManyRefused
+
+    def progress(self, source: reading.Source, size: int) -> dict[str, Any]:
+        """The record set's progress columns: rows_total is estimated from the share of the file read so far."""
+        read = max(source.bytes_read, 1)
+        seen = self.done + self.refused
+        return {
+            "rows_done": self.done,
+            "rows_rejected": self.refused,
+            "rows_total": int(seen * size / read) if read < size else seen,
+            "bytes_read": source.bytes_read,
+            "errors": list(self.errors),
+        }
+
+
+def _read_here(
+    record_set: RecordSet, source: reading.Source, size: int, tally: _Tally, tick: Callable[[], None], dialect: str,
+    timezone: str,
+) -> None:  # fmt: skip
+    """Read the file in this thread, a writer thread writing each batch with the set's progress."""
+    settings = get_settings()
+    mapping = Mapping.of(record_set.mapping, record_set.role, record_set.format)
+    converter = Converter(mapping, timezone=timezone, phone_region=settings.records_phone_region)
+    with load.Batches(record_set.id, dialect) as batches:
+        for record in reading.records(source, record_set.format, max_line_bytes=settings.records_max_line_bytes):
+            problem = record.problem
+            if problem is None:
+                try:
+                    fields, at, keys = converter.convert(record.values)
+                except RowProblem as exc:
+                    problem = str(exc)
+            if problem is not None:
+                tally.refuse(record.row, problem)
+                continue
+            tally.done += 1
+            if batches.add(record.row, at, keys, fields, record.text, record.decoded_as):
+                batches.write(tally.progress(source, size), tick)
+        batches.write(tally.progress(source, size), tick)
+
+
+def _read_in_parallel(
+    spec: parallel.Spec, source: reading.Source, size: int, tally: _Tally, tick: Callable[[], None], processes: int
+) -> None:
+    """Read the file's blocks in reader processes, which write their records; the progress is written here as
+    their outcomes come back."""
+    progress = QUEUE.progress(spec.record_set_id)
+    blocks = reading.line_blocks(source.chunks(), max_line_bytes=spec.max_line_bytes, block_bytes=PARALLEL_BLOCK_BYTES)
+    with parallel.Readers(spec, processes) as readers:
+        for block in blocks:
+            for outcome in readers.give(block):
+                tally.add(outcome)
+                tick()
+                progress(**tally.progress(source, size))
+        for outcome in readers.drain():
+            tally.add(outcome)
+            tick()
+    progress(final=True, **tally.progress(source, size))
 
 
 def _fail(record_set_id: uuid.UUID, message: str, refused: int, errors: list[dict]) -> None:
