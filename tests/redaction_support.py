@@ -122,6 +122,17 @@ def _ocr(png: Path) -> str:
     return pytesseract.image_to_string(Image.open(png), lang="eng")
 
 
+def pdf_text(data: bytes) -> str:
+    """A PDF's text as pdftotext reads it (no OCR: for what only the text layer has to show)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "copy.pdf").write_bytes(data)
+        return _pdftotext(Path(tmp) / "copy.pdf")
+
+
+def _pdftotext(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True).stdout
+
+
 def read_back(data: bytes, media_type: str) -> dict[str, str]:
     """Every way the copy can be read: its text (pdftotext), OCR of every page, its raw bytes and (for a PDF) every
     stream uncompressed and every string in it."""
@@ -130,9 +141,7 @@ def read_back(data: bytes, media_type: str) -> dict[str, str]:
         folder = Path(tmp)
         if media_type == "application/pdf":
             (folder / "copy.pdf").write_bytes(data)
-            out["pdftotext"] = subprocess.run(
-                ["pdftotext", "-layout", str(folder / "copy.pdf"), "-"], capture_output=True, check=True, text=True
-            ).stdout
+            out["pdftotext"] = _pdftotext(folder / "copy.pdf")
             subprocess.run(["pdftoppm", "-r", "200", "-png", str(folder / "copy.pdf"), str(folder / "p")], check=True)
             out["ocr"] = "\n".join(_ocr(p) for p in sorted(folder.glob("p*.png")))
             with pikepdf.open(io.BytesIO(data)) as pdf:

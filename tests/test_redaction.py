@@ -20,6 +20,7 @@ from tests.redaction_support import (
     apply_redactions,
     csv_file,
     email_file,
+    pdf_text,
     picture,
     read_back,
     scanned_pdf,
@@ -124,7 +125,7 @@ def test_planted_secrets_in_a_text_pdf_csv_and_email_are_gone_with_metadata_and_
             assert "/AcroForm" not in copy.Root and "/Metadata" not in copy.Root and "/Outlines" not in copy.Root
             assert all("/Annots" not in page.obj for page in copy.pages)  # the note on page 2 is gone too
     # The PDF's second page had nothing to redact: it is copied as it was, its own text still there to select.
-    text = read_back(alice.get(f"/api/v1/evidence/{pdf['id']}/content").content, "application/pdf")["pdftotext"]
+    text = pdf_text(alice.get(f"/api/v1/evidence/{pdf['id']}/content").content)
     assert "Page two" in text and EMAIL in text  # (the original, for comparison)
 
 
@@ -232,12 +233,12 @@ def test_a_filing_copy_bundles_the_redacted_copies_while_the_team_keeps_the_orig
     ids = [orders["exhibit"]["id"], plain["exhibit"]["id"]]
     team = build(alice, case["id"], exhibit_ids=ids, bates_prefix="TEAM")
     filing = build(alice, case["id"], filing_copy=True, bates_prefix="FILE")  # every exhibit, copies left out
-    team_text = read_back(download(alice, team), "application/pdf")["pdftotext"]
+    team_text = pdf_text(download(alice, team))
     assert EMAIL in team_text and SSN in team_text  # the team's bundle shows the original
-    filed = download(alice, filing)
+    filed = read_back(download(alice, filing), "application/pdf")
     # (the case has no terms, so the term stays: it is not a detector's)
-    assert [found for found in survivors(read_back(filed, "application/pdf")) if found[1] != "bluefinch"] == []
-    assert "nothing to redact" in read_back(filed, "application/pdf")["pdftotext"]
+    assert [found for found in survivors(filed) if found[1] != "bluefinch"] == []
+    assert "nothing to redact" in filed["pdftotext"]
     # A redaction accepted and not applied yet: no filing copy until it is.
     alice.post(
         f"/api/v1/evidence/{orders['id']}/redactions", json={"page": 1, "box": [0.6, 0.6, 0.7, 0.7], "reason": "PO"}
@@ -263,5 +264,5 @@ def test_an_address_a_narrow_column_hyphenates_over_two_lines_is_found_and_cover
     done = apply_redactions(alice, item)
     assert done["status"] == "done", done["error"]
     copy = alice.get(f"/api/v1/evidence/{done['derived_evidence_id']}/content").content
-    text = " ".join(read_back(copy, "application/pdf")["pdftotext"].split())
+    text = " ".join(pdf_text(copy).split())
     assert "reviewfarm" not in text and "jane.roe" not in text and "EARBUDS" in text  # (read back by OCR)
