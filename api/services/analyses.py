@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import String, bindparam, cast, text
+from sqlalchemy import String, bindparam, cast, func, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -186,6 +186,16 @@ def _rows(session: Session, set_ids: list[str], columns: list, batch: int = READ
         result.close()
 
 
+def _links(session: Session, set_ids: list[str], columns: list, *, all_present: bool) -> Iterator[Any]:
+    """The distinct combinations of these key columns in the sets (those with every one present, if asked): a
+    reviewer writes many messages from one address, and each combination links its keys once."""
+    for set_id in set_ids:
+        stmt = sa_select(*columns).distinct().where(col(Record.record_set_id) == uuid.UUID(set_id))
+        if all_present:
+            stmt = stmt.where(*(column.is_not(None) for column in columns))
+        yield from session.execute(stmt)
+
+
 def _field(name: str):
     return cast(col(Record.fields)[name].as_string(), String)
 
@@ -267,6 +277,10 @@ def _candidates(session: Session, sql: _Sql, table: str, params: dict) -> Iterat
         values |= {"before": before * finder_engine.DAY, "after": after * finder_engine.DAY}
     else:
         values |= {"before_days": f"-{before} days", "after_days": f"+{after} days"}
+    if sql.postgres:
+        # The rows are streamed through a cursor, and PostgreSQL plans a cursor for its first tenth (nested loops
+        # that start at once): every pair is read here, so plan for all of them.
+        session.connection().exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
     for reviews in params["review_sets"]:
         for payments in params["payment_sets"]:
             statement = text(
@@ -347,12 +361,12 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     with session_scope() as session:
         sql = _Sql(session)
         step("accounts")
-        for _, (_, k1, k2, k3, k4, k5) in counted(
-            _rows(session, params["account_sets"], [Record.k1, Record.k2, Record.k3, Record.k4, Record.k5])
-        ):
+        keys = [col(Record.k1), col(Record.k2), col(Record.k3), col(Record.k4), col(Record.k5)]
+        for k1, k2, k3, k4, k5 in counted(_links(session, params["account_sets"], keys, all_present=False)):
             engine.account(k1, k2, k3, k4, k5)
         step("messages")
-        for _, (_, k3, k4) in counted(_rows(session, params["message_sets"], [Record.k3, Record.k4])):
+        links = _links(session, params["message_sets"], [col(Record.k3), col(Record.k4)], all_present=True)
+        for k3, k4 in counted(links):
             engine.message_link(k3, k4)
         step("orders")
         for _, (_, k2, k3, status) in counted(
@@ -411,13 +425,10 @@ def _count(session: Session, sql: _Sql, engine: finder_engine.Finder, params: di
     """The records read of each role, and the reviews rated high enough by seller and product (a share's
     denominator)."""
     for name in ROLES:
-        if params.get(name):
-            stmt = text("SELECT count(*) FROM records WHERE record_set_id IN :sets").bindparams(
-                bindparam("sets", expanding=True)
-            )
-            engine.counts[f"{name[:-5]}s_read"] = session.execute(
-                stmt, {"sets": [sql.set_id(s) for s in params[name]]}
-            ).scalar_one()
+        if params.get(name):  # a set the finder reads is done: its rows_done are its records
+            sets = [uuid.UUID(s) for s in params[name]]
+            stmt = select(func.sum(col(RecordSet.rows_done))).where(col(RecordSet.id).in_(sets))
+            engine.counts[f"{name[:-5]}s_read"] = int(session.exec(stmt).one() or 0)
     statement = text(
         f"SELECT k4, k3, count(*) FROM records r WHERE r.record_set_id IN :sets AND {sql.rating('r')} >= :min "
         "GROUP BY k4, k3"
