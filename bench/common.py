@@ -72,6 +72,13 @@ def server(app_path: str, env: dict, *, cwd: Path = ROOT, args: tuple[str, ...] 
                 pass
 
 
+def _rss_or_zero(pid: int) -> int:
+    try:
+        return rss_bytes(pid)
+    except (OSError, RuntimeError):  # ended meanwhile
+        return 0
+
+
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -80,18 +87,44 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes a process started, and theirs, as /proc lists them now."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
 class RssSampler:
-    """Samples a process's RSS every few milliseconds; `growth` is peak minus the starting value."""
+    """Samples a process's RSS every few milliseconds; `growth` is peak minus the starting value. `children_peak`
+    is the highest sum of the RSS of the processes it started (reader processes, say), sampled beside it."""
 
     def __init__(self, pid: int, every: float = 0.005):
         self.pid, self.every = pid, every
         self.start = self.peak = rss_bytes(pid)
+        self.children_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
+        n = 0
         while not self._stop.is_set():
             self.peak = max(self.peak, rss_bytes(self.pid))
+            if n % 20 == 0:  # listing the processes costs more than reading one's size
+                self.children_peak = max(self.children_peak, sum(_rss_or_zero(c) for c in descendants(self.pid)))
+            n += 1
             time.sleep(self.every)
 
     def __enter__(self):

@@ -6,8 +6,9 @@ a lawyer imports it, on each database.
   set against a floor measured in the same run on a fresh database of its own: PostgreSQL's COPY of the same lines
   into a bare JSONB table, or on SQLite one transaction of executemany of them into a bare table. The ratio is
   the import job's (started to finished, the upload left out: the floor has no upload either); the upload and the
-  whole are printed too. Target >= 0.5. The server's RSS growth during it (target < 200 MiB), and the time for
-  the 13.1M records extrapolated.
+  whole are printed too. Target >= 0.5. The server's RSS growth during it (target < 200 MiB), with the RSS of the
+  reader processes it starts for a large file (theirs is not in the server's; shared libraries count in each), and
+  the time for the 13.1M records extrapolated.
 - Lookups by field value (a reviewer's id, a random one each time) over HTTP on the imported set: median and p95
   (target p95 < 20 ms at 13M records; at 1M it is the same index, one level shallower).
 
@@ -139,11 +140,12 @@ def run_db(label: str, postgres_url: str | None, count: int, repeat: int, lookup
                 import_s = _seconds(body["started_at"], body["finished_at"])
                 ratio = floor_s / import_s
                 runs.append((ratio, import_s, floor_s, rss.growth / 2**20, uploaded_s, whole_s))
+                readers_mib = rss.children_peak / 2**20
                 print(
                     f"records [{label}] run {round_}/{repeat}: floor {floor_s:.1f} s ({count / floor_s:,.0f} rows/s); "
                     f"import job {import_s:.1f} s ({count / import_s:,.0f} rows/s): ratio {ratio:.2f} (target >= 0.5); "
                     f"upload {uploaded_s:.1f} s, whole {whole_s:.1f} s; server RSS growth {rss.growth / 2**20:.0f} MiB "
-                    f"(target < 200)",
+                    f"(target < 200), its reader processes' RSS at most {readers_mib:.0f} MiB together",
                     flush=True,
                 )
                 if round_ == repeat:
