@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -249,36 +249,45 @@ def _plan_for_everything(session: Session, sql: _Sql) -> None:
             connection.exec_driver_sql(f"SET LOCAL {setting}")
 
 
-def _identity_table(session: Session, engine: finder_engine.Finder, sql: _Sql) -> str:
-    """The linked keys and their identities in a table of the analysis's own, indexed for the join.
+def _scratch_table(session: Session, sql: _Sql, name: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+    """A table of the analysis's own, filled with `rows`.
 
     On PostgreSQL it is an unlogged table made in the analysis's transaction, not a temporary one: a query that
-    reads a temporary table is never run in parallel (its pages are the connection's own), and the join ran three
-    times slower for it. Made in the transaction, it is seen by no one else and goes with it if the analysis dies."""
-    name = f"cb_identity_{uuid.uuid4().hex[:12]}"
+    reads a temporary table is never run in parallel (its pages are the connection's own), and the candidates' join
+    ran three times slower for it. Made in the transaction, it is seen by no one else and goes with it if the
+    analysis dies. On SQLite it is a temporary table."""
     connection = session.connection()
     kind = "UNLOGGED" if sql.postgres else "TEMPORARY"
-    connection.exec_driver_sql(
-        f"CREATE {kind} TABLE {name} (kind TEXT NOT NULL, value TEXT NOT NULL, root TEXT NOT NULL)"
-    )
-    rows = list(engine.linked())
+    connection.exec_driver_sql(f"CREATE {kind} TABLE {name} ({', '.join(f'{c} TEXT NOT NULL' for c in columns)})")
     raw = connection.connection.driver_connection
     assert raw is not None
     if sql.postgres:
-        with raw.cursor() as cursor, cursor.copy(f"COPY {name} (kind, value, root) FROM STDIN") as copy:
+        with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-    else:
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(f"INSERT INTO {name} (kind, value, root) VALUES (?, ?, ?)", rows)
-        finally:
-            cursor.close()
+        return
+    cursor = raw.cursor()
+    try:
+        marks = ", ".join("?" * len(columns))
+        cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()
+
+
+def _analyse_table(session: Session, sql: _Sql, name: str) -> None:
+    if sql.postgres:  # a table made in this transaction has no statistics yet; on SQLite, ANALYZE of a temporary
+        # table would leave a temp.sqlite_stat1 on the pooled connection, hiding the main one from whoever reads it
+        session.connection().exec_driver_sql(f"ANALYZE {name}")
+
+
+def _identity_table(session: Session, engine: finder_engine.Finder, sql: _Sql) -> str:
+    """The linked keys and their identities, indexed for the joins."""
+    name = f"cb_identity_{uuid.uuid4().hex[:12]}"
+    _scratch_table(session, sql, name, ("kind", "value", "root"), engine.linked())
+    connection = session.connection()
     connection.exec_driver_sql(f"CREATE INDEX {name}_value ON {name} (value, kind)")
     connection.exec_driver_sql(f"CREATE INDEX {name}_root ON {name} (root, kind)")
-    if sql.postgres:  # a temporary table is never analysed by autovacuum; on SQLite, ANALYZE of a temporary table
-        # would leave a temp.sqlite_stat1 on the pooled connection, hiding the main one from whoever reads it next
-        connection.exec_driver_sql(f"ANALYZE {name}")
+    _analyse_table(session, sql, name)
     return name
 
 
@@ -309,30 +318,31 @@ def _candidates(session: Session, sql: _Sql, table: str, params: dict) -> Iterat
             yield from session.execute(statement, values)
 
 
-def _messages(session: Session, sql: _Sql, set_ids: list[str], members: dict[str, list[str]]) -> Iterator[tuple]:
-    """(identity, message row) for the messages of these identities: by reviewer id or by contact address."""
-    by_value: dict[tuple[str, str], str] = {}
-    for root, keys in members.items():
-        for key in keys:
-            kind, _, value = key.partition(":")
-            if kind in ("id", "em"):
-                by_value[(kind, value)] = root
+def _messages(session: Session, sql: _Sql, table: str, set_ids: list[str], roots: set[str]) -> Iterator[tuple]:
+    """(identity, its ref, message row) for the messages of these identities, by reviewer id or by contact address:
+    each message set joined once to the identity table (whose keys are every key of these identities: their reviews
+    met their payments through it) and to a table of the identities wanted."""
+    wanted = f"{table}_wanted"
+    _scratch_table(session, sql, wanted, ("root",), ((root,) for root in roots))
+    session.connection().exec_driver_sql(f"CREATE INDEX {wanted}_root ON {wanted} (root)")
+    _analyse_table(session, sql, wanted)
     seen: set[tuple[str, int]] = set()
-    for kind, column in (("id", "k3"), ("em", "k4")):
-        values = [v for (k, v) in by_value if k == kind]
-        for start in range(0, len(values), 500):
-            chunk = values[start : start + 500]
+    try:
+        for kind, column in (("id", "k3"), ("em", "k4")):
             for set_id in set_ids:
                 statement = text(
-                    f"SELECT record_set_id, row, at, {column}, k5, k6, {sql.fields('m')} FROM records m "
-                    f"WHERE {sql.literal('m', set_id)} AND m.{column} IN :values"
-                ).bindparams(bindparam("values", expanding=True))
-                for row in session.execute(statement, {"values": chunk}):
-                    ref = (sql.set_text(row[0]), row[1])
-                    if ref in seen:
-                        continue
-                    seen.add(ref)
-                    yield by_value[(kind, row[3])], ref, row
+                    f"SELECT i.root, m.record_set_id, m.row, m.at, m.k5, m.k6, {sql.fields('m')} FROM records m "
+                    f"JOIN {table} i ON i.kind = '{kind}' AND i.value = m.{column} "
+                    f"JOIN {wanted} w ON w.root = i.root "
+                    f"WHERE {sql.literal('m', set_id)} AND m.{column} IS NOT NULL"
+                )
+                for row in session.execute(statement):
+                    ref = (sql.set_text(row[1]), row[2])
+                    if ref not in seen:
+                        seen.add(ref)
+                        yield row[0], ref, row[1:]
+    finally:
+        session.connection().exec_driver_sql(f"DROP TABLE {wanted}")
 
 
 def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
@@ -402,16 +412,14 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                     paid_fields.get("currency"), paid_fields.get("type"), paid_fields.get("memo"), txn,
                 )  # fmt: skip
                 pairs.append((root, review, payment))
+            step("messages of the reviewers")
+            roots = {root for root, _, _ in pairs}
+            if params["message_sets"] and roots:
+                for identity, ref, row in counted(_messages(session, sql, table, params["message_sets"], roots)):
+                    said = orjson.loads(row[5])
+                    engine.message(identity, ref, epoch(row[2]), row[3], row[4], said.get("text"), said.get("from"))
         finally:
             session.connection().exec_driver_sql(f"DROP TABLE {table}")
-        step("messages of the reviewers")
-        roots = {root for root, _, _ in pairs}
-        if params["message_sets"] and roots:
-            for identity, ref, row in counted(
-                _messages(session, sql, params["message_sets"], engine.identities.members(roots))
-            ):
-                said = orjson.loads(row[6])
-                engine.message(identity, ref, epoch(row[2]), row[4], row[5], said.get("text"), said.get("from"))
         for root, review, payment in pairs:
             engine.consider(root, review, payment)
         step("totals")
