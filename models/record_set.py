@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, BigInteger, Column, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from models.common import UTCDateTime, created_at_field, id_field
@@ -75,6 +75,13 @@ KEYS: dict[RecordRole, tuple[str, ...]] = {
     RecordRole.other: (),
 }
 KEY_COLUMNS = ("k1", "k2", "k3", "k4", "k5", "k6")
+# The field of each role kept as the record's `number` too (a float, for SQL to filter and add up; the exact value
+# stays in the fields).
+NUMBER_FIELD: dict[RecordRole, str] = {
+    RecordRole.reviews: "rating",
+    RecordRole.payments: "amount",
+    RecordRole.orders: "amount",
+}
 # Fields of a fixed vocabulary, matched without regard to case and stored in lower case.
 ENUMS: dict[str, tuple[str, ...]] = {
     "type": ("payment", "refund", "reversal"),
@@ -140,6 +147,7 @@ class Record(SQLModel, table=True):
     k4: str | None = Field(default=None, sa_column=Column("k4", Text))
     k5: str | None = Field(default=None, sa_column=Column("k5", Text))
     k6: str | None = Field(default=None, sa_column=Column("k6", Text))
+    number: float | None = Field(default=None, sa_type=Float)  # NUMBER_FIELD's value
     # The canonical fields, normalised (e-mails in lower case, times in UTC, amounts as exact decimal text).
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     source_line: str = Field(sa_type=Text)

@@ -125,3 +125,56 @@ def test_altering_cases_keeps_every_row_that_hangs_off_a_case(tmp_path, database
         if engine is not None:
             engine.dispose()
         drop()
+
+
+def test_a_record_keeps_its_rating_or_amount_as_its_number_after_the_upgrade(tmp_path, database_url):
+    """0019 gives records a `number` column and fills it for the records stored before: a review's rating, a
+    payment's or an order's amount, nothing for other roles."""
+    from sqlmodel import Session
+
+    from models.case import Case
+    from models.evidence import EvidenceItem
+    from models.record_set import Record, RecordFormat, RecordRole, RecordSet
+    from models.user import User
+
+    url, drop = _empty_database(tmp_path)
+    engine = None
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with Session(engine) as session:
+            user = User(email="old@firm.example", password_hash="x")
+            session.add(user)
+            session.flush()
+            case = Case(title="Old", case_type="lanham_act", created_by=user.id)
+            session.add(case)
+            session.flush()
+            sets = {}
+            for role, fields in {
+                RecordRole.reviews: {"reviewer_id": "A1", "rating": 4.5, "reviewed_at": "2021-03-04T10:00:00Z"},
+                RecordRole.payments: {"amount": "1234.56", "paid_at": "2021-03-05T10:00:00Z"},
+                RecordRole.accounts: {"account_id": "A1"},
+            }.items():
+                item = EvidenceItem(case_id=case.id, sha256=role.value.ljust(64, "0"), size_bytes=1,
+                                    media_type="application/json", original_filename=f"{role.value}.json",
+                                    kind="other", title=role.value, uploaded_by=user.id)  # fmt: skip
+                session.add(item)
+                session.flush()
+                record_set = RecordSet(case_id=case.id, evidence_id=item.id, name=role.value, role=role,
+                                       format=RecordFormat.jsonl, created_by=user.id)  # fmt: skip
+                session.add(record_set)
+                session.flush()
+                session.add(Record(record_set_id=record_set.id, row=1, fields=fields, source_line="{}"))
+                sets[role] = record_set.id
+            session.commit()
+        engine.dispose()
+        migrate.downgrade(url, "0018")
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with Session(engine) as session:
+            numbers = {role: session.get(Record, (set_id, 1)).number for role, set_id in sets.items()}
+        assert numbers == {RecordRole.reviews: 4.5, RecordRole.payments: 1234.56, RecordRole.accounts: None}
+    finally:
+        if engine is not None:
+            engine.dispose()
+        drop()

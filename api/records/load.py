@@ -24,21 +24,22 @@ from sqlalchemy import Connection, Engine, update
 from sqlmodel import Session, col
 
 from api.db import get_engine
-from models.record_set import KEY_COLUMNS, KEYS, TIME_FIELD, RecordRole, RecordSet
+from models.record_set import KEY_COLUMNS, KEYS, NUMBER_FIELD, TIME_FIELD, RecordRole, RecordSet
 
-COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "fields", "source_line", "decoded_as")
+COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "number", "fields", "source_line", "decoded_as")
 # The fields go as the JSON text they are (a "json" dumper would make a JSON string of that text).
-COPY_TYPES = ["uuid", "int8", "timestamptz", *(["text"] * len(KEY_COLUMNS)), "text", "text", "varchar"]
+COPY_TYPES = ["uuid", "int8", "timestamptz", *(["text"] * len(KEY_COLUMNS)), "float8", "text", "text", "varchar"]
 
 
 class RowMaker:
     """A record as the row `insert` writes: a plain tuple, which COPY formats in psycopg's C code and executemany
     binds in sqlite3's."""
 
-    def __init__(self, record_set_id: uuid.UUID, dialect: str):
+    def __init__(self, record_set_id: uuid.UUID, dialect: str, role: RecordRole):
         self.postgres = dialect == "postgresql"
         self._id: uuid.UUID | str = record_set_id if self.postgres else record_set_id.hex
         self._padding = (None,) * len(KEY_COLUMNS)
+        self._number = NUMBER_FIELD.get(role)
 
     def __call__(
         self, row: int, at: datetime | None, keys: tuple[str | None, ...], fields: dict, text: str, decoded: str | None
@@ -47,7 +48,10 @@ class RowMaker:
         if not self.postgres and at is not None:
             # As SQLAlchemy writes a DateTime on SQLite: "2021-03-04 17:30:00.000000" (UTC, no offset).
             at = at.isoformat(" ", "microseconds")[:26]  # type: ignore[assignment]
-        return (self._id, row, at, *keys, *self._padding[len(keys) :], fields_json, text, decoded)
+        number = fields.get(self._number) if self._number else None
+        if number is not None:
+            number = float(number)
+        return (self._id, row, at, *keys, *self._padding[len(keys) :], number, fields_json, text, decoded)
 
 
 def insert(connection: Connection, rows: list[tuple]) -> None:
@@ -71,13 +75,13 @@ def insert(connection: Connection, rows: list[tuple]) -> None:
 class Batches:
     """Rows of one record set, made in each database's form and written a batch at a time."""
 
-    def __init__(self, record_set_id: uuid.UUID, dialect: str):
+    def __init__(self, record_set_id: uuid.UUID, dialect: str, role: RecordRole):
         self.postgres = dialect == "postgresql"
         # Rows a batch: small enough that the batches waiting for the writer stay a few MiB (a COPY block of 20,000
         # leak-sized rows was 20 MiB, twice over while it was joined and encoded), large enough that commits are few.
         self.size = 5_000
         self.record_set_id = record_set_id
-        self._make = RowMaker(record_set_id, dialect)
+        self._make = RowMaker(record_set_id, dialect, role)
         self.rows: list[Any] = []
         # Batches made and not yet written: at most two wait, so at most four are held (one being made, two
         # waiting, one being written).

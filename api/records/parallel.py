@@ -97,7 +97,7 @@ def _serve(spec: Spec, inbox: Any, outbox: Any, turn: Any) -> None:
         converter = Converter(
             Mapping.of(spec.mapping, spec.role, spec.fmt), timezone=spec.timezone, phone_region=spec.phone_region
         )
-        make = load.RowMaker(spec.record_set_id, engine.dialect.name)
+        make = load.RowMaker(spec.record_set_id, engine.dialect.name, spec.role)
         with engine.connect() as connection, load.unhurried(connection):
             while (item := inbox.get()) is not None:
                 seq, block = item

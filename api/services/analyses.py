@@ -215,16 +215,15 @@ class _Sql:
     def set_text(self, value: Any) -> str:
         return str(value) if self.postgres else str(uuid.UUID(hex=value))
 
-    def field(self, alias: str, name: str) -> str:
-        return f"({alias}.fields ->> '{name}')" if self.postgres else f"json_extract({alias}.fields, '$.\"{name}\"')"
-
     def fields(self, alias: str) -> str:
         """A record's fields as JSON text, for Python to parse once: each field taken out in SQL parses the whole
         object again (PostgreSQL's json type is kept as text), four times a payment."""
         return f"{alias}.fields::text" if self.postgres else f"{alias}.fields"
 
-    def rating(self, alias: str) -> str:
-        return f"CAST({self.field(alias, 'rating')} AS {'numeric' if self.postgres else 'REAL'})"
+    @staticmethod
+    def rating(alias: str) -> str:
+        """A review's rating: its record's number (models.record_set NUMBER_FIELD)."""
+        return f"{alias}.number"
 
     def window(self) -> str:
         if self.postgres:

@@ -421,7 +421,7 @@ def _read_here(
     settings = get_settings()
     mapping = Mapping.of(record_set.mapping, record_set.role, record_set.format)
     converter = Converter(mapping, timezone=timezone, phone_region=settings.records_phone_region)
-    with load.Batches(record_set.id, dialect) as batches:
+    with load.Batches(record_set.id, dialect, RecordRole(record_set.role)) as batches:
         for record in reading.records(source, record_set.format, max_line_bytes=settings.records_max_line_bytes):
             problem = record.problem
             if problem is None:
