@@ -129,53 +129,53 @@ def _decode(data: bytes) -> tuple[str, str | None]:
         return data.decode("latin-1"), "latin-1"
 
 
+def raw_lines(chunks: Iterable[bytes], *, max_line_bytes: int, first_row: int = 1) -> Iterator[tuple[int, bytes | int]]:
+    """The file's lines as (row, bytes), numbered from `first_row`, without their LF (a CR before it is the
+    reader's to drop); a line longer than `max_line_bytes` comes as (row, its length) and is skipped without being
+    held in memory. The one loop every reader of lines goes through: plain tuples, as a leaked database has
+    millions of lines and each object a line goes through costs a share of the import's time."""
+    row, carry, skipping, skipped = first_row, b"", False, 0
+    for chunk in chunks:
+        parts = chunk.split(b"\n")
+        last = parts.pop()
+        for part in parts:
+            if skipping:
+                yield row, skipped + len(part)
+                row, skipping, skipped = row + 1, False, 0
+                continue
+            if carry:
+                part, carry = carry + part, b""
+            yield (row, len(part)) if len(part) > max_line_bytes else (row, part)
+            row += 1
+        if skipping:
+            skipped += len(last)
+        else:
+            carry += last
+            if len(carry) > max_line_bytes:
+                skipping, skipped, carry = True, len(carry), b""
+    if skipping:
+        yield row, skipped
+    elif carry:
+        yield row, carry
+
+
 def lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[Line]:
     """The file's lines, numbered from 1, without their line ends (LF or CRLF); a UTF-8 BOM at the start is
     dropped. A line longer than `max_line_bytes` is refused, and skipped without being held in memory."""
-    row, carry, skipping, skipped = 1, b"", False, 0
     first = True
-
-    def make(data: bytes) -> Line:
-        nonlocal first
-        if data.endswith(b"\r"):
+    for row, data in raw_lines(chunks, max_line_bytes=max_line_bytes):
+        if isinstance(data, int):
+            first = False
+            yield Line(row, None, problem=_too_long(data, max_line_bytes))
+            continue
+        if data[-1:] == b"\r":
             data = data[:-1]
         text, decoded_as = _decode(data)
         if first:
             first = False
             if text.startswith(BOM):
                 text = text[1:]
-        return Line(row, text, decoded_as)
-
-    def too_long(size: int) -> Line:
-        nonlocal first
-        first = False
-        return Line(row, None, problem=_too_long(size, max_line_bytes))
-
-    for chunk in chunks:
-        parts = chunk.split(b"\n")
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if skipping:
-                skipped += len(part)
-                if not last:
-                    yield too_long(skipped)
-                    row, skipping, skipped = row + 1, False, 0
-                continue
-            if last:
-                carry += part
-                if len(carry) > max_line_bytes:
-                    skipping, skipped, carry = True, len(carry), b""
-                continue
-            data, carry = carry + part, b""
-            if len(data) > max_line_bytes:
-                yield too_long(len(data))
-            else:
-                yield make(data)
-            row += 1
-    if skipping:
-        yield too_long(skipped)
-    elif carry:
-        yield make(carry)
+        yield Line(row, text, decoded_as)
 
 
 NUL_PROBLEM = "the line holds a NUL character, which no field can store"
@@ -185,10 +185,9 @@ def json_records(
     chunks: Iterable[bytes], fmt: RecordFormat, *, max_line_bytes: int, first_row: int = 1, at_start: bool = True
 ) -> Iterator[SourceRecord]:
     """JSON Lines, or an Elasticsearch export (each line a hit with _id and _source), straight from the file's
-    blocks: the lines as `lines` makes them (numbered from 1, line ends and a first BOM dropped, a line over
-    `max_line_bytes` refused and skipped), each parsed where it lies. Blank lines are not records and are passed
-    over. One loop for both, not `lines` feeding a parser: a leaked database has millions of lines, and each layer
-    of generator and object a line goes through costs a share of the import's time.
+    blocks: the lines as `raw_lines` cuts them (numbered from 1, line ends and a first BOM dropped, a line over
+    `max_line_bytes` refused and skipped), each decoded and parsed where it lies, with no `Line` made first. Blank
+    lines are not records and are passed over.
 
     A `Block` of the file is read with its own `first_row`; only the file's first (`at_start`) may begin with a BOM.
     """
@@ -225,37 +224,12 @@ def json_records(
             return SourceRecord(row, text, None, decoded_as, problem)
         return SourceRecord(row, text, value, decoded_as)
 
-    def too_long(row: int, size: int) -> SourceRecord:
-        nonlocal first
-        first = False
-        return SourceRecord(row, "", None, problem=_too_long(size, max_line_bytes))
-
-    row, carry, skipping, skipped = first_row, b"", False, 0
-    for chunk in chunks:
-        parts = chunk.split(b"\n")
-        last = parts.pop()
-        for part in parts:
-            if skipping:
-                yield too_long(row, skipped + len(part))
-                row, skipping, skipped = row + 1, False, 0
-                continue
-            if carry:
-                part, carry = carry + part, b""
-            if len(part) > max_line_bytes:
-                yield too_long(row, len(part))
-            elif (made := record(row, part)) is not None:
-                yield made
-            row += 1
-        if skipping:
-            skipped += len(last)
-        else:
-            carry += last
-            if len(carry) > max_line_bytes:
-                skipping, skipped, carry = True, len(carry), b""
-    if skipping:
-        yield too_long(row, skipped)
-    elif carry and (made := record(row, carry)) is not None:
-        yield made
+    for row, data in raw_lines(chunks, max_line_bytes=max_line_bytes, first_row=first_row):
+        if isinstance(data, int):
+            first = False
+            yield SourceRecord(row, "", None, problem=_too_long(data, max_line_bytes))
+        elif (made := record(row, data)) is not None:
+            yield made
 
 
 @dataclass(slots=True)
