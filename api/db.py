@@ -1,11 +1,11 @@
 """Engine and sessions. The request's session commits once, so a change lands whole or not at all."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, event
+from sqlalchemy import Connection, CursorResult, Engine, Result, event
 from sqlmodel import Session, create_engine
 
 from api.config import get_settings
@@ -72,6 +72,34 @@ def rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE matched. `Session.execute` runs them as a cursor result, but its stubs
     promise only a `Result`, which has no row count."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def bulk_insert(
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[tuple],
+    *,
+    copy_types: Sequence[str] | None = None,
+) -> None:
+    """Rows (plain tuples, in `columns`' order) into `table`, in the connection's transaction, by the database's
+    bulk path: COPY on PostgreSQL (its values formatted in psycopg's C code; `copy_types` names their types when
+    the table's are not what psycopg would guess), executemany on SQLite. Names are ours, never a user's."""
+    raw = connection.connection.driver_connection
+    assert raw is not None, "a connection in use has its driver's connection"
+    names = ", ".join(f'"{c}"' for c in columns)
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            if copy_types is not None:
+                copy.set_types(list(copy_types))
+            for row in rows:
+                copy.write_row(row)
+        return
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+    finally:
+        cursor.close()
 
 
 def release_connection(session: Session) -> None:

@@ -1,8 +1,9 @@
 """Records into the `records` table with each database's bulk path: COPY on PostgreSQL, executemany on SQLite, a
 batch per transaction (with the record set's progress in the same one), so an SQLite write lock is never held
-for long and a reader following the import sees its progress and its rows agree. A writer thread writes each
-batch while the next is read and made; the two take turns for the interpreter lock, so they overlap little, and a
-large JSON file is read by reader processes instead (api/records/parallel.py), which use `RowMaker` and `insert`.
+for long and a reader following the import sees its progress and its rows agree. A CSV file, or a small one, is
+written batch by batch as it is read (`Batches`); a large JSON file is read by reader processes
+(api/records/parallel.py), which use `RowMaker`, `made_rows` and `insert` too. (A writer thread beside the reading
+one took turns with it for the interpreter lock: measured, the two overlapped little.)
 
 A batch's commit does not wait for the disk (PostgreSQL's synchronous_commit off, SQLite's synchronous NORMAL, for
 that transaction only): a crash may lose the last batches written, never leave a torn one, and an import that did
@@ -10,12 +11,10 @@ not finish is run again from its first line anyway. The record set's last commit
 the disk as every other commit does.
 """
 
-import queue
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +22,9 @@ import orjson
 from sqlalchemy import Connection, Engine, update
 from sqlmodel import Session, col
 
-from api.db import get_engine
+from api.db import bulk_insert, get_engine
+from api.records.fields import Converter, RowProblem
+from api.records.reading import SourceRecord
 from models.record_set import KEY_COLUMNS, KEYS, NUMBER_FIELD, TIME_FIELD, RecordRole, RecordSet
 
 COLUMNS = ("record_set_id", "row", "at", *KEY_COLUMNS, "number", "fields", "source_line", "decoded_as")
@@ -54,103 +55,68 @@ class RowMaker:
         return (self._id, row, at, *keys, *self._padding[len(keys) :], number, fields_json, text, decoded)
 
 
+def made_rows(
+    records: Iterable[SourceRecord], converter: Converter, make: RowMaker, refuse: Callable[[int, str], None]
+) -> Iterator[tuple]:
+    """What each line read becomes: its row to write, or, told to `refuse` with its line and why, nothing."""
+    convert = converter.convert
+    for record in records:
+        problem = record.problem
+        if problem is None:
+            try:
+                fields, at, keys = convert(record.values)
+            except RowProblem as exc:
+                problem = str(exc)
+            else:
+                yield make(record.row, at, keys, fields, record.text, record.decoded_as)
+                continue
+        refuse(record.row, problem)
+
+
 def insert(connection: Connection, rows: list[tuple]) -> None:
     """Rows made by a RowMaker into `records`, in the connection's transaction, by the database's bulk path."""
-    raw = connection.connection.driver_connection
-    assert raw is not None, "a connection just checked out has its driver's connection"
-    if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(f"COPY records ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            copy.set_types(COPY_TYPES)
-            for values in rows:
-                copy.write_row(values)
-        return
-    cursor = raw.cursor()
-    try:
-        names, marks = ", ".join(f'"{c}"' for c in COLUMNS), ", ".join("?" * len(COLUMNS))
-        cursor.executemany(f"INSERT INTO records ({names}) VALUES ({marks})", rows)
-    finally:
-        cursor.close()
+    bulk_insert(connection, "records", COLUMNS, rows, copy_types=COPY_TYPES)
 
 
 class Batches:
-    """Rows of one record set, made in each database's form and written a batch at a time."""
+    """Rows of one record set, written a batch at a time on a connection kept for the import, each batch in a
+    transaction of its own with the set's progress. Used as a context manager, which holds the connection."""
 
     def __init__(self, record_set_id: uuid.UUID, dialect: str, role: RecordRole):
-        self.postgres = dialect == "postgresql"
-        # Rows a batch: small enough that the batches waiting for the writer stay a few MiB (a COPY block of 20,000
-        # leak-sized rows was 20 MiB, twice over while it was joined and encoded), large enough that commits are few.
+        # Rows a batch: large enough that commits are few, small enough that a batch of leak-sized rows stays a
+        # few MiB while it is held and sent.
         self.size = 5_000
         self.record_set_id = record_set_id
-        self._make = RowMaker(record_set_id, dialect, role)
-        self.rows: list[Any] = []
-        # Batches made and not yet written: at most two wait, so at most four are held (one being made, two
-        # waiting, one being written).
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
-
-    def add(
-        self, row: int, at: datetime | None, keys: tuple[str | None, ...], fields: dict, text: str, decoded: str | None
-    ) -> bool:
-        """Add a record; True once a batch is full (then `write` it)."""
-        self.rows.append(self._make(row, at, keys, fields, text, decoded))
-        return len(self.rows) >= self.size
-
-    def write(self, progress: dict[str, Any], on_write: Callable[[], None]) -> None:
-        """Hand the batch, with the record set's progress, to the writer thread, which writes them in one
-        transaction while the next batch is read and made; waits when two batches are already waiting. A failure
-        of the writer is raised here, at the next batch or at `close`."""
-        rows, self.rows = self.rows, []
-        self._raise()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._writing, name="records-writer")
-            self._thread.start()
-        self._queue.put((rows, progress))
-        on_write()
-
-    def close(self) -> None:
-        """Wait for every batch handed over to be written (or the writer to fail: raised here)."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        self._raise()
+        self.make = RowMaker(record_set_id, dialect, role)
+        self.rows: list[tuple] = []
+        self._held = ExitStack()
+        self._connection: Connection | None = None
 
     def __enter__(self) -> "Batches":
+        connection = self._held.enter_context(get_engine().connect())
+        self._held.enter_context(unhurried(connection))
+        self._connection = connection
         return self
 
-    def __exit__(self, kind, exc, tb) -> None:
-        """The writer has ended when the import goes on, whatever way it does: a failed import's records are
-        removed after, never while a batch is still being written. The first failure is the one raised."""
-        if kind is None:
-            self.close()
-            return
-        try:
-            self.close()
-        except BaseException:  # noqa: BLE001 - the import's own failure is the one that goes on
-            pass
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        self._connection = None
+        self._held.close()
 
-    def _raise(self) -> None:
-        if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise failure
+    def add(self, row: tuple) -> bool:
+        """Add a row made by `make`; True once a batch is full (then `write` it)."""
+        self.rows.append(row)
+        return len(self.rows) >= self.size
 
-    def _writing(self) -> None:
-        """The writer thread: each batch in a transaction of its own on one connection, kept for the import."""
-        with get_engine().connect() as connection, unhurried(connection):
-            while (item := self._queue.get()) is not None:
-                if self._failure is not None:
-                    continue  # drain what is handed over until `close`; the failure is raised there
-                rows, progress = item
-                try:
-                    with connection.begin():
-                        if rows:
-                            insert(connection, rows)
-                        connection.execute(
-                            update(RecordSet).where(col(RecordSet.id) == self.record_set_id).values(**progress)
-                        )
-                except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
-                    self._failure = exc
+    def write(self, progress: dict[str, Any]) -> None:
+        """Write the rows added since the last batch, with the record set's progress, in one transaction."""
+        assert self._connection is not None, "batches are written inside their `with`"
+        rows, self.rows = self.rows, []
+        with self._connection.begin():
+            if rows:
+                insert(self._connection, rows)
+            self._connection.execute(
+                update(RecordSet).where(col(RecordSet.id) == self.record_set_id).values(**progress)
+            )
 
 
 # How each database is told not to wait for the disk at a commit, how it tells its setting, and how it is set back.

@@ -20,7 +20,7 @@ from typing import Any
 
 from api import lifelines
 from api.records import load, reading
-from api.records.fields import Converter, Mapping, RowProblem
+from api.records.fields import Converter, Mapping
 from models.record_set import RecordFormat, RecordRole
 
 WAIT_SECONDS = 1.0  # between looks at whether a reader died while the outcomes are awaited
@@ -62,26 +62,20 @@ def read_block(
     block: reading.Block, spec: Spec, converter: Converter, make: load.RowMaker
 ) -> tuple[list[tuple], int, list[dict[str, Any]]]:
     """A block's rows to write, its refused lines' count, and the first of them with their reasons."""
-    rows: list[tuple] = []
     refused = 0
     errors: list[dict[str, Any]] = []
-    convert = converter.convert
-    for record in reading.json_records(
-        (block.data,), spec.fmt, max_line_bytes=spec.max_line_bytes, first_row=block.first_row,
-        at_start=block.at_start,
-    ):  # fmt: skip
-        problem = record.problem
-        if problem is None:
-            try:
-                fields, at, keys = convert(record.values)
-            except RowProblem as exc:
-                problem = str(exc)
-            else:
-                rows.append(make(record.row, at, keys, fields, record.text, record.decoded_as))
-                continue
+
+    def refuse(line: int, problem: str) -> None:
+        nonlocal refused
         refused += 1
         if len(errors) < spec.errors_kept:
-            errors.append({"line": record.row, "message": problem[:500]})
+            errors.append({"line": line, "message": problem[:500]})
+
+    records = reading.json_records(
+        (block.data,), spec.fmt, max_line_bytes=spec.max_line_bytes, first_row=block.first_row,
+        at_start=block.at_start,
+    )  # fmt: skip
+    rows = list(load.made_rows(records, converter, make, refuse))
     return rows, refused, errors
 
 

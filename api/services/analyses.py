@@ -20,7 +20,7 @@ from sqlalchemy import String, bindparam, cast, func, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from api.db import session_scope
+from api.db import bulk_insert, session_scope
 from api.errors import UnprocessableEntity
 from api.pagination import in_batches, keyset_page, parse_datetime, parse_int, parse_uuid
 from api.records import finder as finder_engine
@@ -258,19 +258,7 @@ def _scratch_table(session: Session, sql: _Sql, name: str, columns: tuple[str, .
     connection = session.connection()
     kind = "UNLOGGED" if sql.postgres else "TEMPORARY"
     connection.exec_driver_sql(f"CREATE {kind} TABLE {name} ({', '.join(f'{c} TEXT NOT NULL' for c in columns)})")
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    if sql.postgres:
-        with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    cursor = raw.cursor()
-    try:
-        marks = ", ".join("?" * len(columns))
-        cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
-    finally:
-        cursor.close()
+    bulk_insert(connection, name, columns, rows)
 
 
 def _analyse_table(session: Session, sql: _Sql, name: str) -> None:

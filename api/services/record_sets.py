@@ -24,7 +24,7 @@ from api.db import get_engine, session_scope
 from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.records import load, parallel, reading
-from api.records.fields import Converter, Mapping, MappingRefused, RowProblem, check_mapping
+from api.records.fields import Converter, Mapping, MappingRefused, check_mapping
 from api.services import access, audit, blobs, holds, jobs
 from api.storage import StagedBlob
 from models.case import Case
@@ -417,25 +417,19 @@ def _read_here(
     record_set: RecordSet, source: reading.Source, size: int, tally: _Tally, tick: Callable[[], None], dialect: str,
     timezone: str,
 ) -> None:  # fmt: skip
-    """Read the file in this thread, a writer thread writing each batch with the set's progress."""
+    """Read the file in this thread, writing each batch with the set's progress."""
     settings = get_settings()
     mapping = Mapping.of(record_set.mapping, record_set.role, record_set.format)
     converter = Converter(mapping, timezone=timezone, phone_region=settings.records_phone_region)
+    records = reading.records(source, record_set.format, max_line_bytes=settings.records_max_line_bytes)
     with load.Batches(record_set.id, dialect, RecordRole(record_set.role)) as batches:
-        for record in reading.records(source, record_set.format, max_line_bytes=settings.records_max_line_bytes):
-            problem = record.problem
-            if problem is None:
-                try:
-                    fields, at, keys = converter.convert(record.values)
-                except RowProblem as exc:
-                    problem = str(exc)
-            if problem is not None:
-                tally.refuse(record.row, problem)
-                continue
+        for row in load.made_rows(records, converter, batches.make, tally.refuse):
             tally.done += 1
-            if batches.add(record.row, at, keys, fields, record.text, record.decoded_as):
-                batches.write(tally.progress(source, size), tick)
-        batches.write(tally.progress(source, size), tick)
+            if batches.add(row):
+                batches.write(tally.progress(source, size))
+                tick()
+        batches.write(tally.progress(source, size))
+        tick()
 
 
 def _read_in_parallel(
