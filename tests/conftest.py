@@ -151,16 +151,21 @@ class Actor:
         return self.post(f"/api/v1/cases/{case_id}/evidence", files={"file": (filename, content)}, data=data)
 
 
+def new_actor(client, *, admin: bool = False, prefix: str = "user") -> Actor:
+    """A new user (optionally admin) with a fresh API token, as an Actor."""
+    email = f"{prefix}-{uuid.uuid4().hex[:12]}@firm.example"
+    with session_scope() as session:
+        user = user_service.create_user(session, UserCreate(email=email, password=PASSWORD, is_admin=admin))
+        token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
+    return Actor(client, email, token)
+
+
 @pytest.fixture
 def make_user(client, database_url):
     """Factory: a new user (optionally admin) and a fresh API token, as an Actor."""
 
     def factory(*, admin: bool = False) -> Actor:
-        email = f"user-{uuid.uuid4().hex[:12]}@firm.example"
-        with session_scope() as session:
-            user = user_service.create_user(session, UserCreate(email=email, password=PASSWORD, is_admin=admin))
-            token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
-        return Actor(client, email, token)
+        return new_actor(client, admin=admin)
 
     return factory
 
@@ -181,11 +186,7 @@ def world(client):
     per module: hostile requests are refused, so they leave it as it was."""
     from tests.helpers import send
 
-    email = f"hostile-{uuid.uuid4().hex[:10]}@firm.example"
-    with session_scope() as session:
-        user = user_service.create_user(session, UserCreate(email=email, password=PASSWORD, is_admin=True))
-        token, _ = user_service.issue_token(session, user, ttl=timedelta(hours=1))
-    owner = Actor(client, email, token)
+    owner = new_actor(client, admin=True, prefix="hostile")
     case = owner.make_case(timezone="America/New_York")
     item = owner.upload(case["id"], b"order record", kind="order_record", title="Order").json()
     event = send(owner, "POST", f"/cases/{case['id']}/events", {"occurred_at": "2021-03", "title": "Refund"})

@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import new_actor
 from tests.helpers import build
 from tests.records_support import imported
 from tests.redaction_support import wait_ended
@@ -127,9 +128,12 @@ def fill(path: str, op: dict, values: dict) -> str:
     return path + ("?" + "&".join(query) if query else "")
 
 
-@pytest.fixture
-def world(alice, make_user, corpus, client):
-    """Alice's case with evidence, an exhibit, a built bundle and a manual event; a viewer; the schema."""
+@pytest.fixture(scope="module")
+def world(corpus, client):
+    """Alice's case with evidence, an exhibit, a built bundle and a manual event; a viewer; the schema; Alice.
+    Built once for the module (it takes a bundle, a redaction and a production): every request the tests make of
+    it is one that must be refused, and the viewers' test checks that nothing changed."""
+    alice = new_actor(client)
     case = alice.make_case(bates_prefix="MTRX")
     pdf = next(f for f in corpus if f.path.suffix == ".pdf")
     item = alice.upload(case["id"], pdf.path.read_bytes(), filename=pdf.path.name, kind=pdf.kind, title=pdf.title)
@@ -176,7 +180,7 @@ def world(alice, make_user, corpus, client):
     # seen by the tests that watch the store settle.
     wait_ended(alice, f"/api/v1/redaction-sets/{redaction_set.json()['id']}")
     wait_ended(alice, f"/api/v1/productions/{production.json()['id']}")
-    viewer = make_user()
+    viewer = new_actor(client)
     added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": viewer.email, "role": "viewer"})
     assert added.status_code == 201, added.text
     ids = {
@@ -198,7 +202,7 @@ def world(alice, make_user, corpus, client):
         "production_id": production.json()["id"],
     }
     schema = client.get("/openapi.json").json()
-    return schema, ids, viewer
+    return schema, ids, viewer, alice
 
 
 def scoped(schema: dict) -> list[tuple[str, str, dict]]:
@@ -214,7 +218,7 @@ def scoped(schema: dict) -> list[tuple[str, str, dict]]:
 
 
 def test_non_members_get_404_everywhere_as_for_missing_ids(world, bob):
-    schema, ids, _ = world
+    schema, ids, _, _ = world
     ghosts = {name: uuid.uuid4() for name in OBJECT_IDS} | {
         "user_id": ids["user_id"], "number": 1, "page": 1, "row": 1, "redaction_id": uuid.uuid4(),
     }  # fmt: skip
@@ -229,8 +233,8 @@ def test_non_members_get_404_everywhere_as_for_missing_ids(world, bob):
     assert checked >= 25  # the table really was read
 
 
-def test_viewers_read_but_get_403_on_every_write(world, alice):
-    schema, ids, viewer = world
+def test_viewers_read_but_get_403_on_every_write(world):
+    schema, ids, viewer, alice = world
     for method, path, op in scoped(schema):
         r = viewer.request(method, fill(path, op, ids), **request_kwargs(schema, op, ids))
         if method == "GET" and (method, path) not in OWNER_READS:
@@ -249,7 +253,7 @@ def test_viewers_read_but_get_403_on_every_write(world, alice):
 
 def test_why_bodies_must_be_valid(world, bob):
     """A role check in a dependency answers before body validation; one inside the handler answers after it."""
-    _, ids, viewer = world
+    _, ids, viewer, _ = world
     events = f"/api/v1/cases/{ids['case_id']}/events"
     assert bob.post(events, json={}).status_code == 404
     assert viewer.post(events, json={}).status_code == 403
@@ -258,9 +262,9 @@ def test_why_bodies_must_be_valid(world, bob):
     assert bob.patch(evidence, json={}).status_code == 404
 
 
-def test_every_admin_route_refuses_members_who_are_not_admins(world, alice, bob):
+def test_every_admin_route_refuses_members_who_are_not_admins(world, bob):
     """Case owners included: administration is a property of the account, not of a role in a case."""
-    schema, _, viewer = world
+    schema, _, viewer, alice = world
     admin_routes = [(m, p) for m, p, _ in operations(schema) if p.startswith("/api/v1/admin/")]
     assert admin_routes, "no admin routes found"
     for method, path in admin_routes:
