@@ -12,7 +12,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import img2pdf
 import pikepdf
 from pikepdf import Matrix, Name
 from PIL import Image, ImageOps
@@ -104,6 +103,8 @@ def _convert_image(source: Path, out_path: Path, max_pixels: int, layers: dict[i
             "it was not decoded",
             f"{width} x {height} pixels, limit {max_pixels}",
         )
+
+    import img2pdf  # loaded on first use, not at every process's start
 
     def layout(_px_width, _px_height, _dpi):
         # Any page size img2pdf accepts (3 to 14400 points): only the image XObject it embeds is kept, and placed

@@ -4,8 +4,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from fontTools.ttLib import TTFont
-
 from api.bundle.stamp import FONT_PATHS
 
 
@@ -16,6 +14,8 @@ def advances(bold: bool) -> dict[str, float]:
     path = next((p.with_name(name) for p in FONT_PATHS if p.with_name(name).exists()), None)
     if path is None:
         return {}
+    from fontTools.ttLib import TTFont  # loaded on first use, not at every process's start
+
     font = TTFont(path, lazy=True)
     units, metrics = font["head"].unitsPerEm, font["hmtx"]
     return {chr(code): metrics[glyph][0] / units for code, glyph in font.getBestCmap().items()}

@@ -6,13 +6,15 @@ while the renders' own objects are long gone.
 
 from dataclasses import dataclass
 from functools import lru_cache
-
-from weasyprint import CSS, HTML, Document
-from weasyprint.text.fonts import FontConfiguration
+from typing import TYPE_CHECKING
 
 from api.bundle.lines import shown
 from api.bundle.spec import BuildSpec, CaseCaption, ExhibitSource
 from api.templating import refuse_all_fetcher, render
+
+if TYPE_CHECKING:  # WeasyPrint is imported where pages are laid out: see api/templating.py `refuse_all_fetcher`
+    from weasyprint import CSS, Document
+    from weasyprint.text.fonts import FontConfiguration
 
 KIND_NAMES = {
     "review_screenshot": "Review screenshot",
@@ -39,8 +41,11 @@ SHORT_KINDS = {
 
 
 @lru_cache
-def _styles() -> tuple[CSS, FontConfiguration]:
+def _styles() -> "tuple[CSS, FontConfiguration]":
     """The stylesheet and font configuration, parsed once per process and shared by every render."""
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
     fonts = FontConfiguration()
     # Through Jinja for its font stacks (api/templating.py FONTS).
     css = CSS(string=render("bundle/bundle.css"), font_config=fonts, url_fetcher=refuse_all_fetcher())
@@ -65,8 +70,10 @@ class Rendered:
     links: list[tuple[int, tuple[float, float, float, float], int | str]]
 
 
-def layout_document(template: str, context: dict) -> Document:
+def layout_document(template: str, context: dict) -> "Document":
     """Lay one template out in pages, with the bundle's stylesheet and fonts."""
+    from weasyprint import HTML
+
     css, fonts = _styles()
     html = render(f"bundle/{template}", **context)
     return HTML(string=html, url_fetcher=refuse_all_fetcher()).render(stylesheets=[css], font_config=fonts)
@@ -78,7 +85,7 @@ def render_pdf(template: str, context: dict) -> Rendered:
     return Rendered(document.write_pdf(), len(document.pages), _sections(document), _links(document))
 
 
-def _sections(document: Document) -> dict[tuple[str, int], Section]:
+def _sections(document: "Document") -> dict[tuple[str, int], Section]:
     found: dict[tuple[str, int], Section] = {}
     current = None
     for index, page in enumerate(document.pages):
@@ -92,7 +99,7 @@ def _sections(document: Document) -> dict[tuple[str, int], Section]:
     return found
 
 
-def _links(document: Document) -> list[tuple[int, tuple[float, float, float, float], int | str]]:
+def _links(document: "Document") -> list[tuple[int, tuple[float, float, float, float], int | str]]:
     """Every internal link to "#go-<key>": (page index, rect in PDF points, key); a key of digits is an exhibit's
     seq, any other names what the link points at (a certificate section)."""
     links = []

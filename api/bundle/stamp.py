@@ -7,8 +7,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import pikepdf
-from fontTools import subset
-from fontTools.ttLib import TTFont
 from pikepdf import Array, Dictionary, Name
 
 from api.bundle.spec import CONTINUED_BAND, LETTER, content_box
@@ -49,6 +47,9 @@ def stamp_font(bold: bool = False) -> StampFont:
     path = next((folder / name for folder in FONT_DIRS if (folder / name).exists()), None)
     if path is None:
         raise RuntimeError(f"{name} is missing: install the fonts-dejavu-core package")
+    from fontTools import subset  # loaded when a stamp is first drawn, not at every process's start
+    from fontTools.ttLib import TTFont
+
     font = TTFont(path, recalcTimestamp=False)  # saved with the face's own date, not today's: rebuilds match
     scale = 1000 / font["head"].unitsPerEm
     cmap = font.getBestCmap()

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import img2pdf
 import pikepdf
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
@@ -90,6 +89,8 @@ def _draw_page(pdf: pdfium.PdfDocument, index: int) -> tuple[Image.Image, int]:
 
 def _rebuilt_page(image: Image.Image, dpi: int, read: OcrRead, scratch: Path) -> tuple[pikepdf.Pdf, str]:
     """A one-page PDF of the burned picture, at its size in points, with the OCR text layer of it laid over."""
+    import img2pdf  # loaded on first use, not at every process's start
+
     picture_path = scratch / "page.png"
     image.save(picture_path, "PNG")
     found = read(picture_path, image.width, image.height, dpi)
