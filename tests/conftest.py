@@ -33,6 +33,9 @@ os.environ.setdefault("CASEBINDER_PASSWORD_HASH_PROFILE", "cheapest")
 # The suite uploads hundreds of pictures; reading each by OCR in the background would only slow it. The tests of
 # text extraction switch OCR on for themselves (tests/text_support.py `ocr_on`).
 os.environ.setdefault("CASEBINDER_TEXT_OCR", "false")
+# The tests' own OCR read-backs on one thread, as the product runs Tesseract (api/text/ocr.py): on a busy machine its
+# OpenMP threads spin, and took three times the CPU for the same page.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
 def _fresh_postgres(url: str) -> tuple[str, callable]:

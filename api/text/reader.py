@@ -25,9 +25,6 @@ class ReadFailed(Exception):
 
 def _prepare(nice: int) -> None:
     os.nice(nice)
-    # Tesseract on one core: its OpenMP threads spin while they wait for each other, so on a small server they took
-    # the cores requests need and read a page slower than one thread does (unless the operator says otherwise).
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     import PIL.Image  # noqa: F401
     import pypdfium2  # noqa: F401
 
