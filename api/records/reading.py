@@ -130,10 +130,10 @@ def _decode(data: bytes) -> tuple[str, str | None]:
 
 
 def raw_lines(chunks: Iterable[bytes], *, max_line_bytes: int, first_row: int = 1) -> Iterator[tuple[int, bytes | int]]:
-    """The file's lines as (row, bytes), numbered from `first_row`, without their LF (a CR before it is the
-    reader's to drop); a line longer than `max_line_bytes` comes as (row, its length) and is skipped without being
-    held in memory. The one loop every reader of lines goes through: plain tuples, as a leaked database has
-    millions of lines and each object a line goes through costs a share of the import's time."""
+    """The file's lines as (row, bytes), numbered from `first_row`, without their line ends (LF or CRLF); a line
+    longer than `max_line_bytes` (its CR counted) comes as (row, its length) and is skipped without being held in
+    memory. The one loop every reader of lines goes through: plain tuples, as a leaked database has millions of
+    lines and each object a line goes through costs a share of the import's time."""
     row, carry, skipping, skipped = first_row, b"", False, 0
     for chunk in chunks:
         parts = chunk.split(b"\n")
@@ -145,7 +145,10 @@ def raw_lines(chunks: Iterable[bytes], *, max_line_bytes: int, first_row: int = 
                 continue
             if carry:
                 part, carry = carry + part, b""
-            yield (row, len(part)) if len(part) > max_line_bytes else (row, part)
+            if len(part) > max_line_bytes:
+                yield row, len(part)
+            else:
+                yield row, part.removesuffix(b"\r")
             row += 1
         if skipping:
             skipped += len(last)
@@ -156,7 +159,7 @@ def raw_lines(chunks: Iterable[bytes], *, max_line_bytes: int, first_row: int = 
     if skipping:
         yield row, skipped
     elif carry:
-        yield row, carry
+        yield row, carry.removesuffix(b"\r")
 
 
 def lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[Line]:
@@ -168,8 +171,6 @@ def lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[Line]:
             first = False
             yield Line(row, None, problem=_too_long(data, max_line_bytes))
             continue
-        if data[-1:] == b"\r":
-            data = data[:-1]
         text, decoded_as = _decode(data)
         if first:
             first = False
@@ -197,8 +198,6 @@ def json_records(
 
     def record(row: int, data: bytes) -> SourceRecord | None:
         nonlocal first
-        if data[-1:] == b"\r":
-            data = data[:-1]
         try:
             text, decoded_as = data.decode(), None
         except UnicodeDecodeError:
