@@ -178,3 +178,70 @@ def test_a_record_keeps_its_rating_or_amount_as_its_number_after_the_upgrade(tmp
         if engine is not None:
             engine.dispose()
         drop()
+
+
+def test_records_lose_their_foreign_key_and_keep_their_rows_and_their_sets_indexes(tmp_path, database_url):
+    """0020 drops the records' foreign key to their record set (PostgreSQL checked it row by row as a set was copied
+    in). SQLite cannot drop a key in place, so there the table is made again: its rows and each set's own partial
+    indexes come through, down to 0019 (the key back) and up again."""
+    from sqlmodel import Session
+
+    from api.records import load
+    from models.case import Case
+    from models.evidence import EvidenceItem
+    from models.record_set import Record, RecordFormat, RecordRole, RecordSet
+    from models.user import User
+
+    url, drop = _empty_database(tmp_path)
+    engine = None
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with Session(engine) as session:
+            user = User(email="old@firm.example", password_hash="x")
+            session.add(user)
+            session.flush()
+            case = Case(title="Old", case_type="lanham_act", created_by=user.id)
+            session.add(case)
+            session.flush()
+            item = EvidenceItem(case_id=case.id, sha256="a" * 64, size_bytes=1, media_type="application/json",
+                                original_filename="reviews.json", kind="other", title="reviews",
+                                uploaded_by=user.id)  # fmt: skip
+            session.add(item)
+            session.flush()
+            record_set = RecordSet(case_id=case.id, evidence_id=item.id, name="reviews", role=RecordRole.reviews,
+                                   format=RecordFormat.jsonl, created_by=user.id)  # fmt: skip
+            session.add(record_set)
+            session.flush()
+            for row, reviewer in ((1, "A1"), (3, "Zoë 王")):
+                line = f'{{"reviewer": "{reviewer}", "stars": 5}}'
+                session.add(Record(record_set_id=record_set.id, row=row, k2=reviewer, number=5.0, source_line=line,
+                                   fields={"reviewer_id": reviewer, "rating": 5}))  # fmt: skip
+            session.commit()
+            set_id = record_set.id
+        name = load.index_names(set_id)[1]
+        where = load.set_clause(set_id, engine.dialect.name)
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE INDEX {name} ON records (k2, row) WHERE {where} AND k2 IS NOT NULL"))
+
+        def state():
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT row, k2, number, source_line FROM records ORDER BY row")).all()
+            shape = inspect(engine)
+            return rows, {i["name"] for i in shape.get_indexes("records")}, shape.get_foreign_keys("records")
+
+        rows, indexes, keys = state()
+        assert [r[1] for r in rows] == ["A1", "Zoë 王"] and name in indexes and keys == []
+        engine.dispose()
+        migrate.downgrade(url, "0019")
+        assert state()[:2] == (rows, indexes) and [k["referred_table"] for k in state()[2]] == ["record_sets"]
+        engine.dispose()
+        migrate.upgrade(url)
+        assert state() == (rows, indexes, [])
+        with engine.connect() as conn:  # the set's index still holds its rows and answers for them
+            found = conn.execute(text(f"SELECT row FROM records WHERE {where} AND k2 = :k"), {"k": "Zoë 王"}).all()
+        assert found == [(3,)]
+    finally:
+        if engine is not None:
+            engine.dispose()
+        drop()
