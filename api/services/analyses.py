@@ -382,9 +382,10 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             _rows(session, params["order_sets"], [Record.k2, Record.k3, _field("status")])
         ):
             engine.order(k2, k3, status)
-        step("reviews and payments")
+        step("linked keys")
         table = _identity_table(session, engine, sql)
         try:
+            step("reviews and payments")
             pairs = []
             for row in counted(_candidates(session, sql, table, params)):
                 review_set, review_row, reviewed, reviewer, product, seller, rating, root = row[:8]

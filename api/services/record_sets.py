@@ -9,6 +9,7 @@ keeps no record (`_ended`), and one that is run again (its worker died) starts f
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -324,6 +325,7 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             QUEUE.fail(session, record_set_id, LOST)
         return
     tally = _Tally(settings.records_max_rejected)
+    started = time.perf_counter()
     try:
         with store.open(sha256) as raw, fewer_collections():
             source = reading.Source(raw, max_inflated=settings.records_max_inflated_bytes)
@@ -352,7 +354,9 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         _fail(record_set_id, f"the import failed and kept nothing: {exc}", tally.refused, tally.errors)
         return
     done, refused, errors = tally.done, tally.refused, tally.errors
+    read = time.perf_counter()
     load.create_indexes(record_set_id, RecordRole(record_set.role))
+    indexed = time.perf_counter()
     with session_scope() as session:
         if done >= 10_000:
             load.analyze(session)
@@ -373,7 +377,10 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                 object_id=record_set_id,
                 details={"rows": done, "rejected": refused, "sha256": sha256},
             )
-    log.info("record set %s: %d records, %d lines refused", record_set_id, done, refused)
+    log.info(
+        "record set %s: %d records, %d lines refused; read and written in %.1f s, indexed in %.1f s, then %.1f s",
+        record_set_id, done, refused, read - started, indexed - read, time.perf_counter() - indexed,
+    )  # fmt: skip
 
 
 @dataclass
