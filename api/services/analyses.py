@@ -268,12 +268,15 @@ def _analyse_table(session: Session, sql: _Sql, name: str) -> None:
 
 
 def _identity_table(session: Session, engine: finder_engine.Finder, sql: _Sql) -> str:
-    """The linked keys and their identities, indexed for the joins."""
+    """The linked keys and their identities, indexed for the joins on SQLite. PostgreSQL joins a table this large by
+    hashing it: at a million reviews its joins ran no slower without the indexes, which took half the table's making
+    (0.85 s of 1.55 s)."""
     name = f"cb_identity_{uuid.uuid4().hex[:12]}"
     _scratch_table(session, sql, name, ("kind", "value", "root"), engine.linked())
-    connection = session.connection()
-    connection.exec_driver_sql(f"CREATE INDEX {name}_value ON {name} (value, kind)")
-    connection.exec_driver_sql(f"CREATE INDEX {name}_root ON {name} (root, kind)")
+    if not sql.postgres:
+        connection = session.connection()
+        connection.exec_driver_sql(f"CREATE INDEX {name}_value ON {name} (value, kind)")
+        connection.exec_driver_sql(f"CREATE INDEX {name}_root ON {name} (root, kind)")
     _analyse_table(session, sql, name)
     return name
 
@@ -311,7 +314,8 @@ def _messages(session: Session, sql: _Sql, table: str, set_ids: list[str], roots
     met their payments through it) and to a table of the identities wanted."""
     wanted = f"{table}_wanted"
     _scratch_table(session, sql, wanted, ("root",), ((root,) for root in roots))
-    session.connection().exec_driver_sql(f"CREATE INDEX {wanted}_root ON {wanted} (root)")
+    if not sql.postgres:  # PostgreSQL hashes it, as it does the identity table
+        session.connection().exec_driver_sql(f"CREATE INDEX {wanted}_root ON {wanted} (root)")
     _analyse_table(session, sql, wanted)
     seen: set[tuple[str, int]] = set()
     try:
@@ -408,6 +412,7 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                     engine.message(identity, ref, epoch(row[2]), row[3], row[4], said.get("text"), said.get("from"))
         finally:
             session.connection().exec_driver_sql(f"DROP TABLE {table}")
+        step("rules")
         for root, review, payment in pairs:
             engine.consider(root, review, payment)
         step("totals")
