@@ -31,6 +31,33 @@ def _empty_database(tmp_path):
     return make_url(wanted).set(database=name).render_as_string(hide_password=False), drop
 
 
+def _record_sets(session, roles) -> dict:
+    """A user, a case and a record set of each role (its original an evidence item), flushed: {role: record set}."""
+    from models.case import Case
+    from models.evidence import EvidenceItem
+    from models.record_set import RecordFormat, RecordSet
+    from models.user import User
+
+    user = User(email="old@firm.example", password_hash="x")
+    session.add(user)
+    session.flush()
+    case = Case(title="Old", case_type="lanham_act", created_by=user.id)
+    session.add(case)
+    session.flush()
+    sets = {}
+    for role in roles:
+        item = EvidenceItem(case_id=case.id, sha256=role.value.ljust(64, "0"), size_bytes=1,
+                            media_type="application/json", original_filename=f"{role.value}.json",
+                            kind="other", title=role.value, uploaded_by=user.id)  # fmt: skip
+        session.add(item)
+        session.flush()
+        sets[role] = RecordSet(case_id=case.id, evidence_id=item.id, name=role.value, role=role,
+                               format=RecordFormat.jsonl, created_by=user.id)  # fmt: skip
+        session.add(sets[role])
+        session.flush()
+    return sets
+
+
 def test_upgrade_downgrade_upgrade_and_no_drift(tmp_path, database_url):
     url, drop = _empty_database(tmp_path)
     try:
@@ -132,10 +159,7 @@ def test_a_record_keeps_its_rating_or_amount_as_its_number_after_the_upgrade(tmp
     payment's or an order's amount, nothing for other roles."""
     from sqlmodel import Session
 
-    from models.case import Case
-    from models.evidence import EvidenceItem
-    from models.record_set import Record, RecordFormat, RecordRole, RecordSet
-    from models.user import User
+    from models.record_set import Record, RecordRole
 
     url, drop = _empty_database(tmp_path)
     engine = None
@@ -143,29 +167,14 @@ def test_a_record_keeps_its_rating_or_amount_as_its_number_after_the_upgrade(tmp
         migrate.upgrade(url)
         engine = make_engine(url)
         with Session(engine) as session:
-            user = User(email="old@firm.example", password_hash="x")
-            session.add(user)
-            session.flush()
-            case = Case(title="Old", case_type="lanham_act", created_by=user.id)
-            session.add(case)
-            session.flush()
-            sets = {}
-            for role, fields in {
+            fields_of = {
                 RecordRole.reviews: {"reviewer_id": "A1", "rating": 4.5, "reviewed_at": "2021-03-04T10:00:00Z"},
                 RecordRole.payments: {"amount": "1234.56", "paid_at": "2021-03-05T10:00:00Z"},
                 RecordRole.accounts: {"account_id": "A1"},
-            }.items():
-                item = EvidenceItem(case_id=case.id, sha256=role.value.ljust(64, "0"), size_bytes=1,
-                                    media_type="application/json", original_filename=f"{role.value}.json",
-                                    kind="other", title=role.value, uploaded_by=user.id)  # fmt: skip
-                session.add(item)
-                session.flush()
-                record_set = RecordSet(case_id=case.id, evidence_id=item.id, name=role.value, role=role,
-                                       format=RecordFormat.jsonl, created_by=user.id)  # fmt: skip
-                session.add(record_set)
-                session.flush()
-                session.add(Record(record_set_id=record_set.id, row=1, fields=fields, source_line="{}"))
-                sets[role] = record_set.id
+            }
+            sets = {role: record_set.id for role, record_set in _record_sets(session, fields_of).items()}
+            for role, set_id in sets.items():
+                session.add(Record(record_set_id=set_id, row=1, fields=fields_of[role], source_line="{}"))
             session.commit()
         engine.dispose()
         migrate.downgrade(url, "0018")
@@ -187,10 +196,7 @@ def test_records_lose_their_foreign_key_and_keep_their_rows_and_their_sets_index
     from sqlmodel import Session
 
     from api.records import load
-    from models.case import Case
-    from models.evidence import EvidenceItem
-    from models.record_set import Record, RecordFormat, RecordRole, RecordSet
-    from models.user import User
+    from models.record_set import Record, RecordRole
 
     url, drop = _empty_database(tmp_path)
     engine = None
@@ -198,21 +204,7 @@ def test_records_lose_their_foreign_key_and_keep_their_rows_and_their_sets_index
         migrate.upgrade(url)
         engine = make_engine(url)
         with Session(engine) as session:
-            user = User(email="old@firm.example", password_hash="x")
-            session.add(user)
-            session.flush()
-            case = Case(title="Old", case_type="lanham_act", created_by=user.id)
-            session.add(case)
-            session.flush()
-            item = EvidenceItem(case_id=case.id, sha256="a" * 64, size_bytes=1, media_type="application/json",
-                                original_filename="reviews.json", kind="other", title="reviews",
-                                uploaded_by=user.id)  # fmt: skip
-            session.add(item)
-            session.flush()
-            record_set = RecordSet(case_id=case.id, evidence_id=item.id, name="reviews", role=RecordRole.reviews,
-                                   format=RecordFormat.jsonl, created_by=user.id)  # fmt: skip
-            session.add(record_set)
-            session.flush()
+            record_set = _record_sets(session, [RecordRole.reviews])[RecordRole.reviews]
             for row, reviewer in ((1, "A1"), (3, "Zoë 王")):
                 line = f'{{"reviewer": "{reviewer}", "stars": 5}}'
                 session.add(Record(record_set_id=record_set.id, row=row, k2=reviewer, number=5.0, source_line=line,
