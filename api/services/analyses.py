@@ -410,11 +410,19 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
                 for identity, ref, row in counted(_messages(session, sql, table, params["message_sets"], roots)):
                     said = orjson.loads(row[5])
                     engine.message(identity, ref, epoch(row[2]), row[3], row[4], said.get("text"), said.get("from"))
+            step("rules")
+            for root, review, payment in pairs:
+                engine.consider(root, review, payment)
+            step("offers in the messages")
+            found_in = engine.found_in()
+            if params["message_sets"] and found_in:
+                texts: dict[str, dict[tuple[str, int], str | None]] = {identity: {} for identity in found_in}
+                for identity, ref, row in counted(_messages(session, sql, table, params["message_sets"], found_in)):
+                    texts[identity][ref] = orjson.loads(row[5]).get("text")
+                for identity, by_ref in texts.items():
+                    engine.offers(identity, by_ref)
         finally:
             session.connection().exec_driver_sql(f"DROP TABLE {table}")
-        step("rules")
-        for root, review, payment in pairs:
-            engine.consider(root, review, payment)
         step("totals")
         _count(session, sql, engine, params)
     step("findings")
