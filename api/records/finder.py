@@ -290,9 +290,9 @@ def _intern(value: str | None) -> str | None:
     return sys.intern(value) if value else None
 
 
-def epoch(value: datetime | str | None) -> float | None:
-    if value is None:
-        return None
+def epoch(value: datetime | str | float | None) -> float | None:
+    if value is None or isinstance(value, float):
+        return value
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace(" ", "T"))
     if value.tzinfo is None:

@@ -215,6 +215,15 @@ class _Sql:
     def set_text(self, value: Any) -> str:
         return str(value) if self.postgres else str(uuid.UUID(hex=value))
 
+    def set_column(self, alias: str) -> str:
+        """A record's set, read as set_text takes it: on PostgreSQL as text, not as a UUID object made per row."""
+        return f"{alias}.record_set_id::text" if self.postgres else f"{alias}.record_set_id"
+
+    def seconds(self, column: str) -> str:
+        """A time read for the finder, which works in seconds since the epoch: on PostgreSQL sent as those, not as a
+        datetime made per row and turned into them (a third of a million pairs at a million reviews)."""
+        return f"extract(epoch FROM {column})::float8" if self.postgres else column
+
     def fields(self, alias: str) -> str:
         """A record's fields as JSON text, for Python to parse once: each field taken out in SQL parses the whole
         object again (PostgreSQL's json type is kept as text), four times a payment."""
@@ -294,8 +303,8 @@ def _candidates(session: Session, sql: _Sql, table: str, params: dict) -> Iterat
     for reviews in params["review_sets"]:
         for payments in params["payment_sets"]:
             statement = text(
-                f"SELECT r.record_set_id, r.row, r.at, r.k2, r.k3, r.k4, {sql.rating('r')}, ir.root, "
-                f"p.record_set_id, p.row, p.at, p.k1, p.k2, p.k3, {sql.fields('p')} "
+                f"SELECT {sql.set_column('r')}, r.row, {sql.seconds('r.at')}, r.k2, r.k3, r.k4, {sql.rating('r')}, "
+                f"ir.root, {sql.set_column('p')}, p.row, {sql.seconds('p.at')}, p.k1, p.k2, p.k3, {sql.fields('p')} "
                 f"FROM records r "
                 f"JOIN {table} ir ON ir.value = r.k2 AND ir.kind = 'id' "
                 f"JOIN {table} ip ON ip.root = ir.root AND ip.kind = 'em' "
@@ -322,7 +331,8 @@ def _messages(session: Session, sql: _Sql, table: str, set_ids: list[str], roots
         for kind, column in (("id", "k3"), ("em", "k4")):
             for set_id in set_ids:
                 statement = text(
-                    f"SELECT i.root, m.record_set_id, m.row, m.at, m.k5, m.k6, {sql.fields('m')} FROM records m "
+                    f"SELECT i.root, {sql.set_column('m')}, m.row, {sql.seconds('m.at')}, m.k5, m.k6, "
+                    f"{sql.fields('m')} FROM records m "
                     f"JOIN {table} i ON i.kind = '{kind}' AND i.value = m.{column} "
                     f"JOIN {wanted} w ON w.root = i.root "
                     f"WHERE {sql.literal('m', set_id)} AND m.{column} IS NOT NULL"
