@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -380,7 +381,9 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         QUEUE.report(analysis_id, step=name, records_read=read)
 
     epoch = finder_engine.epoch
-    with session_scope() as session:
+    # The totals' count is the database's work alone: it runs beside the reading, which is mostly Python's.
+    with session_scope() as session, ThreadPoolExecutor(1, thread_name_prefix="analysis-totals") as beside:
+        high_reviews = beside.submit(_high_reviews, params)
         sql = _Sql(session)
         _plan_for_everything(session, sql)
         step("accounts")
@@ -434,7 +437,7 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         finally:
             session.connection().exec_driver_sql(f"DROP TABLE {table}")
         step("totals")
-        _count(session, sql, engine, params)
+        _count(session, engine, params, high_reviews.result())
     step("findings")
     results = engine.results()
     members = engine.identities.members({r.identity for r in results})
@@ -452,21 +455,29 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     log.info("analysis %s: %d findings from %d records", analysis_id, len(results), read)
 
 
-def _count(session: Session, sql: _Sql, engine: finder_engine.Finder, params: dict) -> None:
-    """The records read of each role, and the reviews rated high enough by seller and product (a share's
-    denominator)."""
+def _high_reviews(params: dict) -> list[tuple[str | None, str | None, int]]:
+    """(seller, product, count) of the reviews rated high enough (a share's denominator), in a session of its own."""
+    with session_scope() as session:
+        sql = _Sql(session)
+        _plan_for_everything(session, sql)
+        statement = text(
+            f"SELECT k4, k3, count(*) FROM records r WHERE r.record_set_id IN :sets AND {sql.rating('r')} >= :min "
+            "GROUP BY k4, k3"
+        ).bindparams(bindparam("sets", expanding=True))
+        values = {"sets": [sql.set_id(s) for s in params["review_sets"]], "min": params["min_rating"]}
+        return [(seller, product, count) for seller, product, count in session.execute(statement, values)]
+
+
+def _count(
+    session: Session, engine: finder_engine.Finder, params: dict, high_reviews: list[tuple[str | None, str | None, int]]
+) -> None:
+    """The records read of each role, and the reviews rated high enough by seller and product."""
     for name in ROLES:
         if params.get(name):  # a set the finder reads is done: its rows_done are its records
             sets = [uuid.UUID(s) for s in params[name]]
             stmt = select(func.sum(col(RecordSet.rows_done))).where(col(RecordSet.id).in_(sets))
             engine.counts[f"{name[:-5]}s_read"] = int(session.exec(stmt).one() or 0)
-    statement = text(
-        f"SELECT k4, k3, count(*) FROM records r WHERE r.record_set_id IN :sets AND {sql.rating('r')} >= :min "
-        "GROUP BY k4, k3"
-    ).bindparams(bindparam("sets", expanding=True))
-    for seller, product, count in session.execute(
-        statement, {"sets": [sql.set_id(s) for s in params["review_sets"]], "min": params["min_rating"]}
-    ):
+    for seller, product, count in high_reviews:
         engine.high_reviews[(seller, product)] = count
         engine.counts["reviews_considered"] += count
 
