@@ -167,7 +167,11 @@ class Finder:
 
     def found_in(self) -> set[str]:
         """The identities with findings so far: only their messages are cited, so only theirs need `offers`."""
-        return {self.identities.of(hit.review.key) or hit.review.key for hit in self._hits.values()}
+        return {self._reviewer(hit.review) for hit in self._hits.values()}
+
+    def _reviewer(self, review: Review) -> str:
+        """The identity of a review's reviewer: the one its finding names and cites the messages of."""
+        return self.identities.of(review.key) or review.key
 
     def offers(self, identity: str, texts: dict[tuple[str, int], str | None]) -> None:
         """Tell which messages of an identity offer money for a review, from their texts by ref. The rules never
@@ -231,7 +235,7 @@ class Finder:
         for ref in sorted(self._hits, key=lambda r: (self._hits[r].review.at, r)):
             hit = self._hits[ref]
             review = hit.review
-            identity = self.identities.of(review.key) or review.key
+            identity = self._reviewer(review)
             payments = sorted(hit.payments, key=lambda p: (abs(p.at - review.at), p.at, p.ref))
             messages = self._supporting(identity, review, payments)
             score, reasons = _score(hit, payments[0], messages, review)
