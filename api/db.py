@@ -102,6 +102,27 @@ def bulk_insert(
         cursor.close()
 
 
+def driver_rows(connection: Connection, statement: str, *, chunk: int = 2_000) -> Iterator[tuple]:
+    """The rows of a statement without parameters, as the driver's plain tuples, for reads of hundreds of thousands
+    of rows where making a SQLAlchemy row of each costs more than the reading. On PostgreSQL they stream a chunk at
+    a time as the database makes them, so the caller's work overlaps the database's (a parallel plan stays
+    parallel: a server-side cursor's never is); on SQLite, sqlite3 steps through them as they are asked for. The
+    statement is ours, never built from a user's text."""
+    raw = connection.connection.driver_connection
+    assert raw is not None, "a connection in use has its driver's connection"
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor:
+            yield from cursor.stream(statement, size=chunk)
+        return
+    cursor = raw.cursor()
+    try:
+        cursor.execute(statement)
+        while batch := cursor.fetchmany(chunk):
+            yield from batch
+    finally:
+        cursor.close()
+
+
 def release_connection(session: Session) -> None:
     """Give the session's connection back to the pool before slow work that needs no database (a body arriving,
     a PDF laid out). Ends the read transaction; with expire_on_commit=False the loaded rows stay usable, and the

@@ -17,11 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import String, bindparam, cast, func, text
-from sqlalchemy import select as sa_select
+from sqlalchemy import bindparam, func, text
 from sqlmodel import Session, col, select
 
-from api.db import bulk_insert, session_scope
+from api.db import bulk_insert, driver_rows, session_scope
 from api.errors import UnprocessableEntity
 from api.pagination import in_batches, keyset_page, parse_datetime, parse_int, parse_uuid
 from api.records import finder as finder_engine
@@ -30,12 +29,11 @@ from api.records.query import citation
 from api.services import access, audit, jobs, record_sets
 from models.analysis import Analysis, AnalysisCreate, AnalysisPublic, AnalysisStatus, Finding, FindingPublic
 from models.case import Case, Role
-from models.record_set import Record, RecordRole, RecordSet, RecordSetStatus
+from models.record_set import RecordRole, RecordSet, RecordSetStatus
 from models.user import User
 
 log = logging.getLogger("casebinder.analyses")
 INTERRUPTED = "interrupted: the server stopped during the analysis, so it found nothing; run it again"
-READ_BATCH = 10_000
 TOTALS_KEPT = 500  # sellers and products listed in the totals, most findings first
 CLUSTERS_KEPT = 10
 ROLES = {
@@ -178,27 +176,32 @@ def _labels(session: Session, set_ids: list[str]) -> dict[str, str]:
     return out
 
 
-def _rows(session: Session, set_ids: list[str], columns: list, batch: int = READ_BATCH) -> Iterator[Any]:
-    for set_id in set_ids:
-        stmt = sa_select(col(Record.row), *columns).where(col(Record.record_set_id) == uuid.UUID(set_id))
-        result = session.execute(stmt.execution_options(yield_per=batch, stream_results=True))
-        for row in result:
-            yield set_id, row
-        result.close()
+def _keys(sql: "_Sql", set_ids: list[str], columns: tuple[str, ...], *, all_present: bool) -> list[str]:
+    """Statements for the distinct combinations of these key columns in the sets (those with every one present, if
+    asked): a reviewer writes many messages from one address, and each combination links its keys once."""
+    present = "".join(f" AND {column} IS NOT NULL" for column in columns) if all_present else ""
+    return [
+        f"SELECT DISTINCT {', '.join(columns)} FROM records WHERE {sql.literal('records', s)}{present}" for s in set_ids
+    ]
 
 
-def _links(session: Session, set_ids: list[str], columns: list, *, all_present: bool) -> Iterator[Any]:
-    """The distinct combinations of these key columns in the sets (those with every one present, if asked): a
-    reviewer writes many messages from one address, and each combination links its keys once."""
-    for set_id in set_ids:
-        stmt = sa_select(*columns).distinct().where(col(Record.record_set_id) == uuid.UUID(set_id))
-        if all_present:
-            stmt = stmt.where(*(column.is_not(None) for column in columns))
-        yield from session.execute(stmt)
+def _explaining_orders(sql: "_Sql", set_ids: list[str]) -> list[str]:
+    """Statements for the (buyer, product, status) of the orders returned or cancelled (stored in lower case)."""
+    status = sql.field("records", "status")
+    return [
+        f"SELECT k2, k3, {status} FROM records WHERE {sql.literal('records', s)} AND k2 IS NOT NULL "
+        f"AND k3 IS NOT NULL AND {status} IN ('returned', 'cancelled')"
+        for s in set_ids
+    ]
 
 
-def _field(name: str):
-    return cast(col(Record.fields)[name].as_string(), String)
+def _fetched(statements: list[str]) -> list[tuple]:
+    """The rows of these statements, read whole in a session of its own: the analysis reads them beside its own
+    work (the database answers one while Python links the keys of the one before)."""
+    with session_scope() as session:
+        _plan_for_everything(session, _Sql(session))
+        connection = session.connection()
+        return [row for statement in statements for row in driver_rows(connection, statement)]
 
 
 class _Sql:
@@ -216,9 +219,9 @@ class _Sql:
     def set_text(self, value: Any) -> str:
         return str(value) if self.postgres else str(uuid.UUID(hex=value))
 
-    def set_column(self, alias: str) -> str:
-        """A record's set, read as set_text takes it: on PostgreSQL as text, not as a UUID object made per row."""
-        return f"{alias}.record_set_id::text" if self.postgres else f"{alias}.record_set_id"
+    def field(self, alias: str, name: str) -> str:
+        """A text field of a record's fields (a name of ours)."""
+        return f"({alias}.fields->>'{name}')" if self.postgres else f"json_extract({alias}.fields, '$.{name}')"
 
     def seconds(self, column: str) -> str:
         """A time read for the finder, which works in seconds since the epoch: on PostgreSQL sent as those, not as a
@@ -235,10 +238,13 @@ class _Sql:
         """A review's rating: its record's number (models.record_set NUMBER_FIELD)."""
         return f"{alias}.number"
 
-    def window(self) -> str:
+    def window(self, before_days: float, after_days: float) -> str:
+        """Payments from `before_days` before the review to `after_days` after it (numbers of ours, as literals)."""
         if self.postgres:
-            return "p.at BETWEEN r.at - make_interval(secs => :before) AND r.at + make_interval(secs => :after)"
-        return "p.at >= datetime(r.at, :before_days) AND p.at <= datetime(r.at, :after_days)"
+            before, after = float(before_days) * finder_engine.DAY, float(after_days) * finder_engine.DAY
+            return f"p.at BETWEEN r.at - make_interval(secs => {before!r}) AND r.at + make_interval(secs => {after!r})"
+        before, after = float(before_days), float(after_days)
+        return f"p.at >= datetime(r.at, '-{before!r} days') AND p.at <= datetime(r.at, '+{after!r} days')"
 
     @staticmethod
     def at(value: Any) -> float:
@@ -292,30 +298,28 @@ def _identity_table(session: Session, engine: finder_engine.Finder, sql: _Sql) -
 
 
 def _candidates(session: Session, sql: _Sql, table: str, params: dict) -> Iterator[tuple]:
-    """Each review rated high enough and each payment to its reviewer's identity from a day more than the window
-    before it to a day more than the window after it (the finder applies the window exactly). The sets are named
-    as literals, so each lookup of a payee goes through its payment set's own index."""
-    before, after = params["window_days_before"] + 1, params["window_days_after"] + 1
-    values: dict[str, Any] = {"min_rating": params["min_rating"]}
-    if sql.postgres:
-        values |= {"before": before * finder_engine.DAY, "after": after * finder_engine.DAY}
-    else:
-        values |= {"before_days": f"-{before} days", "after_days": f"+{after} days"}
+    """(review set, payment set, row) for each review rated high enough and each payment to its reviewer's identity
+    from a day more than the window before it to a day more than the window after it (the finder applies the window
+    exactly). The sets are named as literals, so each lookup of a payee goes through its payment set's own index.
+    The rows stream in as the database joins them: Python makes its pairs of the first while it joins the rest."""
+    rating = float(params["min_rating"])
+    window = sql.window(params["window_days_before"] + 1, params["window_days_after"] + 1)
     for reviews in params["review_sets"]:
         for payments in params["payment_sets"]:
-            statement = text(
-                f"SELECT {sql.set_column('r')}, r.row, {sql.seconds('r.at')}, r.k2, r.k3, r.k4, {sql.rating('r')}, "
-                f"ir.root, {sql.set_column('p')}, p.row, {sql.seconds('p.at')}, p.k1, p.k2, p.k3, {sql.fields('p')} "
+            statement = (
+                f"SELECT r.row, {sql.seconds('r.at')}, r.k2, r.k3, r.k4, {sql.rating('r')}, ir.root, "
+                f"p.row, {sql.seconds('p.at')}, p.k1, p.k2, p.k3, {sql.fields('p')} "
                 f"FROM records r "
                 f"JOIN {table} ir ON ir.value = r.k2 AND ir.kind = 'id' "
                 f"JOIN {table} ip ON ip.root = ir.root AND ip.kind = 'em' "
                 f"JOIN records p ON {sql.literal('p', payments)} AND p.k2 = ip.value "
-                f"WHERE {sql.literal('r', reviews)} AND r.k2 IS NOT NULL AND {sql.rating('r')} >= :min_rating "
-                f"AND {sql.window()}"
+                f"WHERE {sql.literal('r', reviews)} AND r.k2 IS NOT NULL AND {sql.rating('r')} >= {rating!r} "
+                f"AND {window}"
             )
-            # Fetched whole, not through a server-side cursor: PostgreSQL never runs a cursor's query in parallel, and
-            # the pairs in the window are few beside the records joined (95,000 of a million reviews and payments).
-            yield from session.execute(statement, values)
+            # Not through a server-side cursor: PostgreSQL never runs a cursor's query in parallel, and the pairs in
+            # the window are few beside the records joined (95,000 of a million reviews and payments).
+            for row in driver_rows(session.connection(), statement):
+                yield reviews, payments, row
 
 
 def _messages(session: Session, sql: _Sql, table: str, set_ids: list[str], roots: set[str]) -> Iterator[tuple]:
@@ -331,15 +335,14 @@ def _messages(session: Session, sql: _Sql, table: str, set_ids: list[str], roots
     try:
         for kind, column in (("id", "k3"), ("em", "k4")):
             for set_id in set_ids:
-                statement = text(
-                    f"SELECT i.root, {sql.set_column('m')}, m.row, {sql.seconds('m.at')}, m.k5, m.k6, "
-                    f"{sql.fields('m')} FROM records m "
+                statement = (
+                    f"SELECT i.root, m.row, {sql.seconds('m.at')}, m.k5, m.k6, {sql.fields('m')} FROM records m "
                     f"JOIN {table} i ON i.kind = '{kind}' AND i.value = m.{column} "
                     f"JOIN {wanted} w ON w.root = i.root "
                     f"WHERE {sql.literal('m', set_id)} AND m.{column} IS NOT NULL"
                 )
-                for row in session.execute(statement):
-                    ref = (sql.set_text(row[1]), row[2])
+                for row in driver_rows(session.connection(), statement):
+                    ref = (set_id, row[1])
                     if ref not in seen:
                         seen.add(ref)
                         yield row[0], ref, row[1:]
@@ -381,39 +384,40 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         QUEUE.report(analysis_id, step=name, records_read=read)
 
     epoch = finder_engine.epoch
-    # The totals' count is the database's work alone: it runs beside the reading, which is mostly Python's.
-    with session_scope() as session, ThreadPoolExecutor(1, thread_name_prefix="analysis-totals") as beside:
-        high_reviews = beside.submit(_high_reviews, params)
+    # Beside the analysis's own reading, which is mostly Python's, a second session has the database read what is
+    # needed next: the message links while the accounts' keys are linked, the orders, and the totals' count.
+    with session_scope() as session, ThreadPoolExecutor(1, thread_name_prefix="analysis-beside") as beside:
         sql = _Sql(session)
+        message_links = beside.submit(_fetched, _keys(sql, params["message_sets"], ("k3", "k4"), all_present=True))
+        orders = beside.submit(_fetched, _explaining_orders(sql, params["order_sets"]))
+        high_reviews = beside.submit(_high_reviews, params)
         _plan_for_everything(session, sql)
         step("accounts")
-        keys = [col(Record.k1), col(Record.k2), col(Record.k3), col(Record.k4), col(Record.k5)]
-        for k1, k2, k3, k4, k5 in counted(_links(session, params["account_sets"], keys, all_present=False)):
-            engine.account(k1, k2, k3, k4, k5)
+        for statement in _keys(sql, params["account_sets"], ("k1", "k2", "k3", "k4", "k5"), all_present=False):
+            for k1, k2, k3, k4, k5 in counted(driver_rows(session.connection(), statement)):
+                engine.account(k1, k2, k3, k4, k5)
         step("messages")
-        links = _links(session, params["message_sets"], [col(Record.k3), col(Record.k4)], all_present=True)
-        for k3, k4 in counted(links):
+        for k3, k4 in counted(iter(message_links.result())):
             engine.message_link(k3, k4)
         step("orders")
-        for _, (_, k2, k3, status) in counted(
-            _rows(session, params["order_sets"], [Record.k2, Record.k3, _field("status")])
-        ):
+        for k2, k3, status in counted(iter(orders.result())):
             engine.order(k2, k3, status)
         step("linked keys")
         table = _identity_table(session, engine, sql)
         try:
             step("reviews and payments")
             pairs = []
-            for row in counted(_candidates(session, sql, table, params)):
-                review_set, review_row, reviewed, reviewer, product, seller, rating, root = row[:8]
-                pay_set, pay_row, paid, txn, payee, payer, fields = row[8:]
+            review_key = finder_engine.id_key
+            for reviews, payments, row in counted(_candidates(session, sql, table, params)):
+                review_row, reviewed, reviewer, product, seller, rating, root = row[:7]
+                pay_row, paid, txn, payee, payer, fields = row[7:]
                 paid_fields = orjson.loads(fields)
                 review = finder_engine.Review(
-                    (sql.set_text(review_set), review_row), sql.at(reviewed), reviewer, product, seller,
-                    float(rating), finder_engine.id_key(reviewer) or "",
+                    (reviews, review_row), sql.at(reviewed), reviewer, product, seller, float(rating),
+                    review_key(reviewer) or "",
                 )  # fmt: skip
                 payment = finder_engine.Payment(
-                    (sql.set_text(pay_set), pay_row), sql.at(paid), payee, payer, str(paid_fields.get("amount")),
+                    (payments, pay_row), sql.at(paid), payee, payer, str(paid_fields.get("amount")),
                     paid_fields.get("currency"), paid_fields.get("type"), paid_fields.get("memo"), txn,
                 )  # fmt: skip
                 pairs.append((root, review, payment))
@@ -421,8 +425,8 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             roots = {root for root, _, _ in pairs}
             if params["message_sets"] and roots:
                 for identity, ref, row in counted(_messages(session, sql, table, params["message_sets"], roots)):
-                    said = orjson.loads(row[5])
-                    engine.message(identity, ref, epoch(row[2]), row[3], row[4], said.get("text"), said.get("from"))
+                    said = orjson.loads(row[4])
+                    engine.message(identity, ref, epoch(row[1]), row[2], row[3], said.get("text"), said.get("from"))
             step("rules")
             for root, review, payment in pairs:
                 engine.consider(root, review, payment)
@@ -431,7 +435,7 @@ def execute(analysis_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             if params["message_sets"] and found_in:
                 texts: dict[str, dict[tuple[str, int], str | None]] = {identity: {} for identity in found_in}
                 for identity, ref, row in counted(_messages(session, sql, table, params["message_sets"], found_in)):
-                    texts[identity][ref] = orjson.loads(row[5]).get("text")
+                    texts[identity][ref] = orjson.loads(row[4]).get("text")
                 for identity, by_ref in texts.items():
                     engine.offers(identity, by_ref)
         finally:
