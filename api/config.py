@@ -191,6 +191,13 @@ class Settings(BaseSettings):
         description="Size from which a JSON record set file is read by several processes: below it, starting them "
         "costs more than they save.",
     )
+    records_indexed_from_rows: int = Field(
+        10_000,
+        ge=0,
+        description="Records from which a record set gets indexes of its own, on its key fields and its time. A "
+        "smaller set is looked up through the primary key, which keeps a set's rows together (at most a few "
+        "milliseconds), and its import builds no index: each build reads the whole records table.",
+    )
     records_phone_region: str = Field(
         "US",
         pattern=r"^[A-Z]{2}$",

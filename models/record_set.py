@@ -132,9 +132,9 @@ class RecordSet(SQLModel, table=True):
 
 
 class Record(SQLModel, table=True):
-    """A record. Besides its primary key, each record set has indexes of its own on its key columns and its time,
-    built once its import is done (api/records/load.py `create_indexes`): built in one pass over sorted values, they
-    cost a fraction of what indexes kept up row by row during a load cost."""
+    """A record. Besides its primary key, each record set but a small one has indexes of its own on its key columns
+    and its time, built once its import is done (api/records/load.py `create_indexes`): built in one pass over sorted
+    values, they cost a fraction of what indexes kept up row by row during a load cost."""
 
     __tablename__ = "records"
 

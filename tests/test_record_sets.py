@@ -5,6 +5,7 @@ import csv
 import gzip
 import io
 import json
+import uuid
 
 import pytest
 
@@ -69,10 +70,27 @@ def test_a_csv_is_read_with_its_rows_lines_and_citations(alice):
     assert original.content == REVIEWS_CSV.encode()
 
 
-def test_filters_find_by_key_any_case_words_and_time(alice):
+def _own_indexes(set_id: str) -> set[str]:
+    """The names of the indexes a record set has of its own."""
+    from sqlalchemy import inspect
+
+    from api.db import get_engine
+
+    return {i["name"] for i in inspect(get_engine()).get_indexes("records") if uuid.UUID(set_id).hex in i["name"]}
+
+
+@pytest.mark.parametrize("indexed", [False, True], ids=["small set, through the primary key", "own indexes"])
+def test_filters_find_by_key_any_case_words_and_time(alice, monkeypatch, workers_with, indexed):
+    """A set smaller than records_indexed_from_rows gets no index of its own (building one reads the whole table);
+    a larger one gets one per key field its role has and one on its time. Lookups answer alike either way."""
+    if indexed:
+        monkeypatch.setattr(get_settings(), "records_indexed_from_rows", 1)
+        workers_with(CASEBINDER_RECORDS_INDEXED_FROM_ROWS="1")
     case = alice.make_case()
     body = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING)
     sid = body["id"]
+    suffixes = {name.rsplit("_", 1)[1] for name in _own_indexes(sid)}
+    assert suffixes == ({"k1", "k2", "k3", "k4", "at"} if indexed else set())
     assert [r["row"] for r in records(alice, sid, product_id="B0001")] == [2, 3]
     assert [r["row"] for r in records(alice, sid, reviewer_id="a300")] == [5]
     assert [r["row"] for r in records(alice, sid, rating="5")] == [2, 3, 7]

@@ -147,7 +147,10 @@ def unhurried(connection: Connection) -> Iterator[None]:
 
 # Each record set's own indexes, made once its import is done: one per key column its role uses, and one on its
 # time. Partial (WHERE record_set_id = <that set>), so each is built in one sorted pass over that set's rows, and a
-# lookup states the set as a literal (`set_clause`) for the planner to know which index covers it.
+# lookup states the set as a literal (`set_clause`) for the planner to know which index covers it. Building one
+# reads the whole records table, though, so a set of fewer rows than `records_indexed_from_rows` gets none: its
+# lookups read its rows through the primary key, which keeps them together (a 1,000-row import into a table of 2.65M
+# records took 2.1 s, its seven index builds most of it).
 
 
 def set_literal(record_set_id: uuid.UUID, dialect: str) -> str:

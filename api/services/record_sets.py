@@ -355,7 +355,8 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         return
     done, refused, errors = tally.done, tally.refused, tally.errors
     read = time.perf_counter()
-    load.create_indexes(record_set_id, RecordRole(record_set.role))
+    if done >= settings.records_indexed_from_rows:
+        load.create_indexes(record_set_id, RecordRole(record_set.role))
     indexed = time.perf_counter()
     with session_scope() as session:
         if done >= 10_000:
