@@ -12,7 +12,6 @@ from api.intake import receive_evidence
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.records import query
-from api.services import audit
 from api.services import record_extracts as extract_service
 from api.services import record_sets as service
 from api.services.holds import CaseOnHold
@@ -205,16 +204,8 @@ def list_records(
     wanted = query.parse_filter(record_set, sent, timezone=_case(session, record_set).timezone)
     rows, next_cursor = query.page(session, record_set, wanted, limit=limit, cursor=cursor)
     label = service.citation_label(session, record_set)
-    audit.record(
-        session,
-        "records.view",
-        actor=user,
-        case_id=record_set.case_id,
-        evidence_id=record_set.evidence_id,
-        object_type="record_set",
-        object_id=record_set.id,
-        details={"filter": wanted.describe(), "rows": [r.row for r in rows][:50], "count": len(rows)},
-    )
+    details = {"filter": wanted.describe(), "rows": [r.row for r in rows][:50], "count": len(rows)}
+    service.viewed(session, record_set, user, details)
     return {"items": [_public_record(session, record_set, r, label) for r in rows], "next_cursor": next_cursor}
 
 
@@ -231,16 +222,7 @@ def get_record(
     record = query.get(session, record_set, row)
     if record is None:
         raise NotFound(f"the record set has no record at row {row:,} (a refused line leaves its row empty)")
-    audit.record(
-        session,
-        "records.view",
-        actor=user,
-        case_id=record_set.case_id,
-        evidence_id=record_set.evidence_id,
-        object_type="record_set",
-        object_id=record_set.id,
-        details={"rows": [row], "count": 1},
-    )
+    service.viewed(session, record_set, user, {"rows": [row], "count": 1})
     return _public_record(session, record_set, record, service.citation_label(session, record_set))
 
 

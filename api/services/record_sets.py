@@ -196,6 +196,20 @@ def citation_label(session: Session, record_set: RecordSet) -> str:
     return exhibit_label(session, record_set) or record_set.name
 
 
+def viewed(session: Session, record_set: RecordSet, user: User, details: dict) -> None:
+    """Records read (listed, looked up), on the audit trail as every read of evidence is."""
+    audit.record(
+        session,
+        "records.view",
+        actor=user,
+        case_id=record_set.case_id,
+        evidence_id=record_set.evidence_id,
+        object_type="record_set",
+        object_id=record_set.id,
+        details=details,
+    )
+
+
 def public(session: Session, record_set: RecordSet) -> RecordSetPublic:
     item = session.get(EvidenceItem, record_set.evidence_id)
     assert item is not None, "a record set's original is evidence, kept while the set is"

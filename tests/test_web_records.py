@@ -1,0 +1,164 @@
+"""The case page's Records tab, through the web app as people use it: the record sets and their records, filtered
+and cited; the review-for-refund finder run from its form by an editor and its findings read, with the summary for
+court and the CSV; viewers only read; outsiders see nothing; every user string escaped."""
+
+import csv
+import html
+import io
+import json
+import re
+
+import pikepdf
+import pytest
+
+from tests.records_support import imported
+from tests.test_review_for_refund import ROW, _sets
+from tests.web_support import sign_in
+
+pytestmark = pytest.mark.slow
+
+HOSTILE = '<script>alert("x")</script> מרים 山田 محمد'
+
+
+@pytest.fixture
+def browsers(app):
+    opened = []
+
+    def open_for(actor):
+        browser = sign_in(app, actor.email)
+        opened.append(browser)
+        return browser
+
+    yield open_for
+    for browser in opened:
+        browser.close()
+
+
+def _text(page: str) -> str:
+    """A page's visible words, tags out and spaces folded."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_an_editor_runs_the_finder_from_the_tab_and_reads_its_findings(alice, browsers):
+    case = alice.make_case()
+    sets = _sets(alice, case["id"])
+    web = browsers(alice)
+    tab = web.get(f"/cases/{case['id']}/records")
+    assert tab.status_code == 200
+    words = _text(tab.text)
+    assert "Record sets" in words and "Find reviews paid for" in words
+    for role in ("Reviews", "Payments", "Messages", "Accounts", "Orders"):
+        assert role in words
+    # The form: the sets of each role, imported, to choose from; one of each needed role chosen by default.
+    for set_id in sets.values():
+        assert f'value="{set_id}"' in tab.text
+    form = {
+        "review_sets": sets["reviews"], "payment_sets": sets["payments"], "message_sets": sets["messages"],
+        "account_sets": sets["accounts"], "order_sets": sets["orders"],
+        "min_rating": "5", "window_days_before": "3", "window_days_after": "60",
+    }  # fmt: skip
+    queued = web.post(f"/cases/{case['id']}/analyses", form)
+    assert queued.status_code == 303, queued.text
+    location = queued.headers["location"]
+    analysis_id = location.rsplit("/", 1)[1]
+    while (state := alice.get(f"/api/v1/analyses/{analysis_id}").json())["status"] not in ("done", "failed"):
+        pass
+    assert state["status"] == "done", state
+    found = web.get(location)
+    assert found.status_code == 200
+    # The same findings as the API's, in its order, each with its citations and reasons.
+    api = alice.get(f"/api/v1/analyses/{analysis_id}/findings").json()["items"]
+    assert [f["review"]["row"] for f in api] == [ROW["R1"], ROW["R2"], ROW["R9"]]
+    shown = re.findall(r'<tr id="(F-\d{6})"', found.text)
+    assert shown == [f["finding_id"] for f in api]
+    words = _text(found.text)
+    for finding in api:
+        assert finding["review"]["citation"] in words and finding["payments"][0]["citation"] in words
+        assert all(reason in words for reason in finding["reasons"])
+    assert "3 reviews paid for" in words
+    # Filters narrow the findings as the API's do, and say why when they cannot be used.
+    filtered = web.get(location, params={"product": "B0009"})
+    assert re.findall(r'<tr id="(F-\d{6})"', filtered.text) == [api[2]["finding_id"]]
+    bad = web.get(location, params={"min_score": "lots"})
+    assert bad.status_code == 422 and "least score" in bad.text
+    # The summary for court and the CSV, as the API makes them.
+    pdf = web.get(f"{location}/summary.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    with pikepdf.open(io.BytesIO(pdf.content)) as document:
+        assert len(document.pages) >= 2
+    rows = list(csv.DictReader(io.StringIO(web.get(f"{location}/findings.csv").content.decode("utf-8-sig"))))
+    assert [r["finding_id"] for r in rows] == [f["finding_id"] for f in api]
+    # The tab lists the analysis with its count.
+    tab = web.get(f"/cases/{case['id']}/records")
+    assert f'id="analysis-{analysis_id}"' in tab.text and "Reviews paid for: rated 5 or more" in tab.text
+    # Each read is on the case's audit trail, as the API's are.
+    trail = alice.get(f"/api/v1/cases/{case['id']}/audit", params={"action": "analysis.findings"}).json()["items"]
+    assert any(e["details"].get("via") == "web" for e in trail)
+
+
+def test_a_record_set_page_lists_filters_and_cites_its_records(alice, browsers):
+    case = alice.make_case()
+    rows = [{"id": f"m{n}", "from": HOSTILE if n == 2 else f"seller{n}@shop.example", "text": f"message {n}",
+             "at": f"2021-03-{1 + n % 28:02d}T10:00:00Z"} for n in range(1, 61)]  # fmt: skip
+    rows[9]["text"] = '全额退款 好评返现 =HYPERLINK("http://evil.example")'
+    body = imported(alice, case["id"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+                    .encode(), role="messages", filename="chats.jsonl", name=f"Chats {HOSTILE}",
+                    mapping={"id": "message_id", "from": "from", "text": "text", "at": "sent_at"})  # fmt: skip
+    assert body["status"] == "done", body
+    web = browsers(alice)
+    page = web.get(f"/cases/{case['id']}/record-sets/{body['id']}")
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+    label = body["exhibit_label"]
+    cited = re.findall(r'<tr id="row-(\d+)"', page.text)
+    assert cited == [str(n) for n in range(1, 51)]  # a page of 50, in row order
+    assert f"{label}, record 1" in page.text and "Next records" in page.text
+    second = web.get(re.search(r'href="([^"]+cursor=[^"]+)"', page.text).group(1).replace("&amp;", "&"))
+    assert re.findall(r'<tr id="row-(\d+)"', second.text) == [str(n) for n in range(51, 61)]
+    # By a field, and by words in the line (any script).
+    one = web.get(f"/cases/{case['id']}/record-sets/{body['id']}", params={"field": "message_id", "value": "m10"})
+    assert re.findall(r'<tr id="row-(\d+)"', one.text) == ["10"] and "好评返现" in one.text
+    words = web.get(f"/cases/{case['id']}/record-sets/{body['id']}", params={"q": "好评返现"})
+    assert re.findall(r'<tr id="row-(\d+)"', words.text) == ["10"]
+    bad = web.get(f"/cases/{case['id']}/record-sets/{body['id']}", params={"field": "payee_email", "value": "x"})
+    assert bad.status_code == 422 and "could not be made" in bad.text and "payee_email" in bad.text
+    # The tab lists the set, its name escaped.
+    tab = web.get(f"/cases/{case['id']}/records")
+    assert f'id="set-{body["id"]}"' in tab.text and "<script>alert" not in tab.text
+    assert "It needs a record set of reviews and one of payments" in _text(tab.text)
+    trail = alice.get(f"/api/v1/cases/{case['id']}/audit", params={"action": "records.view"}).json()["items"]
+    assert any(e["details"].get("via") == "web" and e["details"]["count"] == 50 for e in trail)
+
+
+def test_viewers_only_read_and_outsiders_see_nothing(alice, bob, make_user, browsers):
+    case = alice.make_case()
+    added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": bob.email, "role": "viewer"})
+    assert added.status_code == 201, added.text
+    sets = _sets(alice, case["id"])
+    viewer = browsers(bob)
+    tab = viewer.get(f"/cases/{case['id']}/records")
+    assert tab.status_code == 200 and "Find reviews paid for" not in tab.text
+    assert viewer.get(f"/cases/{case['id']}/record-sets/{sets['reviews']}").status_code == 200
+    refused = viewer.post(f"/cases/{case['id']}/analyses", {"review_sets": sets["reviews"],
+                                                            "payment_sets": sets["payments"]})  # fmt: skip
+    assert refused.status_code == 403
+    outsider = browsers(make_user())
+    for path in (f"/cases/{case['id']}/records", f"/cases/{case['id']}/record-sets/{sets['reviews']}"):
+        assert outsider.get(path).status_code == 404
+    # A set of another case is not found through this one.
+    other = alice.make_case()
+    assert browsers(alice).get(f"/cases/{other['id']}/record-sets/{sets['reviews']}").status_code == 404
+
+
+def test_the_finder_form_says_what_is_wrong(alice, browsers):
+    case = alice.make_case()
+    sets = _sets(alice, case["id"])
+    web = browsers(alice)
+    none = web.post(f"/cases/{case['id']}/analyses", {"payment_sets": sets["payments"]})
+    assert none.status_code == 422 and "review sets" in none.text
+    twice = web.post(f"/cases/{case['id']}/analyses", {"review_sets": sets["reviews"], "payment_sets": sets["reviews"]})
+    assert twice.status_code == 422 and "record set is named twice" in twice.text
+    far = web.post(f"/cases/{case['id']}/analyses", {"review_sets": sets["reviews"], "payment_sets": sets["payments"],
+                                                     "window_days_after": "99999"})  # fmt: skip
+    assert far.status_code == 422 and "window days after" in far.text
+    assert alice.get(f"/api/v1/cases/{case['id']}/analyses").json()["items"] == []

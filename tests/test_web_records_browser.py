@@ -1,0 +1,52 @@
+"""The Records tab in Chromium, against the real `casebinder serve`: an editor runs the review-for-refund finder from
+its form, watches it reach done, reads the findings and a record set's records; the pages pass axe and fit a phone."""
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.browser import assert_no_horizontal_scroll, axe_check, sign_in
+from tests.test_review_for_refund import _sets
+
+ANALYSIS_SECONDS = 300  # a wait for a background job on a shared machine, not a performance limit
+
+
+def test_run_the_finder_watch_it_finish_and_read_the_findings(web_server, account, page, open_page):
+    email, password = account()
+    token = httpx.post(f"{web_server.base_url}/api/v1/auth/token", data={"username": email, "password": password})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    with httpx.Client(base_url=web_server.base_url, headers=headers, timeout=60) as api:
+        case = api.post("/api/v1/cases", json={"title": "Acme v. 深圳 Audio", "case_type": "lanham_act"}).json()
+        sets = _sets(api, case["id"])
+    sign_in(page, web_server.base_url, email, password)
+    page.goto(f"/cases/{case['id']}/records")
+    expect(page.get_by_role("heading", name="Record sets")).to_be_visible()
+    expect(page.locator("#record-sets tbody tr")).to_have_count(len(sets))
+    axe_check(page)
+
+    for box in page.locator(".finder-form input[type=checkbox]").all():
+        box.check()
+    page.get_by_label("Rated at least").fill("5")
+    page.get_by_role("button", name="Run the analysis").click()
+    expect(page.get_by_role("heading", name="Reviews paid for")).to_be_visible()
+    expect(page.locator("#findings tbody tr")).to_have_count(3, timeout=ANALYSIS_SECONDS * 1000)
+    expect(page.locator("#analysis[hx-trigger]")).to_have_count(0)  # the polling has stopped
+    expect(page.get_by_role("link", name="Summary for court (PDF)")).to_be_visible()
+    expect(page.locator("#findings")).to_contain_text("F-000001")
+    axe_check(page)
+    analysis_url = page.url
+
+    page.get_by_role("link", name="← Record sets and analyses").click()
+    page.locator(f"#set-{sets['messages']} a").click()
+    expect(page.locator("#records tbody tr")).to_have_count(2)
+    expect(page.locator("#records")).to_contain_text("好评返现")
+    page.get_by_label("Words in the line").fill("screenshot")
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("#records tbody tr")).to_have_count(1)
+    axe_check(page)
+
+    phone = open_page("phone")
+    sign_in(phone, web_server.base_url, email, password)
+    for where in (f"/cases/{case['id']}/records", analysis_url, f"/cases/{case['id']}/record-sets/{sets['messages']}"):
+        phone.goto(where)
+        assert_no_horizontal_scroll(phone)
+    axe_check(phone)
