@@ -1,8 +1,10 @@
 """Seed the demo: an account, a Lanham Act fake-review case, and generated evidence in it."""
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import col, select
 
@@ -10,15 +12,20 @@ from api.config import get_settings
 from api.db import session_scope
 from api.demo_data import generate
 from api.deps import get_blob_store
+from api.records.sample import write_case_dataset
+from api.services import analyses as analysis_service
 from api.services import bundles as bundle_service
 from api.services import cases as case_service
 from api.services import evidence as evidence_service
 from api.services import exhibits as exhibit_service
+from api.services import record_sets as set_service
 from api.services import text as text_service
 from api.services import users as user_service
+from models.analysis import AnalysisCreate
 from models.bundle import Bundle, BundleRequest
 from models.case import Case, CaseCreate, CaseType, Party
 from models.evidence import EvidenceKind
+from models.record_set import RecordRole
 from models.user import User, UserCreate
 
 DEMO_EMAIL = "demo@casebinder.example"
@@ -98,6 +105,12 @@ def seed_demo(exhibits: int = 24, records: int = 300, say: Callable[[str], None]
             bundle_service.create_bundle(
                 session, case=case, actor=user, data=BundleRequest(title="Plaintiff's Exhibits")
             )
+    if seeding:
+        _seed_record_sets(case_id, user_id, settings.data_dir.parent / "demo-corpus" / "record-sets", say)
+    with session_scope() as session:
+        found_case, found_user = session.get(Case, case_id), session.get(User, user_id)
+        assert found_case is not None and found_user is not None
+        case, user = found_case, found_user
         token, _ = user_service.issue_token(session, user, ttl=timedelta(days=30), name="demo")
         count = exhibit_service.count(session, case)
         bundle = session.exec(
@@ -105,3 +118,33 @@ def seed_demo(exhibits: int = 24, records: int = 300, say: Callable[[str], None]
         ).first()
         bundle_id = str(bundle.id) if bundle is not None else None
     return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, token, str(case.id), case.title, count, bundle_id)
+
+
+def _seed_record_sets(case_id: uuid.UUID, user_id: uuid.UUID, folder: Path, say: Callable[[str], None]) -> None:
+    """The case's data, as record sets: a small click farm (reviews, payments, chats, accounts and orders, with
+    review-for-refund chains planted among honest records and the traps the finder must not fall into), imported
+    here and now, and the finder's analysis of them queued for the server to run as it starts. Seeded after the
+    bundle is queued, whose exhibits are the case's documents, not these files."""
+    from api.worker import records_runner
+
+    manifest = write_case_dataset(folder, reviewers=300)
+    say(f"importing the demo's {len(manifest.files)} record sets and queuing the review-for-refund finder")
+    store = get_blob_store()
+    made: dict[str, list[uuid.UUID]] = {}
+    with session_scope() as session:
+        case, user = session.get(Case, case_id), session.get(User, user_id)
+        assert case is not None and user is not None
+        for f in manifest.files:
+            record_set = set_service.create_from_file(
+                session, store, case=case, actor=user, path=folder / f.path, name=f.name, role=RecordRole(f.role),
+                mapping=f.mapping,
+            )  # fmt: skip
+            made.setdefault(f"{f.role[:-1]}_sets", []).append(record_set.id)
+    for ids in made.values():
+        for set_id in ids:
+            records_runner.take(set_id)
+    with session_scope() as session:
+        case, user = session.get(Case, case_id), session.get(User, user_id)
+        assert case is not None and user is not None
+        data = AnalysisCreate.model_validate({"type": "review_for_refund"} | {k: v for k, v in made.items()})
+        analysis_service.create(session, case=case, actor=user, data=data)

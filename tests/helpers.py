@@ -31,11 +31,12 @@ from tests.server_process import BIN, Instance, fresh_database
 # Bundles
 
 
-def wait_done(actor, bundle_id: str, *, seconds: float = 180) -> dict:
-    """Poll until the build finishes (a wait for a background job, not a performance limit)."""
+def wait_done(actor, job_id: str, *, seconds: float = 180, path: str = "bundles") -> dict:
+    """Poll until the build (or the job at /api/v1/<path>/<id>) finishes: a wait for a background job, not a
+    performance limit."""
     deadline = time.monotonic() + seconds
     while True:
-        body = actor.get(f"/api/v1/bundles/{bundle_id}").json()
+        body = actor.get(f"/api/v1/{path}/{job_id}").json()
         if body["status"] in ("done", "failed") or time.monotonic() > deadline:
             return body
         time.sleep(0.1)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,9 +28,10 @@ from api.pagination import keyset_page, parse_datetime, parse_uuid
 from api.records import load, parallel, reading
 from api.records.fields import Converter, Mapping, MappingRefused, check_mapping
 from api.services import access, audit, blobs, holds, jobs
-from api.storage import StagedBlob
+from api.services import evidence as evidence_service
+from api.storage import BlobStore, StagedBlob
 from models.case import Case
-from models.evidence import EvidenceItem
+from models.evidence import EvidenceItem, EvidenceKind
 from models.exhibit import Exhibit
 from models.record_set import (
     Record,
@@ -171,6 +173,28 @@ def create(
         details={"name": name, "role": role.value, "format": fmt.value, "mapping": mapping},
     )
     return record_set
+
+
+def create_from_file(
+    session: Session, store: BlobStore, *, case: Case, actor: User, path: Path, name: str, role: RecordRole,
+    mapping: dict[str, str],
+) -> RecordSet:  # fmt: skip
+    """A record set from a file on local disk (the demo), checked, stored and queued exactly as an upload of the same
+    bytes with this name, role and mapping."""
+
+    fields = {"name": name, "role": role.value, "mapping": orjson.dumps(mapping).decode()}
+    name, role, mapping, given = check_form(fields)
+    with path.open("rb") as f, blobs.staging(store, f) as staged:
+        fmt, compressed, header = check_file(staged, role, mapping, given)
+        meta = evidence_service.EvidenceMeta(kind=EvidenceKind.other, title=name)
+        item, _, _ = evidence_service.ingest(
+            session, store, case=case, actor=actor, staged=staged, meta=meta, original_filename=path.name,
+            max_image_pixels=get_settings().max_image_pixels, read_text=False,
+        )  # fmt: skip
+    return create(
+        session, case=case, actor=actor, item=item, name=name, role=role, mapping=mapping, fmt=fmt,
+        compressed=compressed, header=header,
+    )  # fmt: skip
 
 
 # Reading them.
