@@ -1,6 +1,7 @@
-"""An uploaded original, from the request's body to an evidence item and its exhibit.
+"""An uploaded original, from the request's body to an evidence item and its exhibit (and, for a record set, its
+import queued).
 
-The one way in for the API's upload route and the web app's uploader, so a file sent from a page meets the same
+The one way in for the API's upload routes and the web app's uploaders, so a file sent from a page meets the same
 limits as one sent to the API: the largest size, counted while it streams; hashing as it arrives; the stall
 timeout; and nothing half-written (a refused or broken upload leaves no staged file and no row). The caller holds
 `api.request_body.receiving_body` around it, for the upload slot and the released connection.
@@ -15,11 +16,13 @@ from starlette.requests import Request
 
 from api.config import get_settings
 from api.services import evidence as evidence_service
+from api.services import record_sets as record_set_service
 from api.storage import BlobStore
 from api.upload import UploadForm, read_upload
 from models.case import Case
 from models.evidence import EvidenceItem
 from models.exhibit import Exhibit
+from models.record_set import RecordSet
 from models.user import User
 
 
@@ -78,3 +81,53 @@ async def receive_evidence(
     finally:
         staged.discard()  # no-op once committed into the store
     return Received(item, exhibit, duplicate)
+
+
+# A record set's file keeps these evidence fields as sent; its kind is "other" and its title the set's name.
+RECORD_SET_EVIDENCE_FIELDS = ("description", "custodian", "sha256", "source_url", "captured_at", "tags")
+
+
+async def receive_record_set(
+    request: Request,
+    session: Session,
+    store: BlobStore,
+    *,
+    case: Case,
+    actor: User,
+    fields: Callable[[UploadForm], dict[str, str]] = _as_sent,
+) -> RecordSet:
+    """A record set's upload: its name, role, mapping and format checked as soon as they arrive (before the file),
+    the file checked once staged (a CSV's header against the mapping), then stored as evidence (an exhibit of the
+    case, its text not read: its records are what is searched) and its import queued. A refusal is a 4xx naming
+    the field, with nothing stored. `fields` gives the form's fields as the API takes them."""
+    checked: dict = {}
+
+    def evidence_fields(form: UploadForm) -> dict[str, str]:
+        sent = fields(form)
+        name, role, mapping, fmt = record_set_service.check_form(sent)
+        checked.update(name=name, role=role, mapping=mapping, fmt=fmt)
+        kept = {k: v for k, v in sent.items() if k in RECORD_SET_EVIDENCE_FIELDS}
+        return kept | {"kind": "other", "title": name}
+
+    def check_file(form: UploadForm) -> None:
+        assert form.staged is not None
+        found = record_set_service.check_file(form.staged, checked["role"], checked["mapping"], checked["fmt"])
+        checked.update(fmt=found[0], compressed=found[1], header=found[2])
+
+    received = await receive_evidence(
+        request, session, store, case=case, actor=actor, fields=evidence_fields, before_ingest=check_file,
+        read_text=False,  # its records are what is searched (`q`); reading a dump of millions for search helps nobody
+    )  # fmt: skip
+    return await run_in_threadpool(
+        record_set_service.create,
+        session,
+        case=case,
+        actor=actor,
+        item=received.item,
+        name=checked["name"],
+        role=checked["role"],
+        mapping=checked["mapping"],
+        fmt=checked["fmt"],
+        compressed=checked["compressed"],
+        header=checked["header"],
+    )

@@ -11,7 +11,7 @@ import re
 import pikepdf
 import pytest
 
-from tests.records_support import imported
+from tests.records_support import imported, wait_imported
 from tests.test_review_for_refund import ROW, _sets
 from tests.web_support import sign_in
 
@@ -162,3 +162,68 @@ def test_the_finder_form_says_what_is_wrong(alice, browsers):
                                                      "window_days_after": "99999"})  # fmt: skip
     assert far.status_code == 422 and "window days after" in far.text
     assert alice.get(f"/api/v1/cases/{case['id']}/analyses").json()["items"] == []
+
+
+PAYPAL_CSV = (
+    "\ufeffDate,Name,Gross,From Email Address,To Email Address,Transaction ID,Type,Note\r\n"
+    "2021-03-04 10:00:00,张伟,-25.00,deals@acme.example,wei@mail.example,T1,Refund,for your review\r\n"
+    '2021-03-05T11:30:00-08:00,محمد,"-1,250.00",deals@acme.example,m@mail.example,T2,Payment,=HYPERLINK("x")\r\n'
+)
+PAYPAL_MAPPING = (
+    "Date = paid_at\nGross = amount\nFrom Email Address = payer\nTo Email Address = payee_email\n"
+    "Transaction ID = txn_id\nType = type\nNote = memo\n"
+)
+
+
+def _import(web, case_id: str, content: bytes, **fields):
+    form = {"name": f"PayPal {HOSTILE}", "role": "payments", "mapping": PAYPAL_MAPPING} | fields
+    return web.client.post(
+        f"/cases/{case_id}/record-sets?csrf_token={web.csrf}", data=form,
+        files={"file": ("paypal.csv", content, "text/csv")}, follow_redirects=False,
+    )  # fmt: skip
+
+
+def test_an_editor_imports_a_record_set_from_the_tab_and_follows_it(alice, browsers):
+    case = alice.make_case()
+    web = browsers(alice)
+    tab = web.get(f"/cases/{case['id']}/records")
+    assert "Import a record set" in tab.text and "No record sets yet" in tab.text
+    sent = _import(web, case["id"], PAYPAL_CSV.encode())
+    assert sent.status_code == 303, sent.text
+    set_id = sent.headers["location"].rsplit("/", 1)[1]
+    body = wait_imported(alice, set_id)
+    assert (body["status"], body["rows_done"], body["role"]) == ("done", 2, "payments"), body["errors"]
+    assert body["mapping"]["Transaction ID"] == "txn_id" and body["name"] == f"PayPal {HOSTILE}"
+    page = web.get(sent.headers["location"])
+    assert page.status_code == 200 and "<script>alert" not in page.text
+    words = _text(page.text)
+    assert f"{body['exhibit_label']}, record 2" in words and "1250.00" in words and "张伟" in page.text
+    assert '=HYPERLINK("x")' in words  # a formula in a record is text on the page
+    # Its original is the case's evidence, byte for byte, as an upload through the API would be.
+    original = alice.get(f"/api/v1/evidence/{body['evidence_id']}/content")
+    assert original.content == PAYPAL_CSV.encode()
+
+
+def test_the_import_form_says_what_is_wrong_and_stores_nothing(alice, bob, browsers):
+    case = alice.make_case()
+    web = browsers(alice)
+    wrong = _import(web, case["id"], PAYPAL_CSV.encode(), mapping="Amount = amount\nDate = paid_at\n")
+    assert wrong.status_code == 422
+    words = _text(wrong.text)
+    assert "The file was not imported" in words and "'Amount'" in words and "Transaction ID" in words
+    assert "Amount = amount" in wrong.text and f"PayPal {HOSTILE}" in html.unescape(wrong.text)  # kept as sent
+    lines = _import(web, case["id"], PAYPAL_CSV.encode(), mapping="Date paid_at")
+    assert lines.status_code == 422 and "Mapping, line 1" in lines.text
+    role = _import(web, case["id"], PAYPAL_CSV.encode(), role="ledgers")
+    assert role.status_code == 422 and "ledgers" in role.text
+    assert alice.get(f"/api/v1/cases/{case['id']}/record-sets").json()["items"] == []
+    assert alice.get(f"/api/v1/cases/{case['id']}/exhibits").json()["items"] == []
+    forged = web.client.post(f"/cases/{case['id']}/record-sets?csrf_token=forged", data={"name": "x"},
+                             files={"file": ("a.csv", b"a\n1\n")}, follow_redirects=False)  # fmt: skip
+    assert forged.status_code == 403
+    added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": bob.email, "role": "viewer"})
+    assert added.status_code == 201
+    viewer = browsers(bob)
+    assert "Import a record set" not in viewer.get(f"/cases/{case['id']}/records").text
+    assert _import(viewer, case["id"], PAYPAL_CSV.encode()).status_code == 403
+    assert alice.get(f"/api/v1/cases/{case['id']}/record-sets").json()["items"] == []

@@ -6,11 +6,12 @@ from playwright.sync_api import expect
 
 from tests.browser import assert_no_horizontal_scroll, axe_check, sign_in
 from tests.test_review_for_refund import _sets
+from tests.test_web_records import PAYPAL_CSV, PAYPAL_MAPPING
 
 ANALYSIS_SECONDS = 300  # a wait for a background job on a shared machine, not a performance limit
 
 
-def test_run_the_finder_watch_it_finish_and_read_the_findings(web_server, account, page, open_page):
+def test_run_the_finder_watch_it_finish_and_read_the_findings(web_server, account, page, open_page, tmp_path):
     email, password = account()
     token = httpx.post(f"{web_server.base_url}/api/v1/auth/token", data={"username": email, "password": password})
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
@@ -42,6 +43,20 @@ def test_run_the_finder_watch_it_finish_and_read_the_findings(web_server, accoun
     page.get_by_label("Words in the line").fill("screenshot")
     page.get_by_role("button", name="Find").click()
     expect(page.locator("#records tbody tr")).to_have_count(1)
+    axe_check(page)
+
+    # A record set imported from the tab's form: its page follows the import to its records.
+    page.goto(f"/cases/{case['id']}/records")
+    export = tmp_path / "paypal.csv"
+    export.write_bytes(PAYPAL_CSV.encode())
+    page.get_by_label("Name").fill("PayPal export 2021")
+    page.get_by_label("Its records are").select_option("payments")
+    page.get_by_label("Mapping").fill(PAYPAL_MAPPING)
+    page.get_by_label("File").set_input_files(export)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", name="PayPal export 2021")).to_be_visible()
+    expect(page.locator("#records tbody tr")).to_have_count(2, timeout=ANALYSIS_SECONDS * 1000)
+    expect(page.locator("#records")).to_contain_text("张伟")
     axe_check(page)
 
     phone = open_page("phone")

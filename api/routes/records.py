@@ -8,14 +8,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import BlobStoreDep, CaseUploader, CaseViewer, CurrentUser, SessionDep
 from api.errors import DigestMismatch, NotFound, error_responses
-from api.intake import receive_evidence
+from api.intake import receive_record_set
 from api.json_body import CheckedJSONRoute
 from api.pagination import DEFAULT_LIMIT, Page
 from api.records import query
 from api.services import record_extracts as extract_service
 from api.services import record_sets as service
 from api.services.holds import CaseOnHold
-from api.upload import UploadForm
 from models.case import Case, Role
 from models.inputs import CUSTODIAN_CHARS, NOTE_CHARS, Cursor
 from models.record_set import ExtractCreate, ExtractPublic, RecordPublic, RecordSet, RecordSetPublic
@@ -63,7 +62,6 @@ UPLOAD_DOC = {
         },
     }
 }
-EVIDENCE_FIELDS = ("description", "custodian", "sha256", "source_url", "captured_at", "tags")
 
 
 def _visible(role: Role = Role.viewer):
@@ -91,42 +89,7 @@ async def create_record_set(
     name, role and mapping. It is stored as evidence (hashed, an exhibit of the case) and imported in the
     background: follow it at the `Location`, GET /record-sets/{id}. The mapping is checked before anything is
     stored (a CSV's header too): a wrong one gets 422 naming the field."""
-    checked: dict = {}
-
-    def evidence_fields(form: UploadForm) -> dict[str, str]:
-        name, role, mapping, fmt = service.check_form(form.fields)
-        checked.update(name=name, role=role, mapping=mapping, fmt=fmt)
-        kept = {k: v for k, v in form.fields.items() if k in EVIDENCE_FIELDS}
-        return kept | {"kind": "other", "title": name}
-
-    def check_file(form: UploadForm) -> None:
-        assert form.staged is not None
-        fmt, compressed, header = service.check_file(form.staged, checked["role"], checked["mapping"], checked["fmt"])
-        checked.update(fmt=fmt, compressed=compressed, header=header)
-
-    received = await receive_evidence(
-        request,
-        session,
-        store,
-        case=access.case,
-        actor=access.user,
-        fields=evidence_fields,
-        before_ingest=check_file,
-        read_text=False,  # its records are what is searched (`q`); reading a dump of millions for search helps nobody
-    )
-    record_set = await run_in_threadpool(
-        service.create,
-        session,
-        case=access.case,
-        actor=access.user,
-        item=received.item,
-        name=checked["name"],
-        role=checked["role"],
-        mapping=checked["mapping"],
-        fmt=checked["fmt"],
-        compressed=checked["compressed"],
-        header=checked["header"],
-    )
+    record_set = await receive_record_set(request, session, store, case=access.case, actor=access.user)
     response.headers["Location"] = f"{API_PREFIX}/record-sets/{record_set.id}"
     return service.public(session, record_set)
 

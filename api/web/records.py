@@ -1,29 +1,34 @@
 """The Records tab: the case's record sets and its analyses; a set's records, filtered, each with its citation and
-exact line; an analysis's findings, with the summary for court and the CSV; and, for editors, the form that runs the
-review-for-refund finder. Record sets are imported through the API (docs/api.md, Record sets): the tab says so.
+exact line; an analysis's findings, with the summary for court and the CSV; and, for editors, the forms that import a
+record set (its file, name, role and mapping, taken as the API takes them: `api.intake.receive_record_set`) and run
+the review-for-refund finder.
 
 Everything goes through the services the API uses, and every read is recorded as the API's reads are.
 """
 
+import json
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from api.deps import SessionDep
+from api.deps import BlobStoreDep, SessionDep
 from api.downloads import content_disposition
 from api.errors import NotFound, UnprocessableEntity
+from api.intake import receive_record_set
 from api.records import query
 from api.services import analyses as analysis_service
 from api.services import analysis_reports as reports
 from api.services import record_sets as set_service
+from api.upload import UploadForm
 from api.web.case_page import case_context
 from api.web.forms import parse
 from api.web.render import page, sentence
 from api.web.session import CaseEditorPage, CasePage, CaseViewerPage, PageRoute
+from api.web.upload import CaseUploadPage
 from models.analysis import Analysis, AnalysisCreate, AnalysisStatus
-from models.record_set import CANONICAL, RecordRole, RecordSet, RecordSetStatus
+from models.record_set import CANONICAL, REQUIRED, RecordRole, RecordSet, RecordSetStatus
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -77,7 +82,7 @@ def _tab(request: Request, session, access: CasePage, *, status: int = 200, **co
     ready = {
         name: [s for s in shown if s.role == role and s.status == RecordSetStatus.done] for name, role, _, _ in INPUTS
     }
-    context = {"form": {}, "errors": {}, "problem": None} | context
+    context = {"form": {}, "errors": {}, "problem": None, "sent": {}, "upload_problem": None} | context
     return page(
         request,
         "web/case_records.html",
@@ -91,6 +96,8 @@ def _tab(request: Request, session, access: CasePage, *, status: int = 200, **co
         ready=ready,
         inputs=INPUTS,
         roles=ROLE_WORDS,
+        canonical=CANONICAL,
+        required=REQUIRED,
         **context,
     )
 
@@ -98,6 +105,46 @@ def _tab(request: Request, session, access: CasePage, *, status: int = 200, **co
 @router.get("/cases/{case_id}/records")
 def records_tab(request: Request, session: SessionDep, access: CaseViewerPage) -> Response:
     return _tab(request, session, access)
+
+
+def mapping_json(text: str) -> str:
+    """The form's mapping, one `source path = canonical field` a line (or the API's JSON object, as it is), as the
+    API's JSON text. The last `=` of a line divides it: a CSV column's name may hold one, a canonical field never."""
+    text = text.strip()
+    if not text or text.startswith("{"):
+        return text
+    pairs: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        source, equals, field = line.rpartition("=")
+        if not equals or not source.strip() or not field.strip():
+            raise UnprocessableEntity(
+                f"mapping, line {number}: write it as '<column or path> = <field>', e.g. 'Transaction ID = txn_id'"
+            )
+        pairs[source.strip()] = field.strip()
+    return json.dumps(pairs, ensure_ascii=False)
+
+
+@router.post("/cases/{case_id}/record-sets")
+async def import_record_set(
+    request: Request, access: CaseUploadPage, session: SessionDep, store: BlobStoreDep
+) -> Response:
+    """A record set from the tab's form (a plain multipart form: no script needed), then its page, which follows the
+    import. A refusal comes back to the tab naming the field, the form filled in as it was sent (but the file)."""
+    sent: dict[str, str] = {}
+
+    def api_fields(form: UploadForm) -> dict[str, str]:
+        sent.update({k: v for k, v in form.fields.items() if k in ("name", "role", "mapping")})
+        return dict(form.fields) | {"mapping": mapping_json(form.fields.get("mapping", ""))}
+
+    try:
+        record_set = await receive_record_set(
+            request, session, store, case=access.case, actor=access.viewer.user, fields=api_fields
+        )
+    except UnprocessableEntity as exc:
+        return _tab(request, session, access, status=422, sent=sent, upload_problem=sentence(str(exc.message)))
+    return RedirectResponse(f"/cases/{access.case.id}/record-sets/{record_set.id}", status_code=303)
 
 
 @router.post("/cases/{case_id}/analyses")
