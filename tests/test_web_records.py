@@ -227,3 +227,50 @@ def test_the_import_form_says_what_is_wrong_and_stores_nothing(alice, bob, brows
     assert "Import a record set" not in viewer.get(f"/cases/{case['id']}/records").text
     assert _import(viewer, case["id"], PAYPAL_CSV.encode()).status_code == 403
     assert alice.get(f"/api/v1/cases/{case['id']}/record-sets").json()["items"] == []
+
+
+def test_an_editor_saves_a_search_as_an_exhibit_and_findings_as_timeline_events(alice, bob, browsers):
+    case = alice.make_case()
+    sets = _sets(alice, case["id"])
+    web = browsers(alice)
+    where = f"/cases/{case['id']}/record-sets/{sets['messages']}"
+    search = {"field": "", "value": "", "q": "好评返现", "from": "", "to": ""}
+    saved = web.post(f"{where}/extracts", search | {"title": f"Offers {HOSTILE}"})
+    assert saved.status_code == 303, saved.text
+    page = web.get(saved.headers["location"])
+    notice = re.search(r'Saved as <a href="/evidence/([^?"]+)\?case=[^"]+">(PX-\d+)</a>', page.text)
+    assert notice, page.text
+    extract = alice.get(f"/api/v1/evidence/{notice.group(1)}").json()
+    assert extract["title"] == f"Offers {HOSTILE}" and extract["exhibit"]["label"] == notice.group(2)
+    rows = list(
+        csv.reader(io.StringIO(alice.get(f"/api/v1/evidence/{notice.group(1)}/content").content.decode("utf-8-sig")))
+    )
+    assert len(rows) == 2 and "好评返现" in "".join(rows[1])  # the header and the one record the search finds
+    refused = web.post(f"{where}/extracts", search | {"title": ""})
+    assert refused.status_code == 422 and "No exhibit was made" in refused.text
+    # The findings to the timeline, once: a second time passes over what was added.
+    body = {"type": "review_for_refund"} | {f"{role[:-1]}_sets": [set_id] for role, set_id in sets.items()}
+    analysis = alice.post(f"/api/v1/cases/{case['id']}/analyses", json=body)
+    location = f"/cases/{case['id']}/analyses/{analysis.json()['id']}"
+    while alice.get(f"/api/v1/analyses/{analysis.json()['id']}").json()["status"] not in ("done", "failed"):
+        pass
+    added = web.post(f"{location}/events", {"min_score": ""})
+    assert added.status_code == 303
+    first = _text(web.get(added.headers["location"]).text)
+    assert re.search(r"3 findings added to the timeline as \d+ events", first), first
+    again = _text(web.get(web.post(f"{location}/events", {"min_score": "0"}).headers["location"]).text)
+    assert "0 findings added" in again and "3 added before were passed over" in again
+    events = alice.get(f"/api/v1/cases/{case['id']}/timeline").json()["items"]
+    assert len([e for e in events if any(t.startswith("analysis") for t in e.get("tags", []))]) >= 3
+    bad = web.post(f"{location}/events", {"min_score": "2"})
+    assert bad.status_code == 422 and "Nothing was added" in bad.text
+    # Viewers do neither.
+    assert (
+        alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": bob.email, "role": "viewer"}).status_code
+        == 201
+    )
+    viewer = browsers(bob)
+    assert "Save as an exhibit" not in viewer.get(where).text
+    assert "Add to the timeline" not in viewer.get(location).text
+    assert viewer.post(f"{where}/extracts", search | {"title": "x"}).status_code == 403
+    assert viewer.post(f"{location}/events", {}).status_code == 403

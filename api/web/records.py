@@ -9,17 +9,22 @@ Everything goes through the services the API uses, and every read is recorded as
 import json
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import BlobStoreDep, SessionDep
 from api.downloads import content_disposition
-from api.errors import NotFound, UnprocessableEntity
+from api.errors import DomainError, NotFound, UnprocessableEntity
 from api.intake import receive_record_set
 from api.records import query
 from api.services import analyses as analysis_service
+from api.services import analysis_events as events_service
 from api.services import analysis_reports as reports
+from api.services import record_extracts as extract_service
 from api.services import record_sets as set_service
 from api.upload import UploadForm
 from api.web.case_page import case_context
@@ -27,8 +32,10 @@ from api.web.forms import parse
 from api.web.render import page, sentence
 from api.web.session import CaseEditorPage, CasePage, CaseViewerPage, PageRoute
 from api.web.upload import CaseUploadPage
-from models.analysis import Analysis, AnalysisCreate, AnalysisStatus
-from models.record_set import CANONICAL, REQUIRED, RecordRole, RecordSet, RecordSetStatus
+from models.analysis import Analysis, AnalysisCreate, AnalysisStatus, FindingEventsCreate
+from models.exhibit import Exhibit
+from models.inputs import EVIDENCE_TITLE_CHARS
+from models.record_set import CANONICAL, REQUIRED, ExtractCreate, RecordRole, RecordSet, RecordSetStatus
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -175,8 +182,17 @@ def record_set_page(
     start: Annotated[str, Query(alias="from", max_length=100)] = "",
     end: Annotated[str, Query(alias="to", max_length=100)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    extracted: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
     """A record set: its import, and its records in row order, filtered as the API filters them, a page at a time."""
+    return _set_page(request, session, access, set_id, field, value, q, start, end, cursor, extracted=extracted)
+
+
+def _set_page(
+    request: Request, session, access: CasePage, set_id: str, field: str, value: str, q: str, start: str, end: str,
+    cursor: str | None, *, extracted: str = "", extract_problem: str | None = None, status: int = 200,
+    title: str = "",
+) -> Response:  # fmt: skip
     record_set = _case_set(session, access, set_id)
     shown = set_service.public(session, record_set)
     filters = {"field": field.strip(), "value": value.strip(), "q": q.strip(), "from": start.strip(), "to": end.strip()}
@@ -192,7 +208,11 @@ def record_set_page(
         "next_cursor": None,
     }
     context |= {"problem": None, "label": set_service.citation_label(session, record_set), "roles": ROLE_WORDS}
-    status = 200
+    context |= {
+        "extract_problem": extract_problem,
+        "title": title,
+        "extracted": _extract_notice(session, access, extracted),
+    }
     if record_set.status == RecordSetStatus.done:
         try:
             wanted = query.parse_filter(record_set, sent, timezone=access.case.timezone)
@@ -222,6 +242,95 @@ def record_set_page(
     )
 
 
+def _extract_notice(session, access: CasePage, evidence_id: str) -> dict | None:
+    """After an extract, its page names the exhibit made: the item in the address, if it is an exhibit of this case
+    (anything else there is ignored)."""
+    try:
+        wanted = uuid.UUID(evidence_id)
+    except ValueError:
+        return None
+    exhibit = session.exec(
+        select(Exhibit).where(col(Exhibit.case_id) == access.case.id, col(Exhibit.evidence_id) == wanted)
+    ).first()
+    if exhibit is None:
+        return None
+    return {"label": exhibit.label, "url": f"/evidence/{exhibit.evidence_id}?case={access.case.id}"}
+
+
+@router.post("/cases/{case_id}/record-sets/{set_id}/extracts")
+async def extract_records(
+    request: Request,
+    session: SessionDep,
+    access: CaseEditorPage,
+    store: BlobStoreDep,
+    set_id: str,
+    title: Annotated[str, Form(max_length=EVIDENCE_TITLE_CHARS)] = "",
+    field: Annotated[str, Form(max_length=60)] = "",
+    value: Annotated[str, Form(max_length=query.VALUE_CHARS)] = "",
+    q: Annotated[str, Form(max_length=query.Q_CHARS)] = "",
+    start: Annotated[str, Form(alias="from", max_length=100)] = "",
+    end: Annotated[str, Form(alias="to", max_length=100)] = "",
+) -> Response:
+    """The records the page shows (its filter, every page of it) as a new exhibit: a CSV with each record's row,
+    citation and exact line, and its provenance, made as the API's extracts are."""
+    record_set = _case_set(session, access, set_id)
+    sent = {k: v.strip() for k, v in (("q", q), ("from", start), ("to", end)) if v.strip()}
+    if field.strip() and value.strip():
+        sent[field.strip()] = value.strip()
+    data, errors = parse(ExtractCreate, {"filter": sent, "title": title})
+    if data is None:
+        problem = sentence(f"the title: {errors.get('title', 'give the exhibit a title')}")
+        return _set_page(
+            request, session, access, set_id, field, value, q, start, end, None,
+            extract_problem=problem, status=422, title=title,
+        )  # fmt: skip
+    try:
+        made = await run_in_threadpool(
+            extract_service.extract,
+            session,
+            store,
+            record_set,
+            sent=sent,
+            title=title.strip(),
+            actor=access.viewer.user,
+        )
+    except DomainError as exc:
+        return _set_page(
+            request, session, access, set_id, field, value, q, start, end, None,
+            extract_problem=sentence(str(exc.message)), status=exc.status_code, title=title,
+        )  # fmt: skip
+    where = f"/cases/{access.case.id}/record-sets/{set_id}"
+    shown = {"field": field, "value": value, "q": q, "from": start, "to": end, "extracted": str(made.item.id)}
+    return RedirectResponse(f"{where}?{urlencode({k: v for k, v in shown.items() if v})}#extract", status_code=303)
+
+
+@router.post("/cases/{case_id}/analyses/{analysis_id}/events")
+def findings_to_timeline(
+    request: Request,
+    session: SessionDep,
+    access: CaseEditorPage,
+    analysis_id: str,
+    min_score: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """The findings scored at least `min_score` (all of them when blank) as timeline events: the offer messages, the
+    review and the payments of each, citing their records, as the API adds them."""
+    analysis = _case_analysis(session, access, analysis_id)
+    where = f"/cases/{access.case.id}/analyses/{analysis.id}"
+    data, errors = parse(FindingEventsCreate, {"min_score": min_score})
+    if data is None:
+        problem = f"The least score: {errors.get('min_score', 'a number from 0 to 1')}."
+        return _analysis_page(request, session, access, analysis_id, status=422, timeline_problem=problem)
+    try:
+        made = events_service.create_events(
+            session, analysis, actor=access.viewer.user, finding_ids=None, min_score=data.min_score
+        )
+    except UnprocessableEntity as exc:
+        problem = sentence(str(exc.message))
+        return _analysis_page(request, session, access, analysis_id, status=422, timeline_problem=problem)
+    done = {"added": made["findings"], "events": made["events_created"], "before": made["findings_passed_over"]}
+    return RedirectResponse(f"{where}?{urlencode(done)}#timeline", status_code=303)
+
+
 @router.get("/cases/{case_id}/analyses/{analysis_id}")
 def analysis_page(
     request: Request,
@@ -232,9 +341,24 @@ def analysis_page(
     product: Annotated[str, Query(max_length=1000)] = "",
     min_score: Annotated[str, Query(max_length=10)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    added: Annotated[int | None, Query(ge=0)] = None,
+    events: Annotated[int | None, Query(ge=0)] = None,
+    before: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     """An analysis: its progress while it runs, then its counts and its findings (filtered by seller, product and
     score, a page at a time), with the summary for court and the CSV."""
+    timeline = None if added is None else {"findings": added, "events": events or 0, "before": before or 0}
+    return _analysis_page(
+        request, session, access, analysis_id, seller=seller, product=product, min_score=min_score, cursor=cursor,
+        timeline=timeline,
+    )  # fmt: skip
+
+
+def _analysis_page(
+    request: Request, session, access: CasePage, analysis_id: str, *, seller: str = "", product: str = "",
+    min_score: str = "", cursor: str | None = None, status: int = 200, timeline: dict | None = None,
+    timeline_problem: str | None = None,
+) -> Response:  # fmt: skip
     analysis = _case_analysis(session, access, analysis_id)
     filters = {"seller": seller.strip(), "product": product.strip(), "min_score": min_score.strip()}
     context: dict[str, Any] = {
@@ -243,8 +367,9 @@ def analysis_page(
         "rows": [],
         "next_cursor": None,
         "problem": None,
+        "timeline": timeline,
+        "timeline_problem": timeline_problem,
     }
-    status = 200
     if analysis.status == AnalysisStatus.done:
         score = None
         if filters["min_score"]:
@@ -254,7 +379,7 @@ def analysis_page(
                 score = -1.0
             if not 0 <= score <= 1:
                 context["problem"], status = "The least score is a number from 0 to 1.", 422
-        if status == 200:
+        if context["problem"] is None:
             wanted = {"seller": filters["seller"] or None, "product": filters["product"] or None, "min_score": score}
             reports.record_read(session, analysis, access.viewer.user, "analysis.findings", wanted | {"via": "web"})
             rows, next_cursor = analysis_service.findings_page(
