@@ -230,3 +230,22 @@ def staged_files(root: Path) -> list[Path]:
 
 def live_client(base_url: str, actor: Actor) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers=actor.headers, timeout=60)
+
+
+@pytest.fixture
+def browsers(app):
+    """Factory: `browsers(actor)` (or an e-mail and a password) -> a web client signed in through the form as that
+    person (tests/web_support.py), closed after the test."""
+    from tests.web_support import sign_in
+
+    opened = []
+
+    def open_for(actor_or_email, password: str = PASSWORD):
+        email = getattr(actor_or_email, "email", actor_or_email)
+        browser = sign_in(app, email, password)
+        opened.append(browser)
+        return browser
+
+    yield open_for
+    for browser in opened:
+        browser.close()

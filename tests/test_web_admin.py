@@ -9,31 +9,15 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api.config import get_settings
 from api.deps import get_blob_store
 from api.storage import LocalBlobStore
 from tests.conftest import PASSWORD
-from tests.web_support import BASE_URL, login_token, sign_in
+from tests.web_support import BASE_URL, login_token
 
 HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> מרים 山田 محمد'
-
-
-@pytest.fixture
-def browsers(app):
-    opened = []
-
-    def open_for(actor_or_email, password: str = PASSWORD):
-        email = getattr(actor_or_email, "email", actor_or_email)
-        browser = sign_in(app, email, password)
-        opened.append(browser)
-        return browser
-
-    yield open_for
-    for browser in opened:
-        browser.close()
 
 
 def account(admin_actor, email: str) -> dict:

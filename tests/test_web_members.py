@@ -6,26 +6,9 @@ import re
 import uuid
 from datetime import date, timedelta
 
-import pytest
-
 from tests.conftest import PASSWORD
-from tests.web_support import sign_in
 
 HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> מרים 山田 محمد'
-
-
-@pytest.fixture
-def browsers(app):
-    opened = []
-
-    def open_for(actor):
-        browser = sign_in(app, actor.email)
-        opened.append(browser)
-        return browser
-
-    yield open_for
-    for browser in opened:
-        browser.close()
 
 
 def members_of(actor, case_id: str) -> dict[str, str]:

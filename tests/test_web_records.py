@@ -13,25 +13,10 @@ import pytest
 
 from tests.records_support import imported, wait_imported
 from tests.test_review_for_refund import ROW, _sets
-from tests.web_support import sign_in
 
 pytestmark = pytest.mark.slow
 
 HOSTILE = '<script>alert("x")</script> מרים 山田 محمد'
-
-
-@pytest.fixture
-def browsers(app):
-    opened = []
-
-    def open_for(actor):
-        browser = sign_in(app, actor.email)
-        opened.append(browser)
-        return browser
-
-    yield open_for
-    for browser in opened:
-        browser.close()
 
 
 def _text(page: str) -> str:

@@ -8,6 +8,7 @@ Everything goes through the services the API uses, and every read is recorded as
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -60,25 +61,25 @@ INPUTS = (
 )
 
 
-def _case_set(session, access: CasePage, set_id: str) -> RecordSet:
-    """The record set, if it is this case's (404 otherwise, as for a missing one)."""
+def _of_case(access: CasePage, found: Callable[[uuid.UUID], Any], object_id: str, what: str) -> Any:
+    """A record set or analysis by its id, if it is this case's (404 otherwise, as for a missing one)."""
     try:
-        record_set = set_service.get_visible(session, uuid.UUID(set_id), access.viewer.user)
+        wanted = found(uuid.UUID(object_id))
     except ValueError:
-        raise NotFound("record set not found") from None
-    if record_set.case_id != access.case.id:
-        raise NotFound("record set not found")
-    return record_set
+        raise NotFound(f"{what} not found") from None
+    if wanted.case_id != access.case.id:
+        raise NotFound(f"{what} not found")
+    return wanted
+
+
+def _case_set(session, access: CasePage, set_id: str) -> RecordSet:
+    user = access.viewer.user
+    return _of_case(access, lambda i: set_service.get_visible(session, i, user), set_id, "record set")
 
 
 def _case_analysis(session, access: CasePage, analysis_id: str) -> Analysis:
-    try:
-        analysis = analysis_service.get_visible(session, uuid.UUID(analysis_id), access.viewer.user)
-    except ValueError:
-        raise NotFound("analysis not found") from None
-    if analysis.case_id != access.case.id:
-        raise NotFound("analysis not found")
-    return analysis
+    user = access.viewer.user
+    return _of_case(access, lambda i: analysis_service.get_visible(session, i, user), analysis_id, "analysis")
 
 
 def _tab(request: Request, session, access: CasePage, *, status: int = 200, **context) -> Response:
