@@ -259,3 +259,27 @@ def test_an_editor_saves_a_search_as_an_exhibit_and_findings_as_timeline_events(
     assert "Add to the timeline" not in viewer.get(location).text
     assert viewer.post(f"{where}/extracts", search | {"title": "x"}).status_code == 403
     assert viewer.post(f"{location}/events", {}).status_code == 403
+
+
+def test_a_findings_citations_open_their_records(alice, browsers):
+    case = alice.make_case()
+    sets = _sets(alice, case["id"])
+    body = {"type": "review_for_refund"} | {f"{role[:-1]}_sets": [set_id] for role, set_id in sets.items()}
+    made = alice.post(f"/api/v1/cases/{case['id']}/analyses", json=body).json()
+    while alice.get(f"/api/v1/analyses/{made['id']}").json()["status"] not in ("done", "failed"):
+        pass
+    web = browsers(alice)
+    found = web.get(f"/cases/{case['id']}/analyses/{made['id']}").text
+    finding = alice.get(f"/api/v1/analyses/{made['id']}/findings").json()["items"][1]  # R2: found through a message
+    for ref in (finding["review"], finding["payments"][0], finding["messages"][0]):
+        link = f"/cases/{case['id']}/record-sets/{ref['record_set_id']}/records/{ref['row']}"
+        assert f'href="{link}"' in found
+        record = web.get(link)
+        assert record.status_code == 200 and ref["citation"] in _text(record.text)
+        line = alice.get(f"/api/v1/record-sets/{ref['record_set_id']}/records/{ref['row']}").json()["source_line"]
+        assert html.escape(line, quote=False) in record.text or line in html.unescape(record.text)
+    message = web.get(f"/cases/{case['id']}/record-sets/{sets['messages']}/records/1").text
+    assert "全额退款" in message and "WEI.PP@mail.example" in message  # the contact address as it is in the line
+    assert web.get(f"/cases/{case['id']}/record-sets/{sets['reviews']}/records/999").status_code == 404
+    other = alice.make_case()
+    assert web.get(f"/cases/{other['id']}/record-sets/{sets['reviews']}/records/2").status_code == 404

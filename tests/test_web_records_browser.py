@@ -35,6 +35,11 @@ def test_run_the_finder_watch_it_finish_and_read_the_findings(web_server, accoun
     expect(page.locator("#findings")).to_contain_text("F-000001")
     axe_check(page)
     analysis_url = page.url
+    # A finding's review citation opens the record it cites, with its exact line.
+    page.locator("#findings tbody tr").first.locator("td").nth(2).get_by_role("link").click()
+    expect(page.get_by_role("heading", name="The line in the file")).to_be_visible()
+    axe_check(page)
+    page.goto(analysis_url)
 
     page.get_by_role("link", name="← Record sets and analyses").click()
     page.locator(f"#set-{sets['messages']} a").click()

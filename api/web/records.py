@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
@@ -240,6 +240,37 @@ def _set_page(
         filtered=bool(sent),
         canonical=CANONICAL.get(record_set.role, ()),
         **context,
+    )
+
+
+@router.get("/cases/{case_id}/record-sets/{set_id}/records/{row}")
+def record_page(
+    request: Request,
+    session: SessionDep,
+    access: CaseViewerPage,
+    set_id: str,
+    row: Annotated[int, Path(ge=1, le=2**62)],
+) -> Response:
+    """One record, as a finding or a search cites it: its citation, every field (the mapped ones normalised, the
+    others as they are in the file), its exact line, and the original it comes from."""
+    record_set = _case_set(session, access, set_id)
+    record = query.get(session, record_set, row)
+    if record is None:
+        raise NotFound(f"the record set has no record at row {row:,} (a refused line leaves its row empty)")
+    set_service.viewed(session, record_set, access.viewer.user, {"rows": [row], "count": 1, "via": "web"})
+    label = set_service.citation_label(session, record_set)
+    return page(
+        request,
+        "web/record.html",
+        access.viewer,
+        **case_context(access),
+        tab="records",
+        record_set=set_service.public(session, record_set),
+        record=record,
+        citation=query.citation(label, row),
+        unmapped=query.unmapped(record_set, record),
+        columns=list(query.fields_of(record_set)),
+        roles=ROLE_WORDS,
     )
 
 
