@@ -1,5 +1,6 @@
 """Seed the demo: an account, a Lanham Act fake-review case, and generated evidence in it."""
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,12 +26,13 @@ from models.analysis import AnalysisCreate
 from models.bundle import Bundle, BundleRequest
 from models.case import Case, CaseCreate, CaseType, Party
 from models.evidence import EvidenceKind
-from models.record_set import RecordRole
+from models.record_set import RecordRole, RecordSetStatus
 from models.user import User, UserCreate
 
 DEMO_EMAIL = "demo@casebinder.example"
 DEMO_PASSWORD = "casebinder-demo"
 DEMO_CASE_TITLE = "Acme Audio LLC v. Mpow Direct et al."
+IMPORT_WAIT_SECONDS = 600  # for a record set a worker took first: a wait for a background job, not a limit
 
 
 @dataclass
@@ -123,7 +125,8 @@ def seed_demo(exhibits: int = 24, records: int = 300, say: Callable[[str], None]
 def _seed_record_sets(case_id: uuid.UUID, user_id: uuid.UUID, folder: Path, say: Callable[[str], None]) -> None:
     """The case's data, as record sets: a small click farm (reviews, payments, chats, accounts and orders, with
     review-for-refund chains planted among honest records and the traps the finder must not fall into), imported
-    here and now, and the finder's analysis of them queued for the server to run as it starts. Seeded after the
+    here and now (one a worker took first is waited for), and the finder's analysis of them queued for the server to
+    run as it starts. Seeded after the
     bundle is queued, whose exhibits are the case's documents, not these files."""
     from api.worker import records_runner
 
@@ -140,9 +143,20 @@ def _seed_record_sets(case_id: uuid.UUID, user_id: uuid.UUID, folder: Path, say:
                 mapping=f.mapping,
             )  # fmt: skip
             made.setdefault(f"{f.role[:-1]}_sets", []).append(record_set.id)
-    for ids in made.values():
-        for set_id in ids:
-            records_runner.take(set_id)
+    every = [set_id for ids in made.values() for set_id in ids]
+    for set_id in every:
+        records_runner.take(set_id)  # False when a worker took it first: it is waited for below
+    ended = (RecordSetStatus.done, RecordSetStatus.failed)
+    deadline = time.monotonic() + IMPORT_WAIT_SECONDS
+    while True:
+        with session_scope() as session:
+            states = [set_service.QUEUE.status_of(session, set_id) for set_id in every]
+        if all(state in ended for state in states) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if any(state != RecordSetStatus.done for state in states):
+        say("the demo's record sets were not all imported, so the finder's analysis is not queued")
+        return
     with session_scope() as session:
         case, user = session.get(Case, case_id), session.get(User, user_id)
         assert case is not None and user is not None

@@ -283,3 +283,33 @@ def test_a_findings_citations_open_their_records(alice, browsers):
     assert web.get(f"/cases/{case['id']}/record-sets/{sets['reviews']}/records/999").status_code == 404
     other = alice.make_case()
     assert web.get(f"/cases/{other['id']}/record-sets/{sets['reviews']}/records/2").status_code == 404
+
+
+def test_an_editor_removes_a_record_set_unless_the_case_is_on_hold(alice, bob, browsers):
+    case = alice.make_case()
+    body = imported(alice, case["id"], PAYPAL_CSV.encode(), role="payments", filename="paypal.csv",
+                    mapping={"Date": "paid_at", "Gross": "amount", "To Email Address": "payee_email"})  # fmt: skip
+    assert body["status"] == "done", body
+    web = browsers(alice)
+    where = f"/cases/{case['id']}/record-sets/{body['id']}"
+    assert "Remove the record set" in web.get(where).text
+    unconfirmed = web.post(f"{where}/remove", {})
+    assert unconfirmed.status_code == 422 and "Tick the box to confirm" in unconfirmed.text
+    assert alice.get(f"/api/v1/record-sets/{body['id']}").status_code == 200
+    added = alice.post(f"/api/v1/cases/{case['id']}/members", json={"email": bob.email, "role": "viewer"})
+    assert added.status_code == 201
+    viewer = browsers(bob)
+    assert "Remove the record set" not in viewer.get(where).text
+    assert viewer.post(f"{where}/remove", {"confirm": "yes"}).status_code == 403
+    held = alice.post(f"/api/v1/cases/{case['id']}/legal-hold", json={"reason": "Litigation hold, Acme v. Mpow"})
+    assert held.status_code in (200, 201), held.text
+    refused = web.post(f"{where}/remove", {"confirm": "yes"})
+    assert refused.status_code == 409 and "It was not removed" in refused.text and "legal hold" in refused.text
+    assert alice.get(f"/api/v1/record-sets/{body['id']}").status_code == 200
+    released = alice.delete(f"/api/v1/cases/{case['id']}/legal-hold")
+    assert released.status_code in (200, 204), released.text
+    removed = web.post(f"{where}/remove", {"confirm": "yes"})
+    assert removed.status_code == 303 and removed.headers["location"] == f"/cases/{case['id']}/records?done=removed"
+    assert "Record set removed, with its records" in web.get(removed.headers["location"]).text
+    assert alice.get(f"/api/v1/record-sets/{body['id']}").status_code == 404
+    assert alice.get(f"/api/v1/evidence/{body['evidence_id']}/content").content == PAYPAL_CSV.encode()

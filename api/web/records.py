@@ -90,7 +90,7 @@ def _tab(request: Request, session, access: CasePage, *, status: int = 200, **co
     ready = {
         name: [s for s in shown if s.role == role and s.status == RecordSetStatus.done] for name, role, _, _ in INPUTS
     }
-    context = {"form": {}, "errors": {}, "problem": None, "sent": {}, "upload_problem": None} | context
+    context = {"form": {}, "errors": {}, "problem": None, "sent": {}, "upload_problem": None, "notice": None} | context
     return page(
         request,
         "web/case_records.html",
@@ -110,9 +110,37 @@ def _tab(request: Request, session, access: CasePage, *, status: int = 200, **co
     )
 
 
+# After a plain form's redirect, the tab says what happened; only these fixed sentences, never text from the URL.
+DONE = {"removed": "Record set removed, with its records. Its original file stays in the case's evidence."}
+
+
 @router.get("/cases/{case_id}/records")
-def records_tab(request: Request, session: SessionDep, access: CaseViewerPage) -> Response:
-    return _tab(request, session, access)
+def records_tab(request: Request, session: SessionDep, access: CaseViewerPage, done: str = "") -> Response:
+    return _tab(request, session, access, notice=DONE.get(done))
+
+
+@router.post("/cases/{case_id}/record-sets/{set_id}/remove")
+def remove_record_set(
+    request: Request,
+    session: SessionDep,
+    access: CaseEditorPage,
+    set_id: str,
+    confirm: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Remove a record set and its records, as the API's DELETE does (its original stays evidence): refused under a
+    legal hold and while it is being imported, and asked to be confirmed."""
+    record_set = _case_set(session, access, set_id)
+    if confirm != "yes":
+        problem = "Tick the box to confirm: the set's records go, and analyses of it can no longer be run again."
+        return _set_page(request, session, access, set_id, "", "", "", "", "", None, remove_problem=problem, status=422)
+    try:
+        set_service.delete_set(session, record_set, actor=access.viewer.user)
+    except DomainError as exc:
+        return _set_page(
+            request, session, access, set_id, "", "", "", "", "", None,
+            remove_problem=sentence(str(exc.message)), status=exc.status_code,
+        )  # fmt: skip
+    return RedirectResponse(f"/cases/{access.case.id}/records?done=removed", status_code=303)
 
 
 def mapping_json(text: str) -> str:
@@ -192,7 +220,7 @@ def record_set_page(
 def _set_page(
     request: Request, session, access: CasePage, set_id: str, field: str, value: str, q: str, start: str, end: str,
     cursor: str | None, *, extracted: str = "", extract_problem: str | None = None, status: int = 200,
-    title: str = "",
+    title: str = "", remove_problem: str | None = None,
 ) -> Response:  # fmt: skip
     record_set = _case_set(session, access, set_id)
     shown = set_service.public(session, record_set)
@@ -211,6 +239,7 @@ def _set_page(
     context |= {"problem": None, "label": set_service.citation_label(session, record_set), "roles": ROLE_WORDS}
     context |= {
         "extract_problem": extract_problem,
+        "remove_problem": remove_problem,
         "title": title,
         "extracted": _extract_notice(session, access, extracted),
     }
