@@ -58,6 +58,9 @@ def test_run_the_finder_watch_it_finish_and_read_the_findings(web_server, accoun
     page.get_by_label("Its records are").select_option("payments")
     page.get_by_label("Mapping").fill(PAYPAL_MAPPING)
     page.get_by_label("File").set_input_files(export)
+    columns = page.locator("#import-column-list li")  # the file's header, read in the browser, to write the mapping
+    expect(columns).to_have_text(["Date", "Name", "Gross", "From Email Address", "To Email Address", "Transaction ID",
+                                  "Type", "Note"])  # fmt: skip
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", name="PayPal export 2021")).to_be_visible()
     expect(page.locator("#records tbody tr")).to_have_count(2, timeout=ANALYSIS_SECONDS * 1000)
