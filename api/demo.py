@@ -126,8 +126,7 @@ def _seed_record_sets(case_id: uuid.UUID, user_id: uuid.UUID, folder: Path, say:
     """The case's data, as record sets: a small click farm (reviews, payments, chats, accounts and orders, with
     review-for-refund chains planted among honest records and the traps the finder must not fall into), imported
     here and now (one a worker took first is waited for), and the finder's analysis of them queued for the server to
-    run as it starts. Seeded after the
-    bundle is queued, whose exhibits are the case's documents, not these files."""
+    run as it starts. Seeded after the bundle is queued, whose exhibits are the case's documents, not these files."""
     from api.worker import records_runner
 
     manifest = write_case_dataset(folder, reviewers=300)
@@ -160,5 +159,5 @@ def _seed_record_sets(case_id: uuid.UUID, user_id: uuid.UUID, folder: Path, say:
     with session_scope() as session:
         case, user = session.get(Case, case_id), session.get(User, user_id)
         assert case is not None and user is not None
-        data = AnalysisCreate.model_validate({"type": "review_for_refund"} | {k: v for k, v in made.items()})
+        data = AnalysisCreate.model_validate({"type": "review_for_refund"} | made)
         analysis_service.create(session, case=case, actor=user, data=data)

@@ -216,9 +216,6 @@ class _Sql:
     def literal(self, alias: str, set_id: str) -> str:
         return load.set_clause(uuid.UUID(set_id), "postgresql" if self.postgres else "sqlite", alias)
 
-    def set_text(self, value: Any) -> str:
-        return str(value) if self.postgres else str(uuid.UUID(hex=value))
-
     def field(self, alias: str, name: str) -> str:
         """A text field of a record's fields (a name of ours)."""
         return f"({alias}.fields->>'{name}')" if self.postgres else f"json_extract({alias}.fields, '$.{name}')"

@@ -181,7 +181,6 @@ def create_from_file(
 ) -> RecordSet:  # fmt: skip
     """A record set from a file on local disk (the demo), checked, stored and queued exactly as an upload of the same
     bytes with this name, role and mapping."""
-
     fields = {"name": name, "role": role.value, "mapping": orjson.dumps(mapping).decode()}
     name, role, mapping, given = check_form(fields)
     with path.open("rb") as f, blobs.staging(store, f) as staged:

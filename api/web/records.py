@@ -253,10 +253,7 @@ def _set_page(
             details = {"filter": wanted.describe(), "rows": [r.row for r in rows][:50], "count": len(rows)}
             set_service.viewed(session, record_set, access.viewer.user, details | {"via": "web"})
             label = context["label"]
-            context["rows"] = [
-                {"record": r, "citation": query.citation(label, r.row), "unmapped": query.unmapped(record_set, r)}
-                for r in rows
-            ]
+            context["rows"] = [{"record": r, "citation": query.citation(label, r.row)} for r in rows]
             context["next_cursor"] = next_cursor
     return page(
         request,
