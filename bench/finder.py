@@ -77,7 +77,8 @@ def _floor(database_url: str, ids: dict[str, str], postgres: bool) -> float:
             if key.startswith(("id:", "em:"))
         ]
         conn.execute(text("DROP TABLE IF EXISTS bench_identity"))
-        conn.execute(text("CREATE TABLE bench_identity (kind TEXT, value TEXT, root TEXT)"))
+        kind = 'TEXT COLLATE "C"' if postgres else "TEXT"  # as the records' keys it is joined to compare
+        conn.execute(text(f"CREATE TABLE bench_identity (kind {kind}, value {kind}, root {kind})"))
         conn.execute(
             text("INSERT INTO bench_identity VALUES (:k, :v, :r)"), [{"k": k, "v": v, "r": r} for k, v, r in linked]
         )

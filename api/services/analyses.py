@@ -267,10 +267,11 @@ def _scratch_table(session: Session, sql: _Sql, name: str, columns: tuple[str, .
     On PostgreSQL it is an unlogged table made in the analysis's transaction, not a temporary one: a query that
     reads a temporary table is never run in parallel (its pages are the connection's own), and the candidates' join
     ran three times slower for it. Made in the transaction, it is seen by no one else and goes with it if the
-    analysis dies. On SQLite it is a temporary table."""
+    analysis dies; its text compares as the records' keys it is joined to do (collation "C"). On SQLite it is a
+    temporary table."""
     connection = session.connection()
-    kind = "UNLOGGED" if sql.postgres else "TEMPORARY"
-    connection.exec_driver_sql(f"CREATE {kind} TABLE {name} ({', '.join(f'{c} TEXT NOT NULL' for c in columns)})")
+    kind, text = ("UNLOGGED", 'TEXT COLLATE "C"') if sql.postgres else ("TEMPORARY", "TEXT")
+    connection.exec_driver_sql(f"CREATE {kind} TABLE {name} ({', '.join(f'{c} {text} NOT NULL' for c in columns)})")
     bulk_insert(connection, name, columns, rows)
 
 
