@@ -104,14 +104,14 @@ async def receive_record_set(
 
     def evidence_fields(form: UploadForm) -> dict[str, str]:
         sent = fields(form)
-        name, role, mapping, fmt = record_set_service.check_form(sent)
-        checked.update(name=name, role=role, mapping=mapping, fmt=fmt)
+        checked["form"] = record_set_service.check_form(sent)
         kept = {k: v for k, v in sent.items() if k in RECORD_SET_EVIDENCE_FIELDS}
-        return kept | {"kind": "other", "title": name}
+        return kept | {"kind": "other", "title": checked["form"].name}
 
     def check_file(form: UploadForm) -> None:
         assert form.staged is not None
-        found = record_set_service.check_file(form.staged, checked["role"], checked["mapping"], checked["fmt"])
+        sent = checked["form"]
+        found = record_set_service.check_file(form.staged, sent.role, sent.mapping, sent.fmt)
         checked.update(fmt=found[0], compressed=found[1], header=found[2])
 
     received = await receive_evidence(
@@ -124,9 +124,7 @@ async def receive_record_set(
         case=case,
         actor=actor,
         item=received.item,
-        name=checked["name"],
-        role=checked["role"],
-        mapping=checked["mapping"],
+        form=checked["form"],
         fmt=checked["fmt"],
         compressed=checked["compressed"],
         header=checked["header"],

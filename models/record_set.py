@@ -85,7 +85,7 @@ NUMBER_FIELD: dict[RecordRole, str] = {
 }
 # Fields of a fixed vocabulary, matched without regard to case and stored in lower case.
 ENUMS: dict[str, tuple[str, ...]] = {
-    "type": ("payment", "refund", "reversal"),
+    "type": ("payment", "refund", "reversal", "other"),  # other: a line of the export that sends no money
     "status": ("placed", "shipped", "delivered", "returned", "cancelled"),
 }
 EMAIL_FIELDS = frozenset({"payee_email", "contact_email", "email", "paypal_email"})
@@ -118,6 +118,9 @@ class RecordSet(SQLModel, table=True):
     format: RecordFormat = Field(sa_type=String(10))
     compressed: bool = False
     mapping: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    # How the file writes a date of numbers that does not start with its year (03/04/2021): mdy or dmy; none: such
+    # a date is refused (api/records/written_times.py).
+    date_order: str | None = Field(default=None, sa_type=String(3))
     columns: list[str] = Field(default_factory=list, sa_type=JSON)  # a CSV's header, to list a record's other fields
     status: RecordSetStatus = Field(default=RecordSetStatus.queued, sa_type=String(20))
     rows_done: int = Field(default=0, sa_type=BigInteger)
@@ -177,6 +180,9 @@ class RecordSetPublic(BaseModel):
     format: RecordFormat
     compressed: bool
     mapping: dict[str, str]
+    date_order: str | None = PydanticField(
+        default=None, description="How the file writes a date such as 03/04/2021: mdy or dmy (null: not said)."
+    )
     status: RecordSetStatus
     rows_done: int = PydanticField(description="Records stored so far.")
     rows_total: int | None = PydanticField(

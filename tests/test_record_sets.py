@@ -177,14 +177,16 @@ def test_json_lines_payments_keep_exact_amounts_and_match_types_in_any_case(alic
          "at": "2021-03-07T00:00:00Z", "kind": "Payment"},
         {"id": "T3", "from": "x@y.example", "to": "z@y.example", "gross": "12.5", "cur": "EUR",
          "at": "2021-03-08T00:00:00Z", "kind": "chargeback"},
+        {"id": "T4", "from": "x@y.example", "to": "z@y.example", "gross": "12.5", "cur": "EUR",
+         "at": "2021-03-08T00:00:00Z", "kind": 7},
     ]  # fmt: skip
     mapping = {"id": "txn_id", "from": "payer", "to": "payee_email", "gross": "amount", "cur": "currency",
                "at": "paid_at", "kind": "type", "note": "memo"}  # fmt: skip
     content = "".join(json.dumps(r) + "\n" for r in rows).encode()
     body = imported(alice, case["id"], content, role="payments", mapping=mapping, filename="paypal.jsonl")
-    assert body["format"] == "jsonl" and body["rows_done"] == 2 and body["rows_rejected"] == 1
-    assert "type (from kind): 'chargeback' is not one of payment, refund, reversal" in body["errors"][0]["message"]
+    assert body["format"] == "jsonl" and body["rows_done"] == 4 and body["rows_rejected"] == 0
     got = {r["fields"]["txn_id"]: r["fields"] for r in records(alice, body["id"])}
+    assert (got["T3"]["type"], got["T4"]["type"]) == ("reversal", "other")  # a chargeback reverses; 7 sends nothing
     assert got["T1"]["amount"] == "1250.00" and got["T1"]["type"] == "refund" and got["T1"]["currency"] == "USD"
     assert got["T2"]["amount"] == "0.1" and got["T2"]["payee_email"] == "wei@mail.example"
     assert [r["row"] for r in records(alice, body["id"], type="Refund")] == [1]
@@ -340,3 +342,100 @@ def test_a_purged_original_takes_its_record_sets_with_it(alice, make_user):
     purged = admin.post("/api/v1/admin/purge")
     assert purged.status_code == 200, purged.text
     assert alice.get(f"/api/v1/record-sets/{body['id']}").status_code == 404
+
+
+PAYPAL_CSV = (
+    '\ufeff"Date","Time","TimeZone","Name","Type","Status","Currency","Gross","Fee","Net",'
+    '"From Email Address","To Email Address","Transaction ID","Item Title","Note"\r\n'
+    '"03/04/2021","17:30:00","PST","Emily Smith","Payment Refund","Completed","USD","-1,250.00","0.00","-1,250.00",'
+    '"seller@shop.example","Emily@Mail.example","1AB23456CD789012E","Electric Toothbrush","review reward"\r\n'
+    '"03/15/2021","09:05:07","PDT","张伟","Express Checkout Payment","Completed","USD","-49.99","0.00","-49.99",'
+    '"seller@shop.example","wei@mail.example","2AB23456CD789012E","Yoga Mat","B0001"\r\n'
+    '"11/07/2021","01:30:00","PDT","محمد","Payment Reversal","Reversed","USD","49.99","0.00","49.99",'
+    '"seller@shop.example","m@mail.example","3AB23456CD789012E","",""\r\n'
+    '"12/01/2021","23:59:59","PST","","General Currency Conversion","Completed","EUR","-20.00","0.00","-20.00",'
+    '"","","4AB23456CD789012E","",""\r\n'
+    '"12/02/2021","10:00:00","IST","","General Payment","Completed","USD","-5.00","0.00","-5.00",'
+    '"seller@shop.example","x@mail.example","5AB23456CD789012E","",""\r\n'
+)
+PAYPAL_MAPPING = {
+    "Date": "paid_at", "Time": "paid_at", "TimeZone": "paid_at", "Name": "payee", "Type": "type",
+    "Currency": "currency", "Gross": "amount", "From Email Address": "payer", "To Email Address": "payee_email",
+    "Transaction ID": "txn_id", "Note": "memo",
+}  # fmt: skip
+
+
+def test_a_paypal_activity_export_imports_as_paypal_writes_it(alice):
+    """PayPal's activity export as it comes: the date (month first), the time of day and the zone in three columns,
+    its own names for the type, amounts with thousands and a minus; lines that send no money are kept, typed
+    `other`. A zone that names two offsets is refused, asking for the offset."""
+    case = alice.make_case(timezone="Europe/London")
+    body = imported(alice, case["id"], PAYPAL_CSV.encode(), role="payments", mapping=PAYPAL_MAPPING,
+                    name="PayPal activity", date_order="mdy", filename="Download.CSV")  # fmt: skip
+    assert body["status"] == "done" and body["date_order"] == "mdy"
+    assert body["rows_done"] == 4 and body["rows_rejected"] == 1
+    assert body["errors"][0]["line"] == 6
+    assert "IST may be India, Israel or Ireland time; write the offset" in body["errors"][0]["message"]
+    assert "paid_at (from Date + Time + TimeZone)" in body["errors"][0]["message"]
+    got = {r["row"]: r for r in records(alice, body["id"])}
+    assert {row: r["fields"]["paid_at"] for row, r in got.items()} == {
+        2: "2021-03-05T01:30:00Z",  # 17:30 PST is 01:30 UTC the next day
+        3: "2021-03-15T16:05:07Z",  # PDT: seven hours behind
+        4: "2021-11-07T08:30:00Z",  # the hour that happens twice, told apart by its zone
+        5: "2021-12-02T07:59:59Z",
+    }
+    assert {row: r["fields"].get("type") for row, r in got.items()} == {
+        2: "refund", 3: "payment", 4: "reversal", 5: "other"
+    }  # fmt: skip
+    assert got[2]["fields"]["amount"] == "-1250.00" and got[2]["fields"]["payee_email"] == "emily@mail.example"
+    assert got[2]["unmapped"] == {"Status": "Completed", "Fee": "0.00", "Net": "-1,250.00",
+                                  "Item Title": "Electric Toothbrush"}  # fmt: skip
+    assert got[3]["fields"]["payee"] == "张伟" and got[4]["fields"]["payee"] == "محمد"
+    assert [r["row"] for r in records(alice, body["id"], type="Payment Refund")] == [2]
+    assert [r["row"] for r in records(alice, body["id"], **{"from": "2021-03-15", "to": "2021-03-16"})] == [3]
+
+
+def test_dates_of_numbers_are_read_in_the_order_said_and_never_guessed(alice):
+    """03/04/2021 is read as the record set says (day first here), is refused without a date order with a message
+    that asks for one, and a date order that is neither is a 422 with nothing stored; a fourth field for a time is a
+    422 naming the limit."""
+    case = alice.make_case(timezone="UTC")
+    cid = case["id"]
+    content = b"id,when,at,amount\nT1,03/04/2021,17:30,1.00\nT2,2021/04/05,08:00 +02:00,2.00\n"
+    mapping = {"id": "txn_id", "when": "paid_at", "at": "paid_at", "amount": "amount"}
+    day_first = imported(alice, cid, content, role="payments", mapping=mapping, date_order="dmy")
+    paid = {r["fields"]["txn_id"]: r["fields"]["paid_at"] for r in records(alice, day_first["id"])}
+    assert paid == {"T1": "2021-04-03T17:30:00Z", "T2": "2021-04-05T06:00:00Z"}
+    unsaid = imported(alice, cid, content, role="payments", mapping=mapping)
+    assert unsaid["rows_done"] == 1 and unsaid["rows_rejected"] == 1 and unsaid["errors"][0]["line"] == 2
+    assert (
+        "month then day, or day then month? Say the file's date order (date_order: mdy or dmy)"
+        in (unsaid["errors"][0]["message"])
+    )
+    before = alice.get(f"/api/v1/cases/{cid}/exhibits").json()["items"]
+    r = send_set(alice, cid, content, role="payments", mapping=mapping, date_order="ymd")
+    assert r.status_code == 422 and "date_order: 'ymd' is not one of mdy" in r.text
+    r = send_set(alice, cid, content, role="payments", mapping=mapping | {"id": "paid_at", "amount": "paid_at"})
+    assert r.status_code == 422 and "paid_at is mapped from 4 fields; at most 3" in r.text
+    assert alice.get(f"/api/v1/cases/{cid}/exhibits").json()["items"] == before
+
+
+def test_the_demos_own_paypal_export_imports_whole(alice, tmp_path):
+    """The PayPal activity export the demo case holds as evidence, read into records as it is: every line a record,
+    at its time in UTC, none refused."""
+    import random
+
+    from api.demo_data import write_activity_csv
+
+    path = write_activity_csv(tmp_path / "paypal_activity.csv", [], 60, random.Random(3)).path
+    case = alice.make_case(timezone="America/New_York")
+    body = imported(alice, case["id"], path.read_bytes(), role="payments", mapping=PAYPAL_MAPPING, date_order="mdy",
+                    name="PayPal activity export")  # fmt: skip
+    assert (body["status"], body["rows_done"], body["rows_rejected"]) == ("done", 60, 0), body
+    lines = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    for record in records(alice, body["id"]):
+        line = lines[record["row"] - 2]
+        month, day, year = line["Date"].split("/")
+        assert record["fields"]["paid_at"] == f"{year}-{month}-{day}T{line['Time']}Z"  # the file says UTC
+        assert record["fields"]["type"] == {"Payment Refund": "refund", "General Payment": "payment"}[line["Type"]]
+        assert record["fields"]["amount"] == line["Gross"] and record["fields"]["txn_id"] == line["Transaction ID"]

@@ -1,7 +1,7 @@
 """The review-for-refund finder through the API, on a small case written out by hand: each kind of chain it must
 find (linked through an account, through a message's contact address, by a memo naming the product) and each trap
-it must not fall into (a name shared by another reviewer, a returned order, a cancelled one, a reversal, a payment
-outside the window, a lower rating, an unrelated payer)."""
+it must not fall into (a name shared by another reviewer, a returned order, a cancelled one, a reversal, a line of
+the export that sends no money, a payment outside the window, a lower rating, an unrelated payer)."""
 
 import csv
 import io
@@ -25,6 +25,7 @@ ACCOUNTS = [  # an Elasticsearch export: sellers' and reviewers' accounts
     {"id": "A700", "name": "Sofia Patel", "pp": "sofia@mail.example"},
     {"id": "A800", "name": "Carlos Garcia", "pp": "carlos@mail.example"},
     {"id": "A900", "name": "Olivia", "mail": "a900@mail.example"},
+    {"id": "A1000", "name": "Yuki Tanaka", "pp": "yuki@mail.example"},
 ]  # fmt: skip
 MESSAGES = [  # the chats: A200 is known only through its contact address here
     {"mid": "M1", "reviewer": "A200", "contact": "WEI.PP@mail.example ", "seller": "S1", "product": "B0001",
@@ -44,6 +45,7 @@ REVIEWS = [  # (review id, reviewer, name, product, seller, stars, when)
     ("R8", "A800", "Carlos Garcia", "B0001", "S1", 5, "2021-03-11T12:00:00Z"),  # paid by a stranger
     ("R9", "A900", "Olivia", "B0009", "S9", 5, "2021-03-12T12:00:00Z"),  # the memo names the product: found
     ("R10", "A999", "Honest", "B0001", "S1", 5, "2021-03-12T12:00:00Z"),  # nobody paid
+    ("R11", "A1000", "Yuki Tanaka", "B0001", "S1", 5, "2021-03-12T12:00:00Z"),  # a hold on her account, no money
 ]
 PAYMENTS = [  # (txn, payer, payee e-mail, gross, currency, when, type, memo)
     ("T1", "pay@acme.example", "Emily.PP@mail.example", "25.00", "USD", "2021-03-06T09:00:00Z", "Refund", ""),
@@ -57,10 +59,12 @@ PAYMENTS = [  # (txn, payer, payee e-mail, gross, currency, when, type, memo)
     ("T9", "stranger@pay.example", "a900@mail.example", "15.50", "GBP", "2021-03-13T12:00:00Z", "payment",
      "for your b0009 review, thanks"),
     ("T10", "pay@acme.example", "nobody@mail.example", "9.00", "USD", "2021-03-13T12:00:00Z", "payment", ""),
+    ("T11", "pay@acme.example", "yuki@mail.example", "40.00", "USD", "2021-03-13T12:00:00Z",
+     "Hold on Balance for Dispute Investigation", ""),  # PayPal's words: typed `other`
 ]  # fmt: skip
 ORDERS = [
     {"order": "O4", "buyer": "A400", "product": "B0002", "status": "Returned"},
-    {"order": "O45", "buyer": "A450", "product": "B0002", "status": "cancelled"},
+    {"order": "O45", "buyer": "A450", "product": "B0002", "status": "Canceled"},  # as Amazon spells it
     {"order": "O1", "buyer": "A100", "product": "B0002", "status": "returned"},  # another product: explains nothing
 ]
 
@@ -149,6 +153,7 @@ def test_the_finder_finds_the_chains_and_none_of_the_traps(alice):
     assert _reviews(findings) == [ROW["R1"], ROW["R2"], ROW["R9"]], findings
     assert state["counts"]["findings"] == 3
     assert state["counts"]["explained_order"] == 2 and state["counts"]["explained_reversal"] == 1
+    assert state["counts"]["not_money_sent"] == 1
     r1, r2, r9 = findings
     labels = {role: alice.get(f"/api/v1/record-sets/{sid}").json()["exhibit_label"] for role, sid in sets.items()}
     assert r1["finding_id"] == "F-000001"

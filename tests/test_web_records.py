@@ -11,7 +11,7 @@ import re
 import pikepdf
 import pytest
 
-from tests.records_support import imported, wait_imported
+from tests.records_support import imported, records, wait_imported
 from tests.test_review_for_refund import ROW, _sets
 
 pytestmark = pytest.mark.slow
@@ -187,6 +187,35 @@ def test_an_editor_imports_a_record_set_from_the_tab_and_follows_it(alice, brows
     # Its original is the case's evidence, byte for byte, as an upload through the API would be.
     original = alice.get(f"/api/v1/evidence/{body['evidence_id']}/content")
     assert original.content == PAYPAL_CSV.encode()
+
+
+def test_the_import_form_reads_a_time_in_three_columns_in_the_date_order_chosen(alice, browsers):
+    """PayPal's own shape from the form: the date, time and zone each mapped to paid_at on a line of its own, and
+    the date order chosen from the list; refused for a bad order, the form comes back with the order chosen."""
+    case = alice.make_case()
+    web = browsers(alice)
+    content = (
+        b"Date,Time,TimeZone,Gross,To Email Address,Type\r\n"
+        b"04/03/2021,17:30:00,PST,-25.00,wei@mail.example,Payment Refund\r\n"
+        b"04/03/2021,09:00:00,CET,-5.00,m@mail.example,General Currency Conversion\r\n"
+    )
+    mapping = "Date = paid_at\nTime = paid_at\nTimeZone = paid_at\nGross = amount\nTo Email Address = payee_email\n"
+    mapping += "Type = type\n"
+    tab = web.get(f"/cases/{case['id']}/records")
+    assert 'name="date_order"' in tab.text and "are day first: 3 April" in tab.text
+    wrong = _import(web, case["id"], content, mapping=mapping, date_order="ydm")
+    assert wrong.status_code == 422 and "date_order" in wrong.text
+    sent = _import(web, case["id"], content, mapping=mapping, date_order="dmy")
+    assert sent.status_code == 303, sent.text
+    body = wait_imported(alice, sent.headers["location"].rsplit("/", 1)[1])
+    assert (body["status"], body["rows_done"], body["rows_rejected"], body["date_order"]) == ("done", 2, 0, "dmy")
+    got = records(alice, body["id"])
+    assert [(r["fields"]["paid_at"], r["fields"]["type"]) for r in got] == [
+        ("2021-03-05T01:30:00Z", "refund"), ("2021-03-04T08:00:00Z", "other")
+    ]  # fmt: skip
+    refused = _import(web, case["id"], content, mapping=mapping + "Fee = paid_at\n", date_order="mdy")
+    assert refused.status_code == 422 and "at most 3" in refused.text
+    assert re.search(r'<option value="mdy" selected>', refused.text)
 
 
 def test_the_import_form_says_what_is_wrong_and_stores_nothing(alice, bob, browsers):

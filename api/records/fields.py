@@ -15,6 +15,7 @@ import orjson
 import phonenumbers
 
 from api.dates import parse_instant
+from api.records import written_times
 from models.inputs import MAX_YEAR, MIN_YEAR
 from models.record_set import (
     CANONICAL,
@@ -30,6 +31,7 @@ from models.record_set import (
 
 KEY_CHARS = 1000  # the longest id, address or URL kept as a key (an index entry must stay well under a page)
 MAPPING_FIELDS = 200
+TIME_SOURCES = 3  # fields a role's time may be put together from: a date, a time of day, a zone
 _GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 _CURRENCY_SIGNS = "$€£¥₹₩₪"
 _PLAUSIBLE_YEARS = (MIN_YEAR, MAX_YEAR)  # outside these a time takes the full check, which says what is wrong
@@ -45,7 +47,8 @@ class RowProblem(ValueError):
 
 def check_mapping(sent: Any, role: RecordRole) -> dict[str, str]:
     """The mapping as sent (decoded JSON), checked against the role: every target a canonical field of the role
-    (any name for `other`), each at most once, and the role's required fields all mapped."""
+    (any name for `other`), each at most once but the role's time, which may come from up to TIME_SOURCES fields
+    (a date, a time of day and a zone in columns of their own), and the role's required fields all mapped."""
     if not isinstance(sent, dict) or not sent:
         raise MappingRefused(
             'mapping must be a JSON object {"<source path>": "<canonical field>"} with one entry or more'
@@ -66,9 +69,16 @@ def check_mapping(sent: Any, role: RecordRole) -> dict[str, str]:
             )
         if not allowed and not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", target):
             raise MappingRefused(f"mapping[{path!r}]: {target[:100]!r} must be a lower-case name (a-z, 0-9, _)")
-        if target in seen:
+        if target in seen and target == TIME_FIELD[role]:
+            sources = [p for p, t in sent.items() if t == target]
+            if len(sources) > TIME_SOURCES:
+                raise MappingRefused(
+                    f"mapping: {target} is mapped from {len(sources)} fields; at most {TIME_SOURCES} (a date, a time "
+                    "of day and a zone), read in the mapping's order"
+                )
+        elif target in seen:
             raise MappingRefused(f"mapping: {target} is mapped twice, from {seen[target]!r} and {path!r}")
-        seen[target] = path
+        seen.setdefault(target, path)
     missing = [name for name in REQUIRED[role] if name not in seen]
     if missing:
         raise MappingRefused(f"mapping: {role.value} records need {', '.join(missing)} mapped from a field of the file")
@@ -165,8 +175,9 @@ Converted = tuple[dict[str, Any], datetime | None, tuple[str | None, ...]]
 class Converter:
     """Canonical values of one line of a record set, by its role and the case's timezone."""
 
-    def __init__(self, mapping: Mapping, *, timezone: str, phone_region: str):
+    def __init__(self, mapping: Mapping, *, timezone: str, phone_region: str, date_order: str | None = None):
         self.mapping, self.role, self.timezone, self.region = mapping, mapping.role, timezone, phone_region
+        self.date_order = date_order
         self.keys = KEYS[self.role]
         self.time_field = TIME_FIELD[self.role]
         self.required = REQUIRED[self.role]
@@ -183,7 +194,7 @@ class Converter:
             return _decimal
         if target == "rating":
             return _rating
-        if target in ENUMS:
+        if target in ENUMS and target in CANONICAL[self.role]:
             return self._enum
         if target in EMAIL_FIELDS:
             return lambda p, t, v: _text(p, t, v).lower()
@@ -212,14 +223,20 @@ class Converter:
                 return at.astimezone(UTC)
         try:
             return parse_instant(str(value), self.timezone, field=f"{target} (from {path})")
-        except ValueError as exc:
-            raise RowProblem(str(exc)) from None
+        except ValueError:
+            pass
+        try:  # as an export writes it: 03/04/2021 17:30:00 PST, March 4, 2021
+            return written_times.read(str(value), self.timezone, self.date_order)
+        except written_times.NotATime as exc:
+            raise RowProblem(f"{target} (from {path}): {exc}") from None
 
     def _enum(self, path: str, target: str, value: Any) -> str:
         text = _text(path, target, value).lower()
-        if text not in ENUMS[target]:
+        if text in ENUMS[target]:
+            return text
+        if (read := _AS_WRITTEN[target](text)) is None:
             raise RowProblem(f"{target} (from {path}): {str(value)[:60]!r} is not one of {', '.join(ENUMS[target])}")
-        return text
+        return read
 
     def _phone(self, path: str, target: str, value: Any) -> str:
         text = _text(path, target, value)
@@ -235,6 +252,36 @@ class Converter:
         """A value as a filter sends it, made canonical as the import makes the file's."""
         convert = self._convert.get(name) or self._converter(name)
         return convert(name, name, value)
+
+
+# Enumerated values as exports write them, read by their words: PayPal's "Payment Refund", "Express Checkout
+# Payment", "Chargeback", "General Currency Conversion"; an order history's "Canceled", "Partially shipped".
+_NOT_MONEY_SENT = ("hold", "authorization", "conversion", "withdrawal", "deposit", "fee", "invoice", "transfer")
+_SENT = ("payment", "purchase", "checkout", "payout", "mass pay", "money sent", "send money", "sent money", "donation")
+_STATUS_WORDS = (
+    ("cancel", "cancelled"), ("return", "returned"), ("deliver", "delivered"), ("ship", "shipped"),
+    ("pending", "placed"), ("placed", "placed"), ("ordered", "placed"), ("processing", "placed"),
+)  # fmt: skip
+
+
+def _payment_type(text: str) -> str:
+    """A payment's type as a processor writes it: reversal (a chargeback too), refund, payment, or other for a
+    line of the export that sends no money (a hold, a currency conversion, a withdrawal), which the finder passes
+    over; the line keeps the type as written."""
+    if any(word in text for word in _NOT_MONEY_SENT):
+        return "other"
+    if "reversal" in text or "chargeback" in text or "reversed" in text:
+        return "reversal"
+    if "refund" in text:
+        return "refund"
+    return "payment" if any(word in text for word in _SENT) else "other"
+
+
+def _order_status(text: str) -> str | None:
+    return next((status for word, status in _STATUS_WORDS if word in text), None)
+
+
+_AS_WRITTEN: dict[str, Callable[[str], str | None]] = {"type": _payment_type, "status": _order_status}
 
 
 def _step(value: Any, step: str) -> Any:
@@ -265,6 +312,12 @@ def _compiled(converter: "Converter") -> Callable[[Any], Converted]:
             code.append(f"    {name} = {parent}.get({step}) if {parent}.__class__ is dict else _step({parent}, {step})")
         return nodes[steps]
 
+    # A time put together from several fields (a date, a time of day, a zone): their values joined by a space in
+    # the mapping's order, read once the last is taken, and named by all of them.
+    time_sources = [p for p, _, t in mapping.targets if t == converter.time_field]
+    time_label = " + ".join(time_sources)
+    if len(time_sources) > 1:
+        code.append("    parts = []")
     for n, (path, steps, target) in enumerate(mapping.targets):
         leaf = "values" if flat or len(steps) == 1 else node(tuple(steps[:-1]))
         last = repr(path if flat else steps[-1])
@@ -274,6 +327,16 @@ def _compiled(converter: "Converter") -> Callable[[Any], Converted]:
             code.append(f"    v = {leaf}.get({last}) if {leaf}.__class__ is dict else _step({leaf}, {last})")
         code.append("    if v is not None and v != '':")
         quoted = (repr(path), repr(target))
+        if target == converter.time_field and len(time_sources) > 1:
+            code.append(
+                f"        parts.append(v.strip() if v.__class__ is str else _text({quoted[0]}, {quoted[1]}, v))"
+            )
+            if path == time_sources[-1]:
+                names["time_of_parts"] = converter._instant
+                code.append("    if parts := [part for part in parts if part]:")
+                code.append(f"        at = time_of_parts({time_label!r}, {quoted[1]}, ' '.join(parts))")
+                code.append(f"        fields[{quoted[1]}] = at.isoformat().replace('+00:00', 'Z')")
+            continue
         if target == converter.time_field:
             names[f"time{n}"] = converter._instant
             code.append(f"        at = time{n}({quoted[0]}, {quoted[1]}, v)")
@@ -292,7 +355,7 @@ def _compiled(converter: "Converter") -> Callable[[Any], Converted]:
             code.append(f"        c = convert{n}({quoted[0]}, {quoted[1]}, v)")
         code.append(f"        if c != '':\n            fields[{quoted[1]}] = c")
     for name in REQUIRED[role]:
-        source = next(p for p, _, t in mapping.targets if t == name)
+        source = time_label if name == converter.time_field else next(p for p, _, t in mapping.targets if t == name)
         message = repr(f"{name} (from {source}) is missing")
         code.append(f"    if {name!r} not in fields:\n        raise RowProblem({message})")
     keys = [f"k{n}" for n in range(len(converter.keys))]

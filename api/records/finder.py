@@ -8,11 +8,11 @@ messages of those reviewers. Neither the reviews nor the payments are ever all h
 
 A payment makes a review a finding when its payee is in the reviewer's identity; it was paid from
 `window_days_before` days before the review to `window_days_after` days after (elapsed time, both ends inside);
-it is a payment or refund, not a reversal; it comes from the seller's side (the payer is linked to the review's
-seller, or the payment's memo names the product, or the payer wrote to the reviewer about the product in one of
-the reviewer's threads); and no order of the
-reviewer's identity for the same product was returned or cancelled (that explains a refund). Messages of the
-reviewer's threads that offer money for a review, or name the product or the seller, strengthen it.
+it is a payment or refund, not a reversal (nor a line of the export that sends no money, typed `other`); it comes
+from the seller's side (the payer is linked to the review's seller, or the payment's memo names the product, or the
+payer wrote to the reviewer about the product in one of the reviewer's threads); and no order of the reviewer's
+identity for the same product was returned or cancelled (that explains a refund). Messages of the reviewer's threads
+that offer money for a review, or name the product or the seller, strengthen it.
 """
 
 import re
@@ -194,6 +194,9 @@ class Finder:
         self.counts["candidate_pairs"] += 1
         if payment.type == "reversal":
             self.counts["explained_reversal"] += 1
+            return
+        if payment.type == "other":  # a line of the export that sends no money: a hold, a currency conversion
+            self.counts["not_money_sent"] += 1
             return
         payer = self.identities.of(party_key(payment.payer))
         seller = self.identities.of(id_key(review.seller)) if review.seller else None

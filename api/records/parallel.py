@@ -37,6 +37,7 @@ class Spec:
     role: RecordRole
     fmt: RecordFormat
     timezone: str
+    date_order: str | None
     phone_region: str
     max_line_bytes: int
     errors_kept: int
@@ -89,7 +90,10 @@ def _serve(spec: Spec, inbox: Any, outbox: Any, turn: Any) -> None:
     try:
         engine = make_engine(spec.database_url)
         converter = Converter(
-            Mapping.of(spec.mapping, spec.role, spec.fmt), timezone=spec.timezone, phone_region=spec.phone_region
+            Mapping.of(spec.mapping, spec.role, spec.fmt),
+            timezone=spec.timezone,
+            phone_region=spec.phone_region,
+            date_order=spec.date_order,
         )
         make = load.RowMaker(spec.record_set_id, engine.dialect.name, spec.role)
         with engine.connect() as connection, load.unhurried(connection):

@@ -51,8 +51,10 @@ def fields_of(record_set: RecordSet) -> tuple[str, ...]:
 def parse_filter(record_set: RecordSet, sent: dict[str, str], *, timezone: str) -> Filter:
     """A filter from {field: value} (query parameters, or an extract's body), with `q`, `from` and `to`; 422
     naming a field the record set's role does not have or a value that cannot be one."""
-    converter = Converter(Mapping.of(record_set.mapping, record_set.role, record_set.format), timezone=timezone,
-                          phone_region=get_settings().records_phone_region)  # fmt: skip
+    converter = Converter(
+        Mapping.of(record_set.mapping, record_set.role, record_set.format), timezone=timezone,
+        phone_region=get_settings().records_phone_region, date_order=record_set.date_order,
+    )  # fmt: skip
     allowed = fields_of(record_set)
     fields, q, start, end = {}, None, None, None
     for name, value in sent.items():

@@ -42,7 +42,15 @@ UPLOAD_DOC = {
                             "type": "string",
                             "maxLength": service.MAPPING_CHARS,
                             "description": 'JSON object {"<source path>": "<canonical field>"}; dotted paths into '
-                            "nested JSON, from the hit (_id, _source.x.y) for an Elasticsearch export",
+                            "nested JSON, from the hit (_id, _source.x.y) for an Elasticsearch export; the role's "
+                            "time may be mapped from up to three fields (a date, a time of day, a zone), read in order",
+                        },
+                        "date_order": {
+                            "type": "string",
+                            "enum": ["mdy", "dmy"],
+                            "description": "How the file writes a date such as 03/04/2021 (mdy: March 4; dmy: "
+                            "3 April). Without it such a date is refused; ISO 8601 dates and dates that start "
+                            "with the year need none.",
                         },
                         "format": {
                             "type": "string",

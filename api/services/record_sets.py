@@ -25,7 +25,7 @@ from api.config import get_settings
 from api.db import get_engine, session_scope
 from api.errors import Conflict, UnprocessableEntity
 from api.pagination import keyset_page, parse_datetime, parse_uuid
-from api.records import load, parallel, reading
+from api.records import load, parallel, reading, written_times
 from api.records.fields import Converter, Mapping, MappingRefused, check_mapping
 from api.services import access, audit, blobs, holds, jobs
 from api.services import evidence as evidence_service
@@ -64,8 +64,19 @@ class RecordSetBusy(Conflict):
 # Checking what is sent, before and after the file arrives.
 
 
-def check_form(fields: dict[str, str]) -> tuple[str, RecordRole, dict[str, str], RecordFormat | None]:
-    """(name, role, mapping, format if given) from the upload's form fields; 422 naming the first bad one."""
+@dataclass(frozen=True)
+class Form:
+    """A record set's form fields, checked."""
+
+    name: str
+    role: RecordRole
+    mapping: dict[str, str]
+    fmt: RecordFormat | None  # if given; else told from the file's first bytes
+    date_order: str | None
+
+
+def check_form(fields: dict[str, str]) -> Form:
+    """The upload's form fields, checked; 422 naming the first bad one."""
     name = (fields.get("name") or "").strip()
     if not name:
         raise UnprocessableEntity("name: give the record set a name (e.g. 'Leaked reviewer database')")
@@ -98,7 +109,13 @@ def check_form(fields: dict[str, str]) -> tuple[str, RecordRole, dict[str, str],
             raise UnprocessableEntity(
                 f"format: {fields['format'][:20]!r} is not one of {', '.join(f.value for f in RecordFormat)}"
             ) from None
-    return name, role, mapping, fmt
+    date_order = (fields.get("date_order") or "").strip().lower() or None
+    if date_order is not None and date_order not in written_times.DATE_ORDERS:
+        raise UnprocessableEntity(
+            f"date_order: {fields['date_order'][:20]!r} is not one of mdy (03/04/2021 is March 4) or dmy (it is "
+            "3 April); leave it out when the file's dates are ISO 8601 or start with the year"
+        )
+    return Form(name, role, mapping, fmt, date_order)
 
 
 def check_file(staged: StagedBlob, role: RecordRole, mapping: dict[str, str], fmt: RecordFormat | None) -> tuple:
@@ -142,14 +159,14 @@ def create(
     case: Case,
     actor: User,
     item: EvidenceItem,
-    name: str,
-    role: RecordRole,
-    mapping: dict[str, str],
+    form: Form,
     fmt: RecordFormat,
     compressed: bool,
     header: list[str],
 ) -> RecordSet:
-    """Queue the import of an item just stored as evidence, in the same transaction."""
+    """Queue the import of an item just stored as evidence, in the same transaction (`fmt`: the file's format, as
+    given or told)."""
+    name, role, mapping = form.name, form.role, form.mapping
     record_set = RecordSet(
         case_id=case.id,
         evidence_id=item.id,
@@ -158,6 +175,7 @@ def create(
         format=fmt,
         compressed=compressed,
         mapping=mapping,
+        date_order=form.date_order,
         columns=header,
         created_by=actor.id,
     )
@@ -170,30 +188,33 @@ def create(
         evidence_id=item.id,
         object_type="record_set",
         object_id=record_set.id,
-        details={"name": name, "role": role.value, "format": fmt.value, "mapping": mapping},
+        details={
+            "name": name,
+            "role": role.value,
+            "format": fmt.value,
+            "mapping": mapping,
+            "date_order": form.date_order,
+        },  # fmt: skip
     )
     return record_set
 
 
 def create_from_file(
     session: Session, store: BlobStore, *, case: Case, actor: User, path: Path, name: str, role: RecordRole,
-    mapping: dict[str, str],
+    mapping: dict[str, str], date_order: str | None = None,
 ) -> RecordSet:  # fmt: skip
     """A record set from a file on local disk (the demo), checked, stored and queued exactly as an upload of the same
-    bytes with this name, role and mapping."""
-    fields = {"name": name, "role": role.value, "mapping": orjson.dumps(mapping).decode()}
-    name, role, mapping, given = check_form(fields)
+    bytes with this name, role, mapping and date order."""
+    fields = {"name": name, "role": role.value, "mapping": orjson.dumps(mapping).decode(), "date_order": date_order}
+    form = check_form({k: v for k, v in fields.items() if v})
     with path.open("rb") as f, blobs.staging(store, f) as staged:
-        fmt, compressed, header = check_file(staged, role, mapping, given)
-        meta = evidence_service.EvidenceMeta(kind=EvidenceKind.other, title=name)
+        fmt, compressed, header = check_file(staged, form.role, form.mapping, form.fmt)
+        meta = evidence_service.EvidenceMeta(kind=EvidenceKind.other, title=form.name)
         item, _, _ = evidence_service.ingest(
             session, store, case=case, actor=actor, staged=staged, meta=meta, original_filename=path.name,
             max_image_pixels=get_settings().max_image_pixels, read_text=False,
         )  # fmt: skip
-    return create(
-        session, case=case, actor=actor, item=item, name=name, role=role, mapping=mapping, fmt=fmt,
-        compressed=compressed, header=header,
-    )  # fmt: skip
+    return create(session, case=case, actor=actor, item=item, form=form, fmt=fmt, compressed=compressed, header=header)
 
 
 # Reading them.
@@ -247,6 +268,7 @@ def public(session: Session, record_set: RecordSet) -> RecordSetPublic:
         format=record_set.format,
         compressed=record_set.compressed,
         mapping=record_set.mapping,
+        date_order=record_set.date_order,
         status=record_set.status,
         rows_done=record_set.rows_done,
         rows_total=record_set.rows_total,
@@ -370,7 +392,7 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
             if record_set.format != RecordFormat.csv and readers > 1 and size >= settings.records_parallel_min_bytes:
                 spec = parallel.Spec(
                     record_set_id, get_engine().url.render_as_string(hide_password=False), record_set.mapping,
-                    RecordRole(record_set.role), RecordFormat(record_set.format), timezone,
+                    RecordRole(record_set.role), RecordFormat(record_set.format), timezone, record_set.date_order,
                     settings.records_phone_region, settings.records_max_line_bytes, ERRORS_KEPT,
                 )  # fmt: skip
                 _read_in_parallel(spec, source, size, tally, tick, readers)
@@ -465,7 +487,9 @@ def _read_here(
     """Read the file in this thread, writing each batch with the set's progress."""
     settings = get_settings()
     mapping = Mapping.of(record_set.mapping, record_set.role, record_set.format)
-    converter = Converter(mapping, timezone=timezone, phone_region=settings.records_phone_region)
+    converter = Converter(
+        mapping, timezone=timezone, phone_region=settings.records_phone_region, date_order=record_set.date_order
+    )
     records = reading.records(source, record_set.format, max_line_bytes=settings.records_max_line_bytes)
     with load.Batches(record_set.id, dialect, RecordRole(record_set.role)) as batches:
         for row in load.made_rows(records, converter, batches.make, tally.refuse):

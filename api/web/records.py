@@ -171,7 +171,7 @@ async def import_record_set(
     sent: dict[str, str] = {}
 
     def api_fields(form: UploadForm) -> dict[str, str]:
-        sent.update({k: v for k, v in form.fields.items() if k in ("name", "role", "mapping")})
+        sent.update({k: v for k, v in form.fields.items() if k in ("name", "role", "mapping", "date_order")})
         return dict(form.fields) | {"mapping": mapping_json(form.fields.get("mapping", ""))}
 
     try:
