@@ -256,18 +256,18 @@ class Converter:
 
 # Enumerated values as exports write them, read by their words: PayPal's "Payment Refund", "Express Checkout
 # Payment", "Chargeback", "General Currency Conversion"; an order history's "Canceled", "Partially shipped".
-_NOT_MONEY_SENT = ("hold", "authorization", "conversion", "withdrawal", "deposit", "fee", "invoice", "transfer")
+_NOT_MONEY_SENT = ("hold", "authorization", "conversion", "withdrawal", "deposit", "fee")
 _SENT = ("payment", "purchase", "checkout", "payout", "mass pay", "money sent", "send money", "sent money", "donation")
 _STATUS_WORDS = (
-    ("cancel", "cancelled"), ("return", "returned"), ("deliver", "delivered"), ("ship", "shipped"),
-    ("pending", "placed"), ("placed", "placed"), ("ordered", "placed"), ("processing", "placed"),
+    ("cancel", "cancelled"), ("return", "returned"), ("deliver", "delivered"), ("unship", "placed"),
+    ("ship", "shipped"), ("pending", "placed"), ("placed", "placed"), ("ordered", "placed"), ("processing", "placed"),
 )  # fmt: skip
 
 
 def _payment_type(text: str) -> str:
     """A payment's type as a processor writes it: reversal (a chargeback too), refund, payment, or other for a
-    line of the export that sends no money (a hold, a currency conversion, a withdrawal), which the finder passes
-    over; the line keeps the type as written."""
+    line of the export that sends no money (a hold, a currency conversion, a withdrawal, a fee, an invoice sent),
+    which the finder passes over; the line keeps the type as written."""
     if any(word in text for word in _NOT_MONEY_SENT):
         return "other"
     if "reversal" in text or "chargeback" in text or "reversed" in text:
