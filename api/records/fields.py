@@ -214,19 +214,22 @@ class Converter:
                 return datetime.fromtimestamp(seconds, UTC)
             except (OverflowError, OSError, ValueError):
                 raise RowProblem(f"{target} (from {path}): {value!r} is not a time") from None
-        if isinstance(value, str) and len(value) > 10:
+        text = str(value)
+        iso = text[:4].isdigit() and text[4:5] != "/"  # ISO 8601's shape; a processor's own is read after it
+        if iso and len(text) > 10:
             try:  # the common case first: a full time with its offset
-                at = datetime.fromisoformat(value)
+                at = datetime.fromisoformat(text)
             except ValueError:
                 at = None
             if at is not None and at.tzinfo is not None and _PLAUSIBLE_YEARS[0] <= at.year <= _PLAUSIBLE_YEARS[1]:
                 return at.astimezone(UTC)
-        try:
-            return parse_instant(str(value), self.timezone, field=f"{target} (from {path})")
-        except ValueError:
-            pass
+        if iso:
+            try:
+                return parse_instant(text, self.timezone, field=f"{target} (from {path})")
+            except ValueError:
+                pass
         try:  # as an export writes it: 03/04/2021 17:30:00 PST, March 4, 2021
-            return written_times.read(str(value), self.timezone, self.date_order)
+            return written_times.read(text, self.timezone, self.date_order)
         except written_times.NotATime as exc:
             raise RowProblem(f"{target} (from {path}): {exc}") from None
 
