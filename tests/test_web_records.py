@@ -209,6 +209,7 @@ def test_the_import_form_reads_a_time_in_three_columns_in_the_date_order_chosen(
     assert sent.status_code == 303, sent.text
     body = wait_imported(alice, sent.headers["location"].rsplit("/", 1)[1])
     assert (body["status"], body["rows_done"], body["rows_rejected"], body["date_order"]) == ("done", 2, 0, "dmy")
+    assert "Read day first: 03/04/2021 is 3 April 2021" in _text(web.get(sent.headers["location"]).text)
     got = records(alice, body["id"])
     assert [(r["fields"]["paid_at"], r["fields"]["type"]) for r in got] == [
         ("2021-03-05T01:30:00Z", "refund"), ("2021-03-04T08:00:00Z", "other")
