@@ -189,32 +189,40 @@ def test_a_record_keeps_its_rating_or_amount_as_its_number_after_the_upgrade(tmp
         drop()
 
 
-def test_records_lose_their_foreign_key_and_keep_their_rows_and_their_sets_indexes(tmp_path, database_url):
-    """0020 drops the records' foreign key to their record set (PostgreSQL checked it row by row as a set was copied
-    in). SQLite cannot drop a key in place, so there the table is made again: its rows and each set's own partial
-    indexes come through, down to 0019 (the key back) and up again."""
+def _reviews_indexed_by_reviewer(engine, reviewers: dict[int, str]) -> tuple[str, str]:
+    """A record set of reviews, a record at each row of `reviewers` by its reviewer, and the set's own index on the
+    reviewer as an import makes it: (the index's name, the set's SQL condition)."""
     from sqlmodel import Session
 
     from api.records import load
     from models.record_set import Record, RecordRole
+
+    with Session(engine) as session:
+        record_set = _record_sets(session, [RecordRole.reviews])[RecordRole.reviews]
+        for row, reviewer in reviewers.items():
+            line = f'{{"reviewer": "{reviewer}", "stars": 5}}'
+            session.add(Record(record_set_id=record_set.id, row=row, k2=reviewer, number=5.0, source_line=line,
+                               fields={"reviewer_id": reviewer, "rating": 5}))  # fmt: skip
+        session.commit()
+        set_id = record_set.id
+    name = load.index_names(set_id)[1]
+    where = load.set_clause(set_id, engine.dialect.name)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE INDEX {name} ON records (k2, row) WHERE {where} AND k2 IS NOT NULL"))
+    return name, where
+
+
+def test_records_lose_their_foreign_key_and_keep_their_rows_and_their_sets_indexes(tmp_path, database_url):
+    """0020 drops the records' foreign key to their record set (PostgreSQL checked it row by row as a set was copied
+    in). SQLite cannot drop a key in place, so there the table is made again: its rows and each set's own partial
+    indexes come through, down to 0019 (the key back) and up again."""
 
     url, drop = _empty_database(tmp_path)
     engine = None
     try:
         migrate.upgrade(url)
         engine = make_engine(url)
-        with Session(engine) as session:
-            record_set = _record_sets(session, [RecordRole.reviews])[RecordRole.reviews]
-            for row, reviewer in ((1, "A1"), (3, "Zoë 王")):
-                line = f'{{"reviewer": "{reviewer}", "stars": 5}}'
-                session.add(Record(record_set_id=record_set.id, row=row, k2=reviewer, number=5.0, source_line=line,
-                                   fields={"reviewer_id": reviewer, "rating": 5}))  # fmt: skip
-            session.commit()
-            set_id = record_set.id
-        name = load.index_names(set_id)[1]
-        where = load.set_clause(set_id, engine.dialect.name)
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE INDEX {name} ON records (k2, row) WHERE {where} AND k2 IS NOT NULL"))
+        name, where = _reviews_indexed_by_reviewer(engine, {1: "A1", 3: "Zoë 王"})
 
         def state():
             with engine.connect() as conn:
@@ -243,10 +251,6 @@ def test_record_keys_compare_byte_by_byte_on_postgresql_and_the_sets_indexes_sti
     """0021 gives the records' keys collation "C" on PostgreSQL (a set's indexes on them sorted twice as fast), which
     rebuilds those indexes: down to 0020 (the database's collation) and up again, a set's index still finds its
     record, and a key that sorts apart in a language's order and in bytes is matched exactly. SQLite is unchanged."""
-    from sqlmodel import Session
-
-    from api.records import load
-    from models.record_set import Record, RecordRole
 
     url, drop = _empty_database(tmp_path)
     engine = None
@@ -254,17 +258,7 @@ def test_record_keys_compare_byte_by_byte_on_postgresql_and_the_sets_indexes_sti
         migrate.upgrade(url)
         engine = make_engine(url)
         postgres = engine.dialect.name == "postgresql"
-        with Session(engine) as session:
-            record_set = _record_sets(session, [RecordRole.reviews])[RecordRole.reviews]
-            for row, reviewer in ((1, "a1"), (2, "B1"), (3, "Zoë 王")):
-                session.add(Record(record_set_id=record_set.id, row=row, k2=reviewer, number=5.0, source_line="{}",
-                                   fields={"reviewer_id": reviewer}))  # fmt: skip
-            session.commit()
-            set_id = record_set.id
-        name = load.index_names(set_id)[1]
-        where = load.set_clause(set_id, engine.dialect.name)
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE INDEX {name} ON records (k2, row) WHERE {where} AND k2 IS NOT NULL"))
+        name, where = _reviews_indexed_by_reviewer(engine, {1: "a1", 2: "B1", 3: "Zoë 王"})
 
         def collations():
             if not postgres:
