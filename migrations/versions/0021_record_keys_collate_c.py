@@ -3,8 +3,9 @@
 Keys are ids, addresses and URLs, only ever matched for equality, never shown in an order. A record set's indexes on
 them are built by sorting each key of every record, and under a language's collation each comparison goes through
 the C library's collating (and PostgreSQL cannot abbreviate the keys): a million-record set's seven indexes took
-twice as long to build. The change rebuilds the indexes on those columns, not the table. SQLite compares bytes
-already.
+twice as long to build. The change rebuilds the indexes on those columns, not the table: on a database holding the
+records of large sets it takes about as long as building their indexes again (some 0.7 s a million records an
+index), with the table locked meanwhile. SQLite compares bytes already.
 
 Revision ID: 0021
 Revises: 0020
