@@ -160,6 +160,14 @@ PAYPAL_MAPPING = (
 )
 
 
+# PayPal's activity export as PayPal writes it: the date, the time of day and the zone in columns of their own.
+PAYPAL_ACTIVITY_CSV = (
+    "Date,Time,TimeZone,Gross,To Email Address,Transaction ID,Type\r\n"
+    "04/03/2021,17:30:00,PST,-25.00,wei@mail.example,1AB,Payment Refund\r\n"
+    "04/03/2021,09:00:00,CET,-5.00,m@mail.example,2CD,General Currency Conversion\r\n"
+)
+
+
 def _import(web, case_id: str, content: bytes, **fields):
     form = {"name": f"PayPal {HOSTILE}", "role": "payments", "mapping": PAYPAL_MAPPING} | fields
     return web.client.post(
@@ -194,13 +202,9 @@ def test_the_import_form_reads_a_time_in_three_columns_in_the_date_order_chosen(
     the date order chosen from the list; refused for a bad order, the form comes back with the order chosen."""
     case = alice.make_case()
     web = browsers(alice)
-    content = (
-        b"Date,Time,TimeZone,Gross,To Email Address,Type\r\n"
-        b"04/03/2021,17:30:00,PST,-25.00,wei@mail.example,Payment Refund\r\n"
-        b"04/03/2021,09:00:00,CET,-5.00,m@mail.example,General Currency Conversion\r\n"
-    )
+    content = PAYPAL_ACTIVITY_CSV.encode()
     mapping = "Date = paid_at\nTime = paid_at\nTimeZone = paid_at\nGross = amount\nTo Email Address = payee_email\n"
-    mapping += "Type = type\n"
+    mapping += "Transaction ID = txn_id\nType = type\n"
     tab = web.get(f"/cases/{case['id']}/records")
     assert 'name="date_order"' in tab.text and "are day first: 3 April" in tab.text
     wrong = _import(web, case["id"], content, mapping=mapping, date_order="ydm")

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tests.browser import assert_no_horizontal_scroll, axe_check, sign_in
 from tests.test_review_for_refund import _sets
-from tests.test_web_records import PAYPAL_CSV, PAYPAL_MAPPING
+from tests.test_web_records import PAYPAL_ACTIVITY_CSV, PAYPAL_CSV, PAYPAL_MAPPING
 
 ANALYSIS_SECONDS = 300  # a wait for a background job on a shared machine, not a performance limit
 
@@ -66,6 +66,27 @@ def test_run_the_finder_watch_it_finish_and_read_the_findings(web_server, accoun
     expect(page.locator("#records tbody tr")).to_have_count(2, timeout=ANALYSIS_SECONDS * 1000)
     expect(page.locator("#records")).to_contain_text("张伟")
     axe_check(page)
+
+    # A PayPal activity export's header offers to fill the mapping in; the date order is the person's to choose.
+    page.goto(f"/cases/{case['id']}/records")
+    activity = tmp_path / "Download.CSV"
+    activity.write_bytes(PAYPAL_ACTIVITY_CSV.encode())
+    page.get_by_label("Name").fill("PayPal activity, day first")
+    page.get_by_label("File").set_input_files(activity)
+    page.get_by_role("button", name="Fill in the mapping for a PayPal activity export").click()
+    expect(page.get_by_label("Mapping")).to_have_value(
+        "Date = paid_at\nTime = paid_at\nTimeZone = paid_at\nType = type\nGross = amount\n"
+        "To Email Address = payee_email\nTransaction ID = txn_id"
+    )
+    expect(page.get_by_label("Its records are")).to_have_value("payments")
+    expect(page.get_by_label("Its dates like 03/04/2021")).to_be_focused()
+    axe_check(page)
+    page.get_by_label("Its dates like 03/04/2021").select_option("dmy")
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", name="PayPal activity, day first")).to_be_visible()
+    expect(page.locator("#records tbody tr")).to_have_count(2, timeout=ANALYSIS_SECONDS * 1000)
+    expect(page.locator("#records")).to_contain_text("2021-03-05T01:30:00Z")  # 17:30 PST on 4 March
+    expect(page.locator("main")).to_contain_text("Read day first: 03/04/2021 is 3 April 2021")
 
     phone = open_page("phone")
     sign_in(phone, web_server.base_url, email, password)

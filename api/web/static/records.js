@@ -1,13 +1,39 @@
 // casebinder: the Records tab's import form. Once a file is chosen, the columns of its first line (a CSV's header,
-// or the dotted paths of a JSON line's fields) are listed under the mapping, to write it from. Only the file's first
-// 64 KiB are read, in the browser; nothing is sent. A gzip is not opened: the form works as it is without this.
+// or the dotted paths of a JSON line's fields) are listed under the mapping, to write it from; a PayPal activity
+// export's header also offers to fill the mapping in from the columns it has. Only the file's first 64 KiB are
+// read, in the browser; nothing is sent. A gzip is not opened: the form works as it is without this.
 "use strict";
 (function () {
   var input = document.getElementById("import-file");
   var out = document.getElementById("import-columns");
   var list = document.getElementById("import-column-list");
+  var paypal = document.getElementById("import-paypal");
   if (!input || !out || !list || !window.Blob || !Blob.prototype.text) {
     return;
+  }
+
+  // PayPal's activity export: its columns and the fields they are, in the order they are written (the date, the time
+  // of day and the zone all make paid_at). A column the file does not have is left out.
+  var PAYPAL = [
+    ["Date", "paid_at"], ["Time", "paid_at"], ["TimeZone", "paid_at"], ["Time Zone", "paid_at"],
+    ["Name", "payee"], ["Type", "type"], ["Currency", "currency"], ["Gross", "amount"],
+    ["From Email Address", "payer"], ["To Email Address", "payee_email"], ["Transaction ID", "txn_id"],
+    ["Note", "memo"]
+  ];
+
+  function isPayPal(columns) {
+    return ["Date", "Gross", "To Email Address", "Transaction ID"].every(function (name) {
+      return columns.indexOf(name) >= 0;
+    });
+  }
+
+  function fillPayPal(columns) {
+    var lines = PAYPAL.filter(function (pair) { return columns.indexOf(pair[0]) >= 0; }).map(function (pair) {
+      return pair[0] + " = " + pair[1];
+    });
+    document.getElementById("import-mapping").value = lines.join("\n");
+    document.getElementById("import-role").value = "payments";
+    document.getElementById("import-date-order").focus();
   }
 
   function csvCells(line) {
@@ -67,6 +93,9 @@
   input.addEventListener("change", function () {
     out.hidden = true;
     list.textContent = "";
+    if (paypal) {
+      paypal.hidden = true;
+    }
     var file = input.files && input.files[0];
     if (!file || /\.gz$/i.test(file.name)) {
       return;
@@ -82,6 +111,10 @@
         list.appendChild(item);
       });
       out.hidden = columns.length === 0;
+      if (paypal && isPayPal(columns)) {
+        paypal.hidden = false;
+        paypal.querySelector("button").onclick = function () { fillPayPal(columns); };
+      }
     });
   });
 })();
