@@ -1,5 +1,6 @@
 """Seed the demo: an account, a Lanham Act fake-review case, and generated evidence in it."""
 
+import csv
 import time
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from api.config import get_settings
 from api.db import session_scope
 from api.demo_data import generate
 from api.deps import get_blob_store
+from api.records.presets import paypal_activity_mapping
 from api.records.sample import write_case_dataset
 from api.services import analyses as analysis_service
 from api.services import bundles as bundle_service
@@ -126,11 +128,14 @@ def _seed_record_sets(case_id: uuid.UUID, user_id: uuid.UUID, folder: Path, say:
     """The case's data, as record sets: a small click farm (reviews, payments, chats, accounts and orders, with
     review-for-refund chains planted among honest records and the traps the finder must not fall into), imported
     here and now (one a worker took first is waited for), and the finder's analysis of them queued for the server to
-    run as it starts. Seeded after the bundle is queued, whose exhibits are the case's documents, not these files."""
+    run as it starts. Seeded after the bundle is queued, whose exhibits are the case's documents, not these files.
+
+    The case's PayPal activity export, an exhibit already, is read into records too, as PayPal wrote it (its records
+    cite that exhibit); the analysis is of the click farm's files, whose payments it does not hold."""
     from api.worker import records_runner
 
     manifest = write_case_dataset(folder, reviewers=300)
-    say(f"importing the demo's {len(manifest.files)} record sets and queuing the review-for-refund finder")
+    say(f"importing the demo's {len(manifest.files) + 1} record sets and queuing the review-for-refund finder")
     store = get_blob_store()
     made: dict[str, list[uuid.UUID]] = {}
     with session_scope() as session:
@@ -142,7 +147,14 @@ def _seed_record_sets(case_id: uuid.UUID, user_id: uuid.UUID, folder: Path, say:
                 mapping=f.mapping,
             )  # fmt: skip
             made.setdefault(f"{f.role[:-1]}_sets", []).append(record_set.id)
-    every = [set_id for ids in made.values() for set_id in ids]
+        export = folder.parent / "records" / "paypal_activity.csv"
+        with export.open(encoding="utf-8") as lines:
+            header = next(csv.reader(lines))
+        paypal = set_service.create_from_file(
+            session, store, case=case, actor=user, path=export, name="PayPal activity export, record by record",
+            role=RecordRole.payments, mapping=paypal_activity_mapping(header), date_order="mdy",
+        )  # fmt: skip
+    every = [set_id for ids in made.values() for set_id in ids] + [paypal.id]
     for set_id in every:
         records_runner.take(set_id)  # False when a worker took it first: it is waited for below
     ended = (RecordSetStatus.done, RecordSetStatus.failed)

@@ -52,16 +52,21 @@ def test_demo_seeds_a_case_once_and_prints_a_working_login(client):
     assert (bundle["status"], bundle["title"], bundle["bates_first"]) == ("done", "Plaintiff's Exhibits", "ACME000001")
     cited = [e["citation"] for e in client.get(f"/api/v1/cases/{demo['id']}/timeline", headers=headers).json()["items"]]
     assert cited and all(c and c["bates"].startswith("ACME") for c in cited), cited
-    # Bulk exports are exhibits but not events: their records carry their own dates. Five are record sets, read
-    # record by record, with the finder's analysis of them queued for the server.
+    # Bulk exports are exhibits but not events: their records carry their own dates. Six are record sets, read
+    # record by record: the click farm's five, with the finder's analysis of them queued for the server, and the
+    # case's PayPal export as PayPal wrote it, whose records cite its exhibit.
     bulk = {
         e["evidence_id"] for e in exhibits if e["evidence"]["original_filename"].endswith((".csv", ".jsonl", ".ndjson"))
     }
     assert len(bulk) == 7 and not bulk & {c["evidence_id"] for c in cited}
     assert len(cited) == len(exhibits) - 7
     sets = client.get(f"/api/v1/cases/{demo['id']}/record-sets", headers=headers).json()["items"]
-    assert sorted(s["role"] for s in sets) == ["accounts", "messages", "orders", "payments", "reviews"]
+    assert sorted(s["role"] for s in sets) == ["accounts", "messages", "orders", "payments", "payments", "reviews"]
     assert all(s["status"] == "done" and s["rows_rejected"] == 0 and s["evidence_id"] in bulk for s in sets)
+    (paypal,) = [s for s in sets if s["name"] == "PayPal activity export, record by record"]
+    exhibit = next(e for e in exhibits if e["evidence"]["original_filename"] == "paypal_activity.csv")
+    assert paypal["evidence_id"] == exhibit["evidence_id"] and paypal["date_order"] == "mdy"
+    assert paypal["rows_done"] == 300 and paypal["exhibit_label"] == exhibit["label"]
     (analysis,) = client.get(f"/api/v1/cases/{demo['id']}/analyses", headers=headers).json()["items"]
     analysis = wait_done(demo_user, analysis["id"], path="analyses")
     assert analysis["status"] == "done" and analysis["counts"]["findings"] == 30  # the chains the data plants

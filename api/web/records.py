@@ -22,6 +22,7 @@ from api.downloads import content_disposition
 from api.errors import DomainError, NotFound, UnprocessableEntity
 from api.intake import receive_record_set
 from api.records import query
+from api.records.presets import PAYPAL_ACTIVITY, PAYPAL_ACTIVITY_HEADER
 from api.services import analyses as analysis_service
 from api.services import analysis_events as events_service
 from api.services import analysis_reports as reports
@@ -106,6 +107,7 @@ def _tab(request: Request, session, access: CasePage, *, status: int = 200, **co
         roles=ROLE_WORDS,
         canonical=CANONICAL,
         required=REQUIRED,
+        paypal={"columns": PAYPAL_ACTIVITY, "header": PAYPAL_ACTIVITY_HEADER},
         **context,
     )
 

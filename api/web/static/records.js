@@ -13,22 +13,16 @@
   }
 
   // PayPal's activity export: its columns and the fields they are, in the order they are written (the date, the time
-  // of day and the zone all make paid_at). A column the file does not have is left out.
-  var PAYPAL = [
-    ["Date", "paid_at"], ["Time", "paid_at"], ["TimeZone", "paid_at"], ["Time Zone", "paid_at"],
-    ["Name", "payee"], ["Type", "type"], ["Currency", "currency"], ["Gross", "amount"],
-    ["From Email Address", "payer"], ["To Email Address", "payee_email"], ["Transaction ID", "txn_id"],
-    ["Note", "memo"]
-  ];
+  // of day and the zone all make paid_at), and the columns that tell it, as the server knows them
+  // (api/records/presets.py). A column the file does not have is left out.
+  var PAYPAL = paypal ? JSON.parse(paypal.getAttribute("data-paypal")) : null;
 
   function isPayPal(columns) {
-    return ["Date", "Gross", "To Email Address", "Transaction ID"].every(function (name) {
-      return columns.indexOf(name) >= 0;
-    });
+    return PAYPAL.header.every(function (name) { return columns.indexOf(name) >= 0; });
   }
 
   function fillPayPal(columns) {
-    var lines = PAYPAL.filter(function (pair) { return columns.indexOf(pair[0]) >= 0; }).map(function (pair) {
+    var lines = PAYPAL.columns.filter(function (pair) { return columns.indexOf(pair[0]) >= 0; }).map(function (pair) {
       return pair[0] + " = " + pair[1];
     });
     document.getElementById("import-mapping").value = lines.join("\n");
