@@ -15,8 +15,9 @@ write it.
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
+from api.dates import zone as named_zone
 from models.inputs import MAX_YEAR, MIN_YEAR
 
 DATE_ORDERS = ("mdy", "dmy")
@@ -77,7 +78,7 @@ def read(text: str, tz_name: str, date_order: str | None) -> datetime:
     zone = _zone(rest.strip(), value)
     local = datetime.combine(day, at)
     if zone is None:
-        zone = ZoneInfo(tz_name)
+        zone = named_zone(tz_name)
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
@@ -152,7 +153,7 @@ def _zone(rest: str, value: str) -> tzinfo | None:
         return _fixed(-total if sign == "-" else total)
     if "/" in rest and len(rest) < 64:
         try:
-            return ZoneInfo(rest)
+            return named_zone(rest)
         except (ZoneInfoNotFoundError, ValueError):
             pass
     raise NotATime(f"{value[:60]!r}: {rest[:30]!r} is not a time zone this reads (an offset, UTC, PST, Europe/Paris)")
