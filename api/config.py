@@ -196,7 +196,8 @@ class Settings(BaseSettings):
         ge=0,
         description="Records from which a record set gets indexes of its own, on its key fields and its time. A "
         "smaller set is looked up through the primary key, which keeps a set's rows together (at most a few "
-        "milliseconds), and its import builds no index: each build reads the whole records table.",
+        "milliseconds), and its import builds no index (on SQLite each build reads the whole records table; on "
+        "PostgreSQL the set's own partition).",
     )
     records_phone_region: str = Field(
         "US",

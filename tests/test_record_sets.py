@@ -75,8 +75,11 @@ def _own_indexes(set_id: str) -> set[str]:
     from sqlalchemy import inspect
 
     from api.db import get_engine
+    from api.records import load
 
-    return {i["name"] for i in inspect(get_engine()).get_indexes("records") if uuid.UUID(set_id).hex in i["name"]}
+    engine = get_engine()
+    table = load.set_table(uuid.UUID(set_id), engine.dialect.name)  # its partition, on PostgreSQL
+    return {i["name"] for i in inspect(engine).get_indexes(table) if uuid.UUID(set_id).hex in i["name"]}
 
 
 @pytest.mark.parametrize("indexed", [False, True], ids=["small set, through the primary key", "own indexes"])
@@ -315,6 +318,46 @@ def test_non_members_see_nothing_and_a_hold_keeps_the_set(alice, bob):
     assert alice.delete(f"/api/v1/record-sets/{sid}").status_code == 204
     assert alice.get(f"/api/v1/record-sets/{sid}").status_code == 404
     assert alice.get(f"/api/v1/evidence/{body['evidence_id']}").status_code == 200  # the original stays evidence
+
+
+def _stored(set_id: str) -> tuple[int, bool]:
+    """(records stored for the set, whether it has a partition of its own: PostgreSQL only)."""
+    from sqlalchemy import inspect, text
+
+    from api.db import get_engine
+    from api.records import load
+
+    engine = get_engine()
+    set_uuid = uuid.UUID(set_id)
+    with engine.connect() as conn:
+        count = conn.execute(
+            text(f"SELECT count(*) FROM records WHERE {load.set_clause(set_uuid, engine.dialect.name)}")
+        )
+        table = load.set_table(set_uuid, engine.dialect.name)
+        return count.scalar_one(), table != "records" and inspect(conn).has_table(table)
+
+
+def test_a_sets_records_are_its_own_and_go_with_it(alice, monkeypatch, workers_with):
+    """On PostgreSQL each set's records are a partition of their own, its indexes built on it: a set removed is
+    emptied at once, and its table dropped when the next import starts. On SQLite they share one table. Either way
+    the other sets' records and lookups are untouched."""
+    from api.db import get_engine
+
+    monkeypatch.setattr(get_settings(), "records_indexed_from_rows", 1)
+    workers_with(CASEBINDER_RECORDS_INDEXED_FROM_ROWS="1")
+    postgres = get_engine().dialect.name == "postgresql"
+    case = alice.make_case()
+    kept = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING)["id"]
+    gone = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING)["id"]
+    assert _stored(kept) == _stored(gone) == (4, postgres)
+    assert {name.rsplit("_", 1)[1] for name in _own_indexes(gone)} == {"k1", "k2", "k3", "k4", "at"}
+    assert alice.delete(f"/api/v1/record-sets/{gone}").status_code == 204
+    assert _stored(gone) == (0, postgres) and _own_indexes(gone) == set()  # emptied; its table waits for an import
+    after = imported(alice, case["id"], b"id\nA1\n", role="accounts", mapping={"id": "account_id"})
+    assert after["status"] == "done"
+    assert _stored(gone) == (0, False) and _stored(after["id"]) == (1, postgres)
+    assert _stored(kept) == (4, postgres)
+    assert [r["row"] for r in records(alice, kept, product_id="B0001")] == [2, 3]
 
 
 def test_an_import_in_progress_reports_its_progress(alice):

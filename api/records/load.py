@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from api.db import bulk_insert, get_engine
@@ -145,12 +146,20 @@ def unhurried(connection: Connection) -> Iterator[None]:
             connection.invalidate()
 
 
-# Each record set's own indexes, made once its import is done: one per key column its role uses, and one on its
-# time. Partial (WHERE record_set_id = <that set>), so each is built in one sorted pass over that set's rows, and a
-# lookup states the set as a literal (`set_clause`) for the planner to know which index covers it. Building one
-# reads the whole records table, though, so a set of fewer rows than `records_indexed_from_rows` gets none: its
-# lookups read its rows through the primary key, which keeps them together (a 1,000-row import into a table of 2.65M
-# records took 2.1 s, its seven index builds most of it).
+# Where each record set's records live. On PostgreSQL the records table is partitioned by record set: each set has a
+# table of its own (`set_table`), made and attached when its import starts (`prepare`). A scan of a set then reads
+# its own rows, not every set's (a join of a million reviews to a million payments read all 2.65M records of five
+# sets, twice); its indexes are built over its rows alone; and its removal empties its table at once (`remove`).
+# Partitions so emptied are dropped by the next import (`drop_emptied`), which may wait a moment for the lock that
+# dropping one takes on the whole table; a removal must not.
+#
+# SQLite keeps one table. There a set's own indexes are partial (WHERE record_set_id = <that set>), so each is built
+# in one sorted pass over that set's rows, and a lookup states the set as a literal (`set_clause`) for the planner to
+# know which index covers it (on PostgreSQL the literal picks the set's partition). Building one reads the whole
+# table, though, so a set of fewer rows than `records_indexed_from_rows` gets none: its lookups read its rows through
+# the primary key, which keeps them together.
+
+DROP_LOCK_WAIT = "1s"  # how long dropping an emptied partition waits for its lock on the records table
 
 
 def set_literal(record_set_id: uuid.UUID, dialect: str) -> str:
@@ -162,8 +171,80 @@ def set_clause(record_set_id: uuid.UUID, dialect: str, alias: str = "records") -
     return f"{alias}.record_set_id = {set_literal(record_set_id, dialect)}"
 
 
+def set_table(record_set_id: uuid.UUID, dialect: str) -> str:
+    """The table holding the set's records: its partition on PostgreSQL, the records table on SQLite."""
+    return f"records_{record_set_id.hex}" if dialect == "postgresql" else "records"
+
+
 def index_names(record_set_id: uuid.UUID) -> list[str]:
     return [f"ix_rs_{record_set_id.hex}_{column}" for column in (*KEY_COLUMNS, "at")]
+
+
+def index_statement(record_set_id: uuid.UUID, column: str, dialect: str) -> str:
+    """The statement that builds the set's own index on `column` (a key column or its time)."""
+    name, table = f"ix_rs_{record_set_id.hex}_{column}", set_table(record_set_id, dialect)
+    where = "" if dialect == "postgresql" else f"{set_clause(record_set_id, dialect)} AND "
+    return f"CREATE INDEX {name} ON {table} ({column}, row) WHERE {where}{column} IS NOT NULL"
+
+
+def _has_partition(connection: Connection, record_set_id: uuid.UUID) -> bool:
+    table = set_table(record_set_id, "postgresql")
+    return bool(connection.exec_driver_sql(f"SELECT to_regclass('{table}') IS NOT NULL").scalar_one())
+
+
+def prepare(session: Session, record_set_id: uuid.UUID) -> None:
+    """Make room for a set's import, in the session's transaction, with none of its records or own indexes left from
+    an earlier run: on PostgreSQL its partition made and attached (attaching keeps other changes to the table's
+    layout waiting, not its readers or writers), or emptied if an earlier run made it; on SQLite its rows deleted."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or _has_partition(connection, record_set_id):
+        remove(session, record_set_id)
+        return
+    table = set_table(record_set_id, "postgresql")
+    connection.exec_driver_sql(f"CREATE TABLE {table} (LIKE records INCLUDING DEFAULTS)")
+    literal = set_literal(record_set_id, "postgresql")
+    connection.exec_driver_sql(f"ALTER TABLE records ATTACH PARTITION {table} FOR VALUES IN ({literal})")
+
+
+def remove(session: Session, record_set_id: uuid.UUID) -> None:
+    """A set's records and its own indexes gone, in the session's transaction: on PostgreSQL its partition emptied
+    at once (the empty table is dropped later, by `drop_emptied`), on SQLite its rows deleted."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        if _has_partition(connection, record_set_id):
+            connection.exec_driver_sql(f"TRUNCATE {set_table(record_set_id, 'postgresql')}")
+    else:
+        connection.exec_driver_sql(f"DELETE FROM records WHERE {set_clause(record_set_id, 'sqlite')}")
+    drop_indexes(session, record_set_id)
+
+
+def drop_emptied(engine: Engine) -> int:
+    """Drop the partitions of record sets that are gone (removed, or their original purged), each in a transaction
+    of its own that waits at most DROP_LOCK_WAIT for its lock on the records table (readers queue behind it while it
+    waits); one it cannot have now is left for the next time. The number dropped. PostgreSQL only."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    dropped = 0
+    with engine.connect() as connection:
+        gone = (
+            connection.exec_driver_sql(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'records'::regclass AND NOT EXISTS (SELECT 1 FROM record_sets s "
+                "WHERE 'records_' || replace(s.id::text, '-', '') = c.relname)"
+            )
+            .scalars()
+            .all()
+        )
+        connection.rollback()
+        for table in gone:
+            try:
+                with connection.begin():
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_LOCK_WAIT}'")
+                    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+            except OperationalError:  # the lock was not to be had in time: the next import tries again
+                continue
+            dropped += 1
+    return dropped
 
 
 def create_indexes(record_set_id: uuid.UUID, role: RecordRole) -> None:
@@ -172,13 +253,8 @@ def create_indexes(record_set_id: uuid.UUID, role: RecordRole) -> None:
     helped by worker threads and kept to a small memory budget (a sort in one large block was a third slower)."""
     engine = get_engine()
     dialect = engine.dialect.name
-    where = set_clause(record_set_id, dialect)
     columns = [*KEY_COLUMNS[: len(KEYS[role])], *(["at"] if TIME_FIELD[role] else [])]
-    statements = [
-        f"CREATE INDEX ix_rs_{record_set_id.hex}_{column} ON records ({column}, row) "
-        f"WHERE {where} AND {column} IS NOT NULL"
-        for column in columns
-    ]
+    statements = [index_statement(record_set_id, column, dialect) for column in columns]
     if dialect == "postgresql":
         shares = [statements[n::2] for n in range(2)]
         with ThreadPoolExecutor(len(shares), thread_name_prefix="records-index") as pool:
@@ -212,14 +288,17 @@ def drop_indexes(session: Session, record_set_id: uuid.UUID) -> None:
         connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
 
 
-STATISTICS = {
-    # The columns lookups and the finder's joins choose their plans by; the fields and lines are never a condition.
-    "postgresql": [f"ANALYZE records (record_set_id, at, {', '.join(KEY_COLUMNS)})"],
-    "sqlite": ["PRAGMA analysis_limit=2000", "ANALYZE records", "PRAGMA analysis_limit=0"],
-}
+# The columns lookups and the finder's joins choose their plans by; the fields and lines are never a condition.
+_STATISTICS_COLUMNS = f"record_set_id, at, {', '.join(KEY_COLUMNS)}"
 
 
-def analyze(session: Session) -> None:
-    """Bring the table's statistics up to date after a large load, so lookups by key keep using their indexes."""
-    for statement in STATISTICS[session.get_bind().dialect.name]:
-        session.connection().exec_driver_sql(statement)
+def analyze(session: Session, record_set_id: uuid.UUID) -> None:
+    """Bring the statistics up to date after a large load, so lookups by key keep using their indexes: on
+    PostgreSQL the set's partition's (a query names its set, so it is planned on that partition alone; the whole
+    table's would sample every set's), on SQLite the table's."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"ANALYZE {set_table(record_set_id, 'postgresql')} ({_STATISTICS_COLUMNS})")
+        return
+    for statement in ("PRAGMA analysis_limit=2000", "ANALYZE records", "PRAGMA analysis_limit=0"):
+        connection.exec_driver_sql(statement)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from api.collecting import fewer_collections
@@ -34,7 +33,6 @@ from models.case import Case
 from models.evidence import EvidenceItem, EvidenceKind
 from models.exhibit import Exhibit
 from models.record_set import (
-    Record,
     RecordError,
     RecordFormat,
     RecordRole,
@@ -310,8 +308,7 @@ def delete_set(session: Session, record_set: RecordSet, *, actor: User) -> None:
     )
     if record_set.status in (RecordSetStatus.queued, RecordSetStatus.running):
         raise RecordSetBusy("the record set is still being imported; delete it once its import has ended")
-    session.execute(delete(Record).where(col(Record.record_set_id) == record_set.id))
-    load.drop_indexes(session, record_set.id)
+    load.remove(session, record_set.id)
     audit.record(
         session,
         "record_set.delete",
@@ -329,8 +326,7 @@ def forget(session: Session, evidence_id: uuid.UUID) -> None:
     """An original purged: the record sets read from it go, with their records and indexes (a purge removes the
     content, and records are the content)."""
     for record_set in session.exec(select(RecordSet).where(col(RecordSet.evidence_id) == evidence_id)).all():
-        session.execute(delete(Record).where(col(Record.record_set_id) == record_set.id))
-        load.drop_indexes(session, record_set.id)
+        load.remove(session, record_set.id)
         session.delete(record_set)
 
 
@@ -347,8 +343,7 @@ class TooManyRefused(Exception):
 
 def _ended(session: Session, record_set_id: uuid.UUID) -> None:
     """A failed import keeps none of its records, nor their indexes."""
-    session.execute(delete(Record).where(col(Record.record_set_id) == record_set_id))
-    load.drop_indexes(session, record_set_id)
+    load.remove(session, record_set_id)
 
 
 QUEUE = jobs.Queue(
@@ -366,6 +361,7 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     """Run a claimed import to its end: done, or failed with why (and then none of its records kept). `tick` is
     called after each batch and raises Interrupted when the server stops."""
     settings = get_settings()
+    load.drop_emptied(get_engine())  # the partitions of the sets removed since the last import
     with session_scope() as session:
         record_set = session.get(RecordSet, record_set_id)
         assert record_set is not None, "a claimed job's row is there"
@@ -373,9 +369,8 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         case = session.get(Case, record_set.case_id)
         if item is None or case is None:
             raise LookupError("the record set's case or original is gone")
-        # A run again after a worker died starts from the first line.
-        session.execute(delete(Record).where(col(Record.record_set_id) == record_set_id))
-        load.drop_indexes(session, record_set_id)
+        # Its records' place (a run again after a worker died starts from the first line, with nothing kept).
+        load.prepare(session, record_set_id)
         dialect = session.get_bind().dialect.name
         timezone, sha256, size = case.timezone, item.sha256, item.size_bytes
     store = blobs.served_store()
@@ -419,7 +414,7 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
     indexed = time.perf_counter()
     with session_scope() as session:
         if done >= 10_000:
-            load.analyze(session)
+            load.analyze(session, record_set_id)
         finished = QUEUE.finish(
             session, record_set_id, rows_done=done, rows_rejected=refused, rows_total=done + refused,
             errors=errors, bytes_read=source.bytes_read,
