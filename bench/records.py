@@ -11,6 +11,9 @@ a lawyer imports it, on each database.
   the time for the 13.1M records extrapolated.
 - Lookups by field value (a reviewer's id, a random one each time) over HTTP on the imported set: median and p95
   (target p95 < 20 ms at 13M records; at 1M it is the same index, one level shallower).
+- Sets added after the large one, as a team adds a payment export to a case holding a leak: a small one (no indexes
+  of its own; its lookups' times) and one of 20,000 records, whose import builds its indexes (on PostgreSQL over its
+  own partition; on SQLite each build reads the whole table).
 
 Run alone: `python -m bench.records` (BENCH_POSTGRES_URL for the PostgreSQL leg, BENCH_RECORDS, BENCH_RECORDS_REPEAT).
 """
@@ -35,6 +38,7 @@ from bench.setup import make_workspace
 
 LEAK_RECORDS = 13_124_962
 SMALL_RECORDS = 1_000
+INDEXED_RECORDS = 20_000  # over records_indexed_from_rows: its import builds its indexes
 
 
 def _data(count: int) -> tuple[Path, dict, list[str]]:
@@ -156,6 +160,8 @@ def run_db(label: str, postgres_url: str | None, count: int, repeat: int, lookup
                 if round_ == repeat:
                     times = _lookups(http_base=base, headers=headers, set_id=body["id"], ids=ids, count=lookups)
                     small = _small_after(base, headers, ws.case_id, path, mapping, lookups)
+                    indexed, _ = _added_after(base, headers, ws.case_id, path, mapping, INDEXED_RECORDS)
+                    indexed_s = _seconds(indexed["started_at"], indexed["finished_at"])
         finally:
             ws.drop()
             shutil.rmtree(root, ignore_errors=True)
@@ -180,21 +186,32 @@ def run_db(label: str, postgres_url: str | None, count: int, repeat: int, lookup
         f"p95 {p95(small_times):.1f} ms",
         flush=True,
     )
+    print(
+        f"records [{label}] a {INDEXED_RECORDS:,}-record set imported after the large one, with indexes of its own: "
+        f"{indexed_s:.2f} s",
+        flush=True,
+    )
     return {"ratio": median(ratios), "lookup_p95_ms": p95(times), "rss_mib": max(growths), "small_import_s": small_s}
 
 
-def _small_after(base: str, headers: dict, case_id: str, path: Path, mapping: dict, count: int):
-    """A small set (the large file's first lines) imported into the table the large one filled, as a team adds a
-    payment export to a case that holds a leak: its job's seconds, and its lookups' times."""
+def _added_after(base: str, headers: dict, case_id: str, path: Path, mapping: dict, lines: int) -> tuple[dict, bytes]:
+    """A set of the large file's first `lines` imported beside the large one, as a team adds a payment export to a
+    case that holds a leak: its state once done, and its lines."""
     with path.open("rb") as f:
-        head = b"".join(f.readline() for _ in range(SMALL_RECORDS))
-    form = {"name": "A small export", "role": "messages", "mapping": json.dumps(mapping)}
+        head = b"".join(f.readline() for _ in range(lines))
+    form = {"name": f"An export of {lines:,} lines", "role": "messages", "mapping": json.dumps(mapping)}
     with httpx.Client(base_url=base, headers=headers, timeout=600) as http:
-        r = http.post(f"/api/v1/cases/{case_id}/record-sets", files={"file": ("small.ndjson", head)}, data=form)
+        r = http.post(f"/api/v1/cases/{case_id}/record-sets", files={"file": ("added.ndjson", head)}, data=form)
         assert r.status_code == 202, r.text
         while (body := http.get(r.headers["location"]).json())["status"] not in ("done", "failed"):
             time.sleep(0.05)
-    assert body["status"] == "done" and body["rows_done"] == SMALL_RECORDS, body
+    assert body["status"] == "done" and body["rows_done"] == lines, body
+    return body, head
+
+
+def _small_after(base: str, headers: dict, case_id: str, path: Path, mapping: dict, count: int):
+    """A small set imported after the large one: its job's seconds, and its lookups' times."""
+    body, head = _added_after(base, headers, case_id, path, mapping, SMALL_RECORDS)
     steps = next(p for p, f in mapping.items() if f == "reviewer_id").split(".")
     present = []
     for line in head.splitlines():
