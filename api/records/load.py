@@ -226,7 +226,8 @@ def remove(session: Session, record_set_id: uuid.UUID) -> None:
 def drop_emptied(engine: Engine) -> int:
     """Drop the partitions of record sets that are gone (removed, or their original purged), each in a transaction
     of its own that waits at most DROP_LOCK_WAIT for its lock on the records table (readers queue behind it while it
-    waits); one it cannot have now is left for the next time. The number dropped. PostgreSQL only."""
+    waits). When the lock is not to be had (a long read of the table is under way), the rest wait for the next
+    import: one wait, not one a table. The number dropped. PostgreSQL only."""
     if engine.dialect.name != "postgresql":
         return 0
     dropped = 0
@@ -247,7 +248,7 @@ def drop_emptied(engine: Engine) -> int:
                     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_LOCK_WAIT}'")
                     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
             except OperationalError:  # the lock was not to be had in time: the next import tries again
-                continue
+                break
             dropped += 1
     return dropped
 
