@@ -32,6 +32,9 @@ MESSAGES = [  # the chats: A200 is known only through its contact address here
      "text": "全额退款 after your 5-star review 好评返现", "sent": "2021-03-01T08:00:00Z"},
     {"mid": "M2", "reviewer": "A100", "contact": "emily@mail.example", "seller": "S1", "product": "B0001",
      "text": "Send me the screenshot of your 5-star review and I refund you by PayPal", "sent": "2021-03-02T08:00:00Z"},
+    # No reviewer id: A100 is known here only by the PayPal address the accounts link to it.
+    {"mid": "M3", "contact": "Emily.PP@mail.example", "seller": "S1",
+     "text": "Refund sent for the 5-star review, thank you", "sent": "2021-03-05T09:00:00Z"},
 ]  # fmt: skip
 REVIEWS = [  # (review id, reviewer, name, product, seller, stars, when)
     ("R1", "A100", "Emily Smith", "B0001", "S1", 5, "2021-03-04T12:00:00Z"),  # paid via the accounts: found
@@ -162,7 +165,9 @@ def test_the_finder_finds_the_chains_and_none_of_the_traps(alice):
     assert (r1["amount"], r1["currency"], r1["days"]) == ("25.00", "USD", 1.875)
     assert "em:emily.pp@mail.example" in r1["reviewer"]["keys"] and "ph:+12125550100" in r1["reviewer"]["keys"]
     assert "id:A300" not in r1["reviewer"]["keys"]  # the other Emily Smith stays another person
-    assert [m["citation"] for m in r1["messages"]] == [f"{labels['messages']}, record 2"]
+    # Its chats: by its reviewer id, and by an address alone (a message with no reviewer id), offers both.
+    assert [m["citation"] for m in r1["messages"]] == [f"{labels['messages']}, record {n}" for n in (2, 3)]
+    assert [m["offer"] for m in r1["messages"]] == [True, True]
     assert any("payer is linked to the product's seller" in reason for reason in r1["reasons"])
     # Linked only through the chat's contact address; paid a day before the review, inside the 3 days allowed.
     assert r2["amount"] == "1250.00" and r2["days"] == -1.0 and r2["payments"][0]["txn_id"] == "T2"
@@ -260,12 +265,12 @@ def test_findings_become_timeline_events_citing_their_records_once(alice):
     r = alice.post(f"/api/v1/analyses/{state['id']}/events", json={"finding_ids": ["F-000001", "F-000002"]})
     assert r.status_code == 201, r.text
     made = r.json()
-    # F-000001: its offer message, the review, the refund; F-000002 likewise.
-    assert made["findings"] == 2 and made["events_created"] == 6 and made["findings_passed_over"] == 0
+    # F-000001: its two offer messages, the review, the refund; F-000002: its offer, the review, the refund.
+    assert made["findings"] == 2 and made["events_created"] == 7 and made["findings_passed_over"] == 0
     events = alice.get(f"/api/v1/cases/{case['id']}/timeline", params={"tag": made["tag"], "limit": 100}).json()
     items = events["items"]
     # In time order; T2 was paid at the very time of R1's review, so those two may come either way round.
-    assert sorted(e["kind"] for e in items) == ["message_sent"] * 2 + ["refund_issued"] * 2 + ["review_posted"] * 2
+    assert sorted(e["kind"] for e in items) == ["message_sent"] * 3 + ["refund_issued"] * 2 + ["review_posted"] * 2
     assert [e["kind"] for e in items][:2] == ["message_sent", "message_sent"]
     labels = {role: alice.get(f"/api/v1/record-sets/{sid}").json()["exhibit_label"] for role, sid in sets.items()}
     review = next(e for e in items if e["kind"] == "review_posted" and "F-000001" in e["tags"])
