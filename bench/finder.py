@@ -4,7 +4,8 @@ traps), imported through the API into one case; then the analysis, on each datab
 
 - The finder's time (the job's started to finished) against a floor measured in the same run on the same database:
   one SQL join of the review records to the payment records on the linked identity (a table of every linked key and
-  its identity, made beforehand and not timed, joined to both). Target: at most 3x the floor.
+  its identity, made beforehand and not timed, joined to both). Target: at most 3x the floor. Beside it, for a
+  reader weighing the floor: the finder's time without the steps that resolve the identities the floor is given.
 - The server's peak RSS during the analysis (target < 1 GiB).
 - Precision and recall against the planted answers.
 
@@ -26,6 +27,9 @@ from api.records.identity import Identities, email_key, id_key, phone_key, url_k
 from api.records.sample import write_scale_dataset
 from bench.common import RssSampler, median, rss_bytes, server, wait_healthy
 from bench.setup import make_workspace
+
+# The analysis's steps that resolve identities (api/services/analyses.py `execute`), which the floor is given done.
+IDENTITY_STEPS = ("accounts", "messages", "linked keys")
 
 
 def _data(reviews: int) -> tuple[Path, object]:
@@ -141,12 +145,17 @@ def run_db(label: str, postgres_url: str | None, reviews: int, repeat: int) -> d
                             time.sleep(0.25)
                     assert state["status"] == "done", state
                     finder_s = _seconds(state["started_at"], state["finished_at"])
-                    print(f"finder [{label}] seconds by step: {state['counts'].get('seconds')}", flush=True)
-                    runs.append((finder_s / floor_s, finder_s, floor_s, rss.peak / 2**20))
+                    steps = state["counts"].get("seconds") or {}
+                    print(f"finder [{label}] seconds by step: {steps}", flush=True)
+                    # The floor is given the identities resolved; the finder resolves them. Shown beside the target's
+                    # ratio, not instead of it: the finder without the steps that resolve them, against the floor.
+                    resolving_s = sum(steps.get(name, 0.0) for name in IDENTITY_STEPS)
+                    runs.append((finder_s / floor_s, finder_s, floor_s, rss.peak / 2**20, resolving_s))
                     print(
                         f"finder [{label}] run {round_}/{repeat}: floor join {floor_s:.1f} s; finder {finder_s:.1f} s: "
-                        f"{finder_s / floor_s:.2f}x the floor (target <= 3); server RSS {before / 2**20:.0f} MiB "
-                        f"before, peak {rss.peak / 2**20:.0f} MiB (target < 1024)",
+                        f"{finder_s / floor_s:.2f}x the floor (target <= 3); of it resolving identities "
+                        f"{resolving_s:.1f} s, the rest {(finder_s - resolving_s) / floor_s:.2f}x the floor; "
+                        f"server RSS {before / 2**20:.0f} MiB before, peak {rss.peak / 2**20:.0f} MiB (target < 1024)",
                         flush=True,
                     )
                 found, cursor = set(), None
@@ -162,11 +171,12 @@ def run_db(label: str, postgres_url: str | None, reviews: int, repeat: int) -> d
     expected = {f.review_row for f in manifest.findings}
     precision = len(found & expected) / len(found) if found else 1.0
     recall = len(found & expected) / len(expected) if expected else 1.0
-    ratios, finders, floors, peaks = zip(*runs, strict=True)
+    ratios, finders, floors, peaks, resolving = zip(*runs, strict=True)
+    rest = [(f - r) / floor for f, r, floor in zip(finders, resolving, floors, strict=True)]
     print(
         f"finder [{label}] median of {repeat}: {median(ratios):.2f}x the floor (finder {median(finders):.1f} s, floor "
-        f"{median(floors):.1f} s), peak RSS {max(peaks):.0f} MiB; {len(found):,} findings, {len(expected):,} planted: "
-        f"precision {precision:.3f}, recall {recall:.3f}",
+        f"{median(floors):.1f} s; without resolving identities {median(rest):.2f}x), peak RSS {max(peaks):.0f} MiB; "
+        f"{len(found):,} findings, {len(expected):,} planted: precision {precision:.3f}, recall {recall:.3f}",
         flush=True,
     )
     return {"ratio": median(ratios), "peak_mib": max(peaks), "precision": precision, "recall": recall}
