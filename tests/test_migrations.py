@@ -191,9 +191,9 @@ def test_a_record_keeps_its_rating_or_amount_as_its_number_after_the_upgrade(tmp
         drop()
 
 
-def _reviews_indexed_by_reviewer(engine, reviewers: dict[int, str]) -> tuple[str, str]:
+def _reviews_indexed_by_reviewer(engine, reviewers: dict[int, str]) -> tuple[uuid.UUID, str, str]:
     """A record set of reviews, a record at each row of `reviewers` by its reviewer, and the set's own index on the
-    reviewer as an import makes it: (the index's name, the set's SQL condition)."""
+    reviewer as an import makes it: (the set's id, the index's name, the set's SQL condition)."""
     from sqlmodel import Session
 
     from api.records import load
@@ -207,19 +207,18 @@ def _reviews_indexed_by_reviewer(engine, reviewers: dict[int, str]) -> tuple[str
                                fields={"reviewer_id": reviewer, "rating": 5}))  # fmt: skip
         session.commit()
         set_id = record_set.id
-    name = load.index_names(set_id)[1]
+    name = load.index_name(set_id, "k2")
     where = load.set_clause(set_id, engine.dialect.name)
     with engine.begin() as conn:
         conn.execute(text(load.index_statement(set_id, "k2", engine.dialect.name)))
-    return name, where
+    return set_id, name, where
 
 
-def _indexes_of_set(conn, where: str) -> set[str]:
-    """The names of the sets' own indexes on the table holding the set `where` names: its partition on PostgreSQL
-    (from 0023), the records table otherwise."""
+def _indexes_of_set(conn, set_id: uuid.UUID) -> set[str]:
+    """The names of the sets' own indexes on the table holding the set's records: its partition on PostgreSQL (from
+    0023), the records table otherwise."""
     from api.records import load
 
-    set_id = uuid.UUID(where.split("'")[1])
     table = load.set_table(set_id, conn.dialect.name)
     if not inspect(conn).has_table(table):
         table = "records"
@@ -236,12 +235,12 @@ def test_records_lose_their_foreign_key_and_keep_their_rows_and_their_sets_index
     try:
         migrate.upgrade(url)
         engine = make_engine(url)
-        name, where = _reviews_indexed_by_reviewer(engine, {1: "A1", 3: "Zoë 王"})
+        set_id, name, where = _reviews_indexed_by_reviewer(engine, {1: "A1", 3: "Zoë 王"})
 
         def state():
             with engine.connect() as conn:
                 rows = conn.execute(text("SELECT row, k2, number, source_line FROM records ORDER BY row")).all()
-                indexes = _indexes_of_set(conn, where)
+                indexes = _indexes_of_set(conn, set_id)
             return rows, indexes, inspect(engine).get_foreign_keys("records")
 
         rows, indexes, keys = state()
@@ -272,7 +271,7 @@ def test_record_keys_compare_byte_by_byte_on_postgresql_and_the_sets_indexes_sti
         migrate.upgrade(url)
         engine = make_engine(url)
         postgres = engine.dialect.name == "postgresql"
-        name, where = _reviews_indexed_by_reviewer(engine, {1: "a1", 2: "B1", 3: "Zoë 王"})
+        set_id, name, where = _reviews_indexed_by_reviewer(engine, {1: "a1", 2: "B1", 3: "Zoë 王"})
 
         def collations():
             if not postgres:
@@ -300,7 +299,7 @@ def test_record_keys_compare_byte_by_byte_on_postgresql_and_the_sets_indexes_sti
         migrate.upgrade(url)
         assert collations() in (None, {(f"k{n}", "C") for n in range(1, 7)})
         with engine.connect() as conn:
-            assert name in _indexes_of_set(conn, where)
+            assert name in _indexes_of_set(conn, set_id)
             ordered = conn.execute(text(f"SELECT k2 FROM records WHERE {where} ORDER BY k2")).scalars().all()
         assert [found(r) for r in ("a1", "B1", "Zoë 王", "zoë 王")] == [[1], [2], [3], []]
         if postgres:

@@ -181,13 +181,18 @@ def set_table(record_set_id: uuid.UUID, dialect: str) -> str:
     return f"records_{record_set_id.hex}" if dialect == "postgresql" else "records"
 
 
+def index_name(record_set_id: uuid.UUID, column: str) -> str:
+    """The name of the set's own index on `column` (a key column or its time)."""
+    return f"ix_rs_{record_set_id.hex}_{column}"
+
+
 def index_names(record_set_id: uuid.UUID) -> list[str]:
-    return [f"ix_rs_{record_set_id.hex}_{column}" for column in (*KEY_COLUMNS, "at")]
+    return [index_name(record_set_id, column) for column in (*KEY_COLUMNS, "at")]
 
 
 def index_statement(record_set_id: uuid.UUID, column: str, dialect: str) -> str:
     """The statement that builds the set's own index on `column` (a key column or its time)."""
-    name, table = f"ix_rs_{record_set_id.hex}_{column}", set_table(record_set_id, dialect)
+    name, table = index_name(record_set_id, column), set_table(record_set_id, dialect)
     where = "" if dialect == "postgresql" else f"{set_clause(record_set_id, dialect)} AND "
     return f"CREATE INDEX {name} ON {table} ({column}, row) WHERE {where}{column} IS NOT NULL"
 
