@@ -81,15 +81,18 @@ def bulk_insert(
     rows: Iterable[tuple],
     *,
     copy_types: Sequence[str] | None = None,
+    binary: bool = False,
 ) -> None:
     """Rows (plain tuples, in `columns`' order) into `table`, in the connection's transaction, by the database's
     bulk path: COPY on PostgreSQL (its values formatted in psycopg's C code; `copy_types` names their types when
-    the table's are not what psycopg would guess), executemany on SQLite. Names are ours, never a user's."""
+    the table's are not what psycopg would guess; `binary`, in COPY's binary format, which needs them), executemany on
+    SQLite. Names are ours, never a user's."""
     raw = connection.connection.driver_connection
     assert raw is not None, "a connection in use has its driver's connection"
     names = ", ".join(f'"{c}"' for c in columns)
     if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        form = " (FORMAT BINARY)" if binary else ""
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN{form}") as copy:
             if copy_types is not None:
                 copy.set_types(list(copy_types))
             for row in rows:
