@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
@@ -237,15 +237,16 @@ def drop_emptied(engine: Engine) -> int:
         return 0
     dropped = 0
     with engine.connect() as connection:
-        gone = (
+        partitions = (
             connection.exec_driver_sql(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = 'records'::regclass AND NOT EXISTS (SELECT 1 FROM record_sets s "
-                "WHERE 'records_' || replace(s.id::text, '-', '') = c.relname)"
+                "WHERE i.inhparent = 'records'::regclass"
             )
             .scalars()
             .all()
         )
+        kept = {set_table(set_id, "postgresql") for set_id in connection.execute(select(col(RecordSet.id))).scalars()}
+        gone = [table for table in partitions if table not in kept]
         connection.rollback()
         for table in gone:
             try:
