@@ -149,7 +149,9 @@ def run_db(label: str, postgres_url: str | None, count: int, repeat: int, lookup
                             all_read = time.perf_counter()
                         time.sleep(0.1)
                     whole_s = time.perf_counter() - started
-                    after_s = time.perf_counter() - (all_read or time.perf_counter())
+                    after = (
+                        f"about {time.perf_counter() - all_read:.1f} s" if all_read else "not seen (done between looks)"
+                    )
                 assert body["status"] == "done" and body["rows_done"] == count, body
                 import_s = _seconds(body["started_at"], body["finished_at"])
                 ratio = floor_s / import_s
@@ -158,7 +160,7 @@ def run_db(label: str, postgres_url: str | None, count: int, repeat: int, lookup
                 print(
                     f"records [{label}] run {round_}/{repeat}: floor {floor_s:.1f} s ({count / floor_s:,.0f} rows/s); "
                     f"import job {import_s:.1f} s ({count / import_s:,.0f} rows/s): ratio {ratio:.2f} (target >= 0.5); "
-                    f"of it, after the last record was written (indexes, statistics) about {after_s:.1f} s; "
+                    f"of it, after the last record was written (indexes, statistics) {after}; "
                     f"upload {uploaded_s:.1f} s, whole {whole_s:.1f} s; server RSS growth {rss.growth / 2**20:.0f} MiB "
                     f"(target < 200), its reader processes' RSS at most {readers_mib:.0f} MiB together",
                     flush=True,
