@@ -43,7 +43,7 @@ class RowMaker:
 
     def __init__(self, record_set_id: uuid.UUID, dialect: str, role: RecordRole):
         self.postgres = dialect == "postgresql"
-        self._id = record_set_id if self.postgres else record_set_id.hex
+        self._id: uuid.UUID | str = record_set_id if self.postgres else record_set_id.hex
         self._padding = (None,) * len(KEY_COLUMNS)
         self._number = NUMBER_FIELD.get(role)
 
@@ -51,9 +51,8 @@ class RowMaker:
         self, row: int, at: datetime | None, keys: tuple[str | None, ...], fields: dict, text: str, decoded: str | None
     ) -> tuple:
         fields_json = orjson.dumps(fields).decode()
-        if at is not None and not self.postgres:
-            # On SQLite as SQLAlchemy writes a DateTime there, "2021-03-04 17:30:00.000000" (UTC, no offset); PostgreSQL
-            # takes the datetime itself (in UTC), in binary.
+        if not self.postgres and at is not None:
+            # As SQLAlchemy writes a DateTime on SQLite: "2021-03-04 17:30:00.000000" (UTC, no offset).
             at = at.isoformat(" ", "microseconds")[:26]  # type: ignore[assignment]
         number = fields.get(self._number) if self._number else None
         if number is not None:
