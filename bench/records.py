@@ -246,7 +246,7 @@ def _storage_bound(label: str, postgres_url: str | None, path: Path, mapping: di
                 rows = list(load.made_rows(lines, converter, make, lambda line, problem: None))
                 started = time.perf_counter()
                 with connection.begin():
-                    load.insert(connection, make.table, rows)
+                    load.insert(connection, rows)
                 written_s += time.perf_counter() - started
         started = time.perf_counter()
         load.create_indexes(set_id, role)

@@ -56,8 +56,7 @@ def _record_sets(session, roles) -> dict:
                                format=RecordFormat.jsonl, created_by=user.id)  # fmt: skip
         session.add(sets[role])
         session.flush()
-        load.prepare(session, sets[role].id)  # its records' place, as its import makes it and attaches it once done
-        load.attach(session, sets[role].id)
+        load.prepare(session, sets[role].id)  # its records' place, as its import makes it
     return sets
 
 

@@ -385,52 +385,6 @@ def test_an_import_goes_on_while_a_long_read_keeps_a_removed_sets_table_from_bei
     assert [r["fields"]["account_id"] for r in records(alice, during["id"])] == ["A1"]
 
 
-def test_a_sets_table_becomes_a_partition_with_its_key_when_done_and_one_cut_short_is_made_afresh(alice):
-    """On PostgreSQL an import fills a table of its own, with no primary key kept up row by row, and attaches it to
-    the records table when the set is done, with its key. A table an import left unattached (cut short) is made
-    afresh when the import runs again, and dropped by the next import once its set is gone."""
-    from sqlalchemy import text
-
-    from api.db import get_engine, session_scope
-    from api.records import load
-
-    engine = get_engine()
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite keeps every set's records in one table")
-
-    def state(set_id: uuid.UUID) -> tuple:
-        table = load.set_table(set_id, "postgresql")
-        with engine.connect() as conn:
-            found = conn.execute(text(f"SELECT relispartition FROM pg_class WHERE oid = to_regclass('{table}')"))
-            attached = found.scalar_one_or_none()
-            keys = conn.execute(
-                text(f"SELECT contype FROM pg_constraint WHERE conrelid = to_regclass('{table}') ORDER BY contype")
-            )
-            return attached, "".join(keys.scalars())
-
-    case = alice.make_case()
-    done = imported(alice, case["id"], REVIEWS_CSV.encode(), role="reviews", mapping=REVIEWS_MAPPING)
-    assert done["status"] == "done"
-    assert state(uuid.UUID(done["id"])) == (True, "cp")  # a partition, with its check and its primary key
-    assert [r["row"] for r in records(alice, done["id"], product_id="B0001")] == [2, 3]
-
-    cut_short = uuid.uuid4()  # a set whose import stopped half way, and that was then removed
-    with session_scope() as session:
-        load.prepare(session, cut_short)
-    table = load.set_table(cut_short, "postgresql")
-    with engine.begin() as conn:
-        values = f"('{cut_short}', 1, '{{}}', '{{}}')"
-        conn.execute(text(f"INSERT INTO {table} (record_set_id, row, source_line, fields) VALUES {values}"))
-    with session_scope() as session:
-        load.prepare(session, cut_short)  # run again: from nothing
-    with engine.connect() as conn:
-        assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
-    assert state(cut_short) == (False, "c")
-    after = imported(alice, case["id"], b"id\nA1\n", role="accounts", mapping={"id": "account_id"})
-    assert after["status"] == "done" and state(cut_short) == (None, "")  # its set is gone: dropped
-    assert state(uuid.UUID(done["id"])) == (True, "cp")
-
-
 def test_an_import_in_progress_reports_its_progress(alice):
     case = alice.make_case()
     content = "".join(json.dumps({"id": f"A{n}", "email": f"p{n}@x.example"}) + "\n" for n in range(30_000))

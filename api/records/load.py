@@ -1,7 +1,6 @@
 """Records into the `records` table with each database's bulk path: COPY on PostgreSQL, executemany on SQLite, a
 batch per transaction (with the record set's progress in the same one), so an SQLite write lock is never held
-for long and a reader following the import there sees its progress and its rows agree (on PostgreSQL a set's
-records appear all at once, when it is done: see `prepare`). A CSV file, or a small one, is
+for long and a reader following the import sees its progress and its rows agree. A CSV file, or a small one, is
 written batch by batch as it is read (`Batches`); a large JSON file is read by reader processes
 (api/records/parallel.py), which use `RowMaker`, `made_rows` and `insert` too. (A writer thread beside the reading
 one took turns with it for the interpreter lock: measured, the two overlapped little.)
@@ -44,7 +43,6 @@ class RowMaker:
 
     def __init__(self, record_set_id: uuid.UUID, dialect: str, role: RecordRole):
         self.postgres = dialect == "postgresql"
-        self.table = set_table(record_set_id, dialect)  # where `insert` writes the rows
         self._id: uuid.UUID | str = record_set_id if self.postgres else record_set_id.hex
         self._padding = (None,) * len(KEY_COLUMNS)
         self._number = NUMBER_FIELD.get(role)
@@ -80,9 +78,9 @@ def made_rows(
         refuse(record.row, problem)
 
 
-def insert(connection: Connection, table: str, rows: list[tuple]) -> None:
-    """Rows made by a RowMaker into its `table`, in the connection's transaction, by the database's bulk path."""
-    bulk_insert(connection, table, COLUMNS, rows, copy_types=COPY_TYPES, binary=True)
+def insert(connection: Connection, rows: list[tuple]) -> None:
+    """Rows made by a RowMaker into `records`, in the connection's transaction, by the database's bulk path."""
+    bulk_insert(connection, "records", COLUMNS, rows, copy_types=COPY_TYPES, binary=True)
 
 
 class Batches:
@@ -120,7 +118,7 @@ class Batches:
         rows, self.rows = self.rows, []
         with self._connection.begin():
             if rows:
-                insert(self._connection, self.make.table, rows)
+                insert(self._connection, rows)
             self._connection.execute(
                 update(RecordSet).where(col(RecordSet.id) == self.record_set_id).values(**progress)
             )
@@ -153,19 +151,11 @@ def unhurried(connection: Connection) -> Iterator[None]:
 
 
 # Where each record set's records live. On PostgreSQL the records table is partitioned by record set: each set has a
-# table of its own (`set_table`). A scan of a set then reads its own rows, not every set's (a join of a million
-# reviews to a million payments read all 2.65M records of five sets, twice); its indexes are built over its rows
-# alone; and its removal empties its table at once (`remove`). Tables so emptied are dropped by the next import
-# (`drop_emptied`), which may wait a moment for the lock that dropping a partition takes on the whole table; a
-# removal must not.
-#
-# The set's table is made when its import starts (`prepare`) as a table of its own, and attached to the records
-# table only once its records are in and indexed (`attach`, in the transaction that says the import is done): a
-# partition must have the records' primary key, and a primary key kept up row by row as a million records were
-# copied in took a third of the COPY's time (1M leak records: 8.8-10.5 s without, 13.7-15.2 s with it), where built
-# afterwards in one sorted pass, beside the set's other indexes, it takes about a second. So a set's records appear
-# all at once, when it is done. A check that every row is the set's, made with the empty table, lets the attaching
-# trust its rows rather than read them all again.
+# table of its own (`set_table`), made and attached when its import starts (`prepare`). A scan of a set then reads
+# its own rows, not every set's (a join of a million reviews to a million payments read all 2.65M records of five
+# sets, twice); its indexes are built over its rows alone; and its removal empties its table at once (`remove`).
+# Partitions so emptied are dropped by the next import (`drop_emptied`), which may wait a moment for the lock that
+# dropping one takes on the whole table; a removal must not.
 #
 # SQLite keeps one table. There a set's own indexes are partial (WHERE record_set_id = <that set>), so each is built
 # in one sorted pass over that set's rows, and a lookup states the set as a literal (`set_clause`) for the planner to
@@ -206,53 +196,31 @@ def index_statement(record_set_id: uuid.UUID, column: str, dialect: str) -> str:
     return f"CREATE INDEX {name} ON {table} ({column}, row) WHERE {where}{column} IS NOT NULL"
 
 
-def _table_state(connection: Connection, record_set_id: uuid.UUID) -> str | None:
-    """Whether the set's table on PostgreSQL is "attached" (a partition of the records table), "own" (made by
-    `prepare`, not attached yet), or None (there is none)."""
+def _has_partition(connection: Connection, record_set_id: uuid.UUID) -> bool:
     table = set_table(record_set_id, "postgresql")
-    return connection.exec_driver_sql(
-        "SELECT CASE WHEN c.relispartition THEN 'attached' ELSE 'own' END FROM pg_class c "
-        f"WHERE c.oid = to_regclass('{table}')"
-    ).scalar_one_or_none()
+    return bool(connection.exec_driver_sql(f"SELECT to_regclass('{table}') IS NOT NULL").scalar_one())
 
 
 def prepare(session: Session, record_set_id: uuid.UUID) -> None:
     """Make room for a set's import, in the session's transaction, with none of its records or own indexes left from
-    an earlier run: on PostgreSQL a table of its own made afresh (see above), or, if an earlier run attached it
-    already, that partition emptied; on SQLite its rows deleted."""
+    an earlier run: on PostgreSQL its partition made and attached (attaching keeps other changes to the table's
+    layout waiting, not its readers or writers), or emptied if an earlier run made it; on SQLite its rows deleted."""
     connection = session.connection()
-    if connection.dialect.name != "postgresql" or _table_state(connection, record_set_id) == "attached":
+    if connection.dialect.name != "postgresql" or _has_partition(connection, record_set_id):
         remove(session, record_set_id)
         return
     table = set_table(record_set_id, "postgresql")
-    literal = set_literal(record_set_id, "postgresql")
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")  # an earlier run's, never attached: ours alone
     connection.exec_driver_sql(f"CREATE TABLE {table} (LIKE records INCLUDING DEFAULTS)")
-    connection.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {table}_set CHECK (record_set_id = {literal})")
-
-
-def attach(session: Session, record_set_id: uuid.UUID) -> None:
-    """The set's table made a partition of the records table, with its primary key (built by `create_indexes`, or
-    here for a set too small for indexes of its own), in the session's transaction; on SQLite, nothing to do. The
-    lock it takes on the records table lets readers and writers of other sets go on."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql" or _table_state(connection, record_set_id) != "own":
-        return
-    table, literal = set_table(record_set_id, "postgresql"), set_literal(record_set_id, "postgresql")
-    key = f"{table}_pkey"
-    if connection.exec_driver_sql(f"SELECT to_regclass('{key}') IS NULL").scalar_one():
-        connection.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {key} PRIMARY KEY (record_set_id, row)")
-    else:
-        connection.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {key} PRIMARY KEY USING INDEX {key}")
+    literal = set_literal(record_set_id, "postgresql")
     connection.exec_driver_sql(f"ALTER TABLE records ATTACH PARTITION {table} FOR VALUES IN ({literal})")
 
 
 def remove(session: Session, record_set_id: uuid.UUID) -> None:
-    """A set's records and its own indexes gone, in the session's transaction: on PostgreSQL its table emptied at
-    once (the empty table is dropped later, by `drop_emptied`), on SQLite its rows deleted."""
+    """A set's records and its own indexes gone, in the session's transaction: on PostgreSQL its partition emptied
+    at once (the empty table is dropped later, by `drop_emptied`), on SQLite its rows deleted."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        if _table_state(connection, record_set_id) is not None:
+        if _has_partition(connection, record_set_id):
             connection.exec_driver_sql(f"TRUNCATE {set_table(record_set_id, 'postgresql')}")
     else:
         connection.exec_driver_sql(f"DELETE FROM records WHERE {set_clause(record_set_id, 'sqlite')}")
@@ -260,24 +228,24 @@ def remove(session: Session, record_set_id: uuid.UUID) -> None:
 
 
 def drop_emptied(engine: Engine) -> int:
-    """Drop the tables of record sets that are gone (removed, or their original purged), each in a transaction of
-    its own that waits at most DROP_LOCK_WAIT for its lock on the records table, when it is a partition of it
-    (readers queue behind it while it waits). When the lock is not to be had (a long read of the table is under way),
-    the rest wait for the next import: one wait, not one a table. The number dropped. PostgreSQL only."""
+    """Drop the partitions of record sets that are gone (removed, or their original purged), each in a transaction
+    of its own that waits at most DROP_LOCK_WAIT for its lock on the records table (readers queue behind it while it
+    waits). When the lock is not to be had (a long read of the table is under way), the rest wait for the next
+    import: one wait, not one a table. The number dropped. PostgreSQL only."""
     if engine.dialect.name != "postgresql":
         return 0
     dropped = 0
     with engine.connect() as connection:
-        tables = (
+        partitions = (
             connection.exec_driver_sql(
-                "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ '^records_[0-9a-f]{32}$' "
-                "AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'records'::regclass)"
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'records'::regclass"
             )
             .scalars()
             .all()
         )
         kept = {set_table(set_id, "postgresql") for set_id in connection.execute(select(col(RecordSet.id))).scalars()}
-        gone = [table for table in tables if table not in kept]
+        gone = [table for table in partitions if table not in kept]
         connection.rollback()
         for table in gone:
             try:
@@ -299,11 +267,6 @@ def create_indexes(record_set_id: uuid.UUID, role: RecordRole) -> None:
     columns = [*KEY_COLUMNS[: len(KEYS[role])], *(["at"] if TIME_FIELD[role] else [])]
     statements = [index_statement(record_set_id, column, dialect) for column in columns]
     if dialect == "postgresql":
-        with engine.connect() as connection:
-            attached = _table_state(connection, record_set_id) == "attached"
-        if not attached:  # the primary key's index, for `attach` to make the key of (a partition has one already)
-            table = set_table(record_set_id, dialect)
-            statements.insert(0, f"CREATE UNIQUE INDEX {table}_pkey ON {table} (record_set_id, row)")
         shares = [statements[n::2] for n in range(2)]
         with ThreadPoolExecutor(len(shares), thread_name_prefix="records-index") as pool:
             for done in [pool.submit(_run, engine, share) for share in shares]:

@@ -106,7 +106,7 @@ def _serve(spec: Spec, inbox: Any, outbox: Any, turn: Any) -> None:
                 if rows:
                     with turn if turn is not None else nullcontext():
                         with connection.begin():
-                            load.insert(connection, make.table, rows)
+                            load.insert(connection, rows)
                 outbox.put(Outcome(seq, len(rows), refused, errors))
         engine.dispose()
     except BaseException as exc:  # noqa: BLE001 - said to the reading process, which fails the import with it

@@ -422,7 +422,6 @@ def execute(record_set_id: uuid.UUID, *, tick: Callable[[], None]) -> None:
         if not finished:  # failed or cancelled meanwhile: its records went, and so do their indexes
             load.drop_indexes(session, record_set_id)
         if finished:
-            load.attach(session, record_set_id)  # its records appear with its being done, in one commit
             audit.record(
                 session,
                 "record_set.import",
