@@ -12,7 +12,7 @@ a lawyer imports it, on each database.
   server's; shared libraries count in each), and the time for the 13.1M records extrapolated.
 - Lookups by field value (a reviewer's id, a random one each time) over HTTP on the imported set: median and p95
   (target p95 < 20 ms at 13M records; at 1M it is the same index, one level shallower).
-- The set's storage alone, as a bound: the same records made beforehand (their reading and parsing not timed),
+- The set's storage alone, as a limit: the same records made beforehand (their reading and parsing not timed),
   written on one connection as the import writes them, then the set's own indexes and statistics built, against
   the floor measured beside it: about the best ratio an import that stores and indexes what this one does could
   reach, however fast it read (one run against one floor, as noisy as the others).
@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 from api.config import get_settings
 from api.db import get_engine, session_scope
-from api.records import load, reading
+from api.records import load, parallel, reading
 from api.records.fields import Converter, Mapping
 from api.records.sample import write_leak_dump
 from api.services.record_sets import PARALLEL_BLOCK_BYTES
@@ -224,36 +224,34 @@ def _storage_bound(label: str, postgres_url: str | None, path: Path, mapping: di
     root = Path("var/bench") / f"records-bound-{label}-{uuid.uuid4().hex[:6]}"
     ws = make_workspace(root, postgres_url)
     try:
-        set_id, role, fmt = uuid.uuid4(), RecordRole.messages, RecordFormat.es
         settings = get_settings()
-        converter = Converter(
-            Mapping.of(mapping, role, fmt), timezone="UTC", phone_region=settings.records_phone_region, date_order=None
-        )
-        make = load.RowMaker(set_id, get_engine().dialect.name, role)
+        spec = parallel.Spec(
+            uuid.uuid4(), ws.database_url, mapping, RecordRole.messages, RecordFormat.es, "UTC", None,
+            settings.records_phone_region, settings.records_max_line_bytes, errors_kept=0,
+        )  # fmt: skip
+        converter = Converter(Mapping.of(mapping, spec.role, spec.fmt), timezone="UTC", phone_region=spec.phone_region)
+        make = load.RowMaker(spec.record_set_id, get_engine().dialect.name, spec.role)
         with session_scope() as session:
-            load.prepare(session, set_id)
+            load.prepare(session, spec.record_set_id)
         written_s = 0.0
         with get_engine().connect() as connection, load.unhurried(connection), path.open("rb") as f:
             chunks = iter(lambda: f.read(2**20), b"")
             for block in reading.line_blocks(
-                chunks, max_line_bytes=settings.records_max_line_bytes, block_bytes=PARALLEL_BLOCK_BYTES
+                chunks, max_line_bytes=spec.max_line_bytes, block_bytes=PARALLEL_BLOCK_BYTES
             ):
                 assert isinstance(block, reading.Block), "the benchmark's lines are all readable"
-                lines = reading.json_records(
-                    (block.data,), fmt, max_line_bytes=settings.records_max_line_bytes, first_row=block.first_row,
-                    at_start=block.at_start,
-                )  # fmt: skip
-                rows = list(load.made_rows(lines, converter, make, lambda line, problem: None))
+                rows, refused, _ = parallel.read_block(block, spec, converter, make)  # as a reader process reads it
+                assert not refused, "the benchmark's lines are all readable"
                 started = time.perf_counter()
                 with connection.begin():
                     load.insert(connection, rows)
                 written_s += time.perf_counter() - started
         started = time.perf_counter()
-        load.create_indexes(set_id, role)
+        load.create_indexes(spec.record_set_id, spec.role)
         indexed_s = time.perf_counter() - started
         started = time.perf_counter()
         with session_scope() as session:
-            load.analyze(session, set_id)
+            load.analyze(session, spec.record_set_id)
         analysed_s = time.perf_counter() - started
     finally:
         ws.drop()
